@@ -1,0 +1,168 @@
+"""Money: an exact amount in one currency.
+
+Amounts are stored in the database as integers in minor units; code computes with
+``Decimal`` through this type. Rounding happens in one place, ``Money.rounded``, always
+``ROUND_HALF_UP`` to the currency's minor unit (ISO 4217 exponent, from Babel's CLDR data).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import lru_cache
+
+from babel.numbers import get_currency_precision, list_currencies
+
+
+class CurrencyMismatch(ValueError):
+    """Arithmetic or comparison between amounts of two currencies."""
+
+
+class InvalidCurrency(ValueError):
+    """Not an ISO 4217 currency code."""
+
+
+@lru_cache(maxsize=512)
+def currency_exponent(currency: str) -> int:
+    """Digits after the decimal point of the currency's minor unit (EUR 2, JPY 0, BHD 3)."""
+    code = currency.upper()
+    if code not in _known_currencies():
+        raise InvalidCurrency(f"{currency!r} is not an ISO 4217 currency code")
+    return int(get_currency_precision(code))
+
+
+@lru_cache(maxsize=1)
+def _known_currencies() -> frozenset[str]:
+    return frozenset(list_currencies())
+
+
+def validate_currency(currency: str) -> str:
+    code = currency.upper()
+    currency_exponent(code)
+    return code
+
+
+@lru_cache(maxsize=512)
+def _quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-currency_exponent(currency))
+
+
+def round_money(amount: Decimal, currency: str) -> Decimal:
+    """The one rounding rule: ROUND_HALF_UP to the currency's minor unit."""
+    return amount.quantize(_quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def to_decimal(value: Decimal | int | str) -> Decimal:
+    if isinstance(value, float):  # pragma: no cover - guarded for callers that ignore types
+        raise TypeError("floats are not accepted for money; pass a str or Decimal")
+    try:
+        return Decimal(value)
+    except InvalidOperation as exc:
+        raise ValueError(f"{value!r} is not a number") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Money:
+    """An amount with its currency. ``amount`` may carry more precision than the minor unit
+    until it is rounded; stored amounts are always rounded (``minor``)."""
+
+    amount: Decimal
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, Decimal):
+            object.__setattr__(self, "amount", to_decimal(self.amount))
+        object.__setattr__(self, "currency", validate_currency(self.currency))
+
+    # construction -----------------------------------------------------------------------
+    @classmethod
+    def zero(cls, currency: str) -> Money:
+        return cls(Decimal(0), currency)
+
+    @classmethod
+    def from_minor(cls, minor: int, currency: str) -> Money:
+        if not isinstance(minor, int) or isinstance(minor, bool):
+            raise TypeError("minor units must be an int")
+        return cls(Decimal(minor).scaleb(-currency_exponent(currency)), currency)
+
+    @classmethod
+    def parse(cls, text: str, currency: str) -> Money:
+        """A user-entered amount ("12.50"); refuses more decimals than the currency has."""
+        value = to_decimal(text.strip())
+        if not value.is_finite():
+            raise ValueError(f"{text!r} is not a finite amount")
+        money = cls(value, currency)
+        if money.rounded() != money:
+            raise ValueError(
+                f"{text} has more decimals than {money.currency} allows "
+                f"({currency_exponent(money.currency)})"
+            )
+        return money
+
+    # conversion -------------------------------------------------------------------------
+    def rounded(self) -> Money:
+        return Money(round_money(self.amount, self.currency), self.currency)
+
+    @property
+    def minor(self) -> int:
+        """Integer minor units of the rounded amount (what the database stores)."""
+        return int(round_money(self.amount, self.currency).scaleb(currency_exponent(self.currency)))
+
+    def __str__(self) -> str:
+        return f"{round_money(self.amount, self.currency)} {self.currency}"
+
+    def format(self, locale: str = "en") -> str:
+        from babel.numbers import format_currency
+
+        return str(
+            format_currency(round_money(self.amount, self.currency), self.currency, locale=locale)
+        )
+
+    # arithmetic -------------------------------------------------------------------------
+    def _check(self, other: object) -> Money:
+        if not isinstance(other, Money):
+            raise TypeError(f"cannot combine Money with {type(other).__name__}")
+        if other.currency != self.currency:
+            raise CurrencyMismatch(f"{self.currency} and {other.currency} cannot be combined")
+        return other
+
+    def __add__(self, other: Money) -> Money:
+        return Money(self.amount + self._check(other).amount, self.currency)
+
+    def __sub__(self, other: Money) -> Money:
+        return Money(self.amount - self._check(other).amount, self.currency)
+
+    def __mul__(self, factor: Decimal | int) -> Money:
+        if isinstance(factor, (Money, float)):
+            raise TypeError("Money can only be multiplied by a Decimal or int")
+        return Money(self.amount * Decimal(factor), self.currency)
+
+    __rmul__ = __mul__
+
+    def __neg__(self) -> Money:
+        return Money(-self.amount, self.currency)
+
+    def __lt__(self, other: Money) -> bool:
+        return self.amount < self._check(other).amount
+
+    def __le__(self, other: Money) -> bool:
+        return self.amount <= self._check(other).amount
+
+    def __gt__(self, other: Money) -> bool:
+        return self.amount > self._check(other).amount
+
+    def __ge__(self, other: Money) -> bool:
+        return self.amount >= self._check(other).amount
+
+    def __bool__(self) -> bool:
+        return bool(self.amount)
+
+    def is_negative(self) -> bool:
+        return self.amount < 0
+
+
+def money_sum(items: list[Money] | tuple[Money, ...], currency: str) -> Money:
+    total = Money.zero(currency)
+    for item in items:
+        total = total + item
+    return total

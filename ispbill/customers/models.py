@@ -1,0 +1,83 @@
+"""Customers: the billing accounts."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from ispbill.core.tenancy import PartnerScopedManager
+from ispbill.partners.models import PaymentPeriod
+
+
+class CustomerStatus(models.TextChoices):
+    NEW = "new", "New"
+    ACTIVE = "active", "Active"
+    BLOCKED = "blocked", "Blocked"
+    INACTIVE = "inactive", "Inactive"
+
+
+class Customer(models.Model):
+    """Who owes money and has a balance. Billing settings left empty follow the issuer's."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="customers"
+    )
+    reference = models.CharField(
+        max_length=40, help_text="Customer number, unique per partner; used in bank transfers"
+    )
+    name = models.CharField(max_length=200)
+    company = models.CharField(max_length=200, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, default="DE")
+    vat_id = models.CharField(max_length=30, blank=True)
+    language = models.CharField(
+        max_length=5, default="en", choices=[("en", "English"), ("de", "Deutsch")]
+    )
+    status = models.CharField(
+        max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
+    )
+    status_changed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    billing_day = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(28)]
+    )
+    payment_due_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    payment_period = models.CharField(
+        max_length=10, choices=PaymentPeriod.choices, blank=True, default=""
+    )
+    min_balance_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Minimum balance in minor units (may be negative)"
+    )
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "reference"], name="customer_reference_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_day__isnull=True) | Q(billing_day__gte=1, billing_day__lte=28),
+                name="customer_billing_day_1_28",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in CustomerStatus]),
+                name="customer_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "status"]), models.Index(fields=["name"])]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.name}"
+
+    @property
+    def is_billable(self) -> bool:
+        """Blocked customers are still billed; inactive ones are not."""
+        return self.status in (CustomerStatus.ACTIVE, CustomerStatus.BLOCKED, CustomerStatus.NEW)

@@ -1,0 +1,262 @@
+"""Demo data: the home partner and one partner in each mode, tariffs, customers with
+services, and users for each role. Idempotent: loading it twice adds nothing."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date
+
+from django.db import transaction
+from faker import Faker
+
+from ispbill.accounts.models import Role, User
+from ispbill.catalog.models import PartnerPrice, Tariff, TariffKind, TaxRate
+from ispbill.core.tenancy import system_scope
+from ispbill.customers.models import Customer
+from ispbill.partners.models import AggregationCycle, CommissionBase, Partner, PartnerMode
+from ispbill.partners.services import partner_home
+from ispbill.subscriptions.models import OneTimeCharge, Service
+
+DEMO_PASSWORD = "ispbill-demo"
+DEMO_MARKER_PARTNER = "CityNet Resellers"
+
+
+@dataclass
+class DemoResult:
+    created: bool
+    users: list[tuple[str, str]] = field(default_factory=list)
+    partners: int = 0
+    customers: int = 0
+    services: int = 0
+
+
+def demo_users() -> list[tuple[str, str]]:
+    return [
+        ("admin", "Operator administrator"),
+        ("accountant", "Operator accountant"),
+        ("support", "Operator support"),
+        ("citynet", "Partner administrator, CityNet Resellers (percentage)"),
+        ("alpenfunk", "Partner administrator, Alpenfunk (own invoicing)"),
+        ("wispverbund", "Partner administrator, WISP Verbund (aggregated)"),
+        ("customer", "Customer portal"),
+    ]
+
+
+def demo_load(*, start: date | None = None) -> DemoResult:
+    with system_scope(), transaction.atomic():
+        if Partner.objects.filter(name=DEMO_MARKER_PARTNER).exists():
+            return DemoResult(created=False, users=demo_users())
+        return _build(start or date(2026, 1, 1))
+
+
+def _vat_id(rng: random.Random) -> str:
+    return "DE" + "".join(str(rng.randint(0, 9)) for _ in range(9))
+
+
+def _build(start: date) -> DemoResult:
+    rng = random.Random(42)
+    fake = Faker("de_DE")
+    fake.seed_instance(42)
+
+    home = partner_home()
+    home.name = "Main"
+    home.legal_name = "Nordnetz Breitband GmbH"
+    home.street, home.postcode, home.city = "Hafenstraße 12", "20457", "Hamburg"
+    home.vat_id, home.email, home.phone = (
+        "DE287654321",
+        "billing@nordnetz.example",
+        "+49 40 1234560",
+    )
+    home.iban, home.bic = "DE89370400440532013000", "COBADEFFXXX"
+    home.save()
+
+    vat = TaxRate.objects.create(partner=home, name="VAT 19%", rate_bp=1900)
+    TaxRate.objects.create(partner=home, name="VAT 7%", rate_bp=700)
+
+    def tariff(owner: Partner, tax: TaxRate, name: str, price: int, **kw: object) -> Tariff:
+        return Tariff.objects.create(
+            partner=owner, tax_rate=tax, name=name, price_minor=price, **kw
+        )
+
+    fiber100 = tariff(home, vat, "Fiber 100", 2990, download_kbps=100_000, upload_kbps=40_000)
+    fiber250 = tariff(home, vat, "Fiber 250", 3990, download_kbps=250_000, upload_kbps=100_000)
+    fiber1000 = tariff(home, vat, "Fiber 1000", 6990, download_kbps=1_000_000, upload_kbps=500_000)
+    business = tariff(
+        home,
+        vat,
+        "Business 500 (quarterly)",
+        24900,
+        period_months=3,
+        download_kbps=500_000,
+        upload_kbps=500_000,
+    )
+    static_ip = tariff(home, vat, "Static IPv4 address", 500, kind=TariffKind.RECURRING)
+    router = tariff(home, vat, "Router rental", 399, kind=TariffKind.RECURRING)
+
+    citynet = Partner.objects.create(
+        name=DEMO_MARKER_PARTNER,
+        legal_name="CityNet Vertrieb UG",
+        mode=PartnerMode.PERCENTAGE,
+        street="Lindenallee 4",
+        postcode="24103",
+        city="Kiel",
+        vat_id=_vat_id(rng),
+        email="office@citynet.example",
+        commission_bp=1250,
+        commission_base=CommissionBase.PAID,
+    )
+    alpenfunk = Partner.objects.create(
+        name="Alpenfunk",
+        legal_name="Alpenfunk Internet GmbH",
+        mode=PartnerMode.OWN_INVOICING,
+        street="Bergweg 7",
+        postcode="83471",
+        city="Berchtesgaden",
+        vat_id=_vat_id(rng),
+        email="rechnung@alpenfunk.example",
+        iban="DE02120300000000202051",
+        bic="BYLADEM1001",
+        billing_day=5,
+        payment_due_days=10,
+        invoice_number_pattern="AF-{year}-{next|5}",
+        credit_note_number_pattern="AF-GS-{year}-{next|4}",
+        wholesale_charges=True,
+        discount_bp=3000,
+    )
+    wisp = Partner.objects.create(
+        name="WISP Verbund",
+        legal_name="WISP Verbund eG",
+        mode=PartnerMode.AGGREGATED,
+        street="Dorfstraße 1",
+        postcode="17489",
+        city="Greifswald",
+        vat_id=_vat_id(rng),
+        email="buchhaltung@wisp-verbund.example",
+        discount_bp=2500,
+        aggregation_day=5,
+        aggregation_cycle=AggregationCycle.QUARTERLY,
+        block_subcustomers=True,
+    )
+    for p in (citynet, wisp, alpenfunk):
+        for t in (fiber100, fiber250, fiber1000, static_ip, router):
+            t.available_to.add(p)
+    PartnerPrice.objects.create(partner=wisp, tariff=fiber100, price_minor=2100)
+    PartnerPrice.objects.create(partner=wisp, tariff=fiber250, price_minor=2900)
+
+    alp_vat = TaxRate.objects.create(partner=alpenfunk, name="MwSt 19%", rate_bp=1900)
+    alp_tariffs = [
+        tariff(alpenfunk, alp_vat, "Alpen Funk 50", 3450, download_kbps=50_000, upload_kbps=10_000),
+        tariff(
+            alpenfunk, alp_vat, "Alpen Funk 150", 4950, download_kbps=150_000, upload_kbps=30_000
+        ),
+    ]
+
+    # Partner accounts: the home partner's customer records that the operator bills.
+    for p in (wisp, alpenfunk):
+        p.account = Customer.objects.create(
+            partner=home,
+            reference=f"P{p.pk:04d}",
+            name=p.legal_name,
+            company=p.legal_name,
+            email=p.email,
+            street=p.street,
+            postcode=p.postcode,
+            city=p.city,
+            vat_id=p.vat_id,
+        )
+        p.save(update_fields=["account"])
+
+    plans: dict[int, list[Tariff]] = {
+        home.pk: [fiber100, fiber250, fiber1000, business],
+        citynet.pk: [fiber100, fiber250, fiber1000],
+        alpenfunk.pk: [*alp_tariffs, fiber100],
+        wisp.pk: [fiber100, fiber250],
+    }
+    n_customers = n_services = 0
+    for partner in (home, citynet, alpenfunk, wisp):
+        for i in range(1, 31):
+            company = fake.company() if i % 6 == 0 else ""
+            customer = Customer.objects.create(
+                partner=partner,
+                reference=f"{partner.pk:02d}{i:05d}",
+                name=fake.name(),
+                company=company,
+                email=fake.unique.email(),
+                phone=fake.phone_number(),
+                street=fake.street_address(),
+                postcode=fake.postcode(),
+                city=fake.city(),
+                vat_id=_vat_id(rng) if company else "",
+                language="de" if i % 3 else "en",
+            )
+            n_customers += 1
+            main_plan = plans[partner.pk][i % len(plans[partner.pk])]
+            started = date(start.year, start.month, 1 + (i * 7) % 27)
+            Service.objects.create(
+                partner=partner,
+                customer=customer,
+                tariff=main_plan,
+                description=main_plan.name,
+                start_date=started,
+            )
+            n_services += 1
+            if partner.pk != alpenfunk.pk and i % 4 == 0:
+                Service.objects.create(
+                    partner=partner,
+                    customer=customer,
+                    tariff=static_ip,
+                    description=static_ip.name,
+                    start_date=started,
+                )
+                n_services += 1
+            if partner.pk != alpenfunk.pk and i % 5 == 0:
+                Service.objects.create(
+                    partner=partner,
+                    customer=customer,
+                    tariff=router,
+                    description=router.name,
+                    start_date=started,
+                    discount_bp=5000,
+                    discount_until=date(start.year, 6, 30),
+                )
+                n_services += 1
+            if i % 10 == 1:
+                OneTimeCharge.objects.create(
+                    partner=partner,
+                    customer=customer,
+                    description="Installation",
+                    unit_price_minor=4900,
+                    tax_rate=alp_vat if partner.pk == alpenfunk.pk else vat,
+                    charge_date=started,
+                )
+
+    portal_customer = Customer.objects.filter(partner=home).order_by("id").first()
+    users = [
+        ("admin", Role.ADMIN, None, None, "Anna", "Admin"),
+        ("accountant", Role.ACCOUNTANT, None, None, "Bernd", "Buchhalter"),
+        ("support", Role.SUPPORT, None, None, "Sina", "Support"),
+        ("citynet", Role.PARTNER_ADMIN, citynet, None, "Cem", "City"),
+        ("alpenfunk", Role.PARTNER_ADMIN, alpenfunk, None, "Alois", "Funk"),
+        ("wispverbund", Role.PARTNER_ADMIN, wisp, None, "Wiebke", "Wisp"),
+        ("customer", Role.CUSTOMER, home, portal_customer, "Carla", "Kundin"),
+    ]
+    user_partner: Partner | None
+    for username, role, user_partner, cust, first, last in users:
+        user = User(
+            username=username,
+            role=role,
+            partner=user_partner,
+            customer=cust,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@nordnetz.example",
+            is_staff=role == Role.ADMIN,
+            is_superuser=role == Role.ADMIN,
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+
+    return DemoResult(
+        created=True, users=demo_users(), partners=4, customers=n_customers, services=n_services
+    )

@@ -1,0 +1,178 @@
+"""Partners (resellers) and the home partner (the operator itself)."""
+
+from __future__ import annotations
+
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import Q
+
+from ispbill.core.numbering import (
+    DEFAULT_CREDIT_NOTE_PATTERN,
+    DEFAULT_INVOICE_PATTERN,
+    DEFAULT_RECEIPT_PATTERN,
+)
+
+
+class PartnerMode(models.TextChoices):
+    DIRECT = "direct", "Direct (home partner)"
+    PERCENTAGE = "percentage", "Percentage commission"
+    OWN_INVOICING = "own_invoicing", "Own invoicing"
+    AGGREGATED = "aggregated", "Aggregated invoice"
+
+
+class PaymentPeriod(models.TextChoices):
+    PREPAID = "prepaid", "Prepaid"
+    POSTPAID = "postpaid", "Postpaid"
+
+
+class CommissionBase(models.TextChoices):
+    PAID = "paid", "Payments received"
+    INVOICED = "invoiced", "Invoiced amounts"
+
+
+class AggregationCycle(models.IntegerChoices):
+    MONTHLY = 1, "Monthly"
+    QUARTERLY = 3, "Quarterly"
+    YEARLY = 12, "Yearly"
+
+
+class FirstPeriodBilling(models.TextChoices):
+    NEXT_INVOICE = "next_invoice", "On the next billing date"
+    ON_ACTIVATION = "on_activation", "At once on activation"
+
+
+class Partner(models.Model):
+    """A reseller, or the home partner (mode ``direct``) that stands for the operator.
+
+    Partners are never deleted, only disabled: their documents must stay readable.
+    Percentages are stored in hundredths of a percent (12.50 % = 1250)."""
+
+    name = models.CharField(max_length=200, unique=True)
+    mode = models.CharField(max_length=20, choices=PartnerMode.choices)
+    is_home = models.BooleanField(default=False, editable=False)
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    # Issuer details: used on documents when this partner is the issuer.
+    legal_name = models.CharField(max_length=200, blank=True)
+    street = models.CharField(max_length=200, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    country = models.CharField(max_length=2, default="DE", help_text="ISO 3166 country code")
+    vat_id = models.CharField(max_length=30, blank=True)
+    email = models.EmailField(blank=True)
+    phone = models.CharField(max_length=40, blank=True)
+    website = models.URLField(blank=True)
+    iban = models.CharField(max_length=34, blank=True)
+    bic = models.CharField(max_length=11, blank=True)
+    currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code")
+    prices_include_tax = models.BooleanField(default=False)
+
+    # Billing defaults for the customers this partner issues to.
+    billing_day = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(28)]
+    )
+    payment_due_days = models.PositiveSmallIntegerField(default=14)
+    payment_period = models.CharField(
+        max_length=10, choices=PaymentPeriod.choices, default=PaymentPeriod.PREPAID
+    )
+    first_period_billing = models.CharField(
+        max_length=20, choices=FirstPeriodBilling.choices, default=FirstPeriodBilling.NEXT_INVOICE
+    )
+    blocking_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=10, help_text="Days after due date; empty means never"
+    )
+    deactivation_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, default=60, help_text="Days after due date; empty means never"
+    )
+    reminder_days = models.CharField(max_length=50, default="3,5,7")
+
+    # Numbering patterns (Splynx-compatible, see core/numbering.py).
+    invoice_number_pattern = models.CharField(max_length=64, default=DEFAULT_INVOICE_PATTERN)
+    credit_note_number_pattern = models.CharField(
+        max_length=64, default=DEFAULT_CREDIT_NOTE_PATTERN
+    )
+    receipt_number_pattern = models.CharField(max_length=64, default=DEFAULT_RECEIPT_PATTERN)
+
+    # Percentage mode.
+    commission_bp = models.PositiveIntegerField(
+        default=0, help_text="Commission in hundredths of a percent (12.50 % = 1250)"
+    )
+    commission_base = models.CharField(
+        max_length=10, choices=CommissionBase.choices, default=CommissionBase.PAID
+    )
+    commission_statement_day = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(28)]
+    )
+
+    # Aggregated mode (and wholesale charges of own-invoicing partners).
+    discount_bp = models.PositiveIntegerField(
+        default=0, help_text="Wholesale discount off retail, hundredths of a percent"
+    )
+    aggregation_day = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(28)]
+    )
+    aggregation_cycle = models.PositiveSmallIntegerField(
+        choices=AggregationCycle.choices, default=AggregationCycle.MONTHLY
+    )
+    aggregation_anchor_month = models.PositiveSmallIntegerField(
+        default=1, validators=[MinValueValidator(1), MaxValueValidator(12)]
+    )
+    block_subcustomers = models.BooleanField(
+        default=False, help_text="Block all sub-customers when the partner's account is blocked"
+    )
+    wholesale_charges = models.BooleanField(
+        default=False, help_text="Own invoicing: the operator bills this partner at partner prices"
+    )
+    account = models.OneToOneField(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="account_of_partner",
+        help_text="The customer record of the home partner that the operator bills",
+    )
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_home"], condition=Q(is_home=True), name="partner_one_home"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_home=False) | Q(mode="direct"), name="partner_home_is_direct"
+            ),
+            models.CheckConstraint(
+                condition=Q(is_home=True) | ~Q(mode="direct"), name="partner_direct_is_home"
+            ),
+            models.CheckConstraint(
+                condition=Q(mode__in=[m.value for m in PartnerMode]), name="partner_mode_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(commission_bp__gte=0, commission_bp__lte=10000),
+                name="partner_commission_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_bp__gte=0, discount_bp__lte=10000),
+                name="partner_discount_0_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(billing_day__gte=1, billing_day__lte=28),
+                name="partner_billing_day_1_28",
+            ),
+            models.CheckConstraint(
+                condition=Q(aggregation_day__gte=1, aggregation_day__lte=28),
+                name="partner_aggregation_day_1_28",
+            ),
+            models.CheckConstraint(
+                condition=Q(aggregation_cycle__in=[1, 3, 12]),
+                name="partner_aggregation_cycle_valid",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def issues_own_documents(self) -> bool:
+        return self.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING)

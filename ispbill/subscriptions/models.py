@@ -1,0 +1,91 @@
+"""Services (subscriptions to tariffs) and one-time charges."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import F, Q
+
+from ispbill.core.tenancy import PartnerScopedManager
+
+
+class ServiceStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    PAUSED = "paused", "Paused"
+    STOPPED = "stopped", "Stopped"
+
+
+class Service(models.Model):
+    """A customer's subscription to a tariff. Start and end dates are both included."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="services"
+    )
+    tariff = models.ForeignKey("catalog.Tariff", on_delete=models.PROTECT, related_name="services")
+    description = models.CharField(max_length=200, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    price_override_minor = models.BigIntegerField(null=True, blank=True, help_text="Minor units")
+    discount_bp = models.PositiveIntegerField(default=0, help_text="Hundredths of a percent")
+    discount_until = models.DateField(null=True, blank=True, help_text="Last day of the discount")
+    start_date = models.DateField()
+    end_date = models.DateField(null=True, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ServiceStatus.choices, default=ServiceStatus.ACTIVE
+    )
+    # First day not yet charged: the run resumes from here (the unique charge constraint is
+    # the guarantee; this pointer only saves work).
+    charged_through = models.DateField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="service_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(price_override_minor__isnull=True) | Q(price_override_minor__gte=0),
+                name="service_price_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(discount_bp__lte=10000), name="service_discount_0_100"
+            ),
+            models.CheckConstraint(
+                condition=Q(end_date__isnull=True) | Q(end_date__gte=F("start_date")),
+                name="service_end_after_start",
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=[s.value for s in ServiceStatus]),
+                name="service_status_valid",
+            ),
+        ]
+        indexes = [models.Index(fields=["customer", "status"])]
+
+    def __str__(self) -> str:
+        return self.description or str(self.tariff_id)
+
+
+class OneTimeCharge(models.Model):
+    """Installation, equipment: goes on the next invoice, or at once when asked."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="one_time_charges"
+    )
+    description = models.CharField(max_length=200)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price_minor = models.BigIntegerField(help_text="Minor units")
+    tax_rate = models.ForeignKey("catalog.TaxRate", on_delete=models.PROTECT, related_name="+")
+    charge_date = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gte=1), name="otc_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(unit_price_minor__gte=0), name="otc_price_nonnegative"
+            ),
+        ]

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Start (and if missing, install) the PostgreSQL server the test suite needs on 127.0.0.1:5432.
+set -euo pipefail
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+if ! command -v pg_isready >/dev/null 2>&1 || ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+  echo "PostgreSQL is not installed; installing it with apt-get."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq postgresql >/dev/null
+  version=$(ls /etc/postgresql | sort -V | tail -n1)
+  hba=/etc/postgresql/$version/main/pg_hba.conf
+  # A throwaway test server: trust on loopback, as on the development machines.
+  sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+fi
+
+if ! pg_ready; then
+  echo "Starting PostgreSQL."
+  for version in $(ls /etc/postgresql); do
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+  done
+  for _ in $(seq 1 30); do pg_ready && break; sleep 1; done
+fi
+pg_ready || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
+echo "PostgreSQL is ready on 127.0.0.1:5432."

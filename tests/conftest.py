@@ -1,0 +1,21 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from ispbill.core.tenancy import system_scope
+
+
+@pytest.fixture(autouse=True)
+def _system_scope() -> Iterator[None]:
+    """Tests act as background work (all partners) unless they open another scope."""
+    with system_scope():
+        yield
+
+
+@pytest.fixture
+def home(db):  # type: ignore[no-untyped-def]
+    from ispbill.partners.services import partner_home
+
+    return partner_home()
