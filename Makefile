@@ -24,8 +24,8 @@ services:
 	bash scripts/ensure-services.sh
 
 lint: install
-	$(BIN)/ruff check ispbill tests bench
-	$(BIN)/ruff format --check ispbill tests bench
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: install
 	$(BIN)/mypy ispbill
