@@ -55,6 +55,9 @@ class Customer(models.Model):
         null=True, blank=True, help_text="Minimum balance in minor units (may be negative)"
     )
 
+    # Last billing date processed for this customer: the run resumes after it (catch-up).
+    billed_through = models.DateField(null=True, blank=True, editable=False)
+
     objects = PartnerScopedManager()
 
     class Meta:

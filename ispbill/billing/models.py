@@ -1,0 +1,125 @@
+"""Charges (what a service costs for one period) and billing runs."""
+
+from __future__ import annotations
+
+from django.db import models
+from django.db.models import Q
+
+from ispbill.core.tenancy import PartnerScopedManager
+
+
+class ChargeKind(models.TextChoices):
+    RETAIL = "retail", "Retail (billed to the customer or held for its partner's invoice)"
+    WHOLESALE = "wholesale", "Wholesale (billed to an own-invoicing partner's account)"
+
+
+class Charge(models.Model):
+    """One service for one period, or one one-time charge. Rated once, never changed.
+
+    ``customer`` is the customer the service belongs to; ``account`` is who is invoiced for it
+    (the customer itself, or its partner's account in aggregated mode). The unique constraint
+    on (service, kind, period_start) is what makes billing exactly-once."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="charges"
+    )
+    account = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    kind = models.CharField(max_length=10, choices=ChargeKind.choices, default=ChargeKind.RETAIL)
+    service = models.ForeignKey(
+        "subscriptions.Service",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charges",
+    )
+    one_time_charge = models.ForeignKey(
+        "subscriptions.OneTimeCharge",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charges",
+    )
+    billing_date = models.DateField(help_text="The billing date whose run rated it")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    description = models.CharField(max_length=300)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price_minor = models.BigIntegerField(help_text="Full-period unit price, minor units")
+    amount_minor = models.BigIntegerField(
+        help_text="Line amount, minor units, rounded once (gross for tax-inclusive issuers)"
+    )
+    tax_rate_bp = models.PositiveIntegerField()
+    tax_category = models.CharField(max_length=2, default="S")
+    currency = models.CharField(max_length=3)
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service", "kind", "period_start"],
+                condition=Q(service__isnull=False),
+                name="charge_once_per_service_period",
+            ),
+            models.UniqueConstraint(
+                fields=["one_time_charge", "kind"],
+                condition=Q(one_time_charge__isnull=False),
+                name="charge_once_per_one_time_charge",
+            ),
+            models.CheckConstraint(
+                condition=Q(service__isnull=False) ^ Q(one_time_charge__isnull=False),
+                name="charge_service_xor_one_time",
+            ),
+            models.CheckConstraint(
+                condition=Q(period_end__gte=models.F("period_start")), name="charge_period_valid"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["account", "invoice"], name="charge_uninvoiced_idx"),
+        ]
+
+
+class BillingRunStatus(models.TextChoices):
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class BillingRun(models.Model):
+    """One start of the billing run; its figures are filled in as chunks finish."""
+
+    run_date = models.DateField()
+    dry_run = models.BooleanField(default=False)
+    scope_partner = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Only this issuer's customers (an own-invoicing partner's run); empty = all",
+    )
+    status = models.CharField(
+        max_length=10, choices=BillingRunStatus.choices, default=BillingRunStatus.RUNNING
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    chunks_total = models.PositiveIntegerField(default=0)
+    chunks_done = models.PositiveIntegerField(default=0)
+    customers_billed = models.PositiveIntegerField(default=0)
+    invoices_issued = models.PositiveIntegerField(default=0)
+    charges_created = models.PositiveIntegerField(default=0)
+    totals = models.JSONField(
+        default=dict, blank=True, help_text="Invoiced total per currency, minor units"
+    )
+    error = models.TextField(blank=True)
+    started_by = models.CharField(max_length=150, blank=True)
+
+    class Meta:
+        ordering = ["-id"]

@@ -1,0 +1,273 @@
+"""Invoices, credit notes, their lines and tax groups, and number sequences.
+
+Issued documents are immutable: only an invoice's payment status fields and notes change
+after issue (enforced in ``save``); corrections are credit notes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+from django.db.models import Q
+
+from ispbill.core.tenancy import PartnerScopedManager
+
+
+class ImmutableDocumentError(Exception):
+    """An attempt to change an issued document."""
+
+
+class DocumentType(models.TextChoices):
+    INVOICE = "invoice", "Invoice"
+    CREDIT_NOTE = "credit_note", "Credit note"
+    RECEIPT = "receipt", "Receipt"
+
+
+class NumberSequence(models.Model):
+    """The counter of one issuer's documents of one type (per year when the pattern has
+    {year}). Locked and advanced inside the issuing transaction: numbers are gapless."""
+
+    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    doc_type = models.CharField(max_length=20, choices=DocumentType.choices)
+    period_key = models.CharField(max_length=10, blank=True)
+    next_value = models.PositiveBigIntegerField(default=1)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["issuer", "doc_type", "period_key"], name="sequence_unique"
+            ),
+            models.CheckConstraint(condition=Q(next_value__gte=1), name="sequence_positive"),
+        ]
+
+
+class InvoiceKind(models.TextChoices):
+    RECURRING = "recurring", "Recurring"
+    ONE_OFF = "one_off", "Issued at once"
+    AGGREGATED = "aggregated", "Aggregated (partner)"
+    WHOLESALE = "wholesale", "Wholesale (partner)"
+
+
+class InvoiceStatus(models.TextChoices):
+    UNPAID = "unpaid", "Unpaid"
+    PARTIALLY_PAID = "partially_paid", "Partially paid"
+    PAID = "paid", "Paid"
+    CREDITED = "credited", "Credited"
+
+
+MUTABLE_INVOICE_FIELDS = frozenset(
+    {"status", "allocated_minor", "credited_minor", "notes", "paid_at", "pdf"}
+)
+
+
+class Invoice(models.Model):
+    """Never modified after issue except the fields in MUTABLE_INVOICE_FIELDS."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Tenant: the account's partner",
+    )
+    issuer = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="issued_invoices"
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
+    )
+    kind = models.CharField(
+        max_length=12, choices=InvoiceKind.choices, default=InvoiceKind.RECURRING
+    )
+    number = models.CharField(max_length=64)
+    billing_date = models.DateField(null=True, blank=True)
+    issue_date = models.DateField()
+    due_date = models.DateField()
+    currency = models.CharField(max_length=3)
+    prices_include_tax = models.BooleanField(default=False)
+    net_minor = models.BigIntegerField(help_text="Minor units")
+    tax_minor = models.BigIntegerField(help_text="Minor units")
+    total_minor = models.BigIntegerField(help_text="Minor units")
+    # Payment state: the only columns that change after issue.
+    allocated_minor = models.BigIntegerField(default=0, help_text="Payments allocated, minor units")
+    credited_minor = models.BigIntegerField(default=0, help_text="Credit notes, minor units")
+    status = models.CharField(
+        max_length=16, choices=InvoiceStatus.choices, default=InvoiceStatus.UNPAID
+    )
+    paid_at = models.DateField(null=True, blank=True)
+    notes = models.TextField(blank=True)
+    pdf = models.CharField(
+        max_length=300, blank=True, help_text="Stored PDF path, rendered once at issue"
+    )
+    # Snapshot of issuer and recipient as printed (documents never follow later edits).
+    issuer_snapshot = models.JSONField(default=dict)
+    customer_snapshot = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "number"], name="invoice_number_unique"),
+            models.UniqueConstraint(
+                fields=["customer", "billing_date", "kind"],
+                condition=Q(kind__in=["recurring", "aggregated", "wholesale"]),
+                name="invoice_once_per_billing_date",
+            ),
+            models.CheckConstraint(condition=Q(total_minor__gt=0), name="invoice_total_positive"),
+            models.CheckConstraint(
+                condition=Q(allocated_minor__gte=0, credited_minor__gte=0),
+                name="invoice_paid_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    total_minor__gte=models.F("allocated_minor") + models.F("credited_minor")
+                ),
+                name="invoice_not_overpaid",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "-issue_date"]),
+            models.Index(fields=["customer", "status", "due_date"]),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    @property
+    def open_minor(self) -> int:
+        return self.total_minor - self.allocated_minor - self.credited_minor
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None and not self._state.adding:
+            update_fields = kwargs.get("update_fields")
+            if update_fields is None or not set(update_fields) <= MUTABLE_INVOICE_FIELDS:
+                raise ImmutableDocumentError(
+                    f"Invoice {self.number} is issued and cannot be changed; issue a credit note."
+                )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableDocumentError(f"Invoice {self.number} is issued and cannot be deleted.")
+
+
+class InvoiceLine(models.Model):
+    """A copy of a charge as printed; never modified."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveIntegerField()
+    section = models.CharField(
+        max_length=200, blank=True, help_text="Sub-customer on an aggregated invoice"
+    )
+    section_customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(max_length=300)
+    period_start = models.DateField(null=True, blank=True)
+    period_end = models.DateField(null=True, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    unit_price_minor = models.BigIntegerField(help_text="Minor units")
+    amount_minor = models.BigIntegerField(
+        help_text="Minor units; net, or gross for tax-inclusive issuers"
+    )
+    tax_rate_bp = models.PositiveIntegerField()
+    tax_category = models.CharField(max_length=2, default="S")
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "position"], name="invoiceline_position_unique"
+            )
+        ]
+
+
+class InvoiceTax(models.Model):
+    """VAT of one rate over the whole document (EN 16931 BR-CO-17)."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="taxes")
+    rate_bp = models.PositiveIntegerField()
+    category = models.CharField(max_length=2, default="S")
+    net_minor = models.BigIntegerField()
+    tax_minor = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["invoice", "rate_bp"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "rate_bp", "category"], name="invoicetax_unique"
+            )
+        ]
+
+
+class CreditNote(models.Model):
+    """A correction of an invoice, totally or partly. Immutable once issued."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    number = models.CharField(max_length=64)
+    issue_date = models.DateField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=300)
+    net_minor = models.BigIntegerField(help_text="Minor units, positive")
+    tax_minor = models.BigIntegerField(help_text="Minor units, positive")
+    total_minor = models.BigIntegerField(help_text="Minor units, positive")
+    pdf = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-issue_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "number"], name="creditnote_number_unique"),
+            models.CheckConstraint(
+                condition=Q(total_minor__gt=0), name="creditnote_total_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.number
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if (
+            self.pk is not None
+            and not self._state.adding
+            and set(kwargs.get("update_fields") or ["*"]) - {"pdf"}
+        ):
+            raise ImmutableDocumentError(
+                f"Credit note {self.number} is issued and cannot be changed."
+            )
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise ImmutableDocumentError(f"Credit note {self.number} is issued and cannot be deleted.")
+
+
+class CreditNoteLine(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="lines")
+    position = models.PositiveIntegerField()
+    invoice_line = models.ForeignKey(
+        InvoiceLine, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    description = models.CharField(max_length=300)
+    amount_minor = models.BigIntegerField(
+        help_text="Minor units, positive; net or gross as the invoice"
+    )
+    tax_rate_bp = models.PositiveIntegerField()
+    tax_category = models.CharField(max_length=2, default="S")
+
+    class Meta:
+        ordering = ["credit_note", "position"]
+
+
+class CreditNoteTax(models.Model):
+    credit_note = models.ForeignKey(CreditNote, on_delete=models.PROTECT, related_name="taxes")
+    rate_bp = models.PositiveIntegerField()
+    category = models.CharField(max_length=2, default="S")
+    net_minor = models.BigIntegerField()
+    tax_minor = models.BigIntegerField()
