@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from ispbill.core.tenancy import PartnerScopedManager
+
 
 class AuditEvent(models.Model):
     """One write: who, what, before/after of changed fields, when, from where.
@@ -27,6 +29,17 @@ class AuditEvent(models.Model):
     changes = models.JSONField(default=dict, blank=True)
     remote_addr = models.GenericIPAddressField(null=True, blank=True)
 
+    # Partner administrators read their partner's events; events without a partner
+    # (operator-level) are visible in the all-partners scope only.
+    objects = PartnerScopedManager()
+
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["object_type", "object_id"])]
+        indexes = [
+            models.Index(fields=["object_type", "object_id"]),
+            models.Index(fields=["partner", "-id"]),
+            models.Index(fields=["actor", "-id"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor_label} {self.action}"

@@ -1,35 +1,79 @@
-"""Tenant scoping: the one place partner scopes are opened.
+"""Tenant scoping: the one place tenant scopes are opened.
 
-Partner-owned models use ``ScopedManager(partner="partner")`` (django-scopes): a query on
-them without an open scope raises ``ScopeError`` instead of returning every partner's rows.
-Scopes open in exactly three places: the web request (``TenantScopeMiddleware``), the API
-authentication, and background work (``system_scope``: tasks and the command line).
+Partner-owned models use ``PartnerScopedManager`` (django-scopes semantics): a query on them
+without an open scope raises ``ScopeError`` instead of returning every partner's rows.
+Scopes open in exactly three places: the web request and the API token authentication
+(both in ``TenantScopeMiddleware``), and background work (``system_scope``: tasks and the
+command line).
+
+A scope has three dimensions:
+
+- ``partner``: ``None`` for all partners (operator staff, background work), an id, or a
+  list of ids (``[]`` matches nothing: anonymous requests).
+- ``customer``: ``None``, or the one customer a portal user may reach. Every scoped query
+  is then filtered to that customer by the manager itself (``Customer`` by its id, a model
+  with a ``customer`` foreign key by that key) and models that cannot be tied to one
+  customer return nothing, so a portal selector that forgets its filter cannot leak.
+- ``account``: ids of the customer records through which the operator bills the scoped
+  partner (aggregated mode, wholesale charges). Rows of models with a ``customer`` foreign
+  key billed to those accounts are readable by the partner; the ``Customer`` rows
+  themselves are not, and ``get_scoped_or_404(..., for_write=True)`` refuses them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from django.db import models
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponseBase
 from django_scopes import scope
 from django_scopes.manager import DisabledQuerySet
 from django_scopes.state import get_scope
 
-__all__ = ["PartnerScopedManager", "partner_scope", "request_scope", "system_scope"]
+if TYPE_CHECKING:
+    from ispbill.accounts.permissions import Access
+
+__all__ = [
+    "PartnerScopedManager",
+    "TenantScopeMiddleware",
+    "access_scope",
+    "current_customer_id",
+    "current_partner_ids",
+    "get_scoped_or_404",
+    "partner_scope",
+    "request_scope",
+    "system_scope",
+]
 
 
 _M = TypeVar("_M", bound=models.Model)
+
+_CUSTOMER_MODEL = "customers.customer"
+
+
+def _customer_path(model: type[models.Model]) -> str | None:
+    """How a row of ``model`` belongs to one customer, or None when it cannot be told."""
+    if model._meta.label_lower == _CUSTOMER_MODEL:
+        return "pk"
+    try:
+        fk = model._meta.get_field("customer")
+    except Exception:
+        return None
+    related = getattr(fk, "related_model", None)
+    if related is not None and related._meta.label_lower == _CUSTOMER_MODEL:
+        return "customer_id"
+    return None
 
 
 class PartnerScopedManager(models.Manager[_M]):
     """The manager of every partner-owned model: fail-closed on its ``partner`` field.
 
-    The behaviour of django-scopes' ``ScopedManager(partner="partner")`` in a class that type
-    checkers can see: no scope open -> every query raises ``ScopeError``; ``partner=None`` ->
-    all partners (operator, background work); an id or list of ids -> those partners only."""
+    No scope open -> every query raises ``ScopeError``; ``partner=None`` -> all partners;
+    an id or list of ids -> those partners only; a ``customer`` in the scope narrows every
+    query to that customer (or to nothing for models without a customer)."""
 
     def get_queryset(self) -> models.QuerySet[_M]:
         current = get_scope()
@@ -37,56 +81,132 @@ class PartnerScopedManager(models.Manager[_M]):
             return super().get_queryset()
         if "partner" not in current:
             return DisabledQuerySet(self.model, using=self._db, missing_scopes={"partner"})
-        value = current["partner"]
         qs = super().get_queryset()
-        if isinstance(value, list | tuple):
-            return qs.filter(partner__in=value)
-        if value is not None:
-            return qs.filter(partner=value)
-        return qs
+        customer = current.get("customer")
+        if customer is not None:
+            path = _customer_path(self.model)
+            if path is None:
+                return qs.none()
+            return qs.filter(**{path: customer})
+        value = current["partner"]
+        if value is None:
+            return qs
+        cond = Q(partner__in=value) if isinstance(value, list | tuple) else Q(partner=value)
+        accounts = current.get("account") or ()
+        if accounts and _customer_path(self.model) == "customer_id":
+            cond |= Q(customer_id__in=list(accounts))
+        return qs.filter(cond)
 
 
 @contextmanager
 def system_scope() -> Iterator[None]:
     """All partners: for the billing run, the scheduler and the operator's command line."""
-    with scope(partner=None):
+    with scope(partner=None, customer=None, account=()):
         yield
 
 
 @contextmanager
 def partner_scope(partner_id: int) -> Iterator[None]:
-    with scope(partner=partner_id):
+    """One partner's data: for background work done on behalf of that partner."""
+    with scope(partner=partner_id, customer=None, account=()):
         yield
 
 
-def scope_kwargs_for_user(user: Any) -> dict[str, Any] | None:
-    """The scope a signed-in user works in; None for nobody (anonymous)."""
-    if user is None or not getattr(user, "is_authenticated", False):
-        return None
-    if getattr(user, "is_operator", False):
-        return {"partner": None}
-    partner_id = getattr(user, "scope_partner_id", None)
-    if partner_id is None:
-        return None
-    return {"partner": partner_id}
+@contextmanager
+def access_scope(access: Access) -> Iterator[None]:
+    """The scope of a request's effective access (web session or API token)."""
+    with scope(**access.scope_kwargs()):
+        yield
 
 
 @contextmanager
 def request_scope(user: Any) -> Iterator[None]:
-    kwargs = scope_kwargs_for_user(user)
-    if kwargs is None:
-        # Anonymous: a scope that matches no partner, so a stray query returns nothing.
-        with scope(partner=[]):
-            yield
+    """The scope of a signed-in user (anonymous: a scope that matches nothing)."""
+    from ispbill.accounts.permissions import access_for_user
+
+    with access_scope(access_for_user(user)):
+        yield
+
+
+def current_partner_ids() -> list[int] | None:
+    """The partners of the open scope; None for all partners."""
+    value = get_scope().get("partner")
+    if value is None:
+        return None
+    if isinstance(value, list | tuple):
+        return [int(v) for v in value]
+    return [int(value)]
+
+
+def current_customer_id() -> int | None:
+    """The customer a portal scope is limited to, if any."""
+    value = get_scope().get("customer")
+    return int(value) if value is not None else None
+
+
+def _scoped_queryset(source: Any) -> models.QuerySet[Any]:
+    if isinstance(source, models.QuerySet):
+        qs = source
+    elif isinstance(source, type) and issubclass(source, models.Model):
+        qs = source._default_manager.all()
     else:
-        with scope(**kwargs):
-            yield
+        raise TypeError(f"expected a model or queryset, got {source!r}")
+    model = qs.model
+    if model._meta.label_lower == "partners.partner":
+        # Partners are not tenant rows; a scoped user sees its own partner only.
+        partners = current_partner_ids()
+        if get_scope().get("customer") is not None:
+            partners = [] if partners is None else partners
+        return qs if partners is None else qs.filter(pk__in=partners)
+    if not isinstance(model._default_manager, PartnerScopedManager):
+        raise TypeError(
+            f"{model._meta.label} is not partner-scoped; filter it explicitly "
+            "(for example by the requesting user) instead of get_scoped_or_404"
+        )
+    return qs
+
+
+def get_scoped_or_404(source: Any, *, for_write: bool = False, **lookup: Any) -> Any:
+    """The object of the open scope matching ``lookup``, else 404.
+
+    Another partner's or another customer's object answers 404 exactly like a missing one.
+    ``for_write=True`` also refuses rows the scope may only read (a partner's account
+    invoices belong to the home partner): views that change an object pass it."""
+    qs = _scoped_queryset(source)
+    try:
+        obj = qs.get(**lookup)
+    except (qs.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No {qs.model._meta.verbose_name} matches the given query.") from exc
+    if for_write:
+        partners = current_partner_ids()
+        owner = obj.pk if qs.model._meta.label_lower == "partners.partner" else None
+        owner = owner if owner is not None else getattr(obj, "partner_id", None)
+        if partners is not None and owner not in partners:
+            raise Http404(f"No {qs.model._meta.verbose_name} matches the given query.")
+    return obj
 
 
 class TenantScopeMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+    """Opens the request's scope around the view: a session user's, or for ``/api/``
+    requests with a bearer token, the token user's. Stores ``request.access``."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
         self.get_response = get_response
 
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        with request_scope(getattr(request, "user", None)):
+    def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        from ispbill.accounts.permissions import access_for_request, access_for_user
+
+        access: Access
+        if request.path.startswith("/api/") and request.headers.get("Authorization"):
+            from ispbill.api.auth import bearer_token_user
+
+            # A bearer token replaces the session (and any "view as" in it); an invalid
+            # token leaves the request anonymous, and the API answers 401.
+            token_user = bearer_token_user(request)
+            request.user = token_user
+            access = access_for_user(token_user)
+        else:
+            access = access_for_request(request)
+        request.access = access  # type: ignore[attr-defined]
+        with access_scope(access):
             return self.get_response(request)
