@@ -1,0 +1,177 @@
+"""Fixed texts of the default templates, and locale formatting of money, dates and rates.
+
+Templates receive the texts of the document's language as ``text`` and ready-formatted values
+as ``view`` (see render.py). Adding a language: add a dict to TEXTS with every key of
+TEXTS["en"] and a locale to LOCALES; tests check that the keys match.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from functools import lru_cache
+
+from babel.dates import format_date
+from babel.numbers import format_currency, format_decimal
+
+LOCALES = {"en": "en_GB", "de": "de_DE"}
+
+TEXTS: dict[str, dict[str, str]] = {
+    "en": {
+        "invoice": "Invoice",
+        "credit_note": "Credit note",
+        "aggregated_invoice": "Invoice",
+        "commission_statement": "Commission statement",
+        "customer_statement": "Account statement",
+        "number": "Number",
+        "issue_date": "Date",
+        "due_date": "Due date",
+        "period": "Period",
+        "customer_reference": "Customer no.",
+        "vat_id": "VAT ID",
+        "tax_number": "Tax no.",
+        "original_invoice": "Credits invoice",
+        "pos": "#",
+        "description": "Description",
+        "quantity": "Qty",
+        "unit_price": "Unit price",
+        "amount": "Amount",
+        "tax_rate": "VAT",
+        "subtotal": "Subtotal",
+        "net_total": "Net total",
+        "vat_on": "VAT {rate} on {net}",
+        "exempt": "VAT exempt",
+        "total": "Total",
+        "total_gross": "Total incl. VAT",
+        "included_vat": "Included VAT {rate} on net {net}",
+        "paid": "Already paid",
+        "amount_due": "Amount due",
+        "amount_credited": "Amount credited",
+        "pay_until": "Please transfer {amount} by {date} quoting “{reference}”.",
+        "pay_now": "Please transfer {amount} quoting “{reference}”.",
+        "credit_refund": "The amount will be refunded or set off against open invoices.",
+        "nothing_due": "Nothing is due: this invoice has been paid.",
+        "bank_details": "Bank details",
+        "account_holder": "Account holder",
+        "iban": "IBAN",
+        "bic": "BIC",
+        "bank": "Bank",
+        "scan_to_pay": "Scan to pay",
+        "page": "Page",
+        "of": "of",
+        "email": "Email",
+        "phone": "Phone",
+        "registration": "Registration",
+        "date": "Date",
+        "reference": "Reference",
+        "base": "Base (net)",
+        "percent": "Rate",
+        "commission": "Commission",
+        "commission_total": "Commission total",
+        "debit": "Charged",
+        "credit": "Paid / credited",
+        "balance": "Balance",
+        "opening_balance": "Opening balance",
+        "closing_balance": "Closing balance",
+        "statement_owed": "A negative balance is owed by you.",
+        "commission_payout": "The commission will be paid to your account {iban}.",
+        "greeting": "Thank you for your business.",
+    },
+    "de": {
+        "invoice": "Rechnung",
+        "credit_note": "Gutschrift",
+        "aggregated_invoice": "Sammelrechnung",
+        "commission_statement": "Provisionsabrechnung",
+        "customer_statement": "Kontoauszug",
+        "number": "Nummer",
+        "issue_date": "Datum",
+        "due_date": "Fällig am",
+        "period": "Zeitraum",
+        "customer_reference": "Kundennr.",
+        "vat_id": "USt-IdNr.",
+        "tax_number": "Steuernr.",
+        "original_invoice": "Zu Rechnung",
+        "pos": "Pos.",
+        "description": "Beschreibung",
+        "quantity": "Menge",
+        "unit_price": "Einzelpreis",
+        "amount": "Betrag",
+        "tax_rate": "USt.",
+        "subtotal": "Zwischensumme",
+        "net_total": "Summe netto",
+        "vat_on": "USt. {rate} auf {net}",
+        "exempt": "Umsatzsteuerfrei",
+        "total": "Gesamtbetrag",
+        "total_gross": "Gesamtbetrag inkl. USt.",
+        "included_vat": "Enthaltene USt. {rate} auf netto {net}",
+        "paid": "Bereits bezahlt",
+        "amount_due": "Zu zahlen",
+        "amount_credited": "Gutgeschriebener Betrag",
+        "pay_until": "Bitte überweisen Sie {amount} bis zum {date} unter Angabe von „{reference}“.",
+        "pay_now": "Bitte überweisen Sie {amount} unter Angabe von „{reference}“.",
+        "credit_refund": "Der Betrag wird erstattet oder mit offenen Rechnungen verrechnet.",
+        "nothing_due": "Diese Rechnung ist bereits bezahlt.",
+        "bank_details": "Bankverbindung",
+        "account_holder": "Kontoinhaber",
+        "iban": "IBAN",
+        "bic": "BIC",
+        "bank": "Bank",
+        "scan_to_pay": "Scannen und bezahlen",
+        "page": "Seite",
+        "of": "von",
+        "email": "E-Mail",
+        "phone": "Telefon",
+        "registration": "Handelsregister",
+        "date": "Datum",
+        "reference": "Beleg",
+        "base": "Basis (netto)",
+        "percent": "Satz",
+        "commission": "Provision",
+        "commission_total": "Provision gesamt",
+        "debit": "Belastung",
+        "credit": "Zahlung / Gutschrift",
+        "balance": "Saldo",
+        "opening_balance": "Anfangssaldo",
+        "closing_balance": "Endsaldo",
+        "statement_owed": "Ein negativer Saldo ist von Ihnen zu zahlen.",
+        "commission_payout": "Die Provision wird auf Ihr Konto {iban} überwiesen.",
+        "greeting": "Vielen Dank für Ihren Auftrag.",
+    },
+}
+
+
+def document_texts(language: str) -> dict[str, str]:
+    """The fixed texts for a language; unknown languages fall back to English."""
+    return TEXTS.get(language, TEXTS["en"])
+
+
+def _locale(language: str) -> str:
+    return LOCALES.get(language, "en_GB")
+
+
+@lru_cache(maxsize=4096)
+def money_format(amount: str, currency: str, language: str) -> str:
+    """ "1234.5", "EUR", "de" -> "1.234,50 €" (exact: parsed as Decimal, never float)."""
+    return str(format_currency(Decimal(amount), currency, locale=_locale(language)))
+
+
+@lru_cache(maxsize=4096)
+def decimal_format(value: str, language: str) -> str:
+    """A quantity: "1" -> "1", "0.5" -> "0,5" in German; up to 4 decimals."""
+    return str(format_decimal(Decimal(value), format="#,##0.####", locale=_locale(language)))
+
+
+@lru_cache(maxsize=512)
+def percent_format(rate: str, language: str) -> str:
+    """A percentage given as "19.00" -> "19 %" (de) or "19%" (en); "12.50" keeps ",5"."""
+    number = format_decimal(Decimal(rate), format="#,##0.##", locale=_locale(language))
+    return f"{number}\u00a0%" if language == "de" else f"{number}%"
+
+
+@lru_cache(maxsize=4096)
+def date_format(value: str, language: str) -> str:
+    """ISO "2025-03-15" -> "15.03.2025" (de) or "15 Mar 2025" (en)."""
+    day = date.fromisoformat(value)
+    if language == "de":
+        return day.strftime("%d.%m.%Y")
+    return str(format_date(day, format="d MMM y", locale=_locale(language)))

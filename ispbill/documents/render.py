@@ -1,0 +1,388 @@
+"""Typst rendering of documents: plain data and a template in, PDF bytes out.
+
+Each render writes into a fresh temporary directory that holds only that document's files:
+
+    main.typ   the template
+    data.json  the document data, enriched with formatted values and the fixed texts
+    qr.svg     the EPC payment QR code, when one belongs on the document
+    <asset>    the issuer's assets (logo, fonts), flat, by their validated names
+
+and compiles it with that directory as Typst's root. Typst refuses every path outside its root,
+so a template sees nothing but its own document. Package imports (which would download from the
+network) and ``eval`` (which could build an import at run time) are refused before compiling;
+see docs/documents.md for the whole safety model.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import shutil
+import tempfile
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import typst
+
+from ispbill.documents.data import document_data_check, document_sample
+from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_svg
+from ispbill.documents.i18n import (
+    date_format,
+    decimal_format,
+    document_texts,
+    money_format,
+    percent_format,
+)
+
+RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.svg"})
+FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
+MAX_TEMPLATE_CHARS = 200_000
+MAX_ASSET_BYTES = 5_000_000
+_ASSET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+_LOCATION_RE = re.compile(r"main\.typ:(\d+):(\d+)")
+# `import`/`include` is allowed only with a literal relative path: `#import "parts.typ": x`.
+_IMPORT_WORD_RE = re.compile(r"(?<![\w-])(import|include)(?![\w-])")
+_IMPORT_OK_RE = re.compile(r'\s+"(?!@)[A-Za-z0-9_][A-Za-z0-9_./-]*"')
+_FORBIDDEN_RE = re.compile(r"(?<![\w-])(eval|std|plugin)(?![\w-])")
+_DOCUMENT_TEMPLATES = {
+    "invoice": "invoice.typ",
+    "credit_note": "invoice.typ",
+    "aggregated_invoice": "invoice.typ",
+    "commission_statement": "statement.typ",
+    "customer_statement": "statement.typ",
+}
+
+
+class DocumentRenderError(ValueError):
+    """A document could not be rendered; ``line`` and ``column`` point into the template."""
+
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        self.message = message
+        self.line = line
+        self.column = column
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
+
+
+class DocumentTemplateError(DocumentRenderError):
+    """The template is refused: it does not compile or uses something templates may not use."""
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    json_bytes: bytes
+    qr_svg: bytes | None
+    timestamp: datetime
+
+
+def document_template_default(document_type: str) -> str:
+    """The source of the default template for a document type."""
+    try:
+        name = _DOCUMENT_TEMPLATES[document_type]
+    except KeyError:
+        raise DocumentRenderError(f"no template for document type {document_type!r}") from None
+    return _default_source(name)
+
+
+_default_cache: dict[str, str] = {}
+
+
+def _default_source(name: str) -> str:
+    if name not in _default_cache:
+        path = resources.files("ispbill.documents").joinpath("templates", name)
+        _default_cache[name] = path.read_text(encoding="utf-8")
+    return _default_cache[name]
+
+
+def document_template_check(source: str) -> None:
+    """Refuse, before compiling, what a template must not do: packages, eval, plugins.
+
+    ``@preview`` packages would be downloaded from the network, and ``eval`` (reachable as
+    ``eval`` or through the ``std`` module) could assemble such an import from strings at run
+    time. So `import`/`include` takes only a literal relative path, and the words `eval`,
+    `std` and `plugin` may not appear. The check is on words, so it also refuses them in plain
+    text and comments; text that needs such a word takes it from the data (``text``) instead.
+    """
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise DocumentTemplateError(f"the template is longer than {MAX_TEMPLATE_CHARS} characters")
+    for match in _IMPORT_WORD_RE.finditer(source):
+        if not _IMPORT_OK_RE.match(source, match.end()):
+            line, column = _position(source, match.start())
+            raise DocumentTemplateError(
+                f"`{match.group(1)}` may only load a file of this template by a literal relative "
+                'path, e.g. #import "parts.typ": *; packages and computed paths are not allowed',
+                line=line,
+                column=column,
+            )
+    match = _FORBIDDEN_RE.search(source)
+    if match:
+        line, column = _position(source, match.start())
+        raise DocumentTemplateError(
+            f"`{match.group(1)}` is not allowed in document templates", line=line, column=column
+        )
+
+
+def _position(source: str, index: int) -> tuple[int, int]:
+    line = source.count("\n", 0, index) + 1
+    column = index - (source.rfind("\n", 0, index) + 1) + 1
+    return line, column
+
+
+def _assets_check(assets: dict[str, bytes] | None) -> dict[str, bytes]:
+    checked: dict[str, bytes] = {}
+    for name, content in (assets or {}).items():
+        if not _ASSET_NAME_RE.match(name) or ".." in name or name in RESERVED_NAMES:
+            raise DocumentRenderError(
+                f"asset name {name!r} is not allowed: use letters, digits, '.', '_' and '-' only"
+            )
+        if not isinstance(content, bytes):
+            raise DocumentRenderError(f"asset {name!r} must be bytes")
+        if len(content) > MAX_ASSET_BYTES:
+            raise DocumentRenderError(f"asset {name!r} is larger than {MAX_ASSET_BYTES} bytes")
+        if name.endswith(".typ"):
+            # An importable part of the template obeys the template's rules.
+            document_template_check(content.decode("utf-8", errors="replace"))
+        checked[name] = content
+    return checked
+
+
+# --- the data handed to templates ------------------------------------------------------------
+
+
+def _period(start: str | None, end: str | None, language: str) -> str:
+    if not start:
+        return ""
+    if not end or end == start:
+        return date_format(start, language)
+    return f"{date_format(start, language)} – {date_format(end, language)}"
+
+
+def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
+    """What a template receives as ``json("data.json")``: the data plus formatted values.
+
+    Every dict that carries numbers or dates gets a ``fmt`` dict with the same keys formatted
+    for the document's language ("1.234,50 €", "19 %", "01.03.2025"); lines and documents also
+    get ``fmt.period``. ``text`` holds the fixed texts, ``qr`` the QR code file name or none.
+    """
+    out = copy.deepcopy(data)
+    head = out["document"]
+    lang: str = head["language"]
+    cur: str = head["currency"]
+    text = document_texts(lang)
+
+    def money(value: str | None) -> str:
+        return money_format(value, cur, lang) if value is not None else ""
+
+    head["fmt"] = {
+        "title": text.get(head["type"], head["type"]),
+        "issue_date": date_format(head["issue_date"], lang),
+        "due_date": date_format(head["due_date"], lang) if head.get("due_date") else "",
+        "period": _period(head.get("period_start"), head.get("period_end"), lang),
+        "original_issue_date": (
+            date_format(head["original_issue_date"], lang)
+            if head.get("original_issue_date")
+            else ""
+        ),
+    }
+    for line in out.get("lines", []):
+        line["fmt"] = {
+            "quantity": decimal_format(line["quantity"], lang),
+            "unit_price": money(line["unit_price"]),
+            "amount": money(line["amount"]),
+            "tax_rate": percent_format(line["tax_rate"], lang),
+            "period": _period(line.get("period_start"), line.get("period_end"), lang),
+        }
+    for section in out.get("sections", []):
+        section["fmt"] = {"subtotal": money(section["subtotal"])}
+    for row in out.get("tax_breakdown", []):
+        rate = percent_format(row["rate"], lang)
+        net = money(row["net"])
+        row["fmt"] = {
+            "rate": rate,
+            "net": net,
+            "tax": money(row["tax"]),
+            "label": text["vat_on"].format(rate=rate, net=net),
+            "included_label": text["included_vat"].format(rate=rate, net=net),
+        }
+    out["totals"]["fmt"] = {key: money(value) for key, value in out["totals"].items()}
+    for entry in out.get("entries", []):
+        keys = ("base", "debit", "credit", "amount", "balance")
+        fmt = {key: money(entry[key]) for key in keys if entry.get(key) is not None}
+        fmt["date"] = date_format(entry["date"], lang)
+        if entry.get("percent") is not None:
+            fmt["percent"] = percent_format(entry["percent"], lang)
+        entry["fmt"] = fmt
+    qr_payload = epc_qr_payload_for_document(data)
+    out["qr"] = "qr.svg" if qr_payload else None
+    out["text"] = text
+    out["payment_text"] = _payment_text(data, text, money)
+    return out
+
+
+def _payment_text(data: dict[str, Any], text: dict[str, str], money: Any) -> str:
+    head = data["document"]
+    totals = data.get("totals", {})
+    if head["type"] == "credit_note":
+        return text["credit_refund"]
+    if head["type"] not in ("invoice", "aggregated_invoice"):
+        return ""
+    due = totals.get("due", "0")
+    if due.lstrip("-").strip("0.") == "" or due.startswith("-"):
+        return text["nothing_due"]
+    reference = head.get("payment_reference") or head["number"]
+    if head.get("due_date"):
+        return text["pay_until"].format(
+            amount=money(due),
+            date=date_format(head["due_date"], head["language"]),
+            reference=reference,
+        )
+    return text["pay_now"].format(amount=money(due), reference=reference)
+
+
+def _prepare(data: dict[str, Any]) -> _Prepared:
+    document_data_check(data)
+    payload = epc_qr_payload_for_document(data)
+    issued = date.fromisoformat(data["document"]["issue_date"])
+    return _Prepared(
+        json_bytes=json.dumps(document_template_input(data), ensure_ascii=False).encode("utf-8"),
+        qr_svg=epc_qr_svg(payload) if payload else None,
+        # A fixed creation date makes the PDF a function of its inputs.
+        timestamp=datetime(issued.year, issued.month, issued.day, tzinfo=UTC),
+    )
+
+
+# --- compiling ---------------------------------------------------------------------------------
+
+_local = threading.local()
+
+
+def _compiler() -> typst.Compiler:
+    # One compiler per thread keeps Typst's font book and caches warm between documents.
+    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
+    if compiler is None:
+        compiler = typst.Compiler(**_package_isolation(Path(tempfile.gettempdir())))
+        _local.compiler = compiler
+    return compiler
+
+
+def _package_isolation(base: Path) -> dict[str, Any]:
+    # Package directories that hold nothing: no locally installed package is reachable.
+    empty = base / "ispbill-typst-no-packages"
+    empty.mkdir(exist_ok=True)
+    return {"package_path": str(empty), "package_cache_path": str(empty)}
+
+
+@contextmanager
+def _document_root(*, source: str, prepared: _Prepared, assets: dict[str, bytes]) -> Iterator[Path]:
+    root = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
+    try:
+        for name, content in assets.items():
+            (root / name).write_bytes(content)
+        (root / "main.typ").write_text(source, encoding="utf-8")
+        (root / "data.json").write_bytes(prepared.json_bytes)
+        if prepared.qr_svg is not None:
+            (root / "qr.svg").write_bytes(prepared.qr_svg)
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _compile(*, root: Path, prepared: _Prepared, fonts: bool) -> bytes:
+    if fonts:
+        # Issuer fonts: a compiler of its own that also searches the document root.
+        compiler = typst.Compiler(font_paths=[str(root)], **_package_isolation(root.parent))
+    else:
+        compiler = _compiler()
+    try:
+        pdf = compiler.compile(
+            input=str(root / "main.typ"),
+            root=str(root),
+            format="pdf",
+            timestamp=prepared.timestamp,
+        )
+    except typst.TypstError as exc:
+        raise _template_error(exc) from None
+    if not isinstance(pdf, bytes):  # pragma: no cover - multi-page output is for png/svg only
+        raise DocumentRenderError("Typst returned no PDF")
+    return pdf
+
+
+def _template_error(exc: typst.TypstError) -> DocumentTemplateError:
+    message = getattr(exc, "message", "") or str(exc)
+    diagnostic = getattr(exc, "diagnostic", "") or ""
+    found = _LOCATION_RE.search(diagnostic)
+    hints = [hint for hint in (getattr(exc, "hints", None) or []) if hint]
+    if hints:
+        message = f"{message} (hint: {'; '.join(hints)})"
+    if found:
+        return DocumentTemplateError(message, line=int(found.group(1)), column=int(found.group(2)))
+    return DocumentTemplateError(message)
+
+
+def document_pdf_render(
+    *,
+    data: dict[str, Any],
+    template_source: str | None = None,
+    assets: dict[str, bytes] | None = None,
+) -> bytes:
+    """Render one document to PDF bytes.
+
+    ``data`` follows the data model in data.py; ``template_source`` defaults to the default
+    template for the document's type; ``assets`` maps file names (e.g. "logo.png", named in
+    ``issuer.logo``) to their bytes. Raises DocumentTemplateError for a template that is refused
+    or fails, with ``line``/``column`` when Typst reports them.
+    """
+    source = template_source or document_template_default(data["document"]["type"])
+    document_template_check(source)
+    checked = _assets_check(assets)
+    prepared = _prepare(data)
+    fonts = any(name.lower().endswith(FONT_SUFFIXES) for name in checked)
+    with _document_root(source=source, prepared=prepared, assets=checked) as root:
+        return _compile(root=root, prepared=prepared, fonts=fonts)
+
+
+def document_pdf_render_many(
+    *,
+    documents: Iterable[dict[str, Any]],
+    template_source: str | None = None,
+    assets: dict[str, bytes] | None = None,
+) -> Iterator[bytes]:
+    """Render many documents of one issuer with one template, yielding PDFs in order.
+
+    The template is checked once and the Typst compiler stays warm; each document still gets
+    its own fresh root, so documents cannot see each other.
+    """
+    checked = _assets_check(assets)
+    fonts = any(name.lower().endswith(FONT_SUFFIXES) for name in checked)
+    checked_sources: set[str] = set()
+    for data in documents:
+        source = template_source or document_template_default(data["document"]["type"])
+        if source not in checked_sources:
+            document_template_check(source)
+            checked_sources.add(source)
+        prepared = _prepare(data)
+        with _document_root(source=source, prepared=prepared, assets=checked) as root:
+            yield _compile(root=root, prepared=prepared, fonts=fonts)
+
+
+def document_template_validate(
+    source: str,
+    *,
+    document_type: str = "invoice",
+    assets: dict[str, bytes] | None = None,
+) -> None:
+    """Raise DocumentTemplateError (with line and message) unless ``source`` renders the sample.
+
+    Call this before saving an edited template; the previous template stays in use when it
+    raises. Both languages are rendered, so a text missing in one of them is found too.
+    """
+    for language in ("de", "en"):
+        sample = document_sample(document_type=document_type, language=language)  # type: ignore[arg-type]
+        document_pdf_render(data=sample, template_source=source, assets=assets)
