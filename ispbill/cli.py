@@ -7,6 +7,7 @@ import os
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import date
 
 
 def _setup() -> None:
@@ -78,6 +79,137 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover
 
 
+def _date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date (YYYY-MM-DD)") from exc
+
+
+def _money(minor: int, currency: str) -> str:
+    from ispbill.core.money import Money
+
+    return str(Money.from_minor(minor, currency))
+
+
+def cmd_bill(args: argparse.Namespace) -> int:
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.tenancy import system_scope
+    from ispbill.partners.models import Partner
+
+    run_date = args.date or date.today()  # noqa: DTZ011 - the operator's calendar day
+    with system_scope():
+        issuer = None
+        if args.partner:
+            issuer = Partner.objects.filter(pk=args.partner).first()
+            if issuer is None or not issuer.issues_own_documents:
+                print(
+                    f"error: partner {args.partner} does not issue its own invoices",
+                    file=sys.stderr,
+                )
+                return 2
+        summary = billing_run_start(
+            run_date=run_date, dry_run=args.dry_run, issuer=issuer, started_by="cli"
+        )
+    stats = summary.stats
+    if summary.status == "running":
+        print(f"Billing run {summary.run_id} for {run_date} dispatched to the Celery workers.")
+        return 0
+    label = "Dry run (nothing written)" if args.dry_run else f"Billing run {summary.run_id}"
+    if summary.nothing_to_do:
+        print(f"{label} for {run_date}: nothing left to do; every billing date is processed.")
+        return 0
+    print(f"{label} for {run_date}:")
+    print(f"  customers billed:  {stats.customers_billed}")
+    print(f"  charges rated:     {stats.charges_created}")
+    print(f"  invoices issued:   {stats.invoices_issued}")
+    for currency, total in sorted(stats.totals.items()):
+        print(f"  total {currency}:         {_money(total, currency)}")
+    if args.dry_run or args.verbose:
+        for name, fig in sorted(stats.per_partner.items()):
+            print(
+                f"    {name:<30} {fig['invoices']:>6} invoices "
+                f"{_money(int(fig['total_minor']), str(fig['currency'] or 'EUR')):>16}"
+            )
+    print(f"  time taken:        {summary.seconds:.2f} s")
+    return 0
+
+
+def cmd_dunning(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.customers.dunning import dunning_run
+
+    with system_scope():
+        result = dunning_run(today=args.date or date.today())  # noqa: DTZ011
+    print(
+        f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
+        f"{result.reminders} reminders sent."
+    )
+    return 0
+
+
+def cmd_scheduler(args: argparse.Namespace) -> int:
+    import time
+
+    from ispbill.billing.scheduler import daily_work
+    from ispbill.core.tenancy import system_scope
+
+    last: date | None = None
+    print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
+    while True:
+        today = date.today()  # noqa: DTZ011
+        if today != last:
+            with system_scope():
+                result = daily_work(today=today)
+            print(f"{today}: {result}")
+            last = today
+            if args.once:
+                return 0
+        time.sleep(60)
+
+
+def cmd_customer(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.customers.models import Customer
+    from ispbill.customers.selectors import (
+        customer_balance,
+        customer_open_invoices,
+        customer_statement,
+    )
+    from ispbill.payments.services import account_issuer
+
+    with system_scope():
+        customer = (
+            Customer.objects.filter(reference=args.reference).select_related("partner").first()
+        )
+        if customer is None:
+            print(f"error: no customer with number {args.reference!r}", file=sys.stderr)
+            return 2
+        cur = account_issuer(customer).currency
+        today = date.today()  # noqa: DTZ011
+        who = f"{customer.reference} {customer.name} ({customer.partner.name})"
+        print(f"{who}, status {customer.status}")
+        print(f"Balance: {_money(customer_balance(customer), cur)}")
+        for inv in customer_open_invoices(customer):
+            overdue = " OVERDUE" if inv.due_date < today else ""
+            open_amount = _money(inv.open_minor, inv.currency)
+            total = _money(inv.total_minor, inv.currency)
+            print(f"  open {inv.number} due {inv.due_date} {open_amount} of {total}{overdue}")
+        start = args.start or date(today.year, 1, 1)
+        end = args.end or today
+        st = customer_statement(customer, start=start, end=end)
+        print(f"Statement {start} - {end}: opening {_money(st.opening_minor, cur)}")
+        for row in st.rows:
+            print(
+                f"  {row.date} {row.kind:<12} {row.reference:<20} "
+                f"{_money(row.debit_minor, cur) if row.debit_minor else '':>14} "
+                f"{_money(row.credit_minor, cur) if row.credit_minor else '':>14} "
+                f"{_money(row.balance_minor, cur):>14}"
+            )
+        print(f"Closing balance: {_money(st.closing_minor, cur)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ispbill", description="Billing for ISPs with resellers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -91,6 +223,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="verify the ledger and document invariants")
     p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("bill", help="run billing for every billing date up to a day")
+    p.add_argument("--date", type=_date, help="bill up to this day (default: today)")
+    p.add_argument(
+        "--dry-run", action="store_true", help="show what would be issued; write nothing"
+    )
+    p.add_argument("--partner", type=int, help="only this own-invoicing partner's customers")
+    p.add_argument("-v", "--verbose", action="store_true", help="totals per partner")
+    p.set_defaults(func=cmd_bill)
+
+    p = sub.add_parser("dunning", help="block, deactivate and remind overdue customers")
+    p.add_argument("--date", type=_date)
+    p.set_defaults(func=cmd_dunning)
+
+    p = sub.add_parser("scheduler", help="run the daily work (billing, dunning, reminders)")
+    p.add_argument("--once", action="store_true", help="run today's work once and exit")
+    p.set_defaults(func=cmd_scheduler)
+
+    p = sub.add_parser("customer", help="a customer's balance, open invoices and statement")
+    p.add_argument("reference", help="customer number")
+    p.add_argument("--from", dest="start", type=_date)
+    p.add_argument("--to", dest="end", type=_date)
+    p.set_defaults(func=cmd_customer)
 
     p = sub.add_parser("serve", help="serve the web UI and API")
     p.add_argument("--host", default="127.0.0.1")

@@ -34,6 +34,9 @@ class Charge(models.Model):
         on_delete=models.PROTECT,
         related_name="charges",
     )
+    tariff = models.ForeignKey(
+        "catalog.Tariff", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     one_time_charge = models.ForeignKey(
         "subscriptions.OneTimeCharge",
         null=True,

@@ -146,32 +146,42 @@ def service_periods(
     not_before: date | None = None,
     until: date,
 ) -> Iterator[ServicePeriod]:
-    """The service's periods in order, from its start (or ``not_before``, a period start
-    already charged through) while the period starts on or before ``until``.
+    """The service's periods in order that start on or before ``until``.
 
-    A period in which the service is not active at all is not yielded."""
+    ``not_before`` is the first day not yet charged: a period that began earlier is cut to
+    start there (its remainder is charged, prorated), one that ended earlier is skipped. That
+    also covers a cycle that changed (a mode or partner change): the old cycle's last charged
+    day is followed by the remainder of the new cycle's period, so no day is lost or doubled.
+    Periods in which the service is not active at all are not yielded."""
+    lo = service_start if not_before is None else max(service_start, not_before)
     first_billing = cycle.on_or_after(service_start)
     if service_start < first_billing:
         partial = Period(service_start, first_billing - ONE_DAY)
-        full = Period(add_months(first_billing, -period_months), first_billing - ONE_DAY)
-        if partial.start <= until and (not_before is None or partial.start >= not_before):
-            active = partial.overlap(service_start, service_end)
+        if partial.end >= lo:
+            span = Period(lo, partial.end)
+            if span.start > until:
+                return
+            full = Period(add_months(first_billing, -period_months), first_billing - ONE_DAY)
+            active = span.overlap(service_start, service_end)
             if active is not None:
-                yield ServicePeriod(partial, full, active)
+                yield ServicePeriod(span, full, active)
+    # Jump close to ``lo`` instead of walking every period since the service started.
     start = first_billing
-    if not_before is not None and not_before > start:
-        # Jump to the first period boundary at or after not_before.
-        while add_months(start, period_months) <= not_before:
-            start = add_months(start, period_months)
-        if start < not_before:
-            start = add_months(start, period_months)
+    if lo > start:
+        months_between = (lo.year - start.year) * 12 + (lo.month - start.month)
+        steps = max(months_between // period_months - 1, 0)
+        start = add_months(start, steps * period_months)
     while start <= until:
         if service_end is not None and start > service_end:
             return
         full = Period(start, add_months(start, period_months) - ONE_DAY)
-        active = full.overlap(service_start, service_end)
-        if active is not None:
-            yield ServicePeriod(full, full, active)
+        if full.end >= lo:
+            span = Period(max(full.start, lo), full.end)
+            if span.start > until:
+                return
+            active = span.overlap(service_start, service_end)
+            if active is not None:
+                yield ServicePeriod(span, full, active)
         start = add_months(start, period_months)
 
 
@@ -190,28 +200,17 @@ def periods_due(
 
     Prepaid charges every period starting on or before the billing date; postpaid every
     period that ended before it."""
-    if prepaid:
-        candidates = service_periods(
-            cycle=cycle,
-            period_months=period_months,
-            service_start=service_start,
-            service_end=service_end,
-            not_before=charged_through,
-            until=billing_date,
-        )
-        return list(candidates)
-    result = []
-    for sp in service_periods(
+    candidates = service_periods(
         cycle=cycle,
         period_months=period_months,
         service_start=service_start,
         service_end=service_end,
         not_before=charged_through,
         until=billing_date,
-    ):
-        if sp.period.end < billing_date:
-            result.append(sp)
-    return result
+    )
+    if prepaid:
+        return list(candidates)
+    return [sp for sp in candidates if sp.period.end < billing_date]
 
 
 def prorate(amount: Decimal, active_days: int, period_days: int) -> Decimal:

@@ -84,3 +84,24 @@ class Customer(models.Model):
     def is_billable(self) -> bool:
         """Blocked customers are still billed; inactive ones are not."""
         return self.status in (CustomerStatus.ACTIVE, CustomerStatus.BLOCKED, CustomerStatus.NEW)
+
+
+class Reminder(models.Model):
+    """A payment reminder sent for an invoice at one of the issuer's reminder days."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", on_delete=models.PROTECT, related_name="reminders"
+    )
+    days_after_due = models.PositiveSmallIntegerField()
+    sent_at = models.DateTimeField(auto_now_add=True)
+    email = models.EmailField(blank=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "days_after_due"], name="reminder_once_per_day"
+            )
+        ]

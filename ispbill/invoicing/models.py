@@ -80,6 +80,13 @@ class Invoice(models.Model):
     )
     number = models.CharField(max_length=64)
     billing_date = models.DateField(null=True, blank=True)
+    billing_run = models.ForeignKey(
+        "billing.BillingRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
     issue_date = models.DateField()
     due_date = models.DateField()
     currency = models.CharField(max_length=3)
@@ -161,6 +168,9 @@ class InvoiceLine(models.Model):
     )
     section_customer = models.ForeignKey(
         "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    tariff = models.ForeignKey(
+        "catalog.Tariff", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     description = models.CharField(max_length=300)
     period_start = models.DateField(null=True, blank=True)

@@ -124,6 +124,9 @@ class Partner(models.Model):
     wholesale_charges = models.BooleanField(
         default=False, help_text="Own invoicing: the operator bills this partner at partner prices"
     )
+    aggregated_through = models.DateField(
+        null=True, blank=True, editable=False, help_text="Last aggregation date invoiced"
+    )
     account = models.OneToOneField(
         "customers.Customer",
         null=True,
@@ -176,3 +179,81 @@ class Partner(models.Model):
     @property
     def issues_own_documents(self) -> bool:
         return self.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING)
+
+
+class CommissionOverride(models.Model):
+    """A different commission percentage for one tariff of a percentage partner."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="commission_overrides"
+    )
+    tariff = models.ForeignKey("catalog.Tariff", on_delete=models.PROTECT, related_name="+")
+    rate_bp = models.PositiveIntegerField(help_text="Hundredths of a percent")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "tariff"], name="commission_override_unique"
+            ),
+            models.CheckConstraint(
+                condition=Q(rate_bp__lte=10000), name="commission_override_0_100"
+            ),
+        ]
+
+
+class StatementStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    APPROVED = "approved", "Approved"
+    PAID = "paid", "Paid"
+
+
+class CommissionStatement(models.Model):
+    """A partner's commission for one month: the sum of its accrual lines."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="statements")
+    period_start = models.DateField()
+    period_end = models.DateField()
+    currency = models.CharField(max_length=3)
+    total_minor = models.BigIntegerField(default=0, help_text="Minor units; sum of its lines")
+    status = models.CharField(
+        max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    paid_at = models.DateTimeField(null=True, blank=True)
+    payout_reference = models.CharField(max_length=140, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start", "partner_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "period_start"], name="statement_once_per_month"
+            ),
+        ]
+
+
+class CommissionAccrual(models.Model):
+    """One line of commission: positive for a sale or payment, negative for a credit note or
+    refund. Never changed; a statement collects the lines of its month."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="accruals")
+    date = models.DateField()
+    source_type = models.CharField(max_length=20)  # invoice, allocation, credit_note
+    source_id = models.BigIntegerField()
+    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="+")
+    rate_bp = models.PositiveIntegerField()
+    base_minor = models.BigIntegerField(help_text="Net amount the rate applies to, minor units")
+    amount_minor = models.BigIntegerField(help_text="Commission, minor units, rounded per line")
+    currency = models.CharField(max_length=3)
+    statement = models.ForeignKey(
+        CommissionStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+    )
+
+    class Meta:
+        ordering = ["date", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source_type", "source_id", "rate_bp"], name="accrual_once_per_source_rate"
+            ),
+        ]
+        indexes = [models.Index(fields=["partner", "date"])]

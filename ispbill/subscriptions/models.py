@@ -35,6 +35,7 @@ class Service(models.Model):
     # First day not yet charged: the run resumes from here (the unique charge constraint is
     # the guarantee; this pointer only saves work).
     charged_through = models.DateField(null=True, blank=True, editable=False)
+    wholesale_charged_through = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()

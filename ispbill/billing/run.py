@@ -1,0 +1,608 @@
+"""The billing run (ARCHITECTURE.md "The billing run").
+
+``billing_run_start(run_date)`` finds every customer with a billing date up to ``run_date``
+not processed yet, splits them into chunks and processes each chunk in one transaction:
+lock the chunk's customers, rate their services set-wise for every missed billing date in
+order (catch-up), issue one invoice per customer and billing date from its uninvoiced
+charges, post the ledger, apply credit. Then the aggregation phase issues aggregated and
+wholesale invoices to partners' accounts. Unique constraints on (service, kind, period start),
+(customer, billing date, kind) and (issuer, number), plus the pointers re-read under lock,
+make every chunk safe to retry: a run repeated, interrupted and resumed, or run twice at the
+same time ends in the state of one clean run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.utils import timezone
+
+from ispbill.billing.models import BillingRun, BillingRunStatus, Charge, ChargeKind
+from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
+from ispbill.catalog.models import PartnerPrice
+from ispbill.core.periods import Cycle
+from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
+from ispbill.invoicing.models import Invoice, InvoiceKind
+from ispbill.partners.models import Partner, PartnerMode
+from ispbill.partners.modes import (
+    BillingContext,
+    billing_context,
+    wholesale_cycle,
+    wholesale_price_minor,
+)
+from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
+
+log = logging.getLogger(__name__)
+ONE_DAY = timedelta(days=1)
+
+# Test hook: called after each committed chunk (a test raises in it to simulate a crash).
+after_chunk_hook: Callable[[int], None] | None = None
+
+
+@dataclass
+class ChunkStats:
+    customers_billed: int = 0
+    invoices_issued: int = 0
+    charges_created: int = 0
+    totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    per_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def merge(self, other: ChunkStats) -> None:
+        self.customers_billed += other.customers_billed
+        self.invoices_issued += other.invoices_issued
+        self.charges_created += other.charges_created
+        for cur, v in other.totals.items():
+            self.totals[cur] = self.totals.get(cur, 0) + v
+        for name, figures in other.per_partner.items():
+            mine = self.per_partner.setdefault(
+                name, {"invoices": 0, "total_minor": 0, "currency": ""}
+            )
+            mine["invoices"] += figures["invoices"]
+            mine["total_minor"] += figures["total_minor"]
+            mine["currency"] = figures["currency"]
+
+    def count_invoices(
+        self, drafts: list[InvoiceDraft], invoices: list[Invoice], names: dict[int, str]
+    ) -> None:
+        self.invoices_issued += len(invoices)
+        for inv in invoices:
+            self.totals[inv.currency] = self.totals.get(inv.currency, 0) + inv.total_minor
+            key = names.get(inv.partner_id, str(inv.partner_id))
+            figures = self.per_partner.setdefault(
+                key, {"invoices": 0, "total_minor": 0, "currency": inv.currency}
+            )
+            figures["invoices"] += 1
+            figures["total_minor"] += inv.total_minor
+
+
+@dataclass
+class RunSummary:
+    run_id: int | None
+    run_date: date
+    dry_run: bool
+    stats: ChunkStats
+    seconds: float
+    status: str = BillingRunStatus.DONE
+    error: str = ""
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return (
+            self.stats.charges_created == 0
+            and self.stats.invoices_issued == 0
+            and self.stats.customers_billed == 0
+        )
+
+
+class _DryRunRollback(Exception):
+    def __init__(self, summary: RunSummary) -> None:
+        self.summary = summary
+
+
+class BillingRunError(RuntimeError):
+    pass
+
+
+# -- selectors ------------------------------------------------------------------------------
+
+
+def customers_due_ids(*, run_date: date, issuer: Partner | None = None) -> list[int]:
+    """Customers that may have a billing date up to ``run_date`` not processed yet."""
+    qs = Customer.objects.filter(Q(billed_through__isnull=True) | Q(billed_through__lt=run_date))
+    if issuer is not None:
+        qs = qs.filter(partner=issuer)
+    return list(qs.order_by("pk").values_list("pk", flat=True))
+
+
+def chunked(ids: list[int], size: int) -> Iterator[list[int]]:
+    for i in range(0, len(ids), size):
+        yield ids[i : i + size]
+
+
+# -- chunk ----------------------------------------------------------------------------------
+
+
+def _terms(s: Service, price_minor: int) -> ServiceTerms:
+    return ServiceTerms(
+        service_id=s.pk,
+        description=s.description or s.tariff.name,
+        start_date=s.start_date,
+        end_date=s.end_date,
+        quantity=s.quantity,
+        unit_price_minor=price_minor,
+        tariff_period_months=s.tariff.period_months,
+        discount_bp=s.discount_bp,
+        discount_until=s.discount_until,
+    )
+
+
+def _new_charge(
+    *,
+    customer: Customer,
+    account_id: int,
+    issuer: Partner,
+    kind: str,
+    billing_date: date,
+    **kw: Any,
+) -> Charge:
+    return Charge(
+        partner_id=customer.partner_id,
+        issuer=issuer,
+        customer=customer,
+        account_id=account_id,
+        kind=kind,
+        billing_date=billing_date,
+        currency=issuer.currency,
+        **kw,
+    )
+
+
+def _partner_prices(partner_ids: set[int]) -> dict[tuple[int, int], int]:
+    if not partner_ids:
+        return {}
+    return {
+        (pp.tariff_id, pp.partner_id): pp.price_minor
+        for pp in PartnerPrice.objects.filter(partner_id__in=partner_ids)
+    }
+
+
+def billing_chunk_process(
+    *, customer_ids: list[int], run_date: date, run_id: int | None
+) -> ChunkStats:
+    """Bill one chunk of customers for every billing date up to ``run_date``: one transaction."""
+    stats = ChunkStats()
+    with transaction.atomic():
+        partners = {p.pk: p for p in Partner.objects.all()}
+        home = next(p for p in partners.values() if p.is_home)
+        names = {pk: p.name for pk, p in partners.items()}
+        # Lock the chunk, then read its pointers: a concurrent run waits here and then finds
+        # the work done.
+        customers = list(
+            Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk")
+        )
+        customers = [
+            c for c in customers if c.billed_through is None or c.billed_through < run_date
+        ]
+        if not customers:
+            return stats
+        ids = [c.pk for c in customers]
+        services_by_customer: dict[int, list[Service]] = defaultdict(list)
+        for s in (
+            Service.objects.filter(customer_id__in=ids)
+            .select_related("tariff", "tariff__tax_rate")
+            .order_by("customer_id", "start_date", "pk")
+        ):
+            services_by_customer[s.customer_id].append(s)
+        otcs_by_customer: dict[int, list[OneTimeCharge]] = defaultdict(list)
+        for o in (
+            OneTimeCharge.objects.filter(customer_id__in=ids, charge_date__lte=run_date)
+            .filter(
+                ~Exists(
+                    Charge.objects.filter(one_time_charge=OuterRef("pk"), kind=ChargeKind.RETAIL)
+                )
+            )
+            .select_related("tax_rate")
+            .order_by("charge_date", "pk")
+        ):
+            otcs_by_customer[o.customer_id].append(o)
+        pending_by_account: dict[int, list[Charge]] = defaultdict(list)
+        for ch in Charge.objects.filter(
+            account_id__in=ids,
+            customer_id=F("account_id"),
+            invoice__isnull=True,
+            kind=ChargeKind.RETAIL,
+        ).order_by("pk"):
+            pending_by_account[ch.account_id].append(ch)
+        held_partners = {
+            c.partner_id for c in customers if partners[c.partner_id].mode == PartnerMode.AGGREGATED
+        }
+        prices = _partner_prices(held_partners)
+
+        loose_charges: list[Charge] = []  # new charges that go on no invoice now
+        drafts: list[InvoiceDraft] = []
+        touched_services: list[Service] = []
+        for c in customers:
+            partner = partners[c.partner_id]
+            ctx = billing_context(c, partner, home)
+            services = services_by_customer.get(c.pk, [])
+            otcs = otcs_by_customer.get(c.pk, [])
+            if c.billed_through is not None:
+                start_from = c.billed_through + ONE_DAY
+            else:
+                starts = [s.start_date for s in services] + [o.charge_date for o in otcs]
+                if not starts:
+                    continue
+                start_from = min(starts)
+            dates = list(ctx.cycle.dates_between(start_from, run_date))
+            if not dates:
+                continue
+            billable = c.status != CustomerStatus.INACTIVE
+            carry = list(pending_by_account.get(c.pk, []))
+            new_for_customer = 0
+            for d in dates:
+                for s in services:
+                    price = _service_price(s, partner, ctx, prices)
+                    terms = _terms(s, price)
+                    if not billable or s.status != ServiceStatus.ACTIVE:
+                        moved = skipped_through(
+                            terms=terms,
+                            cycle=ctx.cycle,
+                            prepaid=ctx.prepaid,
+                            charged_through=s.charged_through,
+                            billing_date=d,
+                        )
+                        if moved != s.charged_through:
+                            s.charged_through = moved
+                            touched_services.append(s)
+                        continue
+                    for cd in service_rate(
+                        terms=terms,
+                        cycle=ctx.cycle,
+                        prepaid=ctx.prepaid,
+                        charged_through=s.charged_through,
+                        billing_date=d,
+                    ):
+                        carry.append(
+                            _new_charge(
+                                customer=c,
+                                account_id=ctx.account_id,
+                                issuer=ctx.issuer,
+                                kind=ChargeKind.RETAIL,
+                                billing_date=d,
+                                service_id=s.pk,
+                                tariff_id=s.tariff_id,
+                                period_start=cd.period.period.start,
+                                period_end=cd.period.period.end,
+                                description=cd.description,
+                                quantity=cd.quantity,
+                                unit_price_minor=cd.unit_price_minor,
+                                amount_minor=cd.amount_minor,
+                                tax_rate_bp=s.tariff.tax_rate.rate_bp,
+                                tax_category=s.tariff.tax_rate.category,
+                            )
+                        )
+                        new_for_customer += 1
+                        s.charged_through = cd.next_uncharged
+                        touched_services.append(s)
+                if billable:
+                    for o in [o for o in otcs if o.charge_date <= d]:
+                        otcs.remove(o)
+                        carry.append(
+                            _new_charge(
+                                customer=c,
+                                account_id=ctx.account_id,
+                                issuer=ctx.issuer,
+                                kind=ChargeKind.RETAIL,
+                                billing_date=d,
+                                one_time_charge_id=o.pk,
+                                period_start=o.charge_date,
+                                period_end=o.charge_date,
+                                description=o.description,
+                                quantity=o.quantity,
+                                unit_price_minor=o.unit_price_minor,
+                                amount_minor=o.unit_price_minor * o.quantity,
+                                tax_rate_bp=o.tax_rate.rate_bp,
+                                tax_category=o.tax_rate.category,
+                            )
+                        )
+                        new_for_customer += 1
+                if ctx.held:
+                    loose_charges.extend(carry)
+                    carry = []
+                    continue
+                draft = InvoiceDraft(
+                    issuer=ctx.issuer,
+                    account=c,
+                    kind=InvoiceKind.RECURRING,
+                    billing_date=d,
+                    issue_date=run_date,
+                    due_days=ctx.payment_due_days,
+                    billing_run_id=run_id,
+                    charges=carry,
+                )
+                if carry and draft.total_preview > 0:
+                    drafts.append(draft)
+                    carry = []
+            # A zero total waits for the next invoice: its new charges are stored uninvoiced.
+            loose_charges.extend(ch for ch in carry if ch.pk is None)
+            c.billed_through = dates[-1]
+            stats.customers_billed += 1 if new_for_customer else 0
+            stats.charges_created += new_for_customer
+
+        issued = invoices_issue(drafts)
+        stats.count_invoices(drafts, issued.invoices, names)
+        if loose_charges:
+            Charge.objects.bulk_create(loose_charges)
+        if touched_services:
+            unique_services = list({s.pk: s for s in touched_services}.values())
+            Service.objects.bulk_update(unique_services, ["charged_through"], batch_size=1000)
+        Customer.objects.bulk_update(customers, ["billed_through"], batch_size=1000)
+        if issued.invoices:
+            from ispbill.payments.services import credit_apply
+
+            credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
+        if run_id is not None:
+            BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+    return stats
+
+
+def _service_price(
+    s: Service, partner: Partner, ctx: BillingContext, prices: dict[tuple[int, int], int]
+) -> int:
+    if ctx.wholesale_pricing:
+        return wholesale_price_minor(
+            retail_minor=s.tariff.price_minor,
+            partner_price_minor=prices.get((s.tariff_id, partner.pk)),
+            discount_bp=partner.discount_bp,
+        )
+    return s.price_override_minor if s.price_override_minor is not None else s.tariff.price_minor
+
+
+# -- aggregation phase ------------------------------------------------------------------------
+
+
+def _section_title(c: Customer) -> str:
+    return f"{c.reference} {c.company or c.name}".strip()
+
+
+def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkStats:
+    """Aggregated invoices (and own-invoicing partners' wholesale invoices) on each partner's
+    aggregation dates up to ``run_date``: one invoice to the partner's account per date."""
+    stats = ChunkStats()
+    with transaction.atomic():
+        partners = list(
+            Partner.objects.select_for_update()
+            .filter(
+                Q(mode=PartnerMode.AGGREGATED)
+                | Q(mode=PartnerMode.OWN_INVOICING, wholesale_charges=True),
+                account__isnull=False,
+            )
+            .order_by("pk")
+        )
+        if not partners:
+            return stats
+        home = Partner.objects.get(is_home=True)
+        names = {p.pk: p.name for p in Partner.objects.all()}
+        drafts: list[InvoiceDraft] = []
+        loose: list[Charge] = []
+        for p in partners:
+            if p.aggregated_through is not None and p.aggregated_through >= run_date:
+                continue
+            cycle = wholesale_cycle(p)
+            account = Customer.objects.get(pk=p.account_id or 0)
+            if p.mode == PartnerMode.OWN_INVOICING:
+                new = _wholesale_charges(
+                    partner=p, home=home, account=account, cycle=cycle, run_date=run_date
+                )
+                stats.charges_created += len(new)
+            else:
+                new = []
+            held = list(
+                Charge.objects.filter(account=account, invoice__isnull=True)
+                .exclude(customer_id=account.pk)
+                .select_related("customer")
+                .order_by("billing_date", "customer_id", "pk")
+            )
+            pending = held + new
+            if p.aggregated_through is not None:
+                start_from = p.aggregated_through + ONE_DAY
+            else:
+                firsts = [ch.billing_date for ch in pending]
+                if not firsts:
+                    continue
+                start_from = min(firsts)
+            dates = list(cycle.dates_between(start_from, run_date))
+            if not dates:
+                loose.extend(ch for ch in new)
+                continue
+            kind = (
+                InvoiceKind.AGGREGATED
+                if p.mode == PartnerMode.AGGREGATED
+                else InvoiceKind.WHOLESALE
+            )
+            carry: list[Charge] = []
+            for d in dates:
+                carry.extend(ch for ch in pending if ch.billing_date <= d and ch not in carry)
+                pending = [ch for ch in pending if ch.billing_date > d]
+                customers = {ch.customer_id: ch.customer for ch in carry}
+                draft = InvoiceDraft(
+                    issuer=home,
+                    account=account,
+                    kind=kind,
+                    billing_date=d,
+                    issue_date=run_date,
+                    due_days=account.payment_due_days
+                    if account.payment_due_days is not None
+                    else home.payment_due_days,
+                    billing_run_id=run_id,
+                    charges=carry,
+                    sections={cid: _section_title(cust) for cid, cust in customers.items()},
+                )
+                if carry and draft.total_preview > 0:
+                    drafts.append(draft)
+                    carry = []
+            loose.extend(ch for ch in carry + pending if ch.pk is None)
+            p.aggregated_through = dates[-1]
+            Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
+        issued = invoices_issue(drafts)
+        stats.count_invoices(drafts, issued.invoices, names)
+        if loose:
+            Charge.objects.bulk_create(loose)
+        if issued.invoices:
+            from ispbill.payments.services import credit_apply
+
+            credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
+        if run_id is not None:
+            BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+    return stats
+
+
+def _wholesale_charges(
+    *, partner: Partner, home: Partner, account: Customer, cycle: Cycle, run_date: date
+) -> list[Charge]:
+    """An own-invoicing partner's customers' active services on operator tariffs, rated at
+    partner prices on the partner's aggregation cycle (kind ``wholesale``)."""
+    prices = _partner_prices({partner.pk})
+    out: list[Charge] = []
+    touched: list[Service] = []
+    services = (
+        Service.objects.filter(partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE)
+        .exclude(customer__status=CustomerStatus.INACTIVE)
+        .select_related("tariff", "tariff__tax_rate", "customer")
+        .order_by("customer_id", "pk")
+    )
+    for s in services:
+        price = wholesale_price_minor(
+            retail_minor=s.tariff.price_minor,
+            partner_price_minor=prices.get((s.tariff_id, partner.pk)),
+            discount_bp=partner.discount_bp,
+        )
+        terms = _terms(s, price)
+        for d in cycle.dates_between(s.wholesale_charged_through or s.start_date, run_date):
+            for cd in service_rate(
+                terms=terms,
+                cycle=cycle,
+                prepaid=True,
+                charged_through=s.wholesale_charged_through,
+                billing_date=d,
+            ):
+                out.append(
+                    _new_charge(
+                        customer=s.customer,
+                        account_id=account.pk,
+                        issuer=home,
+                        kind=ChargeKind.WHOLESALE,
+                        billing_date=d,
+                        service_id=s.pk,
+                        tariff_id=s.tariff_id,
+                        period_start=cd.period.period.start,
+                        period_end=cd.period.period.end,
+                        description=cd.description,
+                        quantity=cd.quantity,
+                        unit_price_minor=cd.unit_price_minor,
+                        amount_minor=cd.amount_minor,
+                        tax_rate_bp=s.tariff.tax_rate.rate_bp,
+                        tax_category=s.tariff.tax_rate.category,
+                    )
+                )
+                s.wholesale_charged_through = cd.next_uncharged
+                touched.append(s)
+    if touched:
+        Service.objects.bulk_update(
+            list({s.pk: s for s in touched}.values()), ["wholesale_charged_through"]
+        )
+    return out
+
+
+# -- the run --------------------------------------------------------------------------------
+
+
+def _execute(
+    run: BillingRun | None, *, run_date: date, issuer: Partner | None, chunk_size: int
+) -> ChunkStats:
+    ids = customers_due_ids(run_date=run_date, issuer=issuer)
+    chunks = list(chunked(ids, chunk_size))
+    run_id = run.pk if run else None
+    if run is not None:
+        BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks) + (0 if issuer else 1))
+    stats = ChunkStats()
+    for n, chunk in enumerate(chunks, 1):
+        stats.merge(billing_chunk_process(customer_ids=chunk, run_date=run_date, run_id=run_id))
+        if after_chunk_hook is not None:
+            after_chunk_hook(n)
+    if issuer is None:
+        stats.merge(billing_aggregate_process(run_date=run_date, run_id=run_id))
+    return stats
+
+
+def billing_run_start(
+    *,
+    run_date: date,
+    dry_run: bool = False,
+    issuer: Partner | None = None,
+    started_by: str = "",
+    chunk_size: int | None = None,
+) -> RunSummary:
+    """Run billing for every billing date up to ``run_date`` not processed yet.
+
+    ``dry_run`` computes everything in a transaction that is rolled back: it shows what
+    would be issued (per partner) and writes nothing, not even a number."""
+    size = chunk_size or settings.BILLING_CHUNK_SIZE
+    began = time.monotonic()
+    if dry_run:
+        try:
+            with transaction.atomic():
+                stats = _execute(None, run_date=run_date, issuer=issuer, chunk_size=size)
+                raise _DryRunRollback(
+                    RunSummary(None, run_date, True, stats, time.monotonic() - began)
+                )
+        except _DryRunRollback as rollback:
+            return rollback.summary
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from ispbill.billing.tasks import billing_run_dispatch
+
+        return billing_run_dispatch(
+            run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
+        )
+    run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
+    try:
+        stats = _execute(run, run_date=run_date, issuer=issuer, chunk_size=size)
+    except Exception as exc:
+        BillingRun.objects.filter(pk=run.pk).update(
+            status=BillingRunStatus.FAILED,
+            error=f"{type(exc).__name__}: {exc}",
+            finished_at=timezone.now(),
+        )
+        log.exception("billing_run.failed", extra={"run_id": run.pk})
+        raise
+    billing_run_finish(run_id=run.pk, stats=stats)
+    return RunSummary(run.pk, run_date, False, stats, time.monotonic() - began)
+
+
+def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
+    totals = {
+        cur: total
+        for cur, total in Invoice.objects.filter(billing_run_id=run_id)
+        .values_list("currency")
+        .annotate(t=Sum("total_minor"))
+    }
+    invoices = Invoice.objects.filter(billing_run_id=run_id).count()
+    update: dict[str, Any] = {
+        "status": BillingRunStatus.DONE,
+        "finished_at": timezone.now(),
+        "totals": totals,
+        "invoices_issued": invoices,
+    }
+    if stats is not None:
+        update["customers_billed"] = stats.customers_billed
+        update["charges_created"] = stats.charges_created
+    BillingRun.objects.filter(pk=run_id).update(**update)

@@ -1,0 +1,224 @@
+"""Dunning, as Splynx: overdue -> blocked -> inactive, and back to active on payment.
+
+- An invoice is overdue the day after its due date.
+- ``blocking_days`` after the due date (None: never) the customer is blocked: services
+  suspended, still billed. A payment that clears every overdue invoice unblocks at once.
+- ``deactivation_days`` after the due date (None: never) the customer becomes inactive:
+  no longer billed.
+- A customer whose balance stays below its minimum balance past a due date is blocked.
+- Reminders go out on the issuer's reminder days after the due date (default 3, 5, 7).
+- An aggregated partner's account blocked takes its sub-customers with it when the partner
+  is set so (``block_subcustomers``)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Min, Sum
+from django.utils import timezone
+
+from ispbill.core.audit import audit_record
+from ispbill.core.money import Money
+from ispbill.customers.models import Customer, CustomerStatus, Reminder
+from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.partners.models import Partner, PartnerMode
+
+log = logging.getLogger(__name__)
+OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
+
+
+@dataclass
+class DunningResult:
+    blocked: list[int] = field(default_factory=list)
+    deactivated: list[int] = field(default_factory=list)
+    unblocked: list[int] = field(default_factory=list)
+    reminders: int = 0
+
+
+def _issuers() -> dict[int, Partner]:
+    return {p.pk: p for p in Partner.objects.all()}
+
+
+def _set_status(customers: list[Customer], status: str, reason: str) -> None:
+    now = timezone.now()
+    for c in customers:
+        old = c.status
+        c.status = status
+        c.status_changed_at = now
+        audit_record(
+            action=f"customer.{status}",
+            obj=c,
+            actor="dunning",
+            changes={"status": {"before": old, "after": status}, "reason": reason},
+        )
+    Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
+
+
+def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[int]:
+    """Blocked customers with no overdue invoice left become active again at once."""
+    blocked = list(Customer.objects.filter(pk__in=customer_ids, status=CustomerStatus.BLOCKED))
+    if not blocked:
+        return []
+    still_overdue = set(
+        Invoice.objects.filter(
+            customer_id__in=[c.pk for c in blocked], status__in=OPEN, due_date__lt=today
+        ).values_list("customer_id", flat=True)
+    )
+    below_min = _below_min_balance([c for c in blocked if c.pk not in still_overdue])
+    clear = [c for c in blocked if c.pk not in still_overdue and c.pk not in below_min]
+    _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
+    _cascade_partner_accounts([c.pk for c in clear], CustomerStatus.ACTIVE)
+    return [c.pk for c in clear]
+
+
+def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
+    """Balance = payments - refunds + credit notes - invoices (negative: the customer owes)."""
+    from ispbill.invoicing.models import CreditNote
+    from ispbill.payments.models import Payment
+
+    out = dict.fromkeys(customer_ids, 0)
+    for cid, s in (
+        Invoice.objects.filter(customer_id__in=customer_ids)
+        .values_list("customer_id")
+        .annotate(s=Sum("total_minor"))
+    ):
+        out[cid] -= s
+    for cid, s in (
+        CreditNote.objects.filter(customer_id__in=customer_ids)
+        .values_list("customer_id")
+        .annotate(s=Sum("total_minor"))
+    ):
+        out[cid] += s
+    for cid, s, r in (
+        Payment.objects.filter(customer_id__in=customer_ids)
+        .values_list("customer_id")
+        .annotate(s=Sum("amount_minor"), r=Sum("refunded_minor"))
+    ):
+        out[cid] += s - r
+    return out
+
+
+def _below_min_balance(customers: list[Customer]) -> set[int]:
+    with_min = [c for c in customers if c.min_balance_minor is not None]
+    if not with_min:
+        return set()
+    balances = customer_balance_minor([c.pk for c in with_min])
+    return {c.pk for c in with_min if balances[c.pk] < (c.min_balance_minor or 0)}
+
+
+def _cascade_partner_accounts(account_ids: list[int], status: str) -> None:
+    """An aggregated partner's account blocked/unblocked takes its sub-customers along."""
+    partners = Partner.objects.filter(
+        account_id__in=account_ids, mode=PartnerMode.AGGREGATED, block_subcustomers=True
+    )
+    for partner in partners:
+        if status == CustomerStatus.BLOCKED:
+            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE))
+            _set_status(subs, CustomerStatus.BLOCKED, f"partner account {partner.name} blocked")
+        else:
+            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.BLOCKED))
+            _set_status(subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked")
+
+
+@transaction.atomic
+def dunning_run(*, today: date) -> DunningResult:
+    """Block, deactivate and remind, for every issuer, as of ``today``."""
+    result = DunningResult()
+    issuers = _issuers()
+    home = next(p for p in issuers.values() if p.is_home)
+    # Earliest due date of an overdue invoice, per customer: one aggregate query.
+    overdue = dict(
+        Invoice.objects.filter(status__in=OPEN, due_date__lt=today)
+        .values_list("customer_id")
+        .annotate(first_due=Min("due_date"))
+    )
+    customers = Customer.objects.filter(pk__in=list(overdue)).exclude(
+        status=CustomerStatus.INACTIVE
+    )
+    to_block: list[Customer] = []
+    to_deactivate: list[Customer] = []
+    for c in customers:
+        partner = issuers[c.partner_id]
+        issuer = partner if partner.issues_own_documents else home
+        days_late = (today - overdue[c.pk]).days
+        if issuer.deactivation_days is not None and days_late > issuer.deactivation_days:
+            to_deactivate.append(c)
+        elif (
+            issuer.blocking_days is not None
+            and days_late > issuer.blocking_days
+            and c.status != CustomerStatus.BLOCKED
+        ):
+            to_block.append(c)
+    # Minimum balance: below it and past a due date -> blocked.
+    candidates = [
+        c
+        for c in Customer.objects.filter(
+            min_balance_minor__isnull=False, status=CustomerStatus.ACTIVE
+        )
+        if c.pk in overdue and c not in to_block and c not in to_deactivate
+    ]
+    for pk in _below_min_balance(candidates):
+        to_block.append(next(c for c in candidates if c.pk == pk))
+    _set_status(to_block, CustomerStatus.BLOCKED, "overdue past the blocking period")
+    _set_status(to_deactivate, CustomerStatus.INACTIVE, "overdue past the deactivation period")
+    _cascade_partner_accounts([c.pk for c in to_block], CustomerStatus.BLOCKED)
+    result.blocked = [c.pk for c in to_block]
+    result.deactivated = [c.pk for c in to_deactivate]
+    result.reminders = reminders_send(today=today, issuers=issuers, home=home)
+    return result
+
+
+def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -> int:
+    sent = 0
+    reminder_days: dict[int, list[int]] = {}
+    for p in issuers.values():
+        reminder_days[p.pk] = sorted(
+            {int(x) for x in p.reminder_days.replace(" ", "").split(",") if x.isdigit()}
+        )
+    max_days = max((d for days in reminder_days.values() for d in days), default=0)
+    if not max_days:
+        return 0
+    candidates = Invoice.objects.filter(
+        status__in=OPEN, due_date__lt=today, due_date__gte=today - timedelta(days=max_days)
+    ).select_related("customer")
+    done = set(
+        Reminder.objects.filter(invoice__in=candidates).values_list("invoice_id", "days_after_due")
+    )
+    new: list[Reminder] = []
+    for inv in candidates:
+        days_late = (today - inv.due_date).days
+        if days_late not in reminder_days.get(inv.issuer_id, []) or (inv.pk, days_late) in done:
+            continue
+        open_amount = Money.from_minor(inv.open_minor, inv.currency)
+        issuer = issuers[inv.issuer_id]
+        if inv.customer.email:
+            message = (
+                f"Dear {inv.customer.name},\n\n"
+                f"invoice {inv.number} of {inv.issue_date:%d.%m.%Y} was due on "
+                f"{inv.due_date:%d.%m.%Y}; {open_amount} is still open.\n"
+                f"Please transfer it to IBAN {issuer.iban or '-'} quoting {inv.number}.\n\n"
+                f"{issuer.legal_name or issuer.name}"
+            )
+            mail = {
+                "subject": f"Payment reminder: invoice {inv.number}",
+                "message": message,
+                "from_email": issuer.email or None,
+                "recipient_list": [inv.customer.email],
+            }
+            # Email only once the reminder row is committed (no mail for a rolled-back run).
+            transaction.on_commit(lambda mail=mail: send_mail(**mail))  # type: ignore[misc]
+        new.append(
+            Reminder(
+                partner_id=inv.partner_id,
+                invoice=inv,
+                days_after_due=days_late,
+                email=inv.customer.email,
+            )
+        )
+        sent += 1
+    Reminder.objects.bulk_create(new, ignore_conflicts=True)
+    return sent

@@ -1,0 +1,212 @@
+"""Issuing invoices from charges, in bulk, inside the caller's transaction.
+
+One function issues any number of invoices with a handful of queries: numbers are reserved
+per issuer under a lock, then invoices, lines, tax groups, charge links and ledger entries
+are written with bulk inserts. An invoice whose total is not positive is not issued: its
+charges stay uninvoiced and wait for the next one."""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from django.db import transaction
+
+from ispbill.billing.models import Charge
+from ispbill.customers.models import Customer
+from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
+from ispbill.invoicing.sequences import numbers_reserve
+from ispbill.invoicing.tax import document_totals
+from ispbill.ledger.posting import invoice_entry, ledger_post_many
+from ispbill.partners.models import Partner
+
+
+def issuer_snapshot(p: Partner) -> dict[str, Any]:
+    return {
+        "id": p.pk,
+        "name": p.legal_name or p.name,
+        "street": p.street,
+        "postcode": p.postcode,
+        "city": p.city,
+        "country": p.country,
+        "vat_id": p.vat_id,
+        "email": p.email,
+        "phone": p.phone,
+        "website": p.website,
+        "iban": p.iban,
+        "bic": p.bic,
+    }
+
+
+def customer_snapshot(c: Customer) -> dict[str, Any]:
+    return {
+        "id": c.pk,
+        "reference": c.reference,
+        "name": c.name,
+        "company": c.company,
+        "street": c.street,
+        "postcode": c.postcode,
+        "city": c.city,
+        "country": c.country,
+        "vat_id": c.vat_id,
+        "email": c.email,
+        "language": c.language,
+    }
+
+
+@dataclass
+class InvoiceDraft:
+    issuer: Partner
+    account: Customer
+    kind: str
+    billing_date: date | None
+    issue_date: date
+    due_days: int
+    billing_run_id: int | None = None
+    charges: list[Charge] = field(default_factory=list)
+    sections: dict[int, str] = field(default_factory=dict)  # customer id -> section title
+
+    @property
+    def total_preview(self) -> int:
+        return document_totals(
+            ((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in self.charges),
+            prices_include_tax=self.issuer.prices_include_tax,
+        ).total_minor
+
+
+@dataclass
+class IssueResult:
+    invoices: list[Invoice]
+    skipped_zero: int = 0
+
+
+def _line_sort_key(draft: InvoiceDraft, c: Charge) -> tuple[Any, ...]:
+    section = draft.sections.get(c.customer_id, "") if draft.kind == InvoiceKind.AGGREGATED else ""
+    return (section, c.customer_id, c.period_start, c.description, c.pk or 0)
+
+
+def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
+    """Issue the drafts. Charges without a pk are inserted (linked to their invoice); charges
+    already stored are linked with one UPDATE per batch."""
+    if not transaction.get_connection().in_atomic_block:
+        raise RuntimeError("invoices_issue must run inside the issuing transaction")
+    issuable: list[tuple[InvoiceDraft, Any]] = []
+    skipped = 0
+    for d in drafts:
+        totals = document_totals(
+            ((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in d.charges),
+            prices_include_tax=d.issuer.prices_include_tax,
+        )
+        if totals.total_minor <= 0:
+            skipped += 1
+            continue
+        issuable.append((d, totals))
+    if not issuable:
+        return IssueResult([], skipped)
+
+    # Numbers: per issuer, in a stable order (account id) so retries number identically.
+    issuable.sort(
+        key=lambda item: (item[0].issuer.pk, item[0].account.pk, item[0].billing_date or date.min)
+    )
+    by_issuer: dict[int, list[int]] = defaultdict(list)
+    for idx, (d, _) in enumerate(issuable):
+        by_issuer[d.issuer.pk].append(idx)
+    numbers: dict[int, str] = {}
+    for indices in by_issuer.values():
+        first = issuable[indices[0]][0]
+        reserved = numbers_reserve(
+            issuer=first.issuer,
+            doc_type=DocumentType.INVOICE,
+            issue_date=first.issue_date,
+            customer_ids=[issuable[i][0].account.pk for i in indices],
+        )
+        numbers.update(zip(indices, reserved, strict=True))
+
+    invoices = Invoice.objects.bulk_create(
+        [
+            Invoice(
+                partner_id=d.account.partner_id,
+                issuer=d.issuer,
+                customer=d.account,
+                kind=d.kind,
+                number=numbers[i],
+                billing_date=d.billing_date,
+                billing_run_id=d.billing_run_id,
+                issue_date=d.issue_date,
+                due_date=d.issue_date + timedelta(days=d.due_days),
+                currency=d.issuer.currency,
+                prices_include_tax=d.issuer.prices_include_tax,
+                net_minor=t.net_minor,
+                tax_minor=t.tax_minor,
+                total_minor=t.total_minor,
+                issuer_snapshot=issuer_snapshot(d.issuer),
+                customer_snapshot=customer_snapshot(d.account),
+            )
+            for i, (d, t) in enumerate(issuable)
+        ]
+    )
+    lines: list[InvoiceLine] = []
+    taxes: list[InvoiceTax] = []
+    new_charges: list[Charge] = []
+    stored_charges: list[Charge] = []
+    for (d, t), inv in zip(issuable, invoices, strict=True):
+        ordered = sorted(d.charges, key=functools.partial(_line_sort_key, d))
+        for pos, c in enumerate(ordered, 1):
+            c.invoice_id = inv.pk
+            (stored_charges if c.pk else new_charges).append(c)
+            aggregated = d.kind == InvoiceKind.AGGREGATED
+            lines.append(
+                InvoiceLine(
+                    invoice_id=inv.pk,
+                    position=pos,
+                    section=d.sections.get(c.customer_id, "") if aggregated else "",
+                    section_customer_id=c.customer_id if aggregated else None,
+                    tariff_id=c.tariff_id,
+                    description=c.description,
+                    period_start=c.period_start if c.service_id else None,
+                    period_end=c.period_end if c.service_id else None,
+                    quantity=c.quantity,
+                    unit_price_minor=c.unit_price_minor,
+                    amount_minor=c.amount_minor,
+                    tax_rate_bp=c.tax_rate_bp,
+                    tax_category=c.tax_category,
+                )
+            )
+        taxes.extend(
+            InvoiceTax(
+                invoice_id=inv.pk,
+                rate_bp=g.rate_bp,
+                category=g.category,
+                net_minor=g.net_minor,
+                tax_minor=g.tax_minor,
+            )
+            for g in t.groups
+        )
+    InvoiceLine.objects.bulk_create(lines)
+    InvoiceTax.objects.bulk_create(taxes)
+    if new_charges:
+        Charge.objects.bulk_create(new_charges)
+    if stored_charges:
+        Charge.objects.bulk_update(stored_charges, ["invoice"], batch_size=1000)
+    ledger_post_many(
+        [
+            invoice_entry(
+                issuer_id=inv.issuer_id,
+                invoice_id=inv.pk,
+                number=inv.number,
+                customer_id=inv.customer_id,
+                on=inv.issue_date,
+                currency=inv.currency,
+                net_minor=inv.net_minor,
+                tax_minor=inv.tax_minor,
+            )
+            for inv in invoices
+        ]
+    )
+    from ispbill.partners.commission import commission_accrue_invoiced
+
+    commission_accrue_invoiced(invoices)
+    return IssueResult(list(invoices), skipped)

@@ -1,0 +1,77 @@
+"""Gapless document numbers: reserved under a row lock inside the issuing transaction."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.db import transaction
+from django.db.models import F
+
+from ispbill.core.numbering import render_number, sequence_period_key, validate_pattern
+from ispbill.invoicing.models import DocumentType, NumberSequence
+from ispbill.partners.models import Partner
+
+
+class SequenceError(ValueError):
+    pass
+
+
+def pattern_for(issuer: Partner, doc_type: str) -> str:
+    if doc_type == DocumentType.INVOICE:
+        return issuer.invoice_number_pattern
+    if doc_type == DocumentType.CREDIT_NOTE:
+        return issuer.credit_note_number_pattern
+    return issuer.receipt_number_pattern
+
+
+def _locked_sequence(issuer_id: int, doc_type: str, period_key: str) -> NumberSequence:
+    # Insert-if-missing without a race (ON CONFLICT DO NOTHING), then lock the row: two
+    # issuing transactions queue here, so numbers are gapless and never duplicated.
+    NumberSequence.objects.bulk_create(
+        [NumberSequence(issuer_id=issuer_id, doc_type=doc_type, period_key=period_key)],
+        ignore_conflicts=True,
+    )
+    return NumberSequence.objects.select_for_update().get(
+        issuer_id=issuer_id, doc_type=doc_type, period_key=period_key
+    )
+
+
+def numbers_reserve(
+    *, issuer: Partner, doc_type: str, issue_date: date, customer_ids: list[int]
+) -> list[str]:
+    """One number per entry of ``customer_ids``, in order. Must run inside the transaction
+    that writes the documents: a rollback returns the numbers, so none is skipped."""
+    if not customer_ids:
+        return []
+    if not transaction.get_connection().in_atomic_block:
+        raise SequenceError("numbers can only be reserved inside the issuing transaction")
+    pattern = pattern_for(issuer, doc_type)
+    key = sequence_period_key(pattern, issue_date)
+    seq = _locked_sequence(issuer.pk, doc_type, key)
+    first = seq.next_value
+    NumberSequence.objects.filter(pk=seq.pk).update(next_value=F("next_value") + len(customer_ids))
+    return [
+        render_number(
+            pattern,
+            issue_date=issue_date,
+            partner_id=issuer.pk,
+            customer_id=cid,
+            next_value=first + i,
+        )
+        for i, cid in enumerate(customer_ids)
+    ]
+
+
+@transaction.atomic
+def sequence_set_next(*, issuer: Partner, doc_type: str, year: int | None, next_value: int) -> None:
+    """Continue numbering from another system: forward only."""
+    pattern = pattern_for(issuer, doc_type)
+    validate_pattern(pattern)
+    key = sequence_period_key(pattern, date(year or date.today().year, 1, 1))  # noqa: DTZ011
+    seq = _locked_sequence(issuer.pk, doc_type, key)
+    if next_value < seq.next_value:
+        raise SequenceError(
+            f"The next number can only move forward: it is {seq.next_value}, "
+            f"{next_value} would reuse numbers."
+        )
+    NumberSequence.objects.filter(pk=seq.pk).update(next_value=next_value)

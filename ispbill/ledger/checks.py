@@ -1,0 +1,238 @@
+"""Ledger and document invariants (DOMAIN.md "Ledger"), verified by ``ispbill check``."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from django.db.models import Count, F, Q, Sum
+
+from ispbill.billing.models import Charge
+from ispbill.core.invariants import Breach, invariant
+from ispbill.customers.dunning import customer_balance_minor
+from ispbill.customers.models import Customer
+from ispbill.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceTax
+from ispbill.ledger.models import AccountCode, JournalEntry, Posting
+from ispbill.payments.models import Allocation, Payment, Refund
+
+LIMIT = 20
+
+
+def _ids(prefix: str, values: object) -> tuple[str, ...]:
+    return tuple(f"{prefix}:{v}" for v in list(values)[:LIMIT])  # type: ignore[call-overload]
+
+
+@invariant("ledger.entries_balance")
+def check_entries_balance() -> list[Breach]:
+    bad = (
+        Posting.objects.values("entry_id", "currency")
+        .annotate(s=Sum("amount_minor"))
+        .exclude(s=0)
+        .values_list("entry_id", flat=True)
+    )
+    out = []
+    if bad:
+        out.append(
+            Breach(
+                "ledger.entries_balance",
+                "journal entries whose postings do not sum to zero",
+                _ids("entry", bad),
+            )
+        )
+    totals = Posting.objects.values("currency").annotate(s=Sum("amount_minor")).exclude(s=0)
+    for row in totals:
+        out.append(
+            Breach(
+                "ledger.entries_balance",
+                f"postings in {row['currency']} sum to {row['s']}, not zero",
+            )
+        )
+    empty = (
+        JournalEntry.objects.annotate(n=Count("postings")).filter(n=0).values_list("pk", flat=True)
+    )
+    if empty:
+        out.append(
+            Breach(
+                "ledger.entries_balance", "journal entries without postings", _ids("entry", empty)
+            )
+        )
+    return out
+
+
+@invariant("ledger.receivable_equals_balance")
+def check_receivable_equals_balance() -> list[Breach]:
+    receivable: dict[int, int] = defaultdict(int)
+    for cid, s in (
+        Posting.objects.filter(account=AccountCode.RECEIVABLE)
+        .values_list("customer_id")
+        .annotate(s=Sum("amount_minor"))
+    ):
+        receivable[cid] += s
+    ids = (
+        set(receivable)
+        | set(Invoice.objects.values_list("customer_id", flat=True).distinct())
+        | set(Payment.objects.values_list("customer_id", flat=True).distinct())
+    )
+    balances = customer_balance_minor(sorted(ids))
+    bad = [cid for cid in sorted(ids) if receivable.get(cid, 0) != -balances.get(cid, 0)]
+    if bad:
+        return [
+            Breach(
+                "ledger.receivable_equals_balance",
+                "accounts receivable differs from the customer's balance",
+                _ids("customer", bad),
+            )
+        ]
+    return []
+
+
+@invariant("documents.open_amounts")
+def check_open_amounts() -> list[Breach]:
+    """Each invoice's open amount = total - allocations - credits, and its status agrees."""
+    out = []
+    alloc = dict(
+        Allocation.objects.values_list("invoice_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("invoice_id", "s")
+    )
+    credited = dict(
+        CreditNote.objects.values_list("invoice_id")
+        .annotate(s=Sum("total_minor"))
+        .values_list("invoice_id", "s")
+    )
+    bad_alloc, bad_credit, bad_totals = [], [], []
+    for inv_id, allocated, credited_minor in Invoice.objects.values_list(
+        "pk", "allocated_minor", "credited_minor"
+    ):
+        if alloc.get(inv_id, 0) != allocated:
+            bad_alloc.append(inv_id)
+        if credited.get(inv_id, 0) != credited_minor:
+            bad_credit.append(inv_id)
+    if bad_alloc:
+        out.append(
+            Breach(
+                "documents.open_amounts",
+                "allocated amount differs from its allocations",
+                _ids("invoice", bad_alloc),
+            )
+        )
+    if bad_credit:
+        out.append(
+            Breach(
+                "documents.open_amounts",
+                "credited amount differs from its credit notes",
+                _ids("invoice", bad_credit),
+            )
+        )
+    # Totals are sums of rounded lines and per-rate tax groups.
+    line_sums = dict(
+        InvoiceLine.objects.values_list("invoice_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("invoice_id", "s")
+    )
+    tax_sums = {
+        row[0]: (row[1], row[2])
+        for row in InvoiceTax.objects.values_list("invoice_id").annotate(
+            n=Sum("net_minor"), t=Sum("tax_minor")
+        )
+    }
+    for inv_id, net, tax, total, incl in Invoice.objects.values_list(
+        "pk", "net_minor", "tax_minor", "total_minor", "prices_include_tax"
+    ):
+        group_net, group_tax = tax_sums.get(inv_id, (0, 0))
+        lines = line_sums.get(inv_id, 0)
+        expected_lines = total if incl else net
+        if group_net != net or group_tax != tax or net + tax != total or lines != expected_lines:
+            bad_totals.append(inv_id)
+    if bad_totals:
+        out.append(
+            Breach(
+                "documents.open_amounts",
+                "invoice totals differ from their lines and tax groups",
+                _ids("invoice", bad_totals),
+            )
+        )
+    return out
+
+
+@invariant("payments.usage")
+def check_payment_usage() -> list[Breach]:
+    alloc = dict(
+        Allocation.objects.values_list("payment_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("payment_id", "s")
+    )
+    refunded = dict(
+        Refund.objects.values_list("payment_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("payment_id", "s")
+    )
+    bad = [
+        pk
+        for pk, allocated, refunded_minor in Payment.objects.values_list(
+            "pk", "allocated_minor", "refunded_minor"
+        )
+        if alloc.get(pk, 0) != allocated or refunded.get(pk, 0) != refunded_minor
+    ]
+    if bad:
+        return [
+            Breach(
+                "payments.usage",
+                "payment allocated/refunded amounts differ from their rows",
+                _ids("payment", bad),
+            )
+        ]
+    return []
+
+
+@invariant("documents.posted")
+def check_documents_posted() -> list[Breach]:
+    """Every invoice, credit note, payment and refund has exactly one journal entry."""
+    out = []
+    for source_type, model in (
+        ("invoice", Invoice),
+        ("credit_note", CreditNote),
+        ("payment", Payment),
+        ("refund", Refund),
+    ):
+        posted = dict(
+            JournalEntry.objects.filter(source_type=source_type, reverses__isnull=True)
+            .values_list("source_id")
+            .annotate(n=Count("pk"))
+            .values_list("source_id", "n")
+        )
+        ids = list(model.objects.values_list("pk", flat=True))
+        bad = [pk for pk in ids if posted.get(pk, 0) != 1]
+        if bad:
+            out.append(
+                Breach(
+                    "documents.posted",
+                    f"{source_type} without exactly one journal entry",
+                    _ids(source_type, bad),
+                )
+            )
+    return out
+
+
+@invariant("billing.charges")
+def check_charges() -> list[Breach]:
+    """Invoiced charges belong to their invoice's account; no charge on a foreign invoice."""
+    bad = (
+        Charge.objects.filter(invoice__isnull=False)
+        .exclude(account_id=F("invoice__customer_id"))
+        .values_list("pk", flat=True)
+    )
+    out = []
+    if bad:
+        out.append(
+            Breach("billing.charges", "charges invoiced to another account", _ids("charge", bad))
+        )
+    statuses = Customer.objects.filter(
+        ~Q(status__in=["new", "active", "blocked", "inactive"])
+    ).values_list("pk", flat=True)
+    if statuses:
+        out.append(
+            Breach(
+                "billing.charges", "customers with an unknown status", _ids("customer", statuses)
+            )
+        )
+    return out

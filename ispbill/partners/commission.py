@@ -1,0 +1,184 @@
+"""Percentage partners' commission (DOMAIN.md "Percentage").
+
+Base ``paid`` (default, as Splynx): each payment allocation to an invoice of the partner's
+customers accrues ``allocated x invoice net / invoice total x rate``. Base ``invoiced``: each
+invoice accrues ``net x rate``. The base is net of tax. Credit notes (and allocations undone
+by them or by refunds) accrue negatively, so a refunded sale leaves no commission behind.
+Every accrual line is rounded once. A tariff may carry its own rate (CommissionOverride):
+an invoice then accrues one line per rate, on the net of its lines at that rate."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from ispbill.invoicing.models import Invoice, InvoiceLine
+from ispbill.invoicing.tax import BP, round_minor
+from ispbill.partners.models import (
+    CommissionAccrual,
+    CommissionBase,
+    CommissionOverride,
+    Partner,
+    PartnerMode,
+)
+
+
+@dataclass(frozen=True)
+class RatePart:
+    rate_bp: int
+    net_minor: int  # the invoice's net attributable to this rate
+
+
+def accrual_amount(*, base_minor: int, rate_bp: int) -> int:
+    return round_minor(Decimal(base_minor) * rate_bp / BP)
+
+
+def paid_base(*, allocated_minor: int, part_net_minor: int, invoice_total_minor: int) -> Decimal:
+    return Decimal(allocated_minor) * part_net_minor / invoice_total_minor
+
+
+def _percentage_partners(partner_ids: Iterable[int]) -> dict[int, Partner]:
+    return {
+        p.pk: p
+        for p in Partner.objects.filter(pk__in=set(partner_ids), mode=PartnerMode.PERCENTAGE)
+    }
+
+
+def invoice_rate_parts(
+    invoices: list[Invoice], partners: dict[int, Partner]
+) -> dict[int, list[RatePart]]:
+    """Net per commission rate for each invoice (one query for lines, one for overrides)."""
+    overrides: dict[tuple[int, int], int] = {
+        (o.partner_id, o.tariff_id): o.rate_bp
+        for o in CommissionOverride.objects.filter(partner_id__in=list(partners))
+    }
+    has_overrides = {pid for pid, _ in overrides}
+    parts: dict[int, list[RatePart]] = {}
+    need_lines = [inv.pk for inv in invoices if inv.partner_id in has_overrides]
+    amounts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    if need_lines:
+        for inv_id, tariff_id, amount, partner_id in InvoiceLine.objects.filter(
+            invoice_id__in=need_lines
+        ).values_list("invoice_id", "tariff_id", "amount_minor", "invoice__partner_id"):
+            rate = overrides.get((partner_id, tariff_id), partners[partner_id].commission_bp)
+            amounts[inv_id][rate] += amount
+    for inv in invoices:
+        default = partners[inv.partner_id].commission_bp
+        if inv.pk not in amounts:
+            parts[inv.pk] = [RatePart(default, inv.net_minor)]
+            continue
+        per_rate = amounts[inv.pk]
+        gross = sum(per_rate.values())
+        # Tax-inclusive lines are gross: share the invoice net in proportion.
+        parts[inv.pk] = [
+            RatePart(
+                rate,
+                inv.net_minor if gross == 0 else round_minor(Decimal(inv.net_minor) * amt / gross),
+            )
+            for rate, amt in sorted(per_rate.items())
+        ]
+    return parts
+
+
+def commission_accrue_invoiced(invoices: list[Invoice]) -> list[CommissionAccrual]:
+    partners = {
+        pid: p
+        for pid, p in _percentage_partners(inv.partner_id for inv in invoices).items()
+        if p.commission_base == CommissionBase.INVOICED
+    }
+    relevant = [inv for inv in invoices if inv.partner_id in partners]
+    if not relevant:
+        return []
+    parts = invoice_rate_parts(relevant, partners)
+    rows = [
+        CommissionAccrual(
+            partner_id=inv.partner_id,
+            date=inv.issue_date,
+            source_type="invoice",
+            source_id=inv.pk,
+            invoice_id=inv.pk,
+            rate_bp=part.rate_bp,
+            base_minor=part.net_minor,
+            amount_minor=accrual_amount(base_minor=part.net_minor, rate_bp=part.rate_bp),
+            currency=inv.currency,
+        )
+        for inv in relevant
+        for part in parts[inv.pk]
+    ]
+    return CommissionAccrual.objects.bulk_create(rows)
+
+
+def commission_accrue_allocations(
+    allocations: list[tuple[int, Invoice, int, date]],
+) -> list[CommissionAccrual]:
+    """``allocations``: (allocation id, invoice, amount allocated (negative when undone), date)."""
+    partners = {
+        pid: p
+        for pid, p in _percentage_partners(inv.partner_id for _, inv, _, _ in allocations).items()
+        if p.commission_base == CommissionBase.PAID
+    }
+    relevant = [a for a in allocations if a[1].partner_id in partners]
+    if not relevant:
+        return []
+    parts = invoice_rate_parts(list({a[1].pk: a[1] for a in relevant}.values()), partners)
+    rows = []
+    for alloc_id, inv, amount, on in relevant:
+        for part in parts[inv.pk]:
+            base = paid_base(
+                allocated_minor=amount,
+                part_net_minor=part.net_minor,
+                invoice_total_minor=inv.total_minor,
+            )
+            rows.append(
+                CommissionAccrual(
+                    partner_id=inv.partner_id,
+                    date=on,
+                    source_type="allocation",
+                    source_id=alloc_id,
+                    invoice_id=inv.pk,
+                    rate_bp=part.rate_bp,
+                    base_minor=round_minor(base),
+                    amount_minor=round_minor(base * part.rate_bp / BP),
+                    currency=inv.currency,
+                )
+            )
+    return CommissionAccrual.objects.bulk_create(rows)
+
+
+def commission_accrue_credit_note(
+    *, credit_note_id: int, invoice: Invoice, net_minor: int, on: date
+) -> list[CommissionAccrual]:
+    """Invoiced base: a credit note reverses the commission on the net it credits. (Paid base
+    reverses through the allocations the credit note or a refund undoes.)"""
+    partners = {
+        pid: p
+        for pid, p in _percentage_partners([invoice.partner_id]).items()
+        if p.commission_base == CommissionBase.INVOICED
+    }
+    if invoice.partner_id not in partners:
+        return []
+    parts = invoice_rate_parts([invoice], partners)[invoice.pk]
+    rows = []
+    for part in parts:
+        base = (
+            Decimal(net_minor) * part.net_minor / invoice.net_minor
+            if invoice.net_minor
+            else Decimal(0)
+        )
+        rows.append(
+            CommissionAccrual(
+                partner_id=invoice.partner_id,
+                date=on,
+                source_type="credit_note",
+                source_id=credit_note_id,
+                invoice_id=invoice.pk,
+                rate_bp=part.rate_bp,
+                base_minor=-round_minor(base),
+                amount_minor=-round_minor(base * part.rate_bp / BP),
+                currency=invoice.currency,
+            )
+        )
+    return CommissionAccrual.objects.bulk_create(rows)

@@ -1,0 +1,295 @@
+"""Payments: record, allocate to the oldest open invoices, keep the rest as credit, refund."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
+
+from ispbill.core.audit import audit_record
+from ispbill.core.money import Money
+from ispbill.customers.models import Customer
+from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
+from ispbill.partners.models import Partner, PartnerMode
+from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
+
+
+class PaymentError(ValueError):
+    """A payment that cannot be recorded as asked; the message says why."""
+
+
+class DuplicatePayment(PaymentError):
+    pass
+
+
+def invoice_status_for(*, total: int, allocated: int, credited: int) -> str:
+    if credited >= total:
+        return InvoiceStatus.CREDITED
+    if allocated + credited >= total:
+        return InvoiceStatus.PAID
+    if allocated > 0:
+        return InvoiceStatus.PARTIALLY_PAID
+    return InvoiceStatus.UNPAID
+
+
+def account_issuer(customer: Customer) -> Partner:
+    """Who a billing account pays: its partner if that partner issues its own documents,
+    else the home partner (percentage customers, partner accounts)."""
+    partner = Partner.objects.get(pk=customer.partner_id)
+    if partner.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
+        return partner
+    return Partner.objects.get(is_home=True)
+
+
+@dataclass
+class AllocationResult:
+    allocations: list[Allocation]
+    unblocked: list[int]
+
+
+def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
+    """Allocate every unallocated payment of these accounts to their open invoices, oldest
+    due date first. Set-based: two locked reads, bulk writes."""
+    ids = sorted(set(customer_ids))
+    if not ids:
+        return AllocationResult([], [])
+    payments = list(
+        Payment.objects.select_for_update()
+        .filter(customer_id__in=ids, amount_minor__gt=F("allocated_minor") + F("refunded_minor"))
+        .order_by("customer_id", "date", "id")
+    )
+    if not payments:
+        return AllocationResult([], [])
+    invoices = list(
+        Invoice.objects.select_for_update()
+        .filter(
+            customer_id__in={p.customer_id for p in payments},
+            status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID],
+        )
+        .order_by("customer_id", "due_date", "id")
+    )
+    open_by_customer: dict[int, list[Invoice]] = defaultdict(list)
+    for inv in invoices:
+        open_by_customer[inv.customer_id].append(inv)
+    allocations: list[Allocation] = []
+    touched_payments: list[Payment] = []
+    touched_invoices: dict[int, Invoice] = {}
+    for p in payments:
+        queue = open_by_customer.get(p.customer_id, [])
+        while p.unallocated_minor > 0 and queue:
+            inv = queue[0]
+            amount = min(p.unallocated_minor, inv.open_minor)
+            if amount > 0:
+                allocations.append(
+                    Allocation(
+                        partner_id=inv.partner_id,
+                        payment=p,
+                        invoice=inv,
+                        amount_minor=amount,
+                        date=max(on, p.date),
+                    )
+                )
+                p.allocated_minor += amount
+                inv.allocated_minor += amount
+                inv.status = invoice_status_for(
+                    total=inv.total_minor,
+                    allocated=inv.allocated_minor,
+                    credited=inv.credited_minor,
+                )
+                if inv.status == InvoiceStatus.PAID:
+                    inv.paid_at = max(on, p.date)
+                touched_invoices[inv.pk] = inv
+                if p not in touched_payments:
+                    touched_payments.append(p)
+            if inv.open_minor <= 0:
+                queue.pop(0)
+    if not allocations:
+        return AllocationResult([], [])
+    Allocation.objects.bulk_create(allocations)
+    Payment.objects.bulk_update(touched_payments, ["allocated_minor"])
+    Invoice.objects.bulk_update(
+        list(touched_invoices.values()), ["allocated_minor", "status", "paid_at"]
+    )
+    from ispbill.partners.commission import commission_accrue_allocations
+
+    commission_accrue_allocations([(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations])
+    from ispbill.customers.dunning import customers_unblock_if_clear
+
+    unblocked = customers_unblock_if_clear(
+        customer_ids=list({a.invoice.customer_id for a in allocations}), today=on
+    )
+    return AllocationResult(allocations, unblocked)
+
+
+def allocations_undo(*, invoice: Invoice, amount_minor: int, on: date) -> list[Allocation]:
+    """Take back up to ``amount_minor`` of what was allocated to ``invoice`` (latest payments
+    first) as negative allocation rows; the money becomes credit on the account again."""
+    rows: list[Allocation] = []
+    remaining = amount_minor
+    per_payment: dict[int, int] = defaultdict(int)
+    for a in Allocation.objects.filter(invoice=invoice).order_by("id"):
+        per_payment[a.payment_id] += a.amount_minor
+    payments = {
+        p.pk: p for p in Payment.objects.select_for_update().filter(pk__in=list(per_payment))
+    }
+    for payment_id in sorted(per_payment, reverse=True):
+        if remaining <= 0:
+            break
+        take = min(per_payment[payment_id], remaining)
+        if take <= 0:
+            continue
+        p = payments[payment_id]
+        rows.append(
+            Allocation(
+                partner_id=invoice.partner_id,
+                payment=p,
+                invoice=invoice,
+                amount_minor=-take,
+                date=on,
+            )
+        )
+        Payment.objects.filter(pk=p.pk).update(allocated_minor=F("allocated_minor") - take)
+        remaining -= take
+    Allocation.objects.bulk_create(rows)
+    from ispbill.partners.commission import commission_accrue_allocations
+
+    commission_accrue_allocations([(a.pk, invoice, a.amount_minor, on) for a in rows])
+    return rows
+
+
+@transaction.atomic
+def payment_record(
+    *,
+    customer: Customer,
+    amount: Money,
+    on: date,
+    method: str = PaymentMethod.BANK_TRANSFER,
+    reference: str = "",
+    note: str = "",
+    actor: Any = None,
+) -> Payment:
+    """Record money received and allocate it to the oldest open invoices; the rest is credit."""
+    issuer = account_issuer(customer)
+    if amount.currency != issuer.currency:
+        raise PaymentError(f"This account is billed in {issuer.currency}, not {amount.currency}.")
+    if amount.minor <= 0:
+        raise PaymentError("A payment amount must be greater than zero.")
+    if amount.rounded() != amount:
+        raise PaymentError(f"{amount.amount} has more decimals than {amount.currency} allows.")
+    if method not in PaymentMethod.values:
+        raise PaymentError(f"Unknown payment method {method!r}.")
+    reference = reference.strip()
+    if (
+        reference
+        and Payment.objects.filter(issuer=issuer, method=method, reference=reference).exists()
+    ):
+        raise DuplicatePayment(
+            f"A {method} payment with reference {reference!r} is already recorded."
+        )
+    try:
+        with transaction.atomic():
+            payment = Payment.objects.create(
+                partner_id=customer.partner_id,
+                issuer=issuer,
+                customer=customer,
+                amount_minor=amount.minor,
+                currency=amount.currency,
+                date=on,
+                method=method,
+                reference=reference,
+                note=note,
+            )
+    except IntegrityError as exc:
+        raise DuplicatePayment(
+            f"A {method} payment with reference {reference!r} is already recorded."
+        ) from exc
+    ledger_post_many(
+        [
+            payment_entry(
+                issuer_id=issuer.pk,
+                payment_id=payment.pk,
+                customer_id=customer.pk,
+                on=on,
+                currency=payment.currency,
+                amount_minor=payment.amount_minor,
+                reference=reference,
+            )
+        ]
+    )
+    credit_apply(customer_ids=[customer.pk], on=on)
+    audit_record(
+        action="payment.recorded",
+        obj=payment,
+        actor=actor,
+        changes={
+            "amount": str(amount),
+            "date": on.isoformat(),
+            "method": method,
+            "reference": reference,
+        },
+    )
+    payment.refresh_from_db()
+    return payment
+
+
+@transaction.atomic
+def payment_refund(
+    *, payment: Payment, amount: Money, on: date, reason: str = "", actor: Any = None
+) -> Refund:
+    """Pay back unallocated money (credit) of a payment."""
+    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    if amount.currency != locked.currency:
+        raise PaymentError(f"The payment is in {locked.currency}, not {amount.currency}.")
+    if amount.minor <= 0:
+        raise PaymentError("A refund amount must be greater than zero.")
+    if amount.minor > locked.unallocated_minor:
+        available = Money.from_minor(locked.unallocated_minor, locked.currency)
+        raise PaymentError(
+            f"Only {available} of this payment is unallocated credit and can be refunded; "
+            "issue a credit note first to free more."
+        )
+    refund = Refund.objects.create(
+        partner_id=locked.partner_id,
+        payment=locked,
+        amount_minor=amount.minor,
+        date=on,
+        reason=reason,
+    )
+    Payment.objects.filter(pk=locked.pk).update(refunded_minor=F("refunded_minor") + amount.minor)
+    ledger_post_many(
+        [
+            refund_entry(
+                issuer_id=locked.issuer_id,
+                refund_id=refund.pk,
+                customer_id=locked.customer_id,
+                on=on,
+                currency=locked.currency,
+                amount_minor=amount.minor,
+            )
+        ]
+    )
+    audit_record(
+        action="payment.refunded",
+        obj=locked,
+        actor=actor,
+        changes={"amount": str(amount), "reason": reason},
+    )
+    return refund
+
+
+def customer_credit_minor(customer_id: int) -> int:
+    """Unallocated money on the account."""
+    total = 0
+    for amount, allocated, refunded in (
+        Payment.objects.filter(customer_id=customer_id)
+        .filter(~Q(amount_minor=F("allocated_minor") + F("refunded_minor")))
+        .values_list("amount_minor", "allocated_minor", "refunded_minor")
+    ):
+        total += amount - allocated - refunded
+    return total
