@@ -135,6 +135,40 @@ def cmd_bill(args: argparse.Namespace) -> int:
     return 0
 
 
+def _month(text: str) -> date:
+    try:
+        return date.fromisoformat(f"{text}-01" if len(text) == 7 else text).replace(day=1)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a month (YYYY-MM)") from exc
+
+
+def cmd_statements(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.partners.statements import (
+        commission_statement_build,
+        commission_statement_csv,
+        statement_partners,
+    )
+
+    today = date.today()  # noqa: DTZ011 - the operator's calendar day
+    month = args.month or date(today.year, today.month, 1)
+    with system_scope():
+        partners = statement_partners(month=month)
+        if not partners:
+            print(f"No percentage partners: no commission statements for {month:%Y-%m}.")
+            return 0
+        print(f"Commission statements for {month:%Y-%m}:")
+        for partner in partners:
+            st = commission_statement_build(partner=partner, month=month, actor="cli")
+            print(
+                f"  {partner.name:<30} {st.status:<9} {st.lines.count():>5} lines "
+                f"{_money(st.total_minor, st.currency):>16}"
+            )
+            if args.csv:
+                print(commission_statement_csv(st), end="")
+    return 0
+
+
 def cmd_dunning(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.customers.dunning import dunning_run
@@ -232,6 +266,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partner", type=int, help="only this own-invoicing partner's customers")
     p.add_argument("-v", "--verbose", action="store_true", help="totals per partner")
     p.set_defaults(func=cmd_bill)
+
+    p = sub.add_parser("statements", help="build the month's commission statements")
+    p.add_argument("--month", type=_month, help="YYYY-MM (default: this month)")
+    p.add_argument("--csv", action="store_true", help="print each statement's lines as CSV")
+    p.set_defaults(func=cmd_statements)
 
     p = sub.add_parser("dunning", help="block, deactivate and remind overdue customers")
     p.add_argument("--date", type=_date)

@@ -35,7 +35,8 @@ def invariant(name: str) -> Callable[[CheckFn], CheckFn]:
 def invariants_check() -> tuple[list[str], list[Breach]]:
     """Run every registered check; return the names run and the breaches found."""
     import ispbill.core.checks
-    import ispbill.ledger.checks  # noqa: F401
+    import ispbill.ledger.checks
+    import ispbill.partners.checks  # noqa: F401
 
     breaches: list[Breach] = []
     with system_scope():
