@@ -35,7 +35,9 @@ def check_statements() -> list[Breach]:
     bad_total = [pk for pk, total, _ in statements if sums.get(pk, 0) != total]
     if bad_total:
         out.append(
-            Breach("partners.statements", "total differs from the sum of its lines", _ids(bad_total))
+            Breach(
+                "partners.statements", "total differs from the sum of its lines", _ids(bad_total)
+            )
         )
     foreign = list(
         CommissionAccrual.objects.filter(statement__isnull=False)
