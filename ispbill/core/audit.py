@@ -30,7 +30,10 @@ def audit_record(
     actor_obj = actor if getattr(actor, "pk", None) else None
     label = getattr(actor, "username", None) or (actor if isinstance(actor, str) else "system")
     if partner_id is None and obj is not None:
-        partner_id = getattr(obj, "partner_id", None)
+        if obj._meta.label_lower == "partners.partner":
+            partner_id = obj.pk
+        else:
+            partner_id = getattr(obj, "partner_id", None)
     details = dict(changes or {})
     if impersonator is not None:
         details["impersonated_by"] = getattr(impersonator, "username", str(impersonator))
