@@ -193,6 +193,7 @@ def billing_chunk_process(
             c for c in customers if c.billed_through is None or c.billed_through < run_date
         ]
         if not customers:
+            _progress(run_id)
             return stats
         ids = [c.pk for c in customers]
         services_by_customer: dict[int, list[Service]] = defaultdict(list)
@@ -350,9 +351,13 @@ def billing_chunk_process(
             from ispbill.payments.services import credit_apply
 
             credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
-        if run_id is not None:
-            BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+        _progress(run_id)
     return stats
+
+
+def _progress(run_id: int | None) -> None:
+    if run_id is not None:
+        BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
 
 
 def _service_price(
@@ -389,6 +394,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             .order_by("pk")
         )
         if not partners:
+            _progress(run_id)
             return stats
         home = Partner.objects.get(is_home=True)
         names = {p.pk: p.name for p in Partner.objects.all()}
@@ -461,8 +467,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             from ispbill.payments.services import credit_apply
 
             credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
-        if run_id is not None:
-            BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
+        _progress(run_id)
     return stats
 
 
