@@ -210,9 +210,9 @@ def _walk(value: Any, path: str) -> None:
             if not isinstance(key, str):
                 raise DocumentDataError(f"{path}: keys must be strings")
             sub = f"{path}.{key}" if path else key
-            if key in MONEY_KEYS and item is not None and not isinstance(item, dict | list):
-                if not (isinstance(item, str) and _DECIMAL_RE.match(item)):
-                    raise DocumentDataError(f"{sub} must be a decimal string, got {item!r}")
+            is_number_field = key in MONEY_KEYS and not isinstance(item, dict | list | None)
+            if is_number_field and not (isinstance(item, str) and _DECIMAL_RE.match(item)):
+                raise DocumentDataError(f"{sub} must be a decimal string, got {item!r}")
             _walk(item, sub)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -341,12 +341,10 @@ def sample_invoice_gross(*, language: Literal["en", "de"] = "de") -> InvoiceData
         "bank_name": "Deutsche Kreditbank",
         "registration": "Amtsgericht Hamburg HRB 765432",
     }
-    data["document"].update(
-        number="SN-2025-00077",
-        prices_include_tax=True,
-        payment_reference="SN-2025-00077",
-        notes="Vielen Dank für Ihr Vertrauen.",
-    )
+    data["document"]["number"] = "SN-2025-00077"
+    data["document"]["prices_include_tax"] = True
+    data["document"]["payment_reference"] = "SN-2025-00077"
+    data["document"]["notes"] = "Vielen Dank für Ihr Vertrauen."
     data["lines"] = [
         {
             "description": "Stadtnetz 100 (100/20 Mbit/s)",
@@ -382,7 +380,8 @@ def sample_invoice_gross(*, language: Literal["en", "de"] = "de") -> InvoiceData
 def sample_multi_rate_invoice(*, language: Literal["en", "de"] = "de") -> InvoiceData:
     """Lines at 19 %, 7 % and an exempt line (E) on one invoice."""
     data = sample_invoice(language=language)
-    data["document"].update(number="202501000124", payment_reference="202501000124")
+    data["document"]["number"] = "202501000124"
+    data["document"]["payment_reference"] = "202501000124"
     data["lines"] = [
         {
             "description": "Glasfaser 500 (500/100 Mbit/s)",
@@ -436,15 +435,13 @@ def sample_credit_note(*, language: Literal["en", "de"] = "de") -> InvoiceData:
     """A partial credit note for the router rental of sample_invoice()."""
     data = sample_invoice(language=language)
     head = data["document"]
-    head.update(
-        type="credit_note",
-        number="GS-2025-000009",
-        issue_date="2025-03-20",
-        original_number="202501000123",
-        original_issue_date="2025-03-01",
-        payment_reference="GS-2025-000009",
-        notes="Gutschrift wegen Störung vom 10.03. bis 20.03.",
-    )
+    head["type"] = "credit_note"
+    head["number"] = "GS-2025-000009"
+    head["issue_date"] = "2025-03-20"
+    head["original_number"] = "202501000123"
+    head["original_issue_date"] = "2025-03-01"
+    head["payment_reference"] = "GS-2025-000009"
+    head["notes"] = "Gutschrift wegen Störung vom 10.03. bis 20.03."
     head.pop("due_date", None)
     data["lines"] = [
         {
@@ -483,15 +480,13 @@ def sample_aggregated_invoice(*, language: Literal["en", "de"] = "de") -> Invoic
         "phone": "+49 8041 55501",
         "customer_reference": "P-0007",
     }
-    data["document"].update(
-        type="aggregated_invoice",
-        number="202507000042",
-        issue_date="2025-04-01",
-        due_date="2025-04-15",
-        period_start="2025-04-01",
-        period_end="2025-04-30",
-        payment_reference="202507000042 / P-0007",
-    )
+    data["document"]["type"] = "aggregated_invoice"
+    data["document"]["number"] = "202507000042"
+    data["document"]["issue_date"] = "2025-04-01"
+    data["document"]["due_date"] = "2025-04-15"
+    data["document"]["period_start"] = "2025-04-01"
+    data["document"]["period_end"] = "2025-04-30"
+    data["document"]["payment_reference"] = "202507000042 / P-0007"
     subs = [
         ("S-1", "Bergbauer, Josef (10311)", "Almweg 2, 83661 Lenggries"),
         ("S-2", "Huber Landtechnik GmbH (10312)", "Gewerbering 5, 83646 Bad Tölz"),

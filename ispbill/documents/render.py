@@ -4,7 +4,7 @@ Each render writes into a fresh temporary directory that holds only that documen
 
     main.typ   the template
     data.json  the document data, enriched with formatted values and the fixed texts
-    qr.svg     the EPC payment QR code, when one belongs on the document
+    qr.png     the EPC payment QR code, when one belongs on the document
     <asset>    the issuer's assets (logo, fonts), flat, by their validated names
 
 and compiles it with that directory as Typst's root. Typst refuses every path outside its root,
@@ -32,7 +32,7 @@ from typing import Any
 import typst
 
 from ispbill.documents.data import document_data_check, document_sample
-from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_svg
+from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_png
 from ispbill.documents.i18n import (
     date_format,
     decimal_format,
@@ -41,7 +41,7 @@ from ispbill.documents.i18n import (
     percent_format,
 )
 
-RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.svg"})
+RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.png"})
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 MAX_TEMPLATE_CHARS = 200_000
 MAX_ASSET_BYTES = 5_000_000
@@ -78,7 +78,7 @@ class DocumentTemplateError(DocumentRenderError):
 @dataclass(frozen=True)
 class _Prepared:
     json_bytes: bytes
-    qr_svg: bytes | None
+    qr_png: bytes | None
     timestamp: datetime
 
 
@@ -121,11 +121,11 @@ def document_template_check(source: str) -> None:
                 line=line,
                 column=column,
             )
-    match = _FORBIDDEN_RE.search(source)
-    if match:
-        line, column = _position(source, match.start())
+    forbidden = _FORBIDDEN_RE.search(source)
+    if forbidden:
+        line, column = _position(source, forbidden.start())
         raise DocumentTemplateError(
-            f"`{match.group(1)}` is not allowed in document templates", line=line, column=column
+            f"`{forbidden.group(1)}` is not allowed in document templates", line=line, column=column
         )
 
 
@@ -220,7 +220,7 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
             fmt["percent"] = percent_format(entry["percent"], lang)
         entry["fmt"] = fmt
     qr_payload = epc_qr_payload_for_document(data)
-    out["qr"] = "qr.svg" if qr_payload else None
+    out["qr"] = "qr.png" if qr_payload else None
     out["text"] = text
     out["payment_text"] = _payment_text(data, text, money)
     return out
@@ -252,7 +252,7 @@ def _prepare(data: dict[str, Any]) -> _Prepared:
     issued = date.fromisoformat(data["document"]["issue_date"])
     return _Prepared(
         json_bytes=json.dumps(document_template_input(data), ensure_ascii=False).encode("utf-8"),
-        qr_svg=epc_qr_svg(payload) if payload else None,
+        qr_png=epc_qr_png(payload) if payload else None,
         # A fixed creation date makes the PDF a function of its inputs.
         timestamp=datetime(issued.year, issued.month, issued.day, tzinfo=UTC),
     )
@@ -287,8 +287,8 @@ def _document_root(*, source: str, prepared: _Prepared, assets: dict[str, bytes]
             (root / name).write_bytes(content)
         (root / "main.typ").write_text(source, encoding="utf-8")
         (root / "data.json").write_bytes(prepared.json_bytes)
-        if prepared.qr_svg is not None:
-            (root / "qr.svg").write_bytes(prepared.qr_svg)
+        if prepared.qr_png is not None:
+            (root / "qr.png").write_bytes(prepared.qr_png)
         yield root
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -384,5 +384,5 @@ def document_template_validate(
     raises. Both languages are rendered, so a text missing in one of them is found too.
     """
     for language in ("de", "en"):
-        sample = document_sample(document_type=document_type, language=language)  # type: ignore[arg-type]
+        sample = document_sample(document_type=document_type, language=language)
         document_pdf_render(data=sample, template_source=source, assets=assets)

@@ -1,0 +1,241 @@
+"""Factur-X / ZUGFeRD (profile EN 16931) invoice XML, and its embedding into the PDF.
+
+The XML is UN/CEFACT Cross Industry Invoice (CII D16B) as Factur-X 1.0 profile "EN 16931"
+requires, built from the same document dict as the PDF (data.py). Invoices and aggregated
+invoices are type code 380, credit notes 381 (with positive amounts and a reference to the
+credited invoice). Aggregated invoices carry their sub-customer in each line's note.
+
+EN 16931 line amounts are always net. For an issuer whose prices include VAT, each line's net
+is derived from its gross amount so that the nets of a rate add up to that rate's taxable
+amount in the tax breakdown (the remainder of rounding goes to the largest line).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from lxml import etree
+
+RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
+RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
+UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
+QDT = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
+NSMAP = {"rsm": RSM, "ram": RAM, "udt": UDT, "qdt": QDT}
+EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
+TYPE_CODES = {"invoice": "380", "aggregated_invoice": "380", "credit_note": "381"}
+CENT = Decimal("0.01")
+
+
+class FacturxError(ValueError):
+    """The document cannot be expressed as a Factur-X invoice."""
+
+
+def _el(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str) -> Any:
+    node = etree.SubElement(parent, f"{{{ns}}}{tag}", attrs)
+    if text is not None:
+        node.text = text
+    return node
+
+
+def _ram(parent: etree._Element, tag: str, text: str | None = None, **attrs: str) -> Any:
+    return _el(parent, RAM, tag, text, **attrs)
+
+
+def _date(parent: etree._Element, tag: str, iso: str, *, ns: str = UDT) -> None:
+    holder = _ram(parent, tag)
+    _el(holder, ns, "DateTimeString", iso.replace("-", ""), format="102")
+
+
+def _amount(value: Decimal | str) -> str:
+    return str(Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP))
+
+
+def _category(line: dict[str, Any]) -> str:
+    if line.get("tax_category"):
+        return str(line["tax_category"])
+    return "S" if Decimal(line["tax_rate"]) > 0 else "Z"
+
+
+def _party(parent: etree._Element, tag: str, party: dict[str, Any]) -> None:
+    node = _ram(parent, tag)
+    _ram(node, "Name", party.get("legal_name") or party["name"])
+    address = _ram(node, "PostalTradeAddress")
+    if party.get("postcode"):
+        _ram(address, "PostcodeCode", party["postcode"])
+    lines = [line for line in party.get("address_lines", []) if line]
+    for tag_name, text in zip(("LineOne", "LineTwo", "LineThree"), lines, strict=False):
+        _ram(address, tag_name, text)
+    if party.get("city"):
+        _ram(address, "CityName", party["city"])
+    _ram(address, "CountryID", party["country"])
+    if party.get("email"):
+        uri = _ram(node, "URIUniversalCommunication")
+        _ram(uri, "URIID", party["email"], schemeID="EM")
+    if party.get("vat_id"):
+        registration = _ram(node, "SpecifiedTaxRegistration")
+        _ram(registration, "ID", party["vat_id"], schemeID="VA")
+    elif party.get("tax_number"):
+        registration = _ram(node, "SpecifiedTaxRegistration")
+        _ram(registration, "ID", party["tax_number"], schemeID="FC")
+
+
+def _line_nets(data: dict[str, Any]) -> list[Decimal]:
+    """Net amount of each line; for gross prices, split so each rate's nets match the breakdown."""
+    lines = data["lines"]
+    if not data["document"]["prices_include_tax"]:
+        return [Decimal(line["amount"]) for line in lines]
+    nets = [
+        (Decimal(line["amount"]) * 100 / (100 + Decimal(line["tax_rate"]))).quantize(
+            CENT, rounding=ROUND_HALF_UP
+        )
+        for line in lines
+    ]
+    for row in data["tax_breakdown"]:
+        members = [
+            index
+            for index, line in enumerate(lines)
+            if Decimal(line["tax_rate"]) == Decimal(row["rate"])
+            and _category(line) == row["category"]
+        ]
+        if not members:
+            continue
+        difference = Decimal(row["net"]) - sum((nets[index] for index in members), Decimal(0))
+        largest = max(members, key=lambda index: abs(Decimal(lines[index]["amount"])))
+        nets[largest] += difference
+    return nets
+
+
+def facturx_xml_build(data: dict[str, Any]) -> bytes:
+    """The EN 16931 CII XML of an invoice, aggregated invoice or credit note, as UTF-8 bytes."""
+    head = data["document"]
+    if head["type"] not in TYPE_CODES:
+        raise FacturxError(f"a {head['type']} is not an e-invoice; only invoices and credit notes")
+    currency = head["currency"]
+    sections = {section["key"]: section for section in data.get("sections", [])}
+
+    root = etree.Element(f"{{{RSM}}}CrossIndustryInvoice", nsmap=NSMAP)
+    context = _el(root, RSM, "ExchangedDocumentContext")
+    guideline = _ram(context, "GuidelineSpecifiedDocumentContextParameter")
+    _ram(guideline, "ID", EN16931_GUIDELINE)
+
+    document = _el(root, RSM, "ExchangedDocument")
+    _ram(document, "ID", head["number"])
+    _ram(document, "TypeCode", TYPE_CODES[head["type"]])
+    _date(document, "IssueDateTime", head["issue_date"])
+    if head.get("notes"):
+        note = _ram(document, "IncludedNote")
+        _ram(note, "Content", head["notes"])
+
+    transaction = _el(root, RSM, "SupplyChainTradeTransaction")
+    nets = _line_nets(data)
+    for index, (line, net) in enumerate(zip(data["lines"], nets, strict=True), start=1):
+        item = _ram(transaction, "IncludedSupplyChainTradeLineItem")
+        line_document = _ram(item, "AssociatedDocumentLineDocument")
+        _ram(line_document, "LineID", str(index))
+        section = sections.get(line.get("section", ""))
+        if section is not None:
+            line_note = _ram(line_document, "IncludedNote")
+            _ram(line_note, "Content", section["title"])
+        product = _ram(item, "SpecifiedTradeProduct")
+        _ram(product, "Name", line["description"])
+        quantity = Decimal(line["quantity"])
+        agreement = _ram(item, "SpecifiedLineTradeAgreement")
+        net_price = _ram(agreement, "NetPriceProductTradePrice")
+        # BR-27: the net price is never negative; a negative line has a negative quantity.
+        unit_net = net / quantity if quantity else Decimal(0)
+        _ram(net_price, "ChargeAmount", str(abs(unit_net).quantize(Decimal("0.0001"))))
+        delivery = _ram(item, "SpecifiedLineTradeDelivery")
+        billed = quantity if unit_net >= 0 else -quantity
+        _ram(delivery, "BilledQuantity", str(billed), unitCode=line.get("unit", "C62"))
+        settlement = _ram(item, "SpecifiedLineTradeSettlement")
+        tax = _ram(settlement, "ApplicableTradeTax")
+        _ram(tax, "TypeCode", "VAT")
+        _ram(tax, "CategoryCode", _category(line))
+        _ram(tax, "RateApplicablePercent", str(Decimal(line["tax_rate"])))
+        if line.get("period_start") and line.get("period_end"):
+            period = _ram(settlement, "BillingSpecifiedPeriod")
+            _date(period, "StartDateTime", line["period_start"])
+            _date(period, "EndDateTime", line["period_end"])
+        summation = _ram(settlement, "SpecifiedTradeSettlementLineMonetarySummation")
+        _ram(summation, "LineTotalAmount", _amount(net))
+
+    agreement = _ram(transaction, "ApplicableHeaderTradeAgreement")
+    if data["recipient"].get("customer_reference"):
+        _ram(agreement, "BuyerReference", data["recipient"]["customer_reference"])
+    _party(agreement, "SellerTradeParty", data["issuer"])
+    _party(agreement, "BuyerTradeParty", data["recipient"])
+
+    delivery = _ram(transaction, "ApplicableHeaderTradeDelivery")
+    if head.get("period_end") or head.get("issue_date"):
+        event = _ram(delivery, "ActualDeliverySupplyChainEvent")
+        _date(event, "OccurrenceDateTime", head.get("period_end") or head["issue_date"])
+
+    settlement = _ram(transaction, "ApplicableHeaderTradeSettlement")
+    _ram(settlement, "PaymentReference", head.get("payment_reference") or head["number"])
+    _ram(settlement, "InvoiceCurrencyCode", currency)
+    issuer = data["issuer"]
+    if issuer.get("iban") and head["type"] != "credit_note":
+        means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
+        _ram(means, "TypeCode", "58")  # SEPA credit transfer
+        account = _ram(means, "PayeePartyCreditorFinancialAccount")
+        _ram(account, "IBANID", issuer["iban"].replace(" ", ""))
+        if issuer.get("bic"):
+            institution = _ram(means, "PayeeSpecifiedCreditorFinancialInstitution")
+            _ram(institution, "BICID", issuer["bic"])
+    for row in data["tax_breakdown"]:
+        tax = _ram(settlement, "ApplicableTradeTax")
+        _ram(tax, "CalculatedAmount", _amount(row["tax"]))
+        _ram(tax, "TypeCode", "VAT")
+        if row.get("exemption_reason"):
+            _ram(tax, "ExemptionReason", row["exemption_reason"])
+        _ram(tax, "BasisAmount", _amount(row["net"]))
+        _ram(tax, "CategoryCode", row["category"])
+        _ram(tax, "RateApplicablePercent", str(Decimal(row["rate"])))
+    if head.get("period_start") and head.get("period_end"):
+        period = _ram(settlement, "BillingSpecifiedPeriod")
+        _date(period, "StartDateTime", head["period_start"])
+        _date(period, "EndDateTime", head["period_end"])
+    if head.get("due_date"):
+        terms = _ram(settlement, "SpecifiedTradePaymentTerms")
+        _date(terms, "DueDateDateTime", head["due_date"])
+    totals = data["totals"]
+    summation = _ram(settlement, "SpecifiedTradeSettlementHeaderMonetarySummation")
+    _ram(summation, "LineTotalAmount", _amount(sum(nets, Decimal(0))))
+    _ram(summation, "TaxBasisTotalAmount", _amount(totals["net"]))
+    _ram(summation, "TaxTotalAmount", _amount(totals["tax"]), currencyID=currency)
+    _ram(summation, "GrandTotalAmount", _amount(totals["total"]))
+    _ram(summation, "TotalPrepaidAmount", _amount(totals["paid"]))
+    _ram(summation, "DuePayableAmount", _amount(totals["due"]))
+    if head["type"] == "credit_note" and head.get("original_number"):
+        referenced = _ram(settlement, "InvoiceReferencedDocument")
+        _ram(referenced, "IssuerAssignedID", head["original_number"])
+        if head.get("original_issue_date"):
+            _date(referenced, "FormattedIssueDateTime", head["original_issue_date"], ns=QDT)
+
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+def facturx_xml_check(xml: bytes) -> None:
+    """Raise FacturxError unless the XML is valid against the Factur-X EN 16931 XSD."""
+    from facturx import xml_check_xsd
+
+    try:
+        xml_check_xsd(xml, flavor="factur-x", level="en16931")
+    except Exception as exc:  # the library raises bare Exception
+        raise FacturxError(str(exc)) from exc
+
+
+def facturx_pdf_embed(pdf: bytes, xml: bytes, *, language: str = "de") -> bytes:
+    """The PDF with the XML attached as factur-x.xml (Factur-X PDF/A-3 metadata, XSD-checked)."""
+    from facturx import generate_from_binary
+
+    result = generate_from_binary(
+        pdf,
+        xml,
+        flavor="factur-x",
+        level="en16931",
+        check_xsd=True,
+        lang=language,
+    )
+    return bytes(result)
