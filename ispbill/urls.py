@@ -19,9 +19,7 @@ urlpatterns = [
     ),
     path(
         "password-reset/sent/",
-        auth_views.PasswordResetDoneView.as_view(
-            template_name="registration/reset_done.html"
-        ),
+        auth_views.PasswordResetDoneView.as_view(template_name="registration/reset_done.html"),
         name="password_reset_done",
     ),
     path(

@@ -44,7 +44,8 @@ def test_login_logout_and_failed_login_are_recorded(people):
     client = Client()
     client.post(reverse("login"), {"username": "alpha", "password": "wrong"})
     client.post(reverse("login"), {"username": "nobody", "password": "wrong"})
-    assert client.post(reverse("login"), {"username": "alpha", "password": PASSWORD}).status_code == 302
+    response = client.post(reverse("login"), {"username": "alpha", "password": PASSWORD})
+    assert response.status_code == 302
     client.post(reverse("logout"))
     events = list(AuditEvent.objects.order_by("id").values_list("action", "actor_label"))
     assert events == [
@@ -94,7 +95,7 @@ def test_roles_without_audit_read_are_refused(people, role):
 
 
 def test_view_as_partner_is_logged_scoped_and_shown(people):
-    a, b, users = people
+    a, _b, users = people
     client = _client(users["admin"])
     response = client.post(reverse("web:view_as_start", kwargs={"partner_id": a.pk}))
     assert response.status_code == 302
@@ -132,8 +133,9 @@ def test_only_operator_administrators_may_view_as(people):
 def test_view_as_the_home_partner_or_a_missing_one_is_404(people):
     client = _client(people[2]["admin"])
     home = Partner.objects.get(is_home=True)
-    assert client.post(reverse("web:view_as_start", kwargs={"partner_id": home.pk})).status_code == 404
-    assert client.post(reverse("web:view_as_start", kwargs={"partner_id": 99999})).status_code == 404
+    for partner_id in (home.pk, 99999):
+        url = reverse("web:view_as_start", kwargs={"partner_id": partner_id})
+        assert client.post(url).status_code == 404
 
 
 def test_a_view_as_session_is_ignored_for_non_administrators(people):

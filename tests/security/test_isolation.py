@@ -61,7 +61,7 @@ def _signed_in(world: World, role: str) -> Client:
 def test_routes_are_found():
     names = {r.name for r in all_routes()}
     assert {"web:home", "web:audit_log", "api:me", "login"} <= names
-    assert PUBLIC_ROUTES <= names, "a public route was renamed: update PUBLIC_ROUTES"
+    assert names >= PUBLIC_ROUTES, "a public route was renamed: update PUBLIC_ROUTES"
 
 
 @pytest.mark.parametrize("route", ROUTES, ids=str)
@@ -141,8 +141,7 @@ def test_role_without_the_capability_is_refused(world, route, role, mode):
     caps = capabilities_for(user.role, mode)
     if all(cap in caps for cap in route.capabilities):
         pytest.skip("role has the capability")
-    owner = "A" if role != "A1_customer" else "A"
-    url = _url(world, route, owner)
+    url = _url(world, route, "A")
     client = _signed_in(world, role)
     before = database_fingerprint()
     for method in route.methods:

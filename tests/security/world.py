@@ -116,7 +116,7 @@ def _text(world: World, owner: str, f: models.Field[Any, Any], model: type[model
     elif isinstance(f, models.GenericIPAddressField):
         value = "192.0.2.1"
     if len(value) > max_length:
-        digest = hashlib.sha1(value.encode()).hexdigest()  # noqa: S324
+        digest = hashlib.sha1(value.encode()).hexdigest()
         value = (world.marker(owner) + digest)[:max_length]
     return value
 
@@ -166,13 +166,17 @@ def _build(world: World, model: type[models.Model], owner: str) -> models.Model:
     if label == "accounts.apitoken":
         user = world.users["B_admin" if owner == "B" else "A_admin"]
         return ApiToken.objects.create(
-            user=user, name=world.marker(owner), prefix=world.marker(owner)[:7] + owner[0],
+            user=user,
+            name=world.marker(owner),
+            prefix=world.marker(owner)[:7] + owner[0],
             secret_hash="0" * 64,
         )
     if label == "core.auditevent":
         partner = world.partner(owner)
         return audit_record(
-            action="test.leak", obj=partner, actor=world.marker(owner),
+            action="test.leak",
+            obj=partner,
+            actor=world.marker(owner),
             changes={"marker": world.marker(owner)},
         )
     return build_generic(world, model, owner)
@@ -231,11 +235,15 @@ def build_world(*, a_mode: str = PartnerMode.OWN_INVOICING) -> World:
     partner_b = _partner(f"Partner B {LEAK_B}", PartnerMode.OWN_INVOICING)
     customer_a1 = Customer.objects.create(partner=partner_a, reference="A1", name="Cust A1")
     customer_a2 = Customer.objects.create(
-        partner=partner_a, reference=f"A2{LEAK_A2}", name=f"Cust {LEAK_A2}",
+        partner=partner_a,
+        reference=f"A2{LEAK_A2}",
+        name=f"Cust {LEAK_A2}",
         email=f"{LEAK_A2}@example.com",
     )
     customer_b = Customer.objects.create(
-        partner=partner_b, reference=f"B{LEAK_B}", name=f"Cust {LEAK_B}",
+        partner=partner_b,
+        reference=f"B{LEAK_B}",
+        name=f"Cust {LEAK_B}",
         email=f"{LEAK_B}@example.com",
     )
     world = World(partner_a, partner_b, customer_a1, customer_a2, customer_b)
