@@ -133,9 +133,7 @@ def test_overdue_aggregated_invoice_blocks_the_account_and_its_subcustomers(wisp
     assert {statuses["A1"], statuses["B1"], statuses["C1"]} == {CustomerStatus.BLOCKED}
 
     # The partner pays its account 181.82: the invoice is paid, everyone active again.
-    payment_record(
-        customer=account, amount=Money.from_minor(18182, "EUR"), on=date(2026, 1, 31)
-    )
+    payment_record(customer=account, amount=Money.from_minor(18182, "EUR"), on=date(2026, 1, 31))
     statuses = dict(Customer.objects.values_list("reference", "status"))
     assert set(statuses.values()) == {CustomerStatus.ACTIVE}
     assert invariants_check()[1] == []

@@ -120,7 +120,7 @@ def _expect_billed_as(charges: list[Charge], partner: Partner, customer: Custome
 
 @pytest.mark.parametrize(("from_mode", "to_mode"), list(itertools.permutations(MODES, 2)))
 def test_customer_moves_to_a_partner_in_another_mode(home, from_mode, to_mode):
-    old, customer, services = _world(home, from_mode)
+    _old, customer, services = _world(home, from_mode)
     new = _partner(to_mode, home)
     _bill([d for d in RUN_DATES if d <= CHANGE])
     pointers = {s.pk: Service.objects.get(pk=s.pk).charged_through or START for s in services}
@@ -140,9 +140,7 @@ def test_customer_moves_to_a_partner_in_another_mode(home, from_mode, to_mode):
     assert invariants_check()[1] == []
 
 
-@pytest.mark.parametrize(
-    ("from_mode", "to_mode"), list(itertools.permutations(MODES[1:], 2))
-)
+@pytest.mark.parametrize(("from_mode", "to_mode"), list(itertools.permutations(MODES[1:], 2)))
 def test_partner_changes_mode(home, from_mode, to_mode):
     partner, customer, services = _world(home, from_mode)
     for key, value in SETTINGS[to_mode].items():

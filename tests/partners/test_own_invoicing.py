@@ -76,13 +76,13 @@ def test_own_numbering_and_the_operators_sequence_untouched(world, home):
     assert seqs == {home.pk: 2, alp.pk: 3}
 
     billing_run_start(run_date=APR5)
-    assert sorted(
-        Invoice.objects.filter(issuer=alp).values_list("number", flat=True)
-    ) == [f"AF-2026-0000{n}" for n in range(1, 5)]
+    assert sorted(Invoice.objects.filter(issuer=alp).values_list("number", flat=True)) == [
+        f"AF-2026-0000{n}" for n in range(1, 5)
+    ]
 
 
 def test_wholesale_invoice_to_the_partners_account_at_partner_prices(world, home):
-    alp, x, y, direct = world
+    alp, _x, _y, _direct = world
     billing_run_start(run_date=MAR5)
     assert not Invoice.objects.filter(customer=alp.account).exists()  # day 1 not reached
     billing_run_start(run_date=APR1)

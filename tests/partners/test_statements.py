@@ -12,8 +12,8 @@ import pytest
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
-from ispbill.core.money import Money
 from ispbill.core.models import AuditEvent
+from ispbill.core.money import Money
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice
 from ispbill.ledger.models import AccountCode, Posting
@@ -144,7 +144,7 @@ def test_per_tariff_override(home):
 
 def test_approve_and_pay_post_to_the_home_ledger_once(home):
     partner = _partner()
-    customer, inv = _billed_customer(partner)
+    customer, _inv = _billed_customer(partner)
     payment_record(customer=customer, amount=eur(3558), on=date(2026, 3, 5), reference="T1")
     # 29.90 x 12.5 % = 3.7375 -> 3.74.
     st = commission_statement_build(partner=partner, month=MARCH)
@@ -177,7 +177,7 @@ def test_approve_and_pay_post_to_the_home_ledger_once(home):
 
 def test_build_is_idempotent_and_late_lines_go_to_the_next_statement(home):
     partner = _partner()
-    customer, inv = _billed_customer(partner)
+    customer, _inv = _billed_customer(partner)
     payment_record(customer=customer, amount=eur(1779), on=date(2026, 3, 5), reference="T1")
     first = commission_statement_build(partner=partner, month=MARCH)
     again = commission_statement_build(partner=partner, month=MARCH)
