@@ -24,3 +24,11 @@ if ! pg_ready; then
 fi
 pg_ready || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
 echo "PostgreSQL is ready on 127.0.0.1:5432."
+
+# The browser tests (tests/e2e) drive Debian's chromium; Playwright never downloads one.
+if [ ! -x /usr/bin/chromium ]; then
+  echo "Chromium is not installed; installing it with apt-get."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
