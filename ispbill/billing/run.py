@@ -28,6 +28,7 @@ from django.utils import timezone
 from ispbill.billing.models import BillingRun, BillingRunStatus, Charge, ChargeKind
 from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
+from ispbill.core.bulk import column_set, rows_insert
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
@@ -341,12 +342,9 @@ def billing_chunk_process(
 
         issued = invoices_issue(drafts)
         stats.count_invoices(drafts, issued.invoices, names)
-        if loose_charges:
-            Charge.objects.bulk_create(loose_charges)
-        if touched_services:
-            unique_services = list({s.pk: s for s in touched_services}.values())
-            Service.objects.bulk_update(unique_services, ["charged_through"], batch_size=1000)
-        Customer.objects.bulk_update(customers, ["billed_through"], batch_size=1000)
+        rows_insert(Charge, loose_charges)
+        column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
+        column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
         if issued.invoices:
             from ispbill.payments.services import credit_apply
 
@@ -437,7 +435,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             )
             carry: list[Charge] = []
             for d in dates:
-                carry.extend(ch for ch in pending if ch.billing_date <= d and ch not in carry)
+                carry.extend(ch for ch in pending if ch.billing_date <= d)
                 pending = [ch for ch in pending if ch.billing_date > d]
                 customers = {ch.customer_id: ch.customer for ch in carry}
                 draft = InvoiceDraft(
@@ -461,8 +459,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts)
         stats.count_invoices(drafts, issued.invoices, names)
-        if loose:
-            Charge.objects.bulk_create(loose)
+        rows_insert(Charge, loose)
         if issued.invoices:
             from ispbill.payments.services import credit_apply
 
@@ -521,10 +518,9 @@ def _wholesale_charges(
                 )
                 s.wholesale_charged_through = cd.next_uncharged
                 touched.append(s)
-    if touched:
-        Service.objects.bulk_update(
-            list({s.pk: s for s in touched}.values()), ["wholesale_charged_through"]
-        )
+    column_set(
+        Service, "wholesale_charged_through", {s.pk: s.wholesale_charged_through for s in touched}
+    )
     return out
 
 

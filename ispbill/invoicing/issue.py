@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from ispbill.billing.models import Charge
+from ispbill.core.bulk import column_set, rows_insert
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
@@ -125,7 +126,8 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
         )
         numbers.update(zip(indices, reserved, strict=True))
 
-    invoices = Invoice.objects.bulk_create(
+    invoices = rows_insert(
+        Invoice,
         [
             Invoice(
                 partner_id=d.account.partner_id,
@@ -146,7 +148,7 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
                 customer_snapshot=customer_snapshot(d.account),
             )
             for i, (d, t) in enumerate(issuable)
-        ]
+        ],
     )
     lines: list[InvoiceLine] = []
     taxes: list[InvoiceTax] = []
@@ -185,12 +187,10 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
             )
             for g in t.groups
         )
-    InvoiceLine.objects.bulk_create(lines)
-    InvoiceTax.objects.bulk_create(taxes)
-    if new_charges:
-        Charge.objects.bulk_create(new_charges)
-    if stored_charges:
-        Charge.objects.bulk_update(stored_charges, ["invoice"], batch_size=1000)
+    rows_insert(InvoiceLine, lines)
+    rows_insert(InvoiceTax, taxes)
+    rows_insert(Charge, new_charges)
+    column_set(Charge, "invoice", {c.pk: c.invoice_id for c in stored_charges})
     ledger_post_many(
         [
             invoice_entry(

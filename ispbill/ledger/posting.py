@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
+from ispbill.core.bulk import rows_insert
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 
 
@@ -46,7 +47,8 @@ def ledger_post_many(drafts: list[EntryDraft]) -> list[JournalEntry]:
     for d in drafts:
         if sum(line[1] for line in d.lines) != 0:
             raise UnbalancedEntry(f"{d.kind} {d.source_type}:{d.source_id} does not balance")
-    entries = JournalEntry.objects.bulk_create(
+    entries = rows_insert(
+        JournalEntry,
         [
             JournalEntry(
                 partner_id=d.partner_id,
@@ -58,9 +60,10 @@ def ledger_post_many(drafts: list[EntryDraft]) -> list[JournalEntry]:
                 reverses_id=d.reverses_id,
             )
             for d in drafts
-        ]
+        ],
     )
-    Posting.objects.bulk_create(
+    rows_insert(
+        Posting,
         [
             Posting(
                 partner_id=d.partner_id,
@@ -73,7 +76,7 @@ def ledger_post_many(drafts: list[EntryDraft]) -> list[JournalEntry]:
             )
             for d, e in zip(drafts, entries, strict=True)
             for account, amount, customer_id, counterparty_id in d.lines
-        ]
+        ],
     )
     return entries
 

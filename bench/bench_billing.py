@@ -1,0 +1,221 @@
+"""Billing-run benchmark: N customers (a mix of all partner modes) billed for one date on
+PostgreSQL, end to end, beside a COPY of the same number of rows.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ispbill_bench \\
+        .venv/bin/python bench/bench_billing.py --customers 100000
+
+Prints the figures and saves them to bench/results/billing.json. The database named in
+DATABASE_URL is dropped and recreated."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
+RUN_DATE = date(2026, 4, 5)
+
+
+def _db_admin(url: str) -> tuple[str, str]:
+    base, name = url.rsplit("/", 1)
+    return base + "/postgres", name
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    admin, name = _db_admin(url)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def setup_django() -> None:
+    import django
+
+    django.setup()
+
+
+def copy_rows(cursor, table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
+    n = 0
+    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+    return n
+
+
+def populate(n_customers: int) -> dict[str, int]:
+    """Partners, tariffs, customers and services, written with COPY."""
+    from django.db import connection
+
+    from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+    from ispbill.core.tenancy import system_scope
+    from ispbill.customers.models import Customer
+    from ispbill.partners.models import Partner
+
+    with system_scope():
+        home = Partner.objects.get(is_home=True)
+        vat = TaxRate.objects.create(partner=home, name="VAT 19%", rate_bp=1900)
+        tariffs = [
+            Tariff.objects.create(partner=home, name=f"Fiber {i}", price_minor=p, tax_rate=vat, period_months=m)
+            for i, (p, m) in enumerate([(2990, 1), (3990, 1), (6990, 1), (24900, 3), (500, 1)])
+        ]
+        pct = Partner.objects.create(name="Pct", mode="percentage", commission_bp=1250)
+        own = Partner.objects.create(name="Own", mode="own_invoicing", billing_day=5, invoice_number_pattern="OWN{year}{next|7}")
+        agg = Partner.objects.create(name="Agg", mode="aggregated", aggregation_day=5, aggregation_cycle=1, discount_bp=2000)
+        own_vat = TaxRate.objects.create(partner=own, name="VAT", rate_bp=1900)
+        own_tariff = Tariff.objects.create(partner=own, name="Own 100", price_minor=3450, tax_rate=own_vat)
+        for p in (pct, agg):
+            p.account = Customer.objects.create(partner=home, reference=f"P{p.pk}", name=p.name)
+            p.save()
+        PartnerPrice.objects.create(partner=agg, tariff=tariffs[0], price_minor=2100)
+    partners = [home.pk, pct.pk, own.pk, agg.pk]
+    with connection.cursor() as cur:
+        raw = cur.cursor
+        t0 = time.monotonic()
+        copy_rows(
+            raw, "customers_customer",
+            ["partner_id", "reference", "name", "company", "email", "phone", "street", "postcode",
+             "city", "country", "vat_id", "language", "status", "created_at", "payment_period"],
+            (
+                (partners[i % 4], f"B{i:07d}", f"Customer {i}", "", f"c{i}@example.net", "", "Street 1",
+                 "20457", "Hamburg", "DE", "", "de", "active", "2026-01-01T00:00:00Z", "")
+                for i in range(n_customers)
+            ),
+        )
+        cur.execute("SELECT id, partner_id FROM customers_customer WHERE reference LIKE 'B%%' ORDER BY id")
+        customers = cur.fetchall()
+        service_rows = []
+        for idx, (cid, pid) in enumerate(customers):
+            if pid == own.pk and idx % 2:
+                tariff_id = own_tariff.pk
+            else:
+                tariff_id = tariffs[idx % 4].pk
+            start = "2026-03-01" if idx % 10 else "2026-03-17"
+            service_rows.append((pid, cid, tariff_id, "Internet", 1, 0, start, "active", "2026-01-01T00:00:00Z"))
+            if idx % 10 < 3:
+                service_rows.append((pid, cid, tariffs[4].pk, "Static IP", 1, 0, start, "active", "2026-01-01T00:00:00Z"))
+        n_services = copy_rows(
+            raw, "subscriptions_service",
+            ["partner_id", "customer_id", "tariff_id", "description", "quantity", "discount_bp",
+             "start_date", "status", "created_at"],
+            service_rows,
+        )
+        # Everyone was billed through 1 March: the run bills one date each.
+        cur.execute("UPDATE customers_customer SET billed_through = '2026-03-01'")
+        cur.execute("UPDATE subscriptions_service SET charged_through = start_date")
+        cur.execute("ANALYZE")
+        setup_seconds = time.monotonic() - t0
+    return {"customers": len(customers), "services": n_services, "populate_seconds": round(setup_seconds, 1)}
+
+
+def bill_phase() -> None:
+    """Run in a child process so its peak RSS is the run's own."""
+    setup_django()
+    from django.db import connection
+
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.tenancy import system_scope
+
+    t0 = time.monotonic()
+    with system_scope():
+        summary = billing_run_start(run_date=RUN_DATE, started_by="bench")
+    seconds = time.monotonic() - t0
+    with connection.cursor() as cur:
+        counts = {}
+        for table in ("billing_charge", "invoicing_invoice", "invoicing_invoiceline", "invoicing_invoicetax",
+                      "ledger_journalentry", "ledger_posting", "partners_commissionaccrual", "payments_allocation"):
+            cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+            counts[table] = cur.fetchone()[0]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({
+        "seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1),
+        "invoices": summary.stats.invoices_issued, "customers_billed": summary.stats.customers_billed,
+        "rows": counts,
+    }))
+
+
+def copy_reference(tables: list[str]) -> float:
+    """COPY the rows the run wrote into scratch tables of the same shape (indexes and checks
+    included): the floor for writing those rows."""
+    setup_django()
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        raw = cur.cursor
+        seconds = 0.0
+        for source in tables:
+            scratch = f"bench_{source}"
+            cur.execute(f"DROP TABLE IF EXISTS {scratch}")
+            cur.execute(f"CREATE TABLE {scratch} (LIKE {source} INCLUDING ALL)")
+            data = bytearray()
+            with raw.copy(f"COPY {source} TO STDOUT") as copy:
+                for chunk in copy:
+                    data += chunk
+            t0 = time.monotonic()
+            with raw.copy(f"COPY {scratch} FROM STDIN") as copy:
+                copy.write(bytes(data))
+            seconds += time.monotonic() - t0
+            cur.execute(f"DROP TABLE {scratch}")
+        return seconds
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--phase", choices=["all", "bill"], default="all")
+    args = parser.parse_args()
+    url = os.environ.get("DATABASE_URL", "")
+    if not url.startswith("postgres"):
+        print("Set DATABASE_URL to a PostgreSQL database (it is dropped and recreated).")
+        return 2
+    if args.phase == "bill":
+        bill_phase()
+        return 0
+    recreate_database(url)
+    setup_django()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    populated = populate(args.customers)
+    print(f"populated: {populated}")
+    env = dict(os.environ)
+    out = subprocess.run(  # noqa: S603
+        [sys.executable, __file__, "--phase", "bill"], env=env, capture_output=True, text=True, check=False
+    )
+    if out.returncode:
+        print(out.stdout, out.stderr)
+        return 1
+    bill = json.loads(out.stdout.strip().splitlines()[-1])
+    copy_seconds = copy_reference([t for t, n in bill["rows"].items() if n])
+    written = sum(v for k, v in bill["rows"].items() if k != "payments_allocation")
+    result = {
+        "customers": populated["customers"],
+        "services": populated["services"],
+        "billing_seconds": bill["seconds"],
+        "peak_rss_mb": bill["peak_rss_mb"],
+        "invoices": bill["invoices"],
+        "rows_written": bill["rows"],
+        "copy_seconds_same_rows": round(copy_seconds, 2),
+        "ratio_to_copy": round(bill["seconds"] / copy_seconds, 2) if copy_seconds else None,
+    }
+    print(json.dumps(result, indent=2))
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    (results / f"billing-{populated['customers']}.json").write_text(json.dumps(result, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

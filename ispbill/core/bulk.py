@@ -1,0 +1,100 @@
+"""Set-based writes for the billing run.
+
+On PostgreSQL rows are written with COPY (ids drawn from the table's sequence first when the
+caller needs them) and updates are one ``UPDATE ... FROM (VALUES ...)`` per batch; elsewhere
+Django's bulk operations are used. The billing run's cost is dominated by how it writes:
+COPY is about 5x faster than ``bulk_create`` here (see docs/performance.md)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any, TypeVar
+
+from django.db import connection, models
+from django.utils import timezone
+
+M = TypeVar("M", bound=models.Model)
+BATCH = 5000
+
+
+def _is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _row(obj: models.Model, fields: list[Any], now: Any) -> list[Any]:
+    from psycopg.types.json import Jsonb
+
+    row = []
+    for f in fields:
+        value = getattr(obj, f.attname)
+        if value is None and getattr(f, "auto_now_add", False):
+            value = now
+            setattr(obj, f.attname, now)
+        if isinstance(f, models.JSONField):
+            value = Jsonb(value)
+        row.append(value)
+    return row
+
+
+def rows_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
+    """Insert ``objs`` and set their primary keys."""
+    if not objs:
+        return objs
+    if not _is_postgres():
+        return model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
+    table = model._meta.db_table
+    pk = model._meta.pk
+    assert pk is not None
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [table, pk.column, len(objs)],
+        )
+        ids = [r[0] for r in cur.fetchall()]
+        for obj, new_id in zip(objs, ids, strict=True):
+            obj.pk = new_id
+            obj._state.adding = False
+            obj._state.db = connection.alias
+        fields = list(model._meta.concrete_fields)
+        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        now = timezone.now()
+        with cur.cursor.copy(
+            f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
+        ) as copy:
+            for obj in objs:
+                copy.write_row(_row(obj, fields, now))
+    return objs
+
+
+def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -> None:
+    """``UPDATE table SET column = value WHERE id = pk`` for every (pk, value), in batches."""
+    if not values:
+        return
+    if not _is_postgres():
+        field = model._meta.get_field(column)
+        objs = []
+        for pk, value in values.items():
+            obj = model(pk=pk)
+            setattr(obj, field.attname, value)  # type: ignore[union-attr]
+            objs.append(obj)
+        model.objects.bulk_update(objs, [column], batch_size=500)  # type: ignore[attr-defined]
+        return
+    field = model._meta.get_field(column)
+    db_column = field.column  # type: ignore[union-attr]
+    db_type = field.db_type(connection)  # type: ignore[union-attr]
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(db_column)
+    items = list(values.items())
+    with connection.cursor() as cur:
+        for i in range(0, len(items), BATCH):
+            batch = items[i : i + BATCH]
+            placeholders = ", ".join(["(%s, %s)"] * len(batch))
+            params: list[Any] = []
+            for pk, value in batch:
+                params.extend([pk, value if not isinstance(value, dict) else json.dumps(value)])
+            cur.execute(
+                f"UPDATE {table} AS t SET {col} = v.val::{db_type} "  # noqa: S608 - names from the model
+                f"FROM (VALUES {placeholders}) AS v(id, val) WHERE t.id = v.id::bigint",
+                params,
+            )
