@@ -2,9 +2,112 @@
 
 from __future__ import annotations
 
-from ispbill.partners.models import Partner
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.forms.models import model_to_dict
+
+from ispbill.core.audit import audit_record, model_diff
+from ispbill.partners.models import Partner, PartnerMode
 
 
 def partner_home() -> Partner:
     """The home partner (the operator), created by the migrations."""
     return Partner.objects.get(is_home=True)
+
+
+# Settings a user may change on a partner; the mode changes through partner_mode_change.
+PARTNER_FIELDS = (
+    "name",
+    "legal_name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "vat_id",
+    "email",
+    "phone",
+    "website",
+    "iban",
+    "bic",
+    "currency",
+    "prices_include_tax",
+    "billing_day",
+    "payment_due_days",
+    "payment_period",
+    "first_period_billing",
+    "blocking_days",
+    "deactivation_days",
+    "reminder_days",
+    "invoice_number_pattern",
+    "credit_note_number_pattern",
+    "receipt_number_pattern",
+    "commission_bp",
+    "commission_base",
+    "commission_statement_day",
+    "discount_bp",
+    "aggregation_day",
+    "aggregation_cycle",
+    "aggregation_anchor_month",
+    "block_subcustomers",
+    "wholesale_charges",
+)
+
+
+def _partner_apply(partner: Partner, fields: dict[str, Any]) -> None:
+    unknown = set(fields) - set(PARTNER_FIELDS)
+    if unknown:
+        raise ValueError(f"not partner settings: {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(partner, name, value)
+    partner.full_clean()
+
+
+@transaction.atomic
+def partner_create(*, mode: str, actor: Any = None, **fields: Any) -> Partner:
+    """A new reseller in ``mode``; aggregated partners get their account at once."""
+    from ispbill.partners.changes import partner_account_ensure
+
+    if mode == PartnerMode.DIRECT or mode not in PartnerMode.values:
+        raise ValidationError({"mode": "Choose percentage, own invoicing or aggregated."})
+    partner = Partner(mode=mode)
+    _partner_apply(partner, fields)
+    partner.save()
+    if mode == PartnerMode.AGGREGATED or partner.wholesale_charges:
+        partner_account_ensure(partner=partner)
+    audit_record(
+        action="partner.created",
+        obj=partner,
+        actor=actor,
+        changes={"name": partner.name, "mode": mode},
+    )
+    return partner
+
+
+@transaction.atomic
+def partner_update(*, partner: Partner, actor: Any = None, **fields: Any) -> Partner:
+    """Change a partner's issuer details and settings."""
+    locked = Partner.objects.select_for_update().get(pk=partner.pk)
+    before = model_to_dict(locked, fields=list(PARTNER_FIELDS))
+    _partner_apply(locked, fields)
+    locked.save()
+    changes = model_diff(before, model_to_dict(locked, fields=list(PARTNER_FIELDS)))
+    if changes:
+        audit_record(action="partner.updated", obj=locked, actor=actor, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def partner_active_set(*, partner: Partner, active: bool, actor: Any = None) -> Partner:
+    """Disable (or enable again) a reseller; partners are never deleted."""
+    locked = Partner.objects.select_for_update().get(pk=partner.pk)
+    if locked.is_home and not active:
+        raise ValidationError("The home partner cannot be disabled.")
+    if locked.is_active != active:
+        locked.is_active = active
+        locked.save(update_fields=["is_active"])
+        audit_record(
+            action="partner.enabled" if active else "partner.disabled", obj=locked, actor=actor
+        )
+    return locked

@@ -1,0 +1,76 @@
+"""Service and one-time charge write services."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from ispbill.catalog.models import Tariff
+from ispbill.core.audit import audit_record
+from ispbill.customers.models import Customer
+from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
+
+
+@transaction.atomic
+def service_create(
+    *,
+    customer: Customer,
+    tariff: Tariff,
+    start_date: date,
+    actor: Any = None,
+    **fields: Any,
+) -> Service:
+    """Subscribe a customer to a tariff from ``start_date``."""
+    if not tariff.is_active:
+        raise ValidationError({"tariff": f"The tariff {tariff.name} is no longer sold."})
+    service = Service(
+        partner_id=customer.partner_id,
+        customer=customer,
+        tariff=tariff,
+        start_date=start_date,
+        **fields,
+    )
+    service.full_clean()
+    service.save()
+    audit_record(
+        action="service.created",
+        obj=service,
+        actor=actor,
+        changes={"tariff": tariff.name, "start_date": start_date.isoformat()},
+    )
+    return service
+
+
+@transaction.atomic
+def service_stop(*, service: Service, end_date: date, actor: Any = None) -> Service:
+    """End a service on ``end_date`` (included); it is not charged after it."""
+    locked = Service.objects.select_for_update().get(pk=service.pk)
+    if end_date < locked.start_date:
+        raise ValidationError({"end_date": "The end date is before the service started."})
+    locked.end_date = end_date
+    locked.status = ServiceStatus.STOPPED
+    locked.save(update_fields=["end_date", "status"])
+    audit_record(
+        action="service.stopped", obj=locked, actor=actor, changes={"end": end_date.isoformat()}
+    )
+    return locked
+
+
+@transaction.atomic
+def one_time_charge_create(
+    *, customer: Customer, actor: Any = None, **fields: Any
+) -> OneTimeCharge:
+    """Installation, equipment: charged on the customer's next invoice."""
+    charge = OneTimeCharge(partner_id=customer.partner_id, customer=customer, **fields)
+    charge.full_clean()
+    charge.save()
+    audit_record(
+        action="one_time_charge.created",
+        obj=charge,
+        actor=actor,
+        changes={k: fields[k] for k in sorted(fields)},
+    )
+    return charge
