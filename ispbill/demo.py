@@ -1,17 +1,20 @@
 """Demo data: the home partner and one partner in each mode, tariffs, customers with
-services, and users for each role. Idempotent: loading it twice adds nothing."""
+services, users for each role, and a few months of history: billing runs from January to
+April, payments for most invoices, a credit note, and the percentage partner's commission
+statements (approved, paid). Idempotent: loading it twice adds nothing."""
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 
 from django.db import transaction
 from faker import Faker
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import PartnerPrice, Tariff, TariffKind, TaxRate
+from ispbill.core.periods import add_months
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import Customer
 from ispbill.partners.models import AggregationCycle, CommissionBase, Partner, PartnerMode
@@ -29,6 +32,7 @@ class DemoResult:
     partners: int = 0
     customers: int = 0
     services: int = 0
+    invoices: int = 0
 
 
 def demo_users() -> list[tuple[str, str]]:
@@ -47,7 +51,9 @@ def demo_load(*, start: date | None = None) -> DemoResult:
     with system_scope(), transaction.atomic():
         if Partner.objects.filter(name=DEMO_MARKER_PARTNER).exists():
             return DemoResult(created=False, users=demo_users())
-        return _build(start or date(2026, 1, 1))
+        result = _build(start or date(2026, 1, 1))
+        result.invoices = _history(start or date(2026, 1, 1))
+        return result
 
 
 def _vat_id(rng: random.Random) -> str:
@@ -260,3 +266,73 @@ def _build(start: date) -> DemoResult:
     return DemoResult(
         created=True, users=demo_users(), partners=4, customers=n_customers, services=n_services
     )
+
+
+def _history(start: date) -> int:
+    """Bill the months from ``start`` to the 5th of its fourth month on each billing day,
+    pay most invoices a few days after issue, credit one, and settle the commission."""
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.money import Money
+    from ispbill.invoicing.credit import credit_note_issue
+    from ispbill.invoicing.models import Invoice
+    from ispbill.partners.statements import (
+        commission_statement_approve,
+        commission_statement_build,
+        commission_statement_pay,
+    )
+    from ispbill.payments.services import payment_record
+
+    rng = random.Random(7)
+    months = [add_months(start.replace(day=1), n) for n in range(4)]
+    run_dates = [m.replace(day=day) for m in months for day in (1, 5)]
+    issued = 0
+    for run_date in run_dates:
+        summary = billing_run_start(run_date=run_date, started_by="demo")
+        if summary.run_id is None:
+            continue
+        invoices = list(
+            Invoice.objects.filter(billing_run_id=summary.run_id).select_related("customer")
+        )
+        issued += len(invoices)
+        for inv in invoices:
+            roll = rng.random()
+            if roll > 0.9 or inv.issue_date >= run_dates[-1]:
+                continue  # left open: the UI shows unpaid and overdue invoices too
+            amount = inv.total_minor if roll < 0.85 else inv.total_minor // 2
+            payment_record(
+                customer=inv.customer,
+                amount=Money.from_minor(amount, inv.currency),
+                on=inv.issue_date + timedelta(days=rng.randint(2, 12)),
+                reference=f"DEMO-{inv.number}",
+                actor="demo",
+            )
+    citynet = Partner.objects.get(name=DEMO_MARKER_PARTNER)
+    credited = (
+        Invoice.objects.filter(customer__partner=citynet, billing_date=months[1])
+        .order_by("pk")
+        .first()
+    )
+    if credited is not None:
+        line = credited.lines.order_by("position").first()
+        if line is not None:
+            credit_note_issue(
+                invoice=credited,
+                on=months[1] + timedelta(days=14),
+                reason="Compensation for a three-day outage",
+                lines={line.pk: max(line.amount_minor // 10, 1)},
+                actor="demo",
+            )
+    for n, month in enumerate(months[:3]):
+        statement = commission_statement_build(partner=citynet, month=month, actor="demo")
+        if n < 2:
+            statement = commission_statement_approve(
+                statement=statement, actor="demo", on=months[n + 1] + timedelta(days=1)
+            )
+        if n < 1:
+            commission_statement_pay(
+                statement=statement,
+                on=months[n + 1] + timedelta(days=9),
+                reference=f"CN-PAYOUT-{month:%Y%m}",
+                actor="demo",
+            )
+    return issued
