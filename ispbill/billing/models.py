@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
 from django.db import models
 from django.db.models import Q
 
@@ -126,3 +130,62 @@ class BillingRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+CHARGE_FIELDS = [
+    "partner_id",
+    "issuer_id",
+    "customer_id",
+    "account_id",
+    "kind",
+    "service_id",
+    "tariff_id",
+    "one_time_charge_id",
+    "billing_date",
+    "period_start",
+    "period_end",
+    "description",
+    "quantity",
+    "unit_price_minor",
+    "amount_minor",
+    "tax_rate_bp",
+    "tax_category",
+    "currency",
+    "invoice_id",
+]
+
+
+@dataclass(slots=True)
+class ChargeRow:
+    """A charge being rated, before it is stored: the billing run builds hundreds of thousands
+    of these, so they are plain objects, written with one COPY (``charges_insert``)."""
+
+    partner_id: int
+    issuer_id: int
+    customer_id: int
+    account_id: int
+    kind: str
+    billing_date: date
+    period_start: date
+    period_end: date
+    description: str
+    quantity: int
+    unit_price_minor: int
+    amount_minor: int
+    tax_rate_bp: int
+    tax_category: str
+    currency: str
+    service_id: int | None = None
+    tariff_id: int | None = None
+    one_time_charge_id: int | None = None
+    invoice_id: int | None = None
+    pk: int | None = None
+
+
+def charges_insert(rows: list[Any]) -> None:
+    """Store new charges (ChargeRow or unsaved Charge objects)."""
+    from ispbill.core.bulk import tuples_insert
+
+    tuples_insert(
+        Charge, CHARGE_FIELDS, [tuple(getattr(r, f) for f in CHARGE_FIELDS) for r in rows]
+    )

@@ -25,10 +25,17 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
-from ispbill.billing.models import BillingRun, BillingRunStatus, Charge, ChargeKind
+from ispbill.billing.models import (
+    BillingRun,
+    BillingRunStatus,
+    Charge,
+    ChargeKind,
+    ChargeRow,
+    charges_insert,
+)
 from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
-from ispbill.core.bulk import column_set, rows_insert
+from ispbill.core.bulk import column_set
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
@@ -154,11 +161,11 @@ def _new_charge(
     kind: str,
     billing_date: date,
     **kw: Any,
-) -> Charge:
-    return Charge(
+) -> ChargeRow:
+    return ChargeRow(
         partner_id=customer.partner_id,
-        issuer=issuer,
-        customer=customer,
+        issuer_id=issuer.pk,
+        customer_id=customer.pk,
         account_id=account_id,
         kind=kind,
         billing_date=billing_date,
@@ -229,7 +236,7 @@ def billing_chunk_process(
         }
         prices = _partner_prices(held_partners)
 
-        loose_charges: list[Charge] = []  # new charges that go on no invoice now
+        loose_charges: list[Any] = []  # new charges that go on no invoice now
         drafts: list[InvoiceDraft] = []
         touched_services: list[Service] = []
         for c in customers:
@@ -248,7 +255,7 @@ def billing_chunk_process(
             if not dates:
                 continue
             billable = c.status != CustomerStatus.INACTIVE
-            carry = list(pending_by_account.get(c.pk, []))
+            carry: list[Any] = list(pending_by_account.get(c.pk, []))
             new_for_customer = 0
             for d in dates:
                 for s in services:
@@ -342,7 +349,7 @@ def billing_chunk_process(
 
         issued = invoices_issue(drafts)
         stats.count_invoices(drafts, issued.invoices, names)
-        rows_insert(Charge, loose_charges)
+        charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
         column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
         if issued.invoices:
@@ -397,7 +404,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
         home = Partner.objects.get(is_home=True)
         names = {p.pk: p.name for p in Partner.objects.all()}
         drafts: list[InvoiceDraft] = []
-        loose: list[Charge] = []
+        loose: list[Any] = []
         for p in partners:
             if p.aggregated_through is not None and p.aggregated_through >= run_date:
                 continue
@@ -433,11 +440,14 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
                 if p.mode == PartnerMode.AGGREGATED
                 else InvoiceKind.WHOLESALE
             )
-            carry: list[Charge] = []
+            carry: list[Any] = []
+            titles = {
+                c.pk: _section_title(c)
+                for c in Customer.objects.filter(pk__in={ch.customer_id for ch in pending})
+            }
             for d in dates:
                 carry.extend(ch for ch in pending if ch.billing_date <= d)
                 pending = [ch for ch in pending if ch.billing_date > d]
-                customers = {ch.customer_id: ch.customer for ch in carry}
                 draft = InvoiceDraft(
                     issuer=home,
                     account=account,
@@ -449,7 +459,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
                     else home.payment_due_days,
                     billing_run_id=run_id,
                     charges=carry,
-                    sections={cid: _section_title(cust) for cid, cust in customers.items()},
+                    sections={ch.customer_id: titles[ch.customer_id] for ch in carry},
                 )
                 if carry and draft.total_preview > 0:
                     drafts.append(draft)
@@ -459,7 +469,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts)
         stats.count_invoices(drafts, issued.invoices, names)
-        rows_insert(Charge, loose)
+        charges_insert(loose)
         if issued.invoices:
             from ispbill.payments.services import credit_apply
 
@@ -470,11 +480,11 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
 
 def _wholesale_charges(
     *, partner: Partner, home: Partner, account: Customer, cycle: Cycle, run_date: date
-) -> list[Charge]:
+) -> list[ChargeRow]:
     """An own-invoicing partner's customers' active services on operator tariffs, rated at
     partner prices on the partner's aggregation cycle (kind ``wholesale``)."""
     prices = _partner_prices({partner.pk})
-    out: list[Charge] = []
+    out: list[ChargeRow] = []
     touched: list[Service] = []
     services = (
         Service.objects.filter(partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE)

@@ -57,7 +57,7 @@ def rows_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
             obj._state.adding = False
             obj._state.db = connection.alias
         fields = list(model._meta.concrete_fields)
-        columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
+        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
         now = timezone.now()
         with cur.cursor.copy(
             f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
@@ -81,8 +81,9 @@ def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -
         model.objects.bulk_update(objs, [column], batch_size=500)  # type: ignore[attr-defined]
         return
     field = model._meta.get_field(column)
-    db_column = field.column  # type: ignore[union-attr]
-    db_type = field.db_type(connection)  # type: ignore[union-attr]
+    assert isinstance(field, models.Field)
+    db_column = str(field.column)
+    db_type = field.db_type(connection)
     table = connection.ops.quote_name(model._meta.db_table)
     col = connection.ops.quote_name(db_column)
     items = list(values.items())
@@ -98,3 +99,53 @@ def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -
                 f"FROM (VALUES {placeholders}) AS v(id, val) WHERE t.id = v.id::bigint",
                 params,
             )
+
+
+def tuples_insert(
+    model: type[models.Model],
+    fields: list[str],
+    rows: list[tuple[Any, ...]],
+    *,
+    with_ids: bool = False,
+) -> list[int]:
+    """Insert plain tuples (values for ``fields``, by attribute name) without building model
+    instances. Returns the new primary keys when ``with_ids``. ``auto_now_add`` columns not
+    named in ``fields`` are set to now."""
+    if not rows:
+        return []
+    meta = model._meta
+    extra = [
+        f
+        for f in meta.concrete_fields
+        if getattr(f, "auto_now_add", False) and f.attname not in fields
+    ]
+    now = timezone.now()
+    if not _is_postgres():
+        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
+        model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
+        return [int(o.pk) for o in objs]
+    pk = meta.pk
+    assert pk is not None
+    attnames = {f.attname: f for f in meta.concrete_fields}
+    columns = [attnames[name].column for name in fields] + [f.column for f in extra]
+    ids: list[int] = []
+    with connection.cursor() as cur:
+        if with_ids:
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, pk.column, len(rows)],
+            )
+            ids = [r[0] for r in cur.fetchall()]
+            columns = [pk.column, *columns]
+        quoted = ", ".join(connection.ops.quote_name(str(c)) for c in columns)
+        tail = [now] * len(extra)
+        with cur.cursor.copy(
+            f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN"
+        ) as copy:
+            if with_ids:
+                for new_id, row in zip(ids, rows, strict=True):
+                    copy.write_row((new_id, *row, *tail))
+            else:
+                for row in rows:
+                    copy.write_row((*row, *tail))
+    return ids

@@ -15,14 +15,30 @@ from typing import Any
 
 from django.db import transaction
 
-from ispbill.billing.models import Charge
-from ispbill.core.bulk import column_set, rows_insert
+from ispbill.billing.models import Charge, charges_insert
+from ispbill.core.bulk import column_set, rows_insert, tuples_insert
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.tax import document_totals
 from ispbill.ledger.posting import invoice_entry, ledger_post_many
 from ispbill.partners.models import Partner
+
+LINE_FIELDS = [
+    "invoice_id",
+    "position",
+    "section",
+    "section_customer_id",
+    "tariff_id",
+    "description",
+    "period_start",
+    "period_end",
+    "quantity",
+    "unit_price_minor",
+    "amount_minor",
+    "tax_rate_bp",
+    "tax_category",
+]
 
 
 def issuer_snapshot(p: Partner) -> dict[str, Any]:
@@ -67,7 +83,7 @@ class InvoiceDraft:
     issue_date: date
     due_days: int
     billing_run_id: int | None = None
-    charges: list[Charge] = field(default_factory=list)
+    charges: list[Any] = field(default_factory=list)
     sections: dict[int, str] = field(default_factory=dict)  # customer id -> section title
 
     @property
@@ -150,46 +166,40 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
             for i, (d, t) in enumerate(issuable)
         ],
     )
-    lines: list[InvoiceLine] = []
-    taxes: list[InvoiceTax] = []
-    new_charges: list[Charge] = []
-    stored_charges: list[Charge] = []
+    lines: list[tuple[Any, ...]] = []
+    taxes: list[tuple[Any, ...]] = []
+    new_charges: list[Any] = []
+    stored_charges: list[Any] = []
     for (d, t), inv in zip(issuable, invoices, strict=True):
         ordered = sorted(d.charges, key=functools.partial(_line_sort_key, d))
+        aggregated = d.kind == InvoiceKind.AGGREGATED
         for pos, c in enumerate(ordered, 1):
             c.invoice_id = inv.pk
             (stored_charges if c.pk else new_charges).append(c)
-            aggregated = d.kind == InvoiceKind.AGGREGATED
+            recurring = c.service_id is not None
             lines.append(
-                InvoiceLine(
-                    invoice_id=inv.pk,
-                    position=pos,
-                    section=d.sections.get(c.customer_id, "") if aggregated else "",
-                    section_customer_id=c.customer_id if aggregated else None,
-                    tariff_id=c.tariff_id,
-                    description=c.description,
-                    period_start=c.period_start if c.service_id else None,
-                    period_end=c.period_end if c.service_id else None,
-                    quantity=c.quantity,
-                    unit_price_minor=c.unit_price_minor,
-                    amount_minor=c.amount_minor,
-                    tax_rate_bp=c.tax_rate_bp,
-                    tax_category=c.tax_category,
+                (
+                    inv.pk,
+                    pos,
+                    d.sections.get(c.customer_id, "") if aggregated else "",
+                    c.customer_id if aggregated else None,
+                    c.tariff_id,
+                    c.description,
+                    c.period_start if recurring else None,
+                    c.period_end if recurring else None,
+                    c.quantity,
+                    c.unit_price_minor,
+                    c.amount_minor,
+                    c.tax_rate_bp,
+                    c.tax_category,
                 )
             )
-        taxes.extend(
-            InvoiceTax(
-                invoice_id=inv.pk,
-                rate_bp=g.rate_bp,
-                category=g.category,
-                net_minor=g.net_minor,
-                tax_minor=g.tax_minor,
-            )
-            for g in t.groups
-        )
-    rows_insert(InvoiceLine, lines)
-    rows_insert(InvoiceTax, taxes)
-    rows_insert(Charge, new_charges)
+        taxes.extend((inv.pk, g.rate_bp, g.category, g.net_minor, g.tax_minor) for g in t.groups)
+    tuples_insert(InvoiceLine, LINE_FIELDS, lines)
+    tuples_insert(
+        InvoiceTax, ["invoice_id", "rate_bp", "category", "net_minor", "tax_minor"], taxes
+    )
+    charges_insert(new_charges)
     column_set(Charge, "invoice", {c.pk: c.invoice_id for c in stored_charges})
     ledger_post_many(
         [
@@ -208,5 +218,5 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
     )
     from ispbill.partners.commission import commission_accrue_invoiced
 
-    commission_accrue_invoiced(invoices)
+    commission_accrue_invoiced(list(invoices))
     return IssueResult(list(invoices), skipped)

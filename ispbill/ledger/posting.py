@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from ispbill.core.bulk import rows_insert
+from ispbill.core.bulk import tuples_insert
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 
 
@@ -42,43 +42,46 @@ class EntryDraft:
         return self
 
 
-def ledger_post_many(drafts: list[EntryDraft]) -> list[JournalEntry]:
-    """Write balanced entries in bulk (two INSERTs for any number of entries)."""
+def ledger_post_many(drafts: list[EntryDraft]) -> list[int]:
+    """Write balanced entries in bulk (two COPYs for any number of entries); returns their ids."""
     for d in drafts:
         if sum(line[1] for line in d.lines) != 0:
             raise UnbalancedEntry(f"{d.kind} {d.source_type}:{d.source_id} does not balance")
-    entries = rows_insert(
+    ids = tuples_insert(
         JournalEntry,
+        ["partner_id", "date", "kind", "description", "source_type", "source_id", "reverses_id"],
         [
-            JournalEntry(
-                partner_id=d.partner_id,
-                date=d.date,
-                kind=d.kind,
-                description=d.description[:300],
-                source_type=d.source_type,
-                source_id=d.source_id,
-                reverses_id=d.reverses_id,
+            (
+                d.partner_id,
+                d.date,
+                d.kind,
+                d.description[:300],
+                d.source_type,
+                d.source_id,
+                d.reverses_id,
             )
             for d in drafts
         ],
+        with_ids=True,
     )
-    rows_insert(
+    tuples_insert(
         Posting,
         [
-            Posting(
-                partner_id=d.partner_id,
-                entry_id=e.pk,
-                account=account,
-                customer_id=customer_id,
-                counterparty_id=counterparty_id,
-                amount_minor=amount,
-                currency=d.currency,
-            )
-            for d, e in zip(drafts, entries, strict=True)
+            "partner_id",
+            "entry_id",
+            "account",
+            "customer_id",
+            "counterparty_id",
+            "amount_minor",
+            "currency",
+        ],
+        [
+            (d.partner_id, entry_id, account, customer_id, counterparty_id, amount, d.currency)
+            for d, entry_id in zip(drafts, ids, strict=True)
             for account, amount, customer_id, counterparty_id in d.lines
         ],
     )
-    return entries
+    return ids
 
 
 def invoice_entry(
