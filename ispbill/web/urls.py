@@ -1,11 +1,111 @@
 from django.urls import path
 
-from ispbill.web import views, views_access
+from ispbill.web import views, views_access, views_customers, views_finance, views_portal
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
+    # partners
+    path("partners/", views_customers.partners, name="partners"),
+    path("partners/new/", views_customers.partner_new, name="partner_new"),
+    path("partners/<int:partner_id>/", views_customers.partner_detail, name="partner"),
+    path("partners/<int:partner_id>/edit/", views_customers.partner_edit, name="partner_edit"),
+    path(
+        "partners/<int:partner_id>/toggle/",
+        views_customers.partner_toggle,
+        name="partner_toggle",
+    ),
+    # customers
+    path("customers/", views_customers.customers, name="customers"),
+    path("customers/new/", views_customers.customer_new, name="customer_new"),
+    path("customers/<int:customer_id>/", views_customers.customer_detail, name="customer"),
+    path("customers/<int:customer_id>/edit/", views_customers.customer_edit, name="customer_edit"),
+    path(
+        "customers/<int:customer_id>/status/",
+        views_customers.customer_status,
+        name="customer_status",
+    ),
+    path(
+        "customers/<int:customer_id>/services/new/",
+        views_customers.service_new,
+        name="service_new",
+    ),
+    path(
+        "customers/<int:customer_id>/charges/new/",
+        views_customers.one_time_charge_new,
+        name="one_time_charge_new",
+    ),
+    path(
+        "customers/<int:customer_id>/statement/",
+        views_customers.customer_statement_view,
+        name="customer_statement",
+    ),
+    # catalog
+    path("catalog/tariffs/", views_customers.tariffs, name="tariffs"),
+    path("catalog/tariffs/new/", views_customers.tariff_new, name="tariff_new"),
+    path("catalog/tariffs/<int:tariff_id>/edit/", views_customers.tariff_edit, name="tariff_edit"),
+    path("catalog/tax-rates/new/", views_customers.tax_rate_new, name="tax_rate_new"),
+    # billing runs
+    path("billing/", views_finance.billing, name="billing"),
+    path("billing/preview/", views_finance.billing_preview, name="billing_preview"),
+    path("billing/start/", views_finance.billing_start, name="billing_start"),
+    path("billing/runs/<int:run_id>/", views_finance.billing_run, name="billing_run"),
+    path(
+        "billing/runs/<int:run_id>/progress/",
+        views_finance.billing_run_progress,
+        name="billing_run_progress",
+    ),
+    # invoices, credit notes, payments
+    path("invoices/", views_finance.invoices, name="invoices"),
+    path("invoices/aggregated/", views_finance.aggregated, name="aggregated"),
+    path("invoices/<int:invoice_id>/", views_finance.invoice_detail, name="invoice"),
+    path("invoices/<int:invoice_id>/pdf/", views_finance.invoice_pdf, name="invoice_pdf"),
+    path(
+        "invoices/<int:invoice_id>/credit-note/",
+        views_finance.credit_note_new,
+        name="credit_note_new",
+    ),
+    path("payments/", views_finance.payments, name="payments"),
+    path("payments/new/", views_finance.payment_new, name="payment_new"),
+    path(
+        "payments/<int:payment_id>/refund/",
+        views_finance.payment_refund_view,
+        name="payment_refund",
+    ),
+    path("dunning/", views.dunning, name="dunning"),
+    # commission statements
+    path("commissions/", views_finance.commissions, name="commissions"),
+    path("commissions/build/", views_finance.commissions_build, name="commissions_build"),
+    path("commissions/<int:statement_id>/", views_finance.commission_detail, name="commission"),
+    path(
+        "commissions/<int:statement_id>/csv/",
+        views_finance.commission_csv,
+        name="commission_csv",
+    ),
+    path(
+        "commissions/<int:statement_id>/approve/",
+        views_finance.commission_approve,
+        name="commission_approve",
+    ),
+    path(
+        "commissions/<int:statement_id>/pay/",
+        views_finance.commission_pay,
+        name="commission_pay",
+    ),
+    # settings
+    path("settings/", views.issuer_settings, name="settings"),
+    # customer portal
+    path("portal/", views_portal.portal, name="portal"),
+    path("portal/invoices/", views_portal.portal_invoices, name="portal_invoices"),
+    path(
+        "portal/invoices/<int:invoice_id>/pdf/",
+        views_portal.portal_invoice_pdf,
+        name="portal_invoice_pdf",
+    ),
+    path("portal/statement/", views_portal.portal_statement, name="portal_statement"),
+    path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
+    # access (audit log, API tokens, view as partner)
     path("audit/", views_access.audit_log, name="audit_log"),
     path("account/tokens/", views_access.api_tokens, name="api_tokens"),
     path(

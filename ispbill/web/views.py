@@ -1,17 +1,23 @@
-"""Operator home: the partners and customers that exist."""
+"""Dashboard, dunning overview and issuer settings."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.core.exceptions import ValidationError
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect
 
-from ispbill.customers.models import Customer
+from ispbill.accounts.permissions import require_capability
+from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner
+from ispbill.partners.services import partner_update
+from ispbill.web.dashboard import blocking_date, dashboard_figures, overdue_invoices
+from ispbill.web.forms import IssuerSettingsForm, today
+from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -20,25 +26,66 @@ def health(request: HttpRequest) -> JsonResponse:
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
-    user: Any = request.user
-    partners = Partner.objects.all()
-    if not getattr(user, "is_operator", False):
-        partners = partners.filter(pk=user.partner_id or 0)
-    partners = partners.annotate(
-        n_customers=Count("customers"),
-        n_active=Count("customers", filter=Q(customers__status="active")),
-    )
-    customers = Customer.objects.select_related("partner").order_by("partner_id", "reference")
-    if getattr(user, "role", None) == "customer":
-        customers = customers.filter(pk=user.customer_id or 0)
+    """The dashboard; customers land on their portal."""
+    access = access_of(request)
+    if access.can("portal.read"):
+        return redirect("web:portal")
+    context: dict[str, Any] = {}
+    if access.can("finance.read") or access.can("customers.read"):
+        board = dashboard_figures(today=today(), currency=panel_currency(request))
+        context["board"] = board
+        context["chart_data"] = board.chart_data()
+    return page(request, "web/dashboard.html", context, "dashboard")
+
+
+@require_capability("finance.read")
+def dunning(request: HttpRequest) -> HttpResponse:
+    """Overdue invoices with the date their customer will be blocked, and who is blocked."""
+    day = today()
+    issuers = {p.pk: p for p in Partner.objects.all()}
+    home = next(p for p in issuers.values() if p.is_home)
+    rows = []
+    for inv in overdue_invoices(today=day)[:500]:
+        issuer = issuers.get(inv.issuer_id, home)
+        block_on = blocking_date(inv.due_date, issuer.blocking_days)
+        rows.append(
+            {
+                "invoice": inv,
+                "days": (day - inv.due_date).days,
+                "block_on": block_on,
+                "to_block": inv.customer.status == CustomerStatus.ACTIVE
+                and block_on is not None
+                and block_on <= day,
+            }
+        )
+    tab = request.GET.get("tab", "overdue")
+    blocked = Customer.objects.filter(status=CustomerStatus.BLOCKED).select_related("partner")
     query = request.GET.get("q", "").strip()
     if query:
-        customers = customers.filter(
-            Q(name__icontains=query) | Q(reference__icontains=query) | Q(email__icontains=query)
-        )
-    page = Paginator(customers, 50).get_page(request.GET.get("page"))
-    return render(
-        request,
-        "web/home.html",
-        {"partners": partners, "page": page, "query": query},
-    )
+        blocked = blocked.filter(Q(name__icontains=query) | Q(reference__icontains=query))
+    context = {
+        "tab": tab,
+        "overdue": rows if tab == "overdue" else [r for r in rows if r["block_on"]],
+        "to_block": [r for r in rows if r["to_block"]],
+        "n_overdue": len(rows),
+        "blocked_page": paginate(request, blocked.order_by("-status_changed_at", "pk")),
+        "currency": panel_currency(request),
+    }
+    return page(request, "web/dunning.html", context, "dunning")
+
+
+@require_capability("issuer.manage")
+def issuer_settings(request: HttpRequest) -> HttpResponse:
+    """The issuer's details, numbering and billing defaults (home or own-invoicing partner)."""
+    issuer = panel_partner(request) or Partner.objects.get(is_home=True)
+    form = IssuerSettingsForm(request.POST or None, instance=issuer)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner_update(partner=issuer, **form.cleaned_data, **actor(request))
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, "Settings saved. New documents use them.")
+            return redirect("web:settings")
+    issuer.refresh_from_db()
+    return page(request, "web/settings.html", {"form": form, "issuer": issuer}, "settings")

@@ -1,0 +1,82 @@
+"""What every panel view needs: the request's partner and currency, pagination, sorting."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+from django.http import Http404, HttpRequest
+from django.shortcuts import render
+from django.template.response import TemplateResponse
+
+from ispbill.accounts.permissions import Access, access_for_request
+from ispbill.core.audit import audit_context
+from ispbill.partners.models import Partner
+
+PAGE_SIZE = 25
+
+
+def access_of(request: HttpRequest) -> Access:
+    return access_for_request(request)
+
+
+def panel_partner(request: HttpRequest) -> Partner | None:
+    """The partner whose panel this is (None for the operator's own staff)."""
+    access = access_of(request)
+    if access.is_operator or access.partner_id is None:
+        return None
+    return Partner.objects.get(pk=access.partner_id)
+
+
+def home_partner() -> Partner:
+    return Partner.objects.get(is_home=True)
+
+
+def panel_currency(request: HttpRequest) -> str:
+    partner = panel_partner(request)
+    return (partner or home_partner()).currency
+
+
+def actor(request: HttpRequest) -> dict[str, Any]:
+    """Keyword arguments naming who acts, for services that audit (``actor=``)."""
+    return {"actor": audit_context(request)["actor"]}
+
+
+def paginate(request: HttpRequest, qs: Any, size: int = PAGE_SIZE) -> Page:
+    return Paginator(qs, size).get_page(request.GET.get("page"))
+
+
+def sorted_by(
+    request: HttpRequest, qs: QuerySet[Any], allowed: dict[str, str], default: str
+) -> tuple[QuerySet[Any], str]:
+    """Order ``qs`` by the ``sort`` parameter (``-`` for descending) among ``allowed``."""
+    key = request.GET.get("sort", default)
+    name = key.lstrip("-")
+    if name not in allowed:
+        key, name = default, default.lstrip("-")
+    field = allowed[name]
+    return qs.order_by(("-" if key.startswith("-") else "") + field, "-pk"), key
+
+
+def scoped_row(
+    qs: QuerySet[Any], request: HttpRequest, *, partner_field: str, **lookup: Any
+) -> Any:
+    """A row of a model without a scoped manager: the operator's, or the panel partner's;
+    anything else answers 404 like a missing row."""
+    access = access_of(request)
+    if not access.is_operator:
+        qs = qs.filter(**{partner_field: access.partner_id or 0})
+    row = qs.filter(**lookup).first()
+    if row is None:
+        raise Http404("No such object.")
+    return row
+
+
+def page(request: HttpRequest, template: str, context: dict[str, Any], nav: str) -> Any:
+    context.setdefault("nav", nav)
+    context.setdefault("panel_partner", panel_partner(request))
+    return render(request, template, context)
+
+
+__all__ = ["TemplateResponse", "page"]

@@ -1,0 +1,49 @@
+"""Template filters of the web UI: money in minor units, percentages in hundredths."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django import template
+
+from ispbill.core.money import Money
+
+register = template.Library()
+
+
+@register.filter
+def money(minor: Any, currency: str = "EUR") -> str:
+    """``{{ invoice.total_minor|money:invoice.currency }}`` -> "€1,234.50"."""
+    if minor is None or minor == "":
+        return "—"
+    return Money.from_minor(int(minor), currency or "EUR").format("en")
+
+
+@register.filter
+def percent_bp(bp: Any) -> str:
+    """Hundredths of a percent as a percentage: 1250 -> "12.50 %"."""
+    if bp is None or bp == "":
+        return "—"
+    value = int(bp)
+    return f"{value // 100}.{value % 100:02d} %"
+
+
+@register.filter
+def speed(kbps: Any) -> str:
+    if not kbps:
+        return ""
+    value = int(kbps)
+    return f"{value // 1000} Mbit/s" if value >= 1000 else f"{value} kbit/s"
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: Any, **changes: Any) -> str:
+    """The current query string with some parameters replaced (pagination, sorting)."""
+    params = context["request"].GET.copy()
+    for key, value in changes.items():
+        if value in (None, ""):
+            params.pop(key, None)
+        else:
+            params[key] = value
+    return "?" + urlencode(sorted(params.items()))

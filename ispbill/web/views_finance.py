@@ -1,0 +1,498 @@
+"""Billing runs, invoices, credit notes, payments, refunds, commission statements."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.contrib import messages
+from django.db.models import F, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from ispbill.accounts.permissions import require_capability
+from ispbill.billing.models import BillingRun, BillingRunStatus
+from ispbill.billing.run import BillingRunError, billing_run_start
+from ispbill.core.money import Money
+from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.customers.models import Customer
+from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
+from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
+from ispbill.partners.statements import (
+    StatementError,
+    commission_statement_approve,
+    commission_statement_build,
+    commission_statement_csv,
+    commission_statement_pay,
+    statement_partners,
+)
+from ispbill.payments.models import Payment, PaymentMethod
+from ispbill.payments.services import PaymentError, payment_record, payment_refund
+from ispbill.web.documents import invoice_pdf_response
+from ispbill.web.forms import (
+    BillingRunForm,
+    CreditNoteForm,
+    PaymentForm,
+    RefundForm,
+    StatementBuildForm,
+    StatementPayForm,
+    today,
+)
+from ispbill.web.panel import (
+    access_of,
+    actor,
+    page,
+    paginate,
+    panel_currency,
+    panel_partner,
+    scoped_row,
+    sorted_by,
+)
+
+# -- billing runs ---------------------------------------------------------------------------
+
+
+def _run_issuer(request: HttpRequest) -> Partner | None:
+    """Operator runs bill everyone; an own-invoicing partner's run bills its customers."""
+    return panel_partner(request)
+
+
+def _runs(request: HttpRequest) -> Any:
+    qs = BillingRun.objects.filter(dry_run=False).select_related("scope_partner")
+    access = access_of(request)
+    if not access.is_operator:
+        qs = qs.filter(scope_partner_id=access.partner_id or 0)
+    return qs.order_by("-id")
+
+
+@require_capability("billing.run")
+def billing(request: HttpRequest) -> HttpResponse:
+    form = BillingRunForm(initial={"run_date": today()})
+    context = {"form": form, "page": paginate(request, _runs(request))}
+    return page(request, "web/billing/index.html", context, "billing")
+
+
+@require_capability("billing.run")
+@require_POST
+def billing_preview(request: HttpRequest) -> HttpResponse:
+    """A dry run: what a run would issue, per partner, before anything is written."""
+    form = BillingRunForm(request.POST)
+    if not form.is_valid():
+        context = {"form": form, "page": paginate(request, _runs(request))}
+        return page(request, "web/billing/index.html", context, "billing")
+    run_date: date = form.cleaned_data["run_date"]
+    summary = billing_run_start(run_date=run_date, dry_run=True, issuer=_run_issuer(request))
+    rows = sorted(summary.stats.per_partner.items())
+    context = {
+        "run_date": run_date,
+        "summary": summary,
+        "rows": rows,
+        "totals": sorted(summary.stats.totals.items()),
+    }
+    return page(request, "web/billing/preview.html", context, "billing")
+
+
+@require_capability("billing.run")
+@require_POST
+def billing_start(request: HttpRequest) -> HttpResponse:
+    form = BillingRunForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose the date to bill up to.")
+        return redirect("web:billing")
+    user: Any = request.user
+    try:
+        summary = billing_run_start(
+            run_date=form.cleaned_data["run_date"],
+            issuer=_run_issuer(request),
+            started_by=user.username,
+        )
+    except BillingRunError as exc:
+        messages.error(request, f"The billing run did not finish: {exc}")
+        return redirect("web:billing")
+    if summary.run_id is None:
+        messages.info(request, "Nothing was due: no billing date up to that day is left.")
+        return redirect("web:billing")
+    return redirect("web:billing_run", run_id=summary.run_id)
+
+
+def _run_for(request: HttpRequest, run_id: int) -> BillingRun:
+    return scoped_row(
+        BillingRun.objects.select_related("scope_partner"),
+        request,
+        partner_field="scope_partner_id",
+        pk=run_id,
+    )
+
+
+@require_capability("billing.run")
+def billing_run(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = _run_for(request, run_id)
+    invoices = Invoice.objects.filter(billing_run=run).select_related("customer", "partner")
+    per_partner: dict[str, dict[str, Any]] = {}
+    for inv in invoices:
+        row = per_partner.setdefault(
+            inv.partner.name, {"invoices": 0, "total": 0, "currency": inv.currency}
+        )
+        row["invoices"] += 1
+        row["total"] += inv.total_minor
+    context = {
+        "run": run,
+        "per_partner": sorted(per_partner.items()),
+        "invoices": paginate(request, invoices.order_by("number")),
+        "totals": sorted(run.totals.items()),
+    }
+    return page(request, "web/billing/run.html", context, "billing")
+
+
+@require_capability("billing.run")
+def billing_run_progress(request: HttpRequest, run_id: int) -> HttpResponse:
+    """The progress bar, polled by htmx while the run is going."""
+    run = _run_for(request, run_id)
+    response = page(request, "web/billing/progress.html", {"run": run}, "billing")
+    if run.status != BillingRunStatus.RUNNING:
+        response["HX-Refresh"] = "true"
+    return response
+
+
+# -- invoices -------------------------------------------------------------------------------
+
+
+def _invoice_filters(request: HttpRequest, qs: Any) -> tuple[Any, dict[str, Any]]:
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(
+            Q(number__icontains=query)
+            | Q(customer__name__icontains=query)
+            | Q(customer__reference__icontains=query)
+        )
+    status = request.GET.get("status", "")
+    if status == "overdue":
+        qs = qs.filter(
+            status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID], due_date__lt=today()
+        )
+    elif status in InvoiceStatus.values:
+        qs = qs.filter(status=status)
+    partner = request.GET.get("partner", "")
+    if partner.isdigit():
+        qs = qs.filter(partner_id=int(partner))
+    start, end = request.GET.get("start", ""), request.GET.get("end", "")
+    try:
+        if start:
+            qs = qs.filter(issue_date__gte=date.fromisoformat(start))
+        if end:
+            qs = qs.filter(issue_date__lte=date.fromisoformat(end))
+    except ValueError:
+        messages.warning(request, "Dates look like 2026-04-05; that filter was ignored.")
+    filters = {"query": query, "status": status, "partner": partner, "start": start, "end": end}
+    return qs, filters
+
+
+INVOICE_SORTS = {
+    "number": "number",
+    "issued": "issue_date",
+    "due": "due_date",
+    "total": "total_minor",
+    "customer": "customer__name",
+}
+
+
+@require_capability("finance.read")
+def invoices(request: HttpRequest) -> HttpResponse:
+    qs = Invoice.objects.select_related("customer", "partner", "issuer")
+    qs, filters = _invoice_filters(request, qs)
+    qs, sort = sorted_by(request, qs, INVOICE_SORTS, "-issued")
+    context = {
+        "page": paginate(request, qs),
+        "sort": sort,
+        "statuses": [*InvoiceStatus.choices, ("overdue", "Overdue")],
+        "partners": Partner.objects.all() if access_of(request).is_operator else [],
+        "today": today(),
+        **filters,
+    }
+    return page(request, "web/invoices/list.html", context, "invoices")
+
+
+@require_capability("finance.read")
+def aggregated(request: HttpRequest) -> HttpResponse:
+    """Invoices to partners' accounts: aggregated invoices and wholesale charges."""
+    qs = Invoice.objects.filter(kind__in=[InvoiceKind.AGGREGATED, InvoiceKind.WHOLESALE])
+    qs = qs.select_related("customer")
+    qs, filters = _invoice_filters(request, qs)
+    qs, sort = sorted_by(request, qs, INVOICE_SORTS, "-issued")
+    owners = dict(Partner.objects.filter(account__isnull=False).values_list("account_id", "name"))
+    context = {
+        "page": paginate(request, qs),
+        "sort": sort,
+        "owners": owners,
+        "statuses": [*InvoiceStatus.choices, ("overdue", "Overdue")],
+        "today": today(),
+        **filters,
+    }
+    return page(request, "web/invoices/aggregated.html", context, "aggregated")
+
+
+@require_capability("finance.read")
+def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id)
+    lines = list(invoice.lines.all())
+    sections: dict[str, list[Any]] = {}
+    for line in lines:
+        sections.setdefault(line.section, []).append(line)
+    access = access_of(request)
+    context = {
+        "invoice": invoice,
+        "sections": sections,
+        "taxes": invoice.taxes.all(),
+        "credit_notes": CreditNote.objects.filter(invoice=invoice),
+        "allocations": invoice.allocations.select_related("payment").order_by("id"),
+        "overdue": invoice.open_minor > 0 and invoice.due_date < today(),
+        "can_credit": access.can("finance.write")
+        and (access.is_operator or invoice.partner_id == access.partner_id)
+        and invoice.status != InvoiceStatus.CREDITED,
+    }
+    return page(request, "web/invoices/detail.html", context, "invoices")
+
+
+@require_capability("finance.read")
+def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id)
+    return invoice_pdf_response(invoice)
+
+
+@require_capability("finance.write")
+def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id, for_write=True)
+    lines = list(invoice.lines.all())
+    form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
+    if request.method == "POST" and form.is_valid():
+        try:
+            note = credit_note_issue(
+                invoice=invoice,
+                on=form.cleaned_data["date"],
+                reason=form.cleaned_data["reason"],
+                lines=form.line_amounts(),
+                **actor(request),
+            )
+        except CreditNoteError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Credit note {note.number} issued for {invoice.number}.")
+            return redirect("web:invoice", invoice_id=invoice.pk)
+    context = {"form": form, "invoice": invoice}
+    return page(request, "web/invoices/credit_note.html", context, "invoices")
+
+
+# -- payments -------------------------------------------------------------------------------
+
+
+@require_capability("finance.read")
+def payments(request: HttpRequest) -> HttpResponse:
+    qs = Payment.objects.select_related("customer").annotate(
+        unallocated=F("amount_minor") - F("allocated_minor") - F("refunded_minor")
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(
+            Q(reference__icontains=query)
+            | Q(customer__name__icontains=query)
+            | Q(customer__reference__icontains=query)
+        )
+    method = request.GET.get("method", "")
+    if method in PaymentMethod.values:
+        qs = qs.filter(method=method)
+    qs, sort = sorted_by(
+        request,
+        qs,
+        {"date": "date", "amount": "amount_minor", "customer": "customer__name"},
+        "-date",
+    )
+    context = {
+        "page": paginate(request, qs),
+        "sort": sort,
+        "query": query,
+        "method": method,
+        "methods": PaymentMethod.choices,
+    }
+    return page(request, "web/payments/list.html", context, "payments")
+
+
+def _payable_accounts(request: HttpRequest) -> Any:
+    access = access_of(request)
+    qs = Customer.objects.all()
+    if not access.is_operator:
+        qs = qs.filter(partner_id=access.partner_id or 0)
+    return qs.order_by("reference")
+
+
+@require_capability("finance.write")
+def payment_new(request: HttpRequest) -> HttpResponse:
+    customers = _payable_accounts(request)
+    initial: dict[str, Any] = {}
+    chosen = request.GET.get("customer", "")
+    if chosen.isdigit():
+        initial["customer"] = int(chosen)
+    form = PaymentForm(request.POST or None, customers=customers, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        customer = form.cleaned_data["customer"]
+        currency = panel_currency(request)
+        try:
+            payment = payment_record(
+                customer=customer,
+                amount=Money.parse(str(form.cleaned_data["amount"]), currency),
+                on=form.cleaned_data["date"],
+                method=form.cleaned_data["method"],
+                reference=form.cleaned_data["reference"],
+                note=form.cleaned_data["note"],
+                **actor(request),
+            )
+        except PaymentError as exc:
+            field = "reference" if "reference" in str(exc) else None
+            form.add_error(field, str(exc))
+        else:
+            messages.success(
+                request,
+                f"Payment of {Money.from_minor(payment.amount_minor, payment.currency).format()} "
+                f"recorded for {customer.name} and allocated to the oldest open invoices.",
+            )
+            return redirect("web:customer", customer_id=customer.pk)
+    return page(request, "web/payments/form.html", {"form": form}, "payments")
+
+
+@require_capability("finance.write")
+def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
+    payment = get_scoped_or_404(Payment, pk=payment_id, for_write=True)
+    form = RefundForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            payment_refund(
+                payment=payment,
+                amount=Money.parse(str(form.cleaned_data["amount"]), payment.currency),
+                on=form.cleaned_data["date"],
+                reason=form.cleaned_data["reason"],
+                **actor(request),
+            )
+        except PaymentError as exc:
+            form.add_error("amount", str(exc))
+        else:
+            messages.success(request, "Refund recorded.")
+            return redirect("web:customer", customer_id=payment.customer_id)
+    context = {"form": form, "payment": payment}
+    return page(request, "web/payments/refund.html", context, "payments")
+
+
+# -- commission statements ------------------------------------------------------------------
+
+
+def _statements(request: HttpRequest) -> Any:
+    qs = CommissionStatement.objects.select_related("partner")
+    access = access_of(request)
+    if not access.is_operator:
+        qs = qs.filter(partner_id=access.partner_id or 0)
+    return qs
+
+
+@require_capability("commission.read")
+def commissions(request: HttpRequest) -> HttpResponse:
+    qs = _statements(request)
+    status = request.GET.get("status", "")
+    if status in StatementStatus.values:
+        qs = qs.filter(status=status)
+    context = {
+        "page": paginate(request, qs),
+        "status": status,
+        "statuses": StatementStatus.choices,
+        "build_form": StatementBuildForm(),
+        "can_manage": access_of(request).can("commission.manage"),
+    }
+    return page(request, "web/commissions/list.html", context, "commissions")
+
+
+@require_capability("commission.manage")
+@require_POST
+def commissions_build(request: HttpRequest) -> HttpResponse:
+    form = StatementBuildForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Choose a day of the month to build statements for.")
+        return redirect("web:commissions")
+    month = form.cleaned_data["month"]
+    built = 0
+    for partner in statement_partners(month=month):
+        try:
+            commission_statement_build(partner=partner, month=month, **actor(request))
+            built += 1
+        except StatementError as exc:
+            messages.warning(request, f"{partner.name}: {exc}")
+    messages.success(request, f"{built} statement(s) built for {month:%B %Y}.")
+    return redirect("web:commissions")
+
+
+def _statement_for(request: HttpRequest, statement_id: int) -> CommissionStatement:
+    return scoped_row(
+        CommissionStatement.objects.select_related("partner"),
+        request,
+        partner_field="partner_id",
+        pk=statement_id,
+    )
+
+
+@require_capability("commission.read")
+def commission_detail(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = _statement_for(request, statement_id)
+    lines = statement.lines.select_related("invoice").order_by("date", "pk")
+    context = {
+        "statement": statement,
+        "lines": paginate(request, lines, 50),
+        "pay_form": StatementPayForm(),
+        "can_manage": access_of(request).can("commission.manage"),
+    }
+    return page(request, "web/commissions/detail.html", context, "commissions")
+
+
+@require_capability("commission.read")
+def commission_csv(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = _statement_for(request, statement_id)
+    response = HttpResponse(commission_statement_csv(statement), content_type="text/csv")
+    name = f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+@require_capability("commission.manage")
+@require_POST
+def commission_approve(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = _statement_for(request, statement_id)
+    try:
+        commission_statement_approve(statement=statement, **actor(request))
+    except StatementError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Statement approved; the commission is now owed.")
+    return redirect("web:commission", statement_id=statement.pk)
+
+
+@require_capability("commission.manage")
+@require_POST
+def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
+    statement = _statement_for(request, statement_id)
+    form = StatementPayForm(request.POST)
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+        return redirect("web:commission", statement_id=statement.pk)
+    try:
+        commission_statement_pay(
+            statement=statement,
+            on=form.cleaned_data["date"],
+            reference=form.cleaned_data["reference"],
+            **actor(request),
+        )
+    except StatementError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Payout recorded.")
+    return redirect("web:commission", statement_id=statement.pk)
+
+
+__all__ = ["PartnerMode"]
