@@ -61,8 +61,11 @@ def customer_create(*, partner: Partner, actor: Any = None, **fields: Any) -> Cu
 
 @transaction.atomic
 def customer_update(*, customer: Customer, actor: Any = None, **fields: Any) -> Customer:
-    """Change a customer's details and billing settings (not its status or partner)."""
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    """Change a customer's details and billing settings; ``status`` changes by hand."""
+    status = fields.pop("status", None)
+    if status is not None:
+        customer = customer_status_set(customer=customer, status=status, actor=actor)
+    locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     before = model_to_dict(locked, fields=list(CUSTOMER_FIELDS))
     _apply(locked, fields)
     locked.save()
@@ -79,7 +82,7 @@ def customer_status_set(
     """Block, unblock (active) or deactivate a customer by hand."""
     if status not in CustomerStatus.values:
         raise ValidationError(f"Unknown status {status!r}.")
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     if locked.status == status:
         return locked
     before = locked.status

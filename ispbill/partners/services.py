@@ -88,7 +88,7 @@ def partner_create(*, mode: str, actor: Any = None, **fields: Any) -> Partner:
 @transaction.atomic
 def partner_update(*, partner: Partner, actor: Any = None, **fields: Any) -> Partner:
     """Change a partner's issuer details and settings."""
-    locked = Partner.objects.select_for_update().get(pk=partner.pk)
+    locked = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = model_to_dict(locked, fields=list(PARTNER_FIELDS))
     _partner_apply(locked, fields)
     locked.save()
@@ -101,7 +101,7 @@ def partner_update(*, partner: Partner, actor: Any = None, **fields: Any) -> Par
 @transaction.atomic
 def partner_active_set(*, partner: Partner, active: bool, actor: Any = None) -> Partner:
     """Disable (or enable again) a reseller; partners are never deleted."""
-    locked = Partner.objects.select_for_update().get(pk=partner.pk)
+    locked = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     if locked.is_home and not active:
         raise ValidationError("The home partner cannot be disabled.")
     if locked.is_active != active:
@@ -111,3 +111,12 @@ def partner_active_set(*, partner: Partner, active: bool, actor: Any = None) -> 
             action="partner.enabled" if active else "partner.disabled", obj=locked, actor=actor
         )
     return locked
+
+
+def partner_disable(*, partner: Partner, actor: Any = None) -> Partner:
+    """Partners are never deleted: a disabled one keeps its documents readable."""
+    return partner_active_set(partner=partner, active=False, actor=actor)
+
+
+def partner_enable(*, partner: Partner, actor: Any = None) -> Partner:
+    return partner_active_set(partner=partner, active=True, actor=actor)
