@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "ispbill.payments",
     "ispbill.ledger",
     "ispbill.web",
+    "ispbill.api",
 ]
 
 MIDDLEWARE = [

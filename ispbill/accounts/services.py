@@ -72,7 +72,7 @@ def api_token_revoke(
 ) -> ApiToken:
     """Revoke a token at once; revoking twice changes nothing."""
     with transaction.atomic():
-        locked = ApiToken.objects.select_for_update().get(pk=token.pk)
+        locked = ApiToken.objects.select_for_update(no_key=True).get(pk=token.pk)
         if locked.revoked_at is None:
             locked.revoked_at = timezone.now()
             locked.save(update_fields=["revoked_at"])
@@ -107,3 +107,99 @@ def api_token_authenticate(plaintext: str) -> ApiToken | None:
 def api_token_list(*, user: User) -> list[ApiToken]:
     """A user's own tokens, newest first."""
     return list(ApiToken.objects.filter(user=user))
+
+
+USER_FIELDS = ("email", "first_name", "last_name", "role", "is_active")
+
+
+def _user_check(user: User) -> None:
+    from ispbill.accounts.models import OPERATOR_ROLES, PARTNER_ROLES, Role
+    from ispbill.core.errors import DomainValidationError
+    from ispbill.core.validation import model_validate
+
+    fields: dict[str, str] = {}
+    if user.role not in Role.values:
+        fields["role"] = "Choose " + ", ".join(Role.values) + "."
+    elif user.role in OPERATOR_ROLES and user.partner_id is not None:
+        fields["partner_id"] = "Operator staff belong to no partner."
+    elif user.role in PARTNER_ROLES and (user.partner_id is None or user.customer_id):
+        fields["partner_id"] = "Partner staff need a partner (and no customer)."
+    elif user.role == Role.CUSTOMER and (user.partner_id is None or user.customer_id is None):
+        fields["customer_id"] = "A portal user needs the customer it belongs to."
+    if fields:
+        raise DomainValidationError.for_fields(fields)
+    model_validate(user, exclude=["password", "partner", "customer"])
+
+
+def user_create(
+    *,
+    username: str,
+    role: str,
+    email: str = "",
+    partner: Any = None,
+    customer: Any = None,
+    first_name: str = "",
+    last_name: str = "",
+    actor: Any = None,
+) -> User:
+    """A user without a password: it sets one through "forgot password", or works with API
+    tokens only."""
+    from ispbill.core.errors import DomainValidationError
+
+    with transaction.atomic():
+        username = username.strip()
+        if User.objects.filter(username__iexact=username).exists():
+            raise DomainValidationError.for_fields(
+                {"username": f"The user name {username!r} is taken."}, code="duplicate"
+            )
+        if customer is not None and partner is None:
+            partner = customer.partner
+        if customer is not None and customer.partner_id != getattr(partner, "pk", None):
+            raise DomainValidationError.for_fields(
+                {"customer_id": "The customer belongs to another partner."}
+            )
+        user = User(
+            username=username,
+            role=role,
+            email=email.strip(),
+            partner=partner,
+            customer=customer,
+            first_name=first_name.strip(),
+            last_name=last_name.strip(),
+        )
+        user.set_unusable_password()
+        _user_check(user)
+        user.save()
+        audit_record(
+            action="user.created",
+            obj=user,
+            actor=actor,
+            partner_id=user.partner_id,
+            changes={"username": username, "role": role, "email": user.email},
+        )
+    return user
+
+
+def user_update(*, user: User, actor: Any = None, **changes: Any) -> User:
+    """Change a user's details, role or active flag (a deactivated user's tokens stop
+    working at once)."""
+    from ispbill.core.validation import field_values, reject_unknown, values_diff
+
+    reject_unknown(changes, USER_FIELDS)
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        before = field_values(locked, changes)
+        for name, value in changes.items():
+            setattr(locked, name, value.strip() if isinstance(value, str) else value)
+        _user_check(locked)
+        diff = values_diff(before, field_values(locked, changes))
+        if diff:
+            locked.save(update_fields=list(changes))
+            audit_record(
+                action="user.updated",
+                obj=locked,
+                actor=actor,
+                partner_id=locked.partner_id,
+                changes=diff,
+            )
+    return locked

@@ -5,21 +5,54 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
 from ninja import NinjaAPI, Schema
 
 from ispbill.accounts.permissions import access_for_request
+from ispbill.api import (
+    audit,
+    billing_runs,
+    commission_statements,
+    customer_services,
+    customers,
+    invoices,
+    one_time_charges,
+    partner_prices,
+    partners,
+    payments,
+    tariffs,
+    tax_rates,
+    users,
+)
 from ispbill.api.auth import API_AUTH
+from ispbill.api.errors import ERROR_RESPONSES, install_exception_handlers
 
-api = NinjaAPI(title="ispbill", version="1", urls_namespace="api", auth=API_AUTH)
+api = NinjaAPI(
+    title="ispbill",
+    version="1",
+    urls_namespace="api",
+    auth=API_AUTH,
+    description="The ispbill REST API. See docs/api.md: authentication, money, idempotency, "
+    "errors, pagination.",
+)
+install_exception_handlers(api)
 
-
-@api.exception_handler(PermissionDenied)
-def _permission_denied(request: HttpRequest, exc: PermissionDenied) -> HttpResponse:
-    return api.create_response(
-        request, {"detail": "Your role does not allow this action."}, status=403
-    )
+for _module in (
+    partners,
+    customers,
+    tax_rates,
+    tariffs,
+    partner_prices,
+    customer_services,
+    one_time_charges,
+    billing_runs,
+    invoices,
+    payments,
+    commission_statements,
+    users,
+    audit,
+):
+    api.add_router("/", _module.router)
 
 
 class MeOut(Schema):
@@ -31,7 +64,7 @@ class MeOut(Schema):
     capabilities: list[str]
 
 
-@api.get("/me", response=MeOut, tags=["account"])
+@api.get("/me", response={200: MeOut, **ERROR_RESPONSES}, tags=["account"])
 def me(request: HttpRequest) -> dict[str, Any]:
     """The authenticated user and what it may do."""
     access = access_for_request(request)

@@ -8,7 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.forms.models import model_to_dict
 
-from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.partners.models import Partner
 
@@ -64,7 +64,7 @@ def tariff_update(
     **fields: Any,
 ) -> Tariff:
     """Change a tariff; issued invoices keep their copied lines."""
-    locked = Tariff.objects.select_for_update().get(pk=tariff.pk)
+    locked = Tariff.objects.select_for_update(no_key=True).get(pk=tariff.pk)
     before = model_to_dict(locked, fields=list(TARIFF_FIELDS))
     _apply(locked, fields)
     locked.save()
@@ -90,3 +90,57 @@ def tax_rate_create(
         changes={"name": name, "rate_bp": rate_bp, "category": category},
     )
     return rate
+
+
+TAX_RATE_FIELDS = ("name", "rate_bp", "category", "is_active")
+
+
+@transaction.atomic
+def tax_rate_update(*, tax_rate: TaxRate, actor: Any = None, **fields: Any) -> TaxRate:
+    """Change a tax rate; issued documents keep the rate printed on their lines."""
+    unknown = set(fields) - set(TAX_RATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not tax rate fields: {sorted(unknown)}")
+    locked = TaxRate.objects.select_for_update(no_key=True).get(pk=tax_rate.pk)
+    before = model_to_dict(locked, fields=list(TAX_RATE_FIELDS))
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save()
+    changes = model_diff(before, model_to_dict(locked, fields=list(TAX_RATE_FIELDS)))
+    if changes:
+        audit_record(action="tax_rate.updated", obj=locked, actor=actor, changes=changes)
+    return locked
+
+
+@transaction.atomic
+def partner_price_set(
+    *, partner: Partner, tariff: Tariff, price_minor: int, actor: Any = None
+) -> PartnerPrice:
+    """The wholesale price of an operator tariff for one reseller, created or changed."""
+    from django.core.exceptions import ValidationError
+
+    errors: dict[str, str] = {}
+    if partner.is_home:
+        errors["partner_id"] = "The operator has no wholesale price; choose a reseller."
+    if not Partner.objects.filter(pk=tariff.partner_id, is_home=True).exists():
+        errors["tariff_id"] = "Wholesale prices are for operator tariffs."
+    if price_minor < 0:
+        errors["price"] = "A price cannot be negative."
+    if errors:
+        raise ValidationError(errors)
+    price = PartnerPrice.objects.select_for_update(no_key=True).filter(partner=partner, tariff=tariff).first()
+    before = price.price_minor if price is not None else None
+    if price is None:
+        price = PartnerPrice.objects.create(partner=partner, tariff=tariff, price_minor=price_minor)
+    elif price.price_minor != price_minor:
+        price.price_minor = price_minor
+        price.save(update_fields=["price_minor"])
+    if before != price_minor:
+        audit_record(
+            action="partner_price.set",
+            obj=price,
+            actor=actor,
+            changes={"tariff": tariff.pk, "price_minor": {"before": before, "after": price_minor}},
+        )
+    return price

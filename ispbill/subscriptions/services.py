@@ -47,7 +47,7 @@ def service_create(
 @transaction.atomic
 def service_stop(*, service: Service, end_date: date, actor: Any = None) -> Service:
     """End a service on ``end_date`` (included); it is not charged after it."""
-    locked = Service.objects.select_for_update().get(pk=service.pk)
+    locked = Service.objects.select_for_update(no_key=True).get(pk=service.pk)
     if end_date < locked.start_date:
         raise ValidationError({"end_date": "The end date is before the service started."})
     locked.end_date = end_date
@@ -74,3 +74,36 @@ def one_time_charge_create(
         changes={k: fields[k] for k in sorted(fields)},
     )
     return charge
+
+
+SERVICE_UPDATE_FIELDS = (
+    "description",
+    "quantity",
+    "price_override_minor",
+    "discount_bp",
+    "discount_until",
+    "end_date",
+    "status",
+)
+
+
+@transaction.atomic
+def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Service:
+    """Change a service's terms; periods already charged stay as invoiced."""
+    unknown = set(fields) - set(SERVICE_UPDATE_FIELDS)
+    if unknown:
+        raise ValueError(f"not service fields: {sorted(unknown)}")
+    locked = Service.objects.select_for_update(no_key=True).get(pk=service.pk)
+    before = {name: getattr(locked, name) for name in fields}
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.full_clean()
+    locked.save(update_fields=list(fields) or None)
+    changes = {
+        name: {"before": before[name], "after": value}
+        for name, value in fields.items()
+        if before[name] != value
+    }
+    if changes:
+        audit_record(action="service.updated", obj=locked, actor=actor, changes=changes)
+    return locked

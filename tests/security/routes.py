@@ -80,14 +80,12 @@ def all_routes() -> list[Route]:
             raise AssertionError(f"the route {text!r} has no name; every route needs one")
         path_view = _ninja_path_view(entry.callback)
         if path_view is not None:
-            methods: list[str] = []
-            caps: list[str] = []
+            # One route per API operation: GET and POST of one path may need different
+            # capabilities (customers.read, customers.write).
             for op in path_view.operations:
-                methods += list(op.methods)
                 cap = getattr(op.view_func, "required_capability", None)
-                if cap:
-                    caps.append(cap)
-            routes.append(Route(name, text, tuple(kwargs), tuple(methods), tuple(caps), True))
+                caps = (cap,) if cap else ()
+                routes.append(Route(name, text, tuple(kwargs), tuple(op.methods), caps, True))
         else:
             view = getattr(entry.callback, "view_class", None) or entry.callback
             cap = getattr(entry.callback, "required_capability", None) or getattr(

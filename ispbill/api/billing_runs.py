@@ -1,0 +1,187 @@
+"""Billing runs: start (idempotent), dry-run preview, progress and result."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+
+from ispbill.api.context import access, acting_partner
+from ispbill.api.errors import ERROR_RESPONSES, ApiError
+from ispbill.api.guard import guard, resolved
+from ispbill.api.idempotency import idempotent
+from ispbill.api.lookups import billing_runs_visible
+from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
+from ispbill.billing.models import BillingRun
+from ispbill.billing.run import BillingRunError, RunSummary, billing_run_start
+from ispbill.core.errors import DomainValidationError
+from ispbill.partners.models import Partner, PartnerMode
+
+router = Router(tags=["billing"])
+
+
+class BillingRunIn(Schema):
+    run_date: Day = Field(..., description="Bills every billing date up to this day (catch-up)")
+    partner_id: Id | None = Field(
+        None, description="Operator only: bill only this own-invoicing partner's customers"
+    )
+
+
+class PartnerFigures(Schema):
+    partner: str
+    invoices: int
+    total: MoneyOut
+
+
+class BillingRunOut(Schema):
+    id: int | None
+    run_date: dt.date
+    dry_run: bool
+    status: str
+    scope_partner_id: int | None
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    chunks_total: int
+    chunks_done: int
+    progress: int = Field(..., description="Percent of chunks done, 0-100")
+    customers_billed: int
+    invoices_issued: int
+    charges_created: int
+    totals: list[MoneyOut]
+    per_partner: list[PartnerFigures]
+    error: str
+    started_by: str
+
+
+def _totals(totals: dict[str, Any]) -> list[dict[str, Any]]:
+    return [money_out(int(v), cur) for cur, v in sorted(totals.items())]  # type: ignore[misc]
+
+
+def run_out(run: BillingRun) -> dict[str, Any]:
+    progress = 100 if run.status != "running" else 0
+    if run.status == "running" and run.chunks_total:
+        progress = min(99, run.chunks_done * 100 // run.chunks_total)
+    return {
+        "id": run.pk,
+        "run_date": run.run_date,
+        "dry_run": run.dry_run,
+        "status": run.status,
+        "scope_partner_id": run.scope_partner_id,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "chunks_total": run.chunks_total,
+        "chunks_done": run.chunks_done,
+        "progress": progress,
+        "customers_billed": run.customers_billed,
+        "invoices_issued": run.invoices_issued,
+        "charges_created": run.charges_created,
+        "totals": _totals(run.totals or {}),
+        "per_partner": [],
+        "error": run.error,
+        "started_by": run.started_by,
+    }
+
+
+def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
+    s = summary.stats
+    return {
+        "id": summary.run_id,
+        "run_date": summary.run_date,
+        "dry_run": summary.dry_run,
+        "status": summary.status,
+        "scope_partner_id": issuer.pk if issuer is not None else None,
+        "started_at": None,
+        "finished_at": None,
+        "chunks_total": 0,
+        "chunks_done": 0,
+        "progress": 100,
+        "customers_billed": s.customers_billed,
+        "invoices_issued": s.invoices_issued,
+        "charges_created": s.charges_created,
+        "totals": _totals(dict(s.totals)),
+        "per_partner": [
+            {
+                "partner": name,
+                "invoices": f["invoices"],
+                "total": money_out(f["total_minor"], f["currency"] or "EUR"),
+            }
+            for name, f in sorted(s.per_partner.items())
+        ],
+        "error": summary.error,
+        "started_by": "",
+    }
+
+
+def _issuer(request: HttpRequest, payload: BillingRunIn) -> Partner | None:
+    if payload.run_date > timezone.localdate():
+        raise DomainValidationError.for_fields(
+            {"run_date": "A billing run cannot be dated in the future."}
+        )
+    if access(request).is_operator and payload.partner_id is None:
+        return None
+    partner = acting_partner(request, payload.partner_id)
+    if partner.mode != PartnerMode.OWN_INVOICING:
+        raise DomainValidationError.for_fields(
+            {"partner_id": "Only an own-invoicing partner runs its own billing."}
+        )
+    return partner
+
+
+def _start(request: HttpRequest, payload: BillingRunIn, *, dry_run: bool) -> RunSummary:
+    issuer = _issuer(request, payload)
+    try:
+        return billing_run_start(
+            run_date=payload.run_date,
+            dry_run=dry_run,
+            issuer=issuer,
+            started_by=str(getattr(request.user, "username", "")),
+        )
+    except BillingRunError as exc:
+        raise ApiError(409, str(exc), code="billing_run_conflict") from exc
+
+
+@router.post("/billing-runs", response={201: BillingRunOut, **ERROR_RESPONSES})
+@guard("billing.run")
+@idempotent(atomic=False)
+def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:
+    """Run billing up to ``run_date``. Send an ``Idempotency-Key``: a retry returns this run
+    and bills nothing again (billing is exactly-once anyway)."""
+    summary = _start(request, payload, dry_run=False)
+    run = BillingRun.objects.filter(pk=summary.run_id).first()
+    issuer = _issuer(request, payload)
+    body = run_out(run) if run is not None else summary_out(summary, issuer)
+    if run is not None:
+        body["per_partner"] = summary_out(summary, issuer)["per_partner"]
+    return 201, BillingRunOut(**body).model_dump(mode="json")
+
+
+@router.post("/billing-runs/preview", response={200: BillingRunOut, **ERROR_RESPONSES})
+@guard("billing.run")
+def billing_run_preview(request: HttpRequest, payload: BillingRunIn) -> Any:
+    """A dry run: what a run on ``run_date`` would issue, per partner. Writes nothing."""
+    issuer = _issuer(request, payload)
+    return summary_out(_start(request, payload, dry_run=True), issuer)
+
+
+class BillingRunFilters(ListParams):
+    status: Literal["running", "done", "failed"] | None = None
+    sort: Literal["id", "-id", "run_date", "-run_date"] = "-id"
+
+
+@router.get("/billing-runs", response={200: Page[BillingRunOut], **ERROR_RESPONSES})
+@guard("billing.run")
+def billing_run_list(request: HttpRequest, filters: Query[BillingRunFilters]) -> Any:
+    qs = billing_runs_visible(access(request))
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    return page(ordered(qs, filters.sort), filters, run_out)
+
+
+@router.get("/billing-runs/{run_id}", response={200: BillingRunOut, **ERROR_RESPONSES})
+@guard("billing.run")
+def billing_run_read(request: HttpRequest, run_id: int) -> Any:
+    """Progress (``chunks_done``/``chunks_total``) while running, figures when done."""
+    return run_out(resolved(request, "run_id"))

@@ -1,0 +1,157 @@
+"""Services: customers' subscriptions to tariffs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from ispbill.api.context import actor
+from ispbill.api.customers import issuer_currency
+from ispbill.api.errors import ERROR_RESPONSES
+from ispbill.api.guard import guard, resolved
+from ispbill.api.schemas import (
+    AmountText,
+    Day,
+    Id,
+    ListParams,
+    MoneyOut,
+    Page,
+    Str200,
+    amount_minor,
+    money_out,
+    ordered,
+    page,
+)
+from ispbill.catalog.selectors import tariff_sellable
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.customers.models import Customer
+from ispbill.subscriptions.models import Service
+from ispbill.subscriptions.services import service_create, service_update
+
+router = Router(tags=["services"])
+
+Status = Literal["active", "paused", "stopped"]
+
+
+class ServiceFields(Schema):
+    description: Str200 | None = None
+    quantity: int | None = Field(None, ge=1, le=100_000)
+    price_override: AmountText | None = Field(
+        None, description="Replaces the tariff price; null: the tariff's"
+    )
+    discount_bp: int | None = Field(None, ge=0, le=10000, description="Hundredths of a percent")
+    discount_until: Day | None = Field(None, description="Last day of the discount")
+    end_date: Day | None = Field(None, description="Last day of service (included)")
+    status: Status | None = None
+
+
+_NULLABLE = {"price_override", "discount_until", "end_date"}
+
+
+class ServiceIn(ServiceFields):
+    customer_id: Id
+    tariff_id: Id
+    start_date: Day
+
+
+class ServiceOut(Schema):
+    id: int
+    partner_id: int
+    customer_id: int
+    tariff_id: int
+    description: str
+    quantity: int
+    price_override: MoneyOut | None
+    discount_bp: int
+    discount_until: dt.date | None
+    start_date: dt.date
+    end_date: dt.date | None
+    status: str
+    created_at: dt.datetime
+
+
+def service_out(s: Service, cache: dict[int, str] | None = None) -> dict[str, Any]:
+    currency = issuer_currency(s.partner_id, cache)
+    return {
+        **{f: getattr(s, f) for f in ServiceOut.model_fields if f != "price_override"},
+        "price_override": money_out(s.price_override_minor, currency),
+    }
+
+
+def _fields(payload: Schema, currency: str) -> dict[str, Any]:
+    data = payload.dict(exclude_unset=True)
+    data = {k: v for k, v in data.items() if v is not None or k in _NULLABLE}
+    if "price_override" in data:
+        text = data.pop("price_override")
+        data["price_override_minor"] = (
+            None if text is None else amount_minor(text, currency, field="price_override")
+        )
+    return data
+
+
+class ServiceFilters(ListParams):
+    customer_id: Id | None = None
+    tariff_id: Id | None = None
+    status: Status | None = None
+    sort: Literal["id", "-id", "start_date", "-start_date"] = "id"
+
+
+@router.get("/services", response={200: Page[ServiceOut], **ERROR_RESPONSES})
+@guard("customers.read")
+def service_list(request: HttpRequest, filters: Query[ServiceFilters]) -> Any:
+    qs = Service.objects.all()
+    if filters.customer_id:
+        qs = qs.filter(customer_id=filters.customer_id)
+    if filters.tariff_id:
+        qs = qs.filter(tariff_id=filters.tariff_id)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    cache: dict[int, str] = {}
+    return page(ordered(qs, filters.sort), filters, lambda s: service_out(s, cache))
+
+
+def customer_for_write(customer_id: int) -> Customer:
+    """A customer named in a request body: unknown and foreign ids answer alike (422)."""
+    try:
+        return get_scoped_or_404(Customer, pk=customer_id, for_write=True)  # type: ignore[no-any-return]
+    except Exception as exc:
+        raise DomainValidationError.for_fields({"customer_id": "No such customer."}) from exc
+
+
+@router.post("/services", response={201: ServiceOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def service_create_view(request: HttpRequest, payload: ServiceIn) -> Any:
+    customer = customer_for_write(payload.customer_id)
+    data = _fields(payload, issuer_currency(customer.partner_id))
+    data.pop("customer_id")
+    tariff = tariff_sellable(customer=customer, tariff_id=data.pop("tariff_id"))
+    if tariff is None or tariff.kind == "one_time":
+        raise DomainValidationError.for_fields(
+            {"tariff_id": "Choose an internet or recurring tariff this customer's partner sells."}
+        )
+    service = service_create(
+        customer=customer,
+        tariff=tariff,
+        start_date=data.pop("start_date"),
+        actor=actor(request),
+        **data,
+    )
+    return 201, service_out(service)
+
+
+@router.get("/services/{service_id}", response={200: ServiceOut, **ERROR_RESPONSES})
+@guard("customers.read")
+def service_read(request: HttpRequest, service_id: int) -> Any:
+    return service_out(resolved(request, "service_id"))
+
+
+@router.patch("/services/{service_id}", response={200: ServiceOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def service_update_view(request: HttpRequest, service_id: int, payload: ServiceFields) -> Any:
+    service = resolved(request, "service_id")
+    data = _fields(payload, issuer_currency(service.partner_id))
+    return service_out(service_update(service=service, actor=actor(request), **data))

@@ -1,0 +1,273 @@
+"""Customers (billing accounts), their balances and statements of account."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from django.db.models import Q
+from django.http import HttpRequest
+from ninja import Field, Query, Router, Schema
+
+from ispbill.api.context import acting_partner, actor
+from ispbill.api.errors import ERROR_RESPONSES
+from ispbill.api.guard import guard, resolved
+from ispbill.api.schemas import (
+    Day,
+    Id,
+    ListParams,
+    MoneyOut,
+    Name40,
+    Name200,
+    Page,
+    SignedAmountText,
+    Str20,
+    Str30,
+    Str40,
+    Str100,
+    Str200,
+    Str254,
+    amount_minor,
+    money_out,
+    ordered,
+    page,
+)
+from ispbill.core.errors import DomainValidationError
+from ispbill.customers.models import Customer
+from ispbill.customers.selectors import customer_balance, customer_open_invoices, customer_statement
+from ispbill.customers.services import customer_create, customer_status_set, customer_update
+from ispbill.partners.models import Partner, PartnerMode
+from ispbill.payments.services import customer_credit_minor
+
+router = Router(tags=["customers"])
+
+
+def issuer_currency(partner_id: int, cache: dict[int, str] | None = None) -> str:
+    """The currency a customer of ``partner_id`` is billed in (its issuer's)."""
+    if cache is not None and partner_id in cache:
+        return cache[partner_id]
+    partner = Partner.objects.get(pk=partner_id)
+    if partner.mode not in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
+        partner = Partner.objects.get(is_home=True)
+    if cache is not None:
+        cache[partner_id] = partner.currency
+    return partner.currency
+
+
+class CustomerFields(Schema):
+    company: Str200 | None = None
+    email: Str254 | None = None
+    phone: Str40 | None = None
+    street: Str200 | None = None
+    postcode: Str20 | None = None
+    city: Str100 | None = None
+    country: str | None = Field(None, pattern=r"^[A-Za-z]{2}$")
+    vat_id: Str30 | None = None
+    language: Literal["en", "de"] | None = None
+    billing_day: int | None = Field(None, ge=1, le=28, description="1-28; null: the issuer's")
+    payment_due_days: int | None = Field(None, ge=0, le=365)
+    payment_period: Literal["prepaid", "postpaid", ""] | None = None
+    min_balance: SignedAmountText | None = Field(
+        None, description="Decimal string in the customer's currency; may be negative"
+    )
+
+
+_NULLABLE = {"billing_day", "payment_due_days", "min_balance"}
+
+
+class CustomerIn(CustomerFields):
+    partner_id: Id | None = Field(None, description="Operator only; default the home partner")
+    reference: Name40 = Field(..., description="Customer number, unique per partner")
+    name: Name200
+
+
+class CustomerPatch(CustomerFields):
+    reference: Name40 | None = None
+    name: Name200 | None = None
+
+
+class StatusIn(Schema):
+    status: Literal["active", "blocked", "inactive"]
+    reason: Str200 = ""
+
+
+class CustomerOut(Schema):
+    id: int
+    partner_id: int
+    reference: str
+    name: str
+    company: str
+    email: str
+    phone: str
+    street: str
+    postcode: str
+    city: str
+    country: str
+    vat_id: str
+    language: str
+    status: str
+    billing_day: int | None
+    payment_due_days: int | None
+    payment_period: str
+    min_balance: MoneyOut | None
+    currency: str
+    created_at: dt.datetime
+
+
+def customer_out(c: Customer, cache: dict[int, str] | None = None) -> dict[str, Any]:
+    currency = issuer_currency(c.partner_id, cache)
+    return {
+        **{f: getattr(c, f) for f in CustomerOut.model_fields if hasattr(c, f)},
+        "min_balance": money_out(c.min_balance_minor, currency),
+        "currency": currency,
+    }
+
+
+def _fields(payload: Schema, currency: str) -> dict[str, Any]:
+    data = payload.dict(exclude_unset=True)
+    data = {k: v for k, v in data.items() if v is not None or k in _NULLABLE}
+    if "min_balance" in data:
+        text = data.pop("min_balance")
+        data["min_balance_minor"] = (
+            None if text is None else amount_minor(text, currency, field="min_balance")
+        )
+    return data
+
+
+class CustomerFilters(ListParams):
+    partner_id: Id | None = None
+    status: Literal["new", "active", "blocked", "inactive"] | None = None
+    q: Str100 | None = Field(None, description="Part of the name, number or email")
+    sort: Literal["id", "-id", "name", "-name", "reference", "-reference"] = "id"
+
+
+@router.get("/customers", response={200: Page[CustomerOut], **ERROR_RESPONSES})
+@guard("customers.read")
+def customer_list(request: HttpRequest, filters: Query[CustomerFilters]) -> Any:
+    qs = Customer.objects.all()
+    if filters.partner_id:
+        qs = qs.filter(partner_id=filters.partner_id)
+    if filters.status:
+        qs = qs.filter(status=filters.status)
+    if filters.q:
+        qs = qs.filter(
+            Q(name__icontains=filters.q)
+            | Q(reference__icontains=filters.q)
+            | Q(email__icontains=filters.q)
+        )
+    cache: dict[int, str] = {}
+    return page(ordered(qs, filters.sort), filters, lambda c: customer_out(c, cache))
+
+
+@router.post("/customers", response={201: CustomerOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def customer_create_view(request: HttpRequest, payload: CustomerIn) -> Any:
+    partner = acting_partner(request, payload.partner_id)
+    data = _fields(payload, issuer_currency(partner.pk))
+    data.pop("partner_id", None)
+    customer = customer_create(partner=partner, actor=actor(request), **data)
+    return 201, customer_out(customer)
+
+
+@router.get("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES})
+@guard("customers.read")
+def customer_read(request: HttpRequest, customer_id: int) -> Any:
+    return customer_out(resolved(request, "customer_id"))
+
+
+@router.patch("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def customer_update_view(request: HttpRequest, customer_id: int, payload: CustomerPatch) -> Any:
+    customer = resolved(request, "customer_id")
+    data = _fields(payload, issuer_currency(customer.partner_id))
+    return customer_out(customer_update(customer=customer, actor=actor(request), **data))
+
+
+@router.post("/customers/{customer_id}/status", response={200: CustomerOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def customer_status_view(request: HttpRequest, customer_id: int, payload: StatusIn) -> Any:
+    """Block, unblock (active) or deactivate a customer by hand."""
+    customer = customer_status_set(
+        customer=resolved(request, "customer_id"),
+        status=payload.status,
+        reason=payload.reason,
+        actor=actor(request),
+    )
+    return customer_out(customer)
+
+
+class BalanceOut(Schema):
+    customer_id: int
+    balance: MoneyOut = Field(..., description="Payments + credit notes - invoices; < 0 owes")
+    open_invoices: int
+    open_amount: MoneyOut
+    credit: MoneyOut = Field(..., description="Unallocated payments on the account")
+
+
+@router.get("/customers/{customer_id}/balance", response={200: BalanceOut, **ERROR_RESPONSES})
+@guard("finance.read")
+def customer_balance_view(request: HttpRequest, customer_id: int) -> Any:
+    customer = resolved(request, "customer_id")
+    currency = issuer_currency(customer.partner_id)
+    open_invoices = customer_open_invoices(customer)
+    return {
+        "customer_id": customer.pk,
+        "balance": money_out(customer_balance(customer), currency),
+        "open_invoices": len(open_invoices),
+        "open_amount": money_out(sum(i.open_minor for i in open_invoices), currency),
+        "credit": money_out(customer_credit_minor(customer.pk), currency),
+    }
+
+
+class StatementRowOut(Schema):
+    date: dt.date
+    kind: str
+    reference: str
+    debit: MoneyOut
+    credit: MoneyOut
+    balance: MoneyOut
+
+
+class StatementOut(Schema):
+    customer_id: int
+    start: dt.date
+    end: dt.date
+    opening_balance: MoneyOut
+    closing_balance: MoneyOut
+    rows: list[StatementRowOut]
+
+
+class StatementParams(Schema):
+    start: Day
+    end: Day
+
+
+@router.get("/customers/{customer_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
+@guard("finance.read")
+def customer_statement_view(
+    request: HttpRequest, customer_id: int, params: Query[StatementParams]
+) -> Any:
+    """Every invoice, credit note, payment and refund in [start, end] with a running balance."""
+    if params.end < params.start:
+        raise DomainValidationError.for_fields({"end": "The end is before the start."})
+    customer = resolved(request, "customer_id")
+    cur = issuer_currency(customer.partner_id)
+    st = customer_statement(customer, start=params.start, end=params.end)
+    return {
+        "customer_id": customer.pk,
+        "start": st.start,
+        "end": st.end,
+        "opening_balance": money_out(st.opening_minor, cur),
+        "closing_balance": money_out(st.closing_minor, cur),
+        "rows": [
+            {
+                "date": r.date,
+                "kind": r.kind,
+                "reference": r.reference,
+                "debit": money_out(r.debit_minor, cur),
+                "credit": money_out(r.credit_minor, cur),
+                "balance": money_out(r.balance_minor, cur),
+            }
+            for r in st.rows
+        ],
+    }

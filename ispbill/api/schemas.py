@@ -1,0 +1,124 @@
+"""Types shared by the API's schemas: money, ids, bounded dates and texts, pages."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any, Generic, TypeVar
+
+from django.db.models import QuerySet
+from ninja import Field, Schema
+from pydantic import AfterValidator, StringConstraints
+
+from ispbill.core.money import Money
+
+__all__ = [
+    "AmountText",
+    "CurrencyCode",
+    "Day",
+    "Id",
+    "MoneyOut",
+    "Page",
+    "money_out",
+    "page",
+]
+
+# Database ids: positive, well inside every backend's integer range.
+Id = Annotated[int, Field(ge=1, le=2**53)]
+
+# A money amount as a decimal string: "12.50". Never a JSON number.
+AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
+CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+_EARLIEST = dt.date(2000, 1, 1)
+_LATEST = dt.date(2100, 12, 31)
+
+
+def _day_in_range(value: dt.date) -> dt.date:
+    if not _EARLIEST <= value <= _LATEST:
+        raise ValueError("Give a date between 2000-01-01 and 2100-12-31.")
+    return value
+
+
+Day = Annotated[dt.date, AfterValidator(_day_in_range)]
+
+# Printable text (no control characters, which no document can print or PostgreSQL store).
+_PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
+
+
+def printable(max_length: int, min_length: int = 0) -> StringConstraints:
+    return StringConstraints(min_length=min_length, max_length=max_length, pattern=_PRINTABLE)
+
+
+# Texts by maximum length (the model field's); NameN must not be empty.
+Str2 = Annotated[str, printable(2)]
+Str11 = Annotated[str, printable(11)]
+Str20 = Annotated[str, printable(20)]
+Str30 = Annotated[str, printable(30)]
+Str34 = Annotated[str, printable(34)]
+Str40 = Annotated[str, printable(40)]
+Str50 = Annotated[str, printable(50)]
+Str60 = Annotated[str, printable(60)]
+Str64 = Annotated[str, printable(64)]
+Str100 = Annotated[str, printable(100)]
+Str140 = Annotated[str, printable(140)]
+Str150 = Annotated[str, printable(150)]
+Str200 = Annotated[str, printable(200)]
+Str254 = Annotated[str, printable(254)]
+Str300 = Annotated[str, printable(300)]
+Name40 = Annotated[str, printable(40, 1)]
+Name100 = Annotated[str, printable(100, 1)]
+Name150 = Annotated[str, printable(150, 1)]
+Name200 = Annotated[str, printable(200, 1)]
+Name300 = Annotated[str, printable(300, 1)]
+
+
+class MoneyOut(Schema):
+    amount: str = Field(..., description='Decimal string, e.g. "12.50"', examples=["12.50"])
+    currency: str = Field(..., description="ISO 4217 code", examples=["EUR"])
+
+
+def money_out(minor: int | None, currency: str) -> dict[str, str] | None:
+    if minor is None:
+        return None
+    return {"amount": str(Money.from_minor(int(minor), currency).amount), "currency": currency}
+
+
+T = TypeVar("T")
+
+
+class Page(Schema, Generic[T]):
+    items: list[T]
+    count: int = Field(..., description="Number of items matching the filters")
+    limit: int
+    offset: int
+
+
+class ListParams(Schema):
+    limit: int = Field(50, ge=1, le=200, description="Page size (1-200)")
+    offset: int = Field(0, ge=0, le=1_000_000)
+
+
+def page(qs: QuerySet[Any], params: ListParams, present: Any = None) -> dict[str, Any]:
+    """One page of ``qs``; ``present`` turns a row into its output (default: the row)."""
+    rows = list(qs[params.offset : params.offset + params.limit])
+    items = [present(r) for r in rows] if present is not None else rows
+    return {"items": items, "count": qs.count(), "limit": params.limit, "offset": params.offset}
+
+
+SignedAmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$")]
+
+
+def amount_minor(text: str, currency: str, *, field: str) -> int:
+    """``"12.50"`` in ``currency`` -> 1250; too many decimals -> a 422 naming ``field``."""
+    from ispbill.core.errors import DomainValidationError
+
+    try:
+        return Money.parse(text, currency).minor
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise DomainValidationError.for_fields({field: str(exc)}) from exc
+
+
+def ordered(qs: QuerySet[Any], sort: str) -> QuerySet[Any]:
+    """``sort`` is a field name, ``-`` first for descending; ties broken by id."""
+    tie = "-id" if sort.startswith("-") else "id"
+    return qs.order_by(sort, tie) if sort.lstrip("-") != "id" else qs.order_by(sort)
