@@ -97,24 +97,37 @@ def populate(n_customers: int) -> dict[str, int]:
         cur.execute("SELECT id, partner_id FROM customers_customer WHERE reference LIKE 'B%%' ORDER BY id")
         customers = cur.fetchall()
         service_rows = []
+        day5 = {own.pk, agg.pk}
         for idx, (cid, pid) in enumerate(customers):
             if pid == own.pk and idx % 2:
                 tariff_id = own_tariff.pk
             else:
                 tariff_id = tariffs[idx % 4].pk
-            start = "2026-03-01" if idx % 10 else "2026-03-17"
-            service_rows.append((pid, cid, tariff_id, "Internet", 1, 0, start, "active", "2026-01-01T00:00:00Z"))
+            # Billed through March; one customer in ten started mid-March and is new this run.
+            start = ("2026-03-05" if pid in day5 else "2026-03-01") if idx % 10 else "2026-03-17"
+            rows = [(pid, cid, tariff_id, "Internet", start)]
             if idx % 10 < 3:
-                service_rows.append((pid, cid, tariffs[4].pk, "Static IP", 1, 0, start, "active", "2026-01-01T00:00:00Z"))
+                rows.append((pid, cid, tariffs[4].pk, "Static IP", start))
+            for r in rows:
+                service_rows.append((*r[:4], 1, 0, r[4], "active", "2026-01-01T00:00:00Z"))
         n_services = copy_rows(
             raw, "subscriptions_service",
             ["partner_id", "customer_id", "tariff_id", "description", "quantity", "discount_bp",
              "start_date", "status", "created_at"],
             service_rows,
         )
-        # Everyone was billed through 1 March: the run bills one date each.
-        cur.execute("UPDATE customers_customer SET billed_through = '2026-03-01'")
-        cur.execute("UPDATE subscriptions_service SET charged_through = start_date")
+        # Everyone was billed on the March billing date: the run bills one date each.
+        cur.execute(
+            "UPDATE customers_customer SET billed_through = CASE WHEN partner_id IN (%s, %s) "
+            "THEN DATE '2026-03-05' ELSE DATE '2026-03-01' END",
+            [own.pk, agg.pk],
+        )
+        cur.execute(
+            "UPDATE subscriptions_service SET charged_through = CASE "
+            "WHEN start_date = '2026-03-17' THEN NULL "
+            "WHEN partner_id IN (%s, %s) THEN DATE '2026-04-05' ELSE DATE '2026-04-01' END",
+            [own.pk, agg.pk],
+        )
         cur.execute("ANALYZE")
         setup_seconds = time.monotonic() - t0
     return {"customers": len(customers), "services": n_services, "populate_seconds": round(setup_seconds, 1)}

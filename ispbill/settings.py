@@ -178,6 +178,8 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=1000)
+# In-process parallel chunks on PostgreSQL (without a Celery broker); 1 = sequential.
+BILLING_THREADS = env.int("BILLING_THREADS", default=1)
 
 LOGGING = {
     "version": 1,

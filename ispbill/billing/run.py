@@ -16,6 +16,7 @@ import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -37,8 +38,9 @@ from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
 from ispbill.core.bulk import column_set
 from ispbill.core.periods import Cycle
+from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
+from ispbill.invoicing.issue import InvoiceDraft, invoices_issue, invoices_number
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.partners.modes import (
@@ -195,7 +197,9 @@ def billing_chunk_process(
         # Lock the chunk, then read its pointers: a concurrent run waits here and then finds
         # the work done.
         customers = list(
-            Customer.objects.select_for_update().filter(pk__in=customer_ids).order_by("pk")
+            Customer.objects.select_for_update(no_key=True)
+            .filter(pk__in=customer_ids)
+            .order_by("pk")
         )
         customers = [
             c for c in customers if c.billed_through is None or c.billed_through < run_date
@@ -347,7 +351,7 @@ def billing_chunk_process(
             stats.customers_billed += 1 if new_for_customer else 0
             stats.charges_created += new_for_customer
 
-        issued = invoices_issue(drafts)
+        issued = invoices_issue(drafts, number_now=False)
         stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
@@ -357,6 +361,7 @@ def billing_chunk_process(
 
             credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
         _progress(run_id)
+        invoices_number(issued.invoices)
     return stats
 
 
@@ -390,7 +395,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
     stats = ChunkStats()
     with transaction.atomic():
         partners = list(
-            Partner.objects.select_for_update()
+            Partner.objects.select_for_update(no_key=True)
             .filter(
                 Q(mode=PartnerMode.AGGREGATED)
                 | Q(mode=PartnerMode.OWN_INVOICING, wholesale_charges=True),
@@ -467,7 +472,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             loose.extend(ch for ch in carry + pending if ch.pk is None)
             p.aggregated_through = dates[-1]
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
-        issued = invoices_issue(drafts)
+        issued = invoices_issue(drafts, number_now=False)
         stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose)
         if issued.invoices:
@@ -475,6 +480,7 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
 
             credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
         _progress(run_id)
+        invoices_number(issued.invoices)
     return stats
 
 
@@ -537,19 +543,48 @@ def _wholesale_charges(
 # -- the run --------------------------------------------------------------------------------
 
 
+def _chunk_in_thread(chunk: list[int], run_date: date, run_id: int | None) -> ChunkStats:
+    from django.db import connection
+
+    try:
+        with system_scope():
+            return billing_chunk_process(customer_ids=chunk, run_date=run_date, run_id=run_id)
+    finally:
+        connection.close()
+
+
 def _execute(
     run: BillingRun | None, *, run_date: date, issuer: Partner | None, chunk_size: int
 ) -> ChunkStats:
+    from django.db import connection
+
     ids = customers_due_ids(run_date=run_date, issuer=issuer)
     chunks = list(chunked(ids, chunk_size))
     run_id = run.pk if run else None
     if run is not None:
         BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks) + (0 if issuer else 1))
     stats = ChunkStats()
-    for n, chunk in enumerate(chunks, 1):
-        stats.merge(billing_chunk_process(customer_ids=chunk, run_date=run_date, run_id=run_id))
-        if after_chunk_hook is not None:
-            after_chunk_hook(n)
+    threads = settings.BILLING_THREADS
+    if (
+        threads > 1
+        and run is not None
+        and connection.vendor == "postgresql"
+        and not connection.in_atomic_block
+        and len(chunks) > 1
+    ):
+        # Chunks are independent transactions: while one thread waits on PostgreSQL, another
+        # rates in Python. Each thread has its own connection and opens its own scope.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(_chunk_in_thread, c, run_date, run_id) for c in chunks]
+            for n, future in enumerate(futures, 1):
+                stats.merge(future.result())
+                if after_chunk_hook is not None:
+                    after_chunk_hook(n)
+    else:
+        for n, chunk in enumerate(chunks, 1):
+            stats.merge(billing_chunk_process(customer_ids=chunk, run_date=run_date, run_id=run_id))
+            if after_chunk_hook is not None:
+                after_chunk_hook(n)
     if issuer is None:
         stats.merge(billing_aggregate_process(run_date=run_date, run_id=run_id))
     return stats

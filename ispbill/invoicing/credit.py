@@ -41,7 +41,7 @@ def credit_note_issue(
     """Credit ``invoice`` totally (``lines`` None: everything not credited yet) or partly
     (``lines``: invoice line id -> amount in minor units, as printed on the line: net, or
     gross for tax-inclusive invoices). Cannot exceed what is left to credit on any line."""
-    inv = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    inv = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
     if not reason.strip():
         raise CreditNoteError("Give a reason for the credit note; it is printed on it.")
     invoice_lines = {line.pk: line for line in InvoiceLine.objects.filter(invoice=inv)}

@@ -8,6 +8,7 @@ charges stay uninvoiced and wait for the next one."""
 from __future__ import annotations
 
 import functools
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -105,7 +106,7 @@ def _line_sort_key(draft: InvoiceDraft, c: Charge) -> tuple[Any, ...]:
     return (section, c.customer_id, c.period_start, c.description, c.pk or 0)
 
 
-def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
+def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> IssueResult:
     """Issue the drafts. Charges without a pk are inserted (linked to their invoice); charges
     already stored are linked with one UPDATE per batch."""
     if not transaction.get_connection().in_atomic_block:
@@ -128,19 +129,10 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
     issuable.sort(
         key=lambda item: (item[0].issuer.pk, item[0].account.pk, item[0].billing_date or date.min)
     )
-    by_issuer: dict[int, list[int]] = defaultdict(list)
-    for idx, (d, _) in enumerate(issuable):
-        by_issuer[d.issuer.pk].append(idx)
-    numbers: dict[int, str] = {}
-    for indices in by_issuer.values():
-        first = issuable[indices[0]][0]
-        reserved = numbers_reserve(
-            issuer=first.issuer,
-            doc_type=DocumentType.INVOICE,
-            issue_date=first.issue_date,
-            customer_ids=[issuable[i][0].account.pk for i in indices],
-        )
-        numbers.update(zip(indices, reserved, strict=True))
+    # Placeholder numbers now; the real ones are drawn by ``invoices_number`` at the end of
+    # the transaction, so the sequence's lock is held only for the last moments before commit.
+    tag = uuid.uuid4().hex[:12]
+    numbers = {i: f"~{tag}-{i}" for i in range(len(issuable))}
 
     invoices = rows_insert(
         Invoice,
@@ -219,4 +211,33 @@ def invoices_issue(drafts: list[InvoiceDraft]) -> IssueResult:
     from ispbill.partners.commission import commission_accrue_invoiced
 
     commission_accrue_invoiced(list(invoices))
-    return IssueResult(list(invoices), skipped)
+    result = IssueResult(list(invoices), skipped)
+    if number_now:
+        invoices_number(result.invoices)
+    return result
+
+
+def invoices_number(invoices: list[Invoice]) -> None:
+    """Give issued invoices their real numbers: per issuer, in a stable order (account, then
+    billing date), gapless, under the sequence's lock. Call it last in the transaction."""
+    if not invoices:
+        return
+    by_issuer: dict[int, list[Invoice]] = defaultdict(list)
+    for inv in invoices:
+        by_issuer[inv.issuer_id].append(inv)
+    numbers: dict[int, str] = {}
+    issuers = {p.pk: p for p in Partner.objects.filter(pk__in=list(by_issuer))}
+    for issuer_id in sorted(by_issuer):
+        group = sorted(
+            by_issuer[issuer_id], key=lambda i: (i.customer_id, i.billing_date or date.min, i.pk)
+        )
+        reserved = numbers_reserve(
+            issuer=issuers[issuer_id],
+            doc_type=DocumentType.INVOICE,
+            issue_date=group[0].issue_date,
+            customer_ids=[i.customer_id for i in group],
+        )
+        for inv, number in zip(group, reserved, strict=True):
+            inv.number = number
+            numbers[inv.pk] = number
+    column_set(Invoice, "number", numbers)

@@ -31,7 +31,7 @@ def _locked_sequence(issuer_id: int, doc_type: str, period_key: str) -> NumberSe
         [NumberSequence(issuer_id=issuer_id, doc_type=doc_type, period_key=period_key)],
         ignore_conflicts=True,
     )
-    return NumberSequence.objects.select_for_update().get(
+    return NumberSequence.objects.select_for_update(no_key=True).get(
         issuer_id=issuer_id, doc_type=doc_type, period_key=period_key
     )
 

@@ -96,7 +96,7 @@ def invoice_entry(
     tax_minor: int,
 ) -> EntryDraft:
     return (
-        EntryDraft(issuer_id, on, "invoice", f"Invoice {number}", "invoice", invoice_id, currency)
+        EntryDraft(issuer_id, on, "invoice", "Invoice", "invoice", invoice_id, currency)
         .add(AccountCode.RECEIVABLE, net_minor + tax_minor, customer_id=customer_id)
         .add(AccountCode.REVENUE, -net_minor)
         .add(AccountCode.VAT_PAYABLE, -tax_minor)

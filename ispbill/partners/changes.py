@@ -75,7 +75,7 @@ def partner_account_ensure(*, partner: Partner) -> Customer:
 @transaction.atomic
 def partner_mode_change(*, partner: Partner, mode: str, actor: Any = None) -> Partner:
     """Switch a reseller to another mode, from each service's next period on."""
-    p = Partner.objects.select_for_update().get(pk=partner.pk)
+    p = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     if p.is_home or mode == PartnerMode.DIRECT:
         raise PartnerChangeError("Only resellers change mode; the home partner stays direct.")
     if mode not in PartnerMode.values:
@@ -110,7 +110,7 @@ def customer_partner_change(*, customer: Customer, partner: Partner, actor: Any 
     """Move a customer (its services and one-time charges) to another partner, from each
     service's next period on. Its issued documents stay with the partner they were issued
     under."""
-    c = Customer.objects.select_for_update().get(pk=customer.pk)
+    c = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
     target = Partner.objects.get(pk=partner.pk)
     if Partner.objects.filter(account_id=c.pk).exists():
         raise PartnerChangeError(

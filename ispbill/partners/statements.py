@@ -63,7 +63,7 @@ def commission_statement_build(
 ) -> CommissionStatement:
     """The partner's statement for ``month`` with every unassigned line of that month."""
     # The partner row is the lock: two builds of the same partner run one after the other.
-    partner = Partner.objects.select_for_update().get(pk=partner.pk)
+    partner = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     if partner.is_home:
         raise StatementError("The home partner earns no commission; choose a reseller.")
     start, end = month_bounds(month)
@@ -76,7 +76,7 @@ def commission_statement_build(
             f"{start:%B %Y}; there is nothing to put on a statement."
         )
     home = Partner.objects.get(is_home=True)
-    statement, created = CommissionStatement.objects.select_for_update().get_or_create(
+    statement, created = CommissionStatement.objects.select_for_update(no_key=True).get_or_create(
         partner=partner,
         period_start=start,
         defaults={"period_end": end, "currency": home.currency},
@@ -122,7 +122,7 @@ def commission_statement_build(
 
 
 def _locked(statement: CommissionStatement) -> CommissionStatement:
-    return CommissionStatement.objects.select_for_update().get(pk=statement.pk)
+    return CommissionStatement.objects.select_for_update(no_key=True).get(pk=statement.pk)
 
 
 def _entry(

@@ -60,14 +60,14 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
     if not ids:
         return AllocationResult([], [])
     payments = list(
-        Payment.objects.select_for_update()
+        Payment.objects.select_for_update(no_key=True)
         .filter(customer_id__in=ids, amount_minor__gt=F("allocated_minor") + F("refunded_minor"))
         .order_by("customer_id", "date", "id")
     )
     if not payments:
         return AllocationResult([], [])
     invoices = list(
-        Invoice.objects.select_for_update()
+        Invoice.objects.select_for_update(no_key=True)
         .filter(
             customer_id__in={p.customer_id for p in payments},
             status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID],
@@ -136,7 +136,7 @@ def allocations_undo(*, invoice: Invoice, amount_minor: int, on: date) -> list[A
     for a in Allocation.objects.filter(invoice=invoice).order_by("id"):
         per_payment[a.payment_id] += a.amount_minor
     payments = {
-        p.pk: p for p in Payment.objects.select_for_update().filter(pk__in=list(per_payment))
+        p.pk: p for p in Payment.objects.select_for_update(no_key=True).filter(pk__in=list(per_payment))
     }
     for payment_id in sorted(per_payment, reverse=True):
         if remaining <= 0:
@@ -243,7 +243,7 @@ def payment_refund(
     *, payment: Payment, amount: Money, on: date, reason: str = "", actor: Any = None
 ) -> Refund:
     """Pay back unallocated money (credit) of a payment."""
-    locked = Payment.objects.select_for_update().get(pk=payment.pk)
+    locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
     if amount.currency != locked.currency:
         raise PaymentError(f"The payment is in {locked.currency}, not {amount.currency}.")
     if amount.minor <= 0:
