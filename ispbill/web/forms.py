@@ -398,7 +398,7 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
 
 
 class ServiceForm(forms.Form):
-    tariff = forms.ModelChoiceField(queryset=Tariff.objects.none())
+    tariff = forms.ModelChoiceField(queryset=Tariff._base_manager.none())
     start_date = forms.DateField(widget=DateInput, initial=today)
     quantity = forms.IntegerField(min_value=1, initial=1)
     description = forms.CharField(
@@ -434,7 +434,7 @@ class OneTimeChargeForm(forms.Form):
     description = forms.CharField(max_length=200, help_text="Installation, router, ...")
     quantity = forms.IntegerField(min_value=1, initial=1)
     unit_price = MoneyField(label="Unit price", help_text="Net, as tariff prices.")
-    tax_rate = forms.ModelChoiceField(queryset=TaxRate.objects.none())
+    tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none())
     charge_date = forms.DateField(
         widget=DateInput, initial=today, help_text="Goes on the next invoice after this date."
     )
@@ -529,7 +529,7 @@ class BillingRunForm(forms.Form):
 
 
 class PaymentForm(forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer.objects.none(), label="Account")
+    customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
     amount = MoneyField()
     date = forms.DateField(widget=DateInput, initial=today)
     method = forms.ChoiceField(choices=PaymentMethod.choices)

@@ -1,0 +1,86 @@
+"""The main workflows in a real browser (Debian's chromium) against a live server."""
+
+from __future__ import annotations
+
+import pytest
+
+from ispbill.core.tenancy import system_scope
+from ispbill.demo import DEMO_PASSWORD, demo_load
+from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.payments.models import Payment
+
+pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+
+
+@pytest.fixture
+def site(live_server):  # type: ignore[no-untyped-def]
+    with system_scope():
+        demo_load()
+    return live_server.url
+
+
+def sign_in(browser, site: str, username: str):  # type: ignore[no-untyped-def]
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    page = context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # confirmations of money actions
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_load_state()
+    return page
+
+
+def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
+    page = sign_in(browser, site, "admin")
+    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    page.get_by_role("link", name="Billing runs").click()
+    page.get_by_label("Bill up to").fill("2026-05-05")
+    page.get_by_role("button", name="Preview run").click()
+    assert page.locator("#preview-per-partner").is_visible()
+    with system_scope():
+        before = Invoice.objects.count()
+    page.get_by_role("button", name="Confirm and run billing").click()
+    page.wait_for_url("**/billing/runs/**")
+    assert page.get_by_text("Per partner").is_visible()
+    with system_scope():
+        assert Invoice.objects.count() > before
+    page.locator("table.grid").last.locator("a").first.click()
+    page.wait_for_url("**/invoices/**")
+    pdf_url = page.locator("#invoice-pdf").get_attribute("href")
+    response = page.request.get(f"{site}{pdf_url}")
+    assert response.ok and response.body()[:4] == b"%PDF"
+    page.get_by_role("link", name="Record payment").first.click()
+    page.get_by_label("Amount").fill("5.00")
+    page.get_by_label("Reference").fill("E2E-1")
+    page.get_by_role("button", name="Record payment").click()
+    page.wait_for_url("**/customers/**")
+    with system_scope():
+        assert Payment.objects.filter(reference="E2E-1", amount_minor=500).exists()
+    page.locator("table.grid a[href*='/invoices/']").first.click()
+    page.get_by_role("link", name="Issue credit note").click()
+    page.get_by_label("Reason").fill("Browser test")
+    page.get_by_role("button", name="Issue credit note").click()
+    page.wait_for_url("**/invoices/*/")
+    with system_scope():
+        assert CreditNote.objects.filter(reason="Browser test").exists()
+    page.context.close()
+
+
+def test_partner_sees_only_its_own_data(browser, site):
+    page = sign_in(browser, site, "citynet")
+    assert "CityNet Resellers" in page.locator("header").inner_text()
+    page.get_by_role("link", name="Customers").click()
+    text = page.locator("main").inner_text()
+    assert "Alpenfunk" not in text and "WISP" not in text
+    page.context.close()
+
+
+def test_customer_portal_and_invoice_pdf(browser, site):
+    page = sign_in(browser, site, "customer")
+    page.wait_for_url("**/portal/")
+    assert page.get_by_text("My services").is_visible()
+    href = page.get_by_role("link", name="PDF").first.get_attribute("href")
+    response = page.request.get(f"{site}{href}")
+    assert response.ok and response.body()[:4] == b"%PDF"
+    page.context.close()
