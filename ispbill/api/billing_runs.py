@@ -150,7 +150,7 @@ def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:
     """Run billing up to ``run_date``. Send an ``Idempotency-Key``: a retry returns this run
     and bills nothing again (billing is exactly-once anyway)."""
     summary = _start(request, payload, dry_run=False)
-    run = BillingRun.objects.filter(pk=summary.run_id).first()
+    run = BillingRun.objects.filter(pk=summary.run_id).first() if summary.run_id else None
     issuer = _issuer(request, payload)
     body = run_out(run) if run is not None else summary_out(summary, issuer)
     if run is not None:

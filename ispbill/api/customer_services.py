@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
 from ispbill.api.customers import issuer_currency
@@ -34,7 +34,7 @@ from ispbill.subscriptions.services import service_create, service_update
 
 router = Router(tags=["services"])
 
-Status = Literal["active", "paused", "stopped"]
+ServiceStatusName = Literal["active", "paused", "stopped"]
 
 
 class ServiceFields(Schema):
@@ -46,7 +46,7 @@ class ServiceFields(Schema):
     discount_bp: int | None = Field(None, ge=0, le=10000, description="Hundredths of a percent")
     discount_until: Day | None = Field(None, description="Last day of the discount")
     end_date: Day | None = Field(None, description="Last day of service (included)")
-    status: Status | None = None
+    status: ServiceStatusName | None = None
 
 
 _NULLABLE = {"price_override", "discount_until", "end_date"}
@@ -96,7 +96,7 @@ def _fields(payload: Schema, currency: str) -> dict[str, Any]:
 class ServiceFilters(ListParams):
     customer_id: Id | None = None
     tariff_id: Id | None = None
-    status: Status | None = None
+    status: ServiceStatusName | None = None
     sort: Literal["id", "-id", "start_date", "-start_date"] = "id"
 
 
@@ -117,7 +117,7 @@ def service_list(request: HttpRequest, filters: Query[ServiceFilters]) -> Any:
 def customer_for_write(customer_id: int) -> Customer:
     """A customer named in a request body: unknown and foreign ids answer alike (422)."""
     try:
-        return get_scoped_or_404(Customer, pk=customer_id, for_write=True)  # type: ignore[no-any-return]
+        return get_scoped_or_404(Customer, pk=customer_id, for_write=True)
     except Exception as exc:
         raise DomainValidationError.for_fields({"customer_id": "No such customer."}) from exc
 
@@ -140,7 +140,7 @@ def service_create_view(request: HttpRequest, payload: ServiceIn) -> Any:
         actor=actor(request),
         **data,
     )
-    return 201, service_out(service)
+    return Status(201, service_out(service))
 
 
 @router.get("/services/{service_id}", response={200: ServiceOut, **ERROR_RESPONSES})

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -166,7 +166,7 @@ def customer_create_view(request: HttpRequest, payload: CustomerIn) -> Any:
     data = _fields(payload, issuer_currency(partner.pk))
     data.pop("partner_id", None)
     customer = customer_create(partner=partner, actor=actor(request), **data)
-    return 201, customer_out(customer)
+    return Status(201, customer_out(customer))
 
 
 @router.get("/customers/{customer_id}", response={200: CustomerOut, **ERROR_RESPONSES})

@@ -94,7 +94,7 @@ def idempotent(*, atomic: bool = True) -> Callable[[_F], _F]:
             if key is None:
                 status, body = func(request, *args, **kwargs)
                 return Status(status, body)
-            user_id = int(request.user.pk)
+            user_id = int(getattr(request.user, "pk", 0) or 0)
             request_hash = _request_hash(request)
             found = _existing(user_id, key)
             if found is not None:

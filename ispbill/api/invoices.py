@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -285,7 +285,7 @@ def invoice_send_view(request: HttpRequest, invoice_id: int, payload: SendIn) ->
     """Email the invoice with its PDF attached (sent after the request commits)."""
     invoice = resolved(request, "invoice_id")
     to = invoice_send(invoice=invoice, to=payload.to or "", actor=actor(request))
-    return 202, {"invoice_id": invoice.pk, "to": to}
+    return Status(202, {"invoice_id": invoice.pk, "to": to})
 
 
 # -- credit notes ----------------------------------------------------------------------------

@@ -106,13 +106,13 @@ def _scoped(model: type[Any]) -> Callable[[HttpRequest, int, bool], Any]:
 
 
 def _partner(request: HttpRequest, pk: int, for_write: bool) -> Partner:
-    return get_scoped_or_404(Partner, pk=pk, for_write=for_write)  # type: ignore[no-any-return]
+    return get_scoped_or_404(Partner, pk=pk, for_write=for_write)
 
 
 def _tariff(request: HttpRequest, pk: int, for_write: bool) -> Tariff:
     if for_write:
-        return get_scoped_or_404(Tariff, pk=pk, for_write=True)  # type: ignore[no-any-return]
-    return _one(tariffs_visible(access_for_request(request)), pk)  # type: ignore[no-any-return]
+        return get_scoped_or_404(Tariff, pk=pk, for_write=True)
+    return _one(tariffs_visible(access_for_request(request)), pk)
 
 
 def _with(

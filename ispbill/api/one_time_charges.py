@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
 from ispbill.api.customer_services import customer_for_write
@@ -99,7 +99,7 @@ def one_time_charge_create_view(request: HttpRequest, payload: OneTimeChargeIn) 
         charge_date=payload.charge_date,
         actor=actor(request),
     )
-    return 201, _out(charge)
+    return Status(201, _out(charge))
 
 
 @router.get(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import access, actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -99,7 +99,7 @@ def partner_price_set_view(request: HttpRequest, payload: PartnerPriceIn) -> Any
         price_minor=amount_minor(payload.price, home_currency, field="price"),
         actor=actor(request),
     )
-    return 201, _out(price)
+    return Status(201, _out(price))
 
 
 @router.get(

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from django.db.models import Q
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -165,7 +165,7 @@ def partner_list(request: HttpRequest, filters: Query[PartnerFilters]) -> Any:
 def partner_create_view(request: HttpRequest, payload: PartnerIn) -> Any:
     data = _settings(payload)
     partner = partner_create(mode=data.pop("mode"), actor=actor(request), **data)
-    return 201, partner
+    return Status(201, partner)
 
 
 @router.get("/partners/{partner_id}", response={200: PartnerOut, **ERROR_RESPONSES})

@@ -169,11 +169,11 @@ def payment_import_view(request: HttpRequest, payload: ImportIn) -> Any:
             )
         )
     result = payments_import(rows=rows, actor=actor(request))
-    body = {
-        "created": [payment_out(p) for p in result.created],
-        "skipped_references": result.skipped,
-    }
-    return 201, ImportOut(**body).model_dump(mode="json")
+    body = ImportOut(
+        created=[PaymentOut(**payment_out(p)) for p in result.created],
+        skipped_references=result.skipped,
+    )
+    return 201, body.model_dump(mode="json")
 
 
 class PaymentFilters(ListParams):

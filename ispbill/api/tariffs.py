@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import access, acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -136,7 +136,7 @@ def tariff_create_view(request: HttpRequest, payload: TariffIn) -> Any:
     tariff = tariff_create(
         partner=partner, available_to=data.pop("available_to", ()), actor=actor(request), **data
     )
-    return 201, tariff_out(tariff)
+    return Status(201, tariff_out(tariff))
 
 
 @router.get("/tariffs/{tariff_id}", response={200: TariffOut, **ERROR_RESPONSES})

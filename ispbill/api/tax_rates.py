@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -69,7 +69,7 @@ def tax_rate_list(request: HttpRequest, filters: Query[TaxRateFilters]) -> Any:
 def tax_rate_create_view(request: HttpRequest, payload: TaxRateIn) -> Any:
     data = payload.dict()
     partner = acting_partner(request, data.pop("partner_id"))
-    return 201, tax_rate_create(partner=partner, actor=actor(request), **data)
+    return Status(201, tax_rate_create(partner=partner, actor=actor(request), **data))
 
 
 @router.get("/tax-rates/{tax_rate_id}", response={200: TaxRateOut, **ERROR_RESPONSES})

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest
 from django.utils import timezone
-from ninja import Field, Query, Router, Schema
+from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.accounts.models import PARTNER_ROLES, ApiToken, Role
 from ispbill.accounts.services import api_token_create, api_token_revoke, user_create, user_update
@@ -131,7 +131,7 @@ def user_create_view(request: HttpRequest, payload: UserIn) -> Any:
         last_name=payload.last_name,
         actor=actor(request),
     )
-    return 201, user
+    return Status(201, user)
 
 
 @router.get("/users/{user_id}", response={200: UserOut, **ERROR_RESPONSES})
@@ -218,7 +218,7 @@ def token_create(request: HttpRequest, payload: TokenIn) -> Any:
         remote_addr=client_address(request),
     )
     body = TokenOut.from_orm(token).dict()
-    return 201, {**body, "token": plaintext}
+    return Status(201, {**body, "token": plaintext})
 
 
 @router.delete("/tokens/{token_id}", response={200: TokenOut, **ERROR_RESPONSES})

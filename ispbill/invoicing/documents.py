@@ -33,7 +33,8 @@ def _party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, Any]:
     party: dict[str, Any] = {
         "name": str(snapshot.get("name") or name) if recipient else name,
         "legal_name": name,
-        "address_lines": [street] if street else [],
+        # One line even when blank: templates print the first line in the return address.
+        "address_lines": [street],
         "postcode": str(snapshot.get("postcode") or ""),
         "city": str(snapshot.get("city") or ""),
         "country": str(snapshot.get("country") or ""),

@@ -1,0 +1,147 @@
+"""Fixtures of the API tests: users with tokens, a small catalog, a JSON client."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from django.contrib.auth.hashers import make_password
+from django.test import Client
+
+from ispbill.accounts.models import Role, User
+from ispbill.accounts.services import api_token_create
+from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.customers.models import Customer
+from ispbill.partners.models import Partner, PartnerMode
+
+BASE = "/api/v1"
+
+
+@dataclass
+class Answer:
+    status: int
+    body: Any
+    raw: bytes
+    headers: dict[str, str]
+
+
+class Api:
+    """Calls the API with a bearer token, JSON in and out."""
+
+    def __init__(self, token: str) -> None:
+        self.client = Client(HTTP_AUTHORIZATION=f"Bearer {token}")
+
+    def call(
+        self, method: str, path: str, body: Any = None, *, key: str | None = None, **query: Any
+    ) -> Answer:
+        url = path if path.startswith("/api/") else BASE + path
+        extra = {"HTTP_IDEMPOTENCY_KEY": key} if key is not None else {}
+        if method == "GET":
+            response = self.client.get(url, query or None, **extra)
+        else:
+            data = json.dumps(body if body is not None else {})
+            response = getattr(self.client, method.lower())(
+                url, data, content_type="application/json", **extra
+            )
+        content = response.content
+        parsed: Any = None
+        if response.get("Content-Type", "").startswith("application/json"):
+            parsed = json.loads(content)
+        return Answer(response.status_code, parsed, content, dict(response.items()))
+
+    def get(self, path: str, **query: Any) -> Answer:
+        return self.call("GET", path, **query)
+
+    def post(self, path: str, body: Any = None, *, key: str | None = None) -> Answer:
+        return self.call("POST", path, body, key=key)
+
+    def patch(self, path: str, body: Any = None) -> Answer:
+        return self.call("PATCH", path, body)
+
+    def delete(self, path: str) -> Answer:
+        return self.call("DELETE", path)
+
+
+def make_user(username: str, role: str, **kw: Any) -> User:
+    return User.objects.create(
+        username=username,
+        role=role,
+        password=make_password(None),
+        email=f"{username}@example.com",
+        **kw,
+    )
+
+
+def api_for(user: User) -> Api:
+    _token, plaintext = api_token_create(user=user, name="tests")
+    return Api(plaintext)
+
+
+@dataclass
+class Seed:
+    home: Partner
+    vat: TaxRate
+    fiber: Tariff  # operator tariff, 30.00 net at 19 %
+    citynet: Partner  # percentage partner allowed to sell fiber
+    ownnet: Partner  # own-invoicing partner with its own tariff
+    own_vat: TaxRate
+    own_tariff: Tariff  # 20.00 net at 19 %
+    alice: Customer  # operator's customer
+    bob: Customer  # CityNet's customer
+    olga: Customer  # OwnNet's customer
+    admin: Api
+    accountant: Api
+    support: Api
+    citynet_admin: Api
+    ownnet_admin: Api
+    portal: Api
+
+
+@pytest.fixture
+def seed(db: Any) -> Seed:
+    home = Partner.objects.get(is_home=True)
+    vat = TaxRate.objects.create(partner=home, name="VAT 19 %", rate_bp=1900)
+    fiber = Tariff.objects.create(partner=home, name="Fiber 100", price_minor=3000, tax_rate=vat)
+    citynet = Partner.objects.create(name="CityNet", mode=PartnerMode.PERCENTAGE, commission_bp=1000)
+    fiber.available_to.add(citynet)
+    ownnet = Partner.objects.create(name="OwnNet", mode=PartnerMode.OWN_INVOICING)
+    own_vat = TaxRate.objects.create(partner=ownnet, name="USt 19", rate_bp=1900)
+    own_tariff = Tariff.objects.create(
+        partner=ownnet, name="Own 50", price_minor=2000, tax_rate=own_vat
+    )
+    alice = Customer.objects.create(
+        partner=home, reference="A-1", name="Alice", email="alice@example.org"
+    )
+    bob = Customer.objects.create(partner=citynet, reference="B-1", name="Bob")
+    olga = Customer.objects.create(partner=ownnet, reference="O-1", name="Olga")
+    return Seed(
+        home=home,
+        vat=vat,
+        fiber=fiber,
+        citynet=citynet,
+        ownnet=ownnet,
+        own_vat=own_vat,
+        own_tariff=own_tariff,
+        alice=alice,
+        bob=bob,
+        olga=olga,
+        admin=api_for(make_user("root", Role.ADMIN, is_staff=True)),
+        accountant=api_for(make_user("acc", Role.ACCOUNTANT)),
+        support=api_for(make_user("sup", Role.SUPPORT)),
+        citynet_admin=api_for(make_user("city", Role.PARTNER_ADMIN, partner=citynet)),
+        ownnet_admin=api_for(make_user("own", Role.PARTNER_ADMIN, partner=ownnet)),
+        portal=api_for(make_user("bobby", Role.CUSTOMER, partner=citynet, customer=bob)),
+    )
+
+
+def assert_error(answer: Answer, status: int, code: str | None = None) -> dict[str, Any]:
+    """The error body has the documented shape and status."""
+    assert answer.status == status, (answer.status, answer.body)
+    assert set(answer.body) == {"detail", "code", "fields"}, answer.body
+    assert isinstance(answer.body["detail"], str) and answer.body["detail"]
+    assert isinstance(answer.body["fields"], dict)
+    if code is not None:
+        assert answer.body["code"] == code, answer.body
+    return answer.body  # type: ignore[no-any-return]
