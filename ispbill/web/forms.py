@@ -92,6 +92,10 @@ def percent(bp_value: int | None) -> Decimal:
 class FieldsetsMixin:
     """Forms that group their fields with a title and an explanation."""
 
+    def _choices(self, name: str) -> Any:
+        form: Any = self
+        return form.fields[name]
+
     sections: list[tuple[str, str, list[str]]] = []
 
     def fieldsets(self) -> list[tuple[str, str, list[Any]]]:
@@ -270,10 +274,11 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
             ):
                 self.fields.pop(name, None)
 
-    def _post_clean(self) -> None:
-        if "mode" in self.cleaned_data:
-            self.instance.mode = self.cleaned_data["mode"]
-        super()._post_clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "mode" in data:
+            self.instance.mode = data["mode"]
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k in PARTNER_MODEL_FIELDS}
@@ -380,16 +385,17 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
             if fixed_partner is not None and not self.instance.pk:
                 self.instance.partner = fixed_partner
         else:
-            self.fields["partner"].queryset = partners
+            self._choices("partner").queryset = partners
         if self.instance.pk and self.instance.min_balance_minor is not None:
             self.fields["min_balance"].initial = from_minor(
                 self.instance.min_balance_minor, currency
             )
 
-    def _post_clean(self) -> None:
-        if "partner" in self.cleaned_data:
-            self.instance.partner = self.cleaned_data["partner"]
-        super()._post_clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "partner" in data:
+            self.instance.partner = data["partner"]
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k in self.Meta.fields}
@@ -397,7 +403,7 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
         return data
 
 
-class ServiceForm(forms.Form):
+class ServiceForm(FieldsetsMixin, forms.Form):
     tariff = forms.ModelChoiceField(queryset=Tariff._base_manager.none())
     start_date = forms.DateField(widget=DateInput, initial=today)
     quantity = forms.IntegerField(min_value=1, initial=1)
@@ -414,7 +420,7 @@ class ServiceForm(forms.Form):
 
     def __init__(self, *args: Any, tariffs: Any, currency: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["tariff"].queryset = tariffs
+        self._choices("tariff").queryset = tariffs
         self.currency = currency
 
     def service_fields(self) -> dict[str, Any]:
@@ -457,8 +463,10 @@ class OneTimeChargeForm(forms.Form):
         }
 
 
-class TariffForm(forms.ModelForm):
+class TariffForm(FieldsetsMixin, forms.ModelForm):
     price = MoneyField(help_text="Per period, net unless the issuer's prices include tax.")
+    # Declared here: a model-generated field would query the scoped manager at import.
+    tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none(), label="Tax rate")
 
     class Meta:
         model = Tariff
@@ -489,19 +497,19 @@ class TariffForm(forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
-        self.fields["tax_rate"].queryset = tax_rates
+        self._choices("tax_rate").queryset = tax_rates
         if partners is None:
             self.fields.pop("available_to")
         else:
-            self.fields["available_to"].queryset = partners
+            self._choices("available_to").queryset = partners
         if self.instance.pk:
             self.fields["price"].initial = from_minor(self.instance.price_minor, currency)
 
-    def _post_clean(self) -> None:
-        price = self.cleaned_data.get("price")
-        if price is not None:
-            self.instance.price_minor = to_minor(price, self.currency) or 0
-        super()._post_clean()
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("price") is not None:
+            self.instance.price_minor = to_minor(data["price"], self.currency) or 0
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k in self.Meta.fields}
@@ -528,7 +536,7 @@ class BillingRunForm(forms.Form):
     )
 
 
-class PaymentForm(forms.Form):
+class PaymentForm(FieldsetsMixin, forms.Form):
     customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
     amount = MoneyField()
     date = forms.DateField(widget=DateInput, initial=today)
@@ -545,7 +553,7 @@ class PaymentForm(forms.Form):
         if customers is None:
             self.fields.pop("customer")
         else:
-            self.fields["customer"].queryset = customers
+            self._choices("customer").queryset = customers
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]

@@ -456,5 +456,6 @@ def tax_rate_new(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Tax rate added.")
     else:
         for field, errors in form.errors.items():
-            messages.error(request, f"{form.fields[field].label or field}: {' '.join(errors)}")
+            text = " ".join(str(e) for e in errors)
+            messages.error(request, f"{form.fields[field].label or field}: {text}")
     return redirect("web:tariffs")

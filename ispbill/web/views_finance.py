@@ -479,7 +479,7 @@ def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
     form = StatementPayForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(e) for e in errors))
         return redirect("web:commission", statement_id=statement.pk)
     try:
         commission_statement_pay(
