@@ -244,6 +244,26 @@ def cmd_customer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_render_pdfs(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.invoicing.pdfs import PdfRenderStats, documents_pdf_render_pending
+
+    def progress(done: int, total: int, stats: PdfRenderStats) -> None:
+        print(
+            f"  {done}/{total} documents, {stats.rendered} rendered, {stats.failed} failed, "
+            f"{stats.rate:.1f} documents/s",
+            flush=True,
+        )
+
+    with system_scope():
+        stats = documents_pdf_render_pending(batch=args.batch, progress=progress)
+    print(
+        f"Rendered {stats.rendered} PDFs in {stats.seconds:.1f} s ({stats.rate:.1f} documents/s); "
+        f"{stats.failed} failed."
+    )
+    return 1 if stats.failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ispbill", description="Billing for ISPs with resellers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -291,6 +311,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser(
+        "render-pdfs", help="render and store the PDF of every invoice and credit note without one"
+    )
+    p.add_argument("--batch", type=int, default=200, help="documents per progress line")
+    p.set_defaults(func=cmd_render_pdfs)
     return parser
 
 

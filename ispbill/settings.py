@@ -131,6 +131,9 @@ STATIC_ROOT = VAR_DIR / "static"
 STATIC_ROOT.mkdir(exist_ok=True)
 MEDIA_ROOT = VAR_DIR / "media"
 MEDIA_URL = "media/"
+# Render and store each invoice's and credit note's PDF right after it is issued (a Celery
+# task after commit). Off: `ispbill render-pdfs` renders what has no PDF yet.
+RENDER_PDFS_ON_ISSUE = env.bool("RENDER_PDFS_ON_ISSUE", default=True)
 
 SECURE_HTTPS = env.bool("SECURE_HTTPS", default=False)
 SESSION_COOKIE_SECURE = SECURE_HTTPS

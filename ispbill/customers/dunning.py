@@ -22,10 +22,12 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
-from ispbill.core.money import Money
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
+from ispbill.invoicing.emails import reminder_email_context
 from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.radius.sync import radius_sync_customers
 
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
@@ -56,6 +58,7 @@ def _set_status(customers: list[Customer], status: str, reason: str) -> None:
             changes={"status": {"before": old, "after": status}, "reason": reason},
         )
     Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
+    radius_sync_customers(customer_ids=[c.pk for c in customers])
 
 
 def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[int]:
@@ -193,19 +196,18 @@ def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -
         days_late = (today - inv.due_date).days
         if days_late not in reminder_days.get(inv.issuer_id, []) or (inv.pk, days_late) in done:
             continue
-        open_amount = Money.from_minor(inv.open_minor, inv.currency)
         issuer = issuers[inv.issuer_id]
         if inv.customer.email:
-            message = (
-                f"Dear {inv.customer.name},\n\n"
-                f"invoice {inv.number} of {inv.issue_date:%d.%m.%Y} was due on "
-                f"{inv.due_date:%d.%m.%Y}; {open_amount} is still open.\n"
-                f"Please transfer it to IBAN {issuer.iban or '-'} quoting {inv.number}.\n\n"
-                f"{issuer.legal_name or issuer.name}"
+            text = issuer_email_render(
+                issuer,
+                "email_reminder",
+                reminder_email_context(
+                    inv, customer=inv.customer, issuer=issuer, days_late=days_late
+                ),
             )
             mail = {
-                "subject": f"Payment reminder: invoice {inv.number}",
-                "message": message,
+                "subject": text.subject,
+                "message": text.body,
                 "from_email": issuer.email or None,
                 "recipient_list": [inv.customer.email],
             }

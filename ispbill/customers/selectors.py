@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from ispbill.customers.dunning import customer_balance_minor
 from ispbill.customers.models import Customer
@@ -63,3 +64,70 @@ def customer_statement(customer: Customer, *, start: date, end: date) -> Stateme
             balance += credit - debit
             rows.append(StatementRow(day, kind, ref, debit, credit, balance))
     return Statement(customer, start, end, opening, rows, balance)
+
+
+_KIND_TEXT = {
+    "en": {
+        "invoice": "Invoice",
+        "credit_note": "Credit note",
+        "payment": "Payment",
+        "refund": "Refund",
+    },
+    "de": {
+        "invoice": "Rechnung",
+        "credit_note": "Gutschrift",
+        "payment": "Zahlung",
+        "refund": "Erstattung",
+    },
+}
+
+
+def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
+    """A statement of account as a document for ``ispbill.documents``: issued by the
+    customer's issuer (the home partner, or its own-invoicing partner)."""
+    from ispbill.core.money import Money
+    from ispbill.invoicing.documents import _party
+    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
+    from ispbill.partners.models import Partner
+
+    customer = statement.customer
+    partner = Partner.objects.get(pk=customer.partner_id)
+    issuer = partner if partner.mode == "own_invoicing" else Partner.objects.get(is_home=True)
+    cur = issuer.currency
+    language = "de" if customer.language == "de" else "en"
+
+    def money(minor: int) -> str:
+        return str(Money.from_minor(minor, cur).amount)
+
+    return {
+        "issuer": _party(issuer_snapshot(issuer), recipient=False),
+        "recipient": _party(customer_snapshot(customer), recipient=True),
+        "document": {
+            "type": "customer_statement",
+            "number": f"{customer.reference or customer.pk}-{statement.end:%Y%m%d}",
+            "issue_date": statement.end.isoformat(),
+            "period_start": statement.start.isoformat(),
+            "period_end": statement.end.isoformat(),
+            "currency": cur,
+            "language": language,
+            "prices_include_tax": False,
+            "notes": "",
+        },
+        "entries": [
+            {
+                "date": row.date.isoformat(),
+                "description": _KIND_TEXT[language].get(row.kind, row.kind),
+                "reference": row.reference,
+                "debit": money(row.debit_minor),
+                "credit": money(row.credit_minor),
+                "balance": money(row.balance_minor),
+            }
+            for row in statement.rows
+        ],
+        "totals": {
+            "opening_balance": money(statement.opening_minor),
+            "closing_balance": money(statement.closing_minor),
+            "debit": money(sum(r.debit_minor for r in statement.rows)),
+            "credit": money(sum(r.credit_minor for r in statement.rows)),
+        },
+    }

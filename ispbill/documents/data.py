@@ -19,6 +19,7 @@ DocumentType = Literal[
     "aggregated_invoice",
     "commission_statement",
     "customer_statement",
+    "receipt",
 ]
 DOCUMENT_TYPES: tuple[str, ...] = (
     "invoice",
@@ -26,6 +27,7 @@ DOCUMENT_TYPES: tuple[str, ...] = (
     "aggregated_invoice",
     "commission_statement",
     "customer_statement",
+    "receipt",
 )
 LANGUAGES: tuple[str, ...] = ("en", "de")
 # EN 16931 VAT category codes used here: standard, zero rated, exempt, reverse charge.
@@ -658,12 +660,54 @@ def sample_customer_statement(*, language: Literal["en", "de"] = "de") -> Statem
     }
 
 
+def sample_receipt(*, language: Literal["en", "de"] = "de") -> StatementData:
+    """A receipt for a bank transfer that paid one invoice and left a credit."""
+    return {
+        "issuer": _issuer(),
+        "recipient": _recipient(),
+        "document": {
+            "type": "receipt",
+            "number": "SEPA-7781",
+            "issue_date": "2025-03-09",
+            "currency": "EUR",
+            "language": language,
+            "prices_include_tax": False,
+            "notes": "",
+        },
+        "entries": [
+            {
+                "date": "2025-03-09",
+                "description": "Bank transfer",
+                "reference": "SEPA-7781",
+                "debit": "0.00",
+                "credit": "120.00",
+                "balance": "120.00",
+            },
+            {
+                "date": "2025-03-09",
+                "description": "→",
+                "reference": "202501000123",
+                "debit": "115.57",
+                "credit": "0.00",
+                "balance": "4.43",
+            },
+        ],
+        "totals": {
+            "opening_balance": "0.00",
+            "closing_balance": "4.43",
+            "debit": "115.57",
+            "credit": "120.00",
+        },
+    }
+
+
 SAMPLES = {
     "invoice": sample_invoice,
     "credit_note": sample_credit_note,
     "aggregated_invoice": sample_aggregated_invoice,
     "commission_statement": sample_commission_statement,
     "customer_statement": sample_customer_statement,
+    "receipt": sample_receipt,
 }
 
 

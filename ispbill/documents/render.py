@@ -57,6 +57,7 @@ _DOCUMENT_TEMPLATES = {
     "aggregated_invoice": "invoice.typ",
     "commission_statement": "statement.typ",
     "customer_statement": "statement.typ",
+    "receipt": "statement.typ",
 }
 
 

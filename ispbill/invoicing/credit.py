@@ -175,6 +175,9 @@ def credit_note_issue(
             "reason": reason,
         },
     )
+    from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
+
+    issued_pdfs_render_on_commit(credit_note_ids=[cn.pk])
     return cn
 
 

@@ -13,10 +13,18 @@ from typing import Any
 from django.db.models import Sum
 
 from ispbill.core.money import Money
-from ispbill.invoicing.models import Invoice, InvoiceKind, InvoiceLine, InvoiceTax
-from ispbill.payments.models import Allocation
+from ispbill.invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteTax,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceTax,
+)
+from ispbill.payments.models import Allocation, Payment
 
-__all__ = ["invoice_document_data"]
+__all__ = ["credit_note_document_data", "invoice_document_data", "receipt_document_data"]
 
 
 def _money(minor: int, currency: str) -> str:
@@ -134,5 +142,126 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             "total": _money(invoice.total_minor, cur),
             "paid": _money(paid_minor, cur),
             "due": _money(invoice.total_minor - paid_minor, cur),
+        },
+    }
+
+
+def _language(snapshot: dict[str, Any]) -> str:
+    return "de" if snapshot.get("language") == "de" else "en"
+
+
+def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
+    """The document dict of an issued credit note: positive amounts, the credited invoice
+    named, parties as printed on that invoice."""
+    inv = Invoice.objects.get(pk=credit_note.invoice_id)
+    cur = credit_note.currency
+    lines = list(
+        CreditNoteLine.objects.filter(credit_note=credit_note)
+        .select_related("invoice_line")
+        .order_by("position")
+    )
+    out_lines = []
+    for line in lines:
+        row: dict[str, Any] = {
+            "description": line.description,
+            "quantity": "1",
+            "unit_price": _money(line.amount_minor, cur),
+            "amount": _money(line.amount_minor, cur),
+            "tax_rate": _percent(line.tax_rate_bp),
+            "tax_category": line.tax_category,
+        }
+        source = line.invoice_line
+        if source is not None and source.period_start is not None:
+            row["period_start"] = source.period_start.isoformat()
+            row["period_end"] = (source.period_end or source.period_start).isoformat()
+        out_lines.append(row)
+    taxes = CreditNoteTax.objects.filter(credit_note=credit_note).order_by("rate_bp", "category")
+    return {
+        "issuer": _party(inv.issuer_snapshot, recipient=False),
+        "recipient": _party(inv.customer_snapshot, recipient=True),
+        "document": {
+            "type": "credit_note",
+            "number": credit_note.number,
+            "issue_date": credit_note.issue_date.isoformat(),
+            "currency": cur,
+            "language": _language(inv.customer_snapshot),
+            "prices_include_tax": inv.prices_include_tax,
+            "notes": credit_note.reason,
+            "original_number": inv.number,
+            "original_issue_date": inv.issue_date.isoformat(),
+            "payment_reference": credit_note.number,
+        },
+        "sections": [],
+        "lines": out_lines,
+        "tax_breakdown": [
+            {
+                "rate": _percent(t.rate_bp),
+                "category": t.category,
+                "net": _money(t.net_minor, cur),
+                "tax": _money(t.tax_minor, cur),
+            }
+            for t in taxes
+        ],
+        "totals": {
+            "net": _money(credit_note.net_minor, cur),
+            "tax": _money(credit_note.tax_minor, cur),
+            "total": _money(credit_note.total_minor, cur),
+            "paid": _money(0, cur),
+            "due": _money(credit_note.total_minor, cur),
+        },
+    }
+
+
+def receipt_document_data(payment: Payment) -> dict[str, Any]:
+    """A payment receipt: the payment and the invoices it paid, as a statement of entries
+    (``credit`` is what each invoice received; ``balance`` what is left unallocated)."""
+    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
+
+    cur = payment.currency
+    customer = payment.customer
+    recipient = customer_snapshot(customer)
+    entries = [
+        {
+            "date": payment.date.isoformat(),
+            "description": payment.get_method_display(),
+            "reference": payment.reference or f"#{payment.pk}",
+            "debit": _money(0, cur),
+            "credit": _money(payment.amount_minor, cur),
+            "balance": _money(payment.amount_minor, cur),
+        }
+    ]
+    left = payment.amount_minor
+    for a in (
+        Allocation.objects.filter(payment=payment).select_related("invoice").order_by("date", "pk")
+    ):
+        left -= a.amount_minor
+        entries.append(
+            {
+                "date": a.date.isoformat(),
+                "description": "→",
+                "reference": a.invoice.number,
+                "debit": _money(a.amount_minor, cur),
+                "credit": _money(0, cur),
+                "balance": _money(left, cur),
+            }
+        )
+    return {
+        "issuer": _party(issuer_snapshot(payment.issuer), recipient=False),
+        "recipient": _party(recipient, recipient=True),
+        "document": {
+            "type": "receipt",
+            "number": payment.reference or f"P-{payment.pk}",
+            "issue_date": payment.date.isoformat(),
+            "currency": cur,
+            "language": _language(recipient),
+            "prices_include_tax": False,
+            "notes": payment.note,
+        },
+        "entries": entries,
+        "totals": {
+            "opening_balance": _money(0, cur),
+            "closing_balance": _money(left, cur),
+            "debit": _money(payment.amount_minor - left, cur),
+            "credit": _money(payment.amount_minor, cur),
         },
     }

@@ -241,3 +241,6 @@ def invoices_number(invoices: list[Invoice]) -> None:
             inv.number = number
             numbers[inv.pk] = number
     column_set(Invoice, "number", numbers)
+    from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
+
+    issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

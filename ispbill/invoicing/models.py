@@ -281,3 +281,74 @@ class CreditNoteTax(models.Model):
     category = models.CharField(max_length=2, default="S")
     net_minor = models.BigIntegerField()
     tax_minor = models.BigIntegerField()
+
+
+class TemplateType(models.TextChoices):
+    """Documents and emails an issuer can design."""
+
+    INVOICE = "invoice", "Invoice"
+    CREDIT_NOTE = "credit_note", "Credit note"
+    AGGREGATED_INVOICE = "aggregated_invoice", "Aggregated invoice"
+    RECEIPT = "receipt", "Payment receipt"
+    COMMISSION_STATEMENT = "commission_statement", "Commission statement"
+    CUSTOMER_STATEMENT = "customer_statement", "Customer statement"
+    EMAIL_INVOICE = "email_invoice", "Invoice email"
+    EMAIL_REMINDER = "email_reminder", "Reminder email"
+
+
+EMAIL_TEMPLATE_TYPES = frozenset({TemplateType.EMAIL_INVOICE, TemplateType.EMAIL_REMINDER})
+
+
+class DocumentTemplate(models.Model):
+    """One saved version of an issuer's template (Typst for PDFs, Jinja2 for emails).
+
+    Saving writes a new row and makes it the only active one of its (issuer, type); older
+    rows stay as history. Stored PDFs never follow a later change: they are files."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The issuer whose documents use the template",
+    )
+    document_type = models.CharField(max_length=24, choices=TemplateType.choices)
+    source = models.TextField()
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.CharField(max_length=200, blank=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["partner", "document_type", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "document_type"],
+                condition=Q(is_active=True),
+                name="documenttemplate_one_active",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.document_type} template of partner {self.partner_id}"
+
+
+class IssuerAsset(models.Model):
+    """A file a partner's templates may use (logo, font, Typst part), by its flat name."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    name = models.CharField(max_length=100)
+    content = models.BinaryField()
+    content_type = models.CharField(max_length=100)
+    uploaded_at = models.DateTimeField(auto_now=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["partner", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["partner", "name"], name="issuerasset_name_unique")
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
 from django.core.validators import validate_email
@@ -20,16 +18,15 @@ __all__ = ["invoice_pdf", "invoice_send"]
 
 def invoice_pdf(invoice: Invoice) -> bytes:
     """The stored PDF of the invoice; rendered from its document data when none is stored
-    yet (the data is built from the invoice alone, so it is the document as issued)."""
-    if invoice.pdf:
-        root = Path(settings.MEDIA_ROOT).resolve()
-        path = (root / invoice.pdf).resolve()
-        if path.is_relative_to(root) and path.is_file():
-            return path.read_bytes()
-    from ispbill.documents.render import document_pdf_render
+    yet (the data is built from the invoice alone, so it is the document as issued), with the
+    issuer's current template and the Factur-X XML, and not stored."""
     from ispbill.invoicing.documents import invoice_document_data
+    from ispbill.invoicing.pdfs import issuer_document_pdf, stored_pdf_read
 
-    return document_pdf_render(data=invoice_document_data(invoice))
+    stored = stored_pdf_read(invoice.pdf)
+    if stored is not None:
+        return stored
+    return issuer_document_pdf(issuer_id=invoice.issuer_id, data=invoice_document_data(invoice))
 
 
 @transaction.atomic
@@ -47,14 +44,15 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
         raise DomainValidationError.for_fields(
             {"to": f"{address!r} is not an email address."}
         ) from exc
+    from ispbill.invoicing.emails import invoice_email_context
+    from ispbill.invoicing.templates import issuer_email_render
+
     pdf = invoice_pdf(invoice)
-    issuer = str(invoice.issuer_snapshot.get("name") or "")
+    text = issuer_email_render(invoice.issuer_id, "email_invoice", invoice_email_context(invoice))
     message = EmailMessage(
-        subject=f"Invoice {invoice.number}",
-        body=(
-            f"Please find attached invoice {invoice.number} of {invoice.issue_date:%Y-%m-%d}, "
-            f"due {invoice.due_date:%Y-%m-%d}.\n\n{issuer}\n"
-        ),
+        subject=text.subject,
+        body=text.body,
+        from_email=str(invoice.issuer_snapshot.get("email") or "") or None,
         to=[address],
     )
     message.attach(f"{invoice.number}.pdf", pdf, "application/pdf")

@@ -305,3 +305,65 @@ def statement_partners(*, month: date) -> list[Partner]:
         for p in Partner.objects.filter(is_home=False).order_by("pk")
         if p.mode == PartnerMode.PERCENTAGE or p.pk in with_lines
     ]
+
+
+_SOURCE_TEXT = {
+    "en": {"invoice": "Invoice", "allocation": "Payment", "credit_note": "Credit note"},
+    "de": {"invoice": "Rechnung", "allocation": "Zahlung", "credit_note": "Gutschrift"},
+}
+
+
+def _partner_language(partner: Partner) -> str:
+    account = partner.account
+    if account is not None:
+        return "de" if account.language == "de" else "en"
+    return "de" if partner.country in ("DE", "AT", "CH", "LI") else "en"
+
+
+def commission_statement_document_data(statement: CommissionStatement) -> dict[str, Any]:
+    """The statement as a document for ``ispbill.documents`` (issuer: the home partner,
+    recipient: the partner), one entry per accrual line."""
+    from ispbill.invoicing.documents import _party
+    from ispbill.invoicing.issue import issuer_snapshot
+
+    partner = statement.partner
+    home = Partner.objects.get(is_home=True)
+    language = _partner_language(partner)
+    cur = statement.currency
+    lines = list(statement.lines.order_by("date", "pk"))
+    numbers = dict(
+        Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
+    )
+    recipient = _party(issuer_snapshot(partner), recipient=False)
+    recipient["customer_reference"] = str(partner.pk)
+    issued = statement.approved_at.date() if statement.approved_at else statement.period_end
+    return {
+        "issuer": _party(issuer_snapshot(home), recipient=False),
+        "recipient": recipient,
+        "document": {
+            "type": "commission_statement",
+            "number": f"CS-{partner.pk}-{statement.period_start:%Y-%m}",
+            "issue_date": issued.isoformat(),
+            "period_start": statement.period_start.isoformat(),
+            "period_end": statement.period_end.isoformat(),
+            "currency": cur,
+            "language": language,
+            "prices_include_tax": False,
+            "notes": "",
+        },
+        "entries": [
+            {
+                "date": a.date.isoformat(),
+                "description": _SOURCE_TEXT[language].get(a.source_type, a.source_type),
+                "reference": numbers.get(a.invoice_id, ""),
+                "base": _decimal(a.base_minor, cur),
+                "percent": _percent(a.rate_bp),
+                "amount": _decimal(a.amount_minor, cur),
+            }
+            for a in lines
+        ],
+        "totals": {
+            "base": _decimal(sum(a.base_minor for a in lines), cur),
+            "amount": _decimal(statement.total_minor, cur),
+        },
+    }

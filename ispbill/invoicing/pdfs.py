@@ -1,0 +1,266 @@
+"""PDFs of issued documents: rendered once with the issuer's template of that moment, stored.
+
+After the issuing transaction commits, a task renders each new invoice and credit note with
+its issuer's active template and assets, embeds the EN 16931 XML (Factur-X, PDF/A-3) and
+stores the file under MEDIA_ROOT (``invoices/<issuer>/<year>/<number>.pdf``,
+``credit_notes/...``); the path goes into the document's ``pdf`` field. A stored PDF is never
+rendered again, so later template changes cannot alter it. Other documents (receipts,
+statements) are rendered on demand with the issuer's current template."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+
+from ispbill.documents.facturx import facturx_pdf_embed, facturx_xml_build
+from ispbill.documents.render import DocumentRenderError, document_pdf_render
+from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.templates import (
+    document_template_active,
+    issuer_assets,
+    issuer_data_with_logo,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "FACTURX_TYPES",
+    "PdfRenderStats",
+    "credit_note_pdf",
+    "credit_notes_pdf_render",
+    "documents_pdf_render_pending",
+    "invoice_pdf_stored_path",
+    "invoices_pdf_render",
+    "issued_pdfs_render_on_commit",
+    "issuer_document_pdf",
+    "stored_pdf_read",
+]
+
+FACTURX_TYPES = frozenset({"invoice", "aggregated_invoice", "credit_note"})
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+@dataclass
+class PdfRenderStats:
+    rendered: int = 0
+    failed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def rate(self) -> float:
+        return self.rendered / self.seconds if self.seconds > 0 else 0.0
+
+
+def issuer_document_pdf(
+    *, issuer_id: int, data: dict[str, Any], template_source: str | None = None
+) -> bytes:
+    """Render ``data`` with the issuer's active template (or ``template_source``) and only
+    that issuer's assets; invoices and credit notes get their Factur-X XML embedded."""
+    doc_type = data["document"]["type"]
+    assets = issuer_assets(issuer_id)
+    source = (
+        template_source
+        if template_source is not None
+        else document_template_active(issuer_id, doc_type)
+    )
+    pdf = document_pdf_render(
+        data=issuer_data_with_logo(data, assets), template_source=source, assets=assets
+    )
+    if doc_type in FACTURX_TYPES:
+        pdf = facturx_pdf_embed(pdf, facturx_xml_build(data), language=data["document"]["language"])
+    return pdf
+
+
+def _media_root() -> Path:
+    return Path(settings.MEDIA_ROOT).resolve()
+
+
+def stored_pdf_read(relative: str) -> bytes | None:
+    """The bytes of a stored PDF, or None when the path is empty, missing or escapes
+    MEDIA_ROOT."""
+    if not relative:
+        return None
+    root = _media_root()
+    path = (root / relative).resolve()
+    if path.is_relative_to(root) and path.is_file():
+        return path.read_bytes()
+    return None
+
+
+def _relative_path(folder: str, issuer_id: int, year: int, number: str) -> str:
+    safe = _UNSAFE.sub("_", number).lstrip(".") or "document"
+    return f"{folder}/{issuer_id}/{year}/{safe}.pdf"
+
+
+def invoice_pdf_stored_path(invoice: Invoice) -> str:
+    return _relative_path("invoices", invoice.issuer_id, invoice.issue_date.year, invoice.number)
+
+
+def _write(relative: str, content: bytes) -> None:
+    path = _media_root() / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-", suffix=".pdf")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(content)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _render_with_fallback(*, issuer_id: int, data: dict[str, Any], label: str) -> bytes:
+    """The issuer's template; if it fails on this real document (it passed the sample when
+    saved), the default template, so the customer still gets a correct invoice."""
+    try:
+        return issuer_document_pdf(issuer_id=issuer_id, data=data)
+    except DocumentRenderError as exc:
+        log.warning(
+            "document.render_fallback",
+            extra={"document": label, "issuer_id": issuer_id, "error": str(exc)},
+        )
+        return issuer_document_pdf(issuer_id=issuer_id, data=data, template_source="")
+
+
+def _store(model: type[Invoice] | type[CreditNote], pk: int, relative: str, render: Any) -> bool:
+    """Render and store one document unless it has a PDF already. True when it now has one
+    that this call stored."""
+    if model.objects.filter(pk=pk).exclude(pdf="").exists():
+        return False
+    if not (_media_root() / relative).is_file():
+        _write(relative, render())
+    # Only a document without a PDF gets one: a concurrent task's path is never replaced.
+    return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative))
+
+
+def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
+    """Render and store the PDFs of issued invoices that have none yet."""
+    from ispbill.invoicing.documents import invoice_document_data
+
+    stats = PdfRenderStats()
+    start = time.perf_counter()
+    for inv in Invoice.objects.filter(pk__in=list(invoice_ids), pdf="").order_by("pk"):
+        try:
+            done = _store(
+                Invoice,
+                inv.pk,
+                invoice_pdf_stored_path(inv),
+                lambda inv=inv: _render_with_fallback(
+                    issuer_id=inv.issuer_id, data=invoice_document_data(inv), label=inv.number
+                ),
+            )
+        except Exception:
+            stats.failed += 1
+            log.exception("invoice.pdf_failed", extra={"invoice_id": inv.pk})
+            continue
+        stats.rendered += int(done)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats:
+    """Render and store the PDFs of issued credit notes that have none yet."""
+    from ispbill.invoicing.documents import credit_note_document_data
+
+    stats = PdfRenderStats()
+    start = time.perf_counter()
+    for cn in CreditNote.objects.filter(pk__in=list(credit_note_ids), pdf="").order_by("pk"):
+        relative = _relative_path("credit_notes", cn.issuer_id, cn.issue_date.year, cn.number)
+        try:
+            done = _store(
+                CreditNote,
+                cn.pk,
+                relative,
+                lambda cn=cn: _render_with_fallback(
+                    issuer_id=cn.issuer_id, data=credit_note_document_data(cn), label=cn.number
+                ),
+            )
+        except Exception:
+            stats.failed += 1
+            log.exception("credit_note.pdf_failed", extra={"credit_note_id": cn.pk})
+            continue
+        stats.rendered += int(done)
+    stats.seconds = time.perf_counter() - start
+    return stats
+
+
+def credit_note_pdf(credit_note: CreditNote) -> bytes:
+    """The stored PDF of a credit note, or rendered now (not stored) from its own data."""
+    from ispbill.invoicing.documents import credit_note_document_data
+
+    stored = stored_pdf_read(credit_note.pdf)
+    if stored is not None:
+        return stored
+    return issuer_document_pdf(
+        issuer_id=credit_note.issuer_id, data=credit_note_document_data(credit_note)
+    )
+
+
+def issued_pdfs_render_on_commit(
+    *, invoice_ids: Iterable[int] = (), credit_note_ids: Iterable[int] = ()
+) -> None:
+    """After the issuing transaction commits, render the new documents' PDFs in a task.
+
+    Off when ``RENDER_PDFS_ON_ISSUE`` is false (``ispbill render-pdfs`` catches up). A render
+    failure after commit is logged and leaves the document without a PDF to retry later; it
+    never undoes the issue."""
+    if not getattr(settings, "RENDER_PDFS_ON_ISSUE", True):
+        return
+    invoices = [int(pk) for pk in invoice_ids]
+    credit_notes = [int(pk) for pk in credit_note_ids]
+    if not invoices and not credit_notes:
+        return
+    from ispbill.invoicing.tasks import credit_notes_pdf_render_task, invoices_pdf_render_task
+
+    def dispatch() -> None:
+        if invoices:
+            invoices_pdf_render_task.delay(invoices)
+        if credit_notes:
+            credit_notes_pdf_render_task.delay(credit_notes)
+
+    transaction.on_commit(dispatch, robust=True)
+
+
+def documents_pdf_render_pending(
+    *,
+    batch: int = 200,
+    progress: Callable[[int, int, PdfRenderStats], None] | None = None,
+) -> PdfRenderStats:
+    """Render every issued invoice and credit note without a stored PDF; ``progress`` is
+    called after each batch with (done, total, stats so far)."""
+    invoice_ids = list(Invoice.objects.filter(pdf="").order_by("pk").values_list("pk", flat=True))
+    credit_ids = list(
+        CreditNote.objects.filter(pdf="").order_by("pk").values_list("pk", flat=True)
+    )
+    total = len(invoice_ids) + len(credit_ids)
+    stats = PdfRenderStats()
+    start = time.perf_counter()
+    done = 0
+    work: list[tuple[str, list[int]]] = [
+        *(("invoice", invoice_ids[i : i + batch]) for i in range(0, len(invoice_ids), batch)),
+        *(("credit_note", credit_ids[i : i + batch]) for i in range(0, len(credit_ids), batch)),
+    ]
+    for kind, ids in work:
+        part = (
+            invoices_pdf_render(invoice_ids=ids)
+            if kind == "invoice"
+            else credit_notes_pdf_render(credit_note_ids=ids)
+        )
+        stats.rendered += part.rendered
+        stats.failed += part.failed
+        done += len(ids)
+        stats.seconds = time.perf_counter() - start
+        if progress is not None:
+            progress(done, total, stats)
+    stats.seconds = time.perf_counter() - start
+    return stats

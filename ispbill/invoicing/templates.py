@@ -1,0 +1,329 @@
+"""Per-issuer document and email templates, and the assets (logo, fonts) they use.
+
+An issuer (the home partner or an own-invoicing partner) may replace the default template of
+each document type. A template is saved only after it renders the sample document in both
+languages (and, when given, one of the issuer's real documents); a broken one is refused with
+its line and error and the previous one stays active. Templates only ever see their own
+issuer's assets: ``issuer_assets`` reads the rows of that one partner."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from typing import Any
+
+from django.db import transaction
+
+from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainValidationError
+from ispbill.documents.data import document_sample
+from ispbill.documents.render import (
+    MAX_ASSET_BYTES,
+    RESERVED_NAMES,
+    DocumentRenderError,
+    DocumentTemplateError,
+    document_pdf_render,
+    document_template_check,
+    document_template_default,
+)
+from ispbill.invoicing.emails import (
+    EMAIL_DEFAULTS,
+    EmailMessageText,
+    EmailTemplateError,
+    email_render,
+    email_template_validate,
+)
+from ispbill.invoicing.models import (
+    EMAIL_TEMPLATE_TYPES,
+    DocumentTemplate,
+    IssuerAsset,
+    TemplateType,
+)
+from ispbill.partners.models import Partner
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "ASSET_KINDS",
+    "document_template_active",
+    "document_template_reset",
+    "document_template_save",
+    "issuer_asset_delete",
+    "issuer_asset_upload",
+    "issuer_assets",
+    "issuer_data_with_logo",
+    "issuer_email_render",
+]
+
+MAX_IMAGE_BYTES = 1_000_000
+# Extension -> (content type, size limit in bytes).
+ASSET_KINDS: dict[str, tuple[str, int]] = {
+    ".png": ("image/png", MAX_IMAGE_BYTES),
+    ".jpg": ("image/jpeg", MAX_IMAGE_BYTES),
+    ".jpeg": ("image/jpeg", MAX_IMAGE_BYTES),
+    ".svg": ("image/svg+xml", MAX_IMAGE_BYTES),
+    ".ttf": ("font/ttf", MAX_ASSET_BYTES),
+    ".otf": ("font/otf", MAX_ASSET_BYTES),
+    ".typ": ("text/x-typst", 200_000),
+}
+_ASSET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
+# An SVG may reference other files or URLs (href, xlink:href, CSS url(), entities): only
+# fragment (#id) and data: references are allowed, so an image cannot pull anything in.
+_SVG_REFERENCE_RE = re.compile(
+    rb"""(?:href\s*=\s*["'](?!\s*(?:#|data:))|url\(\s*["']?(?!\s*(?:#|data:))|<!ENTITY|<!DOCTYPE)""",
+    re.IGNORECASE,
+)
+LOGO_NAMES = ("logo.svg", "logo.png", "logo.jpg", "logo.jpeg")
+
+
+def _check_type(document_type: str) -> str:
+    if document_type not in TemplateType.values:
+        raise DomainValidationError(
+            f"{document_type!r} is not a template type; use one of "
+            f"{', '.join(TemplateType.values)}."
+        )
+    return document_type
+
+
+def _default(document_type: str) -> str:
+    if document_type in EMAIL_TEMPLATE_TYPES:
+        return EMAIL_DEFAULTS[document_type]
+    return document_template_default(document_type)
+
+
+def document_template_active_row(issuer_id: int, document_type: str) -> DocumentTemplate | None:
+    return (
+        DocumentTemplate.objects.filter(
+            partner_id=issuer_id, document_type=document_type, is_active=True
+        )
+        .order_by("-pk")
+        .first()
+    )
+
+
+def document_template_active(issuer: Partner | int, document_type: str) -> str:
+    """The source the issuer's documents of ``document_type`` use now: its own, or the
+    default."""
+    _check_type(document_type)
+    issuer_id = issuer if isinstance(issuer, int) else issuer.pk
+    row = document_template_active_row(issuer_id, document_type)
+    return row.source if row is not None else _default(document_type)
+
+
+def issuer_assets(issuer: Partner | int) -> dict[str, bytes]:
+    """The issuer's assets by name: the only files its templates can read."""
+    issuer_id = issuer if isinstance(issuer, int) else issuer.pk
+    return {
+        name: bytes(content)
+        for name, content in IssuerAsset.objects.filter(partner_id=issuer_id).values_list(
+            "name", "content"
+        )
+    }
+
+
+def issuer_data_with_logo(data: dict[str, Any], assets: dict[str, bytes]) -> dict[str, Any]:
+    """``data`` with ``issuer.logo`` naming the issuer's logo asset, when it has one."""
+    logo = next((name for name in LOGO_NAMES if name in assets), "")
+    if not logo or data["issuer"].get("logo"):
+        return data
+    out = copy.copy(data)
+    out["issuer"] = {**data["issuer"], "logo": logo}
+    return out
+
+
+def _validate_pdf_template(
+    *,
+    source: str,
+    document_type: str,
+    assets: dict[str, bytes],
+    document: dict[str, Any] | None,
+) -> None:
+    document_template_check(source)
+    documents = [
+        document_sample(document_type=document_type, language=language)
+        for language in ("de", "en")
+    ]
+    if document is not None:
+        documents.append(document)
+    for data in documents:
+        try:
+            document_pdf_render(
+                data=issuer_data_with_logo(data, assets), template_source=source, assets=assets
+            )
+        except DocumentTemplateError:
+            raise
+        except DocumentRenderError as exc:
+            raise DocumentTemplateError(exc.message, line=exc.line, column=exc.column) from None
+
+
+def document_template_validate_for_issuer(
+    *,
+    issuer: Partner,
+    document_type: str,
+    source: str,
+    document: dict[str, Any] | None = None,
+) -> None:
+    """Raise DocumentTemplateError (``.line``, ``.message``) unless the template works for
+    this issuer: rendered on the sample in both languages and on ``document`` if given."""
+    _check_type(document_type)
+    if not source.strip():
+        raise DocumentTemplateError("the template is empty", line=1, column=1)
+    if document_type in EMAIL_TEMPLATE_TYPES:
+        email_template_validate(source, document_type=document_type)
+    else:
+        _validate_pdf_template(
+            source=source,
+            document_type=document_type,
+            assets=issuer_assets(issuer),
+            document=document,
+        )
+
+
+def document_template_save(
+    *,
+    issuer: Partner,
+    document_type: str,
+    source: str,
+    actor: Any = None,
+    document: dict[str, Any] | None = None,
+) -> DocumentTemplate:
+    """Make ``source`` the issuer's template for ``document_type``.
+
+    Refused with DocumentTemplateError (line, column, message) when it does not render; the
+    previous template then stays active. Documents already stored keep their PDF."""
+    source = source.replace("\r\n", "\n")
+    document_template_validate_for_issuer(
+        issuer=issuer, document_type=document_type, source=source, document=document
+    )
+    with transaction.atomic():
+        Partner.objects.select_for_update().filter(pk=issuer.pk).first()
+        DocumentTemplate.objects.filter(
+            partner_id=issuer.pk, document_type=document_type, is_active=True
+        ).update(is_active=False)
+        row = DocumentTemplate.objects.create(
+            partner_id=issuer.pk,
+            document_type=document_type,
+            source=source,
+            is_active=True,
+            created_by=str(getattr(actor, "username", None) or actor or "system")[:200],
+        )
+        audit_record(
+            action="document_template.saved",
+            obj=row,
+            actor=actor,
+            changes={"document_type": document_type, "characters": len(source)},
+        )
+    return row
+
+
+def document_template_reset(*, issuer: Partner, document_type: str, actor: Any = None) -> None:
+    """Go back to the default template (the saved versions stay as history)."""
+    _check_type(document_type)
+    with transaction.atomic():
+        changed = DocumentTemplate.objects.filter(
+            partner_id=issuer.pk, document_type=document_type, is_active=True
+        ).update(is_active=False)
+        if changed:
+            audit_record(
+                action="document_template.reset",
+                obj=issuer,
+                actor=actor,
+                changes={"document_type": document_type},
+            )
+
+
+def _asset_refusal(name: str, content: bytes) -> str | None:
+    if not _ASSET_NAME_RE.match(name) or ".." in name or name in RESERVED_NAMES:
+        return (
+            f"{name!r} cannot be used as a file name: use letters, digits, '.', '_' and '-' "
+            "only, without folders."
+        )
+    suffix = "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if suffix not in ASSET_KINDS:
+        return "Upload a logo (PNG, JPEG or SVG), a font (TTF, OTF) or a Typst part (.typ)."
+    limit = ASSET_KINDS[suffix][1]
+    if not content:
+        return "The file is empty."
+    if len(content) > limit:
+        return f"The file is larger than {limit // 1000} kB; upload a smaller one."
+    if suffix == ".png" and not content.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "The file is not a PNG image."
+    if suffix in (".jpg", ".jpeg") and not content.startswith(b"\xff\xd8\xff"):
+        return "The file is not a JPEG image."
+    if suffix == ".svg":
+        head = content[:2000].lstrip().lower()
+        if b"<svg" not in content[:5000].lower() or head.startswith(b"<!doctype"):
+            return "The file is not an SVG image."
+        if _SVG_REFERENCE_RE.search(content):
+            return "SVG images may not reference other files or addresses; embed everything."
+    if suffix == ".ttf" and content[:4] not in (b"\x00\x01\x00\x00", b"true"):
+        return "The file is not a TrueType font."
+    if suffix == ".otf" and content[:4] != b"OTTO":
+        return "The file is not an OpenType font."
+    if suffix == ".typ":
+        try:
+            document_template_check(content.decode("utf-8"))
+        except UnicodeDecodeError:
+            return "A Typst part must be UTF-8 text."
+        except DocumentTemplateError as exc:
+            return f"line {exc.line}: {exc.message}"
+    return None
+
+
+def issuer_asset_upload(
+    *,
+    issuer: Partner,
+    name: str,
+    content: bytes,
+    actor: Any = None,
+) -> IssuerAsset:
+    """Store a file the issuer's templates may use (a new upload of a name replaces it)."""
+    name = name.strip()
+    refusal = _asset_refusal(name, content)
+    if refusal:
+        raise DomainValidationError.for_fields({"file": refusal})
+    suffix = "." + name.rsplit(".", 1)[-1].lower()
+    with transaction.atomic():
+        asset, created = IssuerAsset.objects.update_or_create(
+            partner_id=issuer.pk,
+            name=name,
+            defaults={"content": content, "content_type": ASSET_KINDS[suffix][0]},
+        )
+        audit_record(
+            action="issuer_asset.uploaded",
+            obj=asset,
+            actor=actor,
+            changes={"name": name, "bytes": len(content), "replaced": not created},
+        )
+    return asset
+
+
+def issuer_asset_delete(*, issuer: Partner, name: str, actor: Any = None) -> None:
+    with transaction.atomic():
+        asset = IssuerAsset.objects.filter(partner_id=issuer.pk, name=name).first()
+        if asset is None:
+            return
+        audit_record(
+            action="issuer_asset.deleted", obj=asset, actor=actor, changes={"name": name}
+        )
+        IssuerAsset.objects.filter(pk=asset.pk).delete()
+
+
+def issuer_email_render(
+    issuer: Partner | int, document_type: str, context: dict[str, Any]
+) -> EmailMessageText:
+    """The issuer's email of ``document_type`` rendered with ``context``. A saved template
+    that fails on real data (it passed the sample when saved) falls back to the default, so
+    the email still goes out."""
+    source = document_template_active(issuer, document_type)
+    try:
+        return email_render(source, context)
+    except EmailTemplateError as exc:
+        if source == EMAIL_DEFAULTS[document_type]:
+            raise
+        log.warning(
+            "email_template.fallback",
+            extra={"issuer": getattr(issuer, "pk", issuer), "error": str(exc)},
+        )
+        return email_render(EMAIL_DEFAULTS[document_type], context)
