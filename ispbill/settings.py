@@ -52,6 +52,8 @@ INSTALLED_APPS = [
     "ispbill.invoicing",
     "ispbill.payments",
     "ispbill.ledger",
+    "ispbill.radius",
+    "ispbill.dataio",
     "ispbill.web",
     "ispbill.api",
 ]
@@ -102,6 +104,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
 DATABASES["default"]["ATOMIC_REQUESTS"] = False
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+# FreeRADIUS's SQL tables: in ispbill's database unless RADIUS_DATABASE_URL names another
+# (docs/radius.md).
+if env.str("RADIUS_DATABASE_URL", default=""):
+    DATABASES["radius"] = env.db("RADIUS_DATABASE_URL")
+DATABASE_ROUTERS = ["ispbill.radius.routers.RadiusRouter"]
 
 AUTH_USER_MODEL = "accounts.User"
 PASSWORD_HASHERS = [

@@ -1,0 +1,1 @@
+"""Data in and out: customer and bank-statement imports, accounting exports, reports."""
