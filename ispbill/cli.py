@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from ispbill.radius import cli as radius_cli
+
 
 def _setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
@@ -317,6 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, default=200, help="documents per progress line")
     p.set_defaults(func=cmd_render_pdfs)
+    radius_cli.add_parser(sub)
     return parser
 
 

@@ -11,6 +11,7 @@ from django.forms.models import model_to_dict
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.partners.models import Partner
+from ispbill.radius.sync import radius_sync_tariff
 
 TARIFF_FIELDS = (
     "name",
@@ -71,6 +72,8 @@ def tariff_update(
     if available_to is not None:
         locked.available_to.set(list(available_to))
     changes = model_diff(before, model_to_dict(locked, fields=list(TARIFF_FIELDS)))
+    if {"kind", "download_kbps", "upload_kbps"} & set(changes):
+        radius_sync_tariff(tariff_id=locked.pk)
     if changes:
         audit_record(action="tariff.updated", obj=locked, actor=actor, changes=changes)
     return locked

@@ -11,6 +11,7 @@ from django.db import transaction
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
+from ispbill.radius.sync import radius_sync_services
 from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
 
 
@@ -53,6 +54,7 @@ def service_stop(*, service: Service, end_date: date, actor: Any = None) -> Serv
     locked.end_date = end_date
     locked.status = ServiceStatus.STOPPED
     locked.save(update_fields=["end_date", "status"])
+    radius_sync_services(service_ids=[locked.pk])
     audit_record(
         action="service.stopped", obj=locked, actor=actor, changes={"end": end_date.isoformat()}
     )
@@ -99,6 +101,7 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
         setattr(locked, name, value)
     locked.full_clean()
     locked.save(update_fields=list(fields) or None)
+    radius_sync_services(service_ids=[locked.pk])
     changes = {
         name: {"before": before[name], "after": value}
         for name, value in fields.items()

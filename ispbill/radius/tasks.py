@@ -1,0 +1,25 @@
+"""Celery task: a thin wrapper around ``radius_sessions_update`` (runs in-process when eager)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True)
+def radius_sessions_update_task(changes: list[dict[str, Any]]) -> int:
+    from ispbill.radius.coa import SessionChange, radius_sessions_update
+
+    return len(
+        radius_sessions_update(
+            changes=[
+                SessionChange(
+                    username=c["username"],
+                    access=c["access"],
+                    attributes=tuple((a, v) for a, v in c["attributes"]),
+                )
+                for c in changes
+            ]
+        )
+    )
