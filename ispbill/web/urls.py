@@ -1,6 +1,13 @@
 from django.urls import path
 
-from ispbill.web import views, views_access, views_customers, views_finance, views_portal
+from ispbill.web import (
+    views,
+    views_access,
+    views_customers,
+    views_finance,
+    views_portal,
+    views_templates,
+)
 
 app_name = "web"
 
@@ -116,4 +123,26 @@ urlpatterns = [
     path("access/view-as/", views_access.view_as_list, name="view_as_list"),
     path("access/view-as/stop/", views_access.view_as_stop, name="view_as_stop"),
     path("access/view-as/<int:partner_id>/", views_access.view_as_start, name="view_as_start"),
+    # document templates and assets of the issuer
+    path("settings/templates/", views_templates.document_templates, name="document_templates"),
+    path(
+        "settings/templates/assets/upload/",
+        views_templates.issuer_asset_upload_view,
+        name="issuer_asset_upload",
+    ),
+    path(
+        "settings/templates/assets/delete/",
+        views_templates.issuer_asset_delete_view,
+        name="issuer_asset_delete",
+    ),
+    path(
+        "settings/templates/<str:doc_type>/",
+        views_templates.document_template_edit,
+        name="document_template_edit",
+    ),
+    path(
+        "settings/templates/<str:doc_type>/preview/",
+        views_templates.document_template_preview,
+        name="document_template_preview",
+    ),
 ]
