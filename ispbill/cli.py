@@ -9,6 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date
 
+from ispbill.dataio import cli as dataio_cli
 from ispbill.radius import cli as radius_cli
 
 
@@ -320,6 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int, default=200, help="documents per progress line")
     p.set_defaults(func=cmd_render_pdfs)
     radius_cli.add_parser(sub)
+    dataio_cli.add_parsers(sub)
     return parser
 
 
