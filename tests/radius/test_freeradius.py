@@ -1,0 +1,77 @@
+"""End to end with Debian's FreeRADIUS: it reads the tables ispbill keeps, from the test
+database, and answers radclient as the network would."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from django.db import connection
+
+from ispbill.billing.run import billing_run_start
+from ispbill.core.money import Money
+from ispbill.customers.dunning import dunning_run
+from ispbill.customers.models import Customer
+from ispbill.payments.services import payment_record
+from ispbill.radius.services import radius_policy_set
+from tests.radius.builders import internet_customer
+from tests.radius.freeradius import freeradius_binary, freeradius_running, radclient_auth
+
+pytestmark = [
+    # serialized_rollback: the flush after the test must not take the home partner along.
+    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    pytest.mark.skipif(
+        not freeradius_binary(), reason="FreeRADIUS is missing: run scripts/ensure-services.sh"
+    ),
+]
+
+
+@pytest.fixture
+def radius(tmp_path):
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            "FreeRADIUS reads the test database with its PostgreSQL driver: "
+            "run with DATABASE_URL=postgres://..."
+        )
+    with freeradius_running(tmp_path, db=connection.settings_dict) as server:
+        yield server
+
+
+def test_active_blocked_and_paid_again_as_freeradius_answers(radius, home):
+    c, _s, _cred = internet_customer("jane", down=50000, up=10000)
+    answer = radclient_auth(radius, "jane", "pw-jane")
+    assert answer.code == "Access-Accept", answer.output
+    assert answer.attributes["Mikrotik-Rate-Limit"] == "10000k/50000k"
+    assert answer.attributes["WISPr-Bandwidth-Max-Down"] == "50000000"
+    assert radclient_auth(radius, "jane", "wrong").code == "Access-Reject"
+
+    billing_run_start(run_date=date(2026, 4, 1))  # due 15 April, blocked after 10 days
+    dunning_run(today=date(2026, 4, 26))
+    assert Customer.objects.get(pk=c.pk).status == "blocked"
+    answer = radclient_auth(radius, "jane", "pw-jane")
+    assert answer.code == "Access-Reject", answer.output
+
+    payment_record(
+        customer=c, amount=Money.parse("35.70", "EUR"), on=date(2026, 4, 27), reference="P1"
+    )
+    answer = radclient_auth(radius, "jane", "pw-jane")
+    assert answer.code == "Access-Accept", answer.output
+    assert answer.attributes["Mikrotik-Rate-Limit"] == "10000k/50000k"
+
+
+def test_blocked_pool_policy_as_freeradius_answers(radius, home):
+    radius_policy_set(blocked="pool", blocked_pool="unpaid", blocked_address_list="payment")
+    c, _s, _cred = internet_customer("joe", down=20000, up=5000)
+    from ispbill.customers.services import customer_status_set
+
+    customer_status_set(customer=c, status="blocked")
+    answer = radclient_auth(radius, "joe", "pw-joe")
+    assert answer.code == "Access-Accept", answer.output
+    assert answer.attributes.get("Framed-Pool") == "unpaid", answer.output
+    assert answer.attributes.get("Mikrotik-Address-List") == "payment", answer.output
+    assert "Mikrotik-Rate-Limit" not in answer.attributes
+    customer_status_set(customer=c, status="active")
+    answer = radclient_auth(radius, "joe", "pw-joe")
+    assert answer.code == "Access-Accept"
+    assert answer.attributes["Mikrotik-Rate-Limit"] == "5000k/20000k"
+    assert "Framed-Pool" not in answer.attributes
