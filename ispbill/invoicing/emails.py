@@ -47,8 +47,11 @@ class _Environment(ImmutableSandboxedEnvironment):
 
     def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
         if operator == "**":
-            if isinstance(right, int) and abs(right) > 100:
-                raise EmailTemplateError("`**` is limited to exponents up to 100 in emails")
+            if isinstance(right, int) and (
+                abs(right) > 100
+                or (isinstance(left, int) and left.bit_length() * abs(right) > 10_000)
+            ):
+                raise EmailTemplateError("`**` is limited to small numbers in emails")
             return left**right
         if isinstance(left, int) and isinstance(right, str | list | tuple):
             left, right = right, left

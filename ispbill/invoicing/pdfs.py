@@ -36,13 +36,16 @@ log = logging.getLogger(__name__)
 __all__ = [
     "FACTURX_TYPES",
     "PdfRenderStats",
+    "commission_statement_pdf",
     "credit_note_pdf",
     "credit_notes_pdf_render",
+    "customer_statement_pdf",
     "documents_pdf_render_pending",
     "invoice_pdf_stored_path",
     "invoices_pdf_render",
     "issued_pdfs_render_on_commit",
     "issuer_document_pdf",
+    "receipt_pdf",
     "stored_pdf_read",
 ]
 
@@ -239,9 +242,7 @@ def documents_pdf_render_pending(
     """Render every issued invoice and credit note without a stored PDF; ``progress`` is
     called after each batch with (done, total, stats so far)."""
     invoice_ids = list(Invoice.objects.filter(pdf="").order_by("pk").values_list("pk", flat=True))
-    credit_ids = list(
-        CreditNote.objects.filter(pdf="").order_by("pk").values_list("pk", flat=True)
-    )
+    credit_ids = list(CreditNote.objects.filter(pdf="").order_by("pk").values_list("pk", flat=True))
     total = len(invoice_ids) + len(credit_ids)
     stats = PdfRenderStats()
     start = time.perf_counter()
@@ -264,3 +265,36 @@ def documents_pdf_render_pending(
             progress(done, total, stats)
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def receipt_pdf(payment: Any) -> bytes:
+    """A payment receipt, rendered now with the payment's issuer's receipt template."""
+    from ispbill.invoicing.documents import receipt_document_data
+
+    return issuer_document_pdf(issuer_id=payment.issuer_id, data=receipt_document_data(payment))
+
+
+def commission_statement_pdf(statement: Any) -> bytes:
+    """A commission statement, rendered now with the home partner's template."""
+    from ispbill.partners.models import Partner
+    from ispbill.partners.statements import commission_statement_document_data
+
+    home = Partner.objects.get(is_home=True)
+    return issuer_document_pdf(
+        issuer_id=home.pk, data=commission_statement_document_data(statement)
+    )
+
+
+def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
+    """A customer's statement of account for [start, end], with its issuer's template."""
+    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
+    from ispbill.partners.models import Partner, PartnerMode
+
+    partner = Partner.objects.get(pk=customer.partner_id)
+    issuer_id = (
+        partner.pk
+        if partner.mode == PartnerMode.OWN_INVOICING
+        else Partner.objects.get(is_home=True).pk
+    )
+    data = customer_statement_document_data(customer_statement(customer, start=start, end=end))
+    return issuer_document_pdf(issuer_id=issuer_id, data=data)
