@@ -32,3 +32,14 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq
   apt-get install -y -qq chromium >/dev/null
 fi
+
+# The RADIUS end-to-end tests (tests/radius) start Debian's FreeRADIUS themselves, on
+# 127.0.0.1 with a generated configuration; the packaged service itself is not needed.
+if ! command -v freeradius >/dev/null 2>&1 && ! command -v radiusd >/dev/null 2>&1 \
+  || ! command -v radclient >/dev/null 2>&1 \
+  || ! ls /usr/lib/freeradius/rlm_sql_postgresql.so >/dev/null 2>&1; then
+  echo "FreeRADIUS is not installed; installing it with apt-get."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq freeradius freeradius-postgresql freeradius-utils >/dev/null
+fi
