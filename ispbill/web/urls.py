@@ -4,6 +4,7 @@ from ispbill.web import (
     views,
     views_access,
     views_customers,
+    views_data,
     views_finance,
     views_portal,
     views_templates,
@@ -145,4 +146,21 @@ urlpatterns = [
         views_templates.document_template_preview,
         name="document_template_preview",
     ),
+]
+
+# data in and out (ispbill/web/views_data.py)
+urlpatterns += [
+    path("data/customers/import/", views_data.customers_import_view, name="customers_import"),
+    path(
+        "data/customers/template.csv", views_data.customers_template, name="customers_template"
+    ),
+    path("data/payments/import/", views_data.payments_import_view, name="payments_import"),
+    path("data/bank-lines/", views_data.bank_lines, name="bank_lines"),
+    path(
+        "data/bank-lines/<int:line_id>/assign/",
+        views_data.bank_line_assign,
+        name="bank_line_assign",
+    ),
+    path("data/exports/", views_data.exports_view, name="exports"),
+    path("data/reports/", views_data.reports_view, name="reports"),
 ]

@@ -54,6 +54,7 @@ KWARG_MODELS: dict[str, str] = {
     "entry_id": "ledger.journalentry",
     "journal_entry_id": "ledger.journalentry",
     "statement_id": "partners.commissionstatement",
+    "line_id": "dataio.unmatchedbankline",
 }
 # (route name, keyword) for routes that name their object ``pk`` or ``id``.
 ROUTE_KWARG_MODELS: dict[tuple[str, str], str] = {}
