@@ -40,7 +40,7 @@ class AccrualOut(Schema):
     amount: MoneyOut
 
 
-class StatementOut(Schema):
+class CommissionStatementOut(Schema):
     id: int
     partner_id: int
     period_start: dt.date
@@ -81,15 +81,17 @@ def statement_out(st: CommissionStatement) -> dict[str, Any]:
     }
 
 
-class StatementFilters(ListParams):
+class CommissionStatementFilters(ListParams):
     partner_id: Id | None = None
     status: Literal["draft", "approved", "paid"] | None = None
     sort: Literal["id", "-id", "period_start", "-period_start"] = "-period_start"
 
 
-@router.get("/commission-statements", response={200: Page[StatementOut], **ERROR_RESPONSES})
+@router.get(
+    "/commission-statements", response={200: Page[CommissionStatementOut], **ERROR_RESPONSES}
+)
 @guard("commission.read")
-def statement_list(request: HttpRequest, filters: Query[StatementFilters]) -> Any:
+def statement_list(request: HttpRequest, filters: Query[CommissionStatementFilters]) -> Any:
     qs = statements_visible(access(request))
     if filters.partner_id:
         qs = qs.filter(partner_id=filters.partner_id)
@@ -99,7 +101,8 @@ def statement_list(request: HttpRequest, filters: Query[StatementFilters]) -> An
 
 
 @router.get(
-    "/commission-statements/{statement_id}", response={200: StatementOut, **ERROR_RESPONSES}
+    "/commission-statements/{statement_id}",
+    response={200: CommissionStatementOut, **ERROR_RESPONSES},
 )
 @guard("commission.read")
 def statement_read(request: HttpRequest, statement_id: int) -> Any:
@@ -112,7 +115,7 @@ class ApproveIn(Schema):
 
 @router.post(
     "/commission-statements/{statement_id}/approve",
-    response={200: StatementOut, **ERROR_RESPONSES},
+    response={200: CommissionStatementOut, **ERROR_RESPONSES},
 )
 @guard("commission.manage")
 def statement_approve(request: HttpRequest, statement_id: int, payload: ApproveIn) -> Any:
@@ -130,7 +133,7 @@ class PayoutIn(Schema):
 
 @router.post(
     "/commission-statements/{statement_id}/payout",
-    response={200: StatementOut, **ERROR_RESPONSES},
+    response={200: CommissionStatementOut, **ERROR_RESPONSES},
 )
 @guard("commission.manage")
 def statement_payout(request: HttpRequest, statement_id: int, payload: PayoutIn) -> Any:

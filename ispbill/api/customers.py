@@ -219,7 +219,7 @@ def customer_balance_view(request: HttpRequest, customer_id: int) -> Any:
     }
 
 
-class StatementRowOut(Schema):
+class AccountStatementRowOut(Schema):
     date: dt.date
     kind: str
     reference: str
@@ -228,24 +228,26 @@ class StatementRowOut(Schema):
     balance: MoneyOut
 
 
-class StatementOut(Schema):
+class AccountStatementOut(Schema):
     customer_id: int
     start: dt.date
     end: dt.date
     opening_balance: MoneyOut
     closing_balance: MoneyOut
-    rows: list[StatementRowOut]
+    rows: list[AccountStatementRowOut]
 
 
-class StatementParams(Schema):
+class AccountStatementParams(Schema):
     start: Day
     end: Day
 
 
-@router.get("/customers/{customer_id}/statement", response={200: StatementOut, **ERROR_RESPONSES})
+@router.get(
+    "/customers/{customer_id}/statement", response={200: AccountStatementOut, **ERROR_RESPONSES}
+)
 @guard("finance.read")
 def customer_statement_view(
-    request: HttpRequest, customer_id: int, params: Query[StatementParams]
+    request: HttpRequest, customer_id: int, params: Query[AccountStatementParams]
 ) -> Any:
     """Every invoice, credit note, payment and refund in [start, end] with a running balance."""
     if params.end < params.start:

@@ -27,7 +27,20 @@ Id = Annotated[int, Field(ge=1, le=2**53)]
 
 # A money amount as a decimal string: "12.50". Never a JSON number.
 AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
-CurrencyCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+def _known_currency(code: str) -> str:
+    from ispbill.core.money import validate_currency
+
+    try:
+        return validate_currency(code)
+    except Exception as exc:
+        raise ValueError(f"{code} is not an ISO 4217 currency code.") from exc
+
+
+CurrencyCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)
+]
 
 _EARLIEST = dt.date(2000, 1, 1)
 _LATEST = dt.date(2100, 12, 31)

@@ -104,7 +104,9 @@ def seed(db: Any) -> Seed:
     home = Partner.objects.get(is_home=True)
     vat = TaxRate.objects.create(partner=home, name="VAT 19 %", rate_bp=1900)
     fiber = Tariff.objects.create(partner=home, name="Fiber 100", price_minor=3000, tax_rate=vat)
-    citynet = Partner.objects.create(name="CityNet", mode=PartnerMode.PERCENTAGE, commission_bp=1000)
+    citynet = Partner.objects.create(
+        name="CityNet", mode=PartnerMode.PERCENTAGE, commission_bp=1000
+    )
     fiber.available_to.add(citynet)
     ownnet = Partner.objects.create(name="OwnNet", mode=PartnerMode.OWN_INVOICING)
     own_vat = TaxRate.objects.create(partner=ownnet, name="USt 19", rate_bp=1900)
@@ -145,3 +147,70 @@ def assert_error(answer: Answer, status: int, code: str | None = None) -> dict[s
     if code is not None:
         assert answer.body["code"] == code, answer.body
     return answer.body  # type: ignore[no-any-return]
+
+
+@dataclass
+class Billed:
+    """``seed`` after a billing run on 1 Feb 2026 for services started on 1 Jan 2026."""
+
+    seed: Seed
+    run_id: int
+    alice_invoices: list[int]  # oldest first
+    bob_invoices: list[int]
+    olga_invoices: list[int]
+    payment_id: int  # Bob paid 35.70 on 5 Feb 2026
+    statement_id: int  # CityNet's commission for February 2026
+    credit_note_id: int  # 10.00 net off Alice's January invoice
+
+
+@pytest.fixture
+def billed(seed: Seed) -> Billed:
+    from datetime import date
+
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.money import Money
+    from ispbill.invoicing.credit import credit_note_issue
+    from ispbill.invoicing.models import Invoice
+    from ispbill.partners.statements import commission_statement_build
+    from ispbill.payments.services import payment_record
+    from ispbill.subscriptions.models import Service
+
+    for customer, tariff in (
+        (seed.alice, seed.fiber),
+        (seed.bob, seed.fiber),
+        (seed.olga, seed.own_tariff),
+    ):
+        Service.objects.create(
+            partner=customer.partner, customer=customer, tariff=tariff, start_date=date(2026, 1, 1)
+        )
+    summary = billing_run_start(run_date=date(2026, 2, 1))
+
+    def ids(customer: Customer) -> list[int]:
+        return list(
+            Invoice.objects.filter(customer=customer)
+            .order_by("issue_date")
+            .values_list("pk", flat=True)
+        )
+
+    payment = payment_record(
+        customer=seed.bob,
+        amount=Money.parse("35.70", "EUR"),
+        on=date(2026, 2, 5),
+        reference="BANK-1",
+    )
+    statement = commission_statement_build(partner=seed.citynet, month=date(2026, 2, 1))
+    alice_first = Invoice.objects.get(pk=ids(seed.alice)[0])
+    line = alice_first.lines.get()
+    cn = credit_note_issue(
+        invoice=alice_first, on=date(2026, 2, 10), reason="Outage", lines={line.pk: 1000}
+    )
+    return Billed(
+        seed=seed,
+        run_id=int(summary.run_id or 0),
+        alice_invoices=ids(seed.alice),
+        bob_invoices=ids(seed.bob),
+        olga_invoices=ids(seed.olga),
+        payment_id=payment.pk,
+        statement_id=statement.pk,
+        credit_note_id=cn.pk,
+    )
