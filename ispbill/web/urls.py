@@ -7,6 +7,7 @@ from ispbill.web import (
     views_data,
     views_finance,
     views_portal,
+    views_radius,
     views_templates,
 )
 
@@ -163,4 +164,22 @@ urlpatterns += [
     ),
     path("data/exports/", views_data.exports_view, name="exports"),
     path("data/reports/", views_data.reports_view, name="reports"),
+]
+
+# RADIUS (ispbill/web/views_radius.py)
+urlpatterns += [
+    path(
+        "customers/<int:customer_id>/network/",
+        views_radius.customer_sessions,
+        name="radius_customer",
+    ),
+    path(
+        "services/<int:service_id>/radius/",
+        views_radius.service_credential,
+        name="radius_service_credential",
+    ),
+    path("radius/", views_radius.nas_list, name="radius_nas_list"),
+    path("radius/nas/<int:nas_id>/", views_radius.nas_edit, name="radius_nas_edit"),
+    path("radius/nas/<int:nas_id>/delete/", views_radius.nas_remove, name="radius_nas_delete"),
+    path("radius/policy/", views_radius.policy_edit, name="radius_policy"),
 ]

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.db import connections
+from django.utils import timezone
+
 from ispbill.customers.models import Customer
 from ispbill.radius.attributes import Row, Table
-from ispbill.radius.models import RadCheck, RadiusCredential, RadReply, RadUserGroup
+from ispbill.radius.models import RadAcct, RadCheck, RadiusCredential, RadReply, RadUserGroup
+from ispbill.radius.routers import radius_alias
 from ispbill.radius.services import radius_credential_set
 from ispbill.subscriptions.models import Service
 from tests.billing.builders import customer, service, tariff
@@ -41,3 +45,24 @@ def rows(username: str) -> set[Row]:
 
 def attrs(username: str) -> dict[str, str]:
     return {r.attribute: r.value for r in rows(username)}
+
+
+def live_session(username: str, nas_ip: str = "127.0.0.1", session: str = "S1") -> RadAcct:
+    """A radacct row as FreeRADIUS writes it at Accounting-Start (only its columns set)."""
+    with connections[radius_alias()].cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,"
+            " framedipaddress, acctstarttime, acctinputoctets, acctoutputoctets)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                session,
+                f"u-{username}-{session}",
+                username,
+                nas_ip,
+                "100.64.0.7",
+                timezone.now(),
+                1000,
+                5000,
+            ],
+        )
+    return RadAcct.objects.get(acctuniqueid=f"u-{username}-{session}")

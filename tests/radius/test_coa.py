@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pytest
-from django.db import connections
 from django.utils import timezone
 from pyrad import packet
 from pyrad.dictionary import Dictionary
@@ -20,9 +19,8 @@ from ispbill.customers.services import customer_status_set
 from ispbill.payments.services import payment_record
 from ispbill.radius.coa import DICTIONARY
 from ispbill.radius.models import RadAcct
-from ispbill.radius.routers import radius_alias
 from ispbill.radius.services import nas_create
-from tests.radius.builders import internet_customer
+from tests.radius.builders import internet_customer, live_session
 
 pytestmark = pytest.mark.django_db
 
@@ -86,27 +84,6 @@ def nas_listener():
     listener = NasListener(secret=b"nas-secret")
     yield listener
     listener.close()
-
-
-def live_session(username: str, nas_ip: str = "127.0.0.1", session: str = "S1") -> RadAcct:
-    """A radacct row as FreeRADIUS writes it at Accounting-Start (only its columns set)."""
-    with connections[radius_alias()].cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO radacct (acctsessionid, acctuniqueid, username, nasipaddress,"
-            " framedipaddress, acctstarttime, acctinputoctets, acctoutputoctets)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-            [
-                session,
-                f"u-{username}-{session}",
-                username,
-                nas_ip,
-                "100.64.0.7",
-                timezone.now(),
-                1000,
-                5000,
-            ],
-        )
-    return RadAcct.objects.get(acctuniqueid=f"u-{username}-{session}")
 
 
 def test_block_sends_a_disconnect_to_the_sessions_nas(

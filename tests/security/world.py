@@ -54,6 +54,7 @@ KWARG_MODELS: dict[str, str] = {
     "entry_id": "ledger.journalentry",
     "journal_entry_id": "ledger.journalentry",
     "statement_id": "partners.commissionstatement",
+    "nas_id": "radius.nas",
     "line_id": "dataio.unmatchedbankline",
 }
 # (route name, keyword) for routes that name their object ``pk`` or ``id``.
@@ -75,6 +76,13 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         apps.get_model("billing.charge"),
         owner,
         service=world.object("subscriptions.service", owner),
+    ),
+    # The operator's routers: not partner-owned, unique addresses.
+    "radius.nas": lambda world, owner: build_generic(
+        world,
+        apps.get_model("radius.nas"),
+        owner,
+        address={"A": "192.0.2.11", "A2": "192.0.2.12", "B": "192.0.2.13"}[owner],
     ),
 }
 
