@@ -176,7 +176,10 @@ AXES_VERBOSE = False
 # Password reset links (sent by email) stay valid this long.
 PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT", default=3600)
 
-EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
+# Embedded default: emails are written as files to var/mail/ (read them there); set an SMTP
+# backend for real delivery.
+EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")
+EMAIL_FILE_PATH = VAR_DIR / "mail"
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@ispbill.local")
 
 # Background work: eager (in-process) unless a broker is configured.
