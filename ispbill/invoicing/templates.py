@@ -141,8 +141,7 @@ def _validate_pdf_template(
 ) -> None:
     document_template_check(source)
     documents = [
-        document_sample(document_type=document_type, language=language)
-        for language in ("de", "en")
+        document_sample(document_type=document_type, language=language) for language in ("de", "en")
     ]
     if document is not None:
         documents.append(document)
@@ -304,9 +303,7 @@ def issuer_asset_delete(*, issuer: Partner, name: str, actor: Any = None) -> Non
         asset = IssuerAsset.objects.filter(partner_id=issuer.pk, name=name).first()
         if asset is None:
             return
-        audit_record(
-            action="issuer_asset.deleted", obj=asset, actor=actor, changes={"name": name}
-        )
+        audit_record(action="issuer_asset.deleted", obj=asset, actor=actor, changes={"name": name})
         IssuerAsset.objects.filter(pk=asset.pk).delete()
 
 

@@ -138,12 +138,12 @@ urlpatterns = [
         name="issuer_asset_delete",
     ),
     path(
-        "settings/templates/<str:doc_type>/",
+        "settings/templates/edit/",
         views_templates.document_template_edit,
         name="document_template_edit",
     ),
     path(
-        "settings/templates/<str:doc_type>/preview/",
+        "settings/templates/preview/",
         views_templates.document_template_preview,
         name="document_template_preview",
     ),

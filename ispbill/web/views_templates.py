@@ -65,14 +65,26 @@ def _issuer(request: HttpRequest) -> Partner:
     return partner
 
 
-def _doc_type(doc_type: str) -> str:
+def _doc_type(request: HttpRequest) -> str:
+    """The template type of the request (``type`` in the query or the form)."""
+    doc_type = request.POST.get("type") or request.GET.get("type") or ""
     if doc_type not in TemplateType.values:
         raise Http404("No such template.")
     return doc_type
 
 
-def _query(request: HttpRequest, issuer: Partner) -> str:
-    return f"?partner={issuer.pk}" if access_of(request).is_operator and not issuer.is_home else ""
+def _partner_param(request: HttpRequest, issuer: Partner) -> str:
+    """The ``partner`` parameter to keep in links: an operator editing a partner's templates."""
+    return str(issuer.pk) if access_of(request).is_operator and not issuer.is_home else ""
+
+
+def _query(request: HttpRequest, issuer: Partner, doc_type: str = "") -> str:
+    params = []
+    if doc_type:
+        params.append(f"type={doc_type}")
+    if _partner_param(request, issuer):
+        params.append(f"partner={issuer.pk}")
+    return "?" + "&".join(params) if params else ""
 
 
 @require_capability("issuer.manage")
@@ -103,22 +115,21 @@ def document_templates(request: HttpRequest) -> HttpResponse:
             "rows": rows,
             "assets": assets,
             "issuers": issuers,
-            "query": _query(request, issuer),
+            "partner_param": _partner_param(request, issuer),
         },
         "templates",
     )
 
 
 @require_capability("issuer.manage")
-def document_template_edit(request: HttpRequest, doc_type: str) -> HttpResponse:
+def document_template_edit(request: HttpRequest) -> HttpResponse:
     """The editor; POST saves (refused with line and error when broken) or resets."""
     issuer = _issuer(request)
-    doc_type = _doc_type(doc_type)
+    doc_type = _doc_type(request)
     error: DocumentRenderError | None = None
     source = document_template_active(issuer, doc_type)
     if request.method == "POST":
-        back = reverse("web:document_template_edit", kwargs={"doc_type": doc_type})
-        back += _query(request, issuer)
+        back = reverse("web:document_template_edit") + _query(request, issuer, doc_type)
         if request.POST.get("action") == "reset":
             document_template_reset(issuer=issuer, document_type=doc_type, **actor(request))
             messages.success(request, "The default template is in use again.")
@@ -157,7 +168,7 @@ def document_template_edit(request: HttpRequest, doc_type: str) -> HttpResponse:
             "history": history.order_by("-created_at", "-pk")[:10],
             "documents": template_document_choices(issuer, doc_type),
             "error": error,
-            "query": _query(request, issuer),
+            "partner_param": _partner_param(request, issuer),
         },
         "templates",
     )
@@ -168,11 +179,11 @@ def document_template_edit(request: HttpRequest, doc_type: str) -> HttpResponse:
 
 @require_capability("issuer.manage")
 @require_POST
-def document_template_preview(request: HttpRequest, doc_type: str) -> HttpResponse:
+def document_template_preview(request: HttpRequest) -> HttpResponse:
     """The preview of the posted source: a PNG of page one (HTMX fragment), the whole PDF
     (``format=pdf``), or the email text. Nothing is saved."""
     issuer = _issuer(request)
-    doc_type = _doc_type(doc_type)
+    doc_type = _doc_type(request)
     source = request.POST.get("source", "")
     choice = request.POST.get("document", "")
     language = "en" if request.POST.get("language") == "en" else "de"

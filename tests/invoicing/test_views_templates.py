@@ -47,12 +47,12 @@ def test_operator_admin_edits_the_home_partners_templates_and_may_pick_a_partner
     admin = _client("admin1", Role.ADMIN)
     page = admin.get(reverse("web:document_templates"))
     assert page.status_code == 200 and b"Commission statement" in page.content
-    url = reverse("web:document_template_edit", kwargs={"doc_type": "invoice"})
+    url = reverse("web:document_template_edit") + "?type=invoice"
     assert admin.get(url).status_code == 200
     response = admin.post(url, {"source": MINIMAL, "action": "save"})
     assert response.status_code == 302
     assert document_template_active(home, "invoice") == MINIMAL
-    response = admin.post(url + f"?partner={own.pk}", {"source": MINIMAL, "partner": own.pk})
+    response = admin.post(url + f"&partner={own.pk}", {"source": MINIMAL, "partner": own.pk})
     assert response.status_code == 302
     assert document_template_active(own, "invoice") == MINIMAL
     percentage = PartnerFactory(name="Pct", mode=PartnerMode.PERCENTAGE)
@@ -64,7 +64,7 @@ def test_operator_admin_edits_the_home_partners_templates_and_may_pick_a_partner
 
 def test_a_broken_template_is_refused_with_its_line(home):
     admin = _client("admin1", Role.ADMIN)
-    url = reverse("web:document_template_edit", kwargs={"doc_type": "invoice"})
+    url = reverse("web:document_template_edit") + "?type=invoice"
     response = admin.post(url, {"source": MINIMAL + "#let x = (\n", "action": "save"})
     assert response.status_code == 422
     assert b"line 5" in response.content and b"previous template stays in use" in response.content
@@ -77,7 +77,7 @@ def test_preview_png_pdf_and_email(home):
     ServiceFactory(customer=c, tariff=TariffFactory(price_minor=3000), start_date=date(2026, 1, 1))
     billing_run_start(run_date=date(2026, 1, 1))
     inv = Invoice.objects.get(customer=c)
-    url = reverse("web:document_template_preview", kwargs={"doc_type": "invoice"})
+    url = reverse("web:document_template_preview") + "?type=invoice"
     png = admin.post(url, {"source": MINIMAL, "document": "sample"})
     assert png.status_code == 200 and b"data:image/png;base64," in png.content
     pdf = admin.post(url, {"source": MINIMAL, "document": str(inv.pk), "format": "pdf"})
@@ -85,8 +85,12 @@ def test_preview_png_pdf_and_email(home):
     broken = admin.post(url, {"source": "#let x = (", "document": "sample"})
     assert b"Line 1" in broken.content
     email = admin.post(
-        reverse("web:document_template_preview", kwargs={"doc_type": "email_reminder"}),
-        {"source": "Subject: Hi {{ invoice.number }}\n\nx", "document": str(inv.pk)},
+        reverse("web:document_template_preview"),
+        {
+            "type": "email_reminder",
+            "source": "Subject: Hi {{ invoice.number }}\n\nx",
+            "document": str(inv.pk),
+        },
     )
     assert f"Hi {inv.number}".encode() in email.content
     assert not DocumentTemplate.objects.exists()
@@ -94,9 +98,9 @@ def test_preview_png_pdf_and_email(home):
 
 def test_own_invoicing_partner_admin_edits_only_its_own(home, own, other):
     client = _client("ownadmin", Role.PARTNER_ADMIN, own)
-    url = reverse("web:document_template_edit", kwargs={"doc_type": "invoice"})
+    url = reverse("web:document_template_edit") + "?type=invoice"
     # The partner parameter is ignored for partner users: they always edit their own.
-    response = client.post(url + f"?partner={other.pk}", {"source": MINIMAL, "partner": other.pk})
+    response = client.post(url + f"&partner={other.pk}", {"source": MINIMAL, "partner": other.pk})
     assert response.status_code == 302
     assert document_template_active(own, "invoice") == MINIMAL
     assert document_template_active(other, "invoice") != MINIMAL
@@ -107,8 +111,8 @@ def test_own_invoicing_partner_admin_edits_only_its_own(home, own, other):
     billing_run_start(run_date=date(2026, 1, 1))
     inv = Invoice.objects.get(customer=c)
     preview = client.post(
-        reverse("web:document_template_preview", kwargs={"doc_type": "invoice"}),
-        {"source": MINIMAL, "document": str(inv.pk), "format": "pdf"},
+        reverse("web:document_template_preview"),
+        {"type": "invoice", "source": MINIMAL, "document": str(inv.pk), "format": "pdf"},
     )
     assert preview["Content-Type"] != "application/pdf"
     assert b"not one of this issuer" in preview.content
@@ -123,7 +127,7 @@ def test_others_may_not_edit_templates(home, role, mode):
     partner = PartnerFactory(name="P", mode=mode)
     client = _client("someone", role, partner)
     assert client.get(reverse("web:document_templates")).status_code == 403
-    url = reverse("web:document_template_edit", kwargs={"doc_type": "invoice"})
+    url = reverse("web:document_template_edit") + "?type=invoice"
     assert client.post(url, {"source": MINIMAL}).status_code == 403
     assert not DocumentTemplate.objects.exists()
 

@@ -84,6 +84,23 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         owner,
         address={"A": "192.0.2.11", "A2": "192.0.2.12", "B": "192.0.2.13"}[owner],
     ),
+    # One active template per (issuer, type): A and A2 share partner A, so they differ in type.
+    "invoicing.documenttemplate": lambda world, owner: apps.get_model(
+        "invoicing.documenttemplate"
+    ).objects.create(
+        partner=world.partner(owner),
+        document_type="credit_note" if owner == "A2" else "invoice",
+        source=f"// {world.marker(owner)}",
+        created_by=world.marker(owner),
+    ),
+    "invoicing.issuerasset": lambda world, owner: apps.get_model(
+        "invoicing.issuerasset"
+    ).objects.create(
+        partner=world.partner(owner),
+        name=f"{world.marker(owner)}.typ",
+        content=f"// {world.marker(owner)}".encode(),
+        content_type="text/x-typst",
+    ),
 }
 
 
