@@ -10,7 +10,6 @@ DATABASE_URL is dropped and recreated."""
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
@@ -68,14 +67,25 @@ def populate(n_customers: int) -> dict[str, int]:
         home = Partner.objects.get(is_home=True)
         vat = TaxRate.objects.create(partner=home, name="VAT 19%", rate_bp=1900)
         tariffs = [
-            Tariff.objects.create(partner=home, name=f"Fiber {i}", price_minor=p, tax_rate=vat, period_months=m)
+            Tariff.objects.create(
+                partner=home, name=f"Fiber {i}", price_minor=p, tax_rate=vat, period_months=m
+            )
             for i, (p, m) in enumerate([(2990, 1), (3990, 1), (6990, 1), (24900, 3), (500, 1)])
         ]
         pct = Partner.objects.create(name="Pct", mode="percentage", commission_bp=1250)
-        own = Partner.objects.create(name="Own", mode="own_invoicing", billing_day=5, invoice_number_pattern="OWN{year}{next|7}")
-        agg = Partner.objects.create(name="Agg", mode="aggregated", aggregation_day=5, aggregation_cycle=1, discount_bp=2000)
+        own = Partner.objects.create(
+            name="Own",
+            mode="own_invoicing",
+            billing_day=5,
+            invoice_number_pattern="OWN{year}{next|7}",
+        )
+        agg = Partner.objects.create(
+            name="Agg", mode="aggregated", aggregation_day=5, aggregation_cycle=1, discount_bp=2000
+        )
         own_vat = TaxRate.objects.create(partner=own, name="VAT", rate_bp=1900)
-        own_tariff = Tariff.objects.create(partner=own, name="Own 100", price_minor=3450, tax_rate=own_vat)
+        own_tariff = Tariff.objects.create(
+            partner=own, name="Own 100", price_minor=3450, tax_rate=own_vat
+        )
         for p in (pct, agg):
             p.account = Customer.objects.create(partner=home, reference=f"P{p.pk}", name=p.name)
             p.save()
@@ -85,24 +95,54 @@ def populate(n_customers: int) -> dict[str, int]:
         raw = cur.cursor
         t0 = time.monotonic()
         copy_rows(
-            raw, "customers_customer",
-            ["partner_id", "reference", "name", "company", "email", "phone", "street", "postcode",
-             "city", "country", "vat_id", "language", "status", "created_at", "payment_period"],
+            raw,
+            "customers_customer",
+            [
+                "partner_id",
+                "reference",
+                "name",
+                "company",
+                "email",
+                "phone",
+                "street",
+                "postcode",
+                "city",
+                "country",
+                "vat_id",
+                "language",
+                "status",
+                "created_at",
+                "payment_period",
+            ],
             (
-                (partners[i % 4], f"B{i:07d}", f"Customer {i}", "", f"c{i}@example.net", "", "Street 1",
-                 "20457", "Hamburg", "DE", "", "de", "active", "2026-01-01T00:00:00Z", "")
+                (
+                    partners[i % 4],
+                    f"B{i:07d}",
+                    f"Customer {i}",
+                    "",
+                    f"c{i}@example.net",
+                    "",
+                    "Street 1",
+                    "20457",
+                    "Hamburg",
+                    "DE",
+                    "",
+                    "de",
+                    "active",
+                    "2026-01-01T00:00:00Z",
+                    "",
+                )
                 for i in range(n_customers)
             ),
         )
-        cur.execute("SELECT id, partner_id FROM customers_customer WHERE reference LIKE 'B%%' ORDER BY id")
+        cur.execute(
+            "SELECT id, partner_id FROM customers_customer WHERE reference LIKE 'B%%' ORDER BY id"
+        )
         customers = cur.fetchall()
         service_rows = []
         day5 = {own.pk, agg.pk}
         for idx, (cid, pid) in enumerate(customers):
-            if pid == own.pk and idx % 2:
-                tariff_id = own_tariff.pk
-            else:
-                tariff_id = tariffs[idx % 4].pk
+            tariff_id = own_tariff.pk if pid == own.pk and idx % 2 else tariffs[idx % 4].pk
             # Billed through March; one customer in ten started mid-March and is new this run.
             start = ("2026-03-05" if pid in day5 else "2026-03-01") if idx % 10 else "2026-03-17"
             rows = [(pid, cid, tariff_id, "Internet", start)]
@@ -111,9 +151,19 @@ def populate(n_customers: int) -> dict[str, int]:
             for r in rows:
                 service_rows.append((*r[:4], 1, 0, r[4], "active", "2026-01-01T00:00:00Z"))
         n_services = copy_rows(
-            raw, "subscriptions_service",
-            ["partner_id", "customer_id", "tariff_id", "description", "quantity", "discount_bp",
-             "start_date", "status", "created_at"],
+            raw,
+            "subscriptions_service",
+            [
+                "partner_id",
+                "customer_id",
+                "tariff_id",
+                "description",
+                "quantity",
+                "discount_bp",
+                "start_date",
+                "status",
+                "created_at",
+            ],
             service_rows,
         )
         # Everyone was billed on the March billing date: the run bills one date each.
@@ -130,7 +180,11 @@ def populate(n_customers: int) -> dict[str, int]:
         )
         cur.execute("ANALYZE")
         setup_seconds = time.monotonic() - t0
-    return {"customers": len(customers), "services": n_services, "populate_seconds": round(setup_seconds, 1)}
+    return {
+        "customers": len(customers),
+        "services": n_services,
+        "populate_seconds": round(setup_seconds, 1),
+    }
 
 
 def bill_phase() -> None:
@@ -138,10 +192,9 @@ def bill_phase() -> None:
     setup_django()
     from django.db import connection
 
+    from ispbill.billing.models import BillingRun
     from ispbill.billing.run import billing_run_start
     from ispbill.core.tenancy import system_scope
-
-    from ispbill.billing.models import BillingRun
 
     t0 = time.monotonic()
     with system_scope():
@@ -159,16 +212,29 @@ def bill_phase() -> None:
         invoices_issued = BillingRun.objects.get(pk=summary.run_id).invoices_issued
     with connection.cursor() as cur:
         counts = {}
-        for table in ("billing_charge", "invoicing_invoice", "invoicing_invoiceline", "invoicing_invoicetax",
-                      "ledger_journalentry", "ledger_posting", "partners_commissionaccrual", "payments_allocation"):
-            cur.execute(f"SELECT count(*) FROM {table}")  # noqa: S608 - fixed names
+        for table in (
+            "billing_charge",
+            "invoicing_invoice",
+            "invoicing_invoiceline",
+            "invoicing_invoicetax",
+            "ledger_journalentry",
+            "ledger_posting",
+            "partners_commissionaccrual",
+            "payments_allocation",
+        ):
+            cur.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cur.fetchone()[0]
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({
-        "seconds": round(seconds, 2), "peak_rss_mb": round(peak_kb / 1024, 1),
-        "invoices": invoices_issued,
-        "rows": counts,
-    }))
+    print(
+        json.dumps(
+            {
+                "seconds": round(seconds, 2),
+                "peak_rss_mb": round(peak_kb / 1024, 1),
+                "invoices": invoices_issued,
+                "rows": counts,
+            }
+        )
+    )
 
 
 def copy_reference(tables: list[str]) -> float:
@@ -201,7 +267,9 @@ def main() -> int:
     parser.add_argument("--customers", type=int, default=100_000)
     parser.add_argument("--phase", choices=["all", "bill"], default="all")
     parser.add_argument(
-        "--celery", type=int, default=0,
+        "--celery",
+        type=int,
+        default=0,
         help="fan the run out to this many Celery worker processes (Redis broker)",
     )
     args = parser.parse_args()
@@ -223,18 +291,39 @@ def main() -> int:
     worker = None
     if args.celery:
         redis = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
+        import redis as redis_client
+
+        redis_client.Redis.from_url(redis).flushdb()  # a bench-only database: no stale tasks
         env.update(CELERY_BROKER_URL=redis, CELERY_RESULT_BACKEND=redis)
         celery = str(Path(sys.executable).parent / "celery")
-        worker = subprocess.Popen(  # noqa: S603
-            [celery, "-A", "ispbill", "worker", "--concurrency", str(args.celery), "-P", "prefork",
-             "--without-heartbeat", "--without-gossip", "--without-mingle", "--purge", "-l", "warning"],
-            env=env, cwd=ROOT,
+        worker = subprocess.Popen(
+            [
+                celery,
+                "-A",
+                "ispbill",
+                "worker",
+                "--concurrency",
+                str(args.celery),
+                "-P",
+                "prefork",
+                "--without-heartbeat",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "warning",
+            ],
+            env=env,
+            cwd=ROOT,
         )
         time.sleep(6)
     try:
-        out = subprocess.run(  # noqa: S603
-            [sys.executable, __file__, "--phase", "bill"], env=env, capture_output=True, text=True,
-            check=False, timeout=1800,
+        out = subprocess.run(
+            [sys.executable, __file__, "--phase", "bill"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=1800,
         )
     finally:
         if worker is not None:
@@ -245,7 +334,6 @@ def main() -> int:
         return 1
     bill = json.loads(out.stdout.strip().splitlines()[-1])
     copy_seconds = copy_reference([t for t, n in bill["rows"].items() if n])
-    written = sum(v for k, v in bill["rows"].items() if k != "payments_allocation")
     result = {
         "customers": populated["customers"],
         "mode": f"celery x{args.celery}" if args.celery else "in-process",

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Start (and if missing, install) the PostgreSQL server the test suite needs on 127.0.0.1:5432.
+# Start (and if missing, install) what the test suite needs: PostgreSQL on 127.0.0.1:5432,
+# Redis on 127.0.0.1:6379, Debian's chromium and FreeRADIUS.
 set -euo pipefail
 
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
@@ -24,6 +25,24 @@ if ! pg_ready; then
 fi
 pg_ready || { echo "PostgreSQL did not start on 127.0.0.1:5432" >&2; exit 1; }
 echo "PostgreSQL is ready on 127.0.0.1:5432."
+
+# Redis: the Celery broker of the fan-out test (tests/billing/test_celery_fanout.py).
+redis_ready() { redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; }
+if ! command -v redis-server >/dev/null 2>&1; then
+  echo "Redis is not installed; installing it with apt-get."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq redis-server >/dev/null
+fi
+if ! redis_ready; then
+  echo "Starting Redis."
+  mkdir -p /var/lib/redis /var/log/redis
+  redis-server --daemonize yes --bind 127.0.0.1 -::1 --port 6379 --save "" --appendonly no \
+    --dir /var/lib/redis --logfile /var/log/redis/ci.log
+  for _ in $(seq 1 20); do redis_ready && break; sleep 0.5; done
+fi
+redis_ready || { echo "Redis did not start on 127.0.0.1:6379" >&2; exit 1; }
+echo "Redis is ready on 127.0.0.1:6379."
 
 # The browser tests (tests/e2e) drive Debian's chromium; Playwright never downloads one.
 if [ ! -x /usr/bin/chromium ]; then

@@ -1,0 +1,91 @@
+"""The billing run fanned out to real Celery workers (Redis broker), on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from ispbill.billing.models import BillingRun
+from ispbill.core.invariants import invariants_check
+from ispbill.invoicing.models import Invoice
+
+from .builders import customer, service, tariff
+
+REDIS = "redis://127.0.0.1:6379/14"
+
+
+def _redis_up() -> bool:
+    import redis
+
+    try:
+        return bool(redis.Redis.from_url(REDIS).ping())
+    except Exception:
+        return False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_fans_out_over_celery_workers():
+    if connection.vendor != "postgresql":
+        pytest.skip("workers in other processes need a shared server database (PostgreSQL)")
+    if not _redis_up():
+        pytest.fail("Redis is not running on 127.0.0.1:6379 (scripts/ensure-services.sh starts it)")
+    for i in range(9):
+        c = customer()
+        service(c, tariff(price=1000 + i), date(2026, 4, 1))
+    db = connection.settings_dict
+    url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+    env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=REDIS, RENDER_PDFS_ON_ISSUE="false")
+    import redis
+
+    redis.Redis.from_url(REDIS).flushdb()  # a test-only Redis database: no stale tasks
+    celery = str(Path(sys.executable).parent / "celery")
+    worker = subprocess.Popen(
+        [
+            celery,
+            "-A",
+            "ispbill",
+            "worker",
+            "--concurrency",
+            "2",
+            "-l",
+            "warning",
+            "--without-heartbeat",
+            "--without-gossip",
+            "--without-mingle",
+        ],
+        env=env,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        # The run is started as an operator would: `ispbill bill` with the broker configured.
+        out = subprocess.run(
+            [str(Path(sys.executable).parent / "ispbill"), "bill", "--date", "2026-04-01"],
+            env=dict(env, BILLING_CHUNK_SIZE="3"),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        assert "dispatched to the Celery workers" in out.stdout
+        run_id = BillingRun.objects.get().pk
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            run = BillingRun.objects.get(pk=run_id)
+            if run.status != "running":
+                break
+            time.sleep(0.3)
+        assert run.status == "done", run.error
+        assert run.chunks_done == run.chunks_total == 4  # three chunks and the aggregation phase
+        assert run.invoices_issued == 9
+        assert Invoice.objects.count() == 9
+        assert invariants_check()[1] == []
+    finally:
+        worker.terminate()
+        worker.wait(timeout=30)
