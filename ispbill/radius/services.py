@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from ispbill.core.audit import audit_record
 from ispbill.radius.attributes import normalise_mac
@@ -50,7 +50,12 @@ def radius_credential_set(
     for name, value in fields.items():
         setattr(cred, name, (value or None) if name == "framed_ip" else value)
     _clean_credential(cred)
-    cred.save()
+    try:
+        with transaction.atomic():
+            cred.save()
+    except IntegrityError as exc:
+        # Another partner's login (invisible in this scope) may hold the name already.
+        raise ValidationError({"username": "This user name is already in use."}) from exc
     changes = {
         name: {"before": before[name], "after": getattr(cred, name)}
         for name in fields

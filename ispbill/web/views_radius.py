@@ -111,11 +111,11 @@ def service_credential(request: HttpRequest, service_id: int) -> HttpResponse:
         try:
             radius_credential_set(service=service, **form.cleaned_data, **actor(request))
         except ValidationError as exc:
-            errors_to_form(form, exc)
             if hasattr(exc, "error_dict"):
                 for name, errs in exc.error_dict.items():
-                    if name in form.fields and name not in form.errors:
-                        form.add_error(name, errs)
+                    form.add_error(name if name in form.fields else None, errs)
+            else:
+                errors_to_form(form, exc)
         else:
             messages.success(request, "RADIUS credential saved; the network follows at once.")
             return redirect("web:radius_customer", customer_id=service.customer_id)

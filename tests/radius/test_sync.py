@@ -173,3 +173,20 @@ def test_credential_rules(home):
     other = service(c, tariff(kind="recurring"), date(2026, 4, 1))
     with pytest.raises(ValidationError):
         radius_credential_set(service=other, kind="pppoe", username="y", password="p")
+
+
+def test_a_login_taken_by_another_partner_is_refused_in_the_users_words(home):
+    from django.core.exceptions import ValidationError
+
+    from ispbill.core.tenancy import partner_scope
+    from ispbill.partners.models import PartnerMode
+    from tests.billing.builders import customer, service, tariff
+    from tests.factories import PartnerFactory
+
+    internet_customer("jane")
+    other = PartnerFactory(mode=PartnerMode.OWN_INVOICING)
+    c = customer(other)
+    s = service(c, tariff(other, kind="internet", download_kbps=1, upload_kbps=1), date(2026, 4, 1))
+    with partner_scope(other.pk), pytest.raises(ValidationError) as exc:
+        radius_credential_set(service=s, kind="pppoe", username="jane", password="x")
+    assert "already in use" in str(exc.value)
