@@ -265,7 +265,7 @@ def billing_chunk_process(
                 for s in services:
                     price = _service_price(s, partner, ctx, prices)
                     terms = _terms(s, price)
-                    if not billable or s.status != ServiceStatus.ACTIVE:
+                    if not billable or not _chargeable(s):
                         moved = skipped_through(
                             terms=terms,
                             cycle=ctx.cycle,
@@ -363,6 +363,14 @@ def billing_chunk_process(
         _progress(run_id)
         invoices_number(issued.invoices)
     return stats
+
+
+def _chargeable(s: Service) -> bool:
+    """Active services are charged; a stopped one still up to its end date (its last,
+    prorated period); a paused one is not charged for the periods it is paused."""
+    if s.status == ServiceStatus.ACTIVE:
+        return True
+    return s.status == ServiceStatus.STOPPED and s.end_date is not None
 
 
 def _progress(run_id: int | None) -> None:

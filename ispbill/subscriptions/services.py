@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
@@ -42,6 +43,9 @@ def service_create(
         actor=actor,
         changes={"tariff": tariff.name, "start_date": start_date.isoformat()},
     )
+    from ispbill.billing.immediate import service_first_period_invoice
+
+    service_first_period_invoice(service=service, on=timezone.localdate(), actor=actor)
     return service
 
 
@@ -63,12 +67,17 @@ def service_stop(*, service: Service, end_date: date, actor: Any = None) -> Serv
 
 @transaction.atomic
 def one_time_charge_create(
-    *, customer: Customer, actor: Any = None, **fields: Any
+    *, customer: Customer, actor: Any = None, invoice_now: bool = False, **fields: Any
 ) -> OneTimeCharge:
-    """Installation, equipment: charged on the customer's next invoice."""
+    """Installation, equipment: charged on the customer's next invoice, or on an invoice of
+    its own at once with ``invoice_now``."""
     charge = OneTimeCharge(partner_id=customer.partner_id, customer=customer, **fields)
     charge.full_clean()
     charge.save()
+    if invoice_now:
+        from ispbill.billing.immediate import one_time_charge_invoice_now
+
+        one_time_charge_invoice_now(charge=charge, on=timezone.localdate(), actor=actor)
     audit_record(
         action="one_time_charge.created",
         obj=charge,

@@ -323,3 +323,19 @@ def test_run_totals_and_history(home):
     assert run.status == "done" and run.invoices_issued == 1 and run.totals == {"EUR": 3570}
     assert run.chunks_done == run.chunks_total
     assert Invoice.objects.aggregate(s=Sum("total_minor"))["s"] == 3570
+
+
+def test_stopped_service_is_charged_up_to_its_end_date_postpaid(home):
+    from ispbill.subscriptions.services import service_stop
+
+    c = customer(payment_period="postpaid")
+    s = service(c, tariff(price=3000), date(2026, 3, 1))
+    bill(date(2026, 4, 1))  # March, in arrears
+    service_stop(service=s, end_date=date(2026, 4, 10))
+    bill(date(2026, 5, 1))
+    # April: 10 of 30 days of 30.00 = 10.00, then nothing more.
+    assert [
+        ln[3] for ln in lines(Invoice.objects.get(customer=c, billing_date=date(2026, 5, 1)))
+    ] == [1000]
+    bill(date(2026, 6, 1))
+    assert Invoice.objects.filter(customer=c).count() == 2
