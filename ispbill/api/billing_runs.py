@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from ispbill.api.context import access, acting_partner
 from ispbill.api.errors import ERROR_RESPONSES, ApiError
 from ispbill.api.guard import guard, resolved
-from ispbill.api.idempotency import idempotent
+from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.lookups import billing_runs_visible
 from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
 from ispbill.billing.models import BillingRun
@@ -143,7 +143,11 @@ def _start(request: HttpRequest, payload: BillingRunIn, *, dry_run: bool) -> Run
         raise ApiError(409, str(exc), code="billing_run_conflict") from exc
 
 
-@router.post("/billing-runs", response={201: BillingRunOut, **ERROR_RESPONSES})
+@router.post(
+    "/billing-runs",
+    response={201: BillingRunOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
+)
 @guard("billing.run")
 @idempotent(atomic=False)
 def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:

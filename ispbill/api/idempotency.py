@@ -28,10 +28,33 @@ from ninja import Status
 from ispbill.api.errors import ApiError
 from ispbill.api.models import IdempotencyRecord
 
-__all__ = ["HEADER", "idempotent"]
+__all__ = ["HEADER", "idempotency_openapi", "idempotent"]
 
 HEADER = "Idempotency-Key"
 MAX_KEY_LENGTH = 255
+
+
+def idempotency_openapi() -> dict[str, Any]:
+    """``openapi_extra`` of the idempotent operations: the header in their schema (a fresh
+    dict each time: django-ninja merges it into the operation's own)."""
+    return {
+        "parameters": [
+            {
+                "in": "header",
+                "name": HEADER,
+                "required": False,
+                "description": "Any text up to 255 characters, a UUID for example: a retry with "
+                "the same key and body returns the first response and creates nothing.",
+                "schema": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_KEY_LENGTH,
+                    "pattern": "^[A-Za-z0-9._:-]+$",
+                },
+            }
+        ]
+    }
+
 
 _F = TypeVar("_F", bound=Callable[..., Any])
 

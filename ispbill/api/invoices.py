@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.idempotency import idempotent
+from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.schemas import (
     AmountText,
     Day,
@@ -355,7 +355,9 @@ def credit_note_out(cn: CreditNote) -> dict[str, Any]:
 
 
 @router.post(
-    "/invoices/{invoice_id}/credit-notes", response={201: CreditNoteOut, **ERROR_RESPONSES}
+    "/invoices/{invoice_id}/credit-notes",
+    response={201: CreditNoteOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
 )
 @guard("finance.write")
 @idempotent()

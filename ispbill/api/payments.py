@@ -13,7 +13,7 @@ from ispbill.api.context import actor
 from ispbill.api.customer_services import customer_for_write
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.idempotency import idempotent
+from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.schemas import (
     AmountText,
     CurrencyCode,
@@ -122,7 +122,9 @@ def _json(data: dict[str, Any]) -> dict[str, Any]:
     return PaymentOut(**data).model_dump(mode="json")
 
 
-@router.post("/payments", response={201: PaymentOut, **ERROR_RESPONSES})
+@router.post(
+    "/payments", response={201: PaymentOut, **ERROR_RESPONSES}, openapi_extra=idempotency_openapi()
+)
 @guard("finance.write")
 @idempotent()
 def payment_create(request: HttpRequest, payload: PaymentIn) -> Any:
@@ -150,7 +152,11 @@ class ImportOut(Schema):
     skipped_references: list[str] = Field(..., description="Already recorded: not added again")
 
 
-@router.post("/payments/import", response={201: ImportOut, **ERROR_RESPONSES})
+@router.post(
+    "/payments/import",
+    response={201: ImportOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
+)
 @guard("finance.write")
 @idempotent()
 def payment_import_view(request: HttpRequest, payload: ImportIn) -> Any:
@@ -212,7 +218,11 @@ class RefundIn(Schema):
     reason: Str300 = ""
 
 
-@router.post("/payments/{payment_id}/refunds", response={201: RefundOut, **ERROR_RESPONSES})
+@router.post(
+    "/payments/{payment_id}/refunds",
+    response={201: RefundOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
+)
 @guard("finance.write")
 @idempotent()
 def payment_refund_view(request: HttpRequest, payment_id: int, payload: RefundIn) -> Any:

@@ -191,7 +191,7 @@ def billed(seed: Seed) -> Billed:
     def ids(customer: Customer) -> list[int]:
         return list(
             Invoice.objects.filter(customer=customer)
-            .order_by("issue_date")
+            .order_by("billing_date", "pk")
             .values_list("pk", flat=True)
         )
 

@@ -289,7 +289,8 @@ def test_invoices_list_detail_pdf_send(billed: Billed, mailoutbox: Any) -> None:
     ]
     assert body["credit_note_ids"] == [billed.credit_note_id]
     paid = api.get("/invoices", status="paid")
-    assert [i["id"] for i in paid.body["items"]] == [billed.bob_invoices[0]]
+    # Both of Bob's invoices are due on the same day: the payment went to the lower id.
+    assert [i["id"] for i in paid.body["items"]] == [min(billed.bob_invoices)]
     by_customer = api.get("/invoices", customer_id=billed.seed.olga.pk, sort="id")
     assert [i["id"] for i in by_customer.body["items"]] == billed.olga_invoices
     assert by_customer.body["items"][0]["currency"] == "EUR"

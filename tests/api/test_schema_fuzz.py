@@ -36,6 +36,20 @@ CHECKS = [
 STATS: dict[str, Any] = {"calls": 0, "started": None}
 
 
+@pytest.fixture(autouse=True)
+def _keep_the_test_connection() -> Any:
+    """The WSGI handler closes database connections at the end of each request, which would
+    end the test's transaction on PostgreSQL; Django's test client does the same as this."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.fixture
 def admin_token(billed: Any) -> str:
     user = make_user("fuzzer", Role.ADMIN, is_staff=True)
