@@ -27,6 +27,14 @@ class Session:
     def is_live(self) -> bool:
         return self.stop is None
 
+    @property
+    def duration(self) -> str:
+        """1d 02:03:04, or 02:03:04 under a day."""
+        days, rest = divmod(self.seconds, 86400)
+        hours, rest = divmod(rest, 3600)
+        clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}"
+        return f"{days}d {clock}" if days else clock
+
 
 @dataclass(frozen=True)
 class Traffic:

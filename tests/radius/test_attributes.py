@@ -121,3 +121,13 @@ def test_mac_spellings(text):
 def test_not_a_mac(text):
     with pytest.raises(ValueError):
         normalise_mac(text)
+
+
+def test_session_duration_reads_like_a_clock():
+    from ispbill.radius.selectors import Session
+
+    def session(seconds):
+        return Session("s", "192.0.2.1", "", None, None, seconds, 0, 0, "")
+
+    assert session(3725).duration == "01:02:05"
+    assert session(90061).duration == "1d 01:01:01"
