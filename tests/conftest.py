@@ -14,6 +14,12 @@ def _system_scope() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
+    """Stored PDFs (rendered after commit in transactional tests) go to a temporary folder."""
+    settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
+
+
 @pytest.fixture
 def home(db):  # type: ignore[no-untyped-def]
     from ispbill.partners.services import partner_home

@@ -140,8 +140,9 @@ def _store(model: type[Invoice] | type[CreditNote], pk: int, relative: str, rend
     that this call stored."""
     if model.objects.filter(pk=pk).exclude(pdf="").exists():
         return False
-    if not (_media_root() / relative).is_file():
-        _write(relative, render())
+    # A file at the path that no document points to is stale (an interrupted task, a database
+    # restored without its media): it is replaced, never adopted.
+    _write(relative, render())
     # Only a document without a PDF gets one: a concurrent task's path is never replaced.
     return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative))
 

@@ -185,3 +185,18 @@ def test_a_template_that_fails_on_real_data_falls_back_to_the_default(
     inv = Invoice.objects.get(customer=c)
     text = pdf_text((media / inv.pdf).read_bytes())
     assert inv.number in text and "MARKER" not in text
+
+
+def test_a_stale_file_at_the_path_is_replaced_not_adopted(
+    home, media, django_capture_on_commit_callbacks
+):
+    c = CustomerFactory(partner=home)
+    ServiceFactory(customer=c, tariff=TariffFactory(price_minor=3000), start_date=JAN)
+    stale = media / f"invoices/{home.pk}/2026/202601000001.pdf"
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"%PDF-1.4 stale document of a restored database")
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_run_start(run_date=JAN)
+    inv = Invoice.objects.get(customer=c)
+    assert inv.number == "202601000001"
+    assert inv.number in pdf_text((media / inv.pdf).read_bytes())
