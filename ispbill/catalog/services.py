@@ -132,7 +132,11 @@ def partner_price_set(
         errors["price"] = "A price cannot be negative."
     if errors:
         raise ValidationError(errors)
-    price = PartnerPrice.objects.select_for_update(no_key=True).filter(partner=partner, tariff=tariff).first()
+    price = (
+        PartnerPrice.objects.select_for_update(no_key=True)
+        .filter(partner=partner, tariff=tariff)
+        .first()
+    )
     before = price.price_minor if price is not None else None
     if price is None:
         price = PartnerPrice.objects.create(partner=partner, tariff=tariff, price_minor=price_minor)

@@ -136,7 +136,8 @@ def allocations_undo(*, invoice: Invoice, amount_minor: int, on: date) -> list[A
     for a in Allocation.objects.filter(invoice=invoice).order_by("id"):
         per_payment[a.payment_id] += a.amount_minor
     payments = {
-        p.pk: p for p in Payment.objects.select_for_update(no_key=True).filter(pk__in=list(per_payment))
+        p.pk: p
+        for p in Payment.objects.select_for_update(no_key=True).filter(pk__in=list(per_payment))
     }
     for payment_id in sorted(per_payment, reverse=True):
         if remaining <= 0:

@@ -152,9 +152,7 @@ urlpatterns = [
 # data in and out (ispbill/web/views_data.py)
 urlpatterns += [
     path("data/customers/import/", views_data.customers_import_view, name="customers_import"),
-    path(
-        "data/customers/template.csv", views_data.customers_template, name="customers_template"
-    ),
+    path("data/customers/template.csv", views_data.customers_template, name="customers_template"),
     path("data/payments/import/", views_data.payments_import_view, name="payments_import"),
     path("data/bank-lines/", views_data.bank_lines, name="bank_lines"),
     path(

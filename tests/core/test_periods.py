@@ -199,8 +199,13 @@ def test_cycle_change_charges_the_remainder_of_the_new_period():
     # day 5 (January, April, July, October). The next run charges 1 May - 4 July as the
     # remainder of the 5 April - 4 July period: 65 of 91 days.
     due = periods_due(
-        cycle=Cycle(5, 3, 1), period_months=3, service_start=date(2026, 1, 10), service_end=None,
-        charged_through=date(2026, 5, 1), billing_date=date(2026, 7, 5), prepaid=True,
+        cycle=Cycle(5, 3, 1),
+        period_months=3,
+        service_start=date(2026, 1, 10),
+        service_end=None,
+        charged_through=date(2026, 5, 1),
+        billing_date=date(2026, 7, 5),
+        prepaid=True,
     )
     assert [(d.period.start, d.period.end, d.active.days, d.full.days) for d in due][:1] == [
         (date(2026, 5, 1), date(2026, 7, 4), 65, 91)
@@ -214,15 +219,32 @@ def test_charging_in_steps_equals_charging_at_once(day, period_months, start, n,
     cycle = Cycle(day)
     until = add_months(start, n)
     pointer = start + timedelta(days=cut)
-    first = list(service_periods(cycle=cycle, period_months=period_months, service_start=start,
-                                 service_end=None, until=min(until, pointer - timedelta(days=1))))
+    first = list(
+        service_periods(
+            cycle=cycle,
+            period_months=period_months,
+            service_start=start,
+            service_end=None,
+            until=min(until, pointer - timedelta(days=1)),
+        )
+    )
     first = [sp for sp in first if sp.period.start < pointer]
     covered = set()
     for sp in first:
         end = min(sp.period.end, pointer - timedelta(days=1))
-        covered |= {sp.period.start + timedelta(days=i) for i in range((end - sp.period.start).days + 1)}
-    rest = list(service_periods(cycle=cycle, period_months=period_months, service_start=start,
-                                service_end=None, not_before=pointer, until=until))
+        covered |= {
+            sp.period.start + timedelta(days=i) for i in range((end - sp.period.start).days + 1)
+        }
+    rest = list(
+        service_periods(
+            cycle=cycle,
+            period_months=period_months,
+            service_start=start,
+            service_end=None,
+            not_before=pointer,
+            until=until,
+        )
+    )
     for sp in rest:
         days_ = {sp.period.start + timedelta(days=i) for i in range(sp.period.days)}
         assert not covered & days_
