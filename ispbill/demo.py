@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
+from django.test.utils import override_settings
 from faker import Faker
 
 from ispbill.accounts.models import Role, User
@@ -48,7 +49,9 @@ def demo_users() -> list[tuple[str, str]]:
 
 
 def demo_load(*, start: date | None = None) -> DemoResult:
-    with system_scope(), transaction.atomic():
+    # PDFs of the demo's history render when first opened (and are stored then), so loading
+    # it takes seconds rather than minutes.
+    with system_scope(), transaction.atomic(), override_settings(RENDER_PDFS_ON_ISSUE=False):
         if Partner.objects.filter(name=DEMO_MARKER_PARTNER).exists():
             return DemoResult(created=False, users=demo_users())
         result = _build(start or date(2026, 1, 1))

@@ -17,13 +17,19 @@ __all__ = ["invoice_pdf", "invoice_send"]
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
-    """The stored PDF of the invoice; rendered from its document data when none is stored
-    yet (the data is built from the invoice alone, so it is the document as issued), with the
-    issuer's current template and the Factur-X XML, and not stored."""
+    """The stored PDF of the invoice. One not rendered yet (rendering at issue switched off,
+    or still queued) is rendered now from its document data, built from the invoice alone,
+    with the issuer's template and the Factur-X XML, and stored: later reads return the same
+    file."""
     from ispbill.invoicing.documents import invoice_document_data
-    from ispbill.invoicing.pdfs import issuer_document_pdf, stored_pdf_read
+    from ispbill.invoicing.pdfs import invoices_pdf_render, issuer_document_pdf, stored_pdf_read
 
     stored = stored_pdf_read(invoice.pdf)
+    if stored is not None:
+        return stored
+    invoices_pdf_render(invoice_ids=[invoice.pk])
+    path = Invoice.objects.filter(pk=invoice.pk).values_list("pdf", flat=True).first() or ""
+    stored = stored_pdf_read(path)
     if stored is not None:
         return stored
     return issuer_document_pdf(issuer_id=invoice.issuer_id, data=invoice_document_data(invoice))

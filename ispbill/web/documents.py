@@ -3,22 +3,14 @@ issued document's own data (its copied lines and snapshots, never live records).
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from django.conf import settings
 from django.http import HttpResponse
 
-from ispbill.documents.render import document_pdf_render
-from ispbill.invoicing.documents import invoice_document_data
 from ispbill.invoicing.models import Invoice
+from ispbill.invoicing.sending import invoice_pdf
 
 
 def invoice_pdf_bytes(invoice: Invoice) -> bytes:
-    if invoice.pdf:
-        stored = Path(settings.MEDIA_ROOT) / invoice.pdf
-        if stored.is_file():
-            return stored.read_bytes()
-    return document_pdf_render(data=invoice_document_data(invoice))
+    return invoice_pdf(invoice)
 
 
 def invoice_pdf_response(invoice: Invoice) -> HttpResponse:

@@ -17,7 +17,7 @@ from ispbill.invoicing.models import Invoice
 from .builders import customer, service, tariff
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_two_simultaneous_runs_equal_one_run():
     if connection.vendor != "postgresql":
         pytest.skip("SQLite serialises writers; row locks are tested on PostgreSQL")
