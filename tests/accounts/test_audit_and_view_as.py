@@ -99,7 +99,7 @@ def test_view_as_partner_is_logged_scoped_and_shown(people):
     client = _client(users["admin"])
     response = client.post(reverse("web:view_as_start", kwargs={"partner_id": a.pk}))
     assert response.status_code == 302
-    html = client.get(reverse("web:home")).content.decode()
+    html = client.get(reverse("web:customers")).content.decode()
     assert "Viewing as Alpha Net" in html and "Stop viewing as Alpha Net" in html
     assert "Alice Alpha" in html and "Bob Beta" not in html
     me = client.get("/api/v1/me").json()
@@ -108,7 +108,7 @@ def test_view_as_partner_is_logged_scoped_and_shown(people):
     # While viewing as a partner, operator-only screens are closed.
     assert client.get(reverse("web:view_as_list")).status_code == 403
     client.post(reverse("web:view_as_stop"))
-    html = client.get(reverse("web:home")).content.decode()
+    html = client.get(reverse("web:customers")).content.decode()
     assert "Viewing as" not in html and "Bob Beta" in html
     actions = list(
         AuditEvent.objects.filter(action__startswith="impersonation")
