@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
 
@@ -14,6 +15,6 @@ app.autodiscover_tasks()
 app.conf.beat_schedule = {
     "ispbill-daily-work": {
         "task": "ispbill.billing.tasks.daily_work_task",
-        "schedule": 24 * 60 * 60,
+        "schedule": crontab(hour=2, minute=0),
     },
 }

@@ -88,6 +88,11 @@ urlpatterns = [
     path("commissions/build/", views_finance.commissions_build, name="commissions_build"),
     path("commissions/<int:statement_id>/", views_finance.commission_detail, name="commission"),
     path(
+        "commissions/<int:statement_id>/pdf/",
+        views_finance.commission_pdf,
+        name="commission_pdf",
+    ),
+    path(
         "commissions/<int:statement_id>/csv/",
         views_finance.commission_csv,
         name="commission_csv",

@@ -496,3 +496,14 @@ def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
 
 
 __all__ = ["PartnerMode"]
+
+
+@require_capability("commission.read")
+def commission_pdf(request: HttpRequest, statement_id: int) -> HttpResponse:
+    from ispbill.invoicing.pdfs import commission_statement_pdf
+
+    statement = _statement_for(request, statement_id)
+    response = HttpResponse(commission_statement_pdf(statement), content_type="application/pdf")
+    name = f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}.pdf"
+    response["Content-Disposition"] = f'inline; filename="{name}"'
+    return response
