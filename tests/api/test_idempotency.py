@@ -119,7 +119,7 @@ def test_billing_run_retry_answers_the_same_run(seed: Any):
     assert_error(api.post("/billing-runs", {"run_date": "2026-01-02"}, key="run-jan"), 422)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("action", sorted(ACTIONS))
 def test_two_identical_requests_at_the_same_moment_create_one(request: Any, action: str):
     if connection.vendor != "postgresql":

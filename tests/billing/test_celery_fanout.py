@@ -30,7 +30,7 @@ def _redis_up() -> bool:
         return False
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_run_fans_out_over_celery_workers():
     if connection.vendor != "postgresql":
         pytest.skip("workers in other processes need a shared server database (PostgreSQL)")

@@ -9,7 +9,7 @@ from ispbill.demo import DEMO_PASSWORD, demo_load
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.payments.models import Payment
 
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture

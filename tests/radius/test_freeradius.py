@@ -18,8 +18,8 @@ from tests.radius.builders import internet_customer
 from tests.radius.freeradius import freeradius_binary, freeradius_running, radclient_auth
 
 pytestmark = [
-    # serialized_rollback: the flush after the test must not take the home partner along.
-    pytest.mark.django_db(transaction=True, serialized_rollback=True),
+    # The flush after the test keeps the home partner: post_migrate recreates it.
+    pytest.mark.django_db(transaction=True),
     pytest.mark.skipif(
         not freeradius_binary(), reason="FreeRADIUS is missing: run scripts/ensure-services.sh"
     ),
