@@ -65,23 +65,10 @@ def one_time_charge_invoice_now(
     if charge.charges.exists():
         raise ValidationError("This one-time charge is already on an invoice.")
     ctx, _ = _context(customer)
-    row = ChargeRow(
-        partner_id=customer.partner_id,
-        issuer_id=ctx.issuer.pk,
-        customer_id=customer.pk,
-        account_id=customer.pk,
-        kind=ChargeKind.RETAIL,
-        billing_date=on,
-        period_start=charge.charge_date,
-        period_end=charge.charge_date,
-        description=charge.description,
-        quantity=charge.quantity,
-        unit_price_minor=charge.unit_price_minor,
-        amount_minor=charge.unit_price_minor * charge.quantity,
-        tax_rate_bp=charge.tax_rate.rate_bp,
-        tax_category=charge.tax_rate.category,
-        currency=ctx.issuer.currency,
-        one_time_charge_id=charge.pk,
+    from ispbill.billing.run import one_time_charge_row
+
+    row = one_time_charge_row(
+        charge=charge, customer=customer, account_id=customer.pk, issuer=ctx.issuer, billing_date=on
     )
     invoice = _issue_now(customer, ctx, [row], on)
     audit_record(

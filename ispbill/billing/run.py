@@ -176,6 +176,33 @@ def _new_charge(
     )
 
 
+def one_time_charge_row(
+    *,
+    charge: OneTimeCharge,
+    customer: Customer,
+    account_id: int,
+    issuer: Partner,
+    billing_date: date,
+) -> ChargeRow:
+    """A one-time charge as a charge row: quantity x unit price, on its own date."""
+    return _new_charge(
+        customer=customer,
+        account_id=account_id,
+        issuer=issuer,
+        kind=ChargeKind.RETAIL,
+        billing_date=billing_date,
+        one_time_charge_id=charge.pk,
+        period_start=charge.charge_date,
+        period_end=charge.charge_date,
+        description=charge.description,
+        quantity=charge.quantity,
+        unit_price_minor=charge.unit_price_minor,
+        amount_minor=charge.unit_price_minor * charge.quantity,
+        tax_rate_bp=charge.tax_rate.rate_bp,
+        tax_category=charge.tax_rate.category,
+    )
+
+
 def _partner_prices(partner_ids: set[int]) -> dict[tuple[int, int], int]:
     if not partner_ids:
         return {}
@@ -310,21 +337,12 @@ def billing_chunk_process(
                     for o in [o for o in otcs if o.charge_date <= d]:
                         otcs.remove(o)
                         carry.append(
-                            _new_charge(
+                            one_time_charge_row(
+                                charge=o,
                                 customer=c,
                                 account_id=ctx.account_id,
                                 issuer=ctx.issuer,
-                                kind=ChargeKind.RETAIL,
                                 billing_date=d,
-                                one_time_charge_id=o.pk,
-                                period_start=o.charge_date,
-                                period_end=o.charge_date,
-                                description=o.description,
-                                quantity=o.quantity,
-                                unit_price_minor=o.unit_price_minor,
-                                amount_minor=o.unit_price_minor * o.quantity,
-                                tax_rate_bp=o.tax_rate.rate_bp,
-                                tax_category=o.tax_rate.category,
                             )
                         )
                         new_for_customer += 1
