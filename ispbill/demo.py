@@ -77,7 +77,7 @@ def _build(start: date) -> DemoResult:
         "billing@nordnetz.example",
         "+49 40 1234560",
     )
-    home.iban, home.bic = "DE89370400440532013000", "COBADEFFXXX"
+    home.iban, home.bic = "DE89370400440532013000", "COBADEFF"
     home.save()
 
     vat = TaxRate.objects.create(partner=home, name="VAT 19%", rate_bp=1900)

@@ -238,7 +238,7 @@ def _issuer() -> Party:
         "email": "rechnung@musternet.de",
         "phone": "+49 89 1234560",
         "iban": "DE89370400440532013000",
-        "bic": "COBADEFFXXX",
+        "bic": "COBADEFF",
         "bank_name": "Commerzbank",
         "registration": "Amtsgericht München HRB 123456",
         "tax_number": "143/123/45678",
@@ -556,7 +556,7 @@ def sample_commission_statement(*, language: Literal["en", "de"] = "de") -> Stat
     """A percentage partner's monthly commission statement (base: paid)."""
     partner = sample_aggregated_invoice()["recipient"]
     partner["iban"] = "DE75512108001245126199"
-    partner["bic"] = "SOGEDEFFXXX"
+    partner["bic"] = "SOGEDEFF"
     return {
         "issuer": _issuer(),
         "recipient": partner,

@@ -15,7 +15,7 @@ def test_payload_of_the_sample_invoice_equals_the_text_worked_by_hand() -> None:
     # EPC069-12: BCD, version 002, UTF-8 (1), SCT, BIC, name, IBAN, amount, purpose (empty),
     # structured reference (empty), remittance text; trailing empty lines left out.
     expected = (
-        "BCD\n002\n1\nSCT\nCOBADEFFXXX\nMusterNet GmbH\nDE89370400440532013000\n"
+        "BCD\n002\n1\nSCT\nCOBADEFF\nMusterNet GmbH\nDE89370400440532013000\n"
         "EUR115.57\n\n\n202501000123 / 10042"
     )
     assert epc_qr_payload_for_document(dict(D.sample_invoice())) == expected
