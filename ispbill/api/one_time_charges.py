@@ -8,7 +8,7 @@ from typing import Any, Literal
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
-from ispbill.api.context import actor
+from ispbill.api.context import access, actor
 from ispbill.api.customer_services import customer_for_write
 from ispbill.api.customers import issuer_currency
 from ispbill.api.errors import ERROR_RESPONSES
@@ -27,7 +27,7 @@ from ispbill.api.schemas import (
     page,
 )
 from ispbill.catalog.selectors import tax_rate_for_customer
-from ispbill.core.errors import DomainValidationError
+from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.subscriptions.models import OneTimeCharge
 from ispbill.subscriptions.services import one_time_charge_create
 
@@ -41,6 +41,9 @@ class OneTimeChargeIn(Schema):
     unit_price: AmountText = Field(..., description="Net, in the customer's currency")
     tax_rate_id: Id
     charge_date: Day
+    invoice_now: bool = Field(
+        False, description="Issue an invoice for this charge at once (needs finance.write)"
+    )
 
 
 class OneTimeChargeOut(Schema):
@@ -90,8 +93,11 @@ def one_time_charge_create_view(request: HttpRequest, payload: OneTimeChargeIn) 
         raise DomainValidationError.for_fields(
             {"tax_rate_id": "Choose one of the tax rates of the issuer billing this customer."}
         )
+    if payload.invoice_now and not access(request).can("finance.write"):
+        raise NotAllowed("Invoicing at once needs the right to issue invoices (finance.write).")
     charge = one_time_charge_create(
         customer=customer,
+        invoice_now=payload.invoice_now,
         description=payload.description,
         quantity=payload.quantity,
         unit_price_minor=amount_minor(payload.unit_price, currency, field="unit_price"),
