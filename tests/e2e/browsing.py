@@ -89,20 +89,3 @@ def contrast_ratio(fg: str, bg: str) -> Decimal:
     l1, l2 = luminance(blended), luminance((br, bgg, bb))
     hi, lo = max(l1, l2), min(l1, l2)
     return (hi + Decimal("0.05")) / (lo + Decimal("0.05"))
-
-
-# The colour an element's text is drawn on: the first ancestor with an opaque background.
-EFFECTIVE_COLOURS_JS = """
-(el) => {
-  const fg = getComputedStyle(el).color;
-  let node = el, bg = null;
-  while (node && node.nodeType === 1) {
-    const c = getComputedStyle(node).backgroundColor;
-    const m = c.match(/rgba?\\(([^)]+)\\)/);
-    const parts = m ? m[1].split(/[ ,\\/]+/).filter(Boolean) : [];
-    if (parts.length && (parts.length < 4 || parseFloat(parts[3]) > 0.99)) { bg = c; break; }
-    node = node.parentElement;
-  }
-  return {fg: fg, bg: bg || "rgb(255, 255, 255)", text: (el.innerText || "").trim().slice(0, 40)};
-}
-"""
