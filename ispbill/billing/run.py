@@ -39,7 +39,12 @@ from ispbill.catalog.models import PartnerPrice
 from ispbill.core.bulk import column_set
 from ispbill.core.periods import Cycle
 from ispbill.core.tenancy import system_scope
-from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.customers.models import (
+    CUSTOMER_ROW_FIELDS,
+    Customer,
+    CustomerRow,
+    CustomerStatus,
+)
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue, invoices_number
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
@@ -49,7 +54,13 @@ from ispbill.partners.modes import (
     wholesale_cycle,
     wholesale_price_minor,
 )
-from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
+from ispbill.subscriptions.models import (
+    SERVICE_ROW_FIELDS,
+    OneTimeCharge,
+    Service,
+    ServiceRow,
+    ServiceStatus,
+)
 
 log = logging.getLogger(__name__)
 ONE_DAY = timedelta(days=1)
@@ -141,23 +152,33 @@ def chunked(ids: list[int], size: int) -> Iterator[list[int]]:
 # -- chunk ----------------------------------------------------------------------------------
 
 
-def _terms(s: Service, price_minor: int) -> ServiceTerms:
+def _terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
     return ServiceTerms(
         service_id=s.pk,
-        description=s.description or s.tariff.name,
+        description=s.description or s.tariff_name,
         start_date=s.start_date,
         end_date=s.end_date,
         quantity=s.quantity,
         unit_price_minor=price_minor,
-        tariff_period_months=s.tariff.period_months,
+        tariff_period_months=s.tariff_period_months,
         discount_bp=s.discount_bp,
         discount_until=s.discount_until,
     )
 
 
+def service_rows(**filters: Any) -> list[ServiceRow]:
+    """Services with their tariff and tax rate, as plain rows (ordered by customer, start)."""
+    return [
+        ServiceRow(*values)
+        for values in Service.objects.filter(**filters)
+        .order_by("customer_id", "start_date", "pk")
+        .values_list(*SERVICE_ROW_FIELDS)
+    ]
+
+
 def _new_charge(
     *,
-    customer: Customer,
+    customer: Customer | CustomerRow,
     account_id: int,
     issuer: Partner,
     kind: str,
@@ -179,7 +200,7 @@ def _new_charge(
 def one_time_charge_row(
     *,
     charge: OneTimeCharge,
-    customer: Customer,
+    customer: Customer | CustomerRow,
     account_id: int,
     issuer: Partner,
     billing_date: date,
@@ -223,11 +244,13 @@ def billing_chunk_process(
         names = {pk: p.name for pk, p in partners.items()}
         # Lock the chunk, then read its pointers: a concurrent run waits here and then finds
         # the work done.
-        customers = list(
-            Customer.objects.select_for_update(no_key=True)
-            .filter(pk__in=customer_ids)
+        customers = [
+            CustomerRow(*values)
+            for values in Customer.objects.select_for_update(no_key=True)
+            .filter(pk__any_in=customer_ids)
             .order_by("pk")
-        )
+            .values_list(*CUSTOMER_ROW_FIELDS)
+        ]
         customers = [
             c for c in customers if c.billed_through is None or c.billed_through < run_date
         ]
@@ -235,16 +258,12 @@ def billing_chunk_process(
             _progress(run_id)
             return stats
         ids = [c.pk for c in customers]
-        services_by_customer: dict[int, list[Service]] = defaultdict(list)
-        for s in (
-            Service.objects.filter(customer_id__in=ids)
-            .select_related("tariff", "tariff__tax_rate")
-            .order_by("customer_id", "start_date", "pk")
-        ):
+        services_by_customer: dict[int, list[ServiceRow]] = defaultdict(list)
+        for s in service_rows(customer_id__any_in=ids):
             services_by_customer[s.customer_id].append(s)
         otcs_by_customer: dict[int, list[OneTimeCharge]] = defaultdict(list)
         for o in (
-            OneTimeCharge.objects.filter(customer_id__in=ids, charge_date__lte=run_date)
+            OneTimeCharge.objects.filter(customer_id__any_in=ids, charge_date__lte=run_date)
             .filter(
                 ~Exists(
                     Charge.objects.filter(one_time_charge=OuterRef("pk"), kind=ChargeKind.RETAIL)
@@ -256,7 +275,7 @@ def billing_chunk_process(
             otcs_by_customer[o.customer_id].append(o)
         pending_by_account: dict[int, list[Charge]] = defaultdict(list)
         for ch in Charge.objects.filter(
-            account_id__in=ids,
+            account_id__any_in=ids,
             customer_id=F("account_id"),
             invoice__isnull=True,
             kind=ChargeKind.RETAIL,
@@ -269,7 +288,7 @@ def billing_chunk_process(
 
         loose_charges: list[Any] = []  # new charges that go on no invoice now
         drafts: list[InvoiceDraft] = []
-        touched_services: list[Service] = []
+        touched_services: list[ServiceRow] = []
         for c in customers:
             partner = partners[c.partner_id]
             ctx = billing_context(c, partner, home)
@@ -326,8 +345,8 @@ def billing_chunk_process(
                                 quantity=cd.quantity,
                                 unit_price_minor=cd.unit_price_minor,
                                 amount_minor=cd.amount_minor,
-                                tax_rate_bp=s.tariff.tax_rate.rate_bp,
-                                tax_category=s.tariff.tax_rate.category,
+                                tax_rate_bp=s.tax_rate_bp,
+                                tax_category=s.tax_category,
                             )
                         )
                         new_for_customer += 1
@@ -374,16 +393,22 @@ def billing_chunk_process(
         charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
         column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
-        if issued.invoices:
-            from ispbill.payments.services import credit_apply
-
-            credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
         _progress(run_id)
-        invoices_number(issued.invoices)
+        _number_and_apply_credit(issued.invoices, run_date)
     return stats
 
 
-def _chargeable(s: Service) -> bool:
+def _number_and_apply_credit(invoices: list[Invoice], run_date: date) -> None:
+    """Number the invoices (which writes their rows on PostgreSQL), then use the customers'
+    credit on them: last in the chunk, so the numbering lock is held only briefly."""
+    invoices_number(invoices)
+    if invoices:
+        from ispbill.payments.services import credit_apply
+
+        credit_apply(customer_ids=[inv.customer_id for inv in invoices], on=run_date)
+
+
+def _chargeable(s: ServiceRow) -> bool:
     """Active services are charged; a stopped one still up to its end date (its last,
     prorated period); a paused one is not charged for the periods it is paused."""
     if s.status == ServiceStatus.ACTIVE:
@@ -397,15 +422,17 @@ def _progress(run_id: int | None) -> None:
 
 
 def _service_price(
-    s: Service, partner: Partner, ctx: BillingContext, prices: dict[tuple[int, int], int]
+    s: ServiceRow, partner: Partner, ctx: BillingContext, prices: dict[tuple[int, int], int]
 ) -> int:
     if ctx.wholesale_pricing:
         return wholesale_price_minor(
-            retail_minor=s.tariff.price_minor,
+            retail_minor=s.tariff_price_minor,
             partner_price_minor=prices.get((s.tariff_id, partner.pk)),
             discount_bp=partner.discount_bp,
         )
-    return s.price_override_minor if s.price_override_minor is not None else s.tariff.price_minor
+    if s.price_override_minor is not None:
+        return s.price_override_minor
+    return s.tariff_price_minor
 
 
 # -- aggregation phase ------------------------------------------------------------------------
@@ -501,12 +528,8 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
         issued = invoices_issue(drafts, number_now=False)
         stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose)
-        if issued.invoices:
-            from ispbill.payments.services import credit_apply
-
-            credit_apply(customer_ids=[inv.customer_id for inv in issued.invoices], on=run_date)
         _progress(run_id)
-        invoices_number(issued.invoices)
+        _number_and_apply_credit(issued.invoices, run_date)
     return stats
 
 
@@ -517,16 +540,19 @@ def _wholesale_charges(
     partner prices on the partner's aggregation cycle (kind ``wholesale``)."""
     prices = _partner_prices({partner.pk})
     out: list[ChargeRow] = []
-    touched: list[Service] = []
-    services = (
-        Service.objects.filter(partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE)
+    touched: list[ServiceRow] = []
+    services = [
+        ServiceRow(*values)
+        for values in Service.objects.filter(
+            partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE
+        )
         .exclude(customer__status=CustomerStatus.INACTIVE)
-        .select_related("tariff", "tariff__tax_rate", "customer")
         .order_by("customer_id", "pk")
-    )
+        .values_list(*SERVICE_ROW_FIELDS)
+    ]
     for s in services:
         price = wholesale_price_minor(
-            retail_minor=s.tariff.price_minor,
+            retail_minor=s.tariff_price_minor,
             partner_price_minor=prices.get((s.tariff_id, partner.pk)),
             discount_bp=partner.discount_bp,
         )
@@ -540,10 +566,12 @@ def _wholesale_charges(
                 billing_date=d,
             ):
                 out.append(
-                    _new_charge(
-                        customer=s.customer,
+                    ChargeRow(
+                        partner_id=s.partner_id,
+                        issuer_id=home.pk,
+                        customer_id=s.customer_id,
+                        currency=home.currency,
                         account_id=account.pk,
-                        issuer=home,
                         kind=ChargeKind.WHOLESALE,
                         billing_date=d,
                         service_id=s.pk,
@@ -554,8 +582,8 @@ def _wholesale_charges(
                         quantity=cd.quantity,
                         unit_price_minor=cd.unit_price_minor,
                         amount_minor=cd.amount_minor,
-                        tax_rate_bp=s.tariff.tax_rate.rate_bp,
-                        tax_category=s.tariff.tax_rate.category,
+                        tax_rate_bp=s.tax_rate_bp,
+                        tax_category=s.tax_category,
                     )
                 )
                 s.wholesale_charged_through = cd.next_uncharged

@@ -8,6 +8,7 @@ A pattern must contain ``{next}`` (otherwise two documents would share a number)
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from dataclasses import dataclass
@@ -34,6 +35,11 @@ class Part:
 
 
 def parse_pattern(pattern: str) -> list[Part]:
+    return list(_parts(pattern))
+
+
+@functools.lru_cache(maxsize=256)
+def _parts(pattern: str) -> tuple[Part, ...]:
     if not pattern or not pattern.strip():
         raise PatternError("The number pattern is empty.")
     if len(pattern) > MAX_PATTERN_LENGTH:
@@ -66,7 +72,7 @@ def parse_pattern(pattern: str) -> list[Part]:
             raise PatternError(
                 "Only letters, digits and - _ / . # may appear outside tokens in a number pattern."
             )
-    return parts
+    return tuple(parts)
 
 
 def validate_pattern(pattern: str) -> str:

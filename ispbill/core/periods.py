@@ -14,6 +14,7 @@ Rules (DOMAIN.md "Billing cycle"):
 from __future__ import annotations
 
 import calendar
+import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -23,6 +24,7 @@ ONE_DAY = timedelta(days=1)
 ALLOWED_PERIOD_MONTHS = (1, 3, 6, 12)
 
 
+@functools.lru_cache(maxsize=8192)
 def add_months(d: date, months: int) -> date:
     """The same day ``months`` later, clamped to the month's last day."""
     index = d.year * 12 + (d.month - 1) + months

@@ -17,11 +17,11 @@ from typing import Any
 from django.db import transaction
 
 from ispbill.billing.models import Charge, charges_insert
-from ispbill.core.bulk import column_set, rows_insert, tuples_insert
-from ispbill.customers.models import Customer
+from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, rows_insert, tuples_insert
+from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
-from ispbill.invoicing.tax import document_totals
+from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entry, ledger_post_many
 from ispbill.partners.models import Partner
 
@@ -59,7 +59,7 @@ def issuer_snapshot(p: Partner) -> dict[str, Any]:
     }
 
 
-def customer_snapshot(c: Customer) -> dict[str, Any]:
+def customer_snapshot(c: Customer | CustomerRow) -> dict[str, Any]:
     return {
         "id": c.pk,
         "reference": c.reference,
@@ -78,7 +78,7 @@ def customer_snapshot(c: Customer) -> dict[str, Any]:
 @dataclass
 class InvoiceDraft:
     issuer: Partner
-    account: Customer
+    account: Customer | CustomerRow
     kind: str
     billing_date: date | None
     issue_date: date
@@ -87,12 +87,17 @@ class InvoiceDraft:
     charges: list[Any] = field(default_factory=list)
     sections: dict[int, str] = field(default_factory=dict)  # customer id -> section title
 
-    @property
-    def total_preview(self) -> int:
+    @functools.cached_property
+    def totals(self) -> DocumentTotals:
+        """The totals of the charges (computed once: the charges are complete by then)."""
         return document_totals(
             ((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in self.charges),
             prices_include_tax=self.issuer.prices_include_tax,
-        ).total_minor
+        )
+
+    @property
+    def total_preview(self) -> int:
+        return self.totals.total_minor
 
 
 @dataclass
@@ -114,10 +119,7 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     issuable: list[tuple[InvoiceDraft, Any]] = []
     skipped = 0
     for d in drafts:
-        totals = document_totals(
-            ((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in d.charges),
-            prices_include_tax=d.issuer.prices_include_tax,
-        )
+        totals = d.totals
         if totals.total_minor <= 0:
             skipped += 1
             continue
@@ -134,13 +136,18 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     tag = uuid.uuid4().hex[:12]
     numbers = {i: f"~{tag}-{i}" for i in range(len(issuable))}
 
-    invoices = rows_insert(
+    # On PostgreSQL, when numbers are drawn later, the invoice rows themselves are written by
+    # ``invoices_number`` with their real numbers (ids are drawn now; the foreign keys of the
+    # lines, charges and accruals written meanwhile are checked at commit): no second write
+    # of every invoice row to replace a placeholder number.
+    later = not number_now and ids_draw_supported()
+    invoices = (ids_draw if later else rows_insert)(
         Invoice,
         [
             Invoice(
                 partner_id=d.account.partner_id,
                 issuer=d.issuer,
-                customer=d.account,
+                customer_id=d.account.pk,
                 kind=d.kind,
                 number=numbers[i],
                 billing_date=d.billing_date,
@@ -219,7 +226,8 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
 
 def invoices_number(invoices: list[Invoice]) -> None:
     """Give issued invoices their real numbers: per issuer, in a stable order (account, then
-    billing date), gapless, under the sequence's lock. Call it last in the transaction."""
+    billing date), gapless, under the sequence's lock, and write the invoice rows not written
+    yet. Call it last in the transaction."""
     if not invoices:
         return
     by_issuer: dict[int, list[Invoice]] = defaultdict(list)
@@ -240,7 +248,12 @@ def invoices_number(invoices: list[Invoice]) -> None:
         for inv, number in zip(group, reserved, strict=True):
             inv.number = number
             numbers[inv.pk] = number
-    column_set(Invoice, "number", numbers)
+    pending = [inv for inv in invoices if inv._state.adding]
+    if pending:
+        rows_insert(Invoice, pending)
+    written_now = {inv.pk for inv in pending}
+    stored = {pk: n for pk, n in numbers.items() if pk not in written_now}
+    column_set(Invoice, "number", stored)
     from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
 
     issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

@@ -12,6 +12,7 @@ from ispbill.customers.dunning import customer_balance_minor
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceTax
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
+from ispbill.partners.models import CommissionAccrual
 from ispbill.payments.models import Allocation, Payment, Refund
 
 LIMIT = 20
@@ -235,4 +236,32 @@ def check_charges() -> list[Breach]:
                 "billing.charges", "customers with an unknown status", _ids("customer", statuses)
             )
         )
+    return out
+
+
+@invariant("data.references")
+def check_references() -> list[Breach]:
+    """References the database does not constrain (partners and tariffs on the high-volume
+    tables, see ispbill/billing/models.py Charge) point at existing rows."""
+    out = []
+    for model in (Charge, JournalEntry, Posting, CommissionAccrual, Invoice, InvoiceLine):
+        for field in model._meta.concrete_fields:
+            if not field.is_relation or getattr(field, "db_constraint", True):
+                continue
+            target = field.related_model
+            assert target is not None and not isinstance(target, str)
+            dangling = list(
+                model._base_manager.filter(**{f"{field.attname}__isnull": False})
+                .exclude(**{f"{field.attname}__in": target._base_manager.values("pk")})
+                .values_list("pk", flat=True)[:LIMIT]
+            )
+            if dangling:
+                name = model._meta.model_name
+                out.append(
+                    Breach(
+                        "data.references",
+                        f"{name}.{field.name} points at a missing {target._meta.model_name}",
+                        _ids(str(name), dangling),
+                    )
+                )
     return out

@@ -25,11 +25,14 @@ class AppendOnlyError(Exception):
 class JournalEntry(models.Model):
     """One business event in one issuer's books. Its postings sum to zero."""
 
+    # No database constraint on the partner references of the ledger (checked by
+    # ``ispbill check``; see ispbill/billing/models.py Charge for why).
     partner = models.ForeignKey(
         "partners.Partner",
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Whose books (the issuer)",
+        db_constraint=False,
     )
     date = models.DateField()
     kind = models.CharField(max_length=30)
@@ -59,7 +62,9 @@ class JournalEntry(models.Model):
 class Posting(models.Model):
     """Debit positive, credit negative, in minor units."""
 
-    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
     account = models.CharField(max_length=30, choices=AccountCode.choices)
     customer = models.ForeignKey(
@@ -77,6 +82,7 @@ class Posting(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The partner, on commission postings",
+        db_constraint=False,
     )
     amount_minor = models.BigIntegerField(help_text="Minor units: debit > 0, credit < 0")
     currency = models.CharField(max_length=3)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
+from ispbill.core.bulk import tuples_insert
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.invoicing.tax import BP, round_minor
 from ispbill.partners.models import (
@@ -57,12 +58,15 @@ def invoice_rate_parts(
     }
     has_overrides = {pid for pid, _ in overrides}
     parts: dict[int, list[RatePart]] = {}
-    need_lines = [inv.pk for inv in invoices if inv.partner_id in has_overrides]
+    need_lines = {inv.pk: inv.partner_id for inv in invoices if inv.partner_id in has_overrides}
     amounts: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
     if need_lines:
-        for inv_id, tariff_id, amount, partner_id in InvoiceLine.objects.filter(
-            invoice_id__in=need_lines
-        ).values_list("invoice_id", "tariff_id", "amount_minor", "invoice__partner_id"):
+        # The partner comes from the invoices given (in the billing run their rows are written
+        # last, just before the commit, so no join on the invoice table).
+        for inv_id, tariff_id, amount in InvoiceLine.objects.filter(
+            invoice_id__in=list(need_lines)
+        ).values_list("invoice_id", "tariff_id", "amount_minor"):
+            partner_id = need_lines[inv_id]
             rate = overrides.get((partner_id, tariff_id), partners[partner_id].commission_bp)
             amounts[inv_id][rate] += amount
     for inv in invoices:
@@ -83,7 +87,9 @@ def invoice_rate_parts(
     return parts
 
 
-def commission_accrue_invoiced(invoices: list[Invoice]) -> list[CommissionAccrual]:
+def commission_accrue_invoiced(invoices: list[Invoice]) -> int:
+    """Accrue commission on invoices of percentage partners with the invoiced base; returns
+    the number of accrual lines written (one COPY on PostgreSQL)."""
     partners = {
         pid: p
         for pid, p in _percentage_partners(inv.partner_id for inv in invoices).items()
@@ -91,24 +97,39 @@ def commission_accrue_invoiced(invoices: list[Invoice]) -> list[CommissionAccrua
     }
     relevant = [inv for inv in invoices if inv.partner_id in partners]
     if not relevant:
-        return []
+        return 0
     parts = invoice_rate_parts(relevant, partners)
     rows = [
-        CommissionAccrual(
-            partner_id=inv.partner_id,
-            date=inv.issue_date,
-            source_type="invoice",
-            source_id=inv.pk,
-            invoice_id=inv.pk,
-            rate_bp=part.rate_bp,
-            base_minor=part.net_minor,
-            amount_minor=accrual_amount(base_minor=part.net_minor, rate_bp=part.rate_bp),
-            currency=inv.currency,
+        (
+            inv.partner_id,
+            inv.issue_date,
+            "invoice",
+            inv.pk,
+            inv.pk,
+            part.rate_bp,
+            part.net_minor,
+            accrual_amount(base_minor=part.net_minor, rate_bp=part.rate_bp),
+            inv.currency,
         )
         for inv in relevant
         for part in parts[inv.pk]
     ]
-    return CommissionAccrual.objects.bulk_create(rows)
+    tuples_insert(
+        CommissionAccrual,
+        [
+            "partner_id",
+            "date",
+            "source_type",
+            "source_id",
+            "invoice_id",
+            "rate_bp",
+            "base_minor",
+            "amount_minor",
+            "currency",
+        ],
+        rows,
+    )
+    return len(rows)
 
 
 def commission_accrue_allocations(

@@ -236,7 +236,9 @@ class CommissionAccrual(models.Model):
     """One line of commission: positive for a sale or payment, negative for a credit note or
     refund. Never changed; a statement collects the lines of its month."""
 
-    partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="accruals")
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="accruals", db_constraint=False
+    )
     date = models.DateField()
     source_type = models.CharField(max_length=20)  # invoice, allocation, credit_note
     source_id = models.BigIntegerField()

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from ispbill.core.periods import Cycle
-from ispbill.customers.models import Customer
+from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.tax import BP, round_minor
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 
@@ -31,7 +31,9 @@ class BillingSetupError(ValueError):
     """A partner set up so that its customers cannot be billed (the message says how to fix)."""
 
 
-def billing_context(customer: Customer, partner: Partner, home: Partner) -> BillingContext:
+def billing_context(
+    customer: Customer | CustomerRow, partner: Partner, home: Partner
+) -> BillingContext:
     if partner.mode == PartnerMode.AGGREGATED:
         if partner.account_id is None:
             raise BillingSetupError(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from django.db import models
 from django.db.models import F, Q
 
@@ -12,6 +15,55 @@ class ServiceStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     PAUSED = "paused", "Paused"
     STOPPED = "stopped", "Stopped"
+
+
+@dataclass(slots=True)
+class ServiceRow:
+    """A service as the billing run reads it, its tariff and tax rate flattened in: plain
+    values in the order of ``SERVICE_ROW_FIELDS``."""
+
+    pk: int
+    partner_id: int
+    customer_id: int
+    tariff_id: int
+    description: str
+    quantity: int
+    price_override_minor: int | None
+    discount_bp: int
+    discount_until: date | None
+    start_date: date
+    end_date: date | None
+    status: str
+    charged_through: date | None
+    wholesale_charged_through: date | None
+    tariff_name: str
+    tariff_period_months: int
+    tariff_price_minor: int
+    tax_rate_bp: int
+    tax_category: str
+
+
+SERVICE_ROW_FIELDS = (
+    "pk",
+    "partner_id",
+    "customer_id",
+    "tariff_id",
+    "description",
+    "quantity",
+    "price_override_minor",
+    "discount_bp",
+    "discount_until",
+    "start_date",
+    "end_date",
+    "status",
+    "charged_through",
+    "wholesale_charged_through",
+    "tariff__name",
+    "tariff__period_months",
+    "tariff__price_minor",
+    "tariff__tax_rate__rate_bp",
+    "tariff__tax_rate__category",
+)
 
 
 class Service(models.Model):

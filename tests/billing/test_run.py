@@ -339,3 +339,16 @@ def test_stopped_service_is_charged_up_to_its_end_date_postpaid(home):
     ] == [1000]
     bill(date(2026, 6, 1))
     assert Invoice.objects.filter(customer=c).count() == 2
+
+
+def test_check_reports_a_reference_the_database_does_not_constrain(home):
+    """Charges and ledger rows reference partners and tariffs without a database constraint
+    (the billing run's speed); ``ispbill check`` finds one that points nowhere."""
+    c = customer()
+    service(c, tariff(price=3000), date(2026, 4, 1))
+    bill(date(2026, 4, 1))
+    assert invariants_check()[1] == []
+    charge = Charge.objects.get()
+    Charge.objects.filter(pk=charge.pk).update(tariff_id=999_999)
+    breaches = invariants_check()[1]
+    assert [(b.check, b.ids) for b in breaches] == [("data.references", (f"charge:{charge.pk}",))]

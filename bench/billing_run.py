@@ -2,7 +2,7 @@
 PostgreSQL, end to end, beside a COPY of the same number of rows.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ispbill_bench \\
-        .venv/bin/python bench/bench_billing.py --customers 100000
+        .venv/bin/python bench/billing_run.py --customers 100000
 
 Prints the figures and saves them to bench/results/billing.json. The database named in
 DATABASE_URL is dropped and recreated."""
@@ -72,7 +72,9 @@ def populate(n_customers: int) -> dict[str, int]:
             )
             for i, (p, m) in enumerate([(2990, 1), (3990, 1), (6990, 1), (24900, 3), (500, 1)])
         ]
-        pct = Partner.objects.create(name="Pct", mode="percentage", commission_bp=1250)
+        pct = Partner.objects.create(
+            name="Pct", mode="percentage", commission_bp=1250, commission_base="invoiced"
+        )
         own = Partner.objects.create(
             name="Own",
             mode="own_invoicing",
@@ -196,6 +198,13 @@ def bill_phase() -> None:
     from ispbill.billing.run import billing_run_start
     from ispbill.core.tenancy import system_scope
 
+    profile_path = os.environ.get("BENCH_PROFILE")
+    profiler = None
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
     t0 = time.monotonic()
     with system_scope():
         summary = billing_run_start(run_date=RUN_DATE, started_by="bench")
@@ -208,6 +217,9 @@ def bill_phase() -> None:
             if run.status != "done":
                 raise SystemExit(f"run failed: {run.error}")
     seconds = time.monotonic() - t0
+    if profiler is not None:
+        profiler.disable()
+        profiler.dump_stats(str(profile_path))
     with system_scope():
         invoices_issued = BillingRun.objects.get(pk=summary.run_id).invoices_issued
     with connection.cursor() as cur:
