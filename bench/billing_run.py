@@ -15,6 +15,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -31,6 +32,11 @@ def _db_admin(url: str) -> tuple[str, str]:
 
 
 def recreate_database(url: str) -> None:
+    if url.startswith("sqlite"):
+        path = Path(url.split(":///", 1)[1])
+        for suffix in ("", "-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
+        return
     import psycopg
 
     admin, name = _db_admin(url)
@@ -45,13 +51,21 @@ def setup_django() -> None:
     django.setup()
 
 
-def copy_rows(cursor, table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
+def copy_rows(cur, table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
+    """Write rows with COPY on PostgreSQL, with executemany INSERTs on SQLite."""
+    from django.db import connection
+
     n = 0
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
+    if connection.vendor == "postgresql":
+        with cur.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+                n += 1
+        return n
+    rows = list(rows)
+    marks = ", ".join(["?"] * len(columns))
+    cur.cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+    return len(rows)
 
 
 def populate(n_customers: int) -> dict[str, int]:
@@ -94,10 +108,9 @@ def populate(n_customers: int) -> dict[str, int]:
         PartnerPrice.objects.create(partner=agg, tariff=tariffs[0], price_minor=2100)
     partners = [home.pk, pct.pk, own.pk, agg.pk]
     with connection.cursor() as cur:
-        raw = cur.cursor
         t0 = time.monotonic()
         copy_rows(
-            raw,
+            cur,
             "customers_customer",
             [
                 "partner_id",
@@ -138,7 +151,8 @@ def populate(n_customers: int) -> dict[str, int]:
             ),
         )
         cur.execute(
-            "SELECT id, partner_id FROM customers_customer WHERE reference LIKE 'B%%' ORDER BY id"
+            "SELECT id, partner_id FROM customers_customer WHERE reference LIKE %s ORDER BY id",
+            ["B%"],
         )
         customers = cur.fetchall()
         service_rows = []
@@ -153,7 +167,7 @@ def populate(n_customers: int) -> dict[str, int]:
             for r in rows:
                 service_rows.append((*r[:4], 1, 0, r[4], "active", "2026-01-01T00:00:00Z"))
         n_services = copy_rows(
-            raw,
+            cur,
             "subscriptions_service",
             [
                 "partner_id",
@@ -171,14 +185,14 @@ def populate(n_customers: int) -> dict[str, int]:
         # Everyone was billed on the March billing date: the run bills one date each.
         cur.execute(
             "UPDATE customers_customer SET billed_through = CASE WHEN partner_id IN (%s, %s) "
-            "THEN DATE '2026-03-05' ELSE DATE '2026-03-01' END",
-            [own.pk, agg.pk],
+            "THEN %s ELSE %s END",
+            [own.pk, agg.pk, date(2026, 3, 5), date(2026, 3, 1)],
         )
         cur.execute(
             "UPDATE subscriptions_service SET charged_through = CASE "
-            "WHEN start_date = '2026-03-17' THEN NULL "
-            "WHEN partner_id IN (%s, %s) THEN DATE '2026-04-05' ELSE DATE '2026-04-01' END",
-            [own.pk, agg.pk],
+            "WHEN start_date = %s THEN NULL "
+            "WHEN partner_id IN (%s, %s) THEN %s ELSE %s END",
+            [date(2026, 3, 17), own.pk, agg.pk, date(2026, 4, 5), date(2026, 4, 1)],
         )
         cur.execute("ANALYZE")
         setup_seconds = time.monotonic() - t0
@@ -250,26 +264,47 @@ def bill_phase() -> None:
 
 
 def copy_reference(tables: list[str]) -> float:
-    """COPY the rows the run wrote into scratch tables of the same shape (indexes and checks
-    included): the floor for writing those rows."""
+    """Write the rows the run wrote again, into scratch tables of the same shape (indexes and
+    checks included), the fastest way the database takes them: COPY on PostgreSQL, one
+    executemany INSERT per table on SQLite. The floor for writing those rows."""
     setup_django()
     from django.db import connection
 
     with connection.cursor() as cur:
-        raw = cur.cursor
         seconds = 0.0
         for source in tables:
             scratch = f"bench_{source}"
             cur.execute(f"DROP TABLE IF EXISTS {scratch}")
-            cur.execute(f"CREATE TABLE {scratch} (LIKE {source} INCLUDING ALL)")
-            data = bytearray()
-            with raw.copy(f"COPY {source} TO STDOUT") as copy:
-                for chunk in copy:
-                    data += chunk
-            t0 = time.monotonic()
-            with raw.copy(f"COPY {scratch} FROM STDIN") as copy:
-                copy.write(bytes(data))
-            seconds += time.monotonic() - t0
+            if connection.vendor == "postgresql":
+                raw = cur.cursor
+                cur.execute(f"CREATE TABLE {scratch} (LIKE {source} INCLUDING ALL)")
+                data = bytearray()
+                with raw.copy(f"COPY {source} TO STDOUT") as copy:
+                    for chunk in copy:
+                        data += chunk
+                t0 = time.monotonic()
+                with raw.copy(f"COPY {scratch} FROM STDIN") as copy:
+                    copy.write(bytes(data))
+                seconds += time.monotonic() - t0
+            else:
+                cur.execute(
+                    "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = %s AND sql "
+                    "IS NOT NULL ORDER BY type = 'index'",
+                    [source],
+                )
+                for kind, name, sql in cur.fetchall():
+                    sql = sql.replace(f'"{source}"', f'"{scratch}"', 1)
+                    if kind == "index":
+                        sql = sql.replace(f'"{name}"', f'"bench_{name}"', 1)
+                    cur.execute(sql)
+                cur.execute(f"SELECT * FROM {source}")
+                rows = cur.fetchall()
+                marks = ", ".join(["?"] * len(cur.description))
+                t0 = time.monotonic()
+                with connection.cursor() as ins:
+                    ins.cursor.executemany(f"INSERT INTO {scratch} VALUES ({marks})", rows)
+                connection.commit() if not connection.get_autocommit() else None
+                seconds += time.monotonic() - t0
             cur.execute(f"DROP TABLE {scratch}")
         return seconds
 
@@ -284,14 +319,22 @@ def main() -> int:
         default=0,
         help="fan the run out to this many Celery worker processes (Redis broker)",
     )
+    parser.add_argument(
+        "--sqlite",
+        action="store_true",
+        help="run on a new SQLite file instead of the PostgreSQL DATABASE_URL",
+    )
     args = parser.parse_args()
+    if args.sqlite:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.gettempdir()}/ispbill_bench.sqlite3"
     url = os.environ.get("DATABASE_URL", "")
-    if not url.startswith("postgres"):
-        print("Set DATABASE_URL to a PostgreSQL database (it is dropped and recreated).")
-        return 2
     if args.phase == "bill":
         bill_phase()
         return 0
+    if not url.startswith(("postgres", "sqlite")):
+        print("Set DATABASE_URL to a PostgreSQL database (it is dropped and recreated),")
+        print("or give --sqlite.")
+        return 2
     recreate_database(url)
     setup_django()
     from django.core.management import call_command
@@ -307,22 +350,12 @@ def main() -> int:
 
         redis_client.Redis.from_url(redis).flushdb()  # a bench-only database: no stale tasks
         env.update(CELERY_BROKER_URL=redis, CELERY_RESULT_BACKEND=redis)
-        celery = str(Path(sys.executable).parent / "celery")
         worker = subprocess.Popen(
             [
-                celery,
-                "-A",
-                "ispbill",
+                str(Path(sys.executable).parent / "ispbill"),
                 "worker",
                 "--concurrency",
                 str(args.celery),
-                "-P",
-                "prefork",
-                "--without-heartbeat",
-                "--without-gossip",
-                "--without-mingle",
-                "-l",
-                "warning",
             ],
             env=env,
             cwd=ROOT,
@@ -346,21 +379,31 @@ def main() -> int:
         return 1
     bill = json.loads(out.stdout.strip().splitlines()[-1])
     copy_seconds = copy_reference([t for t, n in bill["rows"].items() if n])
+    rows_written = sum(bill["rows"].values())
+    database = "sqlite" if url.startswith("sqlite") else "postgresql"
     result = {
         "customers": populated["customers"],
-        "mode": f"celery x{args.celery}" if args.celery else "in-process",
         "services": populated["services"],
+        "database": database,
+        "mode": f"celery x{args.celery}" if args.celery else "in-process",
+        "machine": f"{os.cpu_count()} cores",
         "billing_seconds": bill["seconds"],
+        "customers_per_second": round(populated["customers"] / bill["seconds"]),
+        "rows_per_second": round(rows_written / bill["seconds"]),
         "peak_rss_mb": bill["peak_rss_mb"],
         "invoices": bill["invoices"],
         "rows_written": bill["rows"],
-        "copy_seconds_same_rows": round(copy_seconds, 2),
-        "ratio_to_copy": round(bill["seconds"] / copy_seconds, 2) if copy_seconds else None,
+        "rows_written_total": rows_written,
+        "baseline": "COPY" if database == "postgresql" else "executemany INSERT",
+        "baseline_seconds_same_rows": round(copy_seconds, 2),
+        "ratio_to_baseline": round(bill["seconds"] / copy_seconds, 2) if copy_seconds else None,
+        "targets": {"billing_seconds": 30, "ratio_to_baseline": 2, "peak_rss_mb": 500},
     }
     print(json.dumps(result, indent=2))
     results = ROOT / "bench" / "results"
     results.mkdir(exist_ok=True)
     suffix = f"-celery{args.celery}" if args.celery else ""
+    suffix += "-sqlite" if database == "sqlite" else ""
     name = f"billing-{populated['customers']}{suffix}.json"
     (results / name).write_text(json.dumps(result, indent=2) + "\n")
     return 0

@@ -82,6 +82,39 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0  # pragma: no cover
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Start a Celery worker: it takes billing chunks, PDF rendering and emails from the
+    broker. Start one on every machine that should share the work."""
+    from django.conf import settings
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        print(
+            "error: no broker is configured, so there is no work to take: set "
+            "CELERY_BROKER_URL (for example redis://127.0.0.1:6379/0) for the worker and for "
+            "the processes that start billing runs.",
+            file=sys.stderr,
+        )
+        return 2
+    from ispbill.celery import app
+
+    print(f"Celery worker with {args.concurrency} process(es) on {settings.CELERY_BROKER_URL}")
+    sys.stdout.flush()
+    app.worker_main(
+        [
+            "worker",
+            "--concurrency",
+            str(args.concurrency),
+            "--pool",
+            "prefork",
+            "--loglevel",
+            args.loglevel,
+            "--without-gossip",
+            "--without-mingle",
+        ]
+    )
+    return 0
+
+
 def _date(text: str) -> date:
     try:
         return date.fromisoformat(text)
@@ -314,6 +347,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2)
     p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("worker", help="start a Celery worker (needs CELERY_BROKER_URL)")
+    p.add_argument("--concurrency", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--loglevel", default="warning")
+    p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser(
         "render-pdfs", help="render and store the PDF of every invoice and credit note without one"

@@ -45,21 +45,9 @@ def test_run_fans_out_over_celery_workers():
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()  # a test-only Redis database: no stale tasks
-    celery = str(Path(sys.executable).parent / "celery")
+    # Two worker processes, started as an operator would: `ispbill worker`.
     worker = subprocess.Popen(
-        [
-            celery,
-            "-A",
-            "ispbill",
-            "worker",
-            "--concurrency",
-            "2",
-            "-l",
-            "warning",
-            "--without-heartbeat",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        [str(Path(sys.executable).parent / "ispbill"), "worker", "--concurrency", "2"],
         env=env,
         cwd=Path(__file__).resolve().parents[2],
     )
