@@ -195,6 +195,11 @@ class ChargeRow:
     pk: int | None = None
 
 
+def charge_rows(queryset: Any) -> list[ChargeRow]:
+    """Stored charges of ``queryset`` as plain rows (with their ``pk``), in its order."""
+    return [ChargeRow(**values) for values in queryset.values("pk", *CHARGE_FIELDS)]
+
+
 def charges_insert(rows: list[Any]) -> None:
     """Store new charges (ChargeRow or unsaved Charge objects)."""
     from ispbill.core.bulk import tuples_insert

@@ -32,6 +32,7 @@ from ispbill.billing.models import (
     Charge,
     ChargeKind,
     ChargeRow,
+    charge_rows,
     charges_insert,
 )
 from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
@@ -273,13 +274,15 @@ def billing_chunk_process(
             .order_by("charge_date", "pk")
         ):
             otcs_by_customer[o.customer_id].append(o)
-        pending_by_account: dict[int, list[Charge]] = defaultdict(list)
-        for ch in Charge.objects.filter(
-            account_id__any_in=ids,
-            customer_id=F("account_id"),
-            invoice__isnull=True,
-            kind=ChargeKind.RETAIL,
-        ).order_by("pk"):
+        pending_by_account: dict[int, list[ChargeRow]] = defaultdict(list)
+        for ch in charge_rows(
+            Charge.objects.filter(
+                account_id__any_in=ids,
+                customer_id=F("account_id"),
+                invoice__isnull=True,
+                kind=ChargeKind.RETAIL,
+            ).order_by("pk")
+        ):
             pending_by_account[ch.account_id].append(ch)
         held_partners = {
             c.partner_id for c in customers if partners[c.partner_id].mode == PartnerMode.AGGREGATED
@@ -438,10 +441,6 @@ def _service_price(
 # -- aggregation phase ------------------------------------------------------------------------
 
 
-def _section_title(c: Customer) -> str:
-    return f"{c.reference} {c.company or c.name}".strip()
-
-
 def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkStats:
     """Aggregated invoices (and own-invoicing partners' wholesale invoices) on each partner's
     aggregation dates up to ``run_date``: one invoice to the partner's account per date."""
@@ -475,10 +474,9 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
                 stats.charges_created += len(new)
             else:
                 new = []
-            held = list(
+            held = charge_rows(
                 Charge.objects.filter(account=account, invoice__isnull=True)
                 .exclude(customer_id=account.pk)
-                .select_related("customer")
                 .order_by("billing_date", "customer_id", "pk")
             )
             pending = held + new
@@ -500,8 +498,10 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             )
             carry: list[Any] = []
             titles = {
-                c.pk: _section_title(c)
-                for c in Customer.objects.filter(pk__in={ch.customer_id for ch in pending})
+                pk: f"{reference} {company or name}".strip()
+                for pk, reference, company, name in Customer.objects.filter(
+                    pk__any_in=list({ch.customer_id for ch in pending})
+                ).values_list("pk", "reference", "company", "name")
             }
             for d in dates:
                 carry.extend(ch for ch in pending if ch.billing_date <= d)
