@@ -54,21 +54,36 @@ TEXT_SELECTORS = [
     ".messages li, .notice",
 ]
 
-# Every element focused, with whether a focus ring (outline or shadow) is drawn on it.
+# Every element focused: whether a focus ring (an outline of 2px or more) is drawn around
+# it, its colour, and the background it is drawn on (the parent's first opaque one).
 FOCUS_RECORDER_JS = """
 () => {
+  const opaque = (c) => {
+    const m = c.match(/rgba?\\(([^)]+)\\)/);
+    const parts = m ? m[1].split(/[ ,\\/]+/).filter(Boolean) : [];
+    return parts.length && (parts.length < 4 || parseFloat(parts[3]) > 0.99);
+  };
   window.__focused = [];
   document.addEventListener("focusin", (event) => {
     const e = event.target, s = getComputedStyle(e);
+    let node = e.parentElement, bg = "rgb(255, 255, 255)";
+    while (node && node.nodeType === 1) {
+      const c = getComputedStyle(node).backgroundColor;
+      if (opaque(c)) { bg = c; break; }
+      node = node.parentElement;
+    }
     window.__focused.push({
       tag: e.tagName, text: (e.innerText || e.value || "").trim().slice(0, 60),
       nav: !!e.closest("nav[aria-label=Main]"),
-      ring: (s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2)
-        || s.boxShadow !== "none",
+      ring: s.outlineStyle !== "none" && parseFloat(s.outlineWidth) >= 2,
+      colour: s.outlineColor, bg: bg,
     });
   });
 }
 """
+
+# WCAG 2 non-text contrast (1.4.11): a focus indicator against what surrounds it.
+MIN_FOCUS_CONTRAST = Decimal(3)
 
 # Text elements and the colours they are drawn in: the first ancestor with an opaque
 # background is what the text sits on.
@@ -136,6 +151,10 @@ def keyboard_misses(page: Any, targets: set[str], submit: str | None) -> list[st
             if state["nav"] or key in wanted:
                 if not state["ring"]:
                     problems.append(f"no visible focus on {key!r}")
+                elif contrast_ratio(state["colour"], state["bg"]) < MIN_FOCUS_CONTRAST:
+                    problems.append(
+                        f"faint focus ring on {key!r}: {state['colour']} on {state['bg']}"
+                    )
                 wanted.discard(key)
         seen = len(focused)
         if not wanted:
