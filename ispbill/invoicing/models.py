@@ -352,3 +352,79 @@ class IssuerAsset(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class EmailKind(models.TextChoices):
+    INVOICE = "invoice", "Invoice"
+    REMINDER = "reminder", "Reminder"
+    OTHER = "other", "Other"
+
+
+class EmailStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class EmailDelivery(models.Model):
+    """One email to send, and the log of sending it. Recorded in the transaction that decides
+    to send; sent after commit by a task that locks the row, so the unique idempotency key
+    makes a message (an explicit send, a reminder step) go out at most once. Subject, body
+    and sender are kept as rendered: a retry sends the same message."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Tenant: the customer's partner, as on the invoice",
+    )
+    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey(
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_deliveries",
+    )
+    kind = models.CharField(max_length=10, choices=EmailKind.choices)
+    invoice = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_deliveries",
+        help_text="Invoice and reminder emails: the invoice (its PDF is attached to the former)",
+    )
+    idempotency_key = models.CharField(max_length=400, unique=True)
+    to = models.EmailField(max_length=254)
+    from_email = models.CharField(max_length=300)
+    subject = models.CharField(max_length=998)
+    body = models.TextField()
+    message_id = models.CharField(max_length=300, help_text="Message-ID header, kept on retries")
+    status = models.CharField(
+        max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "email deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="sent") | Q(sent_at__isnull=False),
+                name="emaildelivery_sent_has_time",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["partner", "-created_at"]),
+            models.Index(fields=["status", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} email to {self.to} ({self.status})"
