@@ -53,7 +53,7 @@ def _issue_now(customer: Customer, ctx: Any, charges: list[ChargeRow], on: date)
     from ispbill.payments.services import credit_apply
 
     credit_apply(customer_ids=[customer.pk], on=on)
-    return issued.invoices[0]
+    return Invoice.objects.get(pk=issued.invoices[0].pk)
 
 
 @transaction.atomic

@@ -46,7 +46,12 @@ from ispbill.customers.models import (
     CustomerRow,
     CustomerStatus,
 )
-from ispbill.invoicing.issue import InvoiceDraft, invoices_issue, invoices_number
+from ispbill.invoicing.issue import (
+    InvoiceDraft,
+    IssuedInvoice,
+    invoices_issue,
+    invoices_number,
+)
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.partners.modes import (
@@ -93,7 +98,7 @@ class ChunkStats:
             mine["currency"] = figures["currency"]
 
     def count_invoices(
-        self, drafts: list[InvoiceDraft], invoices: list[Invoice], names: dict[int, str]
+        self, drafts: list[InvoiceDraft], invoices: list[IssuedInvoice], names: dict[int, str]
     ) -> None:
         self.invoices_issued += len(invoices)
         for inv in invoices:
@@ -401,7 +406,7 @@ def billing_chunk_process(
     return stats
 
 
-def _number_and_apply_credit(invoices: list[Invoice], run_date: date) -> None:
+def _number_and_apply_credit(invoices: list[IssuedInvoice], run_date: date) -> None:
     """Number the invoices (which writes their rows on PostgreSQL), then use the customers'
     credit on them: last in the chunk, so the numbering lock is held only briefly."""
     invoices_number(invoices)

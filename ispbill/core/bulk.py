@@ -8,7 +8,6 @@ COPY is about 5x faster than ``bulk_create`` here (see docs/performance.md)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -41,65 +40,24 @@ def _is_postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-def _row(obj: models.Model, fields: list[Any], now: Any) -> list[Any]:
-    from psycopg.types.json import Jsonb
-
-    row = []
-    for f in fields:
-        value = getattr(obj, f.attname)
-        if value is None and getattr(f, "auto_now_add", False):
-            value = now
-            setattr(obj, f.attname, now)
-        if isinstance(f, models.JSONField):
-            value = Jsonb(value)
-        row.append(value)
-    return row
-
-
 def ids_draw_supported() -> bool:
     """Whether ``ids_draw`` can give ids before the rows are written (PostgreSQL)."""
     return _is_postgres()
 
 
-def ids_draw(model: type[M], objs: Sequence[M]) -> Sequence[M]:
-    """Give ``objs`` primary keys from the table's sequence without writing them (PostgreSQL):
-    ``rows_insert`` writes them later. They stay ``_state.adding`` until then."""
-    if not objs:
-        return objs
-    table = model._meta.db_table
+def ids_draw(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new primary keys from the table's sequence, for rows written later
+    (PostgreSQL)."""
+    if count <= 0:
+        return []
     pk = model._meta.pk
     assert pk is not None
     with connection.cursor() as cur:
         cur.execute(
             "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [table, pk.column, len(objs)],
+            [model._meta.db_table, pk.column, count],
         )
-        for obj, row in zip(objs, cur.fetchall(), strict=True):
-            obj.pk = row[0]
-    return objs
-
-
-def rows_insert(model: type[M], objs: Sequence[M]) -> Sequence[M]:
-    """Insert ``objs`` and set their primary keys (those without one drawn already)."""
-    if not objs:
-        return objs
-    if not _is_postgres():
-        return model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
-    table = model._meta.db_table
-    ids_draw(model, [obj for obj in objs if obj.pk is None])
-    with connection.cursor() as cur:
-        for obj in objs:
-            obj._state.adding = False
-            obj._state.db = connection.alias
-        fields = list(model._meta.concrete_fields)
-        columns = ", ".join(connection.ops.quote_name(str(f.column)) for f in fields)
-        now = timezone.now()
-        with cur.cursor.copy(
-            f"COPY {connection.ops.quote_name(table)} ({columns}) FROM STDIN"
-        ) as copy:
-            for obj in objs:
-                copy.write_row(_row(obj, fields, now))
-    return objs
+        return [row[0] for row in cur.fetchall()]
 
 
 def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -> None:
@@ -145,25 +103,41 @@ def tuples_insert(
     with_ids: bool = False,
 ) -> list[int]:
     """Insert plain tuples (values for ``fields``, by attribute name) without building model
-    instances. Returns the new primary keys when ``with_ids``. ``auto_now_add`` columns not
-    named in ``fields`` are set to now."""
+    instances. Returns the new primary keys when ``with_ids``. Columns not named in
+    ``fields`` get their default, evaluated once per call (``auto_now_add`` ones now)."""
     if not rows:
         return []
     meta = model._meta
     extra = [
         f
         for f in meta.concrete_fields
-        if getattr(f, "auto_now_add", False) and f.attname not in fields
+        if f.attname not in fields and not f.primary_key and not f.generated
     ]
     now = timezone.now()
     if not _is_postgres():
         objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
         model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
         return [int(o.pk) for o in objs]
+    from psycopg.types.json import Jsonb
+
     pk = meta.pk
     assert pk is not None
     attnames = {f.attname: f for f in meta.concrete_fields}
     columns = [attnames[name].column for name in fields] + [f.column for f in extra]
+    json_at = [i for i, name in enumerate(fields) if isinstance(attnames[name], models.JSONField)]
+    if json_at:
+        # JSON goes into COPY as its text; one dict shared by many rows is encoded once.
+        encoded: dict[int, str] = {}
+
+        def encode(value: Any) -> Any:
+            if value is None:
+                return None
+            key = id(value)
+            if key not in encoded:
+                encoded[key] = json.dumps(value)
+            return encoded[key]
+
+        rows = [tuple(encode(v) if i in json_at else v for i, v in enumerate(row)) for row in rows]
     ids: list[int] = []
     with connection.cursor() as cur:
         if with_ids:
@@ -174,7 +148,11 @@ def tuples_insert(
             ids = [r[0] for r in cur.fetchall()]
             columns = [pk.column, *columns]
         quoted = ", ".join(connection.ops.quote_name(str(c)) for c in columns)
-        tail = [now] * len(extra)
+        tail = [now if getattr(f, "auto_now_add", False) else f.get_default() for f in extra]
+        tail = [
+            Jsonb(v) if isinstance(f, models.JSONField) and v is not None else v
+            for f, v in zip(extra, tail, strict=True)
+        ]
         with cur.cursor.copy(
             f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN"
         ) as copy:

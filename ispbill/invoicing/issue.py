@@ -17,7 +17,7 @@ from typing import Any
 from django.db import transaction
 
 from ispbill.billing.models import Charge, charges_insert
-from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, rows_insert, tuples_insert
+from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, tuples_insert
 from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
@@ -100,9 +100,58 @@ class InvoiceDraft:
         return self.totals.total_minor
 
 
+INVOICE_ROW_FIELDS = [
+    "partner_id",
+    "issuer_id",
+    "customer_id",
+    "kind",
+    "number",
+    "billing_date",
+    "billing_run_id",
+    "issue_date",
+    "due_date",
+    "currency",
+    "prices_include_tax",
+    "net_minor",
+    "tax_minor",
+    "total_minor",
+    "issuer_snapshot",
+    "customer_snapshot",
+]
+
+
+@dataclass(slots=True)
+class IssuedInvoice:
+    """An invoice as ``invoices_issue`` writes it: plain values (a billing run issues tens of
+    thousands; model instances cost more than the issuing). ``Invoice.objects.get(pk=...)``
+    gives the model."""
+
+    partner_id: int
+    issuer_id: int
+    customer_id: int
+    kind: str
+    number: str
+    billing_date: date | None
+    billing_run_id: int | None
+    issue_date: date
+    due_date: date
+    currency: str
+    prices_include_tax: bool
+    net_minor: int
+    tax_minor: int
+    total_minor: int
+    issuer_snapshot: dict[str, Any]
+    customer_snapshot: dict[str, Any]
+    pk: int = 0
+    written: bool = False  # the row is in the database (else ``invoices_number`` writes it)
+
+    def values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, name) for name in INVOICE_ROW_FIELDS)
+
+
 @dataclass
 class IssueResult:
-    invoices: list[Invoice]
+    invoices: list[IssuedInvoice]
     skipped_zero: int = 0
 
 
@@ -131,40 +180,41 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     issuable.sort(
         key=lambda item: (item[0].issuer.pk, item[0].account.pk, item[0].billing_date or date.min)
     )
-    # Placeholder numbers now; the real ones are drawn by ``invoices_number`` at the end of
-    # the transaction, so the sequence's lock is held only for the last moments before commit.
-    tag = uuid.uuid4().hex[:12]
-    numbers = {i: f"~{tag}-{i}" for i in range(len(issuable))}
-
     # On PostgreSQL, when numbers are drawn later, the invoice rows themselves are written by
     # ``invoices_number`` with their real numbers (ids are drawn now; the foreign keys of the
     # lines, charges and accruals written meanwhile are checked at commit): no second write
-    # of every invoice row to replace a placeholder number.
-    later = not number_now and ids_draw_supported()
-    invoices = (ids_draw if later else rows_insert)(
-        Invoice,
-        [
-            Invoice(
-                partner_id=d.account.partner_id,
-                issuer=d.issuer,
-                customer_id=d.account.pk,
-                kind=d.kind,
-                number=numbers[i],
-                billing_date=d.billing_date,
-                billing_run_id=d.billing_run_id,
-                issue_date=d.issue_date,
-                due_date=d.issue_date + timedelta(days=d.due_days),
-                currency=d.issuer.currency,
-                prices_include_tax=d.issuer.prices_include_tax,
-                net_minor=t.net_minor,
-                tax_minor=t.tax_minor,
-                total_minor=t.total_minor,
-                issuer_snapshot=issuer_snapshot(d.issuer),
-                customer_snapshot=customer_snapshot(d.account),
-            )
-            for i, (d, t) in enumerate(issuable)
-        ],
-    )
+    # of every invoice row to replace a placeholder number. Elsewhere the rows are written
+    # now with placeholder numbers, replaced by the real ones last in the transaction, so the
+    # sequence's lock is held only for the last moments before commit.
+    tag = uuid.uuid4().hex[:12]
+    issuer_snapshots: dict[int, dict[str, Any]] = {}
+    invoices = [
+        IssuedInvoice(
+            partner_id=d.account.partner_id,
+            issuer_id=d.issuer.pk,
+            customer_id=d.account.pk,
+            kind=d.kind,
+            number=f"~{tag}-{i}",
+            billing_date=d.billing_date,
+            billing_run_id=d.billing_run_id,
+            issue_date=d.issue_date,
+            due_date=d.issue_date + timedelta(days=d.due_days),
+            currency=d.issuer.currency,
+            prices_include_tax=d.issuer.prices_include_tax,
+            net_minor=t.net_minor,
+            tax_minor=t.tax_minor,
+            total_minor=t.total_minor,
+            issuer_snapshot=issuer_snapshots.get(d.issuer.pk)
+            or issuer_snapshots.setdefault(d.issuer.pk, issuer_snapshot(d.issuer)),
+            customer_snapshot=customer_snapshot(d.account),
+        )
+        for i, (d, t) in enumerate(issuable)
+    ]
+    if not number_now and ids_draw_supported():
+        for inv, new_id in zip(invoices, ids_draw(Invoice, len(invoices)), strict=True):
+            inv.pk = new_id
+    else:
+        _invoices_write(invoices)
     lines: list[tuple[Any, ...]] = []
     taxes: list[tuple[Any, ...]] = []
     new_charges: list[Any] = []
@@ -217,20 +267,36 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     )
     from ispbill.partners.commission import commission_accrue_invoiced
 
-    commission_accrue_invoiced(list(invoices))
-    result = IssueResult(list(invoices), skipped)
+    commission_accrue_invoiced(invoices)
+    result = IssueResult(invoices, skipped)
     if number_now:
         invoices_number(result.invoices)
     return result
 
 
-def invoices_number(invoices: list[Invoice]) -> None:
+def _invoices_write(invoices: list[IssuedInvoice]) -> None:
+    """Write the invoice rows (with their drawn ids, or getting ids) in one COPY."""
+    if not invoices:
+        return
+    if invoices[0].pk:
+        tuples_insert(Invoice, ["id", *INVOICE_ROW_FIELDS], [(i.pk, *i.values()) for i in invoices])
+    else:
+        ids = tuples_insert(
+            Invoice, INVOICE_ROW_FIELDS, [i.values() for i in invoices], with_ids=True
+        )
+        for inv, new_id in zip(invoices, ids, strict=True):
+            inv.pk = new_id
+    for inv in invoices:
+        inv.written = True
+
+
+def invoices_number(invoices: list[IssuedInvoice]) -> None:
     """Give issued invoices their real numbers: per issuer, in a stable order (account, then
     billing date), gapless, under the sequence's lock, and write the invoice rows not written
     yet. Call it last in the transaction."""
     if not invoices:
         return
-    by_issuer: dict[int, list[Invoice]] = defaultdict(list)
+    by_issuer: dict[int, list[IssuedInvoice]] = defaultdict(list)
     for inv in invoices:
         by_issuer[inv.issuer_id].append(inv)
     numbers: dict[int, str] = {}
@@ -248,12 +314,10 @@ def invoices_number(invoices: list[Invoice]) -> None:
         for inv, number in zip(group, reserved, strict=True):
             inv.number = number
             numbers[inv.pk] = number
-    pending = [inv for inv in invoices if inv._state.adding]
-    if pending:
-        rows_insert(Invoice, pending)
+    pending = [inv for inv in invoices if not inv.written]
+    _invoices_write(pending)
     written_now = {inv.pk for inv in pending}
-    stored = {pk: n for pk, n in numbers.items() if pk not in written_now}
-    column_set(Invoice, "number", stored)
+    column_set(Invoice, "number", {pk: n for pk, n in numbers.items() if pk not in written_now})
     from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
 
     issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

@@ -10,12 +10,16 @@ an invoice then accrues one line per rate, on the net of its lines at that rate.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from ispbill.core.bulk import tuples_insert
+
+if TYPE_CHECKING:
+    from ispbill.invoicing.issue import IssuedInvoice
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.invoicing.tax import BP, round_minor
 from ispbill.partners.models import (
@@ -49,7 +53,7 @@ def _percentage_partners(partner_ids: Iterable[int]) -> dict[int, Partner]:
 
 
 def invoice_rate_parts(
-    invoices: list[Invoice], partners: dict[int, Partner]
+    invoices: Sequence[Invoice | IssuedInvoice], partners: dict[int, Partner]
 ) -> dict[int, list[RatePart]]:
     """Net per commission rate for each invoice (one query for lines, one for overrides)."""
     overrides: dict[tuple[int, int], int] = {
@@ -87,7 +91,7 @@ def invoice_rate_parts(
     return parts
 
 
-def commission_accrue_invoiced(invoices: list[Invoice]) -> int:
+def commission_accrue_invoiced(invoices: Sequence[Invoice | IssuedInvoice]) -> int:
     """Accrue commission on invoices of percentage partners with the invoiced base; returns
     the number of accrual lines written (one COPY on PostgreSQL)."""
     partners = {
