@@ -300,6 +300,18 @@ def cmd_render_pdfs(args: argparse.Namespace) -> int:
     return 1 if stats.failed else 0
 
 
+def cmd_emails(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.invoicing.sending import email_delivery_counts, email_delivery_retry
+
+    with system_scope():
+        if args.retry_failed:
+            print(f"Queued {email_delivery_retry()} failed email(s) again.")
+        counts = email_delivery_counts()
+    print("Emails: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="ispbill", description="Billing for ISPs with resellers")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -358,6 +370,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--batch", type=int, default=200, help="documents per progress line")
     p.set_defaults(func=cmd_render_pdfs)
+
+    p = sub.add_parser("emails", help="count sent, queued and failed emails; retry failed ones")
+    p.add_argument("--retry-failed", action="store_true", help="send the emails that failed again")
+    p.set_defaults(func=cmd_emails)
     radius_cli.add_parser(sub)
     dataio_cli.add_parsers(sub)
     return parser

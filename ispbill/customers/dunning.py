@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
@@ -24,7 +23,8 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
 from ispbill.invoicing.emails import reminder_email_context
-from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.invoicing.models import EmailKind, Invoice, InvoiceStatus
+from ispbill.invoicing.sending import email_delivery_queue
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.radius.sync import radius_sync_customers
@@ -205,14 +205,22 @@ def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -
                     inv, customer=inv.customer, issuer=issuer, days_late=days_late
                 ),
             )
-            mail = {
-                "subject": text.subject,
-                "message": text.body,
-                "from_email": issuer.email or None,
-                "recipient_list": [inv.customer.email],
-            }
-            # Email only once the reminder row is committed (no mail for a rolled-back run).
-            transaction.on_commit(lambda mail=mail: send_mail(**mail))  # type: ignore[misc]
+            # Sent after commit (no mail for a rolled-back run); the key makes each reminder
+            # step go out once even when two dunning runs overlap.
+            delivery = email_delivery_queue(
+                key=f"reminder:{inv.pk}:{days_late}",
+                kind=EmailKind.REMINDER,
+                partner_id=inv.partner_id,
+                issuer_id=issuer.pk,
+                customer_id=inv.customer_id,
+                invoice_id=inv.pk,
+                to=inv.customer.email,
+                from_email=issuer.email,
+                subject=text.subject,
+                body=text.body,
+            )
+            if delivery is None:
+                continue
         new.append(
             Reminder(
                 partner_id=inv.partner_id,

@@ -1,19 +1,62 @@
-"""Sending issued invoices by email, with their PDF attached."""
+"""Sending emails: issued invoices with their PDF attached, and payment reminders.
+
+Every email is first recorded as an ``EmailDelivery`` (the send log) inside the transaction
+that decides to send it, under a unique idempotency key; after commit a Celery task sends it
+through Django's email backend (``ispbill.invoicing.tasks.email_delivery_send_task``). The
+task locks the row and skips a delivery that is no longer queued, so a task run twice, a
+dunning run repeated, or a retry racing a worker never sends a message twice. Transport
+failures (SMTP errors, refused connections) are recorded and retried with a growing delay;
+after the last attempt the delivery is ``failed`` until ``email_delivery_retry`` queues it
+again (``ispbill emails --retry-failed``)."""
 
 from __future__ import annotations
 
+import logging
+import smtplib
+from collections.abc import Iterable
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMessage
+from django.core.mail.message import make_msgid
+from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import Count
+from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
-from ispbill.invoicing.models import Invoice
+from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
 
-__all__ = ["invoice_pdf", "invoice_send"]
+__all__ = [
+    "EMAIL_RETRYABLE_ERRORS",
+    "EmailOutcome",
+    "email_delivery_counts",
+    "email_delivery_queue",
+    "email_delivery_retry",
+    "email_delivery_send",
+    "invoice_pdf",
+    "invoice_send",
+]
+
+log = logging.getLogger(__name__)
+
+# Errors of the transport that may pass: the server busy or down, a refused recipient that
+# an administrator fixes. They are retried; anything else fails the delivery at once.
+EMAIL_RETRYABLE_ERRORS: tuple[type[Exception], ...] = (smtplib.SMTPException, OSError)
+_MAX_ERROR_CHARS = 2000
+_MAX_SUBJECT_CHARS = 998
+
+
+class EmailOutcome:
+    """What one sending attempt did."""
+
+    SENT = "sent"
+    SKIPPED = "skipped"  # already sent or failed, or gone: nothing done
+    RETRY = "retry"  # a transport error; the caller tries again later
+    FAILED = "failed"
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
@@ -35,10 +78,53 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     return issuer_document_pdf(issuer_id=invoice.issuer_id, data=invoice_document_data(invoice))
 
 
-@transaction.atomic
-def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
-    """Email the invoice (PDF attached) to ``to`` or the customer's address, after commit.
-    Returns the address it goes to."""
+def _dispatch(delivery_id: int) -> None:
+    from ispbill.invoicing.tasks import email_delivery_send_task
+
+    email_delivery_send_task.delay(delivery_id)
+
+
+def email_delivery_queue(
+    *,
+    key: str,
+    kind: str,
+    partner_id: int,
+    issuer_id: int,
+    to: str,
+    from_email: str,
+    subject: str,
+    body: str,
+    customer_id: int | None = None,
+    invoice_id: int | None = None,
+) -> EmailDelivery | None:
+    """Record an email to send under the idempotency ``key`` and send it after commit.
+    Returns None, recording nothing, when an email with that key exists already (sent,
+    failed or on its way). An empty ``from_email`` sends from DEFAULT_FROM_EMAIL."""
+    try:
+        with transaction.atomic():
+            delivery = EmailDelivery.objects.create(
+                idempotency_key=key,
+                kind=kind,
+                partner_id=partner_id,
+                issuer_id=issuer_id,
+                customer_id=customer_id,
+                invoice_id=invoice_id,
+                to=to,
+                from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+                subject=" ".join(subject.split())[:_MAX_SUBJECT_CHARS],
+                body=body,
+                message_id=make_msgid(domain=str(DNS_NAME)),
+            )
+    except IntegrityError:
+        if EmailDelivery.objects.filter(idempotency_key=key).exists():
+            return None
+        raise
+    pk = delivery.pk
+    transaction.on_commit(lambda: _dispatch(pk))
+    return delivery
+
+
+def _valid_address(invoice: Invoice, to: str) -> str:
     address = (to or str(invoice.customer_snapshot.get("email") or "")).strip()
     if not address:
         raise DomainValidationError.for_fields(
@@ -50,18 +136,140 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
         raise DomainValidationError.for_fields(
             {"to": f"{address!r} is not an email address."}
         ) from exc
+    return address
+
+
+@transaction.atomic
+def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
+    """Email the invoice (PDF attached) to ``to`` or the customer's address, after commit,
+    from the issuer's address. Each call is one more email (an explicit re-send). Returns
+    the address it goes to."""
+    address = _valid_address(invoice, to)
     from ispbill.invoicing.emails import invoice_email_context
     from ispbill.invoicing.templates import issuer_email_render
 
-    pdf = invoice_pdf(invoice)
+    # Rendered and stored now, so a document that cannot be rendered fails the request.
+    invoice_pdf(invoice)
     text = issuer_email_render(invoice.issuer_id, "email_invoice", invoice_email_context(invoice))
-    message = EmailMessage(
-        subject=text.subject,
-        body=text.body,
-        from_email=str(invoice.issuer_snapshot.get("email") or "") or None,
-        to=[address],
+    previous = EmailDelivery.objects.filter(
+        invoice_id=invoice.pk, kind=EmailKind.INVOICE, to=address
+    ).count()
+    delivery = None
+    # Two sends of one invoice at the same moment may pick the same number: take the next.
+    for n in range(previous + 1, previous + 11):
+        delivery = email_delivery_queue(
+            key=f"invoice:{invoice.pk}:{address}:{n}",
+            kind=EmailKind.INVOICE,
+            partner_id=invoice.partner_id,
+            issuer_id=invoice.issuer_id,
+            customer_id=invoice.customer_id,
+            invoice_id=invoice.pk,
+            to=address,
+            from_email=str(invoice.issuer_snapshot.get("email") or ""),
+            subject=text.subject,
+            body=text.body,
+        )
+        if delivery is not None:
+            break
+    if delivery is None:
+        raise DomainValidationError(
+            "The invoice is being sent to this address right now; try again in a moment."
+        )
+    audit_record(
+        action="invoice.sent",
+        obj=invoice,
+        actor=actor,
+        changes={"to": address, "email_delivery": delivery.pk},
     )
-    message.attach(f"{invoice.number}.pdf", pdf, "application/pdf")
-    audit_record(action="invoice.sent", obj=invoice, actor=actor, changes={"to": address})
-    transaction.on_commit(message.send)
     return address
+
+
+def _message(delivery: EmailDelivery) -> EmailMessage:
+    message = EmailMessage(
+        subject=delivery.subject,
+        body=delivery.body,
+        from_email=delivery.from_email or settings.DEFAULT_FROM_EMAIL,
+        to=[delivery.to],
+        headers={"Message-ID": delivery.message_id},
+    )
+    if delivery.kind == EmailKind.INVOICE and delivery.invoice is not None:
+        message.attach(
+            f"{delivery.invoice.number}.pdf", invoice_pdf(delivery.invoice), "application/pdf"
+        )
+    return message
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+
+
+def email_delivery_send(*, delivery_id: int, final: bool = False) -> str:
+    """One attempt to send a queued delivery; returns an ``EmailOutcome``. The row stays
+    locked while the message is handed to the backend, so a concurrent attempt waits and
+    then skips it. A transport error is recorded and answers ``RETRY`` (``FAILED`` when
+    ``final``); any other error fails the delivery at once."""
+    with transaction.atomic():
+        delivery = (
+            EmailDelivery.objects.select_for_update(no_key=True, of=("self",))
+            .select_related("invoice")
+            .filter(pk=delivery_id)
+            .first()
+        )
+        if delivery is None or delivery.status != EmailStatus.QUEUED:
+            return EmailOutcome.SKIPPED
+        now = timezone.now()
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        fields = ["attempts", "last_attempt_at", "status", "last_error", "sent_at"]
+        try:
+            _message(delivery).send()
+        except EMAIL_RETRYABLE_ERRORS as exc:
+            delivery.last_error = _error_text(exc)
+            if final:
+                delivery.status = EmailStatus.FAILED
+            delivery.save(update_fields=fields)
+            log.warning(
+                "email.send_failed",
+                extra={
+                    "email_delivery": delivery.pk,
+                    "attempts": delivery.attempts,
+                    "final": final,
+                    "error": delivery.last_error,
+                },
+            )
+            return EmailOutcome.FAILED if final else EmailOutcome.RETRY
+        except Exception as exc:
+            # A message that cannot be built (its invoice's PDF fails to render) fails the
+            # same way on every attempt: recorded, not retried.
+            delivery.last_error = _error_text(exc)
+            delivery.status = EmailStatus.FAILED
+            delivery.save(update_fields=fields)
+            log.exception("email.send_error", extra={"email_delivery": delivery.pk})
+            return EmailOutcome.FAILED
+        delivery.status = EmailStatus.SENT
+        delivery.sent_at = now
+        delivery.save(update_fields=fields)
+    log.info("email.sent", extra={"email_delivery": delivery.pk, "kind": delivery.kind})
+    return EmailOutcome.SENT
+
+
+def email_delivery_retry(*, delivery_ids: Iterable[int] | None = None) -> int:
+    """Queue failed deliveries (all, or those of ``delivery_ids``) again and send them after
+    commit, each with a fresh round of retries. Returns how many were queued."""
+    with transaction.atomic():
+        qs = EmailDelivery.objects.filter(status=EmailStatus.FAILED)
+        if delivery_ids is not None:
+            qs = qs.filter(pk__in=list(delivery_ids))
+        ids = list(qs.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        EmailDelivery.objects.filter(pk__in=ids).update(status=EmailStatus.QUEUED)
+        for pk in ids:
+            transaction.on_commit(lambda pk=pk: _dispatch(pk))  # type: ignore[misc]
+    return len(ids)
+
+
+def email_delivery_counts() -> dict[str, int]:
+    """Deliveries per status, every status present (0 when none)."""
+    counts = dict.fromkeys(EmailStatus.values, 0)
+    for status, n in EmailDelivery.objects.order_by().values_list("status").annotate(n=Count("pk")):
+        counts[status] = n
+    return counts

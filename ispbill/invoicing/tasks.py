@@ -1,5 +1,6 @@
 """Celery tasks of invoicing: thin wrappers that open the background scope and call one
-service. Safe to retry: a document that has a stored PDF is skipped."""
+service. Safe to retry: a document that has a stored PDF is skipped, an email that is no
+longer queued is not sent again."""
 
 from __future__ import annotations
 
@@ -26,3 +27,32 @@ def credit_notes_pdf_render_task(credit_note_ids: list[int]) -> dict[str, Any]:
     with system_scope():
         stats = credit_notes_pdf_render(credit_note_ids=credit_note_ids)
     return {"rendered": stats.rendered, "failed": stats.failed}
+
+
+EMAIL_MAX_RETRIES = 5
+
+
+def email_retry_countdown(retries: int) -> int:
+    """Seconds before retry number ``retries + 1``: 1, 2, 4, 8, 16 minutes."""
+    return 60 * 2**retries
+
+
+@shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES)
+def email_delivery_send_task(self: Any, delivery_id: int) -> str:
+    """Send one recorded email; a transport error is retried with a growing delay, and the
+    last attempt leaves the delivery failed. Safe to run twice: a sent one is skipped."""
+    from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
+
+    retries = int(self.request.retries or 0)
+    while True:
+        with system_scope():
+            outcome = email_delivery_send(
+                delivery_id=delivery_id, final=retries >= EMAIL_MAX_RETRIES
+            )
+        if outcome != EmailOutcome.RETRY:
+            return outcome
+        if not self.request.is_eager:
+            raise self.retry(countdown=email_retry_countdown(retries))
+        # Eager Celery (no broker) hands Retry to the caller instead of running the task
+        # again: the attempts follow one another here, without the delay.
+        retries += 1

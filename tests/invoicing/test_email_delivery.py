@@ -1,0 +1,269 @@
+"""The email log: every email recorded, sent after commit, retried, never sent twice."""
+
+from __future__ import annotations
+
+import smtplib
+from datetime import date
+from unittest import mock
+
+import pytest
+from celery.exceptions import Retry
+from django.core import mail
+from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+
+from ispbill.billing.run import billing_run_start
+from ispbill.cli import main as cli_main
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.tenancy import partner_scope
+from ispbill.customers.dunning import dunning_run
+from ispbill.customers.models import Reminder
+from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
+from ispbill.invoicing.sending import (
+    EmailOutcome,
+    email_delivery_counts,
+    email_delivery_retry,
+    invoice_send,
+)
+from ispbill.invoicing.tasks import (
+    EMAIL_MAX_RETRIES,
+    email_delivery_send_task,
+    email_retry_countdown,
+)
+from ispbill.partners.models import Partner, PartnerMode
+from tests.factories import CustomerFactory, PartnerFactory, ServiceFactory, TariffFactory
+
+pytestmark = pytest.mark.django_db
+APR = date(2026, 4, 1)
+FLAKY = "tests.invoicing.test_email_delivery.FlakyBackend"
+
+
+class FlakyBackend(LocmemBackend):
+    """The test backend that fails ``failures`` times before it delivers."""
+
+    failures = 0
+
+    def send_messages(self, messages):  # type: ignore[no-untyped-def]
+        if FlakyBackend.failures > 0:
+            FlakyBackend.failures -= 1
+            raise smtplib.SMTPServerDisconnected("Connection unexpectedly closed")
+        return super().send_messages(messages)
+
+
+@pytest.fixture
+def flaky(settings):  # type: ignore[no-untyped-def]
+    settings.EMAIL_BACKEND = FLAKY
+    FlakyBackend.failures = 0
+    yield FlakyBackend
+    FlakyBackend.failures = 0
+
+
+def _issued(partner: Partner, *, email: str = "anna@example.org") -> Invoice:
+    customer = CustomerFactory(partner=partner, email=email, name="Anna")
+    ServiceFactory(customer=customer, tariff=TariffFactory(price_minor=3000), start_date=APR)
+    billing_run_start(run_date=APR)
+    return Invoice.objects.get(customer=customer)
+
+
+@pytest.fixture
+def invoice(home):  # type: ignore[no-untyped-def]
+    Partner.objects.filter(pk=home.pk).update(email="billing@operator.example")
+    return _issued(home)
+
+
+def test_sending_logs_a_delivery_and_sends_it_after_commit(
+    invoice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        assert invoice_send(invoice=invoice) == "anna@example.org"
+        delivery = EmailDelivery.objects.get(invoice=invoice)
+        assert delivery.status == EmailStatus.QUEUED and not mail.outbox
+    assert len(callbacks) == 1
+    delivery.refresh_from_db()
+    assert delivery.status == EmailStatus.SENT and delivery.attempts == 1
+    assert delivery.sent_at is not None and delivery.last_error == ""
+    assert delivery.kind == EmailKind.INVOICE
+    assert delivery.partner_id == invoice.partner_id and delivery.issuer_id == invoice.issuer_id
+    assert delivery.customer_id == invoice.customer_id
+    assert delivery.idempotency_key == f"invoice:{invoice.pk}:anna@example.org:1"
+    (message,) = mail.outbox
+    assert message.to == ["anna@example.org"]
+    assert message.from_email == "billing@operator.example"
+    assert message.subject == delivery.subject and invoice.number in message.subject
+    assert message.extra_headers["Message-ID"] == delivery.message_id
+    assert message.attachments[0][0] == f"{invoice.number}.pdf"
+
+
+def test_rerunning_the_task_does_not_send_twice(invoice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+    delivery = EmailDelivery.objects.get(invoice=invoice)
+    assert email_delivery_send_task.delay(delivery.pk).get() == EmailOutcome.SKIPPED
+    assert email_delivery_send_task.delay(delivery.pk).get() == EmailOutcome.SKIPPED
+    assert len(mail.outbox) == 1
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1
+
+
+def test_an_explicit_resend_is_a_new_delivery(invoice, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+        invoice_send(invoice=invoice)
+        invoice_send(invoice=invoice, to="accounts@example.org")
+    keys = set(EmailDelivery.objects.values_list("idempotency_key", flat=True))
+    assert keys == {
+        f"invoice:{invoice.pk}:anna@example.org:1",
+        f"invoice:{invoice.pk}:anna@example.org:2",
+        f"invoice:{invoice.pk}:accounts@example.org:1",
+    }
+    assert len(mail.outbox) == 3
+
+
+def test_the_sender_falls_back_to_the_default(home, settings, django_capture_on_commit_callbacks):
+    settings.DEFAULT_FROM_EMAIL = "noreply@operator.example"
+    invoice = _issued(home)
+    assert not invoice.issuer_snapshot.get("email")
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+    assert mail.outbox[0].from_email == "noreply@operator.example"
+    assert EmailDelivery.objects.get().from_email == "noreply@operator.example"
+
+
+def test_an_own_invoicing_partner_sends_from_its_own_address(
+    django_capture_on_commit_callbacks,
+):
+    partner = PartnerFactory(mode=PartnerMode.OWN_INVOICING, email="rechnung@reseller.example")
+    invoice = _issued(partner)
+    assert invoice.issuer_id == partner.pk
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+    assert mail.outbox[0].from_email == "rechnung@reseller.example"
+    with partner_scope(partner.pk):
+        assert EmailDelivery.objects.get().issuer_id == partner.pk
+    other = PartnerFactory(mode=PartnerMode.OWN_INVOICING)
+    with partner_scope(other.pk):
+        assert not EmailDelivery.objects.exists()
+
+
+def test_no_address_is_refused_and_nothing_is_recorded(home):
+    invoice = _issued(home, email="")
+    with pytest.raises(DomainValidationError) as exc:
+        invoice_send(invoice=invoice)
+    assert "to" in exc.value.fields
+    with pytest.raises(DomainValidationError):
+        invoice_send(invoice=invoice, to="not an address")
+    assert not EmailDelivery.objects.exists()
+
+
+def test_a_transport_error_is_retried_until_it_passes(
+    invoice, flaky, django_capture_on_commit_callbacks
+):
+    flaky.failures = 2
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+    delivery = EmailDelivery.objects.get()
+    assert delivery.status == EmailStatus.SENT
+    assert delivery.attempts == 3
+    assert "SMTPServerDisconnected" in delivery.last_error
+    assert len(mail.outbox) == 1
+
+
+def test_a_permanent_failure_is_recorded_then_retried_on_demand(
+    invoice, flaky, django_capture_on_commit_callbacks, capsys
+):
+    flaky.failures = 1000
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=invoice)
+    delivery = EmailDelivery.objects.get()
+    assert delivery.status == EmailStatus.FAILED
+    assert delivery.attempts == EMAIL_MAX_RETRIES + 1
+    assert delivery.last_error == "SMTPServerDisconnected: Connection unexpectedly closed"
+    assert delivery.sent_at is None and not mail.outbox
+    # A later run of the task leaves a failed delivery alone.
+    assert email_delivery_send_task.delay(delivery.pk).get() == EmailOutcome.SKIPPED
+    assert email_delivery_counts() == {"queued": 0, "sent": 0, "failed": 1}
+
+    assert cli_main(["emails"]) == 0
+    assert "0 queued, 0 sent, 1 failed" in capsys.readouterr().out
+    flaky.failures = 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert cli_main(["emails", "--retry-failed"]) == 0
+    assert "Queued 1 failed email(s) again." in capsys.readouterr().out
+    delivery.refresh_from_db()
+    assert delivery.status == EmailStatus.SENT
+    assert delivery.attempts == EMAIL_MAX_RETRIES + 2
+    assert len(mail.outbox) == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert email_delivery_retry() == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_message_that_cannot_be_built_fails_at_once(invoice, django_capture_on_commit_callbacks):
+    with (
+        mock.patch(
+            "ispbill.invoicing.sending.invoice_pdf",
+            side_effect=[b"%PDF-1.7", RuntimeError("renderer gone")],
+        ),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        invoice_send(invoice=invoice)
+    delivery = EmailDelivery.objects.get()
+    assert delivery.status == EmailStatus.FAILED and delivery.attempts == 1
+    assert delivery.last_error == "RuntimeError: renderer gone"
+    assert not mail.outbox
+
+
+def test_with_a_broker_a_failure_is_retried_later_with_a_growing_delay(invoice, flaky):
+    flaky.failures = 1
+    invoice_send(invoice=invoice)  # on_commit not run: the task is called as a worker would
+    delivery = EmailDelivery.objects.get()
+    email_delivery_send_task.push_request(retries=2, is_eager=False)
+    try:
+        with (
+            mock.patch.object(email_delivery_send_task, "retry", side_effect=Retry()) as retry,
+            pytest.raises(Retry),
+        ):
+            email_delivery_send_task.run(delivery.pk)
+    finally:
+        email_delivery_send_task.pop_request()
+    retry.assert_called_once_with(countdown=email_retry_countdown(2))
+    assert [email_retry_countdown(n) for n in range(EMAIL_MAX_RETRIES)] == [
+        60,
+        120,
+        240,
+        480,
+        960,
+    ]
+    delivery.refresh_from_db()
+    assert delivery.status == EmailStatus.QUEUED and delivery.attempts == 1
+
+
+@pytest.fixture
+def overdue(home):  # type: ignore[no-untyped-def]
+    Partner.objects.filter(pk=home.pk).update(email="billing@operator.example")
+    return _issued(home)
+
+
+def test_a_reminder_step_is_sent_once_even_when_dunning_runs_twice(
+    overdue, django_capture_on_commit_callbacks
+):
+    day = overdue.due_date.toordinal() + 3
+    today = date.fromordinal(day)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(today=today).reminders == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(today=today).reminders == 0
+    # Even without the reminder record (two runs that overlapped), the key holds.
+    Reminder.objects.all().delete()
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(today=today).reminders == 0
+    (message,) = mail.outbox
+    assert message.to == ["anna@example.org"]
+    assert message.from_email == "billing@operator.example"
+    assert overdue.number in message.subject and not message.attachments
+    delivery = EmailDelivery.objects.get()
+    assert delivery.kind == EmailKind.REMINDER and delivery.status == EmailStatus.SENT
+    assert delivery.idempotency_key == f"reminder:{overdue.pk}:3"
+    # The next step is a new email.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dunning_run(today=date.fromordinal(day + 2)).reminders == 1
+    assert len(mail.outbox) == 2
