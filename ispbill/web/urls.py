@@ -50,6 +50,11 @@ urlpatterns = [
         views_customers.customer_statement_view,
         name="customer_statement",
     ),
+    path(
+        "customers/<int:customer_id>/statement/pdf/",
+        views_customers.customer_statement_pdf,
+        name="customer_statement_pdf",
+    ),
     # catalog
     path("catalog/tariffs/", views_customers.tariffs, name="tariffs"),
     path("catalog/tariffs/new/", views_customers.tariff_new, name="tariff_new"),
@@ -71,6 +76,16 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/", views_finance.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pdf/", views_finance.invoice_pdf, name="invoice_pdf"),
     path(
+        "invoices/<int:invoice_id>/send/",
+        views_finance.invoice_send_view,
+        name="invoice_send",
+    ),
+    path(
+        "credit-notes/<int:credit_note_id>/pdf/",
+        views_finance.credit_note_pdf_view,
+        name="credit_note_pdf",
+    ),
+    path(
         "invoices/<int:invoice_id>/credit-note/",
         views_finance.credit_note_new,
         name="credit_note_new",
@@ -81,6 +96,11 @@ urlpatterns = [
         "payments/<int:payment_id>/refund/",
         views_finance.payment_refund_view,
         name="payment_refund",
+    ),
+    path(
+        "payments/<int:payment_id>/receipt/",
+        views_finance.payment_receipt_pdf,
+        name="payment_receipt_pdf",
     ),
     path("dunning/", views.dunning, name="dunning"),
     # commission statements
@@ -117,10 +137,30 @@ urlpatterns = [
         views_portal.portal_invoice_pdf,
         name="portal_invoice_pdf",
     ),
+    path(
+        "portal/payments/<int:payment_id>/receipt/",
+        views_portal.portal_receipt_pdf,
+        name="portal_receipt_pdf",
+    ),
+    path(
+        "portal/credit-notes/<int:credit_note_id>/pdf/",
+        views_portal.portal_credit_note_pdf,
+        name="portal_credit_note_pdf",
+    ),
     path("portal/statement/", views_portal.portal_statement, name="portal_statement"),
+    path("portal/statement/pdf/", views_portal.portal_statement_pdf, name="portal_statement_pdf"),
     path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
-    # access (audit log, API tokens, view as partner)
+    # access (audit log, users, API tokens, view as partner)
     path("audit/", views_access.audit_log, name="audit_log"),
+    path("users/", views_access.users, name="users"),
+    path("users/new/", views_access.user_new, name="user_new"),
+    path("users/<int:user_id>/", views_access.user_edit, name="user_edit"),
+    path("users/<int:user_id>/toggle/", views_access.user_toggle, name="user_toggle"),
+    path(
+        "users/<int:user_id>/password-link/",
+        views_access.user_password_link,
+        name="user_password_link",
+    ),
     path("account/tokens/", views_access.api_tokens, name="api_tokens"),
     path(
         "account/tokens/<int:token_id>/revoke/",

@@ -1,4 +1,4 @@
-"""Access screens: audit log, API tokens, "view as partner"."""
+"""Access screens: audit log, users, API tokens, "view as partner"."""
 
 from __future__ import annotations
 
@@ -8,23 +8,38 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from ispbill.accounts.models import ApiToken
+from ispbill.accounts.models import ApiToken, Role, User
 from ispbill.accounts.permissions import (
     IMPERSONATION_SESSION_KEY,
     access_for_request,
     require_capability,
 )
-from ispbill.accounts.services import api_token_create, api_token_list, api_token_revoke
+from ispbill.accounts.services import (
+    api_token_create,
+    api_token_list,
+    api_token_revoke,
+    user_create,
+    user_password_link_send,
+    user_update,
+    users_manageable,
+)
 from ispbill.core.audit import audit_record, client_address
+from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner
+from ispbill.web.forms import UserCreateForm, UserEditForm, errors_to_form
+from ispbill.web.panel import access_of, actor, page, paginate, panel_partner, sorted_by
 
 AUDIT_PAGE_SIZE = 50
 
@@ -166,3 +181,208 @@ def view_as_stop(request: HttpRequest) -> HttpResponseBase:
                 remote_addr=client_address(request),
             )
     return redirect("web:home")
+
+
+# -- users ----------------------------------------------------------------------------------
+
+USER_SORTS = {
+    "username": "username",
+    "name": "last_name",
+    "role": "role",
+    "joined": "date_joined",
+    "login": "last_login",
+}
+
+
+def _users(request: HttpRequest) -> QuerySet[User]:
+    """The users this request manages: every user for operator administrators, the
+    partner's own for a partner administrator (or an operator viewing as the partner)."""
+    return users_manageable(actor=request.user).select_related("partner", "customer")
+
+
+def _user_for(request: HttpRequest, user_id: int) -> User:
+    user = _users(request).filter(pk=user_id).first()
+    if user is None:
+        raise Http404("No such user.")
+    return user
+
+
+def _refusal(exc: Exception) -> str:
+    fields: dict[str, str] = getattr(exc, "fields", None) or {}
+    if fields:
+        return " ".join(fields.values())
+    messages_: list[str] | None = getattr(exc, "messages", None)
+    return " ".join(messages_) if messages_ else str(exc)
+
+
+@require_capability("users.manage")
+def users(request: HttpRequest) -> HttpResponse:
+    """Users, searchable by user name, email or name; filtered by role, partner, status."""
+    access = access_of(request)
+    qs = _users(request)
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(
+            Q(username__icontains=query)
+            | Q(email__icontains=query)
+            | Q(first_name__icontains=query)
+            | Q(last_name__icontains=query)
+        )
+    role = request.GET.get("role", "")
+    if role in Role.values:
+        qs = qs.filter(role=role)
+    partner = request.GET.get("partner", "") if access.is_operator else ""
+    if partner == "none":
+        qs = qs.filter(partner__isnull=True)
+    elif partner.isdigit():
+        qs = qs.filter(partner_id=int(partner))
+    status = request.GET.get("status", "")
+    if status in ("active", "disabled"):
+        qs = qs.filter(is_active=status == "active")
+    qs, sort = sorted_by(request, qs, USER_SORTS, "username")
+    context: dict[str, Any] = {
+        "page": paginate(request, qs),
+        "sort": sort,
+        "query": query,
+        "role": role,
+        "partner": partner,
+        "status": status,
+        "roles": Role.choices,
+        "partners": Partner.objects.order_by("name") if access.is_operator else [],
+        "filtered": bool(query or role or partner or status),
+    }
+    return page(request, "web/access/users.html", context, "users")
+
+
+def _customer_by_number(number: str, partner: Partner | None) -> Customer:
+    """The customer with this number among those the request may see (a partner's own)."""
+    qs = Customer.objects.filter(reference__iexact=number.strip())
+    if partner is not None:
+        qs = qs.filter(partner=partner)
+    found = list(qs.select_related("partner")[:2])
+    if not found:
+        raise DomainValidationError.for_fields({"customer_id": "No customer has this number."})
+    if len(found) > 1:
+        raise DomainValidationError.for_fields(
+            {"customer_id": "Several partners have a customer with this number; choose one."}
+        )
+    return found[0]
+
+
+def _new_user_initial(request: HttpRequest) -> dict[str, Any]:
+    """``?customer=<id>`` (the customer page's "Portal access"): a portal user for it."""
+    chosen = request.GET.get("customer", "")
+    if not chosen.isdigit():
+        return {}
+    customer = Customer.objects.filter(pk=int(chosen)).first()
+    if customer is None:
+        return {}
+    return {
+        "role": Role.CUSTOMER,
+        "customer": customer.reference,
+        "partner": customer.partner_id,
+        "email": customer.email,
+    }
+
+
+@require_capability("users.manage")
+def user_new(request: HttpRequest) -> HttpResponse:
+    access = access_of(request)
+    partners = Partner.objects.order_by("name") if access.is_operator else None
+    form = UserCreateForm(
+        request.POST or None, partners=partners, initial=_new_user_initial(request)
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        partner = data.get("partner") if access.is_operator else panel_partner(request)
+        try:
+            with transaction.atomic():
+                customer = None
+                if data["role"] == Role.CUSTOMER:
+                    customer = _customer_by_number(data["customer"], partner)
+                    partner = partner or customer.partner
+                user = user_create(
+                    username=data["username"],
+                    role=data["role"],
+                    email=data["email"],
+                    partner=partner,
+                    customer=customer,
+                    first_name=data["first_name"],
+                    last_name=data["last_name"],
+                    password=data["password"] if data["password_mode"] == "set" else None,
+                    **actor(request),
+                )
+                sent_to = ""
+                if data["password_mode"] == "link":
+                    sent_to = user_password_link_send(
+                        user=user, site_url=request.build_absolute_uri("/"), **actor(request)
+                    )
+        except (DomainValidationError, ValidationError) as exc:
+            errors_to_form(form, exc)
+        except NotAllowed as exc:
+            form.add_error(None, str(exc))
+        else:
+            note = (
+                f" A link to choose a password went to {sent_to}."
+                if sent_to
+                else " They sign in with the initial password you gave."
+            )
+            messages.success(request, f"User {user.username} created.{note}")
+            return redirect("web:users")
+    return page(request, "web/access/user_form.html", {"form": form}, "users")
+
+
+@require_capability("users.manage")
+def user_edit(request: HttpRequest, user_id: int) -> HttpResponse:
+    target = _user_for(request, user_id)
+    editing_self = target.pk == request.user.pk
+    form = UserEditForm(request.POST or None, user=target, editing_self=editing_self)
+    if request.method == "POST" and form.is_valid():
+        try:
+            user_update(user=target, **form.cleaned_data, **actor(request))
+        except DomainValidationError as exc:
+            errors_to_form(form, exc)
+        except NotAllowed as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"User {target.username} saved.")
+            return redirect("web:users")
+    context = {"form": form, "target": target, "editing_self": editing_self}
+    return page(request, "web/access/user_edit.html", context, "users")
+
+
+@require_POST
+@require_capability("users.manage")
+def user_toggle(request: HttpRequest, user_id: int) -> HttpResponseBase:
+    """Disable (sign-in and API tokens stop at once) or enable again; asks first."""
+    target = _user_for(request, user_id)
+    try:
+        user_update(user=target, is_active=not target.is_active, **actor(request))
+    except (DomainValidationError, NotAllowed) as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        if target.is_active:
+            messages.success(
+                request,
+                f"{target.username} is disabled: it can no longer sign in and its API tokens "
+                "stop working.",
+            )
+        else:
+            messages.success(request, f"{target.username} is enabled again.")
+    return redirect("web:user_edit", user_id=target.pk)
+
+
+@require_POST
+@require_capability("users.manage")
+def user_password_link(request: HttpRequest, user_id: int) -> HttpResponseBase:
+    """Email the user a link to choose a (new) password."""
+    target = _user_for(request, user_id)
+    try:
+        sent_to = user_password_link_send(
+            user=target, site_url=request.build_absolute_uri("/"), **actor(request)
+        )
+    except (DomainValidationError, NotAllowed) as exc:
+        messages.error(request, _refusal(exc))
+    else:
+        messages.success(request, f"A link to choose a password went to {sent_to}.")
+    return redirect("web:user_edit", user_id=target.pk)

@@ -21,6 +21,7 @@ from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.customers.selectors import customer_balance, customer_statement
 from ispbill.customers.services import customer_create, customer_update
 from ispbill.invoicing.models import Invoice
+from ispbill.invoicing.pdfs import customer_statement_pdf as statement_pdf
 from ispbill.partners.changes import PartnerChangeError
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.partners.services import (
@@ -53,6 +54,7 @@ from ispbill.web.panel import (
     panel_partner,
     sorted_by,
 )
+from ispbill.web.views_finance import pdf_response
 
 # -- partners -------------------------------------------------------------------------------
 
@@ -331,7 +333,8 @@ def customer_statement_view(request: HttpRequest, customer_id: int) -> HttpRespo
     )
 
 
-def statement_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+def statement_period(request: HttpRequest) -> tuple[date, date]:
+    """``?start=&end=`` of a statement; by default from January 1st to today."""
     day = today()
     try:
         start = date.fromisoformat(request.GET.get("start", ""))
@@ -341,12 +344,30 @@ def statement_context(request: HttpRequest, customer: Customer) -> dict[str, Any
         end = date.fromisoformat(request.GET.get("end", ""))
     except ValueError:
         end = day
+    return start, end
+
+
+def statement_context(request: HttpRequest, customer: Customer) -> dict[str, Any]:
+    start, end = statement_period(request)
     return {
         "statement": customer_statement(customer, start=start, end=end),
         "currency": customer.partner.currency,
         "start": start,
         "end": end,
     }
+
+
+def statement_pdf_response(request: HttpRequest, customer: Customer) -> HttpResponse:
+    """The statement of account for the period asked, as a PDF with the issuer's template."""
+    start, end = statement_period(request)
+    content = statement_pdf(customer, start=start, end=end)
+    return pdf_response(content, f"statement-{customer.reference}-{start:%Y%m%d}-{end:%Y%m%d}")
+
+
+@require_capability("finance.read")
+def customer_statement_pdf(request: HttpRequest, customer_id: int) -> HttpResponse:
+    customer = get_scoped_or_404(Customer, pk=customer_id)
+    return statement_pdf_response(request, customer)
 
 
 # -- catalog --------------------------------------------------------------------------------

@@ -14,11 +14,14 @@ from django.views.decorators.http import require_POST
 from ispbill.accounts.permissions import require_capability
 from ispbill.billing.models import BillingRun, BillingRunStatus
 from ispbill.billing.run import BillingRunError, billing_run_start
+from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from ispbill.invoicing.pdfs import credit_note_pdf, receipt_pdf
+from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.partners.statements import (
     StatementError,
@@ -34,10 +37,12 @@ from ispbill.web.documents import invoice_pdf_response
 from ispbill.web.forms import (
     BillingRunForm,
     CreditNoteForm,
+    InvoiceSendForm,
     PaymentForm,
     RefundForm,
     StatementBuildForm,
     StatementPayForm,
+    errors_to_form,
     today,
 )
 from ispbill.web.panel import (
@@ -233,6 +238,17 @@ def aggregated(request: HttpRequest) -> HttpResponse:
     return page(request, "web/invoices/aggregated.html", context, "aggregated")
 
 
+def _own_document(request: HttpRequest, invoice: Invoice) -> bool:
+    """Whether the panel acts on this invoice (a partner reads, never changes, the
+    invoices the operator issues to its account)."""
+    access = access_of(request)
+    return access.is_operator or invoice.partner_id == access.partner_id
+
+
+def _send_form(invoice: Invoice, data: Any = None) -> InvoiceSendForm:
+    return InvoiceSendForm(data, initial={"to": invoice.customer_snapshot.get("email") or ""})
+
+
 @require_capability("finance.read")
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
@@ -241,6 +257,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     for line in lines:
         sections.setdefault(line.section, []).append(line)
     access = access_of(request)
+    own = _own_document(request, invoice)
     context = {
         "invoice": invoice,
         "sections": sections,
@@ -249,16 +266,62 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "allocations": invoice.allocations.select_related("payment").order_by("id"),
         "overdue": invoice.open_minor > 0 and invoice.due_date < today(),
         "can_credit": access.can("finance.write")
-        and (access.is_operator or invoice.partner_id == access.partner_id)
+        and own
         and invoice.status != InvoiceStatus.CREDITED,
+        "can_send": access.can("finance.write") and own,
+        "send_form": _send_form(invoice),
     }
     return page(request, "web/invoices/detail.html", context, "invoices")
+
+
+@require_capability("finance.write")
+def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Email the invoice with its PDF attached: the address is prefilled from the customer
+    and confirmed before sending."""
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id, for_write=True)
+    form = _send_form(invoice, request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            sent_to = invoice_send(invoice=invoice, to=form.cleaned_data["to"], actor=request.user)
+        except DomainValidationError as exc:
+            errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Invoice {invoice.number} is on its way to {sent_to}.")
+            return redirect("web:invoice", invoice_id=invoice.pk)
+    context = {"form": form, "invoice": invoice}
+    return page(request, "web/invoices/send.html", context, "invoices")
 
 
 @require_capability("finance.read")
 def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
     return invoice_pdf_response(invoice)
+
+
+def pdf_response(content: bytes, name: str) -> HttpResponse:
+    """A PDF shown in the browser, saved as ``<name>.pdf``."""
+    safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "document"
+    response = HttpResponse(content, content_type="application/pdf")
+    response["Content-Disposition"] = f'inline; filename="{safe}.pdf"'
+    return response
+
+
+def credit_note_pdf_response(note: CreditNote) -> HttpResponse:
+    return pdf_response(credit_note_pdf(note), f"credit-note-{note.number or note.pk}")
+
+
+def receipt_pdf_response(payment: Payment) -> HttpResponse:
+    return pdf_response(receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}")
+
+
+@require_capability("finance.read")
+def credit_note_pdf_view(request: HttpRequest, credit_note_id: int) -> HttpResponse:
+    return credit_note_pdf_response(get_scoped_or_404(CreditNote, pk=credit_note_id))
+
+
+@require_capability("finance.read")
+def payment_receipt_pdf(request: HttpRequest, payment_id: int) -> HttpResponse:
+    return receipt_pdf_response(get_scoped_or_404(Payment, pk=payment_id))
 
 
 @require_capability("finance.write")

@@ -13,13 +13,14 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import customer_balance, customer_open_invoices
 from ispbill.customers.services import customer_update
-from ispbill.invoicing.models import Invoice
+from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.payments.models import Payment
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import invoice_pdf_response
 from ispbill.web.forms import ProfileForm, errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate
-from ispbill.web.views_customers import statement_context
+from ispbill.web.views_customers import statement_context, statement_pdf_response
+from ispbill.web.views_finance import credit_note_pdf_response, receipt_pdf_response
 
 
 def _me(request: HttpRequest) -> Customer:
@@ -51,6 +52,7 @@ def portal_invoices(request: HttpRequest) -> HttpResponse:
         "me": me,
         "page": paginate(request, Invoice.objects.filter(customer=me)),
         "payments": Payment.objects.filter(customer=me)[:20],
+        "credit_notes": CreditNote.objects.filter(customer=me)[:20],
     }
     return page(request, "web/portal/invoices.html", context, "portal_invoices")
 
@@ -60,6 +62,23 @@ def portal_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     me = _me(request)
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
     return invoice_pdf_response(invoice)
+
+
+@require_capability("portal.read")
+def portal_receipt_pdf(request: HttpRequest, payment_id: int) -> HttpResponse:
+    me = _me(request)
+    return receipt_pdf_response(get_scoped_or_404(Payment, pk=payment_id, customer=me))
+
+
+@require_capability("portal.read")
+def portal_credit_note_pdf(request: HttpRequest, credit_note_id: int) -> HttpResponse:
+    me = _me(request)
+    return credit_note_pdf_response(get_scoped_or_404(CreditNote, pk=credit_note_id, customer=me))
+
+
+@require_capability("portal.read")
+def portal_statement_pdf(request: HttpRequest) -> HttpResponse:
+    return statement_pdf_response(request, _me(request))
 
 
 @require_capability("portal.read")
