@@ -219,6 +219,11 @@ def bill_phase() -> None:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    postgres = connection.vendor == "postgresql"
+    if postgres:
+        with connection.cursor() as cur:
+            cur.execute("SELECT pg_current_wal_lsn()")
+            wal_start = cur.fetchone()[0]
     t0 = time.monotonic()
     with system_scope():
         summary = billing_run_start(run_date=RUN_DATE, started_by="bench")
@@ -237,6 +242,10 @@ def bill_phase() -> None:
     with system_scope():
         invoices_issued = BillingRun.objects.get(pk=summary.run_id).invoices_issued
     with connection.cursor() as cur:
+        wal_bytes = None
+        if postgres:
+            cur.execute("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s)", [wal_start])
+            wal_bytes = int(cur.fetchone()[0])
         counts = {}
         for table in (
             "billing_charge",
@@ -258,6 +267,7 @@ def bill_phase() -> None:
                 "peak_rss_mb": round(peak_kb / 1024, 1),
                 "invoices": invoices_issued,
                 "rows": counts,
+                "wal_bytes": wal_bytes,
             }
         )
     )
@@ -268,7 +278,7 @@ def copy_reference(tables: list[str]) -> float:
     checks included), the fastest way the database takes them: COPY on PostgreSQL, one
     executemany INSERT per table on SQLite. The floor for writing those rows."""
     setup_django()
-    from django.db import connection
+    from django.db import connection, transaction
 
     with connection.cursor() as cur:
         seconds = 0.0
@@ -301,9 +311,8 @@ def copy_reference(tables: list[str]) -> float:
                 rows = cur.fetchall()
                 marks = ", ".join(["?"] * len(cur.description))
                 t0 = time.monotonic()
-                with connection.cursor() as ins:
+                with transaction.atomic(), connection.cursor() as ins:
                     ins.cursor.executemany(f"INSERT INTO {scratch} VALUES ({marks})", rows)
-                connection.commit() if not connection.get_autocommit() else None
                 seconds += time.monotonic() - t0
             cur.execute(f"DROP TABLE {scratch}")
         return seconds
@@ -394,6 +403,7 @@ def main() -> int:
         "invoices": bill["invoices"],
         "rows_written": bill["rows"],
         "rows_written_total": rows_written,
+        "wal_mb": round(bill["wal_bytes"] / 1e6, 1) if bill.get("wal_bytes") else None,
         "baseline": "COPY" if database == "postgresql" else "executemany INSERT",
         "baseline_seconds_same_rows": round(copy_seconds, 2),
         "ratio_to_baseline": round(bill["seconds"] / copy_seconds, 2) if copy_seconds else None,

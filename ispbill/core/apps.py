@@ -4,3 +4,7 @@ from django.apps import AppConfig
 class CoreConfig(AppConfig):
     name = "ispbill.core"
     label = "core"
+
+    def ready(self) -> None:
+        # Registers the ``any_in`` lookup (one array parameter on PostgreSQL) on every field.
+        from ispbill.core import bulk  # noqa: F401

@@ -61,7 +61,10 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
         return AllocationResult([], [])
     payments = list(
         Payment.objects.select_for_update(no_key=True)
-        .filter(customer_id__in=ids, amount_minor__gt=F("allocated_minor") + F("refunded_minor"))
+        .filter(
+            customer_id__any_in=ids,
+            amount_minor__gt=F("allocated_minor") + F("refunded_minor"),
+        )
         .order_by("customer_id", "date", "id")
     )
     if not payments:
@@ -69,7 +72,7 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
     invoices = list(
         Invoice.objects.select_for_update(no_key=True)
         .filter(
-            customer_id__in={p.customer_id for p in payments},
+            customer_id__any_in=list({p.customer_id for p in payments}),
             status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID],
         )
         .order_by("customer_id", "due_date", "id")
