@@ -37,7 +37,11 @@ class Charge(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="charges"
     )
-    account = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes where a composite one below starts with the column (account:
+    # charge_uninvoiced_idx; service and one-time charge: the exactly-once constraints).
+    account = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     kind = models.CharField(max_length=10, choices=ChargeKind.choices, default=ChargeKind.RETAIL)
     service = models.ForeignKey(
         "subscriptions.Service",
@@ -45,6 +49,7 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="charges",
+        db_index=False,
     )
     tariff = models.ForeignKey(
         "catalog.Tariff",
@@ -60,6 +65,7 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="charges",
+        db_index=False,
     )
     billing_date = models.DateField(help_text="The billing date whose run rated it")
     period_start = models.DateField()

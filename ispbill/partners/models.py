@@ -237,7 +237,11 @@ class CommissionAccrual(models.Model):
     refund. Never changed; a statement collects the lines of its month."""
 
     partner = models.ForeignKey(
-        Partner, on_delete=models.PROTECT, related_name="accruals", db_constraint=False
+        Partner,
+        on_delete=models.PROTECT,
+        related_name="accruals",
+        db_constraint=False,
+        db_index=False,  # the (partner, date) index serves it
     )
     date = models.DateField()
     source_type = models.CharField(max_length=20)  # invoice, allocation, credit_note
