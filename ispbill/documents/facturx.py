@@ -5,6 +5,13 @@ requires, built from the same document dict as the PDF (data.py). Invoices and a
 invoices are type code 380, credit notes 381 (with positive amounts and a reference to the
 credited invoice). Aggregated invoices carry their sub-customer in each line's note.
 
+Embedding, fast path (stored PDFs): Typst writes the PDF as PDF/A-3b with the XML attached as
+``factur-x.xml`` (``/AFRelationship /Data``, listed in the catalog's ``/AF`` and
+``/EmbeddedFiles``; see render.py), and ``facturx_xmp_complete`` adds the Factur-X XMP
+properties and their PDF/A extension schema to Typst's XMP packet, rewriting only that one
+object and the cross-reference table. Slow path for any other PDF: ``facturx_pdf_embed``
+(the ``factur-x`` library rewriting the whole file with pypdf).
+
 EN 16931 line amounts are always net. For an issuer whose prices include VAT, each line's net
 is derived from its gross amount so that the nets of a rate add up to that rate's taxable
 amount in the tax breakdown (the remainder of rounding goes to the largest line).
@@ -12,6 +19,7 @@ amount in the tax breakdown (the remainder of rounding goes to the largest line)
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -25,6 +33,9 @@ NSMAP = {"rsm": RSM, "ram": RAM, "udt": UDT, "qdt": QDT}
 EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
 TYPE_CODES = {"invoice": "380", "aggregated_invoice": "380", "credit_note": "381"}
 CENT = Decimal("0.01")
+FACTURX_FILENAME = "factur-x.xml"
+FX_NAMESPACE = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
+FX_CONFORMANCE_LEVEL = "EN 16931"
 
 
 class FacturxError(ValueError):
@@ -239,3 +250,141 @@ def facturx_pdf_embed(pdf: bytes, xml: bytes, *, language: str = "de") -> bytes:
         lang=language,
     )
     return bytes(result)
+
+
+# --- Factur-X XMP for a PDF/A-3 written by Typst -----------------------------------------------
+
+_FX_PROPERTIES = (
+    ("DocumentFileName", "The name of the embedded XML document"),
+    ("DocumentType", "The type of the hybrid document in capital letters, e.g. INVOICE or ORDER"),
+    ("Version", "The actual version of the standard applying to the embedded XML document"),
+    ("ConformanceLevel", "The conformance level of the embedded XML document"),
+)
+# The Factur-X extension schema, one more entry of the packet's pdfaExtension:schemas bag (an
+# XMP property appears once, so a second bag would make the packet invalid for PDF/A).
+_FX_SCHEMA = (
+    '<rdf:li rdf:parseType="Resource">'
+    "<pdfaSchema:schema>Factur-X PDFA Extension Schema</pdfaSchema:schema>"
+    f"<pdfaSchema:namespaceURI>{FX_NAMESPACE}</pdfaSchema:namespaceURI>"
+    "<pdfaSchema:prefix>fx</pdfaSchema:prefix>"
+    "<pdfaSchema:property><rdf:Seq>"
+    + "".join(
+        '<rdf:li rdf:parseType="Resource">'
+        f"<pdfaProperty:name>{name}</pdfaProperty:name>"
+        "<pdfaProperty:valueType>Text</pdfaProperty:valueType>"
+        "<pdfaProperty:category>external</pdfaProperty:category>"
+        f"<pdfaProperty:description>{description}</pdfaProperty:description>"
+        "</rdf:li>"
+        for name, description in _FX_PROPERTIES
+    )
+    + "</rdf:Seq></pdfaSchema:property></rdf:li>"
+).encode()
+_FX_DESCRIPTION = (
+    f'<rdf:Description rdf:about="" xmlns:fx="{FX_NAMESPACE}">'
+    "<fx:DocumentType>INVOICE</fx:DocumentType>"
+    f"<fx:DocumentFileName>{FACTURX_FILENAME}</fx:DocumentFileName>"
+    "<fx:Version>1.0</fx:Version>"
+    f"<fx:ConformanceLevel>{FX_CONFORMANCE_LEVEL}</fx:ConformanceLevel>"
+    "</rdf:Description>"
+).encode()
+_SCHEMAS_BAG = b"<pdfaExtension:schemas><rdf:Bag>"
+_STARTXREF_RE = re.compile(rb"startxref\s+(\d+)\s+%%EOF\s*$")
+_SUBSECTION_RE = re.compile(rb"(\d+) (\d+)[ \t]*\r?\n")
+_ENTRY_RE = re.compile(rb"(\d{10}) (\d{5}) ([nf])")
+_ROOT_RE = re.compile(rb"/Root (\d+) 0 R")
+_METADATA_RE = re.compile(rb"/Metadata (\d+) 0 R")
+_XMP_HEADER_RE = re.compile(
+    rb"(\d+) 0 obj\s*<<\s*/Length (\d+)(?:\s*/Type\s*/Metadata|\s*/Subtype\s*/XML)+\s*>>\s*"
+    rb"stream\r?\n"
+)
+
+
+def _xref_table(pdf: bytes) -> tuple[int, dict[int, int], int]:
+    """(offset of "xref", {object number: offset}, offset of "trailer") of a PDF with one
+    classic cross-reference table listing objects 1 to n, all in use (as Typst writes)."""
+    found = _STARTXREF_RE.search(pdf, max(0, len(pdf) - 64))
+    if found is None:
+        raise FacturxError("the PDF has no startxref")
+    start = int(found.group(1))
+    if pdf[start : start + 4] != b"xref":
+        raise FacturxError("the PDF has no classic cross-reference table")
+    position = start + 4
+    while pdf[position : position + 1] in (b"\r", b"\n", b" "):
+        position += 1
+    used: dict[int, int] = {}
+    while (section := _SUBSECTION_RE.match(pdf, position)) is not None:
+        first, count = int(section.group(1)), int(section.group(2))
+        position = section.end()
+        for number in range(first, first + count):
+            entry = _ENTRY_RE.match(pdf, position)
+            if entry is None:
+                raise FacturxError("malformed cross-reference entry")
+            if entry.group(3) == b"n":
+                used[number] = int(entry.group(1))
+            position += 20
+    trailer = pdf.find(b"trailer", position)
+    if trailer < 0 or pdf.find(b"/Prev", trailer, found.start()) >= 0:
+        raise FacturxError("the PDF has an incremental update")
+    if sorted(used) != list(range(1, len(used) + 1)):
+        raise FacturxError("the PDF's objects are not numbered 1 to n")
+    return start, used, trailer
+
+
+def facturx_xmp_complete(pdf: bytes) -> bytes:
+    """Add the Factur-X properties (fx: DocumentType, DocumentFileName, Version,
+    ConformanceLevel) and their PDF/A extension schema to the XMP of a PDF/A-3 written by
+    Typst with ``factur-x.xml`` attached.
+
+    Only the metadata object changes; the objects after it move and the cross-reference
+    table is rewritten with their new offsets. Raises FacturxError when the PDF is not of that
+    shape (no classic cross-reference table, compressed XMP, no attachment, not PDF/A-3).
+    """
+    xref, offsets, trailer = _xref_table(pdf)
+    root = _ROOT_RE.search(pdf, trailer)
+    if root is None or int(root.group(1)) not in offsets:
+        raise FacturxError("the PDF has no catalog")
+    catalog_start = offsets[int(root.group(1))]
+    catalog = pdf[catalog_start : pdf.find(b"endobj", catalog_start)]
+    metadata = _METADATA_RE.search(catalog)
+    if metadata is None or b"/AF" not in catalog or b"(factur-x.xml)" not in catalog:
+        raise FacturxError("the PDF has no metadata or no factur-x.xml attachment")
+    number = int(metadata.group(1))
+    old_start = offsets.get(number, -1)
+    header = _XMP_HEADER_RE.match(pdf, old_start) if old_start >= 0 else None
+    if header is None or int(header.group(1)) != number:
+        raise FacturxError("the PDF's XMP is not an uncompressed metadata stream")
+    body_start = header.end()
+    body_end = body_start + int(header.group(2))
+    old_end = pdf.find(b"endobj", body_end) + len(b"endobj")
+    xmp = pdf[body_start:body_end]
+    if b"<pdfaid:part>3</pdfaid:part>" not in xmp or xmp.count(_SCHEMAS_BAG) != 1:
+        raise FacturxError("the PDF is not PDF/A-3 or its XMP has no extension schemas")
+    if b"xmlns:fx=" in xmp:
+        raise FacturxError("the PDF has Factur-X metadata already")
+    bag = xmp.index(_SCHEMAS_BAG) + len(_SCHEMAS_BAG)
+    end_rdf = xmp.rindex(b"</rdf:RDF>")
+    xmp = xmp[:bag] + _FX_SCHEMA + xmp[bag:end_rdf] + _FX_DESCRIPTION + xmp[end_rdf:]
+    new_object = (
+        b"%d 0 obj\n<</Length %d/Type/Metadata/Subtype/XML>>\nstream\n%b\nendstream\nendobj"
+        % (number, len(xmp), xmp)
+    )
+    delta = len(new_object) - (old_end - old_start)
+    if xref < old_end:
+        raise FacturxError("the cross-reference table precedes the metadata")
+
+    def moved(offset: int) -> int:
+        return offset + delta if offset > old_start else offset
+
+    table = [b"xref\n0 %d\n0000000000 65535 f\r\n" % (len(offsets) + 1)]
+    table.extend(b"%010d 00000 n\r\n" % moved(offsets[n]) for n in range(1, len(offsets) + 1))
+    startxref = pdf.rindex(b"startxref")
+    return b"".join(
+        (
+            pdf[:old_start],
+            new_object,
+            pdf[old_end:xref],
+            *table,
+            pdf[trailer:startxref],
+            b"startxref\n%d\n%%%%EOF\n" % (xref + delta),
+        )
+    )

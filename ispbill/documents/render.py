@@ -1,28 +1,36 @@
 """Typst rendering of documents: plain data and a template in, PDF bytes out.
 
-Each render writes into a fresh temporary directory that holds only that document's files:
+Typst compiles with a root directory that holds only the document being rendered:
 
-    main.typ   the template
-    data.json  the document data, enriched with formatted values and the fixed texts
-    qr.png     the EPC payment QR code, when one belongs on the document
-    <asset>    the issuer's assets (logo, fonts), flat, by their validated names
+    main.typ      the template
+    data.json     the document data, enriched with formatted values and the fixed texts
+    qr.png        the EPC payment QR code, when one belongs on the document
+    factur-x.xml  the EN 16931 invoice XML, for Factur-X documents
+    <asset>       the issuer's assets (logo, fonts), flat, by their validated names
 
-and compiles it with that directory as Typst's root. Typst refuses every path outside its root,
-so a template sees nothing but its own document. Package imports (which would download from the
-network) and ``eval`` (which could build an import at run time) are refused before compiling;
-see docs/documents.md for the whole safety model.
+Each thread keeps one private root (``mkdtemp``, mode 0700) and one warm compiler: before a
+compile the root is made to hold exactly that document's files, and its data files are removed
+right after. Issuers with their own fonts get a fresh root per document. Typst refuses every
+path outside its root, so a template sees nothing but its own document. Package imports (which
+would download from the network) and ``eval`` (which could build an import at run time) are
+refused before compiling; see docs/documents.md for the whole safety model.
+
+Factur-X documents (``facturx=True``) are compiled as PDF/A-3b with the XML attached by Typst
+(``pdf.attach``, AFRelationship Data); facturx_xmp_complete then adds the Factur-X XMP.
 """
 
 from __future__ import annotations
 
+import atexit
 import copy
+import functools
 import json
+import os
 import re
 import shutil
 import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
@@ -33,6 +41,12 @@ import typst
 
 from ispbill.documents.data import document_data_check, document_sample
 from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_png
+from ispbill.documents.facturx import (
+    FACTURX_FILENAME,
+    FacturxError,
+    facturx_xml_build,
+    facturx_xmp_complete,
+)
 from ispbill.documents.i18n import (
     date_format,
     decimal_format,
@@ -41,7 +55,7 @@ from ispbill.documents.i18n import (
     percent_format,
 )
 
-RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.png"})
+RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.png", FACTURX_FILENAME})
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 MAX_TEMPLATE_CHARS = 200_000
 MAX_ASSET_BYTES = 5_000_000
@@ -81,6 +95,7 @@ class _Prepared:
     json_bytes: bytes
     qr_png: bytes | None
     timestamp: datetime
+    facturx_xml: bytes | None
 
 
 def document_template_default(document_type: str) -> str:
@@ -110,7 +125,14 @@ def document_template_check(source: str) -> None:
     time. So `import`/`include` takes only a literal relative path, and the words `eval`,
     `std` and `plugin` may not appear. The check is on words, so it also refuses them in plain
     text and comments; text that needs such a word takes it from the data (``text``) instead.
+    A template that passed is remembered, so rendering many documents checks it once.
     """
+    _template_checked(source)
+
+
+@functools.lru_cache(maxsize=64)
+def _template_checked(source: str) -> bool:
+    # Only templates that pass are cached: a refused one raises again on every call.
     if len(source) > MAX_TEMPLATE_CHARS:
         raise DocumentTemplateError(f"the template is longer than {MAX_TEMPLATE_CHARS} characters")
     for match in _IMPORT_WORD_RE.finditer(source):
@@ -128,6 +150,7 @@ def document_template_check(source: str) -> None:
         raise DocumentTemplateError(
             f"`{forbidden.group(1)}` is not allowed in document templates", line=line, column=column
         )
+    return True
 
 
 def _position(source: str, index: int) -> tuple[int, int]:
@@ -247,7 +270,7 @@ def _payment_text(data: dict[str, Any], text: dict[str, str], money: Any) -> str
     return text["pay_now"].format(amount=money(due), reference=reference)
 
 
-def _prepare(data: dict[str, Any]) -> _Prepared:
+def _prepare(data: dict[str, Any], *, facturx: bool = False) -> _Prepared:
     document_data_check(data)
     payload = epc_qr_payload_for_document(data)
     issued = date.fromisoformat(data["document"]["issue_date"])
@@ -256,21 +279,61 @@ def _prepare(data: dict[str, Any]) -> _Prepared:
         qr_png=epc_qr_png(payload) if payload else None,
         # A fixed creation date makes the PDF a function of its inputs.
         timestamp=datetime(issued.year, issued.month, issued.day, tzinfo=UTC),
+        facturx_xml=facturx_xml_build(data) if facturx else None,
     )
 
 
 # --- compiling ---------------------------------------------------------------------------------
 
 _local = threading.local()
+# Appended to the template of a Factur-X document. `std` cannot be shadowed by a template (the
+# word is refused by document_template_check), so this always reaches Typst's own `pdf.attach`.
+_FACTURX_ATTACH = (
+    '\n#std.pdf.attach("factur-x.xml", relationship: "data", mime-type: "text/xml", '
+    'description: "Factur-X invoice (EN 16931)")\n'
+)
+_DOCUMENT_FILES = ("data.json", "qr.png", FACTURX_FILENAME)
 
 
-def _compiler() -> typst.Compiler:
-    # One compiler per thread keeps Typst's font book and caches warm between documents.
-    compiler: typst.Compiler | None = getattr(_local, "compiler", None)
-    if compiler is None:
+class _Workdir:
+    """The Typst root of one thread: a private directory that holds one document at a time.
+
+    Before each compile it is made to hold exactly that document's files (template, assets,
+    data); the document's data files are removed right after. Rewriting a few files costs far
+    less than a fresh directory per document, and the compiler keeps reading from one root.
+    """
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self.path = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
+        self.files: dict[str, bytes] = {}
+        atexit.register(shutil.rmtree, self.path, ignore_errors=True)
+
+    def fill(self, files: dict[str, bytes]) -> None:
+        for name in self.files.keys() - files.keys():
+            (self.path / name).unlink(missing_ok=True)
+        for name, content in files.items():
+            known = self.files.get(name)
+            if known is not content and known != content:
+                (self.path / name).write_bytes(content)
+        self.files = dict(files)
+
+    def clear_document(self) -> None:
+        for name in _DOCUMENT_FILES:
+            if self.files.pop(name, None) is not None:
+                (self.path / name).unlink(missing_ok=True)
+
+
+def _thread_state() -> tuple[typst.Compiler, _Workdir]:
+    # One compiler and one root per thread (and per process: a forked worker makes its own)
+    # keep Typst's font book and caches warm between documents.
+    state: tuple[typst.Compiler, _Workdir] | None = getattr(_local, "state", None)
+    if state is None or state[1].pid != os.getpid():
+        workdir = _Workdir()
         compiler = typst.Compiler(**_package_isolation(Path(tempfile.gettempdir())))
-        _local.compiler = compiler
-    return compiler
+        state = (compiler, workdir)
+        _local.state = state
+    return state
 
 
 def _package_isolation(base: Path) -> dict[str, Any]:
@@ -280,38 +343,53 @@ def _package_isolation(base: Path) -> dict[str, Any]:
     return {"package_path": str(empty), "package_cache_path": str(empty)}
 
 
-@contextmanager
-def _document_root(*, source: str, prepared: _Prepared, assets: dict[str, bytes]) -> Iterator[Path]:
-    root = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
-    try:
-        for name, content in assets.items():
-            (root / name).write_bytes(content)
-        (root / "main.typ").write_text(source, encoding="utf-8")
-        (root / "data.json").write_bytes(prepared.json_bytes)
-        if prepared.qr_png is not None:
-            (root / "qr.png").write_bytes(prepared.qr_png)
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+def _document_files(
+    *, source: str, prepared: _Prepared, assets: dict[str, bytes]
+) -> dict[str, bytes]:
+    files = dict(assets)
+    if prepared.facturx_xml is not None:
+        source += _FACTURX_ATTACH
+        files[FACTURX_FILENAME] = prepared.facturx_xml
+    files["main.typ"] = source.encode("utf-8")
+    files["data.json"] = prepared.json_bytes
+    if prepared.qr_png is not None:
+        files["qr.png"] = prepared.qr_png
+    return files
 
 
-def _compile(*, root: Path, prepared: _Prepared, fonts: bool) -> bytes:
-    if fonts:
-        # Issuer fonts: a compiler of its own that also searches the document root.
-        compiler = typst.Compiler(font_paths=[str(root)], **_package_isolation(root.parent))
-    else:
-        compiler = _compiler()
+def _compile(*, files: dict[str, bytes], prepared: _Prepared, fonts: bool) -> bytes:
+    options: dict[str, Any] = {"format": "pdf", "timestamp": prepared.timestamp}
+    if prepared.facturx_xml is not None:
+        options["pdf_standards"] = ["a-3b"]
     try:
-        pdf = compiler.compile(
-            input=str(root / "main.typ"),
-            root=str(root),
-            format="pdf",
-            timestamp=prepared.timestamp,
-        )
+        if fonts:
+            # Issuer fonts: a fresh root and a compiler of its own that also searches it.
+            root = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
+            try:
+                for name, content in files.items():
+                    (root / name).write_bytes(content)
+                compiler = typst.Compiler(font_paths=[str(root)], **_package_isolation(root.parent))
+                pdf = compiler.compile(input=str(root / "main.typ"), root=str(root), **options)
+            finally:
+                shutil.rmtree(root, ignore_errors=True)
+        else:
+            compiler, workdir = _thread_state()
+            workdir.fill(files)
+            try:
+                pdf = compiler.compile(
+                    input=str(workdir.path / "main.typ"), root=str(workdir.path), **options
+                )
+            finally:
+                workdir.clear_document()
     except typst.TypstError as exc:
         raise _template_error(exc) from None
     if not isinstance(pdf, bytes):  # pragma: no cover - multi-page output is for png/svg only
         raise DocumentRenderError("Typst returned no PDF")
+    if prepared.facturx_xml is not None:
+        try:
+            pdf = facturx_xmp_complete(pdf)
+        except FacturxError as exc:
+            raise DocumentRenderError(f"the Factur-X PDF could not be completed: {exc}") from exc
     return pdf
 
 
@@ -332,21 +410,24 @@ def document_pdf_render(
     data: dict[str, Any],
     template_source: str | None = None,
     assets: dict[str, bytes] | None = None,
+    facturx: bool = False,
 ) -> bytes:
     """Render one document to PDF bytes.
 
     ``data`` follows the data model in data.py; ``template_source`` defaults to the default
     template for the document's type; ``assets`` maps file names (e.g. "logo.png", named in
-    ``issuer.logo``) to their bytes. Raises DocumentTemplateError for a template that is refused
-    or fails, with ``line``/``column`` when Typst reports them.
+    ``issuer.logo``) to their bytes. With ``facturx`` (invoices, aggregated invoices, credit
+    notes) the PDF is a Factur-X EN 16931 PDF/A-3b: Typst writes PDF/A-3b with the invoice
+    XML attached as ``factur-x.xml`` and facturx_xmp_complete adds the Factur-X metadata.
+    Raises DocumentTemplateError for a template that is refused or fails, with
+    ``line``/``column`` when Typst reports them.
     """
     source = template_source or document_template_default(data["document"]["type"])
     document_template_check(source)
     checked = _assets_check(assets)
-    prepared = _prepare(data)
-    fonts = any(name.lower().endswith(FONT_SUFFIXES) for name in checked)
-    with _document_root(source=source, prepared=prepared, assets=checked) as root:
-        return _compile(root=root, prepared=prepared, fonts=fonts)
+    prepared = _prepare(data, facturx=facturx)
+    files = _document_files(source=source, prepared=prepared, assets=checked)
+    return _compile(files=files, prepared=prepared, fonts=_has_fonts(checked))
 
 
 def document_pdf_render_many(
@@ -354,23 +435,25 @@ def document_pdf_render_many(
     documents: Iterable[dict[str, Any]],
     template_source: str | None = None,
     assets: dict[str, bytes] | None = None,
+    facturx: bool = False,
 ) -> Iterator[bytes]:
     """Render many documents of one issuer with one template, yielding PDFs in order.
 
-    The template is checked once and the Typst compiler stays warm; each document still gets
-    its own fresh root, so documents cannot see each other.
+    The template and assets are checked once and the Typst compiler stays warm; the root
+    holds one document at a time, so documents cannot see each other.
     """
     checked = _assets_check(assets)
-    fonts = any(name.lower().endswith(FONT_SUFFIXES) for name in checked)
-    checked_sources: set[str] = set()
+    fonts = _has_fonts(checked)
     for data in documents:
         source = template_source or document_template_default(data["document"]["type"])
-        if source not in checked_sources:
-            document_template_check(source)
-            checked_sources.add(source)
-        prepared = _prepare(data)
-        with _document_root(source=source, prepared=prepared, assets=checked) as root:
-            yield _compile(root=root, prepared=prepared, fonts=fonts)
+        document_template_check(source)
+        prepared = _prepare(data, facturx=facturx)
+        files = _document_files(source=source, prepared=prepared, assets=checked)
+        yield _compile(files=files, prepared=prepared, fonts=fonts)
+
+
+def _has_fonts(assets: dict[str, bytes]) -> bool:
+    return any(name.lower().endswith(FONT_SUFFIXES) for name in assets)
 
 
 def document_template_validate(

@@ -22,7 +22,6 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
-from ispbill.documents.facturx import facturx_pdf_embed, facturx_xml_build
 from ispbill.documents.render import DocumentRenderError, document_pdf_render
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.templates import (
@@ -68,7 +67,8 @@ def issuer_document_pdf(
     *, issuer_id: int, data: dict[str, Any], template_source: str | None = None
 ) -> bytes:
     """Render ``data`` with the issuer's active template (or ``template_source``) and only
-    that issuer's assets; invoices and credit notes get their Factur-X XML embedded."""
+    that issuer's assets; invoices and credit notes are Factur-X (EN 16931) PDF/A-3b with
+    their XML attached, written in one Typst compile."""
     doc_type = data["document"]["type"]
     assets = issuer_assets(issuer_id)
     source = (
@@ -76,12 +76,12 @@ def issuer_document_pdf(
         if template_source is not None
         else document_template_active(issuer_id, doc_type)
     )
-    pdf = document_pdf_render(
-        data=issuer_data_with_logo(data, assets), template_source=source, assets=assets
+    return document_pdf_render(
+        data=issuer_data_with_logo(data, assets),
+        template_source=source,
+        assets=assets,
+        facturx=doc_type in FACTURX_TYPES,
     )
-    if doc_type in FACTURX_TYPES:
-        pdf = facturx_pdf_embed(pdf, facturx_xml_build(data), language=data["document"]["language"])
-    return pdf
 
 
 def _media_root() -> Path:

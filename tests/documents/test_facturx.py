@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import io
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -7,16 +9,20 @@ from typing import Any
 import pytest
 from facturx import get_facturx_xml_from_pdf, xml_check_xsd
 from lxml import etree
+from pypdf import PdfReader
 
 from ispbill.documents import data as D
 from ispbill.documents.facturx import (
+    FX_NAMESPACE,
     NSMAP,
     FacturxError,
     facturx_pdf_embed,
     facturx_xml_build,
     facturx_xml_check,
+    facturx_xmp_complete,
 )
 from ispbill.documents.render import document_pdf_render
+from tests.documents.conftest import pdf_text
 
 SAMPLES: dict[str, Callable[..., Any]] = {
     "direct": D.sample_invoice,
@@ -121,3 +127,93 @@ def test_xml_is_embedded_in_the_pdf_and_can_be_read_back(name: str) -> None:
     filename, embedded = get_facturx_xml_from_pdf(pdf, check_xsd=True)
     assert filename == "factur-x.xml"
     assert etree.tostring(etree.fromstring(embedded)) == etree.tostring(etree.fromstring(xml))
+
+
+# --- the stored-PDF path: PDF/A-3b with the XML attached by Typst, Factur-X XMP added ----------
+
+XMP_NS = {
+    "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "pdfaid": "http://www.aiim.org/pdfa/ns/id/",
+    "pdfaExtension": "http://www.aiim.org/pdfa/ns/extension/",
+    "pdfaSchema": "http://www.aiim.org/pdfa/ns/schema#",
+    "pdfaProperty": "http://www.aiim.org/pdfa/ns/property#",
+    "fx": FX_NAMESPACE,
+}
+
+
+def _xmp(reader: PdfReader) -> etree._Element:
+    packet = reader.trailer["/Root"]["/Metadata"].get_object().get_data()
+    return etree.fromstring(packet[packet.index(b"<x:xmpmeta") : packet.index(b"<?xpacket end")])
+
+
+@pytest.mark.parametrize("name", ["direct", "credit_note", "aggregated", "tax_inclusive"])
+def test_rendered_factur_x_pdf_carries_the_xml_and_the_metadata(name: str) -> None:
+    data = SAMPLES[name]()
+    pdf = document_pdf_render(data=data, facturx=True)
+    filename, embedded = get_facturx_xml_from_pdf(pdf, check_xsd=True)
+    assert filename == "factur-x.xml"
+    assert embedded == facturx_xml_build(data)
+
+    reader = PdfReader(io.BytesIO(pdf), strict=True)
+    root = reader.trailer["/Root"]
+    assert "/OutputIntents" in root  # PDF/A: an output intent with its ICC profile
+    (spec,) = (ref.get_object() for ref in root["/AF"])
+    assert spec["/F"] == spec["/UF"] == "factur-x.xml"
+    assert spec["/AFRelationship"] == "/Data"
+    assert spec["/EF"]["/F"].get_object()["/Subtype"] == "/text/xml"
+    assert root["/Names"]["/EmbeddedFiles"]["/Names"][0] == "factur-x.xml"
+
+    xmp = _xmp(reader)
+    assert xmp.xpath("//pdfaid:part/text()", namespaces=XMP_NS) == ["3"]
+    assert xmp.xpath("//pdfaid:conformance/text()", namespaces=XMP_NS) == ["B"]
+    assert xmp.xpath("//fx:DocumentType/text()", namespaces=XMP_NS) == ["INVOICE"]
+    assert xmp.xpath("//fx:DocumentFileName/text()", namespaces=XMP_NS) == ["factur-x.xml"]
+    assert xmp.xpath("//fx:Version/text()", namespaces=XMP_NS) == ["1.0"]
+    assert xmp.xpath("//fx:ConformanceLevel/text()", namespaces=XMP_NS) == ["EN 16931"]
+    # The fx properties are declared in the one PDF/A extension schema bag.
+    (bag,) = xmp.xpath("//pdfaExtension:schemas/rdf:Bag", namespaces=XMP_NS)
+    (schema,) = bag.xpath(
+        "rdf:li[pdfaSchema:namespaceURI = $ns]", ns=FX_NAMESPACE, namespaces=XMP_NS
+    )
+    assert schema.xpath("pdfaSchema:prefix/text()", namespaces=XMP_NS) == ["fx"]
+    names = schema.xpath(".//pdfaProperty:name/text()", namespaces=XMP_NS)
+    assert sorted(names) == ["ConformanceLevel", "DocumentFileName", "DocumentType", "Version"]
+
+
+def test_cross_reference_offsets_point_at_their_objects_after_the_xmp_rewrite() -> None:
+    pdf = document_pdf_render(data=D.sample_invoice(), facturx=True)
+    startxref = int(re.findall(rb"startxref\s+(\d+)", pdf)[-1])
+    assert pdf[startxref : startxref + 4] == b"xref"
+    count = int(re.match(rb"xref\s+0 (\d+)", pdf[startxref:]).group(1))
+    entries = re.findall(rb"(\d{10}) (\d{5}) n", pdf[startxref:])
+    assert len(entries) == count - 1
+    for number, (offset, _generation) in enumerate(entries, start=1):
+        assert pdf[int(offset) :].startswith(b"%d 0 obj" % number)
+    # Exactly one revision: the old XMP packet is gone, not left behind an update.
+    assert pdf.count(b"%%EOF") == 1
+    assert pdf.count(b"<?xpacket begin") == 1
+
+
+def test_the_pdf_text_is_that_of_the_plain_pdf() -> None:
+    data = D.sample_invoice()
+    assert pdf_text(document_pdf_render(data=data, facturx=True)) == pdf_text(
+        document_pdf_render(data=data)
+    )
+
+
+def test_a_template_that_shadows_pdf_still_gets_the_attachment() -> None:
+    source = '#let d = json("data.json")\n#let pdf = none\n#d.document.number'
+    pdf = document_pdf_render(data=D.sample_invoice(), template_source=source, facturx=True)
+    assert get_facturx_xml_from_pdf(pdf, check_xsd=True)[0] == "factur-x.xml"
+
+
+def test_xmp_completion_refuses_a_pdf_without_the_attachment() -> None:
+    with pytest.raises(FacturxError, match=r"factur-x\.xml|PDF/A"):
+        facturx_xmp_complete(document_pdf_render(data=D.sample_invoice()))
+    with pytest.raises(FacturxError):
+        facturx_xmp_complete(b"%PDF-1.7\nnot really\n")
+
+
+def test_a_statement_is_not_rendered_as_factur_x() -> None:
+    with pytest.raises(FacturxError):
+        document_pdf_render(data=D.sample_commission_statement(), facturx=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import stat
 import tempfile
 from pathlib import Path
 
@@ -12,6 +12,7 @@ from ispbill.documents import data as D
 from ispbill.documents.render import (
     DocumentRenderError,
     DocumentTemplateError,
+    _thread_state,
     document_pdf_render,
     document_template_check,
     document_template_validate,
@@ -98,18 +99,39 @@ def test_an_imported_part_obeys_the_same_rules() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["../logo.png", "/etc/logo.png", "a/b.png", ".hidden", "main.typ", "data.json", ""]
+    "name",
+    [
+        "../logo.png",
+        "/etc/logo.png",
+        "a/b.png",
+        ".hidden",
+        "main.typ",
+        "data.json",
+        "qr.png",
+        "factur-x.xml",
+        "",
+    ],
 )
 def test_asset_names_cannot_leave_or_replace_the_root_files(name: str) -> None:
     with pytest.raises(DocumentRenderError, match="asset name"):
         document_pdf_render(data=D.sample_invoice(), assets={name: b"x"})
 
 
-def test_each_render_gets_a_fresh_root_that_is_removed_afterwards() -> None:
-    before = set(os.listdir(tempfile.gettempdir()))
-    document_pdf_render(data=D.sample_invoice())
-    after = set(os.listdir(tempfile.gettempdir()))
-    assert not [name for name in after - before if name.startswith("ispbill-doc-")]
+def test_the_root_is_private_and_keeps_no_document_data_after_a_render() -> None:
+    data = D.sample_invoice()
+    document_pdf_render(data=data, facturx=True)
+    _compiler, workdir = _thread_state()
+    assert stat.S_IMODE(workdir.path.stat().st_mode) == 0o700
+    names = {path.name for path in workdir.path.iterdir()}
+    assert names == {"main.typ"}
+
+
+def test_a_file_of_the_previous_document_is_gone_for_the_next() -> None:
+    document_pdf_render(data=D.sample_invoice(), facturx=True)  # has qr.png and factur-x.xml
+    statement = D.sample_customer_statement()
+    for name in ("qr.png", "factur-x.xml"):
+        with pytest.raises(DocumentTemplateError, match="not found"):
+            document_pdf_render(data=statement, template_source=HEAD + f'#read("{name}")')
 
 
 def test_one_document_cannot_see_another_documents_data() -> None:
