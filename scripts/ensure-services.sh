@@ -62,3 +62,11 @@ if ! command -v freeradius >/dev/null 2>&1 && ! command -v radiusd >/dev/null 2>
   apt-get update -qq
   apt-get install -y -qq freeradius freeradius-postgresql freeradius-utils >/dev/null
 fi
+
+# PDF checks in the tests (pdftotext) and the screenshot script (pdftoppm) use poppler.
+if ! command -v pdftotext >/dev/null 2>&1 || ! command -v pdftoppm >/dev/null 2>&1; then
+  echo "poppler-utils is not installed; installing it with apt-get."
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq poppler-utils >/dev/null
+fi

@@ -64,17 +64,18 @@ def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -
     """``UPDATE table SET column = value WHERE id = pk`` for every (pk, value), in batches."""
     if not values:
         return
-    if not _is_postgres():
-        field = model._meta.get_field(column)
-        objs = []
-        for pk, value in values.items():
-            obj = model(pk=pk)
-            setattr(obj, field.attname, value)  # type: ignore[union-attr]
-            objs.append(obj)
-        model.objects.bulk_update(objs, [column], batch_size=500)  # type: ignore[attr-defined]
-        return
     field = model._meta.get_field(column)
     assert isinstance(field, models.Field)
+    if not _is_postgres():
+        # SQLite (in-process, no round trips): one prepared UPDATE executed per row.
+        table = connection.ops.quote_name(model._meta.db_table)
+        col = connection.ops.quote_name(str(field.column))
+        with connection.cursor() as cur:
+            cur.executemany(
+                f"UPDATE {table} SET {col} = %s WHERE id = %s",  # noqa: S608 - names from the model
+                [(field.get_db_prep_save(value, connection), pk) for pk, value in values.items()],
+            )
+        return
     db_type = str(field.db_type(connection))
     table = connection.ops.quote_name(model._meta.db_table)
     col = connection.ops.quote_name(str(field.column))
@@ -115,9 +116,7 @@ def tuples_insert(
     ]
     now = timezone.now()
     if not _is_postgres():
-        objs = [model(**dict(zip(fields, row, strict=True))) for row in rows]
-        model.objects.bulk_create(objs, batch_size=1000)  # type: ignore[attr-defined]
-        return [int(o.pk) for o in objs]
+        return _sqlite_insert(model, fields, rows, extra, now, with_ids)
     from psycopg.types.json import Jsonb
 
     pk = meta.pk
@@ -162,4 +161,51 @@ def tuples_insert(
             else:
                 for row in rows:
                     copy.write_row((*row, *tail))
+    return ids
+
+
+def _sqlite_insert(
+    model: type[models.Model],
+    fields: list[str],
+    rows: list[tuple[Any, ...]],
+    extra: list[Any],
+    now: Any,
+    with_ids: bool,
+) -> list[int]:
+    """SQLite: one prepared INSERT executed per row, values prepared by their fields. Ids are
+    given here when asked for: the transaction holds SQLite's single write lock (ispbill
+    opens them IMMEDIATE), so nobody else takes the next ids meanwhile."""
+    meta = model._meta
+    attnames = {f.attname: f for f in meta.concrete_fields}
+    named = [attnames[name] for name in fields]
+    tail = [
+        f.get_db_prep_save(
+            now if getattr(f, "auto_now_add", False) else f.get_default(), connection
+        )
+        for f in extra
+    ]
+    table = connection.ops.quote_name(meta.db_table)
+    ids: list[int] = []
+    columns = [str(f.column) for f in named] + [str(f.column) for f in extra]
+    with connection.cursor() as cur:
+        if with_ids:
+            pk = meta.pk
+            assert pk is not None
+            id_column = connection.ops.quote_name(str(pk.column))
+            cur.execute(f"SELECT COALESCE(MAX({id_column}), 0) FROM {table}")  # noqa: S608
+            first = int(cur.fetchone()[0]) + 1
+            ids = list(range(first, first + len(rows)))
+            columns = [str(pk.column), *columns]
+        quoted = ", ".join(connection.ops.quote_name(c) for c in columns)
+        marks = ", ".join(["%s"] * len(columns))
+        prepared = (
+            [f.get_db_prep_save(v, connection) for f, v in zip(named, row, strict=True)] + tail
+            for row in rows
+        )
+        cur.executemany(
+            f"INSERT INTO {table} ({quoted}) VALUES ({marks})",  # noqa: S608 - names from the model
+            [[new_id, *values] for new_id, values in zip(ids, prepared, strict=True)]
+            if with_ids
+            else list(prepared),
+        )
     return ids
