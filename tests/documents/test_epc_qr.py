@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+import struct
+import zlib
+
 import pytest
+import segno
 
 from ispbill.documents import data as D
 from ispbill.documents.epc_qr import (
     EpcQrError,
     epc_qr_payload,
     epc_qr_payload_for_document,
+    epc_qr_png,
     epc_qr_svg,
 )
 
@@ -93,3 +98,30 @@ def test_long_texts_are_cut_to_their_limits_and_payload_stays_small() -> None:
 def test_svg_is_a_qr_code_image() -> None:
     svg = epc_qr_svg("BCD\n002\n1\nSCT\n\nX\nDE89370400440532013000\nEUR1.00")
     assert svg.startswith(b"<?xml") and b"<svg" in svg
+
+
+def test_png_holds_the_qr_matrix_with_its_quiet_zone() -> None:
+    payload = epc_qr_payload_for_document(D.sample_invoice())
+    assert payload is not None
+    png = epc_qr_png(payload)
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    chunks: dict[bytes, bytes] = {}
+    position = 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        kind = png[position + 4 : position + 8]
+        data = png[position + 8 : position + 8 + length]
+        (crc,) = struct.unpack(">I", png[position + 8 + length : position + 12 + length])
+        assert crc == zlib.crc32(kind + data)
+        chunks[kind] = data
+        position += 12 + length
+    width, height, depth, colour = struct.unpack(">IIBB", chunks[b"IHDR"][:10])
+    matrix = segno.make_qr(payload, error="m", encoding="utf-8", boost_error=False, mask=2).matrix
+    assert width == height == len(matrix) + 8 and (depth, colour) == (8, 0)
+    raw = zlib.decompress(chunks[b"IDAT"])
+    rows = [raw[y * (width + 1) : (y + 1) * (width + 1)] for y in range(height)]
+    assert all(row[0] == 0 for row in rows)  # filter type None
+    pixels = [[1 if value == 0 else 0 for value in row[1:]] for row in rows]
+    assert pixels[:4] == pixels[-4:] == [[0] * width] * 4
+    assert [row[4:-4] for row in pixels[4:-4]] == [list(row) for row in matrix]
+    assert all(row[:4] == row[-4:] == [0] * 4 for row in pixels)
