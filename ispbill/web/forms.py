@@ -428,7 +428,7 @@ class ServiceForm(FieldsetsMixin, forms.Form):
     def service_fields(self) -> dict[str, Any]:
         d = self.cleaned_data
         return {
-            "tariff_id": d["tariff"].pk,
+            "tariff": d["tariff"],
             "start_date": d["start_date"],
             "quantity": d["quantity"],
             "description": d["description"],

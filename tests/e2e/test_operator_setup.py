@@ -37,25 +37,6 @@ def site(live_server):  # type: ignore[no-untyped-def]
     return live_server.url
 
 
-@pytest.fixture(autouse=True)
-def _service_form_adapter(monkeypatch):  # type: ignore[no-untyped-def]
-    """The web's Add service form hands ``tariff_id`` to ``service_create``, which takes
-    ``tariff`` (a TypeError, reported to the web forms' owner). Until the form passes the
-    tariff, the view's call is adapted here so the browser still drives the whole form; once
-    fixed, calls pass through unchanged."""
-    from ispbill.catalog.models import Tariff
-    from ispbill.web import views_customers
-
-    create = views_customers.service_create
-
-    def adapted(*, tariff_id: int | None = None, **fields: object) -> object:
-        if tariff_id is not None:
-            fields["tariff"] = Tariff.objects.get(pk=tariff_id)
-        return create(**fields)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(views_customers, "service_create", adapted)
-
-
 def user_for(username: str, **fields: object) -> None:
     """Users are created here: the users screen is not part of these workflows."""
     with system_scope():
