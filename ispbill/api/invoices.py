@@ -5,8 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
+from django_scopes import scope
+from django_scopes.state import get_scope
 from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
@@ -20,6 +23,7 @@ from ispbill.api.schemas import (
     ListParams,
     MoneyOut,
     Name300,
+    OutModel,
     Page,
     Str64,
     Str254,
@@ -27,8 +31,10 @@ from ispbill.api.schemas import (
     money_out,
     ordered,
     page,
+    page_of,
 )
 from ispbill.core.errors import DomainValidationError
+from ispbill.core.tenancy import current_customer_id, current_partner_ids
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.sending import invoice_pdf, invoice_send
@@ -62,7 +68,7 @@ class TaxGroupOut(Schema):
     tax: MoneyOut
 
 
-class InvoiceSummaryOut(Schema):
+class InvoiceSummaryOut(OutModel):
     id: int
     number: str
     kind: str
@@ -238,10 +244,42 @@ def _filtered(filters: InvoiceFilters, kind: str | None = None) -> Any:
     return ordered(qs, filters.sort)
 
 
+def invoice_page(filters: InvoiceFilters, kind: str | None = None) -> dict[str, Any]:
+    """One page of invoices, without the snapshots (a summary shows none of them).
+
+    A partner's staff read their partner's invoices and those billed to the partner's
+    account: ``partner_id IN (...) OR customer_id IN (...)``, which PostgreSQL answers by
+    sorting every match. Read as two parts instead, each in index order, and merged
+    (``page_of``): the partner's own invoices under the scope narrowed to the partner, and
+    the account's. A page of a partner with 400,000 invoices then costs what a customer's
+    does (docs/performance.md, "Reads at 1,000,000 invoices")."""
+    partners = current_partner_ids()
+    accounts = [int(a) for a in get_scope().get("account") or ()]
+    if (
+        partners is None
+        or not accounts
+        or current_customer_id() is not None
+        or not connection.features.supports_slicing_ordering_in_compound
+    ):
+        return page(_filtered(filters, kind).defer(*_SNAPSHOTS), filters, invoice_summary)
+    with scope(partner=partners, customer=None, account=()):
+        own = _filtered(filters, kind).defer(*_SNAPSHOTS)
+    billed_to_account = (
+        _filtered(filters, kind)
+        .defer(*_SNAPSHOTS)
+        .filter(customer_id__in=accounts)
+        .exclude(partner_id__in=partners)
+    )
+    return page_of([own, billed_to_account], filters, invoice_summary)
+
+
+_SNAPSHOTS = ("issuer_snapshot", "customer_snapshot")
+
+
 @router.get("/invoices", response={200: Page[InvoiceSummaryOut], **ERROR_RESPONSES})
 @guard("finance.read")
 def invoice_list(request: HttpRequest, filters: Query[InvoiceFilters]) -> Any:
-    return page(_filtered(filters), filters, invoice_summary)
+    return invoice_page(filters)
 
 
 @router.get("/invoices/{invoice_id}", response={200: InvoiceOut, **ERROR_RESPONSES})
@@ -419,7 +457,7 @@ def credit_note_read(request: HttpRequest, credit_note_id: int) -> Any:
 @guard("finance.read")
 def aggregated_invoice_list(request: HttpRequest, filters: Query[InvoiceFilters]) -> Any:
     """Invoices the operator issued to aggregated partners' accounts."""
-    return page(_filtered(filters, kind=InvoiceKind.AGGREGATED), filters, invoice_summary)
+    return invoice_page(filters, kind=InvoiceKind.AGGREGATED)
 
 
 @router.get(

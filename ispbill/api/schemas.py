@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from functools import lru_cache
 from typing import Annotated, Any, Generic, TypeVar
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from ispbill.core.money import Money
+from ispbill.core.money import Money, currency_exponent
 
 __all__ = [
     "AmountText",
@@ -17,9 +20,11 @@ __all__ = [
     "Day",
     "Id",
     "MoneyOut",
+    "OutModel",
     "Page",
     "money_out",
     "page",
+    "page_of",
 ]
 
 # Database ids: positive, well inside every backend's integer range.
@@ -85,23 +90,54 @@ Name200 = Annotated[str, printable(200, 1)]
 Name300 = Annotated[str, printable(300, 1)]
 
 
-class MoneyOut(Schema):
+class OutModel(BaseModel):
+    """An output schema read from plain values (dicts, or objects by attribute): a pydantic
+    model, not a django-ninja ``Schema``, whose per-object root validator (Django getters,
+    resolvers) costs about 60 microseconds a nested object; a page of 50 invoices with six
+    amounts each validates in 0.5 ms instead of 3.5 ms."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+class MoneyOut(OutModel):
     amount: str = Field(..., description='Decimal string, e.g. "12.50"', examples=["12.50"])
     currency: str = Field(..., description="ISO 4217 code", examples=["EUR"])
 
 
+@lru_cache(maxsize=64)
+def _exponent(currency: str) -> int:
+    return currency_exponent(currency)
+
+
 def money_out(minor: int | None, currency: str) -> dict[str, str] | None:
+    """``1250, "EUR"`` -> ``{"amount": "12.50", "currency": "EUR"}``: the text of
+    ``Money.from_minor(minor, currency).amount``, without building the object (a page of
+    invoices has 300 amounts)."""
     if minor is None:
         return None
-    return {"amount": str(Money.from_minor(int(minor), currency).amount), "currency": currency}
+    return {"amount": str(Decimal(int(minor)).scaleb(-_exponent(currency))), "currency": currency}
 
 
 T = TypeVar("T")
 
 
+# Counting stops this many items past the page's offset: an exact COUNT(*) of a big list
+# (a partner's 400,000 invoices) costs more than the page itself (docs/api.md, Lists).
+COUNT_LIMIT = 1_000
+
+
 class Page(Schema, Generic[T]):
     items: list[T]
-    count: int = Field(..., description="Number of items matching the filters")
+    count: int = Field(
+        ...,
+        description="Number of items matching the filters, counted up to offset + 1,000 "
+        "(see count_exact)",
+    )
+    count_exact: bool = Field(
+        ...,
+        description="False when more than offset + 1,000 items match: count is then "
+        "offset + 1,000, a lower bound",
+    )
     limit: int
     offset: int
 
@@ -111,11 +147,44 @@ class ListParams(Schema):
     offset: int = Field(0, ge=0, le=1_000_000)
 
 
+def _counted(parts: Sequence[QuerySet[Any]], params: ListParams, shown: int) -> tuple[int, bool]:
+    """(count, exact): known from a short page, else counted up to ``COUNT_LIMIT`` past
+    the offset (``SELECT count(*) FROM (... LIMIT n)``, unordered)."""
+    if shown < params.limit and (shown or params.offset == 0):
+        return params.offset + shown, True
+    cap = params.offset + COUNT_LIMIT
+    total = sum(qs.order_by()[: cap + 1].count() for qs in parts)
+    return (total, True) if total <= cap else (cap, False)
+
+
 def page(qs: QuerySet[Any], params: ListParams, present: Any = None) -> dict[str, Any]:
     """One page of ``qs``; ``present`` turns a row into its output (default: the row)."""
-    rows = list(qs[params.offset : params.offset + params.limit])
+    return page_of([qs], params, present)
+
+
+def page_of(
+    parts: Sequence[QuerySet[Any]], params: ListParams, present: Any = None
+) -> dict[str, Any]:
+    """One page of the rows of ``parts`` as if they were one list: querysets of one model,
+    disjoint, with the same columns and the same ordering. Several parts are read as a
+    UNION ALL of each part's first ``offset + limit`` rows, so a filter that is an OR of two
+    indexed conditions reads each side in index order instead of sorting every match."""
+    end = params.offset + params.limit
+    if len(parts) == 1:
+        rows = list(parts[0][params.offset : end])
+    else:
+        order = parts[0].query.order_by
+        first, *rest = (qs[:end] for qs in parts)
+        rows = list(first.union(*rest, all=True).order_by(*order)[params.offset : end])
     items = [present(r) for r in rows] if present is not None else rows
-    return {"items": items, "count": qs.count(), "limit": params.limit, "offset": params.offset}
+    count, exact = _counted(parts, params, len(rows))
+    return {
+        "items": items,
+        "count": count,
+        "count_exact": exact,
+        "limit": params.limit,
+        "offset": params.offset,
+    }
 
 
 SignedAmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$")]
