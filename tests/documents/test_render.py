@@ -178,3 +178,12 @@ def test_float_money_is_refused_before_rendering() -> None:
     data["totals"]["due"] = 115.57  # type: ignore[typeddict-item]
     with pytest.raises(DocumentDataError, match=r"totals\.due"):
         document_pdf_render(data=data)  # type: ignore[arg-type]
+
+
+def test_page_numbers_only_on_invoices_long_enough_for_more_pages() -> None:
+    # "Page x of y" costs Typst a second layout pass, so a short invoice goes without.
+    assert "Seite" not in pdf_text(document_pdf_render(data=D.sample_invoice(language="de")))
+    data = D.sample_invoice(language="en")
+    data["lines"] = data["lines"] * 10
+    text = pdf_text(document_pdf_render(data=data))
+    assert "Page 1 of 3" in text and "Page 3 of 3" in text
