@@ -37,7 +37,7 @@ from ispbill.billing.models import (
 )
 from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
-from ispbill.core.bulk import column_set
+from ispbill.core.bulk import column_set, deferred_checks_run
 from ispbill.core.periods import Cycle
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import (
@@ -242,7 +242,15 @@ def _partner_prices(partner_ids: set[int]) -> dict[tuple[int, int], int]:
 def billing_chunk_process(
     *, customer_ids: list[int], run_date: date, run_id: int | None
 ) -> ChunkStats:
-    """Bill one chunk of customers for every billing date up to ``run_date``: one transaction."""
+    """Bill one chunk of customers for every billing date up to ``run_date``: one transaction.
+    The run's progress is counted after the commit, so chunks running side by side do not
+    queue on the run's row."""
+    stats = _chunk_bill(customer_ids=customer_ids, run_date=run_date, run_id=run_id)
+    _progress(run_id)
+    return stats
+
+
+def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) -> ChunkStats:
     stats = ChunkStats()
     with transaction.atomic():
         partners = {p.pk: p for p in Partner.objects.all()}
@@ -261,7 +269,6 @@ def billing_chunk_process(
             c for c in customers if c.billed_through is None or c.billed_through < run_date
         ]
         if not customers:
-            _progress(run_id)
             return stats
         ids = [c.pk for c in customers]
         services_by_customer: dict[int, list[ServiceRow]] = defaultdict(list)
@@ -401,14 +408,16 @@ def billing_chunk_process(
         charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
         column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
-        _progress(run_id)
         _number_and_apply_credit(issued.invoices, run_date)
     return stats
 
 
 def _number_and_apply_credit(invoices: list[IssuedInvoice], run_date: date) -> None:
     """Number the invoices (which writes their rows on PostgreSQL), then use the customers'
-    credit on them: last in the chunk, so the numbering lock is held only briefly."""
+    credit on them: last in the chunk, so the numbering lock is held only briefly. The
+    foreign keys of the rows written so far are checked first, outside the lock (those
+    pointing at the invoices, not written yet, at the commit)."""
+    deferred_checks_run(except_referencing=Invoice)
     invoices_number(invoices)
     if invoices:
         from ispbill.payments.services import credit_apply
@@ -449,6 +458,12 @@ def _service_price(
 def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkStats:
     """Aggregated invoices (and own-invoicing partners' wholesale invoices) on each partner's
     aggregation dates up to ``run_date``: one invoice to the partner's account per date."""
+    stats = _aggregate_bill(run_date=run_date, run_id=run_id)
+    _progress(run_id)
+    return stats
+
+
+def _aggregate_bill(*, run_date: date, run_id: int | None) -> ChunkStats:
     stats = ChunkStats()
     with transaction.atomic():
         partners = list(
@@ -461,7 +476,6 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
             .order_by("pk")
         )
         if not partners:
-            _progress(run_id)
             return stats
         home = Partner.objects.get(is_home=True)
         names = {p.pk: p.name for p in Partner.objects.all()}
@@ -533,7 +547,6 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
         issued = invoices_issue(drafts, number_now=False)
         stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose)
-        _progress(run_id)
         _number_and_apply_credit(issued.invoices, run_date)
     return stats
 

@@ -232,3 +232,32 @@ def _sqlite_insert(
             else list(prepared),
         )
     return ids
+
+
+_deferred_constraints: dict[str, str] = {}
+
+
+def deferred_checks_run(*, except_referencing: type[models.Model]) -> None:
+    """Check now, not at the commit, the deferred foreign keys of the rows written so far in
+    this transaction, except those pointing at ``except_referencing`` (PostgreSQL; elsewhere
+    nothing). A chunk calls it before it takes the numbering lock, so the lock is not held
+    while thousands of references are checked at the commit."""
+    if not _is_postgres():
+        return
+    table = except_referencing._meta.db_table
+    if table not in _deferred_constraints:
+        with connection.cursor() as cur:
+            cur.execute(
+                "SELECT c.conname FROM pg_constraint c "
+                "JOIN pg_namespace n ON n.oid = c.connamespace "
+                "WHERE c.contype = 'f' AND c.condeferrable AND c.condeferred "
+                "AND n.nspname = current_schema() AND c.confrelid <> %s::regclass "
+                "ORDER BY c.conname",
+                [table],
+            )
+            names = sorted({row[0] for row in cur.fetchall()})
+        _deferred_constraints[table] = ", ".join(connection.ops.quote_name(n) for n in names)
+    names_sql = _deferred_constraints[table]
+    if names_sql:
+        with connection.cursor() as cur:
+            cur.execute(f"SET CONSTRAINTS {names_sql} IMMEDIATE")
