@@ -153,7 +153,8 @@ def _counted(parts: Sequence[QuerySet[Any]], params: ListParams, shown: int) -> 
     if shown < params.limit and (shown or params.offset == 0):
         return params.offset + shown, True
     cap = params.offset + COUNT_LIMIT
-    total = sum(qs.order_by()[: cap + 1].count() for qs in parts)
+    first, *rest = (qs.order_by()[: cap + 1] for qs in parts)
+    total = first.union(*rest, all=True).count() if rest else first.count()
     return (total, True) if total <= cap else (cap, False)
 
 
@@ -168,7 +169,8 @@ def page_of(
     """One page of the rows of ``parts`` as if they were one list: querysets of one model,
     disjoint, with the same columns and the same ordering. Several parts are read as a
     UNION ALL of each part's first ``offset + limit`` rows, so a filter that is an OR of two
-    indexed conditions reads each side in index order instead of sorting every match."""
+    indexed conditions reads each side in index order instead of sorting every match
+    (several parts need a database that can limit the parts of a UNION: PostgreSQL)."""
     end = params.offset + params.limit
     if len(parts) == 1:
         rows = list(parts[0][params.offset : end])
