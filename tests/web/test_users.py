@@ -75,8 +75,10 @@ def test_operator_lists_searches_and_filters_users(demo):
     assert ">citynet</a>" in html and ">alpenfunk</a>" not in html
     html = client.get(reverse("web:users"), {"partner": "none", "sort": "-username"}).content
     assert b">support</a>" in html and b">citynet</a>" not in html
-    # The API tokens page leads to the users screen.
+    # The API tokens page and the navigation lead to the users screen.
     assert reverse("web:users") in client.get(reverse("web:api_tokens")).content.decode()
+    nav = client.get(reverse("web:home")).content.decode()
+    assert f'href="{reverse("web:users")}"' in nav
 
 
 def test_operator_creates_staff_with_an_initial_password(demo):
