@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import random
 import struct
 import zlib
 
@@ -9,6 +10,8 @@ import segno
 from ispbill.documents import data as D
 from ispbill.documents.epc_qr import (
     EpcQrError,
+    _matrix_planned,
+    epc_qr_matrix,
     epc_qr_payload,
     epc_qr_payload_for_document,
     epc_qr_png,
@@ -125,3 +128,24 @@ def test_png_holds_the_qr_matrix_with_its_quiet_zone() -> None:
     assert pixels[:4] == pixels[-4:] == [[0] * width] * 4
     assert [row[4:-4] for row in pixels[4:-4]] == [list(row) for row in matrix]
     assert all(row[:4] == row[-4:] == [0] * 4 for row in pixels)
+
+
+@pytest.mark.parametrize("length", [1, 17, 60, 120, 200, 280, 331])
+def test_planned_matrix_is_segnos_matrix(length: int) -> None:
+    # The placement plan must give exactly segno's symbol, for every version a payload of up
+    # to 331 bytes can need, in byte, alphanumeric and numeric mode.
+    rng = random.Random(length)
+    alphabets = [
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789 \näöüß€",
+        "0123456789",
+        "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:",
+    ]
+    for alphabet in alphabets:
+        payload = "".join(rng.choice(alphabet) for _ in range(length))
+        while len(payload.encode("utf-8")) > 331:
+            payload = payload[:-1]
+        expected = segno.make_qr(payload, error="m", encoding="utf-8", boost_error=False, mask=2)
+        assert [bytes(row) for row in _matrix_planned(payload)] == [
+            bytes(row) for row in expected.matrix
+        ]
+        assert epc_qr_matrix(payload) == _matrix_planned(payload)
