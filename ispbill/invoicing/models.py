@@ -63,14 +63,24 @@ MUTABLE_INVOICE_FIELDS = frozenset(
 class Invoice(models.Model):
     """Never modified after issue except the fields in MUTABLE_INVOICE_FIELDS."""
 
+    # Partner and billing-run references carry no database constraint (checked by
+    # ``ispbill check``; see ispbill/billing/models.py Charge), and no single-column index
+    # where a composite one starts with the column (partner: the list indexes; issuer: the
+    # number's uniqueness).
     partner = models.ForeignKey(
         "partners.Partner",
         on_delete=models.PROTECT,
         related_name="+",
         help_text="Tenant: the account's partner",
+        db_constraint=False,
+        db_index=False,
     )
     issuer = models.ForeignKey(
-        "partners.Partner", on_delete=models.PROTECT, related_name="issued_invoices"
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="issued_invoices",
+        db_constraint=False,
+        db_index=False,
     )
     customer = models.ForeignKey(
         "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
@@ -86,6 +96,7 @@ class Invoice(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="invoices",
+        db_constraint=False,
     )
     issue_date = models.DateField()
     due_date = models.DateField()
@@ -167,7 +178,10 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     """A copy of a charge as printed; never modified."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="lines")
+    # (invoice, position) is unique: that index serves the invoice's lines.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     position = models.PositiveIntegerField()
     section = models.CharField(
         max_length=200, blank=True, help_text="Sub-customer on an aggregated invoice"
@@ -176,7 +190,12 @@ class InvoiceLine(models.Model):
         "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     tariff = models.ForeignKey(
-        "catalog.Tariff", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "catalog.Tariff",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     description = models.CharField(max_length=300)
     period_start = models.DateField(null=True, blank=True)
@@ -201,7 +220,9 @@ class InvoiceLine(models.Model):
 class InvoiceTax(models.Model):
     """VAT of one rate over the whole document (EN 16931 BR-CO-17)."""
 
-    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="taxes")
+    invoice = models.ForeignKey(  # (invoice, rate, category) is unique and serves it
+        Invoice, on_delete=models.PROTECT, related_name="taxes", db_index=False
+    )
     rate_bp = models.PositiveIntegerField()
     category = models.CharField(max_length=2, default="S")
     net_minor = models.BigIntegerField()
