@@ -4,28 +4,17 @@ through its service with clear messages."""
 from __future__ import annotations
 
 import pytest
-from django.test import Client
 from django.urls import reverse
 
 from ispbill.billing.models import BillingRun
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.demo import DEMO_PASSWORD, demo_load
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import CommissionStatement, Partner
 from ispbill.payments.models import Payment
 
+from .conftest import signed_in
+
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo() -> None:
-    demo_load()
-
-
-def signed_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=DEMO_PASSWORD)
-    return client
 
 
 def test_operator_screens_render(demo):

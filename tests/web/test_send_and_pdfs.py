@@ -7,30 +7,19 @@ from datetime import date
 
 import pytest
 from django.core import mail
-from django.test import Client
 from django.urls import reverse
 
 from ispbill.accounts.models import User
 from ispbill.core.models import AuditEvent
 from ispbill.customers.models import Customer
-from ispbill.demo import DEMO_PASSWORD, demo_load
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 
+from .conftest import signed_in
+
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def demo() -> None:
-    demo_load()
-
-
-def signed_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=DEMO_PASSWORD)
-    return client
 
 
 def partner(name: str) -> Partner:

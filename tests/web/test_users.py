@@ -17,23 +17,14 @@ from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import partner_scope
 from ispbill.customers.models import Customer
-from ispbill.demo import DEMO_PASSWORD, demo_load
+from ispbill.demo import DEMO_PASSWORD
 from ispbill.partners.models import Partner
+
+from .conftest import signed_in
 
 pytestmark = pytest.mark.django_db
 
 NEW_PASSWORD = "Kiel-Fibre-2026!"
-
-
-@pytest.fixture
-def demo() -> None:
-    demo_load()
-
-
-def signed_in(username: str) -> Client:
-    client = Client()
-    assert client.login(username=username, password=DEMO_PASSWORD)
-    return client
 
 
 def citynet() -> Partner:
