@@ -240,7 +240,13 @@ def _build(start: date) -> DemoResult:
                     charge_date=started,
                 )
 
-    portal_customer = Customer.objects.filter(partner=home).order_by("id").first()
+    # The portal user is a residential customer with services, not a partner's account.
+    portal_customer = (
+        Customer.objects.filter(partner=home, services__isnull=False)
+        .exclude(pk__in=Partner.objects.filter(account__isnull=False).values("account_id"))
+        .order_by("id")
+        .first()
+    )
     users = [
         ("admin", Role.ADMIN, None, None, "Anna", "Admin"),
         ("accountant", Role.ACCOUNTANT, None, None, "Bernd", "Buchhalter"),

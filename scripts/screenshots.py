@@ -42,8 +42,8 @@ DEMO_PASSWORD = "ispbill-demo"
 BILL_UP_TO = "2026-05-05"  # the demo's history is billed to April; May is the new run
 MAX_BYTES = 300_000
 
-# The demo's portal user belongs to the home partner's first customer, which is a partner's
-# billing account (no services of its own); the portal shot shows a residential customer.
+# The portal shot shows a residential customer with active services, greeted by its own name
+# (the demo's portal user is called Carla Kundin whichever customer it belongs to).
 PORTAL_CUSTOMER = """
 from ispbill.accounts.models import User
 from ispbill.core.tenancy import system_scope
