@@ -35,7 +35,7 @@ from ispbill.billing.models import (
     charge_rows,
     charges_insert,
 )
-from ispbill.billing.rating import ServiceTerms, service_rate, skipped_through
+from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
 from ispbill.core.bulk import column_set, deferred_checks_run
 from ispbill.core.periods import Cycle
@@ -61,11 +61,11 @@ from ispbill.partners.modes import (
     wholesale_price_minor,
 )
 from ispbill.subscriptions.models import (
-    SERVICE_ROW_FIELDS,
     OneTimeCharge,
     Service,
     ServiceRow,
     ServiceStatus,
+    service_rows,
 )
 
 log = logging.getLogger(__name__)
@@ -172,19 +172,10 @@ def _terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
     )
 
 
-def service_rows(**filters: Any) -> list[ServiceRow]:
-    """Services with their tariff and tax rate, as plain rows (ordered by customer, start)."""
-    return [
-        ServiceRow(*values)
-        for values in Service.objects.filter(**filters)
-        .order_by("customer_id", "start_date", "pk")
-        .values_list(*SERVICE_ROW_FIELDS)
-    ]
-
-
 def _new_charge(
     *,
-    customer: Customer | CustomerRow,
+    partner_id: int,
+    customer_id: int,
     account_id: int,
     issuer: Partner,
     kind: str,
@@ -192,14 +183,31 @@ def _new_charge(
     **kw: Any,
 ) -> ChargeRow:
     return ChargeRow(
-        partner_id=customer.partner_id,
+        partner_id=partner_id,
         issuer_id=issuer.pk,
-        customer_id=customer.pk,
+        customer_id=customer_id,
         account_id=account_id,
         kind=kind,
         billing_date=billing_date,
         currency=issuer.currency,
         **kw,
+    )
+
+
+def _service_charge(s: ServiceRow, cd: ChargeDraft, **where: Any) -> ChargeRow:
+    """A rated period of a service as a charge row; ``where`` says whose and on which date."""
+    return _new_charge(
+        service_id=s.pk,
+        tariff_id=s.tariff_id,
+        period_start=cd.period.period.start,
+        period_end=cd.period.period.end,
+        description=cd.description,
+        quantity=cd.quantity,
+        unit_price_minor=cd.unit_price_minor,
+        amount_minor=cd.amount_minor,
+        tax_rate_bp=s.tax_rate_bp,
+        tax_category=s.tax_category,
+        **where,
     )
 
 
@@ -213,7 +221,8 @@ def one_time_charge_row(
 ) -> ChargeRow:
     """A one-time charge as a charge row: quantity x unit price, on its own date."""
     return _new_charge(
-        customer=customer,
+        partner_id=customer.partner_id,
+        customer_id=customer.pk,
         account_id=account_id,
         issuer=issuer,
         kind=ChargeKind.RETAIL,
@@ -272,7 +281,11 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
             return stats
         ids = [c.pk for c in customers]
         services_by_customer: dict[int, list[ServiceRow]] = defaultdict(list)
-        for s in service_rows(customer_id__any_in=ids):
+        for s in service_rows(
+            Service.objects.filter(customer_id__any_in=ids).order_by(
+                "customer_id", "start_date", "pk"
+            )
+        ):
             services_by_customer[s.customer_id].append(s)
         otcs_by_customer: dict[int, list[OneTimeCharge]] = defaultdict(list)
         for o in (
@@ -346,22 +359,15 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
                         billing_date=d,
                     ):
                         carry.append(
-                            _new_charge(
-                                customer=c,
+                            _service_charge(
+                                s,
+                                cd,
+                                partner_id=c.partner_id,
+                                customer_id=c.pk,
                                 account_id=ctx.account_id,
                                 issuer=ctx.issuer,
                                 kind=ChargeKind.RETAIL,
                                 billing_date=d,
-                                service_id=s.pk,
-                                tariff_id=s.tariff_id,
-                                period_start=cd.period.period.start,
-                                period_end=cd.period.period.end,
-                                description=cd.description,
-                                quantity=cd.quantity,
-                                unit_price_minor=cd.unit_price_minor,
-                                amount_minor=cd.amount_minor,
-                                tax_rate_bp=s.tax_rate_bp,
-                                tax_category=s.tax_category,
                             )
                         )
                         new_for_customer += 1
@@ -559,15 +565,11 @@ def _wholesale_charges(
     prices = _partner_prices({partner.pk})
     out: list[ChargeRow] = []
     touched: list[ServiceRow] = []
-    services = [
-        ServiceRow(*values)
-        for values in Service.objects.filter(
-            partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE
-        )
+    services = service_rows(
+        Service.objects.filter(partner=partner, tariff__partner=home, status=ServiceStatus.ACTIVE)
         .exclude(customer__status=CustomerStatus.INACTIVE)
         .order_by("customer_id", "pk")
-        .values_list(*SERVICE_ROW_FIELDS)
-    ]
+    )
     for s in services:
         price = wholesale_price_minor(
             retail_minor=s.tariff_price_minor,
@@ -584,24 +586,15 @@ def _wholesale_charges(
                 billing_date=d,
             ):
                 out.append(
-                    ChargeRow(
+                    _service_charge(
+                        s,
+                        cd,
                         partner_id=s.partner_id,
-                        issuer_id=home.pk,
                         customer_id=s.customer_id,
-                        currency=home.currency,
                         account_id=account.pk,
+                        issuer=home,
                         kind=ChargeKind.WHOLESALE,
                         billing_date=d,
-                        service_id=s.pk,
-                        tariff_id=s.tariff_id,
-                        period_start=cd.period.period.start,
-                        period_end=cd.period.period.end,
-                        description=cd.description,
-                        quantity=cd.quantity,
-                        unit_price_minor=cd.unit_price_minor,
-                        amount_minor=cd.amount_minor,
-                        tax_rate_bp=s.tax_rate_bp,
-                        tax_category=s.tax_category,
                     )
                 )
                 s.wholesale_charged_through = cd.next_uncharged

@@ -1,21 +1,20 @@
 """Set-based writes for the billing run.
 
 On PostgreSQL rows are written with COPY (ids drawn from the table's sequence first when the
-caller needs them) and updates are one ``UPDATE ... FROM (VALUES ...)`` per batch; elsewhere
-Django's bulk operations are used. The billing run's cost is dominated by how it writes:
-COPY is about 5x faster than ``bulk_create`` here (see docs/performance.md)."""
+caller needs them) and updates are one ``UPDATE ... FROM unnest(ids, values)`` per batch; on
+SQLite both are one prepared statement executed per row. No model instances are built. The
+billing run's cost is dominated by how it writes (see docs/performance.md)."""
 
 from __future__ import annotations
 
 import json
 from datetime import date
-from typing import Any, TypeVar
+from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.lookups import In
 from django.utils import timezone
 
-M = TypeVar("M", bound=models.Model)
 BATCH = 5000
 
 
@@ -67,10 +66,10 @@ def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -
         return
     field = model._meta.get_field(column)
     assert isinstance(field, models.Field)
+    table = connection.ops.quote_name(model._meta.db_table)
+    col = connection.ops.quote_name(str(field.column))
     if not _is_postgres():
         # SQLite (in-process, no round trips): one prepared UPDATE executed per row.
-        table = connection.ops.quote_name(model._meta.db_table)
-        col = connection.ops.quote_name(str(field.column))
         with connection.cursor() as cur:
             cur.executemany(
                 f"UPDATE {table} SET {col} = %s WHERE id = %s",  # noqa: S608 - names from the model
@@ -78,8 +77,6 @@ def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -
             )
         return
     db_type = str(field.db_type(connection))
-    table = connection.ops.quote_name(model._meta.db_table)
-    col = connection.ops.quote_name(str(field.column))
     is_json = isinstance(field, models.JSONField)
     array_type = "text" if is_json else db_type
     cast = "::jsonb" if is_json else ""
@@ -115,9 +112,11 @@ def tuples_insert(
         for f in meta.concrete_fields
         if f.attname not in fields and not f.primary_key and not f.generated
     ]
+    # Defaults of the columns not named, once for the whole call.
     now = timezone.now()
+    defaults = [now if getattr(f, "auto_now_add", False) else f.get_default() for f in extra]
     if not _is_postgres():
-        return _sqlite_insert(model, fields, rows, extra, now, with_ids)
+        return _sqlite_insert(model, fields, rows, extra, defaults, with_ids)
     from psycopg.types.json import Jsonb
 
     pk = meta.pk
@@ -141,17 +140,12 @@ def tuples_insert(
     ids: list[int] = []
     with connection.cursor() as cur:
         if with_ids:
-            cur.execute(
-                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, pk.column, len(rows)],
-            )
-            ids = [r[0] for r in cur.fetchall()]
+            ids = ids_draw(model, len(rows))
             columns = [pk.column, *columns]
         quoted = ", ".join(connection.ops.quote_name(str(c)) for c in columns)
-        tail = [now if getattr(f, "auto_now_add", False) else f.get_default() for f in extra]
         tail = [
             Jsonb(v) if isinstance(f, models.JSONField) and v is not None else v
-            for f, v in zip(extra, tail, strict=True)
+            for f, v in zip(extra, defaults, strict=True)
         ]
         with cur.cursor.copy(
             f"COPY {connection.ops.quote_name(meta.db_table)} ({quoted}) FROM STDIN"
@@ -177,7 +171,7 @@ _PLAIN = (
 def _sqlite_converter(field: Any) -> Any:
     """How a value of ``field`` goes to SQLite: as it is (None) for numbers, text and ids,
     ISO text for dates, the field's own preparation for the rest."""
-    if isinstance(field, _PLAIN) and not isinstance(field, models.JSONField):
+    if isinstance(field, _PLAIN):
         return None
     if type(field) is models.DateField:
         return date.isoformat
@@ -190,7 +184,7 @@ def _sqlite_insert(
     fields: list[str],
     rows: list[tuple[Any, ...]],
     extra: list[Any],
-    now: Any,
+    defaults: list[Any],
     with_ids: bool,
 ) -> list[int]:
     """SQLite: one prepared INSERT executed per row, values prepared by their fields. Ids are
@@ -199,12 +193,7 @@ def _sqlite_insert(
     meta = model._meta
     attnames = {f.attname: f for f in meta.concrete_fields}
     named = [attnames[name] for name in fields]
-    tail = [
-        f.get_db_prep_save(
-            now if getattr(f, "auto_now_add", False) else f.get_default(), connection
-        )
-        for f in extra
-    ]
+    tail = [f.get_db_prep_save(v, connection) for f, v in zip(extra, defaults, strict=True)]
     table = connection.ops.quote_name(meta.db_table)
     ids: list[int] = []
     columns = [str(f.column) for f in named] + [str(f.column) for f in extra]

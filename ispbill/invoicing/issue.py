@@ -187,7 +187,8 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     # now with placeholder numbers, replaced by the real ones last in the transaction, so the
     # sequence's lock is held only for the last moments before commit.
     tag = uuid.uuid4().hex[:12]
-    issuer_snapshots: dict[int, dict[str, Any]] = {}
+    issuers = {d.issuer.pk: d.issuer for d, _ in issuable}
+    issuer_snapshots = {pk: issuer_snapshot(p) for pk, p in issuers.items()}  # one per issuer
     invoices = [
         IssuedInvoice(
             partner_id=d.account.partner_id,
@@ -204,8 +205,7 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
             net_minor=t.net_minor,
             tax_minor=t.tax_minor,
             total_minor=t.total_minor,
-            issuer_snapshot=issuer_snapshots.get(d.issuer.pk)
-            or issuer_snapshots.setdefault(d.issuer.pk, issuer_snapshot(d.issuer)),
+            issuer_snapshot=issuer_snapshots[d.issuer.pk],
             customer_snapshot=customer_snapshot(d.account),
         )
         for i, (d, t) in enumerate(issuable)
@@ -299,7 +299,6 @@ def invoices_number(invoices: list[IssuedInvoice]) -> None:
     by_issuer: dict[int, list[IssuedInvoice]] = defaultdict(list)
     for inv in invoices:
         by_issuer[inv.issuer_id].append(inv)
-    numbers: dict[int, str] = {}
     issuers = {p.pk: p for p in Partner.objects.filter(pk__in=list(by_issuer))}
     for issuer_id in sorted(by_issuer):
         group = sorted(
@@ -313,11 +312,9 @@ def invoices_number(invoices: list[IssuedInvoice]) -> None:
         )
         for inv, number in zip(group, reserved, strict=True):
             inv.number = number
-            numbers[inv.pk] = number
-    pending = [inv for inv in invoices if not inv.written]
-    _invoices_write(pending)
-    written_now = {inv.pk for inv in pending}
-    column_set(Invoice, "number", {pk: n for pk, n in numbers.items() if pk not in written_now})
+    # Rows written already get their numbers; the others are written with them.
+    column_set(Invoice, "number", {inv.pk: inv.number for inv in invoices if inv.written})
+    _invoices_write([inv for inv in invoices if not inv.written])
     from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
 
     issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
@@ -64,6 +65,11 @@ SERVICE_ROW_FIELDS = (
     "tariff__tax_rate__rate_bp",
     "tariff__tax_rate__category",
 )
+
+
+def service_rows(queryset: Any) -> list[ServiceRow]:
+    """The services of ``queryset`` (in its order) with their tariff and tax rate, as rows."""
+    return [ServiceRow(*values) for values in queryset.values_list(*SERVICE_ROW_FIELDS)]
 
 
 class Service(models.Model):
