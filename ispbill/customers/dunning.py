@@ -23,8 +23,8 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
 from ispbill.invoicing.emails import reminder_email_context
-from ispbill.invoicing.models import EmailKind, Invoice, InvoiceStatus
-from ispbill.invoicing.sending import email_delivery_queue
+from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceStatus
+from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.radius.sync import radius_sync_customers
@@ -175,8 +175,11 @@ def dunning_run(*, today: date) -> DunningResult:
     return result
 
 
+def _reminder_key(invoice_id: int, days_late: int) -> str:
+    return f"reminder:{invoice_id}:{days_late}"
+
+
 def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -> int:
-    sent = 0
     reminder_days: dict[int, list[int]] = {}
     for p in issuers.values():
         reminder_days[p.pk] = sorted(
@@ -191,13 +194,15 @@ def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -
     done = set(
         Reminder.objects.filter(invoice__in=candidates).values_list("invoice_id", "days_after_due")
     )
-    new: list[Reminder] = []
+    due: list[tuple[Invoice, int]] = []
+    deliveries: list[EmailDelivery] = []
     for inv in candidates:
         days_late = (today - inv.due_date).days
         if days_late not in reminder_days.get(inv.issuer_id, []) or (inv.pk, days_late) in done:
             continue
-        issuer = issuers[inv.issuer_id]
+        due.append((inv, days_late))
         if inv.customer.email:
+            issuer = issuers[inv.issuer_id]
             text = issuer_email_render(
                 issuer,
                 "email_reminder",
@@ -205,30 +210,33 @@ def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -
                     inv, customer=inv.customer, issuer=issuer, days_late=days_late
                 ),
             )
-            # Sent after commit (no mail for a rolled-back run); the key makes each reminder
-            # step go out once even when two dunning runs overlap.
-            delivery = email_delivery_queue(
-                key=f"reminder:{inv.pk}:{days_late}",
-                kind=EmailKind.REMINDER,
-                partner_id=inv.partner_id,
-                issuer_id=issuer.pk,
-                customer_id=inv.customer_id,
-                invoice_id=inv.pk,
-                to=inv.customer.email,
-                from_email=issuer.email,
-                subject=text.subject,
-                body=text.body,
+            deliveries.append(
+                email_delivery_new(
+                    key=_reminder_key(inv.pk, days_late),
+                    kind=EmailKind.REMINDER,
+                    partner_id=inv.partner_id,
+                    issuer_id=issuer.pk,
+                    customer_id=inv.customer_id,
+                    invoice_id=inv.pk,
+                    to=inv.customer.email,
+                    from_email=issuer.email,
+                    subject=text.subject,
+                    body=text.body,
+                )
             )
-            if delivery is None:
-                continue
-        new.append(
-            Reminder(
-                partner_id=inv.partner_id,
-                invoice=inv,
-                days_after_due=days_late,
-                email=inv.customer.email,
-            )
+    # Sent after commit (no mail for a rolled-back run); the key makes each reminder step go
+    # out once even when two dunning runs overlap: a step whose email exists already is skipped.
+    queued = {d.idempotency_key for d in email_deliveries_queue(deliveries)}
+    new = [
+        Reminder(
+            partner_id=inv.partner_id,
+            invoice=inv,
+            days_after_due=days_late,
+            email=inv.customer.email,
         )
-        sent += 1
+        for inv, days_late in due
+        if not inv.customer.email or _reminder_key(inv.pk, days_late) in queued
+    ]
+    sent = len(new)
     Reminder.objects.bulk_create(new, ignore_conflicts=True)
     return sent

@@ -22,7 +22,7 @@ from django.core.mail import EmailMessage
 from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -33,7 +33,9 @@ from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invo
 __all__ = [
     "EMAIL_RETRYABLE_ERRORS",
     "EmailOutcome",
+    "email_deliveries_queue",
     "email_delivery_counts",
+    "email_delivery_new",
     "email_delivery_queue",
     "email_delivery_retry",
     "email_delivery_send",
@@ -78,13 +80,21 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     return issuer_document_pdf(issuer_id=invoice.issuer_id, data=invoice_document_data(invoice))
 
 
-def _dispatch(delivery_id: int) -> None:
-    from ispbill.invoicing.tasks import email_delivery_send_task
+def _dispatch_on_commit(delivery_ids: list[int]) -> None:
+    """After commit, hand each delivery to the sending task (one callback for them all)."""
+    if not delivery_ids:
+        return
 
-    email_delivery_send_task.delay(delivery_id)
+    def dispatch() -> None:
+        from ispbill.invoicing.tasks import email_delivery_send_task
+
+        for pk in delivery_ids:
+            email_delivery_send_task.delay(pk)
+
+    transaction.on_commit(dispatch)
 
 
-def email_delivery_queue(
+def email_delivery_new(
     *,
     key: str,
     kind: str,
@@ -96,32 +106,53 @@ def email_delivery_queue(
     body: str,
     customer_id: int | None = None,
     invoice_id: int | None = None,
-) -> EmailDelivery | None:
-    """Record an email to send under the idempotency ``key`` and send it after commit.
-    Returns None, recording nothing, when an email with that key exists already (sent,
-    failed or on its way). An empty ``from_email`` sends from DEFAULT_FROM_EMAIL."""
-    try:
-        with transaction.atomic():
-            delivery = EmailDelivery.objects.create(
-                idempotency_key=key,
-                kind=kind,
-                partner_id=partner_id,
-                issuer_id=issuer_id,
-                customer_id=customer_id,
-                invoice_id=invoice_id,
-                to=to,
-                from_email=from_email or settings.DEFAULT_FROM_EMAIL,
-                subject=" ".join(subject.split())[:_MAX_SUBJECT_CHARS],
-                body=body,
-                message_id=make_msgid(domain=str(DNS_NAME)),
-            )
-    except IntegrityError:
-        if EmailDelivery.objects.filter(idempotency_key=key).exists():
-            return None
-        raise
-    pk = delivery.pk
-    transaction.on_commit(lambda: _dispatch(pk))
-    return delivery
+) -> EmailDelivery:
+    """An unsaved delivery for ``email_deliveries_queue``. An empty ``from_email`` sends from
+    DEFAULT_FROM_EMAIL."""
+    return EmailDelivery(
+        idempotency_key=key,
+        kind=kind,
+        partner_id=partner_id,
+        issuer_id=issuer_id,
+        customer_id=customer_id,
+        invoice_id=invoice_id,
+        to=to,
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
+        subject=" ".join(subject.split())[:_MAX_SUBJECT_CHARS],
+        body=body,
+        message_id=make_msgid(domain=str(DNS_NAME)),
+    )
+
+
+def email_deliveries_queue(deliveries: list[EmailDelivery]) -> list[EmailDelivery]:
+    """Record unsaved deliveries (``email_delivery_new``) in one insert and send them after
+    commit. Returns those recorded, in order: one whose idempotency key exists already (sent,
+    failed or on its way) is left out and recorded nothing."""
+    if not deliveries:
+        return []
+    EmailDelivery._base_manager.bulk_create(deliveries, ignore_conflicts=True)
+    # Ours are those with our fresh Message-IDs; a conflicting key kept the other row.
+    ids = dict(
+        EmailDelivery._base_manager.filter(
+            message_id__in=[d.message_id for d in deliveries]
+        ).values_list("message_id", "pk")
+    )
+    queued = []
+    for delivery in deliveries:
+        if delivery.message_id in ids:
+            delivery.pk = ids[delivery.message_id]
+            delivery._state.adding = False
+            queued.append(delivery)
+    _dispatch_on_commit([d.pk for d in queued])
+    return queued
+
+
+def email_delivery_queue(**fields: Any) -> EmailDelivery | None:
+    """Record one email (``email_delivery_new``'s fields) under its idempotency ``key`` and
+    send it after commit. Returns None, recording nothing, when an email with that key exists
+    already (sent, failed or on its way)."""
+    queued = email_deliveries_queue([email_delivery_new(**fields)])
+    return queued[0] if queued else None
 
 
 def _valid_address(invoice: Invoice, to: str) -> str:
@@ -262,8 +293,7 @@ def email_delivery_retry(*, delivery_ids: Iterable[int] | None = None) -> int:
             qs = qs.filter(pk__in=list(delivery_ids))
         ids = list(qs.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
         EmailDelivery.objects.filter(pk__in=ids).update(status=EmailStatus.QUEUED)
-        for pk in ids:
-            transaction.on_commit(lambda pk=pk: _dispatch(pk))  # type: ignore[misc]
+        _dispatch_on_commit(ids)
     return len(ids)
 
 
