@@ -115,15 +115,6 @@ def setup_django(url: str) -> None:
     django.setup()
 
 
-def copy_rows(cursor, table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
-    n = 0
-    with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-    return n
-
-
 def billing_months(today: date) -> list[date]:
     """The first days of the last MONTHS months, oldest first (this month included)."""
     months = []
@@ -154,13 +145,14 @@ def _payment_state(
 def populate(customers_total: int) -> dict[str, object]:
     """Partners, customers and invoices (COPY), number sequences; returns the ids the load
     uses."""
+    from billing_run import copy_rows
     from django.db import connection
     from psycopg.types.json import Jsonb
 
     from ispbill.core.numbering import render_number, sequence_period_key
     from ispbill.core.tenancy import system_scope
-    from ispbill.customers.models import Customer
-    from ispbill.invoicing.issue import issuer_snapshot
+    from ispbill.customers.models import CUSTOMER_ROW_FIELDS, Customer, CustomerRow
+    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
     from ispbill.invoicing.models import NumberSequence
     from ispbill.partners.models import Partner
 
@@ -215,7 +207,6 @@ def populate(customers_total: int) -> dict[str, object]:
     street_names = ["Hauptstrasse", "Bahnhofstrasse", "Gartenweg", "Schulstrasse", "Lindenallee"]
     cities = [("20457", "Hamburg"), ("10115", "Berlin"), ("80331", "München"), ("50667", "Köln")]
     with connection.cursor() as cur:
-        raw = cur.cursor
         columns = [
             "partner_id",
             "reference",
@@ -255,12 +246,12 @@ def populate(customers_total: int) -> dict[str, object]:
                     "",
                 )
 
-        copy_rows(raw, "customers_customer", columns, customer_rows())
-        cur.execute(
-            "SELECT id, partner_id, reference, name, company, street, postcode, city, country, "
-            "vat_id, email, language FROM customers_customer ORDER BY id"
-        )
-        customers = cur.fetchall()
+        copy_rows(cur, "customers_customer", columns, customer_rows())
+    with system_scope():
+        customers = [
+            CustomerRow(*values)
+            for values in Customer.objects.order_by("pk").values_list(*CUSTOMER_ROW_FIELDS)
+        ]
     customers_seconds = time.monotonic() - t0
 
     by_id = {p.pk: p for p in partners}
@@ -269,7 +260,7 @@ def populate(customers_total: int) -> dict[str, object]:
     # an own-invoicing partner its customers; aggregated sub-customers get no invoice.
     billed = []
     for row in customers:
-        cid, pid = row[0], row[1]
+        cid, pid = row.pk, row.partner_id
         if cid in accounts:
             continue
         mode = by_id[pid].mode
@@ -291,31 +282,9 @@ def populate(customers_total: int) -> dict[str, object]:
             excess -= 1
         i += 1
 
-    snapshots = {}
-    for row, _ in billed:
-        cid, _pid, ref, name, company, street, postcode, city, country, vat_id, email, lang = row
-        snapshots[cid] = Jsonb(
-            {
-                "id": cid,
-                "reference": ref,
-                "name": name,
-                "company": company,
-                "street": street,
-                "postcode": postcode,
-                "city": city,
-                "country": country,
-                "vat_id": vat_id,
-                "email": email,
-                "language": lang,
-            }
-        )
+    # The billed customers' and the partners' accounts' snapshots, as invoices_issue takes them.
+    snapshots = {row.pk: Jsonb(customer_snapshot(row)) for row in customers}
     issuer_snaps = {p.pk: Jsonb(issuer_snapshot(p)) for p in partners}
-    account_snaps = {}
-    with system_scope():
-        from ispbill.invoicing.issue import customer_snapshot
-
-        for acc in Customer.objects.filter(pk__in=list(accounts)):
-            account_snaps[acc.pk] = Jsonb(customer_snapshot(acc))
     counters: dict[tuple[int, str], int] = {}
     home_prices = [2990, 3990, 6990, 4990]
     own_prices = [3450, 4450, 5450]
@@ -340,7 +309,7 @@ def populate(customers_total: int) -> dict[str, object]:
             for idx, (row, issuer) in enumerate(billed):
                 if start[idx] > m:
                     continue
-                cid, pid = row[0], row[1]
+                cid, pid = row.pk, row.partner_id
                 own = issuer.pk != home.pk
                 billing_date = month.replace(day=5) if own else month
                 prices = own_prices if own else home_prices
@@ -376,12 +345,12 @@ def populate(customers_total: int) -> dict[str, object]:
                     net=2392 * (5000 + 700 * p.pk) // 10,
                     age=age,
                     issuer_snapshot=issuer_snaps[home.pk],
-                    customer_snapshot=account_snaps[acc_id],
+                    customer_snapshot=snapshots[acc_id],
                 )
 
     t1 = time.monotonic()
     with connection.cursor() as cur:
-        n_invoices = copy_rows(cur.cursor, "invoicing_invoice", INVOICE_COLUMNS, invoice_rows())
+        n_invoices = copy_rows(cur, "invoicing_invoice", INVOICE_COLUMNS, invoice_rows())
     invoices_seconds = time.monotonic() - t1
     with system_scope():
         NumberSequence.objects.bulk_create(

@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from datetime import date
 from typing import Any
 
-from ispbill.billing.models import Charge
+from ispbill.billing.models import CHARGE_FIELDS, Charge
 from ispbill.catalog.models import Tariff
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import Customer
@@ -223,50 +223,27 @@ def _state_lines(*, exact_numbers: bool) -> list[str]:
             )
         ),
     )
+    # Every stored column of a charge (CHARGE_FIELDS), its references by name.
+    charge_refs = {
+        "customer_id": n.customer,
+        "account_id": n.customer,
+        "partner_id": n.partner,
+        "issuer_id": n.partner,
+        "service_id": n.service,
+        "tariff_id": n.tariff,
+        "one_time_charge_id": n.one_time,
+        "invoice_id": n.invoice,
+    }
     out += _section(
         "charges",
         (
             _row(
-                n.customer.get(customer_id),
-                n.customer.get(account_id),
-                n.partner.get(partner_id),
-                n.partner.get(issuer_id),
-                n.service.get(service_id) if service_id else n.one_time.get(otc_id),
-                n.tariff.get(tariff_id),
-                n.invoice.get(invoice_id),
-                *r,
+                *(
+                    charge_refs[field].get(value) if field in charge_refs else value
+                    for field, value in zip(CHARGE_FIELDS, values, strict=True)
+                )
             )
-            for (
-                customer_id,
-                account_id,
-                partner_id,
-                issuer_id,
-                service_id,
-                otc_id,
-                tariff_id,
-                invoice_id,
-                *r,
-            ) in Charge.objects.values_list(
-                "customer_id",
-                "account_id",
-                "partner_id",
-                "issuer_id",
-                "service_id",
-                "one_time_charge_id",
-                "tariff_id",
-                "invoice_id",
-                "kind",
-                "billing_date",
-                "period_start",
-                "period_end",
-                "description",
-                "quantity",
-                "unit_price_minor",
-                "amount_minor",
-                "tax_rate_bp",
-                "tax_category",
-                "currency",
-            )
+            for values in Charge.objects.values_list(*CHARGE_FIELDS)
         ),
     )
     out += _journal(n)

@@ -26,10 +26,8 @@ from ispbill.core.tenancy import system_scope
 from ispbill.partners.models import Partner
 
 
-@shared_task(bind=True, max_retries=5, acks_late=True)
-def billing_chunk_task(
-    self: Any, run_id: int, customer_ids: list[int], run_date: str
-) -> dict[str, Any]:
+@shared_task(acks_late=True)
+def billing_chunk_task(run_id: int, customer_ids: list[int], run_date: str) -> dict[str, Any]:
     from ispbill.billing.run import billing_chunk_process
 
     with system_scope():
