@@ -51,6 +51,26 @@ def setup_django() -> None:
     django.setup()
 
 
+# The customer columns the benchmarks write (bench/read_api.py writes the same).
+CUSTOMER_COLUMNS = [
+    "partner_id",
+    "reference",
+    "name",
+    "company",
+    "email",
+    "phone",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "vat_id",
+    "language",
+    "status",
+    "created_at",
+    "payment_period",
+]
+
+
 def copy_rows(cur, table: str, columns: list[str], rows) -> int:  # type: ignore[no-untyped-def]
     """Write rows with COPY on PostgreSQL, with executemany INSERTs on SQLite."""
     from django.db import connection
@@ -112,23 +132,7 @@ def populate(n_customers: int) -> dict[str, int]:
         copy_rows(
             cur,
             "customers_customer",
-            [
-                "partner_id",
-                "reference",
-                "name",
-                "company",
-                "email",
-                "phone",
-                "street",
-                "postcode",
-                "city",
-                "country",
-                "vat_id",
-                "language",
-                "status",
-                "created_at",
-                "payment_period",
-            ],
+            CUSTOMER_COLUMNS,
             (
                 (
                     partners[i % 4],

@@ -145,7 +145,7 @@ def _payment_state(
 def populate(customers_total: int) -> dict[str, object]:
     """Partners, customers and invoices (COPY), number sequences; returns the ids the load
     uses."""
-    from billing_run import copy_rows
+    from billing_run import CUSTOMER_COLUMNS, copy_rows
     from django.db import connection
     from psycopg.types.json import Jsonb
 
@@ -207,23 +207,7 @@ def populate(customers_total: int) -> dict[str, object]:
     street_names = ["Hauptstrasse", "Bahnhofstrasse", "Gartenweg", "Schulstrasse", "Lindenallee"]
     cities = [("20457", "Hamburg"), ("10115", "Berlin"), ("80331", "München"), ("50667", "Köln")]
     with connection.cursor() as cur:
-        columns = [
-            "partner_id",
-            "reference",
-            "name",
-            "company",
-            "email",
-            "phone",
-            "street",
-            "postcode",
-            "city",
-            "country",
-            "vat_id",
-            "language",
-            "status",
-            "created_at",
-            "payment_period",
-        ]
+        columns = CUSTOMER_COLUMNS
 
         def customer_rows():  # type: ignore[no-untyped-def]
             for i in range(customers_total):
