@@ -178,6 +178,11 @@ def _role_in_scope(role: str | None, partners: list[int] | None) -> None:
         raise NotAllowed("A partner administrator creates partner staff and portal users only.")
 
 
+def _user_in_scope(user: User, partners: list[int] | None) -> None:
+    if partners is not None and user.partner_id not in partners:
+        raise NotAllowed("This user is not one of your partner's users.")
+
+
 def user_create(
     *,
     username: str,
@@ -256,8 +261,7 @@ def user_update(*, user: User, actor: Any = None, **changes: Any) -> User:
     _role_in_scope(changes.get("role"), partners)
     with transaction.atomic():
         locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
-        if partners is not None and locked.partner_id not in partners:
-            raise NotAllowed("This user is not one of your partner's users.")
+        _user_in_scope(locked, partners)
         if getattr(actor, "pk", None) == locked.pk:
             if changes.get("is_active") is False:
                 raise DomainValidationError.for_fields(
@@ -288,9 +292,7 @@ def user_password_link_send(*, user: User, site_url: str, actor: Any = None) -> 
     """Email ``user`` a link to choose a password (the password-reset confirmation page; it
     works once and expires after PASSWORD_RESET_TIMEOUT), after commit. Returns the
     address. In a partner's scope only to that partner's users."""
-    partners = users_managed_partner_ids(actor)
-    if partners is not None and user.partner_id not in partners:
-        raise NotAllowed("This user is not one of your partner's users.")
+    _user_in_scope(user, users_managed_partner_ids(actor))
     address = user.email.strip()
     if not address:
         raise DomainValidationError.for_fields(

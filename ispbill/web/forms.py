@@ -12,6 +12,7 @@ from django.core.validators import RegexValidator
 from django.utils import timezone
 
 from ispbill.accounts.models import OPERATOR_ROLES, PARTNER_ROLES, Role, User
+from ispbill.accounts.services import PARTNER_SCOPE_ROLES
 from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.core.money import Money
 from ispbill.customers.models import Customer
@@ -710,7 +711,7 @@ class UserCreateForm(FieldsetsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         role: Any = self.fields["role"]
         if partners is None:
-            role.choices = _role_choices(PARTNER_ROLES | {Role.CUSTOMER})
+            role.choices = _role_choices(PARTNER_SCOPE_ROLES)
             role.initial = Role.PARTNER_STAFF
             self.fields.pop("partner")
             self.sections = [

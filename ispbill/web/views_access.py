@@ -201,18 +201,13 @@ def _users(request: HttpRequest) -> QuerySet[User]:
 
 
 def _user_for(request: HttpRequest, user_id: int) -> User:
-    user = _users(request).filter(pk=user_id).first()
-    if user is None:
-        raise Http404("No such user.")
+    user: User = get_object_or_404(_users(request), pk=user_id)
     return user
 
 
-def _refusal(exc: Exception) -> str:
+def _refusal(exc: DomainValidationError | NotAllowed) -> str:
     fields: dict[str, str] = getattr(exc, "fields", None) or {}
-    if fields:
-        return " ".join(fields.values())
-    messages_: list[str] | None = getattr(exc, "messages", None)
-    return " ".join(messages_) if messages_ else str(exc)
+    return " ".join(fields.values()) if fields else str(exc)
 
 
 @require_capability("users.manage")

@@ -20,7 +20,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
-from ispbill.invoicing.pdfs import credit_note_pdf, receipt_pdf
+from ispbill.invoicing.pdfs import commission_statement_pdf, credit_note_pdf, receipt_pdf
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.partners.statements import (
@@ -558,15 +558,11 @@ def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
     return redirect("web:commission", statement_id=statement.pk)
 
 
-__all__ = ["PartnerMode"]
-
-
 @require_capability("commission.read")
 def commission_pdf(request: HttpRequest, statement_id: int) -> HttpResponse:
-    from ispbill.invoicing.pdfs import commission_statement_pdf
-
     statement = _statement_for(request, statement_id)
-    response = HttpResponse(commission_statement_pdf(statement), content_type="application/pdf")
-    name = f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}.pdf"
-    response["Content-Disposition"] = f'inline; filename="{name}"'
-    return response
+    name = f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}"
+    return pdf_response(commission_statement_pdf(statement), name)
+
+
+__all__ = ["PartnerMode"]
