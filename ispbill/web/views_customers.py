@@ -34,6 +34,7 @@ from ispbill.payments.models import Payment
 from ispbill.payments.services import account_issuer
 from ispbill.subscriptions.models import OneTimeCharge, Service
 from ispbill.subscriptions.services import one_time_charge_create, service_create
+from ispbill.web.documents import pdf_response
 from ispbill.web.forms import (
     CustomerForm,
     OneTimeChargeForm,
@@ -54,7 +55,6 @@ from ispbill.web.panel import (
     panel_partner,
     sorted_by,
 )
-from ispbill.web.views_finance import pdf_response
 
 # -- partners -------------------------------------------------------------------------------
 

@@ -20,7 +20,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
-from ispbill.invoicing.pdfs import commission_statement_pdf, credit_note_pdf, receipt_pdf
+from ispbill.invoicing.pdfs import commission_statement_pdf
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.partners.statements import (
@@ -33,7 +33,12 @@ from ispbill.partners.statements import (
 )
 from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import PaymentError, payment_record, payment_refund
-from ispbill.web.documents import invoice_pdf_response
+from ispbill.web.documents import (
+    credit_note_pdf_response,
+    invoice_pdf_response,
+    pdf_response,
+    receipt_pdf_response,
+)
 from ispbill.web.forms import (
     BillingRunForm,
     CreditNoteForm,
@@ -296,22 +301,6 @@ def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
 def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
     return invoice_pdf_response(invoice)
-
-
-def pdf_response(content: bytes, name: str) -> HttpResponse:
-    """A PDF shown in the browser, saved as ``<name>.pdf``."""
-    safe = "".join(ch for ch in name if ch.isalnum() or ch in "-_") or "document"
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'inline; filename="{safe}.pdf"'
-    return response
-
-
-def credit_note_pdf_response(note: CreditNote) -> HttpResponse:
-    return pdf_response(credit_note_pdf(note), f"credit-note-{note.number or note.pk}")
-
-
-def receipt_pdf_response(payment: Payment) -> HttpResponse:
-    return pdf_response(receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}")
 
 
 @require_capability("finance.read")

@@ -16,11 +16,14 @@ from ispbill.customers.services import customer_update
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.payments.models import Payment
 from ispbill.subscriptions.models import Service
-from ispbill.web.documents import invoice_pdf_response
+from ispbill.web.documents import (
+    credit_note_pdf_response,
+    invoice_pdf_response,
+    receipt_pdf_response,
+)
 from ispbill.web.forms import ProfileForm, errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate
 from ispbill.web.views_customers import statement_context, statement_pdf_response
-from ispbill.web.views_finance import credit_note_pdf_response, receipt_pdf_response
 
 
 def _me(request: HttpRequest) -> Customer:

@@ -45,6 +45,7 @@ from ispbill.invoicing.templates import (
     issuer_asset_upload,
 )
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.web.documents import pdf_response
 from ispbill.web.panel import access_of, actor, page
 
 
@@ -205,9 +206,7 @@ def document_template_preview(request: HttpRequest) -> HttpResponse:
                 choice=choice,
                 language=language,
             )
-            response = HttpResponse(pdf, content_type="application/pdf")
-            response["Content-Disposition"] = f'inline; filename="preview-{doc_type}.pdf"'
-            return response
+            return pdf_response(pdf, f"preview-{doc_type}")
         else:
             png = template_preview_png(
                 issuer=issuer,
