@@ -24,10 +24,13 @@ class Charge(models.Model):
     (the customer itself, or its partner's account in aggregated mode). The unique constraint
     on (service, kind, period_start) is what makes billing exactly-once."""
 
-    # References to configuration rows (partners, tariffs) on the high-volume tables carry no
-    # database constraint: checking them row by row cost a quarter of the billing run, and
-    # every chunk took a share lock on the same few partner rows. Django still protects the
-    # referenced rows from deletion, and ``ispbill check`` verifies them (docs/performance.md).
+    # References to configuration rows (partners, tariffs) and to issued documents (invoices,
+    # journal entries) on the high-volume tables carry no database constraint: checking them
+    # row by row cost a third of the billing run, every chunk took a share lock on the same few
+    # partner rows, and each new invoice and entry was locked again by its own lines and
+    # postings. Django still protects the referenced rows from deletion, a database trigger
+    # refuses to delete an invoice or a journal entry (core/guards.py), and ``ispbill check``
+    # verifies every such reference (``data.references``; docs/performance.md).
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
@@ -79,8 +82,14 @@ class Charge(models.Model):
     tax_rate_bp = models.PositiveIntegerField()
     tax_category = models.CharField(max_length=2, default="S")
     currency = models.CharField(max_length=3)
+    # Invoices are never deleted (a database trigger refuses it): no row-by-row check.
     invoice = models.ForeignKey(
-        "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="charges"
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charges",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

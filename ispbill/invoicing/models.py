@@ -178,9 +178,10 @@ class Invoice(models.Model):
 class InvoiceLine(models.Model):
     """A copy of a charge as printed; never modified."""
 
-    # (invoice, position) is unique: that index serves the invoice's lines.
+    # (invoice, position) is unique: that index serves the invoice's lines. No database
+    # constraint: invoices are never deleted (see ispbill/billing/models.py Charge).
     invoice = models.ForeignKey(
-        Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False
+        Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, db_constraint=False
     )
     position = models.PositiveIntegerField()
     section = models.CharField(
@@ -220,8 +221,9 @@ class InvoiceLine(models.Model):
 class InvoiceTax(models.Model):
     """VAT of one rate over the whole document (EN 16931 BR-CO-17)."""
 
-    invoice = models.ForeignKey(  # (invoice, rate, category) is unique and serves it
-        Invoice, on_delete=models.PROTECT, related_name="taxes", db_index=False
+    # (invoice, rate, category) is unique and serves it; invoices are never deleted.
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="taxes", db_index=False, db_constraint=False
     )
     rate_bp = models.PositiveIntegerField()
     category = models.CharField(max_length=2, default="S")

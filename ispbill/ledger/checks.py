@@ -241,9 +241,9 @@ def check_charges() -> list[Breach]:
 
 @invariant("data.references")
 def check_references() -> list[Breach]:
-    """References the database does not constrain (``db_constraint=False``: partners, tariffs
-    and billing runs on the high-volume tables, see ispbill/billing/models.py Charge) point at
-    existing rows, whichever model has them."""
+    """References the database does not constrain (``db_constraint=False``: partners, tariffs,
+    billing runs, invoices and journal entries on the high-volume tables, see
+    ispbill/billing/models.py Charge) point at existing rows, whichever model has them."""
     out = []
     for model in apps.get_models():
         for field in model._meta.concrete_fields:
@@ -254,6 +254,9 @@ def check_references() -> list[Breach]:
             dangling = list(
                 model._base_manager.filter(**{f"{field.attname}__isnull": False})
                 .exclude(**{f"{field.attname}__in": target._base_manager.values("pk")})
+                # By id: a default ordering through the reference would join its target
+                # and hide the very rows sought.
+                .order_by("pk")
                 .values_list("pk", flat=True)[:LIMIT]
             )
             if dangling:

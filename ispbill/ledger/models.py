@@ -65,7 +65,10 @@ class Posting(models.Model):
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="postings")
+    # Entries are never deleted (a database trigger refuses it): no row-by-row check.
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="postings", db_constraint=False
+    )
     account = models.CharField(max_length=30, choices=AccountCode.choices)
     customer = models.ForeignKey(
         "customers.Customer",

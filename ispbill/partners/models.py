@@ -246,7 +246,9 @@ class CommissionAccrual(models.Model):
     date = models.DateField()
     source_type = models.CharField(max_length=20)  # invoice, allocation, credit_note
     source_id = models.BigIntegerField()
-    invoice = models.ForeignKey("invoicing.Invoice", on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(  # invoices are never deleted: no row-by-row check
+        "invoicing.Invoice", on_delete=models.PROTECT, related_name="+", db_constraint=False
+    )
     rate_bp = models.PositiveIntegerField()
     base_minor = models.BigIntegerField(help_text="Net amount the rate applies to, minor units")
     amount_minor = models.BigIntegerField(help_text="Commission, minor units, rounded per line")

@@ -352,3 +352,47 @@ def test_check_reports_a_reference_the_database_does_not_constrain(home):
     Charge.objects.filter(pk=charge.pk).update(tariff_id=999_999)
     breaches = invariants_check()[1]
     assert [(b.check, b.ids) for b in breaches] == [("data.references", (f"charge:{charge.pk}",))]
+
+
+def test_check_reports_a_line_or_posting_pointing_at_no_document(home):
+    """Invoice lines and postings reference their invoice and entry without a database
+    constraint; a row pointing at a missing one is reported by ``ispbill check``."""
+    c = customer()
+    service(c, tariff(price=3000), date(2026, 4, 1))
+    bill(date(2026, 4, 1))
+    line = InvoiceLine.objects.get()
+    posting = Posting.objects.order_by("pk").first()
+    assert posting is not None
+    InvoiceLine.objects.filter(pk=line.pk).update(invoice_id=999_999)
+    Posting.objects.filter(pk=posting.pk).update(entry_id=999_998)
+    found = sorted((b.check, b.ids) for b in invariants_check()[1] if b.check == "data.references")
+    assert found == [
+        ("data.references", (f"invoiceline:{line.pk}",)),
+        ("data.references", (f"posting:{posting.pk}",)),
+    ]
+
+
+def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
+    """The references to invoices and entries are not constrained; instead, on PostgreSQL,
+    no DELETE of an invoice or an entry gets through, even one bypassing the models."""
+    from django.db import IntegrityError, connection, transaction
+
+    from ispbill.ledger.models import JournalEntry
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger is PostgreSQL's; on SQLite the models refuse delete()")
+    c = customer()
+    service(c, tariff(price=3000), date(2026, 4, 1))
+    bill(date(2026, 4, 1))
+    invoice = Invoice.objects.get()
+    entry_id = JournalEntry.objects.order_by("pk").values_list("pk", flat=True)[0]
+    for table, pk in [("invoicing_invoice", invoice.pk), ("ledger_journalentry", entry_id)]:
+        with (
+            pytest.raises(IntegrityError, match="never deleted"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+    with pytest.raises(ImmutableDocumentError):
+        invoice.delete()
+    assert Invoice.objects.count() == 1 and InvoiceLine.objects.count() == 1
