@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import operator
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -210,15 +212,21 @@ class ChargeRow:
     pk: int | None = None
 
 
+# ChargeRow's fields in their order (pk last), for building rows positionally.
+_CHARGE_ROW_ORDER = [f.name for f in dataclasses.fields(ChargeRow) if f.name != "pk"]
+
+
 def charge_rows(queryset: Any) -> list[ChargeRow]:
     """Stored charges of ``queryset`` as plain rows (with their ``pk``), in its order."""
-    return [ChargeRow(**values) for values in queryset.values("pk", *CHARGE_FIELDS)]
+    return [
+        ChargeRow(*values[1:], pk=values[0])
+        for values in queryset.values_list("pk", *_CHARGE_ROW_ORDER)
+    ]
 
 
 def charges_insert(rows: list[Any]) -> None:
     """Store new charges (ChargeRow or unsaved Charge objects)."""
     from ispbill.core.bulk import tuples_insert
 
-    tuples_insert(
-        Charge, CHARGE_FIELDS, [tuple(getattr(r, f) for f in CHARGE_FIELDS) for r in rows]
-    )
+    values = operator.attrgetter(*CHARGE_FIELDS)
+    tuples_insert(Charge, CHARGE_FIELDS, [values(r) for r in rows])

@@ -53,6 +53,8 @@ def charge_amount(
 ) -> int:
     """``unit x quantity x (active days - discounted days x discount) / days in period``,
     rounded once. A discount ending mid-period applies to the days up to its end date."""
+    if not discount_bp and sp.active == sp.full:
+        return unit_price_minor * quantity  # a whole period at full price: nothing to round
     discounted_days = 0
     if discount_bp:
         if discount_until is None:
