@@ -212,16 +212,13 @@ class ChargeRow:
     pk: int | None = None
 
 
-# ChargeRow's fields in their order (pk last), for building rows positionally.
-_CHARGE_ROW_ORDER = [f.name for f in dataclasses.fields(ChargeRow) if f.name != "pk"]
+# ChargeRow's fields in their order but its pk (the last), for building rows positionally.
+_CHARGE_ROW_ORDER = [f.name for f in dataclasses.fields(ChargeRow)][:-1]
 
 
 def charge_rows(queryset: Any) -> list[ChargeRow]:
     """Stored charges of ``queryset`` as plain rows (with their ``pk``), in its order."""
-    return [
-        ChargeRow(*values[1:], pk=values[0])
-        for values in queryset.values_list("pk", *_CHARGE_ROW_ORDER)
-    ]
+    return [ChargeRow(*values) for values in queryset.values_list(*_CHARGE_ROW_ORDER, "pk")]
 
 
 def charges_insert(rows: list[Any]) -> None:

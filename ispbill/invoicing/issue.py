@@ -147,7 +147,7 @@ class IssuedInvoice:
     written: bool = False  # the row is in the database (else ``invoices_number`` writes it)
 
     def values(self) -> tuple[Any, ...]:
-        return _invoice_row_values(self)  # type: ignore[no-any-return]
+        return _invoice_row_values(self)
 
 
 _invoice_row_values = operator.attrgetter(*INVOICE_ROW_FIELDS)
