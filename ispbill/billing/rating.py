@@ -5,11 +5,12 @@ Amounts are in minor units; each charge is rounded once (DOMAIN.md "Money")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
-from decimal import Decimal
+from datetime import date, timedelta
 
 from ispbill.core.periods import Cycle, ServicePeriod, effective_period_months, periods_due
-from ispbill.invoicing.tax import BP, round_minor
+from ispbill.invoicing.tax import BP_INT, div_round
+
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,9 +39,7 @@ class ChargeDraft:
 
     @property
     def next_uncharged(self) -> date:
-        from datetime import timedelta
-
-        return self.period.period.end + timedelta(days=1)
+        return self.period.period.end + ONE_DAY
 
 
 def charge_amount(
@@ -62,9 +61,9 @@ def charge_amount(
         else:
             part = sp.active.overlap(sp.active.start, discount_until)
             discounted_days = part.days if part else 0
-    weighted_days = Decimal(sp.active.days) - Decimal(discounted_days) * Decimal(discount_bp) / BP
-    value = Decimal(unit_price_minor) * quantity * weighted_days / Decimal(sp.full.days)
-    return round_minor(value)
+    # unit x quantity x (active - discounted x bp / BP) / full days, as one exact fraction.
+    weighted = sp.active.days * BP_INT - discounted_days * discount_bp
+    return div_round(unit_price_minor * quantity * weighted, sp.full.days * BP_INT)
 
 
 def service_rate(

@@ -10,7 +10,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
-BP = Decimal(10000)
+BP_INT = 10000  # basis points in one
+BP = Decimal(BP_INT)
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +39,16 @@ def round_minor(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
+def div_round(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) rounded ROUND_HALF_UP to a whole number,
+    exactly, in integers: the same result as ``round_minor`` of the exact quotient, without
+    Decimal arithmetic (a billing run rounds hundreds of thousands of these)."""
+    q, r = divmod(abs(numerator), denominator)
+    if 2 * r >= denominator:
+        q += 1
+    return q if numerator >= 0 else -q
+
+
 def rate_decimal(rate_bp: int) -> Decimal:
     return Decimal(rate_bp) / BP
 
@@ -52,13 +63,12 @@ def document_totals(
         sums[(rate_bp, category)] += amount
     groups = []
     for (rate_bp, category), amount in sorted(sums.items()):
-        rate = rate_decimal(rate_bp)
-        if prices_include_tax:
-            tax = round_minor(Decimal(amount) * rate / (1 + rate))
+        if prices_include_tax:  # gross x rate / (1 + rate)
+            tax = div_round(amount * rate_bp, BP_INT + rate_bp)
             net = amount - tax
         else:
             net = amount
-            tax = round_minor(Decimal(amount) * rate)
+            tax = div_round(amount * rate_bp, BP_INT)
         groups.append(TaxGroup(rate_bp, category, net, tax))
     net_total = sum(g.net_minor for g in groups)
     tax_total = sum(g.tax_minor for g in groups)
