@@ -4,12 +4,27 @@ import os
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import task_postrun, task_prerun
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
 
 app = Celery("ispbill")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+# Database connections outlive a task, as they outlive a request (CONN_MAX_AGE): Celery's
+# Django fixup closes them after every task unless told to reuse them, and a new PostgreSQL
+# backend per billing chunk cost a process and a cold catalog cache each time. Django's own
+# rule closes the ones too old or broken, before and after every task.
+app.conf.CELERY_DB_REUSE_MAX = 2**31
+
+
+@task_prerun.connect
+@task_postrun.connect
+def _connections_tidy(**kwargs: object) -> None:
+    from django.db import close_old_connections
+
+    close_old_connections()
 
 # The daily work (billing, dunning, reminders) at 02:00 when a broker and beat are running.
 app.conf.beat_schedule = {

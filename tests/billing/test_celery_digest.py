@@ -344,6 +344,16 @@ def test_a_run_shared_by_two_workers_equals_the_in_process_run(workers: Workers)
     run = runs[0]
     assert run.chunks_done == run.chunks_total == -(-due // CHUNK) + 1
     _assert_same_state(expected)
+    # The pool processes kept their database connections from task to task (one backend
+    # each, opened before the run ended), not one new backend per chunk.
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT backend_start FROM pg_stat_activity WHERE datname = current_database() "
+            "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
+        )
+        kept = [row[0] for row in cur.fetchall()]
+    assert 1 <= len(kept) <= 2
+    assert run.finished_at is not None and all(start < run.finished_at for start in kept)
 
 
 def test_a_worker_killed_in_a_chunk_then_the_run_resumed_equals_it(workers: Workers) -> None:
