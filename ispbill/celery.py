@@ -26,6 +26,7 @@ def _connections_tidy(**kwargs: object) -> None:
 
     close_old_connections()
 
+
 # The daily work (billing, dunning, reminders) at 02:00 when a broker and beat are running.
 app.conf.beat_schedule = {
     "ispbill-daily-work": {
