@@ -1,6 +1,7 @@
 """Celery application: eager (in-process) unless CELERY_BROKER_URL is set."""
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
@@ -21,7 +22,9 @@ app.conf.CELERY_DB_REUSE_MAX = 2**31
 
 @task_prerun.connect
 @task_postrun.connect
-def _connections_tidy(**kwargs: object) -> None:
+def _connections_tidy(task: Any = None, **kwargs: Any) -> None:
+    if task is None or getattr(task.request, "is_eager", False):
+        return  # in-process (eager) tasks run inside the caller's connection and transaction
     from django.db import close_old_connections
 
     close_old_connections()
