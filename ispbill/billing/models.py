@@ -26,13 +26,15 @@ class Charge(models.Model):
     (the customer itself, or its partner's account in aggregated mode). The unique constraint
     on (service, kind, period_start) is what makes billing exactly-once."""
 
-    # References to configuration rows (partners, tariffs) and to issued documents (invoices,
-    # journal entries) on the high-volume tables carry no database constraint: checking them
-    # row by row cost a third of the billing run, every chunk took a share lock on the same few
-    # partner rows, and each new invoice and entry was locked again by its own lines and
-    # postings. Django still protects the referenced rows from deletion, a database trigger
-    # refuses to delete an invoice or a journal entry (core/guards.py), and ``ispbill check``
-    # verifies every such reference (``data.references``; docs/performance.md).
+    # References from the high-volume tables (charges, invoices and their lines and tax groups,
+    # postings, commission accruals) carry no foreign-key constraint: PostgreSQL checks those
+    # row by row, which cost a third of the billing run; every chunk took a share lock on the
+    # same few partner rows, and each new invoice and entry was locked again by its own lines
+    # and postings. Instead: Django protects the referenced rows from deletion (PROTECT); on
+    # PostgreSQL a trigger refuses to delete an invoice or a journal entry, and a customer,
+    # service or one-time charge while anything refers to it (core/guards.py); the writers
+    # refer only to rows they read in the same transaction; and ``ispbill check`` verifies
+    # every such reference (``data.references``; docs/performance.md).
     partner = models.ForeignKey(
         "partners.Partner", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
@@ -40,12 +42,16 @@ class Charge(models.Model):
         "partners.Partner", on_delete=models.PROTECT, related_name="+", db_constraint=False
     )
     customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="charges"
+        "customers.Customer", on_delete=models.PROTECT, related_name="charges", db_constraint=False
     )
     # No single-column indexes where a composite one below starts with the column (account:
     # charge_uninvoiced_idx; service and one-time charge: the exactly-once constraints).
     account = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="+", db_index=False
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     kind = models.CharField(max_length=10, choices=ChargeKind.choices, default=ChargeKind.RETAIL)
     service = models.ForeignKey(
@@ -55,6 +61,7 @@ class Charge(models.Model):
         on_delete=models.PROTECT,
         related_name="charges",
         db_index=False,
+        db_constraint=False,
     )
     tariff = models.ForeignKey(
         "catalog.Tariff",
@@ -71,6 +78,7 @@ class Charge(models.Model):
         on_delete=models.PROTECT,
         related_name="charges",
         db_index=False,
+        db_constraint=False,
     )
     billing_date = models.DateField(help_text="The billing date whose run rated it")
     period_start = models.DateField()

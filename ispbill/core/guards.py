@@ -1,13 +1,20 @@
-"""Database guards for rows that are never deleted (PostgreSQL).
+"""Database guards for rows the high-volume tables refer to (PostgreSQL).
 
-Issued invoices are immutable and journal entries append-only (DOMAIN.md); the models refuse
-``delete()``. On PostgreSQL a trigger also refuses any ``DELETE`` of such a row, whoever
-sends it. That is what lets the high-volume tables pointing at them (charges, invoice lines
-and tax groups, commission accruals, postings) go without a foreign-key constraint, which
-PostgreSQL checks row by row and which locked every new invoice and entry once more for its
-own lines and postings (docs/performance.md). ``TRUNCATE`` (Django's test flush) is not a
-``DELETE`` and is not refused. On SQLite there is no trigger: Django's flush there deletes
-row by row, and the models' own refusal stands."""
+Charges, invoices and their lines and tax groups, postings and commission accruals refer to
+customers, services, one-time charges, invoices and journal entries without a foreign-key
+constraint: PostgreSQL checks those row by row, a third of a billing run, and locked every new
+invoice and entry once more for its own lines and postings (docs/performance.md). What a
+foreign key gave on the referenced side, these triggers give:
+
+- ``delete_refused``: issued invoices are immutable and journal entries append-only
+  (DOMAIN.md); any ``DELETE`` of one is refused, whoever sends it (the models refuse
+  ``delete()`` too);
+- ``delete_refused_while_referenced``: a customer, service or one-time charge cannot be
+  deleted while a row refers to it (as ``on_delete=PROTECT`` does in Django).
+
+``TRUNCATE`` (Django's test flush) is not a ``DELETE`` and is not refused. On SQLite there are
+no triggers: Django's flush there deletes row by row, and Django's PROTECT stands. Rows that
+point nowhere are found by ``ispbill check`` (``data.references``)."""
 
 from __future__ import annotations
 
@@ -45,5 +52,47 @@ def delete_refused(table: str, reason: str) -> Any:
     def backward(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor == "postgresql":
             schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+
+    return migrations.RunPython(forward, backward, elidable=False)
+
+
+def delete_refused_while_referenced(table: str, references: list[tuple[str, str]]) -> Any:
+    """A migration operation: on PostgreSQL, ``DELETE`` of a row of ``table`` raises (23503,
+    foreign_key_violation) while any (table, column) of ``references`` holds its id; nothing
+    elsewhere."""
+    from django.db import migrations
+
+    function = f"{table}_delete_guard"
+    held = " OR ".join(
+        f"EXISTS (SELECT 1 FROM {ref_table} WHERE {column} = OLD.id)"  # noqa: S608 - names from migrations
+        for ref_table, column in references
+    )
+    names = ", ".join(f"{ref_table}.{column}" for ref_table, column in references)
+    create = f"""
+CREATE OR REPLACE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF {held} THEN
+        RAISE EXCEPTION '% row % is still referenced (one of: {names})', TG_TABLE_NAME, OLD.id
+            USING ERRCODE = 'foreign_key_violation';
+    END IF;
+    RETURN OLD;
+END
+$$
+"""
+
+    def forward(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(create, params=None)
+        schema_editor.execute(
+            f"CREATE TRIGGER {function} BEFORE DELETE ON {table} FOR EACH ROW "
+            f"EXECUTE FUNCTION {function}()",
+            params=None,
+        )
+
+    def backward(apps: Any, schema_editor: Any) -> None:
+        if schema_editor.connection.vendor == "postgresql":
+            schema_editor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}", params=None)
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}()", params=None)
 
     return migrations.RunPython(forward, backward, elidable=False)

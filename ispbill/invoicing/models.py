@@ -82,8 +82,11 @@ class Invoice(models.Model):
         db_constraint=False,
         db_index=False,
     )
-    customer = models.ForeignKey(
-        "customers.Customer", on_delete=models.PROTECT, related_name="invoices"
+    customer = models.ForeignKey(  # see ispbill/billing/models.py Charge
+        "customers.Customer",
+        on_delete=models.PROTECT,
+        related_name="invoices",
+        db_constraint=False,
     )
     kind = models.CharField(
         max_length=12, choices=InvoiceKind.choices, default=InvoiceKind.RECURRING
@@ -188,7 +191,12 @@ class InvoiceLine(models.Model):
         max_length=200, blank=True, help_text="Sub-customer on an aggregated invoice"
     )
     section_customer = models.ForeignKey(
-        "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "customers.Customer",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_constraint=False,
     )
     tariff = models.ForeignKey(
         "catalog.Tariff",

@@ -77,6 +77,7 @@ class Posting(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The billing account, on receivable postings",
+        db_constraint=False,
     )
     counterparty = models.ForeignKey(
         "partners.Partner",

@@ -21,7 +21,7 @@ from ispbill.core.bulk import tuples_insert
 if TYPE_CHECKING:
     from ispbill.invoicing.issue import IssuedInvoice
 from ispbill.invoicing.models import Invoice, InvoiceLine
-from ispbill.invoicing.tax import BP, round_minor
+from ispbill.invoicing.tax import BP, BP_INT, div_round, round_minor
 from ispbill.partners.models import (
     CommissionAccrual,
     CommissionBase,
@@ -38,7 +38,7 @@ class RatePart:
 
 
 def accrual_amount(*, base_minor: int, rate_bp: int) -> int:
-    return round_minor(Decimal(base_minor) * rate_bp / BP)
+    return div_round(base_minor * rate_bp, BP_INT)
 
 
 def paid_base(*, allocated_minor: int, part_net_minor: int, invoice_total_minor: int) -> Decimal:

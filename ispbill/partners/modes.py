@@ -8,11 +8,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
 
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerRow
-from ispbill.invoicing.tax import BP, round_minor
+from ispbill.invoicing.tax import BP_INT, div_round
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 
 
@@ -74,7 +73,7 @@ def wholesale_price_minor(
     """A partner's price: its PartnerPrice, else its discount off the retail price."""
     if partner_price_minor is not None:
         return partner_price_minor
-    return round_minor(Decimal(retail_minor) * (BP - discount_bp) / BP)
+    return div_round(retail_minor * (BP_INT - discount_bp), BP_INT)
 
 
 def wholesale_cycle(partner: Partner) -> Cycle:

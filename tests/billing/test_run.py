@@ -396,3 +396,31 @@ def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
     with pytest.raises(ImmutableDocumentError):
         invoice.delete()
     assert Invoice.objects.count() == 1 and InvoiceLine.objects.count() == 1
+
+
+def test_the_database_refuses_to_delete_a_customer_or_service_still_referred_to(home):
+    """Charges, invoices and postings refer to customers and services without a database
+    constraint; on PostgreSQL a trigger refuses to delete one while anything refers to it,
+    as the constraint did, and lets an unreferenced one go."""
+    from django.db import IntegrityError, connection, transaction
+
+    from ispbill.customers.models import Customer
+    from ispbill.subscriptions.models import Service
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the trigger is PostgreSQL's; on SQLite Django's PROTECT stands")
+    c = customer()
+    s = service(c, tariff(price=3000), date(2026, 4, 1))
+    bill(date(2026, 4, 1))
+    for table, pk in [("customers_customer", c.pk), ("subscriptions_service", s.pk)]:
+        with (
+            pytest.raises(IntegrityError, match="still referenced"),
+            transaction.atomic(),
+            connection.cursor() as cur,
+        ):
+            cur.execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+    assert Customer.objects.filter(pk=c.pk).exists() and Service.objects.filter(pk=s.pk).exists()
+    unbilled = customer()
+    with connection.cursor() as cur:
+        cur.execute("DELETE FROM customers_customer WHERE id = %s", [unbilled.pk])
+    assert not Customer.objects.filter(pk=unbilled.pk).exists()
