@@ -43,9 +43,10 @@ models.ForeignObject.register_lookup(AnyIn)
 
 
 def pg_array(values: list[Any]) -> Any:
-    """``values`` as a PostgreSQL array parameter: integers and dates (or None) as the
-    array's text, built by ``str.join`` (psycopg dumps a list element by element in
-    Python, which was a tenth of a billing run's own time); other values as the list."""
+    """``values`` as a PostgreSQL array parameter: integers, dates, strings without quotes or
+    backslashes (or None) as the array's text, built by ``str.join`` (psycopg dumps a list
+    element by element in Python, which was a tenth of a billing run's own time); other
+    values as the list."""
     parts = []
     for v in values:
         kind = type(v)
@@ -55,6 +56,8 @@ def pg_array(values: list[Any]) -> Any:
             parts.append(v.isoformat())
         elif v is None:
             parts.append("NULL")
+        elif kind is str and '"' not in v and "\\" not in v:
+            parts.append(f'"{v}"')
         else:
             return values
     return "{" + ",".join(parts) + "}"

@@ -23,7 +23,7 @@ from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.tax import DocumentTotals, document_totals
-from ispbill.ledger.posting import invoice_entry, ledger_post_many
+from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
 
 LINE_FIELDS = [
@@ -254,21 +254,7 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     )
     charges_insert(new_charges)
     column_set(Charge, "invoice", {c.pk: c.invoice_id for c in stored_charges})
-    ledger_post_many(
-        [
-            invoice_entry(
-                issuer_id=inv.issuer_id,
-                invoice_id=inv.pk,
-                number=inv.number,
-                customer_id=inv.customer_id,
-                on=inv.issue_date,
-                currency=inv.currency,
-                net_minor=inv.net_minor,
-                tax_minor=inv.tax_minor,
-            )
-            for inv in invoices
-        ]
-    )
+    invoice_entries_post(invoices)
     from ispbill.partners.commission import commission_accrue_invoiced
 
     commission_accrue_invoiced(invoices)

@@ -5,10 +5,15 @@ in the same transaction as the document. Debit positive, credit negative."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from ispbill.core.bulk import tuples_insert
+from django.db import connection
+from django.utils import timezone
+
+from ispbill.core.bulk import pg_array, tuples_insert
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 
 
@@ -101,6 +106,91 @@ def invoice_entry(
         .add(AccountCode.REVENUE, -net_minor)
         .add(AccountCode.VAT_PAYABLE, -tax_minor)
     )
+
+
+# ``invoice_entry`` as one statement: the entries, then their postings, derived in the database
+# from the invoices' figures (unnest: one array per column, ``v.n`` keeps the given order).
+_INVOICE_ENTRIES_SQL = """
+WITH v AS (
+    SELECT * FROM unnest(
+        %s::bigint[], %s::bigint[], %s::bigint[], %s::date[], %s::text[], %s::bigint[],
+        %s::bigint[], %s::int[]
+    ) AS v(invoice_id, issuer_id, customer_id, on_date, currency, net, tax, n)
+), e AS (
+    INSERT INTO ledger_journalentry
+        (partner_id, date, kind, description, source_type, source_id, created_at)
+    SELECT issuer_id, on_date, 'invoice', 'Invoice', 'invoice', invoice_id, %s
+    FROM v ORDER BY n
+    RETURNING id, source_id
+)
+INSERT INTO ledger_posting (partner_id, entry_id, account, customer_id, amount_minor, currency)
+SELECT v.issuer_id, e.id, p.account, p.customer_id, p.amount, v.currency
+FROM e JOIN v ON v.invoice_id = e.source_id
+CROSS JOIN LATERAL (
+    VALUES (1, %s, v.net + v.tax, v.customer_id),
+           (2, %s, -v.net, NULL::bigint),
+           (3, %s, -v.tax, NULL::bigint)
+) AS p(k, account, amount, customer_id)
+WHERE p.amount <> 0
+ORDER BY e.id, p.k
+"""
+
+
+def invoice_entries_post(invoices: Sequence[Any]) -> None:
+    """Post the entries of issued invoices (rows with ``pk``, ``issuer_id``, ``customer_id``,
+    ``issue_date``, ``currency``, ``net_minor``, ``tax_minor``), by ``invoice_entry``'s rule.
+
+    On PostgreSQL one statement derives the entries and their postings from the invoices'
+    figures: a billing run posts tens of thousands, and building and copying their 4 rows
+    each was a tenth of its own time. tests/ledger/test_invoice_entries.py holds both ways
+    to the same rows. Elsewhere through ``invoice_entry`` and ``ledger_post_many``."""
+    if not invoices:
+        return
+    if connection.vendor != "postgresql":
+        ledger_post_many(
+            [
+                invoice_entry(
+                    issuer_id=inv.issuer_id,
+                    invoice_id=inv.pk,
+                    number=inv.number,
+                    customer_id=inv.customer_id,
+                    on=inv.issue_date,
+                    currency=inv.currency,
+                    net_minor=inv.net_minor,
+                    tax_minor=inv.tax_minor,
+                )
+                for inv in invoices
+            ]
+        )
+        return
+    columns = zip(
+        *(
+            (
+                inv.pk,
+                inv.issuer_id,
+                inv.customer_id,
+                inv.issue_date,
+                inv.currency,
+                inv.net_minor,
+                inv.tax_minor,
+            )
+            for inv in invoices
+        ),
+        strict=True,
+    )
+    arrays = [pg_array(list(values)) for values in columns]
+    with connection.cursor() as cur:
+        cur.execute(
+            _INVOICE_ENTRIES_SQL,
+            [
+                *arrays,
+                pg_array(list(range(len(invoices)))),
+                timezone.now(),
+                AccountCode.RECEIVABLE.value,
+                AccountCode.REVENUE.value,
+                AccountCode.VAT_PAYABLE.value,
+            ],
+        )
 
 
 def credit_note_entry(
