@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from django.db import transaction
-from django.db.models import F
+from django.db import connection, transaction
 
 from ispbill.core.numbering import render_number, sequence_period_key, validate_pattern
 from ispbill.invoicing.models import DocumentType, NumberSequence
@@ -36,6 +35,25 @@ def _locked_sequence(issuer_id: int, doc_type: str, period_key: str) -> NumberSe
     )
 
 
+def _sequence_advance(issuer_id: int, doc_type: str, period_key: str, count: int) -> int:
+    """Take ``count`` numbers: the first one's value. One statement creates the counter if
+    missing or advances it, and keeps its row locked to the end of the transaction (the
+    next issuer of the same sequence queues there), so numbers are gapless."""
+    table = NumberSequence._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            f"INSERT INTO {table} (issuer_id, doc_type, period_key, next_value) "  # noqa: S608
+            "VALUES (%s, %s, %s, %s) "
+            "ON CONFLICT (issuer_id, doc_type, period_key) "
+            f"DO UPDATE SET next_value = {table}.next_value + %s "
+            "RETURNING next_value - %s",
+            [issuer_id, doc_type, period_key, 1 + count, count, count],
+        )
+        row = cur.fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def numbers_reserve(
     *, issuer: Partner, doc_type: str, issue_date: date, customer_ids: list[int]
 ) -> list[str]:
@@ -47,9 +65,7 @@ def numbers_reserve(
         raise SequenceError("numbers can only be reserved inside the issuing transaction")
     pattern = pattern_for(issuer, doc_type)
     key = sequence_period_key(pattern, issue_date)
-    seq = _locked_sequence(issuer.pk, doc_type, key)
-    first = seq.next_value
-    NumberSequence.objects.filter(pk=seq.pk).update(next_value=F("next_value") + len(customer_ids))
+    first = _sequence_advance(issuer.pk, doc_type, key, len(customer_ids))
     return [
         render_number(
             pattern,
