@@ -44,7 +44,7 @@ def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
             ),
             (
                 "billing, 100,000, PostgreSQL, 2 Celery worker processes",
-                [py, billing, "--customers", "100000", "--celery", "2"],
+                [py, billing, "--customers", "100000", "--celery", "2", "--repeat", "3"],
                 {"DATABASE_URL": _pg_url("ispbill_bench")},
             ),
         ]
