@@ -255,7 +255,7 @@ def billing_chunk_process(
     The run's progress is counted after the commit, so chunks running side by side do not
     queue on the run's row."""
     stats = _chunk_bill(customer_ids=customer_ids, run_date=run_date, run_id=run_id)
-    _progress(run_id)
+    billing_progress(run_id)
     return stats
 
 
@@ -439,7 +439,8 @@ def _chargeable(s: ServiceRow) -> bool:
     return s.status == ServiceStatus.STOPPED and s.end_date is not None
 
 
-def _progress(run_id: int | None) -> None:
+def billing_progress(run_id: int | None) -> None:
+    """One more step of the run done (a chunk, or the aggregation phase)."""
     if run_id is not None:
         BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
 
@@ -465,22 +466,45 @@ def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkSta
     """Aggregated invoices (and own-invoicing partners' wholesale invoices) on each partner's
     aggregation dates up to ``run_date``: one invoice to the partner's account per date."""
     stats = _aggregate_bill(run_date=run_date, run_id=run_id)
-    _progress(run_id)
+    billing_progress(run_id)
     return stats
 
 
-def _aggregate_bill(*, run_date: date, run_id: int | None) -> ChunkStats:
+def _aggregating_partners() -> Any:
+    """Partners billed in the aggregation phase: aggregated ones, and own-invoicing ones with
+    wholesale charges, that have an account to bill."""
+    return Partner.objects.filter(
+        Q(mode=PartnerMode.AGGREGATED) | Q(mode=PartnerMode.OWN_INVOICING, wholesale_charges=True),
+        account__isnull=False,
+    )
+
+
+def aggregation_partner_ids(*, run_date: date) -> list[int]:
+    """The partners whose aggregation phase is not done for ``run_date`` yet (each can be
+    billed in its own transaction, side by side: ``billing_aggregate_partner``)."""
+    return list(
+        _aggregating_partners()
+        .filter(Q(aggregated_through__isnull=True) | Q(aggregated_through__lt=run_date))
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
+def billing_aggregate_partner(*, run_date: date, run_id: int | None, partner_id: int) -> ChunkStats:
+    """The aggregation phase of one partner (its own transaction; the run's progress is
+    counted once for the whole phase by whoever runs the partners)."""
+    return _aggregate_bill(run_date=run_date, run_id=run_id, partner_ids=[partner_id])
+
+
+def _aggregate_bill(
+    *, run_date: date, run_id: int | None, partner_ids: list[int] | None = None
+) -> ChunkStats:
     stats = ChunkStats()
     with transaction.atomic():
-        partners = list(
-            Partner.objects.select_for_update(no_key=True)
-            .filter(
-                Q(mode=PartnerMode.AGGREGATED)
-                | Q(mode=PartnerMode.OWN_INVOICING, wholesale_charges=True),
-                account__isnull=False,
-            )
-            .order_by("pk")
-        )
+        chosen = _aggregating_partners()
+        if partner_ids is not None:
+            chosen = chosen.filter(pk__in=partner_ids)
+        partners = list(chosen.select_for_update(no_key=True).order_by("pk"))
         if not partners:
             return stats
         home = Partner.objects.get(is_home=True)

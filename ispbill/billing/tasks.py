@@ -45,26 +45,60 @@ def billing_chunk_task(run_id: int, customer_ids: list[int], run_date: str) -> d
 def billing_aggregate_task(
     results: list[Any], run_id: int, run_date: str, aggregate: bool = True
 ) -> dict[str, Any]:
-    """The chord's callback: the aggregation phase (not for a run of one partner's customers,
-    as in-process), then the run's figures."""
-    from ispbill.billing.run import ChunkStats, billing_aggregate_process, billing_run_finish
+    """The chunks' chord callback: the aggregation phase (not for a run of one partner's
+    customers, as in-process) as one task per partner, side by side, then the run's figures
+    (``billing_finish_task``). Partners are independent: each has its own account, held
+    charges, services and pointer, and their invoices' numbers queue on the sequence row."""
+    from ispbill.billing.run import aggregation_partner_ids
 
     with system_scope():
         if not _run_is_running(run_id):
             return {"run_id": run_id, "skipped": True}
+        customers = sum(r.get("customers", 0) for r in results if isinstance(r, dict))
+        charges = sum(r.get("charges", 0) for r in results if isinstance(r, dict))
+        partner_ids = (
+            aggregation_partner_ids(run_date=date.fromisoformat(run_date)) if aggregate else []
+        )
+    finish = billing_finish_task.s(run_id, customers, charges, aggregate)
+    if not partner_ids:
+        finish.apply_async(([],))
+    else:
+        chord([billing_aggregate_partner_task.s(run_id, run_date, pk) for pk in partner_ids])(
+            finish
+        )
+    return {"run_id": run_id, "partners": len(partner_ids)}
+
+
+@shared_task(acks_late=True)
+def billing_aggregate_partner_task(run_id: int, run_date: str, partner_id: int) -> dict[str, Any]:
+    from ispbill.billing.run import billing_aggregate_partner
+
+    with system_scope():
+        if not _run_is_running(run_id):
+            return {"charges": 0, "skipped": True}
         try:
-            stats = (
-                billing_aggregate_process(run_date=date.fromisoformat(run_date), run_id=run_id)
-                if aggregate
-                else ChunkStats()
+            stats = billing_aggregate_partner(
+                run_date=date.fromisoformat(run_date), run_id=run_id, partner_id=partner_id
             )
         except Exception as exc:
             _run_fail(run_id, f"{type(exc).__name__}: {exc}")
             raise
-        customers = sum(r.get("customers", 0) for r in results if isinstance(r, dict))
-        charges = (
-            sum(r.get("charges", 0) for r in results if isinstance(r, dict)) + stats.charges_created
-        )
+    return {"charges": stats.charges_created}
+
+
+@shared_task(acks_late=True)
+def billing_finish_task(
+    results: list[Any], run_id: int, customers: int, charges: int, aggregate: bool = True
+) -> dict[str, Any]:
+    """The run's figures, once every chunk and every partner's aggregation is done."""
+    from ispbill.billing.run import billing_progress, billing_run_finish
+
+    with system_scope():
+        if not _run_is_running(run_id):
+            return {"run_id": run_id, "skipped": True}
+        if aggregate:
+            billing_progress(run_id)  # the aggregation phase: one step of the run
+        charges += sum(r.get("charges", 0) for r in results if isinstance(r, dict))
         BillingRun.objects.filter(pk=run_id).update(
             customers_billed=customers, charges_created=charges
         )
