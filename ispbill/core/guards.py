@@ -32,36 +32,54 @@ $$
 """
 
 
-def delete_refused(table: str, reason: str) -> Any:
-    """A migration operation: on PostgreSQL, ``DELETE`` on ``table`` raises (23001,
-    restrict_violation) with ``reason``; nothing elsewhere."""
+def _before_delete(
+    table: str, trigger: str, create_function: str, call: str, own_function: bool
+) -> Any:
+    """A migration operation: on PostgreSQL, create ``create_function`` and a row trigger
+    ``trigger`` before DELETE on ``table`` running ``call``; backwards, drop the trigger (and
+    the function when it is the trigger's own). Nothing elsewhere."""
     from django.db import migrations
-
-    trigger = f"{table}_delete_refused"
 
     def forward(apps: Any, schema_editor: Any) -> None:
         if schema_editor.connection.vendor != "postgresql":
             return
-        schema_editor.execute(_CREATE_FUNCTION, params=None)
+        schema_editor.execute(create_function, params=None)
         schema_editor.execute(
             f"CREATE TRIGGER {trigger} BEFORE DELETE ON {table} FOR EACH ROW "
-            f"EXECUTE FUNCTION {FUNCTION}(%s)",
-            [reason],
+            f"EXECUTE FUNCTION {call}",
+            params=None,
         )
 
     def backward(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+        if schema_editor.connection.vendor != "postgresql":
+            return
+        schema_editor.execute(f"DROP TRIGGER IF EXISTS {trigger} ON {table}", params=None)
+        if own_function:
+            schema_editor.execute(f"DROP FUNCTION IF EXISTS {trigger}()", params=None)
 
     return migrations.RunPython(forward, backward, elidable=False)
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def delete_refused(table: str, reason: str) -> Any:
+    """A migration operation: on PostgreSQL, ``DELETE`` on ``table`` raises (23001,
+    restrict_violation) with ``reason``; nothing elsewhere."""
+    return _before_delete(
+        table,
+        f"{table}_delete_refused",
+        _CREATE_FUNCTION,
+        f"{FUNCTION}({_sql_text(reason)})",
+        own_function=False,  # shared by every such table
+    )
 
 
 def delete_refused_while_referenced(table: str, references: list[tuple[str, str]]) -> Any:
     """A migration operation: on PostgreSQL, ``DELETE`` of a row of ``table`` raises (23503,
     foreign_key_violation) while any (table, column) of ``references`` holds its id; nothing
     elsewhere."""
-    from django.db import migrations
-
     function = f"{table}_delete_guard"
     held = " OR ".join(
         f"EXISTS (SELECT 1 FROM {ref_table} WHERE {column} = OLD.id)"  # noqa: S608 - names from migrations
@@ -79,20 +97,4 @@ BEGIN
 END
 $$
 """
-
-    def forward(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor != "postgresql":
-            return
-        schema_editor.execute(create, params=None)
-        schema_editor.execute(
-            f"CREATE TRIGGER {function} BEFORE DELETE ON {table} FOR EACH ROW "
-            f"EXECUTE FUNCTION {function}()",
-            params=None,
-        )
-
-    def backward(apps: Any, schema_editor: Any) -> None:
-        if schema_editor.connection.vendor == "postgresql":
-            schema_editor.execute(f"DROP TRIGGER IF EXISTS {function} ON {table}", params=None)
-            schema_editor.execute(f"DROP FUNCTION IF EXISTS {function}()", params=None)
-
-    return migrations.RunPython(forward, backward, elidable=False)
+    return _before_delete(table, function, create, f"{function}()", own_function=True)

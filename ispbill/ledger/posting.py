@@ -108,6 +108,23 @@ def invoice_entry(
     )
 
 
+def invoice_entries(invoices: Sequence[Any]) -> list[EntryDraft]:
+    """``invoice_entry`` for each of ``invoices`` (issued invoice rows or models)."""
+    return [
+        invoice_entry(
+            issuer_id=inv.issuer_id,
+            invoice_id=inv.pk,
+            number=inv.number,
+            customer_id=inv.customer_id,
+            on=inv.issue_date,
+            currency=inv.currency,
+            net_minor=inv.net_minor,
+            tax_minor=inv.tax_minor,
+        )
+        for inv in invoices
+    ]
+
+
 # ``invoice_entry`` as one statement: the entries, then their postings, derived in the database
 # from the invoices' figures (unnest: one array per column, ``v.n`` keeps the given order).
 _INVOICE_ENTRIES_SQL = """
@@ -147,21 +164,7 @@ def invoice_entries_post(invoices: Sequence[Any]) -> None:
     if not invoices:
         return
     if connection.vendor != "postgresql":
-        ledger_post_many(
-            [
-                invoice_entry(
-                    issuer_id=inv.issuer_id,
-                    invoice_id=inv.pk,
-                    number=inv.number,
-                    customer_id=inv.customer_id,
-                    on=inv.issue_date,
-                    currency=inv.currency,
-                    net_minor=inv.net_minor,
-                    tax_minor=inv.tax_minor,
-                )
-                for inv in invoices
-            ]
-        )
+        ledger_post_many(invoice_entries(invoices))
         return
     columns = zip(
         *(

@@ -372,6 +372,14 @@ def test_check_reports_a_line_or_posting_pointing_at_no_document(home):
     ]
 
 
+def _raw_delete(table: str, pk: int) -> None:
+    """A DELETE that bypasses the models (and Django's PROTECT)."""
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+
+
 def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
     """The references to invoices and entries are not constrained; instead, on PostgreSQL,
     no DELETE of an invoice or an entry gets through, even one bypassing the models."""
@@ -387,12 +395,8 @@ def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
     invoice = Invoice.objects.get()
     entry_id = JournalEntry.objects.order_by("pk").values_list("pk", flat=True)[0]
     for table, pk in [("invoicing_invoice", invoice.pk), ("ledger_journalentry", entry_id)]:
-        with (
-            pytest.raises(IntegrityError, match="never deleted"),
-            transaction.atomic(),
-            connection.cursor() as cur,
-        ):
-            cur.execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+        with pytest.raises(IntegrityError, match="never deleted"), transaction.atomic():
+            _raw_delete(table, pk)
     with pytest.raises(ImmutableDocumentError):
         invoice.delete()
     assert Invoice.objects.count() == 1 and InvoiceLine.objects.count() == 1
@@ -413,14 +417,9 @@ def test_the_database_refuses_to_delete_a_customer_or_service_still_referred_to(
     s = service(c, tariff(price=3000), date(2026, 4, 1))
     bill(date(2026, 4, 1))
     for table, pk in [("customers_customer", c.pk), ("subscriptions_service", s.pk)]:
-        with (
-            pytest.raises(IntegrityError, match="still referenced"),
-            transaction.atomic(),
-            connection.cursor() as cur,
-        ):
-            cur.execute(f"DELETE FROM {table} WHERE id = %s", [pk])
+        with pytest.raises(IntegrityError, match="still referenced"), transaction.atomic():
+            _raw_delete(table, pk)
     assert Customer.objects.filter(pk=c.pk).exists() and Service.objects.filter(pk=s.pk).exists()
     unbilled = customer()
-    with connection.cursor() as cur:
-        cur.execute("DELETE FROM customers_customer WHERE id = %s", [unbilled.pk])
+    _raw_delete("customers_customer", unbilled.pk)
     assert not Customer.objects.filter(pk=unbilled.pk).exists()

@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 
 from ispbill.ledger.models import JournalEntry, Posting
-from ispbill.ledger.posting import invoice_entries_post, invoice_entry, ledger_post_many
+from ispbill.ledger.posting import invoice_entries, invoice_entries_post, ledger_post_many
 from tests.billing.builders import customer
 
 pytestmark = pytest.mark.django_db
@@ -84,20 +84,6 @@ def test_the_set_based_way_writes_what_invoice_entry_writes(home):
         invoice_entries_post(invoices)
         set_based = _ledger()
         transaction.set_rollback(True)
-    ledger_post_many(
-        [
-            invoice_entry(
-                issuer_id=inv.issuer_id,
-                invoice_id=inv.pk,
-                number=inv.number,
-                customer_id=inv.customer_id,
-                on=inv.issue_date,
-                currency=inv.currency,
-                net_minor=inv.net_minor,
-                tax_minor=inv.tax_minor,
-            )
-            for inv in invoices
-        ]
-    )
+    ledger_post_many(invoice_entries(invoices))
     assert set_based == _ledger()
     assert len(set_based) == 4 + 8
