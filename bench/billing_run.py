@@ -351,7 +351,8 @@ def measure(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
     call_command("migrate", verbosity=0)
     populated = populate(args.customers)
     print(f"populated: {populated}")
-    env = dict(os.environ, RENDER_PDFS_ON_ISSUE="false")
+    # The workers run this tree's code, whatever the virtualenv's install points at.
+    env = dict(os.environ, RENDER_PDFS_ON_ISSUE="false", PYTHONPATH=str(ROOT))
     worker = None
     if args.celery:
         redis = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -365,6 +366,9 @@ def measure(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
                 "worker",
                 "--concurrency",
                 str(args.celery),
+                # BENCH_WORKER_LOGLEVEL=info: each task's start and end, for a timeline.
+                "--loglevel",
+                os.environ.get("BENCH_WORKER_LOGLEVEL", "warning"),
             ],
             env=env,
             cwd=ROOT,

@@ -6,6 +6,7 @@ from typing import Any
 from celery import Celery
 from celery.schedules import crontab
 from celery.signals import task_postrun, task_prerun
+from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
 
@@ -18,6 +19,15 @@ app.autodiscover_tasks()
 # backend per billing chunk cost a process and a cold catalog cache each time. Django's own
 # rule closes the ones too old or broken, before and after every task.
 app.conf.CELERY_DB_REUSE_MAX = 2**31
+
+# Two queues, both taken by every worker (``task_queues``; kombu polls them in turn): the
+# default one, and ``ispbill.first`` for work the rest of a job waits on, such as a partner's
+# aggregation during a billing run, which is sent while the run's other chunks are queued
+# and should not wait behind them. A worker started with ``-Q`` must name both.
+app.conf.task_queues = [Queue("celery"), Queue("ispbill.first")]
+app.conf.task_routes = {
+    "ispbill.billing.tasks.billing_aggregate_partner_task": {"queue": "ispbill.first"},
+}
 
 
 @task_prerun.connect

@@ -142,17 +142,53 @@ class BillingRunError(RuntimeError):
 # -- selectors ------------------------------------------------------------------------------
 
 
-def customers_due_ids(*, run_date: date, issuer: Partner | None = None) -> list[int]:
-    """Customers that may have a billing date up to ``run_date`` not processed yet."""
+def customers_due(*, run_date: date, issuer: Partner | None = None) -> list[tuple[int, int]]:
+    """(id, partner id) of the customers that may have a billing date up to ``run_date`` not
+    processed yet."""
     qs = Customer.objects.filter(Q(billed_through__isnull=True) | Q(billed_through__lt=run_date))
     if issuer is not None:
         qs = qs.filter(partner=issuer)
-    return list(qs.order_by("pk").values_list("pk", flat=True))
+    return list(qs.order_by("pk").values_list("pk", "partner_id"))
+
+
+def customers_due_ids(*, run_date: date, issuer: Partner | None = None) -> list[int]:
+    """Customers that may have a billing date up to ``run_date`` not processed yet."""
+    return [pk for pk, _ in customers_due(run_date=run_date, issuer=issuer)]
 
 
 def chunked(ids: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
+
+
+@dataclass
+class ChunkPlan:
+    """A run's chunks in the order they are taken. First, for each partner billed in the
+    aggregation phase, the chunks of its customers and of its account: once they are done,
+    that partner's aggregation can start while the other chunks (``rest``) are still
+    running, since it reads and writes nothing of theirs."""
+
+    first: dict[int, list[list[int]]] = field(default_factory=dict)  # partner id -> chunks
+    rest: list[list[int]] = field(default_factory=list)
+
+    @property
+    def chunks(self) -> list[list[int]]:
+        return [c for chunks in self.first.values() for c in chunks] + self.rest
+
+
+def chunk_plan(*, run_date: date, issuer: Partner | None, chunk_size: int) -> ChunkPlan:
+    """The chunks of a run (of one issuer's customers: no aggregation phase, no first part)."""
+    partner_ids = aggregation_partner_ids(run_date=run_date) if issuer is None else []
+    accounts = dict(Partner.objects.filter(pk__in=partner_ids).values_list("account_id", "pk"))
+    first: dict[int, list[int]] = {pk: [] for pk in partner_ids}
+    rest: list[int] = []
+    for pk, partner_id in customers_due(run_date=run_date, issuer=issuer):
+        owner = accounts.get(pk, partner_id)
+        first.get(owner, rest).append(pk)
+    return ChunkPlan(
+        first={pk: list(chunked(ids, chunk_size)) for pk, ids in first.items()},
+        rest=list(chunked(rest, chunk_size)),
+    )
 
 
 # -- chunk ----------------------------------------------------------------------------------
@@ -647,8 +683,7 @@ def _execute(
 ) -> ChunkStats:
     from django.db import connection
 
-    ids = customers_due_ids(run_date=run_date, issuer=issuer)
-    chunks = list(chunked(ids, chunk_size))
+    chunks = chunk_plan(run_date=run_date, issuer=issuer, chunk_size=chunk_size).chunks
     run_id = run.pk if run else None
     if run is not None:
         BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks) + (0 if issuer else 1))

@@ -1,7 +1,10 @@
 """Celery tasks: thin wrappers that open the background scope and call one service.
 
 With a broker, a run is one task per chunk of customers (on as many workers as there are),
-then the aggregation phase, then the summary: a Celery chord.
+one task per partner billed in the aggregation phase, then the summary: a Celery chord. The
+chunks of the partners' customers are sent first, each partner's in a chord of its own whose
+callback is that partner's aggregation; it goes to the ``ispbill.first`` queue, which workers
+take from before the run's remaining chunks, so it overlaps them instead of trailing them.
 
 A run that is started supersedes the unfinished runs of the same scope up to its date
 (``billing_runs_supersede``): a worker killed in a chunk leaves its run ``running`` (with
@@ -9,7 +12,7 @@ Redis the lost message comes back only after the visibility timeout, an hour), a
 ``ispbill bill`` again is how it is resumed. Every chunk is idempotent, so the new run does
 whatever the old one left; the old run is marked failed ("superseded by run N"). Its chunks
 still queued, or delivered again later, still run (they find their customers billed and do
-nothing more), but its aggregation phase and summary do not: the newer run's do. A chunk or
+nothing more), but its partners' aggregations and summary do not: the newer run's do. A chunk or
 an aggregation phase that raises marks its run failed; running the run again resumes it."""
 
 from __future__ import annotations
@@ -42,40 +45,17 @@ def billing_chunk_task(run_id: int, customer_ids: list[int], run_date: str) -> d
 
 
 @shared_task(acks_late=True)
-def billing_aggregate_task(
-    results: list[Any], run_id: int, run_date: str, aggregate: bool = True
+def billing_aggregate_partner_task(
+    chunk_results: list[Any], run_id: int, run_date: str, partner_id: int
 ) -> dict[str, Any]:
-    """The chunks' chord callback: the aggregation phase (not for a run of one partner's
-    customers, as in-process) as one task per partner, side by side, then the run's figures
-    (``billing_finish_task``). Partners are independent: each has its own account, held
-    charges, services and pointer, and their invoices' numbers queue on the sequence row."""
-    from ispbill.billing.run import aggregation_partner_ids
-
-    with system_scope():
-        if not _run_is_running(run_id):
-            return {"run_id": run_id, "skipped": True}
-        customers = sum(r.get("customers", 0) for r in results if isinstance(r, dict))
-        charges = sum(r.get("charges", 0) for r in results if isinstance(r, dict))
-        partner_ids = (
-            aggregation_partner_ids(run_date=date.fromisoformat(run_date)) if aggregate else []
-        )
-    finish = billing_finish_task.s(run_id, customers, charges, aggregate)
-    if not partner_ids:
-        finish.apply_async(([],))
-    else:
-        chord([billing_aggregate_partner_task.s(run_id, run_date, pk) for pk in partner_ids])(
-            finish
-        )
-    return {"run_id": run_id, "partners": len(partner_ids)}
-
-
-@shared_task(acks_late=True)
-def billing_aggregate_partner_task(run_id: int, run_date: str, partner_id: int) -> dict[str, Any]:
+    """One partner's aggregation, the callback of its customers' chunks: passes their
+    figures on to the run's summary with its own."""
     from ispbill.billing.run import billing_aggregate_partner
 
+    figures = _figures(chunk_results)
     with system_scope():
         if not _run_is_running(run_id):
-            return {"charges": 0, "skipped": True}
+            return {**figures, "skipped": True}
         try:
             stats = billing_aggregate_partner(
                 run_date=date.fromisoformat(run_date), run_id=run_id, partner_id=partner_id
@@ -83,14 +63,14 @@ def billing_aggregate_partner_task(run_id: int, run_date: str, partner_id: int) 
         except Exception as exc:
             _run_fail(run_id, f"{type(exc).__name__}: {exc}")
             raise
-    return {"charges": stats.charges_created}
+    return {**figures, "charges": figures["charges"] + stats.charges_created}
 
 
 @shared_task(acks_late=True)
-def billing_finish_task(
-    results: list[Any], run_id: int, customers: int, charges: int, aggregate: bool = True
-) -> dict[str, Any]:
-    """The run's figures, once every chunk and every partner's aggregation is done."""
+def billing_finish_task(results: list[Any], run_id: int, aggregate: bool = True) -> dict[str, Any]:
+    """The run's figures, once every chunk and every partner's aggregation is done (the
+    chord's results: one per chunk not of those partners' customers, one per partner with
+    its chunks' figures)."""
     from ispbill.billing.run import billing_progress, billing_run_finish
 
     with system_scope():
@@ -98,9 +78,9 @@ def billing_finish_task(
             return {"run_id": run_id, "skipped": True}
         if aggregate:
             billing_progress(run_id)  # the aggregation phase: one step of the run
-        charges += sum(r.get("charges", 0) for r in results if isinstance(r, dict))
+        figures = _figures(results)
         BillingRun.objects.filter(pk=run_id).update(
-            customers_billed=customers, charges_created=charges
+            customers_billed=figures["customers"], charges_created=figures["charges"]
         )
         billing_run_finish(run_id=run_id)
     return {"run_id": run_id}
@@ -112,6 +92,15 @@ def daily_work_task(today: str | None = None) -> dict[str, Any]:
 
     with system_scope():
         return daily_work(today=date.fromisoformat(today) if today else None)
+
+
+def _figures(results: list[Any]) -> dict[str, int]:
+    """Customers billed and charges created, summed over the tasks' results."""
+    done = [r for r in results if isinstance(r, dict)]
+    return {
+        "customers": sum(r.get("customers", 0) for r in done),
+        "charges": sum(r.get("charges", 0) for r in done),
+    }
 
 
 def _run_is_running(run_id: int) -> bool:
@@ -143,15 +132,28 @@ def billing_runs_supersede(*, run: BillingRun) -> int:
 def billing_run_dispatch(
     *, run_date: date, issuer: Partner | None, started_by: str, chunk_size: int
 ) -> Any:
-    from ispbill.billing.run import ChunkStats, RunSummary, chunked, customers_due_ids
+    from ispbill.billing.run import ChunkStats, RunSummary, chunk_plan
 
     run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
     billing_runs_supersede(run=run)
-    ids = customers_due_ids(run_date=run_date, issuer=issuer)
-    chunks = list(chunked(ids, chunk_size))
+    plan = chunk_plan(run_date=run_date, issuer=issuer, chunk_size=chunk_size)
     aggregate = issuer is None
-    BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks) + int(aggregate))
-    header = [billing_chunk_task.s(run.pk, chunk, run_date.isoformat()) for chunk in chunks]
-    callback = billing_aggregate_task.s(run.pk, run_date.isoformat(), aggregate)
-    transaction.on_commit(lambda: chord(header)(callback))
+    BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(plan.chunks) + int(aggregate))
+    day = run_date.isoformat()
+    header: list[Any] = []
+    for partner_id, chunks in plan.first.items():
+        # The partner's aggregation as soon as its customers' chunks are done: its queue
+        # comes before the chunks still waiting (``ispbill.celery``).
+        aggregation = billing_aggregate_partner_task.s(run.pk, day, partner_id)
+        header.append(
+            chord([billing_chunk_task.s(run.pk, c, day) for c in chunks], aggregation)
+            if chunks
+            else aggregation.clone(([],))
+        )
+    header += [billing_chunk_task.s(run.pk, c, day) for c in plan.rest]
+    finish = billing_finish_task.s(run.pk, aggregate)
+    if header:
+        transaction.on_commit(lambda: chord(header)(finish))
+    else:
+        transaction.on_commit(lambda: finish.apply_async(([],)))
     return RunSummary(run.pk, run_date, False, ChunkStats(), 0.0, status="running")

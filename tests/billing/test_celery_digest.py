@@ -26,7 +26,7 @@ from django.db import connection, transaction
 
 from ispbill.billing.digest import billing_digest, billing_state_lines
 from ispbill.billing.models import BillingRun, BillingRunStatus, Charge
-from ispbill.billing.run import billing_run_start, customers_due_ids
+from ispbill.billing.run import billing_run_start, chunk_plan
 from ispbill.core.invariants import invariants_check
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice, InvoiceKind
@@ -151,6 +151,14 @@ def _in_process_state() -> list[str]:
     assert accruals > 0
     assert Invoice.objects.count() == 0 and BillingRun.objects.count() == 0
     return lines
+
+
+def _in_process_figures() -> tuple[int, int]:
+    """Customers billed and charges created by the run in this process (rolled back)."""
+    with transaction.atomic():
+        summary = billing_run_start(run_date=RUN_DATE, chunk_size=CHUNK)
+        transaction.set_rollback(True)
+    return summary.stats.customers_billed, summary.stats.charges_created
 
 
 # -- processes ------------------------------------------------------------------------------
@@ -337,12 +345,16 @@ def test_a_run_shared_by_two_workers_equals_the_in_process_run(workers: Workers)
     workers.start()  # it boots while the data is built and billed in-process
     _world()
     expected = _in_process_state()
-    due = len(customers_due_ids(run_date=RUN_DATE))
+    figures = _in_process_figures()
+    plan = chunk_plan(run_date=RUN_DATE, issuer=None, chunk_size=CHUNK)
     _bill()
     runs = _runs_finished(workers)
     assert len(runs) == 1
     run = runs[0]
-    assert run.chunks_done == run.chunks_total == -(-due // CHUNK) + 1
+    assert run.chunks_done == run.chunks_total == len(plan.chunks) + 1
+    # The run's figures gather every chunk's and partner's, those passed on by the
+    # partners' aggregations included.
+    assert (run.customers_billed, run.charges_created) == figures
     _assert_same_state(expected)
     # The pool processes kept their database connections from task to task (one backend
     # each, opened before the run ended), not one new backend per chunk.
@@ -362,14 +374,13 @@ def test_a_worker_killed_in_a_chunk_then_the_run_resumed_equals_it(workers: Work
     worker = workers.start()
     _world()
     expected = _in_process_state()
-    chunks = [
-        ids[i : i + CHUNK]
-        for ids in [customers_due_ids(run_date=RUN_DATE)]
-        for i in range(0, len(ids), CHUNK)
-    ]
-    third = chunks[2]
-    # Another session holds a row of the third chunk: the worker that takes that chunk opens
-    # its transaction, locks the rows before it and waits there.
+    plan = chunk_plan(run_date=RUN_DATE, issuer=None, chunk_size=CHUNK)
+    chunks = plan.chunks
+    # The last chunk of the aggregated partner's customers (its account is in the first):
+    # its aggregation waits for it. Another session holds a row of that chunk: the worker
+    # that takes it opens its transaction, locks the rows before it and waits there.
+    held = plan.first[Partner.objects.get(name="WISP").pk][-1]
+    assert held in chunks and len(held) > 1
     db = connection.settings_dict
     holder = psycopg.connect(
         host=db["HOST"] or "127.0.0.1",
@@ -382,14 +393,14 @@ def test_a_worker_killed_in_a_chunk_then_the_run_resumed_equals_it(workers: Work
     try:
         holder.execute(
             f"SELECT id FROM {Customer._meta.db_table} WHERE id = %s FOR UPDATE",
-            [third[-1]],
+            [held[-1]],
         )
         _bill()
         run = BillingRun.objects.get()
         # Wait until that chunk waits inside its transaction and the other pool process has
-        # done every other chunk (the aggregation phase waits for all of them).
+        # done every other chunk (the partner's aggregation and the summary wait for it).
         _until(
-            "the third chunk waits on the row lock and the other chunks are done",
+            "the held chunk waits on the row lock and the other chunks are done",
             lambda: (
                 bool(_waiting_on_locks())
                 and BillingRun.objects.get(pk=run.pk).chunks_done == len(chunks) - 1
@@ -404,14 +415,14 @@ def test_a_worker_killed_in_a_chunk_then_the_run_resumed_equals_it(workers: Work
     workers.start()
     _until("the killed worker's session has ended", lambda: not _backends_alive(blocked), workers)
     # Nothing of the killed chunk was kept, and its run was left behind, running.
-    assert not Customer.objects.filter(pk__in=third, billed_through__isnull=False).exists()
-    assert not Invoice.objects.filter(customer_id__in=third).exists()
+    assert not Customer.objects.filter(pk__in=held, billed_through__isnull=False).exists()
+    assert not Invoice.objects.filter(customer_id__in=held).exists()
     assert BillingRun.objects.get(pk=run.pk).status == BillingRunStatus.RUNNING
     _bill()
     old, new = _runs_finished(workers)
     assert old.pk == run.pk
     assert old.status == BillingRunStatus.FAILED and "Superseded" in old.error
-    assert new.customers_billed == len(third)  # the new run did only what was left
+    assert new.customers_billed == len(held)  # the new run did only what was left
     _assert_same_state(expected)
 
 
