@@ -4,6 +4,7 @@ Amounts are in minor units; each charge is rounded once (DOMAIN.md "Money")."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -75,37 +76,77 @@ def service_rate(
     billing_date: date,
 ) -> list[ChargeDraft]:
     """The charges due for ``terms`` on ``billing_date`` that were not charged yet."""
-    months = effective_period_months(terms.tariff_period_months, cycle.months)
+    start = terms.start_date
+    if charged_through is not None:
+        # From the first day not charged on, the periods depend on the start only through
+        # the billing dates they fall on (``service_periods``): the first one on or after the
+        # start, or any billing date up to that day when periods are the cycle's. The same
+        # periods as for a service starting then; so services started on different days
+        # share one rating.
+        first_billing = cycle.on_or_after(start)
+        if charged_through >= first_billing:
+            months = effective_period_months(terms.tariff_period_months, cycle.months)
+            start = cycle.on_or_before(charged_through) if months == cycle.months else first_billing
+    rated = _rated(
+        start,
+        terms.end_date,
+        terms.quantity,
+        terms.unit_price_minor,
+        terms.tariff_period_months,
+        terms.discount_bp,
+        terms.discount_until if terms.discount_bp else None,
+        cycle,
+        prepaid,
+        charged_through,
+        billing_date,
+    )
+    return [
+        ChargeDraft(terms.service_id, sp, terms.description, terms.quantity, price, amount)
+        for sp, price, amount in rated
+    ]
+
+
+@functools.lru_cache(maxsize=16384)
+def _rated(
+    start: date,
+    end: date | None,
+    quantity: int,
+    unit_price_minor: int,
+    tariff_period_months: int,
+    discount_bp: int,
+    discount_until: date | None,
+    cycle: Cycle,
+    prepaid: bool,
+    charged_through: date | None,
+    billing_date: date,
+) -> tuple[tuple[ServicePeriod, int, int], ...]:
+    """(period, unit price of the period, amount) of each period due. Pure, so remembered:
+    a chunk's services mostly share their tariff, price and pointer."""
+    months = effective_period_months(tariff_period_months, cycle.months)
     # A monthly tariff on a quarterly cycle costs three months' price per period.
-    period_price = terms.unit_price_minor * (months // terms.tariff_period_months)
-    drafts = []
-    for sp in periods_due(
-        cycle=cycle,
-        period_months=months,
-        service_start=terms.start_date,
-        service_end=terms.end_date,
-        charged_through=charged_through,
-        billing_date=billing_date,
-        prepaid=prepaid,
-    ):
-        amount = charge_amount(
-            unit_price_minor=period_price,
-            quantity=terms.quantity,
-            sp=sp,
-            discount_bp=terms.discount_bp,
-            discount_until=terms.discount_until,
-        )
-        drafts.append(
-            ChargeDraft(
-                service_id=terms.service_id,
-                period=sp,
-                description=terms.description,
-                quantity=terms.quantity,
+    period_price = unit_price_minor * (months // tariff_period_months)
+    return tuple(
+        (
+            sp,
+            period_price,
+            charge_amount(
                 unit_price_minor=period_price,
-                amount_minor=amount,
-            )
+                quantity=quantity,
+                sp=sp,
+                discount_bp=discount_bp,
+                discount_until=discount_until,
+            ),
         )
-    return drafts
+        for sp in periods_due(
+            cycle=cycle,
+            period_months=months,
+            service_start=start,
+            service_end=end,
+            charged_through=charged_through,
+            billing_date=billing_date,
+            prepaid=prepaid,
+        )
+    )
 
 
 def skipped_through(

@@ -230,20 +230,38 @@ def _new_charge(
     )
 
 
-def _service_charge(s: ServiceRow, cd: ChargeDraft, **where: Any) -> ChargeRow:
-    """A rated period of a service as a charge row; ``where`` says whose and on which date."""
-    return _new_charge(
-        service_id=s.pk,
-        tariff_id=s.tariff_id,
-        period_start=cd.period.period.start,
-        period_end=cd.period.period.end,
-        description=cd.description,
-        quantity=cd.quantity,
-        unit_price_minor=cd.unit_price_minor,
-        amount_minor=cd.amount_minor,
-        tax_rate_bp=s.tax_rate_bp,
-        tax_category=s.tax_category,
-        **where,
+def _service_charge(
+    s: ServiceRow,
+    cd: ChargeDraft,
+    *,
+    partner_id: int,
+    customer_id: int,
+    account_id: int,
+    issuer: Partner,
+    kind: str,
+    billing_date: date,
+) -> ChargeRow:
+    """A rated period of a service as a charge row, for whom and on which date. Built by
+    position: a run builds one per service and period."""
+    period = cd.period.period
+    return ChargeRow(
+        partner_id,
+        issuer.id,
+        customer_id,
+        account_id,
+        kind,
+        billing_date,
+        period.start,
+        period.end,
+        cd.description,
+        cd.quantity,
+        cd.unit_price_minor,
+        cd.amount_minor,
+        s.tax_rate_bp,
+        s.tax_category,
+        issuer.currency,
+        s.pk,
+        s.tariff_id,
     )
 
 
