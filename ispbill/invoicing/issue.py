@@ -91,14 +91,21 @@ class InvoiceDraft:
     @functools.cached_property
     def totals(self) -> DocumentTotals:
         """The totals of the charges (computed once: the charges are complete by then)."""
-        return document_totals(
-            ((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in self.charges),
-            prices_include_tax=self.issuer.prices_include_tax,
+        return _totals(
+            tuple((c.amount_minor, c.tax_rate_bp, c.tax_category) for c in self.charges),
+            self.issuer.prices_include_tax,
         )
 
     @property
     def total_preview(self) -> int:
         return self.totals.total_minor
+
+
+@functools.lru_cache(maxsize=4096)
+def _totals(lines: tuple[tuple[int, int, str], ...], prices_include_tax: bool) -> DocumentTotals:
+    """``document_totals``, remembered: a run's invoices mostly repeat a few compositions of
+    charges (pure, and its result is immutable)."""
+    return document_totals(lines, prices_include_tax=prices_include_tax)
 
 
 INVOICE_ROW_FIELDS = [
