@@ -226,7 +226,9 @@ _CHARGE_ROW_ORDER = [f.name for f in dataclasses.fields(ChargeRow)][:-1]
 
 def charge_rows(queryset: Any) -> list[ChargeRow]:
     """Stored charges of ``queryset`` as plain rows (with their ``pk``), in its order."""
-    return [ChargeRow(*values) for values in queryset.values_list(*_CHARGE_ROW_ORDER, "pk")]
+    from ispbill.core.bulk import plain_rows
+
+    return [ChargeRow(*values) for values in plain_rows(queryset, [*_CHARGE_ROW_ORDER, "pk"])]
 
 
 def charges_insert(rows: list[Any]) -> None:

@@ -37,7 +37,7 @@ from ispbill.billing.models import (
 )
 from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
-from ispbill.core.bulk import column_set, deferred_checks_run
+from ispbill.core.bulk import column_set, deferred_checks_run, plain_rows
 from ispbill.core.periods import Cycle
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import (
@@ -323,10 +323,12 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
         # the work done.
         customers = [
             CustomerRow(*values)
-            for values in Customer.objects.select_for_update(no_key=True)
-            .filter(pk__any_in=customer_ids)
-            .order_by("pk")
-            .values_list(*CUSTOMER_ROW_FIELDS)
+            for values in plain_rows(
+                Customer.objects.select_for_update(no_key=True)
+                .filter(pk__any_in=customer_ids)
+                .order_by("pk"),
+                CUSTOMER_ROW_FIELDS,
+            )
         ]
         customers = [
             c for c in customers if c.billed_through is None or c.billed_through < run_date

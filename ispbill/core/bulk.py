@@ -12,6 +12,7 @@ from datetime import date
 from typing import Any
 
 import orjson
+from django.core.exceptions import EmptyResultSet
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -86,6 +87,23 @@ def ids_draw(model: type[models.Model], count: int) -> list[int]:
             [model._meta.db_table, pk.column, count],
         )
         return [row[0] for row in cur.fetchall()]
+
+
+def plain_rows(queryset: Any, fields: Any) -> list[tuple[Any, ...]]:
+    """``queryset.values_list(*fields)`` as a list of tuples. On PostgreSQL straight from the
+    cursor: for integers, strings and dates psycopg gives the values Django would, and
+    Django's row iterator cost a tenth of a billing chunk's own time. Elsewhere (SQLite
+    gives dates as text) through Django."""
+    rows = queryset.values_list(*fields)
+    if not _is_postgres():
+        return list(rows)
+    try:
+        sql, params = rows.query.get_compiler(using=rows.db).as_sql()
+    except EmptyResultSet:
+        return []
+    with connections[rows.db].cursor() as cur:
+        cur.execute(sql, params)
+        return cur.fetchall()
 
 
 def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -> None:

@@ -69,7 +69,9 @@ SERVICE_ROW_FIELDS = (
 
 def service_rows(queryset: Any) -> list[ServiceRow]:
     """The services of ``queryset`` (in its order) with their tariff and tax rate, as rows."""
-    return [ServiceRow(*values) for values in queryset.values_list(*SERVICE_ROW_FIELDS)]
+    from ispbill.core.bulk import plain_rows
+
+    return [ServiceRow(*values) for values in plain_rows(queryset, SERVICE_ROW_FIELDS)]
 
 
 class Service(models.Model):
