@@ -151,11 +151,6 @@ def customers_due(*, run_date: date, issuer: Partner | None = None) -> list[tupl
     return list(qs.order_by("pk").values_list("pk", "partner_id"))
 
 
-def customers_due_ids(*, run_date: date, issuer: Partner | None = None) -> list[int]:
-    """Customers that may have a billing date up to ``run_date`` not processed yet."""
-    return [pk for pk, _ in customers_due(run_date=run_date, issuer=issuer)]
-
-
 def chunked(ids: list[int], size: int) -> Iterator[list[int]]:
     for i in range(0, len(ids), size):
         yield ids[i : i + size]
@@ -178,9 +173,9 @@ class ChunkPlan:
 
 def chunk_plan(*, run_date: date, issuer: Partner | None, chunk_size: int) -> ChunkPlan:
     """The chunks of a run (of one issuer's customers: no aggregation phase, no first part)."""
-    partner_ids = aggregation_partner_ids(run_date=run_date) if issuer is None else []
-    accounts = dict(Partner.objects.filter(pk__in=partner_ids).values_list("account_id", "pk"))
-    first: dict[int, list[int]] = {pk: [] for pk in partner_ids}
+    partners = aggregation_partner_accounts(run_date=run_date) if issuer is None else {}
+    accounts = {account_id: pk for pk, account_id in partners.items()}
+    first: dict[int, list[int]] = {pk: [] for pk in partners}
     rest: list[int] = []
     for pk, partner_id in customers_due(run_date=run_date, issuer=issuer):
         owner = accounts.get(pk, partner_id)
@@ -205,28 +200,6 @@ def _terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
         tariff_period_months=s.tariff_period_months,
         discount_bp=s.discount_bp,
         discount_until=s.discount_until,
-    )
-
-
-def _new_charge(
-    *,
-    partner_id: int,
-    customer_id: int,
-    account_id: int,
-    issuer: Partner,
-    kind: str,
-    billing_date: date,
-    **kw: Any,
-) -> ChargeRow:
-    return ChargeRow(
-        partner_id=partner_id,
-        issuer_id=issuer.pk,
-        customer_id=customer_id,
-        account_id=account_id,
-        kind=kind,
-        billing_date=billing_date,
-        currency=issuer.currency,
-        **kw,
     )
 
 
@@ -274,13 +247,14 @@ def one_time_charge_row(
     billing_date: date,
 ) -> ChargeRow:
     """A one-time charge as a charge row: quantity x unit price, on its own date."""
-    return _new_charge(
+    return ChargeRow(
         partner_id=customer.partner_id,
+        issuer_id=issuer.id,
         customer_id=customer.pk,
         account_id=account_id,
-        issuer=issuer,
         kind=ChargeKind.RETAIL,
         billing_date=billing_date,
+        currency=issuer.currency,
         one_time_charge_id=charge.pk,
         period_start=charge.charge_date,
         period_end=charge.charge_date,
@@ -535,14 +509,15 @@ def _aggregating_partners() -> Any:
     )
 
 
-def aggregation_partner_ids(*, run_date: date) -> list[int]:
-    """The partners whose aggregation phase is not done for ``run_date`` yet (each can be
-    billed in its own transaction, side by side: ``billing_aggregate_partner``)."""
-    return list(
+def aggregation_partner_accounts(*, run_date: date) -> dict[int, int]:
+    """The partners whose aggregation phase is not done for ``run_date`` yet, by id, with
+    their accounts' ids (each can be billed in its own transaction, side by side:
+    ``billing_aggregate_partner``)."""
+    return dict(
         _aggregating_partners()
         .filter(Q(aggregated_through__isnull=True) | Q(aggregated_through__lt=run_date))
         .order_by("pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", "account_id")
     )
 
 

@@ -10,7 +10,7 @@ from datetime import date
 
 import pytest
 
-from ispbill.billing.run import chunk_plan, customers_due_ids
+from ispbill.billing.run import chunk_plan, customers_due
 from ispbill.billing.tasks import billing_aggregate_partner_task, billing_chunk_task
 from ispbill.celery import app
 from ispbill.partners.models import PartnerMode
@@ -44,7 +44,7 @@ def _world():
 
 def test_the_aggregating_partners_customers_and_accounts_come_first_in_chunks_of_their_own():
     home, agg, own, pct = _world()
-    due = customers_due_ids(run_date=RUN_DATE)
+    due = [pk for pk, _ in customers_due(run_date=RUN_DATE)]
     plan = chunk_plan(run_date=RUN_DATE, issuer=None, chunk_size=2)
 
     def ids_of(p):
@@ -71,7 +71,7 @@ def test_a_run_of_one_issuers_customers_has_no_first_part():
     _home, agg, *_ = _world()
     plan = chunk_plan(run_date=RUN_DATE, issuer=agg, chunk_size=10)
     assert plan.first == {}
-    assert plan.chunks == [sorted(i for i in customers_due_ids(run_date=RUN_DATE, issuer=agg))]
+    assert plan.chunks == [sorted(pk for pk, _ in customers_due(run_date=RUN_DATE, issuer=agg))]
 
 
 def test_a_partners_aggregation_goes_to_the_queue_workers_take_first():
