@@ -198,6 +198,8 @@ def _failures_print(run_id: int | None, failures: list[Any]) -> None:
         who = f"customer {refs.get(f.customer_id, f.customer_id)}" if f.customer_id else ""
         if f.stage == "aggregation":
             who = "aggregation"
+        elif f.stage != "customer":
+            who = f"{f.stage} of {who}"
         print(f"    {names.get(f.partner_id, f.partner_id)}: {who}: {f.error}")
     if run_id is not None:
         print(f"  details (tracebacks): ispbill billing-run {run_id}")
@@ -299,10 +301,13 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 
     with system_scope():
         result = dunning_run(today=args.date or date.today())  # noqa: DTZ011
-    print(
-        f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
-        f"{result.reminders} reminders sent."
-    )
+        print(
+            f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
+            f"{result.reminders} reminders sent."
+        )
+        if result.failures:
+            _failures_print(None, result.failures)
+            return 1
     return 0
 
 

@@ -57,9 +57,8 @@ def check_open_failures() -> list[Breach]:
                 "'ispbill billing-run N' shows each error), then run again ('ispbill bill' "
                 "or 'ispbill dunning')",
                 tuple(
-                    f"billing_run:{run}/customer:{customer}"
-                    if customer
-                    else f"billing_run:{run}/partner:{partner}"
+                    (f"billing_run:{run}/" if run else "")
+                    + (f"customer:{customer}" if customer else f"partner:{partner}")
                     for run, customer, partner in ids
                 ),
             )
