@@ -120,7 +120,7 @@ def test_bill_prints_the_failures_and_exits_1(home, capsys):
     run = BillingRun.objects.get()
     assert f"Billing run {run.pk} for 2026-04-01: finished with 1 failure:" in out
     assert "invoices issued:   3" in out
-    assert f"Own: customer {bad.reference}: " in out
+    assert f"{own.name}: customer {bad.reference}: " in out
     assert main(["billing-run", str(run.pk), "-v"]) == 0
     out = capsys.readouterr().out
     assert "Finished with 1 failure" in out and f"customer {bad.reference} [open]" in out
