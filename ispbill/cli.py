@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
 from ispbill.radius import cli as radius_cli
@@ -152,10 +153,14 @@ def cmd_bill(args: argparse.Namespace) -> int:
         print(f"Billing run {summary.run_id} for {run_date} dispatched to the Celery workers.")
         return 0
     label = "Dry run (nothing written)" if args.dry_run else f"Billing run {summary.run_id}"
-    if summary.nothing_to_do:
+    if summary.nothing_to_do and not stats.failures:
         print(f"{label} for {run_date}: nothing left to do; every billing date is processed.")
         return 0
-    print(f"{label} for {run_date}:")
+    if stats.failures:
+        n = len(stats.failures)
+        print(f"{label} for {run_date}: finished with {n} failure{'s' if n != 1 else ''}:")
+    else:
+        print(f"{label} for {run_date}:")
     print(f"  customers billed:  {stats.customers_billed}")
     print(f"  charges rated:     {stats.charges_created}")
     print(f"  invoices issued:   {stats.invoices_issued}")
@@ -168,6 +173,91 @@ def cmd_bill(args: argparse.Namespace) -> int:
                 f"{_money(int(fig['total_minor']), str(fig['currency'] or 'EUR')):>16}"
             )
     print(f"  time taken:        {summary.seconds:.2f} s")
+    if stats.failures:
+        with system_scope():
+            _failures_print(summary.run_id, stats.failures)
+        return 1
+    return 0
+
+
+def _failures_print(run_id: int | None, failures: list[Any]) -> None:
+    """The customers (and partners' aggregations) that failed, each with its error."""
+    from ispbill.customers.models import Customer
+    from ispbill.partners.models import Partner
+
+    refs = dict(
+        Customer.objects.filter(
+            pk__in=[f.customer_id for f in failures if f.customer_id]
+        ).values_list("pk", "reference")
+    )
+    names = dict(
+        Partner.objects.filter(pk__in={f.partner_id for f in failures}).values_list("pk", "name")
+    )
+    print(f"  failed ({len(failures)}), skipped; the next run retries them:")
+    for f in failures:
+        who = f"customer {refs.get(f.customer_id, f.customer_id)}" if f.customer_id else ""
+        if f.stage == "aggregation":
+            who = "aggregation"
+        elif f.stage != "customer":
+            who = f"{f.stage} of {who}"
+        print(f"    {names.get(f.partner_id, f.partner_id)}: {who}: {f.error}")
+    if run_id is not None:
+        print(f"  details (tracebacks): ispbill billing-run {run_id}")
+
+
+def cmd_billing_run(args: argparse.Namespace) -> int:
+    """One billing run: its status and failures; mark a stuck run failed, or resume it."""
+    from ispbill.billing.models import BillingFailure, BillingRun
+    from ispbill.billing.run import (
+        BillingRunError,
+        billing_run_abandon,
+        billing_run_is_stuck,
+        billing_run_resume,
+    )
+    from ispbill.core.tenancy import system_scope
+
+    with system_scope():
+        try:
+            if args.resume:
+                summary = billing_run_resume(run_id=args.run_id, actor="cli", force=args.force)
+                print(
+                    f"Billing run {args.run_id} marked failed; billing run {summary.run_id} "
+                    f"started for {summary.run_date}: {summary.status}."
+                )
+                if summary.stats.failures:
+                    _failures_print(summary.run_id, summary.stats.failures)
+                    return 1
+                return 0
+            if args.fail:
+                billing_run_abandon(run_id=args.run_id, actor="cli", force=args.force)
+                print(
+                    f"Billing run {args.run_id} marked failed; start the run again "
+                    "(ispbill bill) to do what it left."
+                )
+                return 0
+        except BillingRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        run = BillingRun.objects.filter(pk=args.run_id).select_related("scope_partner").first()
+        if run is None:
+            print(f"error: there is no billing run {args.run_id}", file=sys.stderr)
+            return 2
+        scope = run.scope_partner.name if run.scope_partner else "every customer"
+        stuck = " (stuck: ispbill billing-run --resume)" if billing_run_is_stuck(run) else ""
+        print(f"Billing run {run.pk} for {run.run_date} ({scope}): {run.status_label}{stuck}")
+        print(
+            f"  started {run.started_at:%Y-%m-%d %H:%M:%S} by {run.started_by or 'scheduler'}"
+            f", {run.chunks_done}/{run.chunks_total} steps, {run.invoices_issued} invoices"
+        )
+        if run.error:
+            print(f"  error: {run.error}")
+        for f in BillingFailure.objects.filter(run=run).select_related("customer", "partner"):
+            who = f"customer {f.customer.reference}" if f.customer else "-"
+            state = f"retried by run {f.resolved_by_run_id}" if f.resolved_at else "open"
+            print(f"  FAILED {f.get_stage_display()}: {f.partner.name}, {who} [{state}]")
+            print(f"    {f.error}")
+            if args.verbose and f.traceback:
+                print("    " + f.traceback.rstrip().replace("\n", "\n    "))
     return 0
 
 
@@ -211,10 +301,13 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 
     with system_scope():
         result = dunning_run(today=args.date or date.today())  # noqa: DTZ011
-    print(
-        f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
-        f"{result.reminders} reminders sent."
-    )
+        print(
+            f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
+            f"{result.reminders} reminders sent."
+        )
+        if result.failures:
+            _failures_print(None, result.failures)
+            return 1
     return 0
 
 
@@ -334,6 +427,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--partner", type=int, help="only this own-invoicing partner's customers")
     p.add_argument("-v", "--verbose", action="store_true", help="totals per partner")
     p.set_defaults(func=cmd_bill)
+
+    p = sub.add_parser(
+        "billing-run", help="a billing run's status and failures; fail or resume a stuck run"
+    )
+    p.add_argument("run_id", type=int)
+    p.add_argument("--fail", action="store_true", help="mark a run stuck in 'running' failed")
+    p.add_argument(
+        "--resume", action="store_true", help="mark a stuck run failed and start it again"
+    )
+    p.add_argument(
+        "--force", action="store_true", help="also a run not past BILLING_RUN_TIMEOUT yet"
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="the failures' tracebacks")
+    p.set_defaults(func=cmd_billing_run)
 
     p = sub.add_parser("statements", help="build the month's commission statements")
     p.add_argument("--month", type=_month, help="YYYY-MM (default: this month)")

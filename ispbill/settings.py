@@ -229,6 +229,12 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=1000)
 # In-process parallel chunks on PostgreSQL (without a Celery broker); 1 = sequential.
 BILLING_THREADS = env.int("BILLING_THREADS", default=1)
+# A run still "running" this many seconds after its start is stuck (its process was killed):
+# ``ispbill check`` reports it, and the next run in one process marks it failed (superseded).
+BILLING_RUN_TIMEOUT = env.int("BILLING_RUN_TIMEOUT", default=2 * 3600)
+# ``ispbill check`` reports an issued invoice or credit note without its stored PDF this many
+# seconds after its issue (when RENDER_PDFS_ON_ISSUE is on).
+PDF_MISSING_GRACE = env.int("PDF_MISSING_GRACE", default=3600)
 
 LOGGING = {
     "version": 1,

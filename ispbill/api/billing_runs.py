@@ -15,8 +15,15 @@ from ispbill.api.guard import guard, resolved
 from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.lookups import billing_runs_visible
 from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
-from ispbill.billing.models import BillingRun
-from ispbill.billing.run import BillingRunError, RunSummary, billing_run_start
+from ispbill.billing.models import BillingFailure, BillingRun
+from ispbill.billing.run import (
+    BillingRunError,
+    RunSummary,
+    billing_run_abandon,
+    billing_run_is_stuck,
+    billing_run_resume,
+    billing_run_start,
+)
 from ispbill.core.errors import DomainValidationError
 from ispbill.partners.models import Partner, PartnerMode
 
@@ -36,11 +43,33 @@ class PartnerFigures(Schema):
     total: MoneyOut
 
 
+class FailureOut(Schema):
+    stage: str = Field(..., description="customer (its billing) or aggregation (a partner's)")
+    partner_id: int
+    customer_id: int | None
+    customer_reference: str
+    error: str
+    created_at: dt.datetime
+    resolved_at: dt.datetime | None = Field(
+        ..., description="When a later run retried it (billed, or failed again)"
+    )
+    resolved_by_run_id: int | None
+
+
 class BillingRunOut(Schema):
     id: int | None
     run_date: dt.date
     dry_run: bool
-    status: str
+    status: str = Field(
+        ...,
+        description="running, done, partial (finished with failures: see failures), failed",
+    )
+    failures_count: int = 0
+    failures: list[FailureOut] = Field(
+        default_factory=list,
+        description="What failed and was skipped (on a single run; the next run retries it)",
+    )
+    stuck: bool = Field(False, description="Still running past BILLING_RUN_TIMEOUT")
     scope_partner_id: int | None
     started_at: dt.datetime | None
     finished_at: dt.datetime | None
@@ -82,7 +111,26 @@ def run_out(run: BillingRun) -> dict[str, Any]:
         "per_partner": [],
         "error": run.error,
         "started_by": run.started_by,
+        "failures_count": run.failures_count,
+        "stuck": billing_run_is_stuck(run),
     }
+
+
+def failures_out(run: BillingRun) -> list[dict[str, Any]]:
+    """The run's failures the caller may see (a partner sees its own customers')."""
+    return [
+        {
+            "stage": f.stage,
+            "partner_id": f.partner_id,
+            "customer_id": f.customer_id,
+            "customer_reference": f.customer.reference if f.customer else "",
+            "error": f.error,
+            "created_at": f.created_at,
+            "resolved_at": f.resolved_at,
+            "resolved_by_run_id": f.resolved_by_run_id,
+        }
+        for f in BillingFailure.objects.filter(run=run).select_related("customer")
+    ]
 
 
 def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
@@ -112,6 +160,7 @@ def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
         ],
         "error": summary.error,
         "started_by": "",
+        "failures_count": len(s.failures),
     }
 
 
@@ -159,6 +208,7 @@ def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:
     body = run_out(run) if run is not None else summary_out(summary, issuer)
     if run is not None:
         body["per_partner"] = summary_out(summary, issuer)["per_partner"]
+        body["failures"] = failures_out(run)
     return 201, BillingRunOut(**body).model_dump(mode="json")
 
 
@@ -171,7 +221,7 @@ def billing_run_preview(request: HttpRequest, payload: BillingRunIn) -> Any:
 
 
 class BillingRunFilters(ListParams):
-    status: Literal["running", "done", "failed"] | None = None
+    status: Literal["running", "done", "partial", "failed"] | None = None
     sort: Literal["id", "-id", "run_date", "-run_date"] = "-id"
 
 
@@ -187,5 +237,38 @@ def billing_run_list(request: HttpRequest, filters: Query[BillingRunFilters]) ->
 @router.get("/billing-runs/{run_id}", response={200: BillingRunOut, **ERROR_RESPONSES})
 @guard("billing.run")
 def billing_run_read(request: HttpRequest, run_id: int) -> Any:
-    """Progress (``chunks_done``/``chunks_total``) while running, figures when done."""
-    return run_out(resolved(request, "run_id"))
+    """Progress (``chunks_done``/``chunks_total``) while running, figures when done, and
+    the customers that failed and were skipped (status ``partial``)."""
+    run = resolved(request, "run_id")
+    return {**run_out(run), "failures": failures_out(run)}
+
+
+class BillingRunResumeIn(Schema):
+    force: bool = Field(
+        False, description="Also a run not past BILLING_RUN_TIMEOUT (its process is known gone)"
+    )
+    start_again: bool = Field(True, description="Start the run again for its date and scope")
+
+
+@router.post(
+    "/billing-runs/{run_id}/resume",
+    response={200: BillingRunOut, **ERROR_RESPONSES},
+)
+@guard("billing.run")
+def billing_run_resume_view(request: HttpRequest, run_id: int, payload: BillingRunResumeIn) -> Any:
+    """A run left ``running`` (its process killed): mark it failed and, unless
+    ``start_again`` is false, start the run again, which does exactly what it left. Answers
+    the new run (or the one marked failed). 409 if the run is not running, or not stuck yet
+    without ``force``."""
+    run = resolved(request, "run_id")
+    try:
+        if not payload.start_again:
+            failed = billing_run_abandon(run_id=run.pk, actor=request.user, force=payload.force)
+            return run_out(failed)
+        summary = billing_run_resume(run_id=run.pk, actor=request.user, force=payload.force)
+    except BillingRunError as exc:
+        raise ApiError(409, str(exc), code="billing_run_conflict") from exc
+    new = BillingRun.objects.filter(pk=summary.run_id or 0).first()
+    if new is None:
+        return summary_out(summary, run.scope_partner)
+    return {**run_out(new), "failures": failures_out(new)}

@@ -134,6 +134,9 @@ class Charge(models.Model):
 class BillingRunStatus(models.TextChoices):
     RUNNING = "running", "Running"
     DONE = "done", "Done"
+    # Finished for everyone else; the customers (or partners' aggregations) that failed are
+    # its ``failures`` and are retried by the next run (docs/operations.md).
+    PARTIAL = "partial", "Finished with failures"
     FAILED = "failed", "Failed"
 
 
@@ -164,10 +167,81 @@ class BillingRun(models.Model):
         default=dict, blank=True, help_text="Invoiced total per currency, minor units"
     )
     error = models.TextField(blank=True)
+    failures_count = models.PositiveIntegerField(
+        default=0, help_text="Customers and aggregations that failed and were skipped"
+    )
     started_by = models.CharField(max_length=150, blank=True)
 
     class Meta:
         ordering = ["-id"]
+
+    @property
+    def status_label(self) -> str:
+        """The status as shown: "Finished with 3 failures" for a partial run."""
+        if self.status == BillingRunStatus.PARTIAL:
+            n = self.failures_count
+            return f"Finished with {n} failure{'s' if n != 1 else ''}"
+        return str(self.get_status_display())
+
+
+class FailureStage(models.TextChoices):
+    CUSTOMER = "customer", "Customer's billing"
+    AGGREGATION = "aggregation", "Partner's aggregation"
+    DUNNING = "dunning", "Dunning"
+    REMINDER = "reminder", "Reminder"
+
+
+class BillingFailure(models.Model):
+    """One customer (or partner's aggregation, or dunning step, or reminder) whose processing
+    raised: recorded with its error and skipped, so the rest of the run finishes. Open until
+    a later run processes it (``resolved_at``): a billing run retries every customer not
+    billed yet, so the failed ones are exactly what the next run has left to do."""
+
+    run = models.ForeignKey(
+        BillingRun,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="failures",
+        help_text="The billing run (empty for dunning and reminders)",
+    )
+    stage = models.CharField(max_length=12, choices=FailureStage.choices)
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Tenant: the customer's partner, or the partner aggregated",
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    error = models.TextField()
+    traceback = models.TextField(blank=True, help_text="The end of the traceback")
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by_run = models.ForeignKey(
+        BillingRun,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The run that retried it",
+    )
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            models.Index(
+                fields=["stage", "customer"],
+                condition=Q(resolved_at__isnull=True),
+                name="billingfailure_open_idx",
+            ),
+        ]
 
 
 CHARGE_FIELDS = [

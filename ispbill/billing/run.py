@@ -8,12 +8,22 @@ charges, post the ledger, apply credit. Then the aggregation phase issues aggreg
 wholesale invoices to partners' accounts. Unique constraints on (service, kind, period start),
 (customer, billing date, kind) and (issuer, number), plus the pointers re-read under lock,
 make every chunk safe to retry: a run repeated, interrupted and resumed, or run twice at the
-same time ends in the state of one clean run."""
+same time ends in the state of one clean run.
+
+Fault isolation: a chunk that raises is rolled back and retried in parts, first per partner,
+then halved again and again down to single customers (``_chunk_isolate``), each part its own
+transaction; a customer that still fails alone is recorded (``BillingFailure``) and skipped,
+and the run finishes for everyone else with the status "finished with N failures". A
+partner's aggregation that raises is recorded the same way. The failed customers keep their
+pointers, so the next run retries exactly them. Errors of the database connection itself
+(``OperationalError``, ``InterfaceError``: the server gone, a lock timeout) are not isolated:
+they stop the run, which the next run resumes."""
 
 from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,16 +32,18 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ispbill.billing.models import (
+    BillingFailure,
     BillingRun,
     BillingRunStatus,
     Charge,
     ChargeKind,
     ChargeRow,
+    FailureStage,
     charge_rows,
     charges_insert,
 )
@@ -75,6 +87,63 @@ ONE_DAY = timedelta(days=1)
 after_chunk_hook: Callable[[int], None] | None = None
 
 
+@dataclass(frozen=True)
+class FailureInfo:
+    """A customer (or partner's aggregation) that failed and was skipped."""
+
+    stage: str
+    partner_id: int
+    customer_id: int | None
+    error: str
+
+
+# Errors of the connection or the server, not of one customer's data: isolating them would
+# record every customer as failed. They stop the run; the next run resumes it.
+NOT_ISOLATED: tuple[type[BaseException], ...] = (OperationalError, InterfaceError)
+_MAX_ERROR_CHARS = 2000
+_MAX_TRACEBACK_CHARS = 4000
+
+
+def failure_record(
+    *,
+    run_id: int | None,
+    stage: str,
+    partner_id: int,
+    exc: BaseException,
+    customer_id: int | None = None,
+    invoice_id: int | None = None,
+) -> FailureInfo:
+    """Record that one customer's (or partner's) processing raised ``exc``, in its own
+    transaction (the failed work was rolled back), and log it. An older open failure of the
+    same customer and stage is resolved by this one (retried, failed again). Nothing is
+    written for a dry run (``run_id`` None in the billing stages)."""
+    error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+    info = FailureInfo(stage=stage, partner_id=partner_id, customer_id=customer_id, error=error)
+    log.error(
+        "billing.failure",
+        extra={"run_id": run_id, "stage": stage, "customer_id": customer_id, "error": error},
+    )
+    if run_id is None and stage in (FailureStage.CUSTOMER, FailureStage.AGGREGATION):
+        return info
+    tb = "".join(traceback.format_exception(exc))[-_MAX_TRACEBACK_CHARS:]
+    with transaction.atomic():
+        if stage in (FailureStage.CUSTOMER, FailureStage.AGGREGATION):
+            key = {"customer_id": customer_id} if customer_id else {"partner_id": partner_id}
+            BillingFailure.objects.filter(stage=stage, resolved_at__isnull=True, **key).update(
+                resolved_at=timezone.now(), resolved_by_run_id=run_id
+            )
+        BillingFailure.objects.create(
+            run_id=run_id,
+            stage=stage,
+            partner_id=partner_id,
+            customer_id=customer_id,
+            invoice_id=invoice_id,
+            error=error,
+            traceback=tb,
+        )
+    return info
+
+
 @dataclass
 class ChunkStats:
     customers_billed: int = 0
@@ -82,8 +151,10 @@ class ChunkStats:
     charges_created: int = 0
     totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     per_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    failures: list[FailureInfo] = field(default_factory=list)
 
     def merge(self, other: ChunkStats) -> None:
+        self.failures.extend(other.failures)
         self.customers_billed += other.customers_billed
         self.invoices_issued += other.invoices_issued
         self.charges_created += other.charges_created
@@ -281,10 +352,60 @@ def billing_chunk_process(
 ) -> ChunkStats:
     """Bill one chunk of customers for every billing date up to ``run_date``: one transaction.
     The run's progress is counted after the commit, so chunks running side by side do not
-    queue on the run's row."""
-    stats = _chunk_bill(customer_ids=customer_ids, run_date=run_date, run_id=run_id)
+    queue on the run's row. A chunk that raises is retried in parts (``_chunk_isolate``)."""
+    try:
+        stats = _chunk_bill(customer_ids=customer_ids, run_date=run_date, run_id=run_id)
+    except NOT_ISOLATED:
+        raise
+    except Exception:
+        log.warning("billing.chunk_failed_isolating", extra={"run_id": run_id}, exc_info=True)
+        stats = _chunk_isolate(customer_ids=customer_ids, run_date=run_date, run_id=run_id)
     billing_progress(run_id)
     return stats
+
+
+def _chunk_isolate(*, customer_ids: list[int], run_date: date, run_id: int | None) -> ChunkStats:
+    """Bill a chunk that failed in parts, each its own transaction: per partner (one issuer's
+    broken data or settings fail its customers only), then halves of halves down to single
+    customers. The customers that fail alone are recorded and skipped. With k failing
+    customers among n this bills about k * 2 * log2(n) parts more than the one chunk."""
+    stats = ChunkStats()
+    partners = dict(
+        Customer.objects.filter(pk__any_in=customer_ids)
+        .order_by("pk")
+        .values_list("pk", "partner_id")
+    )
+    by_partner: dict[int, list[int]] = defaultdict(list)
+    for pk, partner_id in partners.items():
+        by_partner[partner_id].append(pk)
+    parts = list(by_partner.values())
+    if len(parts) == 1 and len(parts[0]) > 1:  # that part is the chunk, which failed already
+        parts = _halves(parts[0])
+    while parts:
+        part = parts.pop(0)
+        try:
+            stats.merge(_chunk_bill(customer_ids=part, run_date=run_date, run_id=run_id))
+        except NOT_ISOLATED:
+            raise
+        except Exception as exc:
+            if len(part) > 1:
+                parts[:0] = _halves(part)
+                continue
+            stats.failures.append(
+                failure_record(
+                    run_id=run_id,
+                    stage=FailureStage.CUSTOMER,
+                    partner_id=partners[part[0]],
+                    customer_id=part[0],
+                    exc=exc,
+                )
+            )
+    return stats
+
+
+def _halves(ids: list[int]) -> list[list[int]]:
+    mid = len(ids) // 2
+    return [ids[:mid], ids[mid:]]
 
 
 def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) -> ChunkStats:
@@ -494,8 +615,21 @@ def _service_price(
 
 def billing_aggregate_process(*, run_date: date, run_id: int | None) -> ChunkStats:
     """Aggregated invoices (and own-invoicing partners' wholesale invoices) on each partner's
-    aggregation dates up to ``run_date``: one invoice to the partner's account per date."""
-    stats = _aggregate_bill(run_date=run_date, run_id=run_id)
+    aggregation dates up to ``run_date``: one invoice to the partner's account per date.
+    If it raises, each partner is aggregated on its own and those that fail are recorded."""
+    try:
+        stats = _aggregate_bill(run_date=run_date, run_id=run_id)
+    except NOT_ISOLATED:
+        raise
+    except Exception:
+        log.warning("billing.aggregation_failed_isolating", extra={"run_id": run_id}, exc_info=True)
+        stats = ChunkStats()
+        for partner_id in aggregation_partner_accounts(run_date=run_date):
+            stats.merge(
+                billing_aggregate_partner_isolated(
+                    run_date=run_date, run_id=run_id, partner_id=partner_id
+                )
+            )
     billing_progress(run_id)
     return stats
 
@@ -525,6 +659,29 @@ def billing_aggregate_partner(*, run_date: date, run_id: int | None, partner_id:
     """The aggregation phase of one partner (its own transaction; the run's progress is
     counted once for the whole phase by whoever runs the partners)."""
     return _aggregate_bill(run_date=run_date, run_id=run_id, partner_ids=[partner_id])
+
+
+def billing_aggregate_partner_isolated(
+    *, run_date: date, run_id: int | None, partner_id: int
+) -> ChunkStats:
+    """``billing_aggregate_partner``; if it raises, the failure is recorded and skipped."""
+    try:
+        return billing_aggregate_partner(run_date=run_date, run_id=run_id, partner_id=partner_id)
+    except NOT_ISOLATED:
+        raise
+    except Exception as exc:
+        account_id = Partner.objects.filter(pk=partner_id).values_list("account_id", flat=True)
+        stats = ChunkStats()
+        stats.failures.append(
+            failure_record(
+                run_id=run_id,
+                stage=FailureStage.AGGREGATION,
+                partner_id=partner_id,
+                customer_id=account_id.first(),
+                exc=exc,
+            )
+        )
+        return stats
 
 
 def _aggregate_bill(
@@ -739,6 +896,9 @@ def billing_run_start(
             run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
         )
     run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
+    from ispbill.billing.tasks import billing_runs_supersede
+
+    billing_runs_supersede(run=run, stuck_only=True)
     try:
         stats = _execute(run, run_date=run_date, issuer=issuer, chunk_size=size)
     except Exception as exc:
@@ -750,7 +910,8 @@ def billing_run_start(
         log.exception("billing_run.failed", extra={"run_id": run.pk})
         raise
     billing_run_finish(run_id=run.pk, stats=stats)
-    return RunSummary(run.pk, run_date, False, stats, time.monotonic() - began)
+    status = BillingRunStatus.PARTIAL if stats.failures else BillingRunStatus.DONE
+    return RunSummary(run.pk, run_date, False, stats, time.monotonic() - began, status=status)
 
 
 def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
@@ -761,13 +922,93 @@ def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
         .annotate(t=Sum("total_minor"))
     }
     invoices = Invoice.objects.filter(billing_run_id=run_id).count()
+    failures = BillingFailure.objects.filter(run_id=run_id).count()
     update: dict[str, Any] = {
-        "status": BillingRunStatus.DONE,
+        "status": BillingRunStatus.PARTIAL if failures else BillingRunStatus.DONE,
         "finished_at": timezone.now(),
         "totals": totals,
         "invoices_issued": invoices,
+        "failures_count": failures,
     }
     if stats is not None:
         update["customers_billed"] = stats.customers_billed
         update["charges_created"] = stats.charges_created
     BillingRun.objects.filter(pk=run_id).update(**update)
+    billing_failures_resolve(run_id=run_id)
+
+
+def billing_failures_resolve(*, run_id: int) -> int:
+    """Resolve the open failures of earlier runs that this finished run retried: those of
+    its scope (every customer, or its issuer's) for a date up to its date. A customer that
+    failed again has a new failure of this run (which resolved the old one when recorded);
+    every other one was billed. Returns how many were resolved."""
+    run = BillingRun.objects.get(pk=run_id)
+    retried = BillingFailure.objects.filter(
+        stage__in=[FailureStage.CUSTOMER, FailureStage.AGGREGATION],
+        resolved_at__isnull=True,
+        run__run_date__lte=run.run_date,
+        run_id__lt=run_id,
+    )
+    if run.scope_partner_id is not None:
+        retried = retried.filter(
+            stage=FailureStage.CUSTOMER, customer__partner_id=run.scope_partner_id
+        )
+    return retried.update(resolved_at=timezone.now(), resolved_by_run_id=run_id)
+
+
+def billing_run_is_stuck(run: BillingRun) -> bool:
+    """Still ``running`` past ``BILLING_RUN_TIMEOUT`` after its start: its process (or the
+    worker holding a chunk) was most likely killed."""
+    from ispbill.billing.tasks import billing_run_stuck_before
+
+    return run.status == BillingRunStatus.RUNNING and run.started_at < billing_run_stuck_before()
+
+
+def billing_run_abandon(*, run_id: int, actor: Any, force: bool = False) -> BillingRun:
+    """Mark a run left ``running`` as failed, so it no longer shows as going: one stuck past
+    ``BILLING_RUN_TIMEOUT`` (or any running one with ``force``, when the operator knows its
+    process is gone). What it committed stays; the next run does what it left."""
+    with transaction.atomic():
+        run = BillingRun.objects.select_for_update().filter(pk=run_id).first()
+        if run is None:
+            raise BillingRunError(f"There is no billing run {run_id}.")
+        if run.status != BillingRunStatus.RUNNING:
+            raise BillingRunError(
+                f"Billing run {run_id} is {run.status_label.lower()}, not running: nothing to do."
+            )
+        if not force and not billing_run_is_stuck(run):
+            raise BillingRunError(
+                f"Billing run {run_id} started {run.started_at:%Y-%m-%d %H:%M} and may still be "
+                f"going; it counts as stuck after {settings.BILLING_RUN_TIMEOUT // 60} minutes. "
+                "If you know its process is gone, force it."
+            )
+        label = getattr(actor, "username", None) or str(actor or "system")
+        run.status = BillingRunStatus.FAILED
+        run.finished_at = timezone.now()
+        run.error = (
+            f"Marked failed by {label}: left running since {run.started_at:%Y-%m-%d %H:%M} "
+            f"({run.chunks_done} of {run.chunks_total} steps done). Start the run again to do "
+            "what it left."
+        )
+        run.save(update_fields=["status", "finished_at", "error"])
+        from ispbill.core.audit import audit_record
+
+        audit_record(
+            action="billing_run.abandoned",
+            obj=run,
+            actor=actor,
+            partner_id=run.scope_partner_id,
+            changes={"status": {"before": BillingRunStatus.RUNNING, "after": run.status}},
+        )
+    return run
+
+
+def billing_run_resume(*, run_id: int, actor: Any, force: bool = False) -> RunSummary:
+    """Mark a stuck run failed (``billing_run_abandon``) and start the run again for its
+    date and scope: the new run does exactly what the stuck one left."""
+    run = billing_run_abandon(run_id=run_id, actor=actor, force=force)
+    return billing_run_start(
+        run_date=run.run_date,
+        issuer=run.scope_partner,
+        started_by=getattr(actor, "username", None) or str(actor or ""),
+    )

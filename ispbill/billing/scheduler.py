@@ -16,14 +16,23 @@ log = logging.getLogger(__name__)
 
 def daily_work(*, today: date | None = None) -> dict[str, Any]:
     day = today or timezone.localdate()
-    summary = billing_run_start(run_date=day, started_by="scheduler")
+    invoices: int | str
+    try:
+        summary = billing_run_start(run_date=day, started_by="scheduler")
+        invoices, failed = summary.stats.invoices_issued, len(summary.stats.failures)
+    except Exception as exc:
+        # The run is marked failed with its error; dunning still runs for everyone.
+        log.exception("daily_work.billing_failed")
+        invoices, failed = f"billing failed: {type(exc).__name__}: {exc}", 0
     dunning = dunning_run(today=day)
     result = {
         "date": day.isoformat(),
-        "invoices": summary.stats.invoices_issued,
+        "invoices": invoices,
+        "billing_failures": failed,
         "blocked": len(dunning.blocked),
         "deactivated": len(dunning.deactivated),
         "reminders": dunning.reminders,
+        "dunning_failures": len(dunning.failures),
     }
     log.info("daily_work.done", extra=result)
     return result

@@ -12,15 +12,20 @@ Redis the lost message comes back only after the visibility timeout, an hour), a
 ``ispbill bill`` again is how it is resumed. Every chunk is idempotent, so the new run does
 whatever the old one left; the old run is marked failed ("superseded by run N"). Its chunks
 still queued, or delivered again later, still run (they find their customers billed and do
-nothing more), but its partners' aggregations and summary do not: the newer run's do. A chunk or
-an aggregation phase that raises marks its run failed; running the run again resumes it."""
+nothing more), but its partners' aggregations and summary do not: the newer run's do.
+
+A chunk that raises is retried in parts inside its task and the customers that fail alone are
+recorded as the run's failures (``billing.run``, fault isolation), as is a partner's
+aggregation that raises; the run finishes "with N failures". Only an error of the database
+connection fails a task, and marks its run failed; running the run again resumes it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from celery import chord, shared_task
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -50,14 +55,16 @@ def billing_aggregate_partner_task(
 ) -> dict[str, Any]:
     """One partner's aggregation, the callback of its customers' chunks: passes their
     figures on to the run's summary with its own."""
-    from ispbill.billing.run import billing_aggregate_partner
+    from ispbill.billing.run import billing_aggregate_partner_isolated
 
     figures = _figures(chunk_results)
     with system_scope():
         if not _run_is_running(run_id):
             return {**figures, "skipped": True}
         try:
-            stats = billing_aggregate_partner(
+            # A partner whose aggregation raises is recorded as the run's failure, and the
+            # run goes on; only an error of the database connection fails the run.
+            stats = billing_aggregate_partner_isolated(
                 run_date=date.fromisoformat(run_date), run_id=run_id, partner_id=partner_id
             )
         except Exception as exc:
@@ -113,13 +120,17 @@ def _run_fail(run_id: int, error: str) -> None:
     )
 
 
-def billing_runs_supersede(*, run: BillingRun) -> int:
+def billing_runs_supersede(*, run: BillingRun, stuck_only: bool = False) -> int:
     """Mark the unfinished runs that ``run`` covers as failed (superseded by it): those
     started before it, for a date up to its date, of its scope (a run of every customer
-    covers the runs of one partner too). Returns how many were marked."""
+    covers the runs of one partner too). ``stuck_only`` (a run in one process, which may
+    overlap another one still going): only those running past ``BILLING_RUN_TIMEOUT``.
+    Returns how many were marked."""
     covered = BillingRun.objects.filter(
         pk__lt=run.pk, status=BillingRunStatus.RUNNING, dry_run=False, run_date__lte=run.run_date
     )
+    if stuck_only:
+        covered = covered.filter(started_at__lt=billing_run_stuck_before())
     if run.scope_partner_id is not None:
         covered = covered.filter(scope_partner_id=run.scope_partner_id)
     return covered.update(
@@ -127,6 +138,11 @@ def billing_runs_supersede(*, run: BillingRun) -> int:
         error=f"Superseded by billing run {run.pk}, which did what this one had left.",
         finished_at=timezone.now(),
     )
+
+
+def billing_run_stuck_before() -> Any:
+    """Runs started before this moment and still ``running`` are stuck."""
+    return timezone.now() - timedelta(seconds=settings.BILLING_RUN_TIMEOUT)
 
 
 def billing_run_dispatch(

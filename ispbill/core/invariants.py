@@ -34,6 +34,7 @@ def invariant(name: str) -> Callable[[CheckFn], CheckFn]:
 
 def invariants_check() -> tuple[list[str], list[Breach]]:
     """Run every registered check; return the names run and the breaches found."""
+    import ispbill.billing.checks
     import ispbill.core.checks
     import ispbill.ledger.checks
     import ispbill.partners.checks  # noqa: F401

@@ -8,7 +8,13 @@
 - A customer whose balance stays below its minimum balance past a due date is blocked.
 - Reminders go out on the issuer's reminder days after the due date (default 3, 5, 7).
 - An aggregated partner's account blocked takes its sub-customers with it when the partner
-  is set so (``block_subcustomers``)."""
+  is set so (``block_subcustomers``).
+
+Fault isolation: a status change that raises is retried customer by customer, each in a
+savepoint, and a reminder that raises is skipped; each failure is recorded
+(``BillingFailure``, stage dunning or reminder) and the run goes on for everyone else. The
+next dunning run retries them (it resolves the open ones first and records anew what fails
+again)."""
 
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
+from ispbill.billing.models import BillingFailure, FailureStage
+from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
 from ispbill.invoicing.emails import reminder_email_context
@@ -39,6 +47,7 @@ class DunningResult:
     deactivated: list[int] = field(default_factory=list)
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
+    failures: list[FailureInfo] = field(default_factory=list)
 
 
 def _issuers() -> dict[int, Partner]:
@@ -127,10 +136,51 @@ def _cascade_partner_accounts(account_ids: list[int], status: str) -> None:
             _set_status(subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked")
 
 
+def _set_status_isolated(
+    customers: list[Customer], status: str, reason: str, failures: list[FailureInfo]
+) -> list[Customer]:
+    """``_set_status`` for them all in a savepoint; if it raises, one by one, recording the
+    customers that fail. Returns the customers changed."""
+    before = {c.pk: (c.status, c.status_changed_at) for c in customers}
+    try:
+        with transaction.atomic():
+            _set_status(customers, status, reason)
+        return customers
+    except NOT_ISOLATED:
+        raise
+    except Exception:
+        log.warning("dunning.isolating", extra={"status": status}, exc_info=True)
+    done = []
+    for c in customers:
+        c.status, c.status_changed_at = before[c.pk]
+        try:
+            with transaction.atomic():
+                _set_status([c], status, reason)
+            done.append(c)
+        except NOT_ISOLATED:
+            raise
+        except Exception as exc:
+            c.status, c.status_changed_at = before[c.pk]
+            failures.append(
+                failure_record(
+                    run_id=None,
+                    stage=FailureStage.DUNNING,
+                    partner_id=c.partner_id,
+                    customer_id=c.pk,
+                    exc=exc,
+                )
+            )
+    return done
+
+
 @transaction.atomic
 def dunning_run(*, today: date) -> DunningResult:
     """Block, deactivate and remind, for every issuer, as of ``today``."""
     result = DunningResult()
+    # This run retries what failed in the last one; what fails again is recorded anew.
+    BillingFailure.objects.filter(
+        stage__in=[FailureStage.DUNNING, FailureStage.REMINDER], resolved_at__isnull=True
+    ).update(resolved_at=timezone.now())
     issuers = _issuers()
     home = next(p for p in issuers.values() if p.is_home)
     # Earliest due date of an overdue invoice, per customer: one aggregate query.
@@ -166,12 +216,34 @@ def dunning_run(*, today: date) -> DunningResult:
     ]
     for pk in _below_min_balance(candidates):
         to_block.append(next(c for c in candidates if c.pk == pk))
-    _set_status(to_block, CustomerStatus.BLOCKED, "overdue past the blocking period")
-    _set_status(to_deactivate, CustomerStatus.INACTIVE, "overdue past the deactivation period")
-    _cascade_partner_accounts([c.pk for c in to_block], CustomerStatus.BLOCKED)
+    failures = result.failures
+    to_block = _set_status_isolated(
+        to_block, CustomerStatus.BLOCKED, "overdue past the blocking period", failures
+    )
+    to_deactivate = _set_status_isolated(
+        to_deactivate, CustomerStatus.INACTIVE, "overdue past the deactivation period", failures
+    )
+    for account in to_block:
+        try:
+            with transaction.atomic():
+                _cascade_partner_accounts([account.pk], CustomerStatus.BLOCKED)
+        except NOT_ISOLATED:
+            raise
+        except Exception as exc:
+            failures.append(
+                failure_record(
+                    run_id=None,
+                    stage=FailureStage.DUNNING,
+                    partner_id=account.partner_id,
+                    customer_id=account.pk,
+                    exc=exc,
+                )
+            )
     result.blocked = [c.pk for c in to_block]
     result.deactivated = [c.pk for c in to_deactivate]
-    result.reminders = reminders_send(today=today, issuers=issuers, home=home)
+    result.reminders = reminders_send(
+        today=today, issuers=issuers, home=home, failures=result.failures
+    )
     return result
 
 
@@ -179,7 +251,16 @@ def _reminder_key(invoice_id: int, days_late: int) -> str:
     return f"reminder:{invoice_id}:{days_late}"
 
 
-def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -> int:
+def reminders_send(
+    *,
+    today: date,
+    issuers: dict[int, Partner],
+    home: Partner,
+    failures: list[FailureInfo] | None = None,
+) -> int:
+    """Queue the reminders due ``today``. One whose email cannot be made (its template or
+    data raise) is recorded in ``failures`` and skipped; the others go out."""
+    failures = failures if failures is not None else []
     reminder_days: dict[int, list[int]] = {}
     for p in issuers.values():
         reminder_days[p.pk] = sorted(
@@ -200,30 +281,48 @@ def reminders_send(*, today: date, issuers: dict[int, Partner], home: Partner) -
         days_late = (today - inv.due_date).days
         if days_late not in reminder_days.get(inv.issuer_id, []) or (inv.pk, days_late) in done:
             continue
-        due.append((inv, days_late))
-        if inv.customer.email:
-            issuer = issuers[inv.issuer_id]
-            text = issuer_email_render(
-                issuer,
-                "email_reminder",
-                reminder_email_context(
-                    inv, customer=inv.customer, issuer=issuer, days_late=days_late
-                ),
-            )
-            deliveries.append(
-                email_delivery_new(
-                    key=_reminder_key(inv.pk, days_late),
-                    kind=EmailKind.REMINDER,
+        if not inv.customer.email:
+            due.append((inv, days_late))  # recorded as reminded: there is no address
+            continue
+        issuer = issuers[inv.issuer_id]
+        try:
+            with transaction.atomic():
+                text = issuer_email_render(
+                    issuer,
+                    "email_reminder",
+                    reminder_email_context(
+                        inv, customer=inv.customer, issuer=issuer, days_late=days_late
+                    ),
+                )
+        except NOT_ISOLATED:
+            raise
+        except Exception as exc:
+            failures.append(
+                failure_record(
+                    run_id=None,
+                    stage=FailureStage.REMINDER,
                     partner_id=inv.partner_id,
-                    issuer_id=issuer.pk,
                     customer_id=inv.customer_id,
                     invoice_id=inv.pk,
-                    to=inv.customer.email,
-                    from_email=issuer.email,
-                    subject=text.subject,
-                    body=text.body,
+                    exc=exc,
                 )
             )
+            continue
+        due.append((inv, days_late))
+        deliveries.append(
+            email_delivery_new(
+                key=_reminder_key(inv.pk, days_late),
+                kind=EmailKind.REMINDER,
+                partner_id=inv.partner_id,
+                issuer_id=issuer.pk,
+                customer_id=inv.customer_id,
+                invoice_id=inv.pk,
+                to=inv.customer.email,
+                from_email=issuer.email,
+                subject=text.subject,
+                body=text.body,
+            )
+        )
     # Sent after commit (no mail for a rolled-back run); the key makes each reminder step go
     # out once even when two dunning runs overlap: a step whose email exists already is skipped.
     queued = {d.idempotency_key for d in email_deliveries_queue(deliveries)}

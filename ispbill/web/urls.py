@@ -70,6 +70,11 @@ urlpatterns = [
         views_finance.billing_run_progress,
         name="billing_run_progress",
     ),
+    path(
+        "billing/runs/<int:run_id>/resume/",
+        views_finance.billing_run_resume_view,
+        name="billing_run_resume",
+    ),
     # invoices, credit notes, payments
     path("invoices/", views_finance.invoices, name="invoices"),
     path("invoices/aggregated/", views_finance.aggregated, name="aggregated"),

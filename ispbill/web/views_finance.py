@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
@@ -12,8 +13,13 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.billing.models import BillingRun, BillingRunStatus
-from ispbill.billing.run import BillingRunError, billing_run_start
+from ispbill.billing.models import BillingFailure, BillingRun, BillingRunStatus
+from ispbill.billing.run import (
+    BillingRunError,
+    billing_run_is_stuck,
+    billing_run_resume,
+    billing_run_start,
+)
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
@@ -152,8 +158,31 @@ def billing_run(request: HttpRequest, run_id: int) -> HttpResponse:
         "per_partner": sorted(per_partner.items()),
         "invoices": paginate(request, invoices.order_by("number")),
         "totals": sorted(run.totals.items()),
+        "failures": list(
+            BillingFailure.objects.filter(run=run).select_related("customer", "partner")
+        ),
+        "stuck": billing_run_is_stuck(run),
+        "timeout_minutes": settings.BILLING_RUN_TIMEOUT // 60,
     }
     return page(request, "web/billing/run.html", context, "billing")
+
+
+@require_capability("billing.run")
+@require_POST
+def billing_run_resume_view(request: HttpRequest, run_id: int) -> HttpResponse:
+    """A run left running: mark it failed and start the run again (it does what was left)."""
+    run = _run_for(request, run_id)
+    try:
+        summary = billing_run_resume(
+            run_id=run.pk, actor=request.user, force=bool(request.POST.get("force"))
+        )
+    except BillingRunError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:billing_run", run_id=run.pk)
+    messages.success(request, f"Billing run #{run.pk} marked failed; the run was started again.")
+    if summary.run_id is None:
+        return redirect("web:billing")
+    return redirect("web:billing_run", run_id=summary.run_id)
 
 
 @require_capability("billing.run")

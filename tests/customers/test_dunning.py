@@ -89,3 +89,64 @@ def test_reminders_on_days_3_5_7_once_each(overdue, django_capture_on_commit_cal
     assert "Payment reminder" in mail.outbox[0].subject
     dunning_run(today=date(2026, 4, 18))
     assert len(mail.outbox) == 3
+
+
+def test_one_customer_failing_to_block_does_not_stop_the_others(home, monkeypatch):
+    """Fault isolation: blocking raises for one customer (here its RADIUS sync); it is
+    recorded and skipped, the other is blocked; the next dunning run retries it."""
+    from ispbill.billing.models import BillingFailure
+    from ispbill.customers import dunning
+
+    good, bad = customer(), customer()
+    for c in (good, bad):
+        service(c, tariff(price=3000), date(2026, 4, 1))
+    billing_run_start(run_date=date(2026, 4, 1))
+    real = dunning.radius_sync_customers
+
+    def sync(*, customer_ids):
+        if bad.pk in list(customer_ids):
+            raise RuntimeError("router refused the change")
+        return real(customer_ids=customer_ids)
+
+    monkeypatch.setattr(dunning, "radius_sync_customers", sync)
+    result = dunning_run(today=date(2026, 4, 26))
+    assert result.blocked == [good.pk]
+    assert (status(good), status(bad)) == ("blocked", "active")
+    failure = BillingFailure.objects.get()
+    assert (failure.stage, failure.customer_id, failure.run_id) == ("dunning", bad.pk, None)
+    assert failure.error == "RuntimeError: router refused the change"
+    assert [f.customer_id for f in result.failures] == [bad.pk]
+
+    monkeypatch.setattr(dunning, "radius_sync_customers", real)
+    again = dunning_run(today=date(2026, 4, 27))
+    assert again.blocked == [bad.pk] and again.failures == []
+    failure.refresh_from_db()
+    assert failure.resolved_at is not None
+
+
+def test_one_failing_reminder_is_recorded_and_the_others_are_sent(
+    home, monkeypatch, django_capture_on_commit_callbacks
+):
+    from ispbill.billing.models import BillingFailure
+    from ispbill.customers import dunning
+
+    good, bad = customer(), customer()
+    for c in (good, bad):
+        service(c, tariff(price=3000), date(2026, 4, 1))
+    billing_run_start(run_date=date(2026, 4, 1))
+    real = dunning.reminder_email_context
+
+    def context(inv, **kw):
+        if inv.customer_id == bad.pk:
+            raise ValueError("a field the template needs is broken")
+        return real(inv, **kw)
+
+    monkeypatch.setattr(dunning, "reminder_email_context", context)
+    with django_capture_on_commit_callbacks(execute=True):
+        result = dunning_run(today=date(2026, 4, 18))  # 3 days after due
+    assert result.reminders == 1
+    assert [m.to for m in mail.outbox] == [[good.email]]
+    assert list(Reminder.objects.values_list("invoice__customer_id", flat=True)) == [good.pk]
+    failure = BillingFailure.objects.get()
+    assert (failure.stage, failure.customer_id) == ("reminder", bad.pk)
+    assert failure.invoice_id == bad.invoices.get().pk

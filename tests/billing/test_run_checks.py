@@ -1,0 +1,128 @@
+"""`ispbill check` notices work left undone (issue 27): a run stuck in "running", issued
+invoices without their stored PDF, emails failed after their retries; and `ispbill bill`
+and `ispbill billing-run` show a run's failures and resume a stuck run."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from django.utils import timezone
+
+from ispbill.billing.models import BillingRun
+from ispbill.billing.run import billing_run_start
+from ispbill.cli import main
+from ispbill.core.invariants import invariants_check
+from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
+
+from .builders import customer, service, tariff
+from .test_fault_isolation import APRIL, _hostile_setup
+
+pytestmark = pytest.mark.django_db
+
+
+def breaches(name: str) -> list:
+    return [b for b in invariants_check()[1] if b.check == name]
+
+
+def _stuck_run(hours: float) -> BillingRun:
+    run = BillingRun.objects.create(run_date=APRIL, chunks_total=3, chunks_done=1)
+    BillingRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=hours))
+    return BillingRun.objects.get(pk=run.pk)
+
+
+def test_check_reports_a_run_stuck_in_running_past_the_timeout(home, settings, capsys):
+    settings.BILLING_RUN_TIMEOUT = 2 * 3600
+    _stuck_run(hours=1)  # may still be going: not reported
+    assert breaches("billing.stuck_runs") == []
+    old = _stuck_run(hours=3)
+    [breach] = breaches("billing.stuck_runs")
+    assert breach.ids == (f"billing_run:{old.pk}",)
+    assert main(["check"]) == 1
+    assert f"billing_run:{old.pk}" in capsys.readouterr().out
+
+
+def test_a_stuck_run_is_resumed_from_the_cli(home, capsys):
+    c = customer()
+    service(c, tariff(price=3000), APRIL)
+    stuck = _stuck_run(hours=3)
+    assert main(["billing-run", str(stuck.pk)]) == 0
+    assert "stuck" in capsys.readouterr().out
+    assert main(["billing-run", str(stuck.pk), "--resume"]) == 0
+    stuck.refresh_from_db()
+    assert stuck.status == "failed" and "Marked failed by cli" in stuck.error
+    new = BillingRun.objects.exclude(pk=stuck.pk).get()
+    assert (new.status, new.invoices_issued, new.run_date) == ("done", 1, APRIL)
+    assert breaches("billing.stuck_runs") == []
+    # Not running any more: nothing to do, said so.
+    assert main(["billing-run", str(stuck.pk), "--fail"]) == 2
+    assert "not running" in capsys.readouterr().err
+
+
+def test_a_run_not_stuck_yet_is_failed_only_with_force(home, capsys):
+    recent = _stuck_run(hours=0.1)
+    assert main(["billing-run", str(recent.pk), "--fail"]) == 2
+    assert "may still be going" in capsys.readouterr().err
+    assert main(["billing-run", str(recent.pk), "--fail", "--force"]) == 0
+    assert BillingRun.objects.get(pk=recent.pk).status == "failed"
+
+
+def test_an_in_process_run_supersedes_a_stuck_one(home):
+    stuck = _stuck_run(hours=3)
+    recent = _stuck_run(hours=0.1)
+    billing_run_start(run_date=APRIL)
+    assert BillingRun.objects.get(pk=stuck.pk).status == "failed"
+    assert BillingRun.objects.get(pk=recent.pk).status == "running"  # may be another process
+
+
+def test_check_reports_issued_invoices_without_their_pdf(home, settings):
+    settings.RENDER_PDFS_ON_ISSUE = False  # issued without rendering, as a killed worker leaves
+    c = customer()
+    service(c, tariff(price=3000), APRIL)
+    billing_run_start(run_date=APRIL)
+    inv = Invoice.objects.get()
+    settings.RENDER_PDFS_ON_ISSUE = True
+    settings.PDF_MISSING_GRACE = 3600
+    assert breaches("documents.pdf_missing") == []  # within the grace period: still coming
+    Invoice.objects.filter(pk=inv.pk).update(created_at=timezone.now() - timedelta(hours=2))
+    [breach] = breaches("documents.pdf_missing")
+    assert breach.ids == (f"invoice:{inv.pk}",)
+    settings.RENDER_PDFS_ON_ISSUE = False  # rendering switched off: render-pdfs is the way
+    assert breaches("documents.pdf_missing") == []
+
+
+def test_check_reports_emails_failed_after_their_retries(home):
+    c = customer()
+    fields = {
+        "kind": EmailKind.REMINDER,
+        "partner": home,
+        "issuer": home,
+        "customer": c,
+        "to": c.email,
+        "from_email": "billing@example.net",
+        "subject": "Reminder",
+        "body": "Please pay.",
+        "message_id": "<1@example.net>",
+    }
+    EmailDelivery.objects.create(idempotency_key="a", status=EmailStatus.QUEUED, **fields)
+    assert breaches("emails.failed") == []
+    failed = EmailDelivery.objects.create(
+        idempotency_key="b", status=EmailStatus.FAILED, attempts=5, **fields
+    )
+    [breach] = breaches("emails.failed")
+    assert breach.ids == (f"email:{failed.pk}",)
+
+
+def test_bill_prints_the_failures_and_exits_1(home, capsys):
+    _mine, own, bad, _otc = _hostile_setup(home)
+    assert main(["bill", "--date", "2026-04-01"]) == 1
+    out = capsys.readouterr().out
+    run = BillingRun.objects.get()
+    assert f"Billing run {run.pk} for 2026-04-01: finished with 1 failure:" in out
+    assert "invoices issued:   3" in out
+    assert f"{own.name}: customer {bad.reference}: " in out
+    assert main(["billing-run", str(run.pk), "-v"]) == 0
+    out = capsys.readouterr().out
+    assert "Finished with 1 failure" in out and f"customer {bad.reference} [open]" in out
+    assert "Traceback" in out
+    assert date(2026, 4, 1) == run.run_date
