@@ -103,8 +103,11 @@ def _image_refusal(suffix: str, content: bytes) -> str | None:
                         f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels are allowed"
                     )
                 image.load()  # decodes every pixel: a truncated or broken file fails here
-    except Image.DecompressionBombWarning:
-        return f"the image has too many pixels; at most {MAX_IMAGE_PIXELS // 1_000_000} MP"
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        return (
+            f"the image has too many pixels; at most {MAX_IMAGE_PIXELS // 1_000_000} "
+            "megapixels are allowed"
+        )
     except Exception:
         return f"the file is not {label} image"
     return None

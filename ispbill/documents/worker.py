@@ -34,7 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 _HEADER = struct.Struct(">Q")
@@ -46,7 +46,8 @@ _PDF_PAGE_RE = re.compile(rb"/Type\s*/Page\b(?!s)")
 # --- framing (used by both sides) -------------------------------------------------------------
 
 
-def frame_write(out: BinaryIO, header: dict[str, Any], blobs: list[bytes] = ()) -> None:  # type: ignore[assignment]
+def frame_write(out: IO[bytes], header: dict[str, Any], blobs: list[bytes] | None = None) -> None:
+    blobs = blobs or []
     head = json.dumps({**header, "blob_sizes": [len(b) for b in blobs]}).encode("utf-8")
     out.write(_HEADER.pack(len(head)))
     out.write(head)
@@ -55,7 +56,7 @@ def frame_write(out: BinaryIO, header: dict[str, Any], blobs: list[bytes] = ()) 
     out.flush()
 
 
-def _read_exact(source: BinaryIO, size: int) -> bytes:
+def _read_exact(source: IO[bytes], size: int) -> bytes:
     chunks = []
     while size:
         chunk = source.read(size)
@@ -66,7 +67,7 @@ def _read_exact(source: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def frame_read(source: BinaryIO) -> tuple[dict[str, Any], list[bytes]]:
+def frame_read(source: IO[bytes]) -> tuple[dict[str, Any], list[bytes]]:
     (size,) = _HEADER.unpack(_read_exact(source, _HEADER.size))
     if size > _MAX_HEADER:
         raise ValueError("frame header too large")
@@ -154,9 +155,22 @@ def jinja_environment(max_chars: int) -> Any:
                 raise OutputLimitError("the email would be too long")
             return left * right
 
-        def format_string(self, s: str, args: Any, kwargs: Any, format_func: Any = None) -> str:
+        def wrap_str_format(self, value: Any) -> Callable[..., str] | None:
+            # ``str.format``/``format_map``, with every width and precision bounded.
+            if super().wrap_str_format(value) is None:
+                return None
+            text: str = value.__self__
+            is_map = value.__name__ == "format_map"
             formatter = _Formatter(self)
-            return formatter.vformat(s, args, kwargs)
+
+            def wrapper(*args: Any, **kwargs: Any) -> str:
+                if is_map:
+                    if kwargs or len(args) != 1:
+                        raise TypeError("format_map() takes exactly one argument")
+                    return str(formatter.vformat(text, (), args[0]))
+                return str(formatter.vformat(text, args, kwargs))
+
+            return wrapper
 
         def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:
             name = getattr(__obj, "__name__", "")
@@ -232,7 +246,7 @@ class _Typst:
         )
         key = json.dumps(fonts)
         if self.compiler is None or key != self.fonts_key:
-            isolation = {
+            isolation: dict[str, Any] = {
                 "package_path": str(self.packages),
                 "package_cache_path": str(self.packages),
             }

@@ -15,6 +15,7 @@ asset), the document stays "PDF pending" with the error in ``pdf_error``."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -231,9 +232,24 @@ def _store(
     return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative, pdf_error=note[:1000]))
 
 
+def _invoice_pdf(invoice: Invoice) -> tuple[bytes, str]:
+    from ispbill.invoicing.documents import invoice_document_data
+
+    return issuer_document_pdf_degrading(
+        issuer_id=invoice.issuer_id, data=invoice_document_data(invoice), label=invoice.number
+    )
+
+
+def _credit_note_pdf(note: CreditNote) -> tuple[bytes, str]:
+    from ispbill.invoicing.documents import credit_note_document_data
+
+    return issuer_document_pdf_degrading(
+        issuer_id=note.issuer_id, data=credit_note_document_data(note), label=note.number
+    )
+
+
 def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued invoices that have none yet."""
-    from ispbill.invoicing.documents import invoice_document_data
 
     stats = PdfRenderStats()
     start = time.perf_counter()
@@ -243,9 +259,7 @@ def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
                 Invoice,
                 inv.pk,
                 invoice_pdf_stored_path(inv),
-                lambda inv=inv: issuer_document_pdf_degrading(
-                    issuer_id=inv.issuer_id, data=invoice_document_data(inv), label=inv.number
-                ),
+                functools.partial(_invoice_pdf, inv),
             )
         except Exception:
             stats.failed += 1
@@ -258,7 +272,6 @@ def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
 
 def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued credit notes that have none yet."""
-    from ispbill.invoicing.documents import credit_note_document_data
 
     stats = PdfRenderStats()
     start = time.perf_counter()
@@ -269,9 +282,7 @@ def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats
                 CreditNote,
                 cn.pk,
                 relative,
-                lambda cn=cn: issuer_document_pdf_degrading(
-                    issuer_id=cn.issuer_id, data=credit_note_document_data(cn), label=cn.number
-                ),
+                functools.partial(_credit_note_pdf, cn),
             )
         except Exception:
             stats.failed += 1

@@ -9,10 +9,12 @@ issuer's assets: ``issuer_assets`` reads the rows of that one partner."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import re
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from ispbill.core.audit import audit_record
@@ -30,6 +32,7 @@ from ispbill.documents.render import (
 )
 from ispbill.invoicing.emails import (
     EMAIL_DEFAULTS,
+    EmailLimitError,
     EmailMessageText,
     EmailTemplateError,
     email_render,
@@ -294,20 +297,37 @@ def issuer_asset_delete(*, issuer: Partner, name: str, actor: Any = None) -> Non
         IssuerAsset.objects.filter(pk=asset.pk).delete()
 
 
+# How long an email template that broke a limit is skipped for its issuer (keyed by its
+# content: a new version is tried at once).
+EMAIL_OVER_LIMIT_SECONDS = 24 * 3600
+
+
 def issuer_email_render(
     issuer: Partner | int, document_type: str, context: dict[str, Any]
 ) -> EmailMessageText:
-    """The issuer's email of ``document_type`` rendered with ``context``. A saved template
-    that fails on real data (it passed the sample when saved) falls back to the default, so
-    the email still goes out."""
+    """The issuer's email of ``document_type`` rendered with ``context``, within the email
+    limits. A saved template that fails on real data (it passed the sample when saved) or
+    breaks a limit falls back to the default, so the email still goes out; one that broke a
+    limit is not tried again for this issuer (``EMAIL_OVER_LIMIT_SECONDS``), so a dunning run
+    waits on it once at most."""
+    issuer_id = issuer if isinstance(issuer, int) else issuer.pk
     source = document_template_active(issuer, document_type)
-    try:
+    default = EMAIL_DEFAULTS[document_type]
+    if source == default:
         return email_render(source, context)
-    except EmailTemplateError as exc:
-        if source == EMAIL_DEFAULTS[document_type]:
-            raise
-        log.warning(
-            "email_template.fallback",
-            extra={"issuer": getattr(issuer, "pk", issuer), "error": str(exc)},
-        )
-        return email_render(EMAIL_DEFAULTS[document_type], context)
+    key = (
+        f"ispbill:email-over-limit:{issuer_id}:{hashlib.sha256(source.encode('utf-8')).hexdigest()}"
+    )
+    error = cache.get(key)
+    if error is None:
+        try:
+            return email_render(source, context)
+        except EmailTemplateError as exc:
+            error = str(exc)
+            if isinstance(exc, EmailLimitError):
+                cache.set(key, error, EMAIL_OVER_LIMIT_SECONDS)
+    log.warning(
+        "email_template.fallback",
+        extra={"issuer": issuer_id, "document_type": document_type, "error": error},
+    )
+    return email_render(default, context)
