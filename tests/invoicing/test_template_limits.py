@@ -27,7 +27,7 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.customers.dunning import dunning_run
 from ispbill.documents.pool import limits_override
 from ispbill.invoicing.emails import EmailTemplateError
-from ispbill.invoicing.models import Invoice, IssuerAsset
+from ispbill.invoicing.models import DocumentTemplate, Invoice, IssuerAsset
 from ispbill.invoicing.templates import document_template_save, issuer_asset_upload
 from ispbill.partners.models import PartnerMode
 from tests.documents.test_limits import EVIL_FONT, big_png, tiny_font
@@ -252,3 +252,22 @@ def test_a_slow_reminder_template_degrades_only_its_partners_emails(
     # The partner's reminders went out with the default template.
     assert len(hostile_subjects) == 3
     assert all(s.startswith("Payment reminder") for s in hostile_subjects)
+
+
+def test_the_editor_refuses_the_200000_page_template_with_the_limit_in_its_message(home, hostile):
+    own = hostile
+    client = _admin_client()
+    url = reverse("web:document_template_edit") + f"?type=invoice&partner={own.pk}"
+    source = "#for i in range(200000) { pagebreak() }"
+    started = time.perf_counter()
+    with limits_override(seconds=LIMIT, cpu_seconds=LIMIT):
+        saved = client.post(url, {"source": source, "action": "save", "partner": own.pk})
+        preview = client.post(
+            reverse("web:document_template_preview") + f"?type=invoice&partner={own.pk}",
+            {"source": source, "partner": own.pk, "document": "sample"},
+        )
+    assert time.perf_counter() - started < 2 * LIMIT + 6
+    assert saved.status_code == 422
+    assert b"at most 500 are allowed" in saved.content or b"longer than" in saved.content
+    assert b"at most 500 are allowed" in preview.content or b"longer than" in preview.content
+    assert not DocumentTemplate.objects.filter(partner=own).exists()
