@@ -106,6 +106,12 @@ class InvoiceOut(InvoiceSummaryOut):
     taxes: list[TaxGroupOut]
     sections: list[SectionOut]
     credit_note_ids: list[int]
+    pdf_stored: bool = Field(..., description="The PDF rendered at issue is stored")
+    pdf_error: str = Field(
+        ...,
+        description="Why the stored PDF used the default template, or why it is pending "
+        "(docs/documents.md, Limits); empty when the issuer's template rendered it",
+    )
 
 
 # The columns of a summary: lists read these values only, never model instances.
@@ -226,6 +232,8 @@ def invoice_detail(inv: Invoice) -> dict[str, Any]:
         "credit_note_ids": sorted(
             CreditNote.objects.filter(invoice=inv).values_list("pk", flat=True)
         ),
+        "pdf_stored": bool(inv.pdf),
+        "pdf_error": inv.pdf_error,
     }
 
 

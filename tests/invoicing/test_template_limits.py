@@ -160,6 +160,8 @@ def test_an_asset_that_breaks_even_the_default_leaves_pdf_pending_with_the_error
     answer = api.get(f"/api/v1/invoices/{invoice.pk}/pdf")
     assert answer.status_code == 409
     assert answer.json()["code"] == "pdf_pending"
+    detail = api.get(f"/api/v1/invoices/{invoice.pk}").json()
+    assert detail["pdf_stored"] is False and detail["pdf_error"].startswith("PDF pending:")
 
 
 def test_a_font_asset_holding_typst_code_is_refused_at_upload(hostile):
