@@ -13,7 +13,7 @@ from django_scopes.state import get_scope
 from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
-from ispbill.api.errors import ERROR_RESPONSES
+from ispbill.api.errors import ERROR_RESPONSES, ApiError
 from ispbill.api.guard import guard, resolved
 from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.schemas import (
@@ -37,6 +37,7 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_customer_id, current_partner_ids
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from ispbill.invoicing.pdfs import PdfPendingError
 from ispbill.invoicing.sending import invoice_pdf, invoice_send
 
 router = Router(tags=["invoices"])
@@ -105,6 +106,12 @@ class InvoiceOut(InvoiceSummaryOut):
     taxes: list[TaxGroupOut]
     sections: list[SectionOut]
     credit_note_ids: list[int]
+    pdf_stored: bool = Field(..., description="The PDF rendered at issue is stored")
+    pdf_error: str = Field(
+        ...,
+        description="Why the stored PDF used the default template, or why it is pending "
+        "(docs/documents.md, Limits); empty when the issuer's template rendered it",
+    )
 
 
 # The columns of a summary: lists read these values only, never model instances.
@@ -225,6 +232,8 @@ def invoice_detail(inv: Invoice) -> dict[str, Any]:
         "credit_note_ids": sorted(
             CreditNote.objects.filter(invoice=inv).values_list("pk", flat=True)
         ),
+        "pdf_stored": bool(inv.pdf),
+        "pdf_error": inv.pdf_error,
     }
 
 
@@ -336,7 +345,11 @@ _PDF = {
 def invoice_pdf_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """The stored PDF; rendered from the invoice's own data if none is stored yet."""
     invoice = resolved(request, "invoice_id")
-    response = HttpResponse(invoice_pdf(invoice), content_type="application/pdf")
+    try:
+        content = invoice_pdf(invoice)
+    except PdfPendingError as exc:  # docs/documents.md, "Limits"
+        raise ApiError(409, str(exc), code="pdf_pending") from None
+    response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
     return response
 

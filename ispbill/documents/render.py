@@ -8,12 +8,14 @@ Typst compiles with a root directory that holds only the document being rendered
     factur-x.xml  the EN 16931 invoice XML, for Factur-X documents
     <asset>       the issuer's assets (logo, fonts), flat, by their validated names
 
-Each thread keeps one private root (``mkdtemp``, mode 0700) and one warm compiler: before a
-compile the root is made to hold exactly that document's files, and its data files are removed
-right after. Issuers with their own fonts get a fresh root per document. Typst refuses every
-path outside its root, so a template sees nothing but its own document. Package imports (which
-would download from the network) and ``eval`` (which could build an import at run time) are
-refused before compiling; see docs/documents.md for the whole safety model.
+Typst runs in a render worker process (``pool.py``, ``worker.py``) with a time, CPU, memory,
+page and size limit; each thread of the caller keeps one warm worker, whose private root
+(``mkdtemp``, mode 0700) is made to hold exactly one document's files before a compile, its
+data files removed right after. Typst refuses every path outside its root, so a template sees
+nothing but its own document. Package imports (which would download from the network),
+``include``/``import``/``read`` of anything but the template's own ``.typ`` parts, and ``eval``
+(which could build an import at run time) are refused before compiling, and assets are checked
+by content (fonts parsed, images decoded); see docs/documents.md for the whole safety model.
 
 Factur-X documents (``facturx=True``) are compiled as PDF/A-3b with the XML attached by Typst
 (``pdf.attach``, AFRelationship Data); facturx_xmp_complete then adds the Factur-X XMP.
@@ -21,24 +23,17 @@ Factur-X documents (``facturx=True``) are compiled as PDF/A-3b with the XML atta
 
 from __future__ import annotations
 
-import atexit
 import copy
 import functools
 import json
-import os
 import re
-import shutil
-import tempfile
-import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from importlib import resources
-from pathlib import Path
 from typing import Any
 
-import typst
-
+from ispbill.documents.assets import asset_content_refusal
 from ispbill.documents.data import document_data_check, document_sample
 from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_png
 from ispbill.documents.facturx import (
@@ -54,16 +49,24 @@ from ispbill.documents.i18n import (
     money_format,
     percent_format,
 )
+from ispbill.documents.pool import (
+    RenderLimitError,
+    WorkerReplyError,
+    limits_current,
+    worker_request,
+)
 
 RESERVED_NAMES = frozenset({"main.typ", "data.json", "qr.png", FACTURX_FILENAME})
-FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
 MAX_TEMPLATE_CHARS = 200_000
 MAX_ASSET_BYTES = 5_000_000
 _ASSET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
 _LOCATION_RE = re.compile(r"main\.typ:(\d+):(\d+)")
-# `import`/`include` is allowed only with a literal relative path: `#import "parts.typ": x`.
-_IMPORT_WORD_RE = re.compile(r"(?<![\w-])(import|include)(?![\w-])")
-_IMPORT_OK_RE = re.compile(r'\s+"(?!@)[A-Za-z0-9_][A-Za-z0-9_./-]*"')
+# `import`/`include` is allowed only with the literal name of one of the template's own parts
+# (a `.typ` asset, no folders): `#import "parts.typ": x`; `read` likewise: `read("parts.typ")`.
+_IMPORT_WORD_RE = re.compile(r"(?<![\w-])(import|include|read)(?![\w-])")
+_PART_NAME = r'"[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}\.typ"'
+_IMPORT_OK_RE = re.compile(r"\s+" + _PART_NAME)
+_READ_OK_RE = re.compile(r"\(\s*" + _PART_NAME + r"\s*\)")
 _FORBIDDEN_RE = re.compile(r"(?<![\w-])(eval|std|plugin)(?![\w-])")
 _DOCUMENT_TEMPLATES = {
     "invoice": "invoice.typ",
@@ -88,6 +91,15 @@ class DocumentRenderError(ValueError):
 
 class DocumentTemplateError(DocumentRenderError):
     """The template is refused: it does not compile or uses something templates may not use."""
+
+
+class DocumentRenderLimitError(DocumentTemplateError):
+    """The template broke a render limit (time, CPU, memory, pages, size); ``limit`` names it.
+    docs/documents.md, "Limits"."""
+
+    def __init__(self, message: str, *, limit: str):
+        super().__init__(message)
+        self.limit = limit
 
 
 @dataclass(frozen=True)
@@ -136,11 +148,15 @@ def _template_checked(source: str) -> bool:
     if len(source) > MAX_TEMPLATE_CHARS:
         raise DocumentTemplateError(f"the template is longer than {MAX_TEMPLATE_CHARS} characters")
     for match in _IMPORT_WORD_RE.finditer(source):
-        if not _IMPORT_OK_RE.match(source, match.end()):
+        word = match.group(1)
+        allowed = _READ_OK_RE if word == "read" else _IMPORT_OK_RE
+        if not allowed.match(source, match.end()):
             line, column = _position(source, match.start())
+            example = 'read("parts.typ")' if word == "read" else '#import "parts.typ": *'
             raise DocumentTemplateError(
-                f"`{match.group(1)}` may only load a file of this template by a literal relative "
-                'path, e.g. #import "parts.typ": *; packages and computed paths are not allowed',
+                f"`{word}` may only load one of this template's own parts (a .typ file) by its "
+                f"literal name, e.g. {example}; packages, other files and computed paths are "
+                "not allowed",
                 line=line,
                 column=column,
             )
@@ -173,6 +189,12 @@ def _assets_check(assets: dict[str, bytes] | None) -> dict[str, bytes]:
         if name.endswith(".typ"):
             # An importable part of the template obeys the template's rules.
             document_template_check(content.decode("utf-8", errors="replace"))
+        else:
+            # Checked by content where it is used too (an asset stored before the upload
+            # check existed, or written around it): a font must be a font, an image an image.
+            refusal = asset_content_refusal(name, content)
+            if refusal:
+                raise DocumentRenderError(f"asset {name!r}: {refusal}")
         checked[name] = content
     return checked
 
@@ -285,62 +307,14 @@ def _prepare(data: dict[str, Any], *, facturx: bool = False) -> _Prepared:
 
 # --- compiling ---------------------------------------------------------------------------------
 
-_local = threading.local()
 # Appended to the template of a Factur-X document. `std` cannot be shadowed by a template (the
 # word is refused by document_template_check), so this always reaches Typst's own `pdf.attach`.
 _FACTURX_ATTACH = (
     '\n#std.pdf.attach("factur-x.xml", relationship: "data", mime-type: "text/xml", '
     'description: "Factur-X invoice (EN 16931)")\n'
 )
+# Removed from the worker's root right after each compile.
 _DOCUMENT_FILES = ("data.json", "qr.png", FACTURX_FILENAME)
-
-
-class _Workdir:
-    """The Typst root of one thread: a private directory that holds one document at a time.
-
-    Before each compile it is made to hold exactly that document's files (template, assets,
-    data); the document's data files are removed right after. Rewriting a few files costs far
-    less than a fresh directory per document, and the compiler keeps reading from one root.
-    """
-
-    def __init__(self) -> None:
-        self.pid = os.getpid()
-        self.path = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
-        self.files: dict[str, bytes] = {}
-        atexit.register(shutil.rmtree, self.path, ignore_errors=True)
-
-    def fill(self, files: dict[str, bytes]) -> None:
-        for name in self.files.keys() - files.keys():
-            (self.path / name).unlink(missing_ok=True)
-        for name, content in files.items():
-            known = self.files.get(name)
-            if known is not content and known != content:
-                (self.path / name).write_bytes(content)
-        self.files = dict(files)
-
-    def clear_document(self) -> None:
-        for name in _DOCUMENT_FILES:
-            if self.files.pop(name, None) is not None:
-                (self.path / name).unlink(missing_ok=True)
-
-
-def _thread_state() -> tuple[typst.Compiler, _Workdir]:
-    # One compiler and one root per thread (and per process: a forked worker makes its own)
-    # keep Typst's font book and caches warm between documents.
-    state: tuple[typst.Compiler, _Workdir] | None = getattr(_local, "state", None)
-    if state is None or state[1].pid != os.getpid():
-        workdir = _Workdir()
-        compiler = typst.Compiler(**_package_isolation(Path(tempfile.gettempdir())))
-        state = (compiler, workdir)
-        _local.state = state
-    return state
-
-
-def _package_isolation(base: Path) -> dict[str, Any]:
-    # Package directories that hold nothing: no locally installed package is reachable.
-    empty = base / "ispbill-typst-no-packages"
-    empty.mkdir(exist_ok=True)
-    return {"package_path": str(empty), "package_cache_path": str(empty)}
 
 
 def _document_files(
@@ -357,33 +331,35 @@ def _document_files(
     return files
 
 
-def _compile(*, files: dict[str, bytes], prepared: _Prepared, fonts: bool) -> bytes:
-    options: dict[str, Any] = {"format": "pdf", "timestamp": prepared.timestamp}
-    if prepared.facturx_xml is not None:
-        options["pdf_standards"] = ["a-3b"]
+def _compile(*, files: dict[str, bytes], prepared: _Prepared) -> bytes:
+    """Compile in this thread's render worker, within the limits (docs/documents.md,
+    "Limits"): the worker's root holds exactly ``files``, the document's data files are
+    removed after the compile, and Typst refuses every path outside that root."""
+    limits = limits_current()
+    header: dict[str, Any] = {
+        "op": "typst",
+        "names": list(files),
+        "timestamp": prepared.timestamp.isoformat(),
+        "pdf_standards": ["a-3b"] if prepared.facturx_xml is not None else [],
+        "transient": list(_DOCUMENT_FILES),
+        "max_pages": limits.pages,
+        "max_bytes": limits.pdf_mb * 1_000_000,
+        "cpu_seconds": limits.cpu_seconds,
+    }
     try:
-        if fonts:
-            # Issuer fonts: a fresh root and a compiler of its own that also searches it.
-            root = Path(tempfile.mkdtemp(prefix="ispbill-doc-"))
-            try:
-                for name, content in files.items():
-                    (root / name).write_bytes(content)
-                compiler = typst.Compiler(font_paths=[str(root)], **_package_isolation(root.parent))
-                pdf = compiler.compile(input=str(root / "main.typ"), root=str(root), **options)
-            finally:
-                shutil.rmtree(root, ignore_errors=True)
-        else:
-            compiler, workdir = _thread_state()
-            workdir.fill(files)
-            try:
-                pdf = compiler.compile(
-                    input=str(workdir.path / "main.typ"), root=str(workdir.path), **options
-                )
-            finally:
-                workdir.clear_document()
-    except typst.TypstError as exc:
-        raise _template_error(exc) from None
-    if not isinstance(pdf, bytes):  # pragma: no cover - multi-page output is for png/svg only
+        _, blobs = worker_request(
+            header, list(files.values()), seconds=limits.seconds, memory_mb=limits.memory_mb
+        )
+    except RenderLimitError as exc:
+        raise DocumentRenderLimitError(
+            f"{exc.message}; templates are limited to {limits.seconds:g} s, "
+            f"{limits.memory_mb} MB and {limits.pages} pages per document",
+            limit=exc.limit,
+        ) from None
+    except WorkerReplyError as exc:
+        raise _template_error(exc.reply) from None
+    pdf = blobs[0] if blobs else b""
+    if not pdf.startswith(b"%PDF"):
         raise DocumentRenderError("Typst returned no PDF")
     if prepared.facturx_xml is not None:
         try:
@@ -393,11 +369,10 @@ def _compile(*, files: dict[str, bytes], prepared: _Prepared, fonts: bool) -> by
     return pdf
 
 
-def _template_error(exc: typst.TypstError) -> DocumentTemplateError:
-    message = getattr(exc, "message", "") or str(exc)
-    diagnostic = getattr(exc, "diagnostic", "") or ""
-    found = _LOCATION_RE.search(diagnostic)
-    hints = [hint for hint in (getattr(exc, "hints", None) or []) if hint]
+def _template_error(reply: dict[str, Any]) -> DocumentTemplateError:
+    message = reply.get("message") or "the template failed"
+    found = _LOCATION_RE.search(reply.get("diagnostic") or "")
+    hints = [hint for hint in reply.get("hints") or [] if hint]
     if hints:
         message = f"{message} (hint: {'; '.join(hints)})"
     if found:
@@ -427,7 +402,7 @@ def document_pdf_render(
     checked = _assets_check(assets)
     prepared = _prepare(data, facturx=facturx)
     files = _document_files(source=source, prepared=prepared, assets=checked)
-    return _compile(files=files, prepared=prepared, fonts=_has_fonts(checked))
+    return _compile(files=files, prepared=prepared)
 
 
 def document_pdf_render_many(
@@ -443,17 +418,12 @@ def document_pdf_render_many(
     holds one document at a time, so documents cannot see each other.
     """
     checked = _assets_check(assets)
-    fonts = _has_fonts(checked)
     for data in documents:
         source = template_source or document_template_default(data["document"]["type"])
         document_template_check(source)
         prepared = _prepare(data, facturx=facturx)
         files = _document_files(source=source, prepared=prepared, assets=checked)
-        yield _compile(files=files, prepared=prepared, fonts=fonts)
-
-
-def _has_fonts(assets: dict[str, bytes]) -> bool:
-    return any(name.lower().endswith(FONT_SUFFIXES) for name in assets)
+        yield _compile(files=files, prepared=prepared)
 
 
 def document_template_validate(

@@ -3,24 +3,30 @@
 A template renders the whole message; its first line is ``Subject: ...``, the rest is the
 plain-text body. Partners write their own, so the environment has no loader (``include``,
 ``import`` and ``extends`` reach no file), the sandbox refuses underscore attributes
-(``__class__``, ``__globals__``) and calls of anything unsafe, and ``*``/``**`` are capped so
-a template cannot build a huge string. The context holds only dicts of strings.
+(``__class__``, ``__globals__``) and calls of anything unsafe, and every way of building a
+long string is capped (``*``, ``**``, ``%`` and ``str.format`` widths, padding filters and
+methods: ``ispbill.documents.worker.jinja_environment``). Rendering runs in the render worker
+(``ispbill.documents.pool``) with a time, CPU and memory limit, so a slow or explosive
+template of one partner costs at most that limit. The context holds only dicts of strings.
 
 The defaults hold English and German; ``language`` (the customer's) chooses the branch."""
 
 from __future__ import annotations
 
-import sys
+import json
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-
 from ispbill.core.money import Money
 from ispbill.documents.i18n import date_format, money_format
-from ispbill.documents.render import DocumentTemplateError
+from ispbill.documents.pool import (
+    RenderLimitError,
+    WorkerReplyError,
+    limits_current,
+    worker_request,
+)
+from ispbill.documents.render import DocumentRenderLimitError, DocumentTemplateError
 
 __all__ = [
     "EMAIL_DEFAULTS",
@@ -34,43 +40,19 @@ __all__ = [
 ]
 
 MAX_EMAIL_TEMPLATE_CHARS = 20_000
-MAX_EMAIL_CHARS = 100_000
-_TEMPLATE_NAME = "<template>"
 
 
 class EmailTemplateError(DocumentTemplateError):
     """An email template that does not compile, render, or keep to the sandbox."""
 
 
-class _Environment(ImmutableSandboxedEnvironment):
-    intercepted_binops = frozenset({"*", "**"})
+class EmailLimitError(EmailTemplateError, DocumentRenderLimitError):
+    """An email template broke a limit (time, CPU, memory, output size)."""
 
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**":
-            if isinstance(right, int) and (
-                abs(right) > 100
-                or (isinstance(left, int) and left.bit_length() * abs(right) > 10_000)
-            ):
-                raise EmailTemplateError("`**` is limited to small numbers in emails")
-            return left**right
-        if isinstance(left, int) and isinstance(right, str | list | tuple):
-            left, right = right, left
-        if (
-            isinstance(left, str | list | tuple)
-            and isinstance(right, int)
-            and len(left) * right > MAX_EMAIL_CHARS
-        ):
-            raise EmailTemplateError("the email would be too long")
-        return left * right
+    def __init__(self, message: str, *, limit: str, line: int | None = None):
+        DocumentTemplateError.__init__(self, message, line=line)
+        self.limit = limit
 
-
-_env = _Environment(
-    undefined=StrictUndefined,
-    autoescape=False,
-    keep_trailing_newline=False,
-    trim_blocks=True,
-    lstrip_blocks=True,
-)
 
 EMAIL_DEFAULTS: dict[str, str] = {
     "email_invoice": """\
@@ -150,38 +132,33 @@ class EmailMessageText:
         return f"EmailMessageText(subject={self.subject!r})"
 
 
-def _line_of_error() -> int | None:
-    tb = sys.exc_info()[2]
-    line = None
-    while tb is not None:
-        if tb.tb_frame.f_code.co_filename == _TEMPLATE_NAME:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
 def email_render(source: str, context: Mapping[str, Any]) -> EmailMessageText:
-    """Render an email template with plain ``context``; raises EmailTemplateError."""
+    """Render an email template with plain ``context`` in the render worker, within the
+    email limits (docs/documents.md, "Limits"); raises EmailTemplateError, EmailLimitError
+    for a broken limit."""
     if len(source) > MAX_EMAIL_TEMPLATE_CHARS:
         raise EmailTemplateError(
             f"the email template is longer than {MAX_EMAIL_TEMPLATE_CHARS} characters"
         )
+    limits = limits_current()
+    header = {"op": "jinja", "max_chars": limits.email_chars, "cpu_seconds": limits.email_seconds}
+    blobs = [source.encode("utf-8"), json.dumps(dict(context)).encode("utf-8")]
     try:
-        template = _env.from_string(source)
-    except TemplateSyntaxError as exc:
-        raise EmailTemplateError(exc.message or str(exc), line=exc.lineno) from None
-    try:
-        text = template.render(dict(context))
-    except EmailTemplateError:
-        raise
-    except TemplateError as exc:
-        raise EmailTemplateError(
-            getattr(exc, "message", None) or str(exc), line=_line_of_error()
+        _, out = worker_request(
+            header, blobs, seconds=limits.email_seconds, memory_mb=limits.memory_mb
+        )
+    except RenderLimitError as exc:
+        message = exc.message.replace("the template", "the email template")
+        raise EmailLimitError(
+            f"{message}; emails are limited to {limits.email_seconds:g} s and "
+            f"{limits.email_chars} characters",
+            limit=exc.limit,
         ) from None
-    except Exception as exc:  # a template's own error (1 / 0, a bad filter argument)
-        raise EmailTemplateError(f"{type(exc).__name__}: {exc}", line=_line_of_error()) from None
-    if len(text) > MAX_EMAIL_CHARS:
-        raise EmailTemplateError("the email is too long")
+    except WorkerReplyError as exc:
+        raise EmailTemplateError(
+            exc.reply.get("message") or "the email template failed", line=exc.reply.get("line")
+        ) from None
+    text = out[0].decode("utf-8") if out else ""
     lines = text.strip("\n").split("\n")
     first = lines[0].strip() if lines else ""
     if not first.lower().startswith("subject:"):

@@ -56,7 +56,7 @@ class InvoiceStatus(models.TextChoices):
 
 
 MUTABLE_INVOICE_FIELDS = frozenset(
-    {"status", "allocated_minor", "credited_minor", "notes", "paid_at", "pdf"}
+    {"status", "allocated_minor", "credited_minor", "notes", "paid_at", "pdf", "pdf_error"}
 )
 
 
@@ -119,6 +119,9 @@ class Invoice(models.Model):
     pdf = models.CharField(
         max_length=300, blank=True, help_text="Stored PDF path, rendered once at issue"
     )
+    # Why the stored PDF is not the issuer's template's, or why there is none yet
+    # (docs/documents.md, "Limits"); empty when the issuer's template rendered it.
+    pdf_error = models.CharField(max_length=1000, blank=True)
     # Snapshot of issuer and recipient as printed (documents never follow later edits).
     issuer_snapshot = models.JSONField(default=dict)
     customer_snapshot = models.JSONField(default=dict)
@@ -264,6 +267,7 @@ class CreditNote(models.Model):
     tax_minor = models.BigIntegerField(help_text="Minor units, positive")
     total_minor = models.BigIntegerField(help_text="Minor units, positive")
     pdf = models.CharField(max_length=300, blank=True)
+    pdf_error = models.CharField(max_length=1000, blank=True)  # as on Invoice
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -284,7 +288,7 @@ class CreditNote(models.Model):
         if (
             self.pk is not None
             and not self._state.adding
-            and set(kwargs.get("update_fields") or ["*"]) - {"pdf"}
+            and set(kwargs.get("update_fields") or ["*"]) - {"pdf", "pdf_error"}
         ):
             raise ImmutableDocumentError(
                 f"Credit note {self.number} is issued and cannot be changed."

@@ -5,10 +5,18 @@ its issuer's active template and assets, embeds the EN 16931 XML (Factur-X, PDF/
 stores the file under MEDIA_ROOT (``invoices/<issuer>/<year>/<number>.pdf``,
 ``credit_notes/...``); the path goes into the document's ``pdf`` field. A stored PDF is never
 rendered again, so later template changes cannot alter it. Other documents (receipts,
-statements) are rendered on demand with the issuer's current template."""
+statements) are rendered on demand with the issuer's current template.
+
+Every render is bounded (docs/documents.md, "Limits"). An issuer's template that fails or
+breaks a limit on a real document degrades only that issuer's documents: the default
+template renders them (``pdf_error`` says so), and a template that broke a limit is not
+tried again for that issuer until it changes; when even the default fails (an issuer's
+asset), the document stays "PDF pending" with the error in ``pdf_error``."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import re
@@ -20,9 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
-from ispbill.documents.render import DocumentRenderError, document_pdf_render
+from ispbill.documents.render import (
+    DocumentRenderError,
+    DocumentRenderLimitError,
+    document_pdf_render,
+    document_template_default,
+)
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.templates import (
     document_template_active,
@@ -34,6 +48,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "FACTURX_TYPES",
+    "PdfPendingError",
     "PdfRenderStats",
     "commission_statement_pdf",
     "credit_note_pdf",
@@ -44,6 +59,7 @@ __all__ = [
     "invoices_pdf_render",
     "issued_pdfs_render_on_commit",
     "issuer_document_pdf",
+    "issuer_document_pdf_degrading",
     "receipt_pdf",
     "stored_pdf_read",
 ]
@@ -122,34 +138,118 @@ def _write(relative: str, content: bytes) -> None:
         raise
 
 
-def _render_with_fallback(*, issuer_id: int, data: dict[str, Any], label: str) -> bytes:
-    """The issuer's template; if it fails on this real document (it passed the sample when
-    saved), the default template, so the customer still gets a correct invoice."""
-    try:
-        return issuer_document_pdf(issuer_id=issuer_id, data=data)
-    except DocumentRenderError as exc:
+# How long a template that broke a limit is skipped for its issuer's further documents
+# (it is keyed by the template's and assets' content, so saving a new one tries it at once).
+OVER_LIMIT_SECONDS = 24 * 3600
+
+
+class PdfPendingError(DocumentRenderError):
+    """Neither the issuer's template nor the default rendered the document: it stays without
+    a PDF, with this message in ``pdf_error``."""
+
+
+def _over_limit_key(issuer_id: int, source: str, assets: dict[str, bytes]) -> str:
+    digest = hashlib.sha256(source.encode("utf-8"))
+    for name in sorted(assets):
+        digest.update(name.encode() + b"\0" + hashlib.sha256(assets[name]).digest())
+    return f"ispbill:template-over-limit:{issuer_id}:{digest.hexdigest()}"
+
+
+def issuer_document_pdf_degrading(
+    *, issuer_id: int, data: dict[str, Any], label: str = ""
+) -> tuple[bytes, str]:
+    """The PDF of ``data`` and what went wrong ("" when the issuer's template rendered it).
+
+    The issuer's active template first; if it fails on this real document (it passed the
+    sample when saved) or breaks a limit, the default template with the issuer's assets, so
+    the customer still gets a correct document. A template that broke a limit is remembered
+    (``OVER_LIMIT_SECONDS``) and goes straight to the default for that issuer's further
+    documents, so a run never waits on it twice. Raises PdfPendingError when the default
+    fails too."""
+    doc_type = data["document"]["type"]
+    assets = issuer_assets(issuer_id)
+    source = document_template_active(issuer_id, doc_type)
+    default = document_template_default(doc_type)
+    facturx = doc_type in FACTURX_TYPES
+    note = ""
+    if source != default:
+        key = _over_limit_key(issuer_id, source, assets)
+        known = cache.get(key)
+        if known is None:
+            try:
+                pdf = document_pdf_render(
+                    data=issuer_data_with_logo(data, assets),
+                    template_source=source,
+                    assets=assets,
+                    facturx=facturx,
+                )
+                return pdf, ""
+            except DocumentRenderError as exc:
+                known = str(exc)
+                if isinstance(exc, DocumentRenderLimitError):
+                    cache.set(key, known, OVER_LIMIT_SECONDS)
         log.warning(
             "document.render_fallback",
-            extra={"document": label, "issuer_id": issuer_id, "error": str(exc)},
+            extra={"document": label, "issuer_id": issuer_id, "error": known},
         )
-        return issuer_document_pdf(issuer_id=issuer_id, data=data, template_source="")
+        note = f"Rendered with the default template: the issuer's template failed: {known}"
+    try:
+        pdf = document_pdf_render(
+            data=issuer_data_with_logo(data, assets),
+            template_source=default,
+            assets=assets,
+            facturx=facturx,
+        )
+    except DocumentRenderError as exc:
+        prefix = f"{note}; " if note else ""
+        raise PdfPendingError(
+            f"PDF pending: {prefix}the default template failed too: {exc}. Fix or remove the "
+            "issuer's template or assets, then run `ispbill render-pdfs`."
+        ) from None
+    return pdf, note
 
 
-def _store(model: type[Invoice] | type[CreditNote], pk: int, relative: str, render: Any) -> bool:
+def _store(
+    model: type[Invoice] | type[CreditNote],
+    pk: int,
+    relative: str,
+    render: Callable[[], tuple[bytes, str]],
+) -> bool:
     """Render and store one document unless it has a PDF already. True when it now has one
-    that this call stored."""
+    that this call stored. A render that fails leaves the document without a PDF and its
+    error in ``pdf_error`` (shown where the document is shown)."""
     if model.objects.filter(pk=pk).exclude(pdf="").exists():
         return False
+    try:
+        content, note = render()
+    except DocumentRenderError as exc:
+        model.objects.filter(pk=pk, pdf="").update(pdf_error=str(exc)[:1000])
+        raise
     # A file at the path that no document points to is stale (an interrupted task, a database
     # restored without its media): it is replaced, never adopted.
-    _write(relative, render())
+    _write(relative, content)
     # Only a document without a PDF gets one: a concurrent task's path is never replaced.
-    return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative))
+    return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative, pdf_error=note[:1000]))
+
+
+def _invoice_pdf(invoice: Invoice) -> tuple[bytes, str]:
+    from ispbill.invoicing.documents import invoice_document_data
+
+    return issuer_document_pdf_degrading(
+        issuer_id=invoice.issuer_id, data=invoice_document_data(invoice), label=invoice.number
+    )
+
+
+def _credit_note_pdf(note: CreditNote) -> tuple[bytes, str]:
+    from ispbill.invoicing.documents import credit_note_document_data
+
+    return issuer_document_pdf_degrading(
+        issuer_id=note.issuer_id, data=credit_note_document_data(note), label=note.number
+    )
 
 
 def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued invoices that have none yet."""
-    from ispbill.invoicing.documents import invoice_document_data
 
     stats = PdfRenderStats()
     start = time.perf_counter()
@@ -159,9 +259,7 @@ def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
                 Invoice,
                 inv.pk,
                 invoice_pdf_stored_path(inv),
-                lambda inv=inv: _render_with_fallback(
-                    issuer_id=inv.issuer_id, data=invoice_document_data(inv), label=inv.number
-                ),
+                functools.partial(_invoice_pdf, inv),
             )
         except Exception:
             stats.failed += 1
@@ -174,7 +272,6 @@ def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
 
 def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued credit notes that have none yet."""
-    from ispbill.invoicing.documents import credit_note_document_data
 
     stats = PdfRenderStats()
     start = time.perf_counter()
@@ -185,9 +282,7 @@ def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats
                 CreditNote,
                 cn.pk,
                 relative,
-                lambda cn=cn: _render_with_fallback(
-                    issuer_id=cn.issuer_id, data=credit_note_document_data(cn), label=cn.number
-                ),
+                functools.partial(_credit_note_pdf, cn),
             )
         except Exception:
             stats.failed += 1
@@ -205,9 +300,11 @@ def credit_note_pdf(credit_note: CreditNote) -> bytes:
     stored = stored_pdf_read(credit_note.pdf)
     if stored is not None:
         return stored
-    return issuer_document_pdf(
-        issuer_id=credit_note.issuer_id, data=credit_note_document_data(credit_note)
-    )
+    return issuer_document_pdf_degrading(
+        issuer_id=credit_note.issuer_id,
+        data=credit_note_document_data(credit_note),
+        label=credit_note.number,
+    )[0]
 
 
 def issued_pdfs_render_on_commit(
@@ -272,7 +369,9 @@ def receipt_pdf(payment: Any) -> bytes:
     """A payment receipt, rendered now with the payment's issuer's receipt template."""
     from ispbill.invoicing.documents import receipt_document_data
 
-    return issuer_document_pdf(issuer_id=payment.issuer_id, data=receipt_document_data(payment))
+    return issuer_document_pdf_degrading(
+        issuer_id=payment.issuer_id, data=receipt_document_data(payment)
+    )[0]
 
 
 def commission_statement_pdf(statement: Any) -> bytes:
@@ -281,9 +380,9 @@ def commission_statement_pdf(statement: Any) -> bytes:
     from ispbill.partners.statements import commission_statement_document_data
 
     home = Partner.objects.get(is_home=True)
-    return issuer_document_pdf(
+    return issuer_document_pdf_degrading(
         issuer_id=home.pk, data=commission_statement_document_data(statement)
-    )
+    )[0]
 
 
 def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
@@ -298,4 +397,4 @@ def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
         else Partner.objects.get(is_home=True).pk
     )
     data = customer_statement_document_data(customer_statement(customer, start=start, end=end))
-    return issuer_document_pdf(issuer_id=issuer_id, data=data)
+    return issuer_document_pdf_degrading(issuer_id=issuer_id, data=data)[0]

@@ -67,7 +67,11 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     with the issuer's template and the Factur-X XML, and stored: later reads return the same
     file."""
     from ispbill.invoicing.documents import invoice_document_data
-    from ispbill.invoicing.pdfs import invoices_pdf_render, issuer_document_pdf, stored_pdf_read
+    from ispbill.invoicing.pdfs import (
+        invoices_pdf_render,
+        issuer_document_pdf_degrading,
+        stored_pdf_read,
+    )
 
     stored = stored_pdf_read(invoice.pdf)
     if stored is not None:
@@ -77,7 +81,9 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     stored = stored_pdf_read(path)
     if stored is not None:
         return stored
-    return issuer_document_pdf(issuer_id=invoice.issuer_id, data=invoice_document_data(invoice))
+    return issuer_document_pdf_degrading(
+        issuer_id=invoice.issuer_id, data=invoice_document_data(invoice), label=invoice.number
+    )[0]
 
 
 def _dispatch_on_commit(delivery_ids: list[int]) -> None:

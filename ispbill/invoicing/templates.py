@@ -9,14 +9,17 @@ issuer's assets: ``issuer_assets`` reads the rows of that one partner."""
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import re
 from typing import Any
 
+from django.core.cache import cache
 from django.db import transaction
 
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
+from ispbill.documents.assets import asset_content_refusal
 from ispbill.documents.data import document_sample
 from ispbill.documents.render import (
     MAX_ASSET_BYTES,
@@ -29,6 +32,7 @@ from ispbill.documents.render import (
 )
 from ispbill.invoicing.emails import (
     EMAIL_DEFAULTS,
+    EmailLimitError,
     EmailMessageText,
     EmailTemplateError,
     email_render,
@@ -68,12 +72,6 @@ ASSET_KINDS: dict[str, tuple[str, int]] = {
     ".typ": ("text/x-typst", 200_000),
 }
 _ASSET_NAME_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,99}$")
-# An SVG may reference other files or URLs (href, xlink:href, CSS url(), entities): only
-# fragment (#id) and data: references are allowed, so an image cannot pull anything in.
-_SVG_REFERENCE_RE = re.compile(
-    rb"""(?:href\s*=\s*["'](?!\s*(?:#|data:))|url\(\s*["']?(?!\s*(?:#|data:))|<!ENTITY|<!DOCTYPE)""",
-    re.IGNORECASE,
-)
 LOGO_NAMES = ("logo.svg", "logo.png", "logo.jpg", "logo.jpeg")
 
 
@@ -246,20 +244,12 @@ def _asset_refusal(name: str, content: bytes) -> str | None:
         return "The file is empty."
     if len(content) > limit:
         return f"The file is larger than {limit // 1000} kB; upload a smaller one."
-    if suffix == ".png" and not content.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "The file is not a PNG image."
-    if suffix in (".jpg", ".jpeg") and not content.startswith(b"\xff\xd8\xff"):
-        return "The file is not a JPEG image."
-    if suffix == ".svg":
-        head = content[:2000].lstrip().lower()
-        if b"<svg" not in content[:5000].lower() or head.startswith(b"<!doctype"):
-            return "The file is not an SVG image."
-        if _SVG_REFERENCE_RE.search(content):
-            return "SVG images may not reference other files or addresses; embed everything."
-    if suffix == ".ttf" and content[:4] not in (b"\x00\x01\x00\x00", b"true"):
-        return "The file is not a TrueType font."
-    if suffix == ".otf" and content[:4] != b"OTTO":
-        return "The file is not an OpenType font."
+    if suffix != ".typ":
+        # By content, with a real font parser and a real image decoder: a "font" holding
+        # Typst code is refused here (and again where it is rendered).
+        refusal = asset_content_refusal(name, content)
+        if refusal:
+            return refusal[0].upper() + refusal[1:] + "."
     if suffix == ".typ":
         try:
             document_template_check(content.decode("utf-8"))
@@ -307,20 +297,37 @@ def issuer_asset_delete(*, issuer: Partner, name: str, actor: Any = None) -> Non
         IssuerAsset.objects.filter(pk=asset.pk).delete()
 
 
+# How long an email template that broke a limit is skipped for its issuer (keyed by its
+# content: a new version is tried at once).
+EMAIL_OVER_LIMIT_SECONDS = 24 * 3600
+
+
 def issuer_email_render(
     issuer: Partner | int, document_type: str, context: dict[str, Any]
 ) -> EmailMessageText:
-    """The issuer's email of ``document_type`` rendered with ``context``. A saved template
-    that fails on real data (it passed the sample when saved) falls back to the default, so
-    the email still goes out."""
+    """The issuer's email of ``document_type`` rendered with ``context``, within the email
+    limits. A saved template that fails on real data (it passed the sample when saved) or
+    breaks a limit falls back to the default, so the email still goes out; one that broke a
+    limit is not tried again for this issuer (``EMAIL_OVER_LIMIT_SECONDS``), so a dunning run
+    waits on it once at most."""
+    issuer_id = issuer if isinstance(issuer, int) else issuer.pk
     source = document_template_active(issuer, document_type)
-    try:
+    default = EMAIL_DEFAULTS[document_type]
+    if source == default:
         return email_render(source, context)
-    except EmailTemplateError as exc:
-        if source == EMAIL_DEFAULTS[document_type]:
-            raise
-        log.warning(
-            "email_template.fallback",
-            extra={"issuer": getattr(issuer, "pk", issuer), "error": str(exc)},
-        )
-        return email_render(EMAIL_DEFAULTS[document_type], context)
+    key = (
+        f"ispbill:email-over-limit:{issuer_id}:{hashlib.sha256(source.encode('utf-8')).hexdigest()}"
+    )
+    error = cache.get(key)
+    if error is None:
+        try:
+            return email_render(source, context)
+        except EmailTemplateError as exc:
+            error = str(exc)
+            if isinstance(exc, EmailLimitError):
+                cache.set(key, error, EMAIL_OVER_LIMIT_SECONDS)
+    log.warning(
+        "email_template.fallback",
+        extra={"issuer": issuer_id, "document_type": document_type, "error": error},
+    )
+    return email_render(default, context)

@@ -3,10 +3,12 @@ document's own data (its copied lines and snapshots, never live records)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.http import HttpResponse
 
 from ispbill.invoicing.models import CreditNote, Invoice
-from ispbill.invoicing.pdfs import credit_note_pdf, receipt_pdf
+from ispbill.invoicing.pdfs import PdfPendingError, credit_note_pdf, receipt_pdf
 from ispbill.invoicing.sending import invoice_pdf
 from ispbill.payments.models import Payment
 
@@ -19,13 +21,25 @@ def pdf_response(content: bytes, name: str) -> HttpResponse:
     return response
 
 
+def _pdf_or_pending(render: Callable[[], bytes], name: str) -> HttpResponse:
+    # A document whose issuer's template and assets fail even with the default template is
+    # "PDF pending" (docs/documents.md, "Limits"): say so, never answer 500.
+    try:
+        content = render()
+    except PdfPendingError as exc:
+        return HttpResponse(str(exc), status=409, content_type="text/plain; charset=utf-8")
+    return pdf_response(content, name)
+
+
 def invoice_pdf_response(invoice: Invoice) -> HttpResponse:
-    return pdf_response(invoice_pdf(invoice), f"invoice-{invoice.number or invoice.pk}")
+    return _pdf_or_pending(lambda: invoice_pdf(invoice), f"invoice-{invoice.number or invoice.pk}")
 
 
 def credit_note_pdf_response(note: CreditNote) -> HttpResponse:
-    return pdf_response(credit_note_pdf(note), f"credit-note-{note.number or note.pk}")
+    return _pdf_or_pending(lambda: credit_note_pdf(note), f"credit-note-{note.number or note.pk}")
 
 
 def receipt_pdf_response(payment: Payment) -> HttpResponse:
-    return pdf_response(receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}")
+    return _pdf_or_pending(
+        lambda: receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}"
+    )

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import stat
 import tempfile
 from pathlib import Path
 
 import pytest
 
 from ispbill.documents import data as D
+from ispbill.documents.pool import worker_state
 from ispbill.documents.render import (
     DocumentRenderError,
     DocumentTemplateError,
-    _thread_state,
     document_pdf_render,
     document_template_check,
     document_template_validate,
@@ -120,18 +119,17 @@ def test_asset_names_cannot_leave_or_replace_the_root_files(name: str) -> None:
 def test_the_root_is_private_and_keeps_no_document_data_after_a_render() -> None:
     data = D.sample_invoice()
     document_pdf_render(data=data, facturx=True)
-    _compiler, workdir = _thread_state()
-    assert stat.S_IMODE(workdir.path.stat().st_mode) == 0o700
-    names = {path.name for path in workdir.path.iterdir()}
-    assert names == {"main.typ"}
+    state = worker_state()
+    assert state["mode"] == 0o700
+    assert set(state["names"]) == {"main.typ"}
 
 
 def test_a_file_of_the_previous_document_is_gone_for_the_next() -> None:
     document_pdf_render(data=D.sample_invoice(), facturx=True)  # has qr.png and factur-x.xml
     statement = D.sample_customer_statement()
-    for name in ("qr.png", "factur-x.xml"):
+    for reader, name in (("image", "qr.png"), ("xml", "factur-x.xml")):
         with pytest.raises(DocumentTemplateError, match="not found"):
-            document_pdf_render(data=statement, template_source=HEAD + f'#read("{name}")')
+            document_pdf_render(data=statement, template_source=HEAD + f'#{reader}("{name}")')
 
 
 def test_one_document_cannot_see_another_documents_data() -> None:
