@@ -19,13 +19,16 @@ from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
+from django.apps import apps
 from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 
 from ispbill.accounts.services import api_token_create
+from ispbill.core.tenancy import PartnerScopedManager, request_scope
 from ispbill.dataio.exports import EXPORT_KINDS
 from tests.security.canary import CANARY, CANARY_DOMAIN, CanaryWorld, build_canary_world
 from tests.security.routes import PUBLIC_ROUTES, all_routes
+from tests.security.world import KWARG_MODELS, NON_OBJECT_KWARGS, ROUTE_KWARG_MODELS
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -76,6 +79,45 @@ def _web_starts() -> list[str]:
     for kind in EXPORT_KINDS:
         for fmt in ("csv", "xlsx"):
             starts.append(f"{exports}?{urlencode({**PERIOD, 'kind': kind, 'format': fmt})}")
+    return starts
+
+
+def _own_object(label: str, user) -> int | None:  # type: ignore[no-untyped-def]
+    """The id of an object of ``label`` the user may see (its newest), None if none."""
+    model = apps.get_model(label)
+    if label == "partners.partner":
+        return user.partner_id
+    if label == "accounts.user":
+        return user.pk
+    if label == "billing.billingrun":
+        run = model.objects.filter(scope_partner_id=user.partner_id).order_by("-pk").first()
+        return run.pk if run is not None else None
+    if not isinstance(model._default_manager, PartnerScopedManager):
+        return None
+    with request_scope(user):
+        obj = model._default_manager.order_by("-pk").first()
+    return obj.pk if obj is not None else None
+
+
+def _detail_starts(user) -> list[str]:  # type: ignore[no-untyped-def]
+    """Every web route with ids, called with the user's own (newest) objects: routes no
+    page links to are read too."""
+    starts = []
+    for route in all_routes():
+        if route.is_api or not route.kwargs or route.name in SKIP_VIEWS:
+            continue
+        kwargs = {}
+        for name in route.kwargs:
+            if name in NON_OBJECT_KWARGS:
+                kwargs[name] = NON_OBJECT_KWARGS[name]
+                continue
+            label = ROUTE_KWARG_MODELS.get((route.name, name)) or KWARG_MODELS.get(name)
+            value = _own_object(label, user) if label else None
+            if value is None:
+                break
+            kwargs[name] = value
+        else:
+            starts.append(reverse(route.name, kwargs=kwargs))
     return starts
 
 
@@ -189,7 +231,7 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
     # and every canary amount, so a needle that cannot be found fails here.
     control = Crawl(needles)
     assert world.operator is not None
-    control.web("operator", _session(world.operator), starts)
+    control.web("operator", _session(world.operator), starts + _detail_starts(world.operator))
     control.api("operator api", _token(world.operator))
     found = {leak.split(" shows ")[1].split(":")[0].strip("'") for leak in control.leaks}
     assert {CANARY, CANARY_DOMAIN} <= found, found
@@ -198,7 +240,7 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
 
     crawl = Crawl(needles)
     for who, user in world.viewers.items():
-        crawl.web(who, _session(user), starts)
+        crawl.web(who, _session(user), starts + _detail_starts(user))
         crawl.api(f"{who} api", _token(user))
     assert not crawl.errors, "\n".join(crawl.errors)
     assert not crawl.leaks, f"{len(crawl.leaks)} leaks:\n" + "\n".join(crawl.leaks[:40])
