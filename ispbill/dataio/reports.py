@@ -17,7 +17,6 @@ from django.db.models import Case, CharField, Count, F, IntegerField, Q, Sum, Va
 from django.db.models.functions import Coalesce, TruncMonth
 
 from ispbill.core.periods import add_months
-from ispbill.core.tenancy import current_partner_ids
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.dataio.exports import decimal_amount
 from ispbill.invoicing.models import (
@@ -241,9 +240,6 @@ def report_aging(*, on: date, currency: str) -> Report:
 def report_commissions(*, start: date, end: date, currency: str) -> Report:
     names = _names()
     qs = CommissionAccrual.objects.filter(date__gte=start, date__lte=end)
-    partners = current_partner_ids()
-    if partners is not None:  # accruals have no scoped manager: filter by hand
-        qs = qs.filter(partner_id__in=partners)
     rows = (
         qs.annotate(month=TruncMonth("date"))
         .values("month", "partner_id", "currency")

@@ -11,6 +11,7 @@ from ispbill.core.numbering import (
     DEFAULT_INVOICE_PATTERN,
     DEFAULT_RECEIPT_PATTERN,
 )
+from ispbill.core.tenancy import PartnerScopedManager
 
 
 class PartnerMode(models.TextChoices):
@@ -190,6 +191,8 @@ class CommissionOverride(models.Model):
     tariff = models.ForeignKey("catalog.Tariff", on_delete=models.PROTECT, related_name="+")
     rate_bp = models.PositiveIntegerField(help_text="Hundredths of a percent")
 
+    objects = PartnerScopedManager()
+
     class Meta:
         constraints = [
             models.UniqueConstraint(
@@ -222,6 +225,8 @@ class CommissionStatement(models.Model):
     paid_at = models.DateTimeField(null=True, blank=True)
     payout_reference = models.CharField(max_length=140, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
 
     class Meta:
         ordering = ["-period_start", "partner_id"]
@@ -256,6 +261,8 @@ class CommissionAccrual(models.Model):
     statement = models.ForeignKey(
         CommissionStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
     )
+
+    objects = PartnerScopedManager()
 
     class Meta:
         ordering = ["date", "id"]

@@ -93,6 +93,13 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         source=f"// {world.marker(owner)}",
         created_by=world.marker(owner),
     ),
+    # One statement per (partner, month): A and A2 share partner A, so they differ in month.
+    "partners.commissionstatement": lambda world, owner: build_generic(
+        world,
+        apps.get_model("partners.commissionstatement"),
+        owner,
+        period_start=dt.date(2026, 2 if owner == "A2" else 1, 1),
+    ),
     "invoicing.issuerasset": lambda world, owner: apps.get_model(
         "invoicing.issuerasset"
     ).objects.create(

@@ -1,0 +1,243 @@
+"""The demo installation plus one canary partner in every mode, for the crawl-based leak test.
+
+Every text of the canaries (partner, account, customer names, references, e-mail addresses,
+descriptions, payment references, number patterns, users, tokens) carries ``CANARY``, a
+string found nowhere else, and their money amounts are unusual figures (7,777.31 ...). The
+needles of the leak test are that string and every amount the canaries' invoices, payments,
+credit notes and commission came to, as the pages and the API print them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.contrib.auth.hashers import make_password
+from django.test.utils import override_settings
+
+from ispbill.accounts.models import Role, User
+from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.customers.models import Customer
+from ispbill.demo import demo_load
+from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.partners.models import (
+    AggregationCycle,
+    CommissionAccrual,
+    CommissionBase,
+    CommissionOverride,
+    CommissionStatement,
+    Partner,
+    PartnerMode,
+)
+from ispbill.payments.models import Payment
+from ispbill.subscriptions.models import OneTimeCharge, Service
+
+CANARY = "zq7x3"  # lower case: the needle is searched case-insensitively
+CANARY_DOMAIN = "canary-zq7x3.example"
+# Net of each canary customer's one-time charge, minor units: figures no demo row comes to.
+CANARY_CHARGES = {
+    PartnerMode.PERCENTAGE: 777731,
+    PartnerMode.OWN_INVOICING: 666643,
+    PartnerMode.AGGREGATED: 555529,
+}
+RUN_DATE = date(2026, 5, 1)
+
+
+@dataclass
+class CanaryWorld:
+    canaries: dict[str, Partner]  # mode -> canary partner
+    viewers: dict[str, User]  # every user that must not see a canary, by a label
+    amounts: set[int] = field(default_factory=set)  # minor units of the canaries' figures
+    operator: User | None = None
+
+    def needles(self) -> list[str]:
+        """What the leak test looks for (lower case): the string and each amount as shown
+        on pages ("7,777.31"), in CSV, JSON and XLSX ("7777.31") and in chart data
+        ("777731")."""
+        found = {CANARY, CANARY_DOMAIN}
+        for minor in self.amounts:
+            major, cents = divmod(abs(minor), 100)
+            found |= {f"{major:,}.{cents:02d}", f"{major}.{cents:02d}", str(abs(minor))}
+        return sorted(found)
+
+
+def _user(username: str, role: str, partner: Partner | None, customer: Customer | None) -> User:
+    return User.objects.create(
+        username=username,
+        role=role,
+        partner=partner,
+        customer=customer,
+        password=make_password(None),
+        email=f"{username}@viewers.example",
+    )
+
+
+def _canary_partner(mode: str, home: Partner, tariff: Tariff) -> tuple[Partner, TaxRate]:
+    tag = f"{CANARY.upper()} {mode}"
+    kw: dict[str, object] = {}
+    if mode == PartnerMode.PERCENTAGE:
+        kw = {"commission_bp": 5000, "commission_base": CommissionBase.INVOICED}
+    elif mode == PartnerMode.OWN_INVOICING:
+        kw = {
+            "invoice_number_pattern": f"{CANARY.upper()}-{{year}}-{{next|4}}",
+            "credit_note_number_pattern": f"{CANARY.upper()}-CN-{{year}}-{{next|3}}",
+            "receipt_number_pattern": f"{CANARY.upper()}-RC-{{year}}-{{next|3}}",
+            "billing_day": 1,
+        }
+    else:
+        kw = {
+            "discount_bp": 1111,
+            "aggregation_day": 1,
+            "aggregation_cycle": AggregationCycle.MONTHLY,
+        }
+    partner = Partner.objects.create(
+        name=f"{tag} Partner",
+        legal_name=f"{tag} Legal GmbH",
+        mode=mode,
+        street=f"{CANARY.upper()} Street 1",
+        city=f"{CANARY.upper()}ville",
+        email=f"office-{mode}@{CANARY_DOMAIN}",
+        vat_id=f"DE{CANARY.upper()}{len(mode)}",
+        **kw,
+    )
+    if mode == PartnerMode.AGGREGATED:
+        partner.account = Customer.objects.create(
+            partner=home,
+            reference=f"{CANARY.upper()}-ACC",
+            name=f"{tag} Account eG",
+            email=f"account@{CANARY_DOMAIN}",
+        )
+        partner.save(update_fields=["account"])
+    tariff.available_to.add(partner)
+    tax_owner = partner if mode == PartnerMode.OWN_INVOICING else home
+    zero = TaxRate.objects.get_or_create(partner=tax_owner, name="Zero rate", rate_bp=0)[0]
+    if mode == PartnerMode.PERCENTAGE:
+        CommissionOverride.objects.create(partner=partner, tariff=tariff, rate_bp=4321)
+    return partner, zero
+
+
+def build_canary_world() -> CanaryWorld:
+    """The demo, three canary partners billed, paid, credited and (percentage) settled, and
+    the viewers: each demo partner's administrator and staff, a portal user of each demo
+    partner and of the home partner, and the operator administrator (who must see the
+    canaries: the positive control)."""
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.money import Money
+    from ispbill.invoicing.credit import credit_note_issue
+    from ispbill.partners.services import partner_home
+    from ispbill.partners.statements import commission_statement_build
+    from ispbill.payments.services import payment_record
+
+    demo_load()
+    home = partner_home()
+    fiber = Tariff.objects.get(partner=home, name="Fiber 100")
+    canaries: dict[str, Partner] = {}
+    for mode, charge in CANARY_CHARGES.items():
+        partner, zero = _canary_partner(mode, home, fiber)
+        canaries[mode] = partner
+        for n in (1, 2):
+            customer = Customer.objects.create(
+                partner=partner,
+                reference=f"{CANARY.upper()}-{mode[:3]}-{n}",
+                name=f"{CANARY.upper()} Customer {mode} {n}",
+                company=f"{CANARY.upper()} Company {n}",
+                email=f"customer{n}-{mode}@{CANARY_DOMAIN}",
+                street=f"{CANARY.upper()} Lane {n}",
+                city=f"{CANARY.upper()}burg",
+            )
+            Service.objects.create(
+                partner=partner,
+                customer=customer,
+                tariff=fiber,
+                description=f"{CANARY.upper()} line {n}",
+                start_date=date(2026, 4, 1),
+            )
+            OneTimeCharge.objects.create(
+                partner=partner,
+                customer=customer,
+                description=f"{CANARY.upper()} installation {n}",
+                unit_price_minor=charge + n,
+                tax_rate=zero,
+                charge_date=date(2026, 4, 20),
+            )
+            if n == 1:
+                _user(f"{CANARY}_portal_{mode}", Role.CUSTOMER, partner, customer)
+        _user(f"{CANARY}_admin_{mode}", Role.PARTNER_ADMIN, partner, None)
+
+    with override_settings(RENDER_PDFS_ON_ISSUE=False):
+        billing_run_start(run_date=RUN_DATE, started_by="demo")
+        canary_ids = [p.pk for p in canaries.values()]
+        accounts = [p.account_id for p in canaries.values() if p.account_id]
+        invoices = list(
+            Invoice.objects.filter(partner_id__in=canary_ids)
+            | Invoice.objects.filter(customer_id__in=accounts)
+        )
+        assert invoices, "the canaries were not billed"
+        for n, inv in enumerate(sorted(invoices, key=lambda i: i.pk)):
+            if n == 0:
+                line = inv.lines.order_by("-amount_minor").first()
+                assert line is not None
+                credit_note_issue(
+                    invoice=inv,
+                    on=RUN_DATE + timedelta(days=2),
+                    reason=f"{CANARY.upper()} outage",
+                    lines={line.pk: line.amount_minor // 3},
+                    actor="demo",
+                )
+            inv.refresh_from_db()
+            payment_record(
+                customer=inv.customer,
+                amount=Money.from_minor(inv.total_minor - inv.credited_minor, inv.currency),
+                on=RUN_DATE + timedelta(days=3),
+                reference=f"{CANARY.upper()}-PAY-{n}",
+                actor="demo",
+            )
+        commission_statement_build(
+            partner=canaries[PartnerMode.PERCENTAGE], month=RUN_DATE, actor="demo"
+        )
+
+    viewers: dict[str, User] = {}
+    demo_partners = {
+        PartnerMode.PERCENTAGE: "citynet",
+        PartnerMode.OWN_INVOICING: "alpenfunk",
+        PartnerMode.AGGREGATED: "wispverbund",
+    }
+    for mode, username in demo_partners.items():
+        admin = User.objects.get(username=username)
+        viewers[f"{mode}_admin"] = admin
+        partner = admin.partner
+        viewers[f"{mode}_staff"] = _user(f"{username}_staff", Role.PARTNER_STAFF, partner, None)
+        customer = (
+            Customer.objects.filter(partner=partner, services__isnull=False).order_by("pk").first()
+        )
+        viewers[f"{mode}_customer"] = _user(f"{username}_portal", Role.CUSTOMER, partner, customer)
+    viewers["home_customer"] = User.objects.get(username="customer")
+
+    world = CanaryWorld(canaries=canaries, viewers=viewers)
+    world.operator = User.objects.get(username="admin")
+    canary_ids = [p.pk for p in canaries.values()]
+    accounts = [p.account_id for p in canaries.values() if p.account_id]
+    figures: set[int] = set()
+    for inv in Invoice.objects.filter(partner_id__in=canary_ids) | Invoice.objects.filter(
+        customer_id__in=accounts
+    ):
+        figures |= {inv.total_minor, inv.net_minor}
+    for cn in CreditNote.objects.filter(invoice__partner_id__in=canary_ids):
+        figures.add(cn.total_minor)
+    for pay in Payment.objects.filter(partner_id__in=canary_ids) | Payment.objects.filter(
+        customer_id__in=accounts
+    ):
+        figures.add(pay.amount_minor)
+    for acc in CommissionAccrual.objects.filter(partner_id__in=canary_ids):
+        figures.add(acc.amount_minor)
+    for st in CommissionStatement.objects.filter(partner_id__in=canary_ids):
+        figures.add(st.total_minor)
+    # Only figures of four digits and more before the decimal point that no other row of
+    # the installation comes to: an unusual figure is a canary's, nothing else.
+    others = set(
+        Invoice.objects.exclude(pk__in=[i.pk for i in invoices]).values_list(
+            "total_minor", flat=True
+        )
+    )
+    world.amounts = {f for f in figures if abs(f) >= 100000 and f not in others}
+    assert len(world.amounts) >= 6, world.amounts
+    return world
