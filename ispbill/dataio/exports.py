@@ -8,7 +8,6 @@ exact decimal text, never from a float."""
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
 from ispbill.core.money import currency_exponent
+from ispbill.core.spreadsheet import csv_writer, xlsx_cell
 from ispbill.core.tenancy import current_partner_ids
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
@@ -345,18 +345,13 @@ def export_table(*, kind: str, start: date, end: date) -> ExportTable:
     return _BUILDERS[kind](start, end)
 
 
-def _cell_text(value: Any) -> str:
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    return "" if value is None else str(value)
-
-
 def export_csv_lines(table: ExportTable) -> Iterator[str]:
-    """The CSV text line by line (for streaming responses)."""
+    """The CSV text line by line (for streaming responses); text cells neutralised
+    (ispbill/core/spreadsheet.py), amounts bare decimals."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv_writer(buffer)
     for row in _with_header(table):
-        writer.writerow([_cell_text(v) for v in row])
+        writer.writerow(row)
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
@@ -372,9 +367,9 @@ def export_csv(table: ExportTable) -> str:
 
 
 def export_xlsx(table: ExportTable) -> bytes:
-    """An XLSX workbook of one sheet; amounts are numeric cells from exact decimals."""
+    """An XLSX workbook of one sheet; amounts are numeric cells from exact decimals, text is
+    string cells (never formulas)."""
     from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font
 
     workbook = Workbook(write_only=True)
@@ -382,7 +377,7 @@ def export_xlsx(table: ExportTable) -> bytes:
 
     header = []
     for name in table.columns:
-        cell = WriteOnlyCell(sheet, value=name)
+        cell = xlsx_cell(sheet, name)
         cell.font = Font(bold=True)
         header.append(cell)
     sheet.append(header)
@@ -390,7 +385,7 @@ def export_xlsx(table: ExportTable) -> bytes:
     for row in table.rows:
         cells = []
         for i, value in enumerate(row):
-            cell = WriteOnlyCell(sheet, value=value)
+            cell = xlsx_cell(sheet, value)
             if i in money_index and isinstance(value, Decimal):
                 decimals = -int(value.as_tuple().exponent)
                 cell.number_format = "0." + "0" * decimals if decimals > 0 else "0"

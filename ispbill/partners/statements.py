@@ -15,9 +15,9 @@ partner then owes the operator. A zero total posts nothing."""
 from __future__ import annotations
 
 import calendar
-import csv
 import io
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -26,6 +26,7 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
+from ispbill.core.spreadsheet import csv_writer
 from ispbill.invoicing.models import Invoice
 from ispbill.ledger.models import AccountCode
 from ispbill.ledger.posting import EntryDraft, ledger_post_many
@@ -255,13 +256,14 @@ CSV_HEADER = (
 
 
 def commission_statement_csv(statement: CommissionStatement) -> str:
-    """The statement's lines and total as CSV: decimal strings, never floats."""
+    """The statement's lines and total as CSV: bare decimals (never floats), text quoted and
+    neutralised (ispbill/core/spreadsheet.py)."""
     lines = list(statement.lines.order_by("date", "pk"))
     numbers = dict(
         Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
     )
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    writer = csv_writer(out)
     writer.writerow(CSV_HEADER)
     for a in lines:
         writer.writerow(
@@ -270,9 +272,9 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
                 a.source_type,
                 a.source_id,
                 numbers.get(a.invoice_id, ""),
-                _percent(a.rate_bp),
-                _decimal(a.base_minor, a.currency),
-                _decimal(a.amount_minor, a.currency),
+                Decimal(_percent(a.rate_bp)),
+                Decimal(_decimal(a.base_minor, a.currency)),
+                Decimal(_decimal(a.amount_minor, a.currency)),
                 a.currency,
             )
         )
@@ -284,7 +286,7 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
             "",
             "",
             "",
-            _decimal(statement.total_minor, statement.currency),
+            Decimal(_decimal(statement.total_minor, statement.currency)),
             statement.currency,
         )
     )
