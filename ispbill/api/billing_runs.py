@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
 from ispbill.api.context import access, acting_partner
@@ -17,9 +16,11 @@ from ispbill.api.lookups import billing_runs_visible
 from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
 from ispbill.billing.models import BillingFailure, BillingRun
 from ispbill.billing.run import (
+    BillingRunDateError,
     BillingRunError,
     RunSummary,
     billing_run_abandon,
+    billing_run_date_check,
     billing_run_is_stuck,
     billing_run_resume,
     billing_run_start,
@@ -165,10 +166,10 @@ def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
 
 
 def _issuer(request: HttpRequest, payload: BillingRunIn) -> Partner | None:
-    if payload.run_date > timezone.localdate():
-        raise DomainValidationError.for_fields(
-            {"run_date": "A billing run cannot be dated in the future."}
-        )
+    try:
+        billing_run_date_check(payload.run_date)
+    except BillingRunDateError as exc:
+        raise DomainValidationError.for_fields({"run_date": str(exc)}) from exc
     if access(request).is_operator and payload.partner_id is None:
         return None
     partner = acting_partner(request, payload.partner_id)

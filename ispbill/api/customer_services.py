@@ -27,6 +27,7 @@ from ispbill.api.schemas import (
 )
 from ispbill.catalog.selectors import tariff_sellable
 from ispbill.core.errors import DomainValidationError
+from ispbill.core.money import QUANTITY_MAX
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.subscriptions.models import Service
@@ -39,7 +40,7 @@ ServiceStatusName = Literal["active", "paused", "stopped"]
 
 class ServiceFields(Schema):
     description: Str200 | None = None
-    quantity: int | None = Field(None, ge=1, le=100_000)
+    quantity: int | None = Field(None, ge=1, le=QUANTITY_MAX)
     price_override: AmountText | None = Field(
         None, description="Replaces the tariff price; null: the tariff's"
     )

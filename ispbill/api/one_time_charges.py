@@ -28,6 +28,7 @@ from ispbill.api.schemas import (
 )
 from ispbill.catalog.selectors import tax_rate_for_customer
 from ispbill.core.errors import DomainValidationError, NotAllowed
+from ispbill.core.money import QUANTITY_MAX
 from ispbill.subscriptions.models import OneTimeCharge
 from ispbill.subscriptions.services import one_time_charge_create
 
@@ -37,7 +38,7 @@ router = Router(tags=["services"])
 class OneTimeChargeIn(Schema):
     customer_id: Id
     description: Name200
-    quantity: int = Field(1, ge=1, le=100_000)
+    quantity: int = Field(1, ge=1, le=QUANTITY_MAX)
     unit_price: AmountText = Field(..., description="Net, in the customer's currency")
     tax_rate_id: Id
     charge_date: Day

@@ -210,6 +210,18 @@ class BillingRunError(RuntimeError):
     pass
 
 
+class BillingRunDateError(ValueError):
+    pass
+
+
+def billing_run_date_check(run_date: date) -> date:
+    """The date a person may bill up to from the web or the API: not after today (a run
+    dated ahead would bill periods that have not started, and advance every pointer)."""
+    if run_date > timezone.localdate():
+        raise BillingRunDateError("A billing run cannot be dated in the future.")
+    return run_date
+
+
 # -- selectors ------------------------------------------------------------------------------
 
 

@@ -22,6 +22,56 @@ class InvalidCurrency(ValueError):
     """Not an ISO 4217 currency code."""
 
 
+class AmountError(ValueError):
+    """An entered amount that is not a number, or not finite."""
+
+
+class AmountDecimalsError(AmountError):
+    """An entered amount with more decimals than its currency has."""
+
+
+class AmountRangeError(AmountError):
+    """An entered amount, quantity or line beyond the domain limits."""
+
+
+# The domain limits of everything a person, an API client or a file enters: every amount
+# (prices, unit prices, overrides, payments, refunds, credits, minimum balances) and every
+# quantity, checked here for the web forms, the API, the CSV imports and bank files alike.
+# With a line's unit price times quantity bounded by AMOUNT_MAX_MINOR too, a line of the
+# longest period (12 months) is at most 1.2 * 10**13 minor units, and a sum of them
+# overflows a 64-bit integer (9.2 * 10**18) only past 768,000 such lines on one document
+# (docs/security.md, "Input limits").
+AMOUNT_MAX_MINOR = 10**12
+QUANTITY_MAX = 100_000
+
+
+def amount_max(currency: str) -> Decimal:
+    """The largest amount accepted in ``currency`` (10**12 minor units: 10,000,000,000.00 EUR)."""
+    return Decimal(AMOUNT_MAX_MINOR).scaleb(-currency_exponent(currency))
+
+
+def quantity_check(quantity: int) -> int:
+    """A quantity within 1..QUANTITY_MAX, else AmountRangeError naming the limit."""
+    if not 1 <= quantity <= QUANTITY_MAX:
+        raise AmountRangeError(f"Enter a quantity from 1 to {QUANTITY_MAX:,}.")
+    return quantity
+
+
+def line_check(*, unit_minor: int, quantity: int, currency: str | None = None) -> None:
+    """A unit price times a quantity within the amount limit (one line of a document)."""
+    quantity_check(quantity)
+    if abs(unit_minor) * quantity > AMOUNT_MAX_MINOR:
+        limit = (
+            f"{amount_max(currency):,} {currency}"
+            if currency
+            else f"{AMOUNT_MAX_MINOR:,} minor units (cents)"
+        )
+        raise AmountRangeError(
+            f"Unit price times quantity is above {limit}, the largest line ispbill accepts; "
+            "lower the quantity or the price."
+        )
+
+
 @lru_cache(maxsize=512)
 def currency_exponent(currency: str) -> int:
     """Digits after the decimal point of the currency's minor unit (EUR 2, JPY 0, BHD 3)."""
@@ -87,13 +137,23 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """A user-entered amount ("12.50"); refuses more decimals than the currency has."""
-        value = to_decimal(text.strip())
+        """A user-entered amount ("12.50"); refuses more decimals than the currency has and
+        amounts beyond AMOUNT_MAX_MINOR (AmountError and its kinds, all ValueErrors)."""
+        try:
+            value = to_decimal(text.strip())
+        except ValueError as exc:
+            raise AmountError(f"{text!r} is not an amount; write it as 12.50") from exc
         if not value.is_finite():
-            raise ValueError(f"{text!r} is not a finite amount")
+            raise AmountError(f"{text!r} is not a finite amount")
+        # Before any rounding: 9e99 must not reach quantize (or the database).
+        if abs(value) > amount_max(currency):
+            raise AmountRangeError(
+                f"{text} is above {amount_max(currency):,} {currency.upper()}, the largest "
+                "amount ispbill accepts"
+            )
         money = cls(value, currency)
         if money.rounded() != money:
-            raise ValueError(
+            raise AmountDecimalsError(
                 f"{text} has more decimals than {money.currency} allows "
                 f"({currency_exponent(money.currency)})"
             )

@@ -14,6 +14,8 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from ispbill.core.money import AmountRangeError, Money
+
 CAMT053_NAMESPACES = (
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.02",
     "urn:iso:std:iso:20022:tech:xsd:camt.053.001.08",
@@ -56,7 +58,24 @@ def line_reference_fallback(
     return "H-" + hashlib.sha256(key.encode()).hexdigest()[:24]
 
 
+def _bounded(lines: list[BankLine]) -> list[BankLine]:
+    """Every line's amount within the domain limit of an amount (ispbill/core/money.py): a
+    file with an absurd amount is refused whole, before anything is booked or queued."""
+    problems = []
+    for line in lines:
+        try:
+            Money.parse(str(line.amount), line.currency)
+        except AmountRangeError as exc:
+            problems.append(f"line {line.position}: {exc}")
+        except ValueError:
+            continue  # an unknown currency or more decimals: queued with its reason later
+    if problems:
+        raise BankFileError("; ".join(problems[:20]))
+    return lines
+
+
 def _with_fallback_references(lines: list[BankLine]) -> list[BankLine]:
+    lines = _bounded(lines)
     seen: Counter[str] = Counter()
     out = []
     for line in lines:
@@ -253,14 +272,14 @@ def bank_camt053_parse(data: bytes) -> BankFile:
                 entry.findall("c:NtryDtls/c:TxDtls", ns)
             ) or [None]
             for index, tx in enumerate(details, start=1):
-                amount = Decimal(amt.text.strip())
+                amount = _camt_amount(amt.text, position)
                 tx_currency = currency
                 if tx is not None and len(details) > 1:
                     tx_amt = tx.find("c:Amt", ns)
                     if tx_amt is None:
                         tx_amt = tx.find("c:AmtDtls/c:TxAmt/c:Amt", ns)
                     if tx_amt is not None and tx_amt.text:
-                        amount = Decimal(tx_amt.text.strip())
+                        amount = _camt_amount(tx_amt.text, position)
                         tx_currency = (tx_amt.get("Ccy") or currency).upper()
                 tx_ref = ""
                 if tx is not None:
@@ -304,6 +323,16 @@ def bank_camt053_parse(data: bytes) -> BankFile:
                 )
     result.lines = _with_fallback_references(result.lines)
     return result
+
+
+def _camt_amount(text: str, position: int) -> Decimal:
+    try:
+        amount = Decimal(text.strip())
+    except InvalidOperation as exc:
+        raise BankFileError(f"entry {position}: {text.strip()!r} is not an amount") from exc
+    if not amount.is_finite():
+        raise BankFileError(f"entry {position}: {text.strip()!r} is not an amount")
+    return amount
 
 
 def bank_file_parse(data: bytes, *, csv_format: CsvBankFormat | None = None) -> BankFile:

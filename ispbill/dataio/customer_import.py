@@ -22,7 +22,7 @@ from django.db.models import Q
 
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
-from ispbill.core.money import Money
+from ispbill.core.money import QUANTITY_MAX, AmountRangeError, Money, line_check
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -215,6 +215,9 @@ class _Row:
             return None
         try:
             return Money.parse(value, currency)
+        except AmountRangeError as exc:
+            self.error(column, str(exc))
+            return None
         except ValueError:
             self.error(column, f"{value!r} is not an amount in {currency} (write 12.50)")
             return None
@@ -451,10 +454,15 @@ def _plan_service(
     end = row.day("service_end")
     if start is not None and end is not None and end < start:
         row.error("service_end", "is before the service start")
-    quantity = row.integer("service_quantity", 1, 1_000_000) or 1
+    quantity = row.integer("service_quantity", 1, QUANTITY_MAX) or 1
     price = row.money("service_price", currency)
     if price is not None and price.minor < 0:
         row.error("service_price", "cannot be negative")
+    unit = price.minor if price is not None else (tariff.price_minor if tariff else 0)
+    try:
+        line_check(unit_minor=unit, quantity=quantity, currency=currency)
+    except AmountRangeError as exc:
+        row.error("service_quantity", str(exc))
     discount_bp = 0
     discount = row.text("service_discount").rstrip("%").strip()
     if discount:

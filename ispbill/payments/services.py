@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from ispbill.core.audit import audit_record
-from ispbill.core.money import Money
+from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice, InvoiceStatus
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
@@ -184,6 +184,11 @@ def payment_record(
         raise PaymentError(f"This account is billed in {issuer.currency}, not {amount.currency}.")
     if amount.minor <= 0:
         raise PaymentError("A payment amount must be greater than zero.")
+    if amount.minor > AMOUNT_MAX_MINOR:
+        raise PaymentError(
+            f"{amount} is above {amount_max(amount.currency):,} {amount.currency}, the largest "
+            "amount ispbill accepts."
+        )
     if amount.rounded() != amount:
         raise PaymentError(f"{amount.amount} has more decimals than {amount.currency} allows.")
     if method not in PaymentMethod.values:

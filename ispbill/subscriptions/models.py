@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from ispbill.core.money import AMOUNT_MAX_MINOR, AmountRangeError, line_check
 from ispbill.core.tenancy import PartnerScopedManager
 
 
@@ -74,6 +76,18 @@ def service_rows(queryset: Any) -> list[ServiceRow]:
     return [ServiceRow(*values) for values in plain_rows(queryset, SERVICE_ROW_FIELDS)]
 
 
+def _line_clean(*, unit_minor: int, quantity: int | None) -> None:
+    """A line's quantity and unit price times quantity within the domain limits."""
+    try:
+        if quantity is not None:
+            line_check(unit_minor=unit_minor, quantity=quantity)
+        elif abs(unit_minor) > AMOUNT_MAX_MINOR:
+            raise AmountRangeError("The price is above the largest amount ispbill accepts.")
+    except AmountRangeError as exc:
+        field = "quantity" if "quantity" in str(exc).lower() else NON_FIELD_ERRORS
+        raise ValidationError({field: str(exc)}) from exc
+
+
 class Service(models.Model):
     """A customer's subscription to a tariff. Start and end dates are both included."""
 
@@ -125,6 +139,13 @@ class Service(models.Model):
     def __str__(self) -> str:
         return self.description or str(self.tariff_id)
 
+    def clean(self) -> None:
+        # The domain limits (ispbill/core/money.py), for every entry point's full_clean.
+        unit = self.price_override_minor
+        if unit is None and self.tariff_id is not None:
+            unit = self.tariff.price_minor
+        _line_clean(unit_minor=unit or 0, quantity=self.quantity)
+
 
 class OneTimeCharge(models.Model):
     """Installation, equipment: goes on the next invoice, or at once when asked."""
@@ -150,3 +171,6 @@ class OneTimeCharge(models.Model):
                 condition=Q(unit_price_minor__gte=0), name="otc_price_nonnegative"
             ),
         ]
+
+    def clean(self) -> None:
+        _line_clean(unit_minor=self.unit_price_minor or 0, quantity=self.quantity)

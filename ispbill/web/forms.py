@@ -13,8 +13,16 @@ from django.utils import timezone
 
 from ispbill.accounts.models import OPERATOR_ROLES, PARTNER_ROLES, Role, User
 from ispbill.accounts.services import PARTNER_SCOPE_ROLES
+from ispbill.billing.run import BillingRunDateError, billing_run_date_check
 from ispbill.catalog.models import Tariff, TaxRate
-from ispbill.core.money import Money
+from ispbill.core.money import (
+    QUANTITY_MAX,
+    AmountDecimalsError,
+    AmountRangeError,
+    Money,
+    currency_exponent,
+    line_check,
+)
 from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import PaymentMethod
@@ -32,11 +40,15 @@ class DateInput(forms.DateInput):
 
 
 class MoneyField(forms.CharField):
-    """An amount typed as "12.50" (or "12,50"); cleaned to a Decimal string, never a float."""
+    """An amount typed as "12.50" (or "12,50") in the form's currency; cleaned to a Decimal,
+    never a float. It is parsed by ``Money.parse``, the parser of the API and the imports,
+    with the same decimals per currency and the same limits (ispbill/core/money.py)."""
 
     def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:
         self.allow_negative = allow_negative
-        kwargs.setdefault("max_length", 20)
+        # Set by ``money_fields_currency`` from the form's currency.
+        self.currency = "EUR"
+        kwargs.setdefault("max_length", 40)
         super().__init__(**kwargs)
         self.widget.attrs.setdefault("inputmode", "decimal")
         self.widget.attrs.setdefault("placeholder", "0.00")
@@ -49,16 +61,38 @@ class MoneyField(forms.CharField):
         if "," in text and "." not in text:
             text = text.replace(",", ".")
         try:
-            amount = Decimal(text)
-        except ArithmeticError as exc:
+            amount = Money.parse(text, self.currency).amount
+        except AmountDecimalsError as exc:
+            places = currency_exponent(self.currency)
+            raise ValidationError(
+                f"Use at most {places} decimals for {self.currency}."
+                if places
+                else f"{self.currency} has no decimals: enter a whole amount."
+            ) from exc
+        except AmountRangeError as exc:
+            raise ValidationError(f"{exc}.") from exc
+        except ValueError as exc:
             raise ValidationError("Enter an amount such as 12.50.") from exc
-        if not amount.is_finite():
-            raise ValidationError("Enter an amount such as 12.50.")
         if amount < 0 and not self.allow_negative:
             raise ValidationError("The amount cannot be negative.")
-        if amount.as_tuple().exponent < -2:  # type: ignore[operator]
-            raise ValidationError("Use at most two decimals (cents).")
         return amount
+
+
+def money_fields_currency(form: forms.BaseForm, currency: str) -> None:
+    """Parse the form's amounts in ``currency`` (its decimals and limits)."""
+    for field in form.fields.values():
+        if isinstance(field, MoneyField):
+            field.currency = currency
+
+
+class QuantityField(forms.IntegerField):
+    """A quantity from 1 to QUANTITY_MAX (ispbill/core/money.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", QUANTITY_MAX)
+        kwargs.setdefault("initial", 1)
+        super().__init__(**kwargs)
 
 
 def to_minor(amount: Decimal | None, currency: str) -> int | None:
@@ -383,6 +417,7 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        money_fields_currency(self, currency)
         if fixed_partner is not None or self.instance.pk:
             self.fields.pop("partner")
             if fixed_partner is not None and not self.instance.pk:
@@ -409,7 +444,7 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
 class ServiceForm(FieldsetsMixin, forms.Form):
     tariff = forms.ModelChoiceField(queryset=Tariff._base_manager.none())
     start_date = forms.DateField(widget=DateInput, initial=today)
-    quantity = forms.IntegerField(min_value=1, initial=1)
+    quantity = QuantityField()
     description = forms.CharField(
         max_length=200, required=False, help_text="Printed on invoices; empty: the tariff name."
     )
@@ -425,6 +460,19 @@ class ServiceForm(FieldsetsMixin, forms.Form):
         super().__init__(*args, **kwargs)
         self._choices("tariff").queryset = tariffs
         self.currency = currency
+        money_fields_currency(self, currency)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        tariff, quantity = data.get("tariff"), data.get("quantity")
+        if tariff is not None and quantity is not None:
+            override = data.get("price_override")
+            unit = tariff.price_minor if override is None else to_minor(override, self.currency)
+            try:
+                line_check(unit_minor=unit or 0, quantity=quantity, currency=self.currency)
+            except ValueError as exc:
+                self.add_error("quantity", str(exc))
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -441,7 +489,7 @@ class ServiceForm(FieldsetsMixin, forms.Form):
 
 class OneTimeChargeForm(forms.Form):
     description = forms.CharField(max_length=200, help_text="Installation, router, ...")
-    quantity = forms.IntegerField(min_value=1, initial=1)
+    quantity = QuantityField()
     unit_price = MoneyField(label="Unit price", help_text="Net, as tariff prices.")
     tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none())
     charge_date = forms.DateField(
@@ -451,9 +499,23 @@ class OneTimeChargeForm(forms.Form):
     def __init__(self, *args: Any, currency: str, tax_rates: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        money_fields_currency(self, currency)
         tax_field: Any = self.fields["tax_rate"]
         tax_field.queryset = tax_rates
         tax_field.initial = tax_rates.first()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("unit_price") is not None and data.get("quantity") is not None:
+            try:
+                line_check(
+                    unit_minor=to_minor(data["unit_price"], self.currency) or 0,
+                    quantity=data["quantity"],
+                    currency=self.currency,
+                )
+            except ValueError as exc:
+                self.add_error("quantity", str(exc))
+        return data
 
     def service_fields(self) -> dict[str, Any]:
         d = self.cleaned_data
@@ -500,6 +562,7 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        money_fields_currency(self, currency)
         self._choices("tax_rate").queryset = tax_rates
         if partners is None:
             self.fields.pop("available_to")
@@ -538,6 +601,12 @@ class BillingRunForm(forms.Form):
         help_text="Every billing date up to this day not processed yet is billed (catch-up).",
     )
 
+    def clean_run_date(self) -> date:
+        try:
+            return billing_run_date_check(self.cleaned_data["run_date"])
+        except BillingRunDateError as exc:
+            raise ValidationError(str(exc)) from exc
+
 
 class PaymentForm(FieldsetsMixin, forms.Form):
     customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
@@ -551,8 +620,11 @@ class PaymentForm(FieldsetsMixin, forms.Form):
     )
     note = forms.CharField(max_length=300, required=False)
 
-    def __init__(self, *args: Any, customers: Any = None, **kwargs: Any) -> None:
+    def __init__(
+        self, *args: Any, customers: Any = None, currency: str = "EUR", **kwargs: Any
+    ) -> None:
         super().__init__(*args, **kwargs)
+        money_fields_currency(self, currency)
         if customers is None:
             self.fields.pop("customer")
         else:
@@ -569,6 +641,10 @@ class RefundForm(forms.Form):
     amount = MoneyField(help_text="At most the unallocated credit of the payment.")
     date = forms.DateField(widget=DateInput, initial=today)
     reason = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args: Any, currency: str = "EUR", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        money_fields_currency(self, currency)
 
     def clean_amount(self) -> Decimal:
         amount = self.cleaned_data["amount"]
@@ -595,6 +671,7 @@ class CreditNoteForm(forms.Form):
             name = f"line_{line.pk}"
             self.fields[name] = MoneyField(label=line.description, required=False)
             self.line_fields.append((line, name))
+        money_fields_currency(self, currency)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -115,7 +115,8 @@ def billing_preview(request: HttpRequest) -> HttpResponse:
 def billing_start(request: HttpRequest) -> HttpResponse:
     form = BillingRunForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose the date to bill up to.")
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        messages.error(request, errors or "Choose the date to bill up to.")
         return redirect("web:billing")
     user: Any = request.user
     try:
@@ -414,10 +415,12 @@ def payment_new(request: HttpRequest) -> HttpResponse:
     chosen = request.GET.get("customer", "")
     if chosen.isdigit():
         initial["customer"] = int(chosen)
-    form = PaymentForm(request.POST or None, customers=customers, initial=initial)
+    currency = panel_currency(request)
+    form = PaymentForm(
+        request.POST or None, customers=customers, initial=initial, currency=currency
+    )
     if request.method == "POST" and form.is_valid():
         customer = form.cleaned_data["customer"]
-        currency = panel_currency(request)
         try:
             payment = payment_record(
                 customer=customer,
@@ -444,7 +447,7 @@ def payment_new(request: HttpRequest) -> HttpResponse:
 @require_capability("finance.write")
 def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment = get_scoped_or_404(Payment, pk=payment_id, for_write=True)
-    form = RefundForm(request.POST or None)
+    form = RefundForm(request.POST or None, currency=payment.currency)
     if request.method == "POST" and form.is_valid():
         try:
             payment_refund(
