@@ -20,6 +20,7 @@ from ispbill.billing.models import Charge
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.partners.services import partner_update
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 
@@ -103,6 +104,18 @@ def partner_mode_change(*, partner: Partner, mode: str, actor: Any = None) -> Pa
     )
     partner.mode, partner.account_id = p.mode, p.account_id
     return p
+
+
+@transaction.atomic
+def partner_settings_save(
+    *, partner: Partner, mode: str | None = None, actor: Any = None, **fields: Any
+) -> Partner:
+    """Save a reseller's settings form: a changed ``mode`` goes through
+    ``partner_mode_change`` (its checks and audit), then the settings through
+    ``partner_update``; both or neither."""
+    if mode is not None and mode != partner.mode:
+        partner_mode_change(partner=partner, mode=mode, actor=actor)
+    return partner_update(partner=partner, actor=actor, **fields)
 
 
 @transaction.atomic

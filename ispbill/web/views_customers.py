@@ -22,13 +22,12 @@ from ispbill.customers.selectors import customer_balance, customer_statement
 from ispbill.customers.services import customer_create, customer_update
 from ispbill.invoicing.models import Invoice
 from ispbill.invoicing.pdfs import customer_statement_pdf as statement_pdf
-from ispbill.partners.changes import PartnerChangeError
+from ispbill.partners.changes import PartnerChangeError, partner_settings_save
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.partners.services import (
     partner_create,
     partner_disable,
     partner_enable,
-    partner_update,
 )
 from ispbill.payments.models import Payment
 from ispbill.payments.services import account_issuer
@@ -120,13 +119,19 @@ def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
 @require_capability("partners.manage")
 def partner_edit(request: HttpRequest, partner_id: int) -> HttpResponse:
     partner = get_scoped_or_404(Partner, pk=partner_id, for_write=True)
+    stored_mode = partner.mode
     form = PartnerForm(request.POST or None, instance=partner)
     if request.method == "POST" and form.is_valid():
         try:
-            fields = form.service_fields()
-            if form.cleaned_data.get("mode"):
-                fields["mode"] = form.cleaned_data["mode"]
-            partner_update(partner=partner, **fields, **actor(request))
+            # The form's clean() put the chosen mode on the instance for validation; the
+            # service compares with the stored one.
+            partner.mode = stored_mode
+            partner_settings_save(
+                partner=partner,
+                mode=form.cleaned_data.get("mode"),
+                **form.service_fields(),
+                **actor(request),
+            )
         except (ValidationError, DomainValidationError, PartnerChangeError) as exc:
             errors_to_form(form, exc)
         else:

@@ -1,0 +1,243 @@
+"""No form answers a 5xx (docs/security.md, "Every form is posted back").
+
+On the demo installation with a canary partner in every mode, each role signs in, walks every
+page it can reach (the dashboard, every list route, every detail route with its own objects,
+the links on each page) and posts back every POST form it finds: first unchanged (it must
+succeed or answer a form error, never a 5xx), then, once per distinct form, with each field
+emptied, too long, of the wrong type, and (for a choice) naming another tenant's object.
+"""
+
+from __future__ import annotations
+
+import html
+from collections import Counter, deque
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from urllib.parse import parse_qsl, urljoin, urlsplit
+
+import pytest
+from django.test import Client
+from django.urls import Resolver404, resolve
+
+from ispbill.accounts.models import Role, User
+from ispbill.customers.models import Customer
+from tests.security.canary import build_canary_world
+from tests.security.test_leak_crawl import LINK, PER_ROUTE, SKIP_VIEWS, _detail_starts, _web_starts
+
+pytestmark = pytest.mark.django_db(transaction=False)
+
+# Forms never posted: they end the session, change who the user is, or its password.
+SKIP_POSTS = SKIP_VIEWS | {"password_change", "web:password_change"}
+TOO_LONG = "x" * 5000
+WRONG_TYPE = "9e99'\"<script>"
+
+
+@dataclass
+class Form:
+    action: str
+    fields: list[tuple[str, str]] = field(default_factory=list)  # posted as they are
+    choices: dict[str, list[str]] = field(default_factory=dict)  # select name -> values
+
+
+class _Forms(HTMLParser):
+    """The POST forms of a page with the values a browser would post unchanged."""
+
+    def __init__(self, page_url: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.page_url = page_url
+        self.forms: list[Form] = []
+        self._form: Form | None = None
+        self._select: str | None = None
+        self._select_value: str | None = None
+        self._first_option: str | None = None
+        self._textarea: str | None = None
+        self._text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            if a.get("method", "get").lower() == "post":
+                action = urljoin(self.page_url, html.unescape(a.get("action") or self.page_url))
+                self._form = Form(action=action)
+            return
+        form = self._form
+        if form is None or "disabled" in a:
+            return
+        name = a.get("name", "")
+        if tag == "input" and name:
+            kind = a.get("type", "text").lower()
+            if kind in ("checkbox", "radio"):
+                if "checked" in a:
+                    form.fields.append((name, a.get("value", "on")))
+            elif kind not in ("submit", "button", "file", "image", "reset"):
+                form.fields.append((name, a.get("value", "")))
+        elif tag == "select" and name:
+            self._select, self._select_value, self._first_option = name, None, None
+            form.choices[name] = []
+        elif tag == "option" and self._select is not None:
+            value = a.get("value", "")
+            form.choices[self._select].append(value)
+            if self._first_option is None:
+                self._first_option = value
+            if "selected" in a:
+                self._select_value = value
+        elif tag == "textarea" and name:
+            self._textarea, self._text = name, []
+
+    def handle_data(self, data: str) -> None:
+        if self._textarea is not None:
+            self._text.append(data)
+
+    def handle_endtag(self, tag: str) -> None:
+        form = self._form
+        if form is None:
+            return
+        if tag == "select" and self._select is not None:
+            value = self._select_value if self._select_value is not None else self._first_option
+            if value is not None:
+                form.fields.append((self._select, value))
+            self._select = None
+        elif tag == "textarea" and self._textarea is not None:
+            form.fields.append((self._textarea, "".join(self._text).lstrip("\n")))
+            self._textarea = None
+        elif tag == "form":
+            self.forms.append(form)
+            self._form = None
+
+
+def _path(url: str) -> str:
+    return urlsplit(url)._replace(scheme="", netloc="", fragment="").geturl()
+
+
+class Poster:
+    def __init__(self, foreign_ids: list[str]) -> None:
+        self.errors: list[str] = []
+        self.posted = 0
+        self.forms_seen: set[str] = set()
+        self.varied: set[str] = set()
+        self.foreign_ids = foreign_ids
+
+    def post(self, who: str, client: Client, form: Form, data: list[tuple[str, str]], how: str):  # type: ignore[no-untyped-def]
+        self.posted += 1
+        body: dict[str, list[str]] = {}
+        for name, value in data:
+            body.setdefault(name, []).append(value)
+        try:
+            response = client.post(_path(form.action), body)
+        except Exception as exc:  # an exception in the view: the test client re-raises it
+            self.errors.append(f"{who}: POST {form.action} ({how}) raised {exc!r}")
+            return None
+        if response.status_code >= 500:
+            self.errors.append(f"{who}: POST {form.action} ({how}) answered {response.status_code}")
+        return response
+
+    def variants(self, form: Form) -> list[tuple[str, list[tuple[str, str]]]]:
+        out = []
+        names = [n for n, _ in form.fields if n != "csrfmiddlewaretoken"]
+        for name in dict.fromkeys(names):
+            others = [(n, v) for n, v in form.fields if n != name]
+            out.append((f"{name} emptied", [*others, (name, "")]))
+            out.append((f"{name} too long", [*others, (name, TOO_LONG)]))
+            out.append((f"{name} wrong type", [*others, (name, WRONG_TYPE)]))
+            if name in form.choices:
+                own = set(form.choices[name])
+                for foreign in self.foreign_ids:
+                    if foreign not in own:
+                        out.append((f"{name} foreign {foreign}", [*others, (name, foreign)]))
+                        break
+        return out
+
+    def walk(self, who: str, user: User) -> None:
+        client = Client()
+        client.force_login(user)
+        starts = _web_starts() + _detail_starts(user)
+        queue = deque(starts)
+        seen: set[str] = set()
+        per_route: Counter[tuple[str, tuple[str, ...]]] = Counter()
+        while queue:
+            url = queue.popleft()
+            if url in seen:
+                continue
+            seen.add(url)
+            parts = urlsplit(url)
+            try:
+                match = resolve(parts.path)
+            except Resolver404:
+                continue
+            if match.view_name in SKIP_VIEWS or match.view_name.startswith("api:"):
+                continue
+            group = (match.view_name, tuple(sorted(k for k, _ in parse_qsl(parts.query))))
+            if per_route[group] >= PER_ROUTE and url not in starts:
+                continue
+            per_route[group] += 1
+            try:
+                response = client.get(url)
+            except Exception as exc:
+                self.errors.append(f"{who}: GET {url} raised {exc!r}")
+                continue
+            if response.status_code >= 500:
+                self.errors.append(f"{who}: GET {url} answered {response.status_code}")
+            if "html" not in response.get("Content-Type", "") or response.streaming:
+                continue
+            text = response.content.decode("utf-8", "replace")
+            parser = _Forms(url)
+            parser.feed(text)
+            for form in parser.forms:
+                self._form(who, client, form)
+            for link in LINK.findall(text):
+                target = urljoin(url, html.unescape(link).strip())
+                if urlsplit(target).netloc not in ("", "testserver"):
+                    continue
+                if _path(target) not in seen:
+                    queue.append(_path(target))
+
+    def _form(self, who: str, client: Client, form: Form) -> None:
+        try:
+            view = resolve(urlsplit(form.action).path).view_name
+        except Resolver404:
+            return
+        if view in SKIP_POSTS or view.startswith("api:"):
+            return
+        key = f"{who}|{view}|{sorted(n for n, _ in form.fields)}"
+        if key in self.forms_seen:
+            return
+        self.forms_seen.add(key)
+        self.post(who, client, form, form.fields, "unchanged")
+        if view in self.varied:
+            return
+        self.varied.add(view)
+        for how, data in self.variants(form):
+            self.post(who, client, form, data, how)
+
+
+def test_every_form_posted_back_by_every_role_never_answers_5xx():
+    world = build_canary_world()
+    assert world.operator is not None
+    operators = {
+        "accountant": User.objects.create(username="form_accountant", role=Role.ACCOUNTANT),
+        "support": User.objects.create(username="form_support", role=Role.SUPPORT),
+        "admin": world.operator,
+    }
+    foreign = [
+        str(c.pk)
+        for c in Customer._base_manager.filter(partner__in=world.canaries.values()).order_by("pk")
+    ]
+    foreign += [str(p.pk) for p in world.canaries.values()]
+    poster = Poster(foreign)
+    # Partner users and portal users first, operators last: an operator's post may disable a
+    # partner or change its mode.
+    for who, user in [*world.viewers.items(), *operators.items()]:
+        poster.walk(who, user)
+    assert not poster.errors, f"{len(poster.errors)} errors:\n" + "\n".join(poster.errors[:40])
+    # The walk found the forms that matter (a broken walk would pass vacuously).
+    varied = poster.varied
+    for view in (
+        "web:partner_edit",
+        "web:customer_new",
+        "web:service_new",
+        "web:one_time_charge_new",
+        "web:payment_new",
+        "web:tariff_new",
+    ):
+        assert view in varied, sorted(varied)
+    assert poster.posted > 300, poster.posted

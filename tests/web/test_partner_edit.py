@@ -1,0 +1,61 @@
+"""The reseller settings form saves again (it answered 500), and a mode chosen in it goes
+through the mode change flow."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+
+from ispbill.accounts.models import Role, User
+from ispbill.core.models import AuditEvent
+from ispbill.partners.models import Partner, PartnerMode
+from tests.factories import PartnerFactory
+from tests.security.test_every_form import _Forms
+
+pytestmark = pytest.mark.django_db
+
+
+def _form_data(client: Client, url: str) -> dict[str, list[str]]:
+    parser = _Forms(url)
+    parser.feed(client.get(url).content.decode())
+    (form,) = [f for f in parser.forms if f.action.endswith(url)]
+    data: dict[str, list[str]] = {}
+    for name, value in form.fields:
+        data.setdefault(name, []).append(value)
+    return data
+
+
+def test_partner_settings_save_unchanged_and_changed(home):
+    partner = PartnerFactory(name="CityNet", mode=PartnerMode.PERCENTAGE, commission_bp=1250)
+    client = Client()
+    client.force_login(User.objects.create(username="adm", role=Role.ADMIN))
+    url = reverse("web:partner_edit", kwargs={"partner_id": partner.pk})
+
+    data = _form_data(client, url)
+    assert data["mode"] == ["percentage"] and data["commission_percent"] == ["12.50"]
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors
+    assert Partner.objects.get(pk=partner.pk).commission_bp == 1250
+    assert not AuditEvent.objects.filter(action="partner.mode_changed").exists()
+
+    data.update(name=["CityNet Reseller"], mode=["own_invoicing"])
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors
+    saved = Partner.objects.get(pk=partner.pk)
+    assert (saved.name, saved.mode) == ("CityNet Reseller", PartnerMode.OWN_INVOICING)
+    change = AuditEvent.objects.get(action="partner.mode_changed")
+    assert change.changes == {"mode": {"before": "percentage", "after": "own_invoicing"}}
+
+
+def test_a_refused_mode_change_saves_nothing(home):
+    partner = PartnerFactory(name="WISP", mode=PartnerMode.PERCENTAGE)
+    client = Client()
+    client.force_login(User.objects.create(username="adm", role=Role.ADMIN))
+    url = reverse("web:partner_edit", kwargs={"partner_id": partner.pk})
+    data = _form_data(client, url)
+    data.update(name=["Renamed"], mode=["direct"])
+    response = client.post(url, data)
+    assert response.status_code == 200
+    assert "mode" in response.context["form"].errors
+    assert Partner.objects.get(pk=partner.pk).name == "WISP"
