@@ -59,6 +59,53 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _admin_password(args: argparse.Namespace) -> str | None:
+    """The new administrator's password: standard input, ISPBILL_ADMIN_PASSWORD, or asked
+    twice on a terminal (never a command-line flag: it would show in the process list)."""
+    if args.password_stdin:
+        return sys.stdin.readline().rstrip("\n")
+    if os.environ.get("ISPBILL_ADMIN_PASSWORD"):
+        return os.environ["ISPBILL_ADMIN_PASSWORD"]
+    if not sys.stdin.isatty():
+        return None
+    import getpass
+
+    first = getpass.getpass("Password: ")
+    if first != getpass.getpass("Password (again): "):
+        print("error: the two passwords differ.", file=sys.stderr)
+        return None
+    return first
+
+
+def cmd_createadmin(args: argparse.Namespace) -> int:
+    from ispbill.accounts.models import Role
+    from ispbill.accounts.services import user_create
+    from ispbill.core.errors import DomainValidationError
+
+    interactive = sys.stdin.isatty() and not args.password_stdin
+    username = args.username or (input("User name: ").strip() if interactive else "")
+    email = args.email if args.email is not None else (input("E-mail: ") if interactive else "")
+    if not username:
+        print("error: give the user name with --username.", file=sys.stderr)
+        return 1
+    password = _admin_password(args)
+    if not password:
+        print(
+            "error: no password: type it when asked, or pass it on standard input with "
+            "--password-stdin, or in ISPBILL_ADMIN_PASSWORD.",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        user = user_create(username=username, role=Role.ADMIN, email=email, password=password)
+    except DomainValidationError as exc:
+        for field, text in (exc.fields or {"": exc.message}).items():
+            print(f"error: {field + ': ' if field else ''}{text}", file=sys.stderr)
+        return 1
+    print(f"Operator administrator {user.username!r} created; sign in at /login/.")
+    return 0
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     from django.conf import settings
     from django.core.management import call_command
@@ -415,6 +462,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="load demo data (idempotent)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "createadmin", help="create an operator administrator (the first user of a real install)"
+    )
+    p.add_argument("--username")
+    p.add_argument("--email")
+    p.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from standard input (else ISPBILL_ADMIN_PASSWORD, else asked)",
+    )
+    p.set_defaults(func=cmd_createadmin)
 
     p = sub.add_parser("check", help="verify the ledger and document invariants")
     p.set_defaults(func=cmd_check)
