@@ -9,7 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig, TooManyFieldsSent
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import IntegrityError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -86,6 +87,19 @@ def install_exception_handlers(api: NinjaAPI) -> None:
     ) -> HttpResponse:
         body = {"detail": detail, "code": code, "fields": fields or {}}
         return api.create_response(request, body, status=status)
+
+    @api.exception_handler(RequestDataTooBig)
+    def _too_big(request: HttpRequest, exc: RequestDataTooBig) -> HttpResponse:
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE or 0
+        detail = (
+            f"The request body is larger than {limit:,} bytes; send less at once "
+            "(lists are limited per request, e.g. 1,000 payments per import)."
+        )
+        return respond(request, 413, detail, "payload_too_large")
+
+    @api.exception_handler(TooManyFieldsSent)
+    def _too_many_fields(request: HttpRequest, exc: TooManyFieldsSent) -> HttpResponse:
+        return respond(request, 400, "The request has too many fields.", "bad_request")
 
     @api.exception_handler(NinjaValidationError)
     def _invalid_input(request: HttpRequest, exc: NinjaValidationError) -> HttpResponse:
