@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "django_scopes",
+    "ninja",  # its templates and bundled Swagger UI: the API docs need no CDN
     "axes",
     "ispbill.core",
     "ispbill.accounts",
