@@ -18,9 +18,10 @@ from ispbill.invoicing.models import (
     DocumentType,
     Invoice,
     InvoiceLine,
+    InvoiceTax,
 )
 from ispbill.invoicing.sequences import numbers_reserve
-from ispbill.invoicing.tax import document_totals
+from ispbill.invoicing.tax import credit_note_totals, document_totals
 from ispbill.ledger.posting import credit_note_entry, ledger_post_many
 from ispbill.partners.models import Partner
 
@@ -72,17 +73,31 @@ def credit_note_issue(
             wanted[lid] = amount
         if not wanted:
             raise CreditNoteError("Choose at least one line to credit.")
-    totals = document_totals(
-        (
-            (amount, invoice_lines[lid].tax_rate_bp, invoice_lines[lid].tax_category)
-            for lid, amount in wanted.items()
-        ),
+    # What is left of each of the invoice's tax groups after its earlier credit notes.
+    groups_left = {
+        (rate, category): (net, tax)
+        for rate, category, net, tax in InvoiceTax.objects.filter(invoice=inv).values_list(
+            "rate_bp", "category", "net_minor", "tax_minor"
+        )
+    }
+    for rate, category, net, tax in CreditNoteTax.objects.filter(
+        credit_note__invoice=inv
+    ).values_list("rate_bp", "category", "net_minor", "tax_minor"):
+        if (rate, category) in groups_left:
+            group_net, group_tax = groups_left[(rate, category)]
+            groups_left[(rate, category)] = (group_net - net, group_tax - tax)
+    totals = credit_note_totals(
+        document_totals(
+            (
+                (amount, invoice_lines[lid].tax_rate_bp, invoice_lines[lid].tax_category)
+                for lid, amount in wanted.items()
+            ),
+            prices_include_tax=inv.prices_include_tax,
+        ).groups,
+        left=groups_left,
         prices_include_tax=inv.prices_include_tax,
     )
-    left_total = inv.total_minor - inv.credited_minor
-    # Per-rate rounding of a partial credit can differ by a minor unit from what is left.
-    total = min(totals.total_minor, left_total)
-    tax = totals.tax_minor - (totals.total_minor - total)
+    total, tax = totals.total_minor, totals.tax_minor
     if total <= 0:
         raise CreditNoteError(f"Invoice {inv.number} has nothing left to credit.")
     issuer = Partner.objects.get(pk=inv.issuer_id)

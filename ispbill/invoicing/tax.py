@@ -73,3 +73,41 @@ def document_totals(
     net_total = sum(g.net_minor for g in groups)
     tax_total = sum(g.tax_minor for g in groups)
     return DocumentTotals(tuple(groups), net_total, tax_total, net_total + tax_total)
+
+
+def credit_note_totals(
+    groups: Iterable[TaxGroup],
+    *,
+    left: dict[tuple[int, str], tuple[int, int]],
+    prices_include_tax: bool,
+) -> DocumentTotals:
+    """A credit note's tax groups within what is left of its invoice's groups (``left``:
+    (rate, category) -> (net, tax) not yet credited), docs/billing.md "Credit notes".
+
+    A credit that takes all that is left of a group takes exactly its net and tax, so the
+    credit notes of an invoice add up to it per rate; a partial one keeps its own rounded tax,
+    capped at the tax left. The header is the sum of the groups (EN 16931 BR-CO-14)."""
+    out = []
+    for g in groups:
+        if (g.rate_bp, g.category) not in left:
+            out.append(g)
+            continue
+        left_net, left_tax = left[(g.rate_bp, g.category)]
+        net, tax = g.net_minor, g.tax_minor
+        if prices_include_tax:
+            gross = net + tax
+            if gross >= left_net + left_tax:
+                net, tax = left_net, left_tax
+            else:
+                tax = min(tax, left_tax)
+                net = gross - tax
+                if net > left_net:
+                    net, tax = left_net, gross - left_net
+        elif net >= left_net:
+            net, tax = left_net, left_tax
+        else:
+            tax = min(tax, left_tax)
+        out.append(TaxGroup(g.rate_bp, g.category, net, tax))
+    net_total = sum(g.net_minor for g in out)
+    tax_total = sum(g.tax_minor for g in out)
+    return DocumentTotals(tuple(out), net_total, tax_total, net_total + tax_total)

@@ -11,7 +11,14 @@ from ispbill.billing.models import Charge
 from ispbill.core.invariants import Breach, invariant
 from ispbill.customers.dunning import customer_balance_minor
 from ispbill.customers.models import Customer
-from ispbill.invoicing.models import CreditNote, Invoice, InvoiceLine, InvoiceTax
+from ispbill.invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    CreditNoteTax,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+)
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 from ispbill.payments.models import Allocation, Payment, Refund
 
@@ -150,6 +157,36 @@ def check_open_amounts() -> list[Breach]:
                 "documents.open_amounts",
                 "invoice totals differ from their lines and tax groups",
                 _ids("invoice", bad_totals),
+            )
+        )
+    # The same for credit notes: header = sum of tax groups (EN 16931 BR-CO-14), and the
+    # credited lines add up to the net (or the gross where prices include tax).
+    cn_lines = dict(
+        CreditNoteLine.objects.values_list("credit_note_id")
+        .annotate(s=Sum("amount_minor"))
+        .values_list("credit_note_id", "s")
+    )
+    cn_taxes = {
+        row[0]: (row[1], row[2])
+        for row in CreditNoteTax.objects.values_list("credit_note_id").annotate(
+            n=Sum("net_minor"), t=Sum("tax_minor")
+        )
+    }
+    bad_notes = []
+    for cn_id, net, tax, total, incl in CreditNote.objects.values_list(
+        "pk", "net_minor", "tax_minor", "total_minor", "invoice__prices_include_tax"
+    ):
+        group_net, group_tax = cn_taxes.get(cn_id, (0, 0))
+        lines = cn_lines.get(cn_id, 0)
+        expected_lines = total if incl else net
+        if group_net != net or group_tax != tax or net + tax != total or lines != expected_lines:
+            bad_notes.append(cn_id)
+    if bad_notes:
+        out.append(
+            Breach(
+                "documents.open_amounts",
+                "credit note totals differ from their lines and tax groups",
+                _ids("credit_note", bad_notes),
             )
         )
     return out
