@@ -20,7 +20,7 @@ from ispbill.core.bulk import tuples_insert
 
 if TYPE_CHECKING:
     from ispbill.invoicing.issue import IssuedInvoice
-from ispbill.invoicing.models import Invoice, InvoiceLine
+from ispbill.invoicing.models import CreditNoteLine, Invoice, InvoiceLine
 from ispbill.invoicing.tax import BP, BP_INT, div_round, round_minor
 from ispbill.partners.models import (
     CommissionAccrual,
@@ -176,23 +176,31 @@ def commission_accrue_allocations(
 def commission_accrue_credit_note(
     *, credit_note_id: int, invoice: Invoice, net_minor: int, on: date
 ) -> list[CommissionAccrual]:
-    """Invoiced base: a credit note reverses the commission on the net it credits. (Paid base
+    """Invoiced base: a credit note reverses the commission of the lines it credits, each at
+    that line's rate (its tariff's override, else the partner's rate), so crediting one line
+    leaves the others' commission whole (docs/billing.md, "Commission reversal"). Tax-
+    inclusive lines are gross: the credit note's net is shared in proportion. (Paid base
     reverses through the allocations the credit note or a refund undoes.)"""
     partners = {
         pid: p
         for pid, p in _percentage_partners([invoice.partner_id]).items()
         if p.commission_base == CommissionBase.INVOICED
     }
-    if invoice.partner_id not in partners:
+    partner = partners.get(invoice.partner_id)
+    if partner is None:
         return []
-    parts = invoice_rate_parts([invoice], partners)[invoice.pk]
+    overrides = dict(
+        CommissionOverride.objects.filter(partner_id=partner.pk).values_list("tariff_id", "rate_bp")
+    )
+    per_rate: dict[int, int] = defaultdict(int)
+    for tariff_id, amount in CreditNoteLine.objects.filter(
+        credit_note_id=credit_note_id
+    ).values_list("invoice_line__tariff_id", "amount_minor"):
+        per_rate[overrides.get(tariff_id, partner.commission_bp)] += amount
+    credited = sum(per_rate.values())
     rows = []
-    for part in parts:
-        base = (
-            Decimal(net_minor) * part.net_minor / invoice.net_minor
-            if invoice.net_minor
-            else Decimal(0)
-        )
+    for rate, amount in sorted(per_rate.items()):
+        base = amount if credited == net_minor else div_round(net_minor * amount, credited or 1)
         rows.append(
             CommissionAccrual(
                 partner_id=invoice.partner_id,
@@ -200,9 +208,9 @@ def commission_accrue_credit_note(
                 source_type="credit_note",
                 source_id=credit_note_id,
                 invoice_id=invoice.pk,
-                rate_bp=part.rate_bp,
-                base_minor=-round_minor(base),
-                amount_minor=-round_minor(base * part.rate_bp / BP),
+                rate_bp=rate,
+                base_minor=-base,
+                amount_minor=-accrual_amount(base_minor=base, rate_bp=rate),
                 currency=invoice.currency,
             )
         )

@@ -142,6 +142,32 @@ def test_per_tariff_override(home):
     assert commission_statement_build(partner=partner, month=MARCH).total_minor == 474
 
 
+def test_a_credited_line_reverses_its_own_rate_only(home):
+    """Invoiced base with a 20 % override on the static IP: the invoice accrues 12.5 % of
+    29.90 = 3.74 and 20 % of 5.00 = 1.00. Crediting the static IP line in full reverses its
+    1.00 at 20 %, leaving the internet line's 3.74 (spread pro rata over both rates it left
+    4.06: -0.54 at 12.5 % and -0.14 at 20 %)."""
+    partner = _partner(base=CommissionBase.INVOICED)
+    customer = CustomerFactory(partner=partner)
+    internet = TariffFactory(price_minor=2990)
+    static_ip = TariffFactory(price_minor=500)
+    CommissionOverrideFactory(partner=partner, tariff=static_ip, rate_bp=2000)
+    ServiceFactory(customer=customer, tariff=internet, start_date=MARCH)
+    ServiceFactory(customer=customer, tariff=static_ip, start_date=MARCH)
+    billing_run_start(run_date=MARCH)
+    inv = Invoice.objects.get(customer=customer)
+    assert _accruals(partner) == [("invoice", 1250, 2990, 374), ("invoice", 2000, 500, 100)]
+    static_line = inv.lines.get(tariff=static_ip)
+    credit_note_issue(
+        invoice=inv, on=date(2026, 3, 20), reason="No static IP", lines={static_line.pk: 500}
+    )
+    assert _accruals(partner)[2:] == [("credit_note", 2000, -500, -100)]
+    assert commission_statement_build(partner=partner, month=MARCH).total_minor == 374
+    # Then the rest: the internet line's 3.74 goes too, nothing is left.
+    credit_note_issue(invoice=inv, on=date(2026, 3, 21), reason="Cancelled")
+    assert _accruals(partner)[3:] == [("credit_note", 1250, -2990, -374)]
+
+
 def test_approve_and_pay_post_to_the_home_ledger_once(home):
     partner = _partner()
     customer, _inv = _billed_customer(partner)
