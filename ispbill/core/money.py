@@ -219,10 +219,3 @@ class Money:
 
     def is_negative(self) -> bool:
         return self.amount < 0
-
-
-def money_sum(items: list[Money] | tuple[Money, ...], currency: str) -> Money:
-    total = Money.zero(currency)
-    for item in items:
-        total = total + item
-    return total

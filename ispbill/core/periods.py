@@ -18,7 +18,6 @@ import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 
 ONE_DAY = timedelta(days=1)
 ALLOWED_PERIOD_MONTHS = (1, 3, 6, 12)
@@ -213,12 +212,3 @@ def periods_due(
     if prepaid:
         return list(candidates)
     return [sp for sp in candidates if sp.period.end < billing_date]
-
-
-def prorate(amount: Decimal, active_days: int, period_days: int) -> Decimal:
-    """``amount x active / period``, unrounded: the caller rounds once per document line."""
-    if period_days <= 0 or not 0 <= active_days <= period_days:
-        raise ValueError("active days must be within the period")
-    if active_days == period_days:
-        return amount
-    return amount * Decimal(active_days) / Decimal(period_days)

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from django.db import transaction
-from django.db.models import F, Sum
+from django.db.models import F
 
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
@@ -194,9 +194,3 @@ def credit_note_issue(
 
     issued_pdfs_render_on_commit(credit_note_ids=[cn.pk])
     return cn
-
-
-def invoice_credited_minor(invoice_id: int) -> int:
-    return (
-        CreditNote.objects.filter(invoice_id=invoice_id).aggregate(s=Sum("total_minor"))["s"] or 0
-    )

@@ -49,10 +49,6 @@ def div_round(numerator: int, denominator: int) -> int:
     return q if numerator >= 0 else -q
 
 
-def rate_decimal(rate_bp: int) -> Decimal:
-    return Decimal(rate_bp) / BP
-
-
 def document_totals(
     lines: Iterable[tuple[int, int, str]], *, prices_include_tax: bool
 ) -> DocumentTotals:

@@ -13,7 +13,7 @@ from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.radius.sync import radius_sync_services
-from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
+from ispbill.subscriptions.models import OneTimeCharge, Service
 
 
 @transaction.atomic
@@ -47,22 +47,6 @@ def service_create(
 
     service_first_period_invoice(service=service, on=timezone.localdate(), actor=actor)
     return service
-
-
-@transaction.atomic
-def service_stop(*, service: Service, end_date: date, actor: Any = None) -> Service:
-    """End a service on ``end_date`` (included); it is not charged after it."""
-    locked = Service.objects.select_for_update(no_key=True).get(pk=service.pk)
-    if end_date < locked.start_date:
-        raise ValidationError({"end_date": "The end date is before the service started."})
-    locked.end_date = end_date
-    locked.status = ServiceStatus.STOPPED
-    locked.save(update_fields=["end_date", "status"])
-    radius_sync_services(service_ids=[locked.pk])
-    audit_record(
-        action="service.stopped", obj=locked, actor=actor, changes={"end": end_date.isoformat()}
-    )
-    return locked
 
 
 @transaction.atomic

@@ -326,12 +326,12 @@ def test_run_totals_and_history(home):
 
 
 def test_stopped_service_is_charged_up_to_its_end_date_postpaid(home):
-    from ispbill.subscriptions.services import service_stop
+    from ispbill.subscriptions.services import service_update
 
     c = customer(payment_period="postpaid")
     s = service(c, tariff(price=3000), date(2026, 3, 1))
     bill(date(2026, 4, 1))  # March, in arrears
-    service_stop(service=s, end_date=date(2026, 4, 10))
+    service_update(service=s, end_date=date(2026, 4, 10), status="stopped")
     bill(date(2026, 5, 1))
     # April: 10 of 30 days of 30.00 = 10.00, then nothing more.
     assert [

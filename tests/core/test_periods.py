@@ -1,21 +1,34 @@
 import itertools
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ispbill.core.money import Money
+from ispbill.billing.rating import charge_amount
 from ispbill.core.periods import (
     Cycle,
     Period,
+    ServicePeriod,
     add_months,
     effective_period_months,
     periods_due,
-    prorate,
     service_periods,
 )
+
+START = date(2026, 1, 1)
+
+
+def _rate(price_minor: int, full: Period, active: Period) -> int:
+    """What the billing run charges for ``active`` days of ``full`` (billing/rating.py)."""
+    return charge_amount(
+        unit_price_minor=price_minor,
+        quantity=1,
+        sp=ServicePeriod(period=active, full=full, active=active),
+        discount_bp=0,
+        discount_until=None,
+    )
 
 
 def test_day_10_bills_10_march_to_9_april():
@@ -64,8 +77,9 @@ def test_service_starting_mid_period_prepaid():
         (date(2026, 3, 15), date(2026, 3, 31), 17, 31),
         (date(2026, 4, 1), date(2026, 4, 30), 30, 30),
     ]
-    amount = prorate(Decimal("30.00"), 17, 31)
-    assert Money(amount, "EUR").minor == 1645
+    # 30.00 x 17 / 31 = 16.4516 -> 16.45, as the run rates it.
+    first = due[0]
+    assert _rate(3000, first.full, first.active) == 1645
 
 
 def test_postpaid_charges_the_period_that_ended():
@@ -182,16 +196,25 @@ def test_prorated_parts_add_up_to_the_price(price_minor, parts):
     # A period split into consecutive parts: the rounded parts add up to the full price within
     # one minor unit per part.
     total_days = sum(parts)
-    price = Money.from_minor(price_minor, "EUR")
-    rounded = [Money(prorate(price.amount, p, total_days), "EUR").minor for p in parts]
+    full = Period(START, START + timedelta(days=total_days - 1))
+    rounded, begin = [], START
+    for days in parts:
+        active = Period(begin, begin + timedelta(days=days - 1))
+        rounded.append(_rate(price_minor, full, active))
+        begin = active.end + timedelta(days=1)
     assert abs(sum(rounded) - price_minor) <= len(parts)
 
 
 @given(st.integers(min_value=0, max_value=10**7), st.integers(1, 366), st.data())
 def test_proration_is_bounded_by_the_price(price_minor, period_days, data):
-    active = data.draw(st.integers(0, period_days))
-    value = prorate(Decimal(price_minor), active, period_days)
+    active_days = data.draw(st.integers(1, period_days))
+    full = Period(START, START + timedelta(days=period_days - 1))
+    active = Period(START, START + timedelta(days=active_days - 1))
+    value = _rate(price_minor, full, active)
     assert 0 <= value <= price_minor
+    # Exactly ROUND_HALF_UP of the exact fraction, as DOMAIN.md's proration rule says.
+    exact = Decimal(price_minor) * active_days / period_days
+    assert value == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
 def test_cycle_change_charges_the_remainder_of_the_new_period():

@@ -19,6 +19,16 @@ def test_div_round_is_round_half_up_of_the_exact_quotient(n, d):
     assert div_round(n, d) == round_minor(Decimal(n) / Decimal(d))
 
 
+@given(st.integers(min_value=-(10**12), max_value=10**12), st.integers(1, 10**6))
+def test_div_round_of_exact_ties(k, half):
+    # n / d = k + 1/2 exactly (d even): random quotients almost never tie, so the ties are
+    # drawn on purpose; half up means away from zero for negatives too.
+    d = 2 * half
+    n = k * d + half if k >= 0 else k * d - half
+    assert div_round(n, d) == round_minor(Decimal(n) / Decimal(d))
+    assert abs(div_round(n, d)) == abs(k) + 1
+
+
 def test_div_round_ties_go_away_from_zero():
     assert [div_round(n, 2) for n in (5, 3, 1, -1, -3, -5)] == [3, 2, 1, -1, -2, -3]
     assert div_round(149, 100) == 1 and div_round(-150, 100) == -2

@@ -22,7 +22,7 @@ from ispbill.radius.services import (
     radius_policy_set,
 )
 from ispbill.radius.sync import radius_rebuild, radius_sync_customers
-from ispbill.subscriptions.services import service_stop, service_update
+from ispbill.subscriptions.services import service_update
 from tests.radius.builders import attrs, internet_customer, rows
 
 pytestmark = pytest.mark.django_db
@@ -74,7 +74,7 @@ def test_inactive_customer_and_stopped_service_are_removed(home):
     assert rows("jane") == set()
     customer_status_set(customer=c, status="active")
     assert attrs("jane")["Cleartext-Password"] == "pw-jane"
-    service_stop(service=s, end_date=date(2026, 5, 31))
+    service_update(service=s, end_date=date(2026, 5, 31), status="stopped")
     assert rows("jane") == set()
 
 
