@@ -146,3 +146,17 @@ def test_without_block_subcustomers_only_the_account_is_blocked(wisp):
     statuses = dict(Customer.objects.values_list("reference", "status"))
     assert statuses[wisp.account.reference] == CustomerStatus.BLOCKED
     assert {statuses["A1"], statuses["B1"], statuses["C1"]} == {CustomerStatus.ACTIVE}
+
+
+def test_sections_follow_their_titles_not_the_customers_ids(wisp):
+    """A sub-customer added later with a title that sorts first gets the first section: the
+    sections are ordered by title (reference, then name), not by customer id."""
+    early = CustomerFactory(partner=wisp, reference="Z9", name="Zora")
+    late = CustomerFactory(partner=wisp, reference="0A", name="Aaron")
+    assert early.pk < late.pk
+    fiber100 = TariffFactory(name="Fiber 100 (2)", price_minor=2990)
+    ServiceFactory(customer=early, tariff=fiber100, start_date=JAN5)
+    ServiceFactory(customer=late, tariff=fiber100, start_date=JAN5)
+    billing_run_start(run_date=JAN5)
+    jan = Invoice.objects.get(customer=wisp.account)
+    assert [section for section, *_ in _lines(jan)] == ["0A Aaron", "A1 Anna", "B1 Bert", "Z9 Zora"]
