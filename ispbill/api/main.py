@@ -20,6 +20,7 @@ from ispbill.api import (
     partner_prices,
     partners,
     payments,
+    sequences,
     tariffs,
     tax_rates,
     users,
@@ -49,6 +50,7 @@ for _module in (
     invoices,
     payments,
     commission_statements,
+    sequences,
     users,
     audit,
 ):

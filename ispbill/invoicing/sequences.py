@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.db import connection, transaction
 
+from ispbill.core.audit import audit_record
 from ispbill.core.numbering import render_number, sequence_period_key, validate_pattern
 from ispbill.invoicing.models import DocumentType, NumberSequence
 from ispbill.partners.models import Partner
@@ -13,6 +16,11 @@ from ispbill.partners.models import Partner
 
 class SequenceError(ValueError):
     pass
+
+
+# A counter beyond this would not fit a document number's column in practice (and must fit
+# the database's bigint): far above any real series.
+SEQUENCE_MAX = 10**12
 
 
 def pattern_for(issuer: Partner, doc_type: str) -> str:
@@ -78,9 +86,50 @@ def numbers_reserve(
     ]
 
 
+@dataclass(frozen=True)
+class SequenceState:
+    doc_type: str
+    label: str
+    pattern: str
+    period_key: str  # the year for a pattern with {year}, else ""
+    next_value: int
+    next_number: str  # the next number as it will print (customer part shown as 0)
+
+
+def sequences_state(*, issuer: Partner, on: date) -> list[SequenceState]:
+    """The next number of each of ``issuer``'s document types on ``on`` (read only)."""
+    out = []
+    for doc_type, label in DocumentType.choices:
+        pattern = pattern_for(issuer, doc_type)
+        key = sequence_period_key(pattern, on)
+        seq = NumberSequence.objects.filter(
+            issuer_id=issuer.pk, doc_type=doc_type, period_key=key
+        ).first()
+        value = seq.next_value if seq is not None else 1
+        number = render_number(
+            pattern, issue_date=on, partner_id=issuer.pk, customer_id=0, next_value=value
+        )
+        out.append(SequenceState(doc_type, str(label), pattern, key, value, number))
+    return out
+
+
 @transaction.atomic
-def sequence_set_next(*, issuer: Partner, doc_type: str, year: int | None, next_value: int) -> None:
-    """Continue numbering from another system: forward only."""
+def sequence_set_next(
+    *,
+    issuer: Partner,
+    doc_type: str,
+    year: int | None,
+    next_value: int,
+    actor: Any = None,
+) -> int:
+    """Continue numbering from another system: forward only, never backward (a number may
+    not be used twice), audited. Returns the next value now set."""
+    if doc_type not in DocumentType.values:
+        raise SequenceError(
+            f"Unknown document type {doc_type!r}; choose {', '.join(DocumentType.values)}."
+        )
+    if not 1 <= next_value <= SEQUENCE_MAX:
+        raise SequenceError(f"The next number must be between 1 and {SEQUENCE_MAX:,}.")
     pattern = pattern_for(issuer, doc_type)
     validate_pattern(pattern)
     key = sequence_period_key(pattern, date(year or date.today().year, 1, 1))  # noqa: DTZ011
@@ -90,4 +139,17 @@ def sequence_set_next(*, issuer: Partner, doc_type: str, year: int | None, next_
             f"The next number can only move forward: it is {seq.next_value}, "
             f"{next_value} would reuse numbers."
         )
-    NumberSequence.objects.filter(pk=seq.pk).update(next_value=next_value)
+    if next_value != seq.next_value:
+        NumberSequence.objects.filter(pk=seq.pk).update(next_value=next_value)
+        audit_record(
+            action="sequence.next_set",
+            obj=issuer,
+            actor=actor,
+            partner_id=issuer.pk,
+            changes={
+                "doc_type": doc_type,
+                "period": key,
+                "next_value": {"before": seq.next_value, "after": next_value},
+            },
+        )
+    return next_value

@@ -24,6 +24,8 @@ from ispbill.core.money import (
     line_check,
 )
 from ispbill.customers.models import Customer
+from ispbill.invoicing.models import DocumentType
+from ispbill.invoicing.sequences import SEQUENCE_MAX
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import PaymentMethod
 
@@ -688,6 +690,18 @@ class CreditNoteForm(forms.Form):
             if amount:
                 out[line.pk] = to_minor(amount, self.currency) or 0
         return out
+
+
+class SequenceNextForm(forms.Form):
+    """Continue an issuer's numbering from another system: the next number of one type."""
+
+    doc_type = forms.ChoiceField(choices=DocumentType.choices, widget=forms.HiddenInput)
+    next_value = forms.IntegerField(
+        min_value=1,
+        max_value=SEQUENCE_MAX,
+        label="Next number",
+        help_text="Forward only: numbers already issued are never reused.",
+    )
 
 
 class StatementPayForm(forms.Form):

@@ -134,6 +134,7 @@ urlpatterns = [
     ),
     # settings
     path("settings/", views.issuer_settings, name="settings"),
+    path("settings/numbering/", views.sequence_next, name="sequence_next"),
     # customer portal
     path("portal/", views_portal.portal, name="portal"),
     path("portal/invoices/", views_portal.portal_invoices, name="portal_invoices"),

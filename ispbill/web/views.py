@@ -10,13 +10,15 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.invoicing.sequences import SequenceError, sequence_set_next, sequences_state
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_update
 from ispbill.web.dashboard import blocking_date, dashboard_figures, overdue_invoices
-from ispbill.web.forms import IssuerSettingsForm, today
+from ispbill.web.forms import IssuerSettingsForm, SequenceNextForm, today
 from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 
 
@@ -88,4 +90,42 @@ def issuer_settings(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Settings saved. New documents use them.")
             return redirect("web:settings")
     issuer.refresh_from_db()
-    return page(request, "web/settings.html", {"form": form, "issuer": issuer}, "settings")
+    context = {
+        "form": form,
+        "issuer": issuer,
+        "sequences": [
+            (
+                state,
+                SequenceNextForm(
+                    initial={"doc_type": state.doc_type, "next_value": state.next_value}
+                ),
+            )
+            for state in sequences_state(issuer=issuer, on=today())
+        ],
+    }
+    return page(request, "web/settings.html", context, "settings")
+
+
+@require_capability("issuer.manage")
+@require_POST
+def sequence_next(request: HttpRequest) -> HttpResponse:
+    """Set the next number of one of the issuer's document types (forward only)."""
+    issuer = panel_partner(request) or Partner.objects.get(is_home=True)
+    form = SequenceNextForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        messages.error(request, f"The next number was not changed: {errors}")
+        return redirect("web:settings")
+    try:
+        sequence_set_next(
+            issuer=issuer,
+            doc_type=form.cleaned_data["doc_type"],
+            year=today().year,
+            next_value=form.cleaned_data["next_value"],
+            **actor(request),
+        )
+    except SequenceError as exc:
+        messages.error(request, f"The next number was not changed: {exc}")
+    else:
+        messages.success(request, "Next number saved; the next document takes it.")
+    return redirect("web:settings")
