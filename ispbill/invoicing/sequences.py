@@ -9,7 +9,12 @@ from typing import Any
 from django.db import connection, transaction
 
 from ispbill.core.audit import audit_record
-from ispbill.core.numbering import render_number, sequence_period_key, validate_pattern
+from ispbill.core.numbering import (
+    PatternError,
+    render_number,
+    sequence_period_key,
+    validate_pattern,
+)
 from ispbill.invoicing.models import DocumentType, NumberSequence
 from ispbill.partners.models import Partner
 
@@ -106,9 +111,12 @@ def sequences_state(*, issuer: Partner, on: date) -> list[SequenceState]:
             issuer_id=issuer.pk, doc_type=doc_type, period_key=key
         ).first()
         value = seq.next_value if seq is not None else 1
-        number = render_number(
-            pattern, issue_date=on, partner_id=issuer.pk, customer_id=0, next_value=value
-        )
+        try:
+            number = render_number(
+                pattern, issue_date=on, partner_id=issuer.pk, customer_id=0, next_value=value
+            )
+        except PatternError as exc:  # stored before patterns were checked on save
+            number = f"(pattern not usable: {exc})"
         out.append(SequenceState(doc_type, str(label), pattern, key, value, number))
     return out
 

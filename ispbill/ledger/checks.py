@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from typing import Any
 
 from django.apps import apps
 from django.db.models import Count, F, Q, Sum
@@ -107,7 +108,8 @@ def check_open_amounts() -> list[Breach]:
         .annotate(s=Sum("total_minor"))
         .values_list("invoice_id", "s")
     )
-    bad_alloc, bad_credit, bad_totals = [], [], []
+    bad_alloc: list[int] = []
+    bad_credit: list[int] = []
     for inv_id, allocated, credited_minor in Invoice.objects.values_list(
         "pk", "allocated_minor", "credited_minor"
     ):
@@ -131,65 +133,56 @@ def check_open_amounts() -> list[Breach]:
                 _ids("invoice", bad_credit),
             )
         )
-    # Totals are sums of rounded lines and per-rate tax groups.
+    # Totals are sums of rounded lines and per-rate tax groups; for credit notes too (the
+    # header equals the sum of the tax groups, EN 16931 BR-CO-14).
+    for label, prefix, bad in (
+        ("invoice", "invoice", _totals_unequal(Invoice, InvoiceLine, InvoiceTax, "invoice")),
+        (
+            "credit note",
+            "credit_note",
+            _totals_unequal(CreditNote, CreditNoteLine, CreditNoteTax, "credit_note"),
+        ),
+    ):
+        if bad:
+            out.append(
+                Breach(
+                    "documents.open_amounts",
+                    f"{label} totals differ from their lines and tax groups",
+                    _ids(prefix, bad),
+                )
+            )
+    return out
+
+
+def _totals_unequal(document: Any, line: Any, tax: Any, fk: str) -> list[int]:
+    """Documents whose net, tax and total differ from their tax groups, or whose lines do
+    not add up to the net (to the total where prices include tax)."""
     line_sums = dict(
-        InvoiceLine.objects.values_list("invoice_id")
+        line.objects.values_list(f"{fk}_id")
         .annotate(s=Sum("amount_minor"))
-        .values_list("invoice_id", "s")
+        .values_list(f"{fk}_id", "s")
     )
     tax_sums = {
         row[0]: (row[1], row[2])
-        for row in InvoiceTax.objects.values_list("invoice_id").annotate(
+        for row in tax.objects.values_list(f"{fk}_id").annotate(
             n=Sum("net_minor"), t=Sum("tax_minor")
         )
     }
-    for inv_id, net, tax, total, incl in Invoice.objects.values_list(
-        "pk", "net_minor", "tax_minor", "total_minor", "prices_include_tax"
+    incl_field = "prices_include_tax" if document is Invoice else "invoice__prices_include_tax"
+    bad = []
+    for pk, net, tax_minor, total, incl in document.objects.values_list(
+        "pk", "net_minor", "tax_minor", "total_minor", incl_field
     ):
-        group_net, group_tax = tax_sums.get(inv_id, (0, 0))
-        lines = line_sums.get(inv_id, 0)
+        group_net, group_tax = tax_sums.get(pk, (0, 0))
+        lines = line_sums.get(pk, 0)
         expected_lines = total if incl else net
-        if group_net != net or group_tax != tax or net + tax != total or lines != expected_lines:
-            bad_totals.append(inv_id)
-    if bad_totals:
-        out.append(
-            Breach(
-                "documents.open_amounts",
-                "invoice totals differ from their lines and tax groups",
-                _ids("invoice", bad_totals),
-            )
-        )
-    # The same for credit notes: header = sum of tax groups (EN 16931 BR-CO-14), and the
-    # credited lines add up to the net (or the gross where prices include tax).
-    cn_lines = dict(
-        CreditNoteLine.objects.values_list("credit_note_id")
-        .annotate(s=Sum("amount_minor"))
-        .values_list("credit_note_id", "s")
-    )
-    cn_taxes = {
-        row[0]: (row[1], row[2])
-        for row in CreditNoteTax.objects.values_list("credit_note_id").annotate(
-            n=Sum("net_minor"), t=Sum("tax_minor")
-        )
-    }
-    bad_notes = []
-    for cn_id, net, tax, total, incl in CreditNote.objects.values_list(
-        "pk", "net_minor", "tax_minor", "total_minor", "invoice__prices_include_tax"
-    ):
-        group_net, group_tax = cn_taxes.get(cn_id, (0, 0))
-        lines = cn_lines.get(cn_id, 0)
-        expected_lines = total if incl else net
-        if group_net != net or group_tax != tax or net + tax != total or lines != expected_lines:
-            bad_notes.append(cn_id)
-    if bad_notes:
-        out.append(
-            Breach(
-                "documents.open_amounts",
-                "credit note totals differ from their lines and tax groups",
-                _ids("credit_note", bad_notes),
-            )
-        )
-    return out
+        if (
+            (group_net, group_tax) != (net, tax_minor)
+            or net + tax_minor != total
+            or lines != expected_lines
+        ):
+            bad.append(pk)
+    return bad
 
 
 @invariant("payments.usage")

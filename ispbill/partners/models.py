@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -10,6 +11,8 @@ from ispbill.core.numbering import (
     DEFAULT_CREDIT_NOTE_PATTERN,
     DEFAULT_INVOICE_PATTERN,
     DEFAULT_RECEIPT_PATTERN,
+    PatternError,
+    validate_pattern,
 )
 from ispbill.core.tenancy import PartnerScopedManager
 
@@ -176,6 +179,22 @@ class Partner(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        # A pattern that cannot number documents would stop this issuer's invoicing; refuse it
+        # where it is typed (web, API), not where a run trips on it.
+        errors = {}
+        for name in (
+            "invoice_number_pattern",
+            "credit_note_number_pattern",
+            "receipt_number_pattern",
+        ):
+            try:
+                validate_pattern(getattr(self, name))
+            except PatternError as exc:
+                errors[name] = str(exc)
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def issues_own_documents(self) -> bool:

@@ -59,6 +59,19 @@ def _billed_customer(partner, price: int = 2990) -> tuple[object, Invoice]:
     return customer, Invoice.objects.get(customer=customer)
 
 
+def _internet_and_static_ip(partner):  # type: ignore[no-untyped-def]
+    """A customer with internet (29.90) and a static IP (5.00, 20 % commission override),
+    billed on 1 March."""
+    customer = CustomerFactory(partner=partner)
+    internet = TariffFactory(price_minor=2990)
+    static_ip = TariffFactory(price_minor=500)
+    CommissionOverrideFactory(partner=partner, tariff=static_ip, rate_bp=2000)
+    ServiceFactory(customer=customer, tariff=internet, start_date=MARCH)
+    ServiceFactory(customer=customer, tariff=static_ip, start_date=MARCH)
+    billing_run_start(run_date=MARCH)
+    return customer, Invoice.objects.get(customer=customer), static_ip
+
+
 def _accruals(partner) -> list[tuple[str, int, int, int]]:
     return list(
         CommissionAccrual.objects.filter(partner=partner)
@@ -123,14 +136,7 @@ def test_invoiced_base_accrues_at_issue_and_reverses_on_credit_note(home):
 
 def test_per_tariff_override(home):
     partner = _partner()
-    customer = CustomerFactory(partner=partner)
-    internet = TariffFactory(price_minor=2990)
-    static_ip = TariffFactory(price_minor=500)
-    CommissionOverrideFactory(partner=partner, tariff=static_ip, rate_bp=2000)
-    ServiceFactory(customer=customer, tariff=internet, start_date=MARCH)
-    ServiceFactory(customer=customer, tariff=static_ip, start_date=MARCH)
-    billing_run_start(run_date=MARCH)
-    inv = Invoice.objects.get(customer=customer)
+    customer, inv, _static_ip = _internet_and_static_ip(partner)
     # Net 29.90 + 5.00 = 34.90; tax round(3490 x 0.19 = 663.1) = 6.63; total 41.53.
     assert (inv.net_minor, inv.tax_minor, inv.total_minor) == (3490, 663, 4153)
     payment_record(customer=customer, amount=eur(4153), on=date(2026, 3, 5), reference="T1")
@@ -148,14 +154,7 @@ def test_a_credited_line_reverses_its_own_rate_only(home):
     1.00 at 20 %, leaving the internet line's 3.74 (spread pro rata over both rates it left
     4.06: -0.54 at 12.5 % and -0.14 at 20 %)."""
     partner = _partner(base=CommissionBase.INVOICED)
-    customer = CustomerFactory(partner=partner)
-    internet = TariffFactory(price_minor=2990)
-    static_ip = TariffFactory(price_minor=500)
-    CommissionOverrideFactory(partner=partner, tariff=static_ip, rate_bp=2000)
-    ServiceFactory(customer=customer, tariff=internet, start_date=MARCH)
-    ServiceFactory(customer=customer, tariff=static_ip, start_date=MARCH)
-    billing_run_start(run_date=MARCH)
-    inv = Invoice.objects.get(customer=customer)
+    _customer, inv, static_ip = _internet_and_static_ip(partner)
     assert _accruals(partner) == [("invoice", 1250, 2990, 374), ("invoice", 2000, 500, 100)]
     static_line = inv.lines.get(tariff=static_ip)
     credit_note_issue(

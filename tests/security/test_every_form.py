@@ -10,10 +10,9 @@ emptied, too long, of the wrong type, and (for a choice) naming another tenant's
 from __future__ import annotations
 
 import html
-from collections import Counter, deque
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from urllib.parse import parse_qsl, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from django.test import Client
@@ -22,7 +21,7 @@ from django.urls import Resolver404, resolve
 from ispbill.accounts.models import Role, User
 from ispbill.customers.models import Customer
 from tests.security.canary import build_canary_world
-from tests.security.test_leak_crawl import LINK, PER_ROUTE, SKIP_VIEWS, _detail_starts, _web_starts
+from tests.security.test_leak_crawl import SKIP_VIEWS, _detail_starts, _web_starts, pages_walk
 
 pytestmark = pytest.mark.django_db(transaction=False)
 
@@ -151,45 +150,13 @@ class Poster:
         client = Client()
         client.force_login(user)
         starts = _web_starts() + _detail_starts(user)
-        queue = deque(starts)
-        seen: set[str] = set()
-        per_route: Counter[tuple[str, tuple[str, ...]]] = Counter()
-        while queue:
-            url = queue.popleft()
-            if url in seen:
-                continue
-            seen.add(url)
-            parts = urlsplit(url)
-            try:
-                match = resolve(parts.path)
-            except Resolver404:
-                continue
-            if match.view_name in SKIP_VIEWS or match.view_name.startswith("api:"):
-                continue
-            group = (match.view_name, tuple(sorted(k for k, _ in parse_qsl(parts.query))))
-            if per_route[group] >= PER_ROUTE and url not in starts:
-                continue
-            per_route[group] += 1
-            try:
-                response = client.get(url)
-            except Exception as exc:
-                self.errors.append(f"{who}: GET {url} raised {exc!r}")
-                continue
-            if response.status_code >= 500:
-                self.errors.append(f"{who}: GET {url} answered {response.status_code}")
+        for url, _view, response in pages_walk(client, starts, self.errors, who):
             if "html" not in response.get("Content-Type", "") or response.streaming:
                 continue
-            text = response.content.decode("utf-8", "replace")
             parser = _Forms(url)
-            parser.feed(text)
+            parser.feed(response.content.decode("utf-8", "replace"))
             for form in parser.forms:
                 self._form(who, client, form)
-            for link in LINK.findall(text):
-                target = urljoin(url, html.unescape(link).strip())
-                if urlsplit(target).netloc not in ("", "testserver"):
-                    continue
-                if _path(target) not in seen:
-                    queue.append(_path(target))
 
     def _form(self, who: str, client: Client, form: Form) -> None:
         try:

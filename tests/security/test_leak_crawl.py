@@ -15,7 +15,8 @@ import io
 import re
 import zipfile
 from collections import Counter, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit
 
 import pytest
@@ -131,6 +132,53 @@ def _api_lists() -> list[str]:
     )
 
 
+def pages_walk(
+    client: Client, starts: list[str], errors: list[str], who: str
+) -> Iterator[tuple[str, str, Any]]:
+    """Every page reachable from ``starts`` (breadth first; at most PER_ROUTE pages of one
+    route and set of query keys beyond the starts): yields (url, view name, response), then
+    follows the links, hx-gets and form actions of an HTML answer. A GET that raises is
+    recorded in ``errors``; so is a 5xx (the caller sees the response too)."""
+    queue = deque(starts)
+    seen: set[str] = set()
+    per_route: Counter[tuple[str, tuple[str, ...]]] = Counter()
+    while queue:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        seen.add(url)
+        parts = urlsplit(url)
+        try:
+            match = resolve(parts.path)
+        except Resolver404:
+            continue
+        if match.view_name in SKIP_VIEWS or match.view_name.startswith("api:"):
+            continue
+        group = (match.view_name, tuple(sorted(k for k, _ in parse_qsl(parts.query))))
+        if per_route[group] >= PER_ROUTE and url not in starts:
+            continue
+        per_route[group] += 1
+        try:
+            response = client.get(url)
+        except Exception as exc:  # a 500 in the test client
+            errors.append(f"{who}: GET {url} raised {type(exc).__name__}: {exc}")
+            continue
+        if response.status_code >= 500:
+            errors.append(f"{who}: GET {url} answered {response.status_code}")
+        html_page = "html" in response.get("Content-Type", "") and not response.streaming
+        text = response.content.decode("utf-8", "replace") if html_page else ""
+        yield url, match.view_name, response
+        if response.status_code in (301, 302):
+            queue.append(urljoin(url, response["Location"]))
+        for link in LINK.findall(text):
+            target = urljoin(url, html.unescape(link).strip())
+            if urlsplit(target).netloc not in ("", "testserver"):
+                continue
+            target = urlsplit(target)._replace(scheme="", netloc="", fragment="").geturl()
+            if target not in seen:
+                queue.append(target)
+
+
 class Crawl:
     def __init__(self, needles: Iterable[str]) -> None:
         self.needles = [n.lower() for n in needles]
@@ -153,44 +201,9 @@ class Crawl:
         return text
 
     def web(self, who: str, client: Client, starts: list[str]) -> None:
-        queue = deque(starts)
-        seen: set[str] = set()
-        per_route: Counter[tuple[str, tuple[str, ...]]] = Counter()
-        while queue:
-            url = queue.popleft()
-            if url in seen:
-                continue
-            seen.add(url)
-            parts = urlsplit(url)
-            try:
-                match = resolve(parts.path)
-            except Resolver404:
-                continue
-            if match.view_name in SKIP_VIEWS or match.view_name.startswith("api:"):
-                continue
-            keys = tuple(sorted(k for k, _ in parse_qsl(parts.query)))
-            group = (match.view_name, keys)
-            if per_route[group] >= PER_ROUTE and url not in starts:
-                continue
-            per_route[group] += 1
-            try:
-                response = client.get(url)
-            except Exception as exc:  # a 500 in the test client
-                self.errors.append(f"{who}: GET {url} raised {type(exc).__name__}: {exc}")
-                continue
-            self.seen_views.add(match.view_name)
-            text = self.check(who, url, response)
-            if response.status_code in (301, 302):
-                queue.append(urljoin(url, response["Location"]))
-            if "html" not in response.get("Content-Type", ""):
-                continue
-            for link in LINK.findall(text):
-                target = urljoin(url, html.unescape(link).strip())
-                if urlsplit(target).netloc and urlsplit(target).netloc != "testserver":
-                    continue
-                target = urlsplit(target)._replace(scheme="", netloc="", fragment="").geturl()
-                if target not in seen:
-                    queue.append(target)
+        for url, view_name, response in pages_walk(client, starts, self.errors, who):
+            self.seen_views.add(view_name)
+            self.check(who, url, response)
 
     def api(self, who: str, client: Client) -> None:
         for path in _api_lists():
@@ -199,7 +212,8 @@ class Crawl:
                 url = f"{path}?limit=200&offset={offset}"
                 response = client.get(url)
                 self.check(who, url, response)
-                items = response.json().get("items") if response.status_code == 200 else None
+                body = response.json() if response.status_code == 200 else None
+                items = body.get("items") if isinstance(body, dict) else body
                 if not isinstance(items, list) or len(items) < 200:
                     break
                 offset += 200

@@ -59,3 +59,20 @@ def test_a_refused_mode_change_saves_nothing(home):
     assert response.status_code == 200
     assert "mode" in response.context["form"].errors
     assert Partner.objects.get(pk=partner.pk).name == "WISP"
+
+
+def test_an_unusable_number_pattern_is_refused_where_it_is_typed(home):
+    """Found by the every-form test: the settings form stored `9e99'"<script>` as a credit
+    note pattern; the issuer's next credit note (and its settings page) would then fail."""
+    client = Client()
+    client.force_login(User.objects.create(username="adm", role=Role.ADMIN))
+    url = reverse("web:settings")
+    data = _form_data(client, url)
+    for pattern in ("9e99'\"<script>", "CN{year}", ""):
+        response = client.post(url, {**data, "credit_note_number_pattern": [pattern]})
+        assert response.status_code == 200, pattern
+        assert response.context["form"].errors, pattern
+    assert (
+        Partner.objects.get(pk=home.pk).credit_note_number_pattern
+        == "CN{year}{partner_id|2}{next|6}"
+    )
