@@ -131,7 +131,10 @@ def idempotent(*, atomic: bool = True) -> Callable[[_F], _F]:
             }
             if not atomic:
                 try:
-                    record = IdempotencyRecord.objects.create(**fields)
+                    # Its own savepoint: inside an outer transaction the lookup after a lost
+                    # insert must still run.
+                    with transaction.atomic():
+                        record = IdempotencyRecord.objects.create(**fields)
                 except IntegrityError:
                     found = _existing(user_id, key)
                     if found is None:

@@ -1,6 +1,7 @@
 """Idempotency-Key on every POST that creates money or documents: a retry returns the first
 response and creates nothing; the same key with another body is a 422; two identical requests
-at the same moment create one thing (PostgreSQL)."""
+at the same moment create one thing (threads on PostgreSQL; the interleaving drawn
+deterministically on both databases)."""
 
 from __future__ import annotations
 
@@ -153,3 +154,62 @@ def test_two_identical_requests_at_the_same_moment_create_one(request: Any, acti
     with system_scope():
         created = [a - b for a, b in zip(_counts(), before, strict=True)]
     assert sum(created) == 1, created
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("action", sorted(ACTIONS))
+def test_the_request_that_loses_the_race_replays_the_winner(
+    with_credit: Billed, action: str, monkeypatch: pytest.MonkeyPatch
+):
+    """The interleaving of two simultaneous requests, drawn deterministically so it runs on
+    SQLite too: the second request looks up its key before the first one's row is visible,
+    then its insert hits the unique key. It must answer the first response and create nothing
+    (not a 500, not a second payment, refund or credit note)."""
+    from ispbill.api import idempotency
+
+    path, body = ACTIONS[action](with_credit)
+    token_api: Api = with_credit.seed.admin
+    first = token_api.post(path, body, key=f"race-{action}")
+    assert first.status == 201
+    before = _counts()
+    real_existing = idempotency._existing
+    lookups: list[str] = []
+
+    def not_yet_visible(user_id: int, key: str) -> Any:
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_existing(user_id, key)
+
+    monkeypatch.setattr(idempotency, "_existing", not_yet_visible)
+    second = token_api.post(path, body, key=f"race-{action}")
+    assert lookups == [f"race-{action}", f"race-{action}"]  # looked up, lost the insert, replayed
+    assert (second.status, second.body) == (201, first.body)
+    assert _counts() == before
+    assert IdempotencyRecord.objects.filter(key=f"race-{action}").count() == 1
+
+
+@pytest.mark.django_db
+def test_a_billing_run_that_loses_the_race_replays_the_winner(
+    seed: Any, monkeypatch: pytest.MonkeyPatch
+):
+    """The same interleaving for billing runs (whose handler commits chunk by chunk, outside
+    one transaction): the loser answers the winner's run and starts none."""
+    from ispbill.api import idempotency
+
+    seed.admin.post(
+        "/services",
+        {"customer_id": seed.alice.pk, "tariff_id": seed.fiber.pk, "start_date": "2026-01-01"},
+    )
+    first = seed.admin.post("/billing-runs", {"run_date": "2026-01-01"}, key="race-run")
+    assert first.status == 201
+    real_existing = idempotency._existing
+    lookups: list[str] = []
+
+    def not_yet_visible(user_id: int, key: str) -> Any:
+        lookups.append(key)
+        return None if len(lookups) == 1 else real_existing(user_id, key)
+
+    monkeypatch.setattr(idempotency, "_existing", not_yet_visible)
+    second = seed.admin.post("/billing-runs", {"run_date": "2026-01-01"}, key="race-run")
+    assert lookups == ["race-run", "race-run"]
+    assert (second.status, second.body) == (201, first.body)
+    assert BillingRun.objects.count() == 1
