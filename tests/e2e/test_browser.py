@@ -37,6 +37,8 @@ def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
     page.get_by_role("link", name="Billing runs").click()
     page.get_by_label("Bill up to").fill("2026-05-05")
     page.get_by_role("button", name="Preview run").click()
+    # The dry run of the demo's billing takes a while on a busy machine: wait for the page.
+    page.locator("#preview-per-partner").wait_for(state="visible", timeout=60_000)
     assert page.locator("#preview-per-partner").is_visible()
     with system_scope():
         before = Invoice.objects.count()
