@@ -264,7 +264,10 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     invoice_entries_post(invoices)
     from ispbill.partners.commission import commission_accrue_invoiced
 
-    commission_accrue_invoiced(invoices)
+    by_invoice: dict[int, list[tuple[int | None, int]]] = {}
+    for row in lines:  # LINE_FIELDS: invoice, ..., tariff (4), ..., amount (10)
+        by_invoice.setdefault(row[0], []).append((row[4], row[10]))
+    commission_accrue_invoiced(invoices, by_invoice)
     result = IssueResult(invoices, skipped)
     if number_now:
         invoices_number(result.invoices)

@@ -53,7 +53,9 @@ def _percentage_partners(partner_ids: Iterable[int]) -> dict[int, Partner]:
 
 
 def invoice_rate_parts(
-    invoices: Sequence[Invoice | IssuedInvoice], partners: dict[int, Partner]
+    invoices: Sequence[Invoice | IssuedInvoice],
+    partners: dict[int, Partner],
+    lines: dict[int, list[tuple[int | None, int]]] | None = None,
 ) -> dict[int, list[RatePart]]:
     """Net per commission rate for each invoice (one query for lines, one for overrides)."""
     overrides: dict[tuple[int, int], int] = {
@@ -67,11 +69,19 @@ def invoice_rate_parts(
     if need_lines:
         # The partner comes from the invoices given (in the billing run their rows are written
         # last, just before the commit, so no join on the invoice table).
-        for inv_id, tariff_id, amount in InvoiceLine.objects.filter(
-            invoice_id__in=list(need_lines)
-        ).values_list("invoice_id", "tariff_id", "amount_minor"):
+        # ``lines`` (invoice id -> (tariff, amount)) from the issuing code: in a billing run
+        # on PostgreSQL the line rows are copied in at the end of the chunk, not readable yet.
+        rows = (
+            [(i, t, a) for i in need_lines for t, a in lines.get(i, [])]
+            if lines is not None
+            else InvoiceLine.objects.filter(invoice_id__in=list(need_lines)).values_list(
+                "invoice_id", "tariff_id", "amount_minor"
+            )
+        )
+        for inv_id, tariff_id, amount in rows:
             partner_id = need_lines[inv_id]
-            rate = overrides.get((partner_id, tariff_id), partners[partner_id].commission_bp)
+            default = partners[partner_id].commission_bp
+            rate = default if tariff_id is None else overrides.get((partner_id, tariff_id), default)
             amounts[inv_id][rate] += amount
     for inv in invoices:
         default = partners[inv.partner_id].commission_bp
@@ -91,7 +101,10 @@ def invoice_rate_parts(
     return parts
 
 
-def commission_accrue_invoiced(invoices: Sequence[Invoice | IssuedInvoice]) -> int:
+def commission_accrue_invoiced(
+    invoices: Sequence[Invoice | IssuedInvoice],
+    lines: dict[int, list[tuple[int | None, int]]] | None = None,
+) -> int:
     """Accrue commission on invoices of percentage partners with the invoiced base; returns
     the number of accrual lines written (one COPY on PostgreSQL)."""
     partners = {
@@ -102,7 +115,7 @@ def commission_accrue_invoiced(invoices: Sequence[Invoice | IssuedInvoice]) -> i
     relevant = [inv for inv in invoices if inv.partner_id in partners]
     if not relevant:
         return 0
-    parts = invoice_rate_parts(relevant, partners)
+    parts = invoice_rate_parts(relevant, partners, lines)
     rows = [
         (
             inv.partner_id,
