@@ -365,6 +365,10 @@ def test_every_number_of_every_api_operation_bounded(billed):
     tariff = {"name": "Huge", "price": "1.00", "tax_rate_id": seed.vat.pk}
     payment = {"customer_id": seed.alice.pk, "currency": "EUR", "date": "2026-03-01"}
     pay, sid = billed.payment_id, service.pk
+    wholesale = {"partner_id": seed.citynet.pk, "tariff_id": seed.fiber.pk}
+    price = seed.admin.post("/partner-prices", {**wholesale, "price": "24.00"})
+    assert price.status == 201, price.body
+    pp = price.body["id"]
     inv = billed.alice_invoices[-1]
     operations: list[tuple[Any, str, str, dict[str, Any], str, str]] = [
         (seed.ownnet_admin, "post", "/one-time-charges", charge, "unit_price", "money"),
@@ -377,6 +381,8 @@ def test_every_number_of_every_api_operation_bounded(billed):
         (seed.ownnet_admin, "patch", f"/services/{sid}", {}, "discount_bp", "percent"),
         (seed.admin, "post", "/tariffs", tariff, "price", "money"),
         (seed.admin, "patch", f"/tariffs/{seed.fiber.pk}", {}, "price", "money"),
+        (seed.admin, "post", "/partner-prices", wholesale, "price", "money"),
+        (seed.admin, "patch", f"/partner-prices/{pp}", {}, "price", "money"),
         (seed.admin, "patch", f"/customers/{seed.alice.pk}", {}, "min_balance", "money"),
         (seed.accountant, "post", "/payments", payment, "amount", "money"),
         (seed.accountant, "post", f"/payments/{pay}/refunds", {}, "amount", "money"),
@@ -411,9 +417,11 @@ def test_every_number_of_every_api_operation_bounded(billed):
         if answer.status != 422:
             failures.append(f"credit note line {value!r}: {answer.status} {answer.body}")
     assert not failures, "\n".join(failures)
-    assert tried == 17 * 4 - 3 + 4, tried  # the three quantity rows try three values each
+    assert tried == 19 * 4 - 3 + 4, tried  # the three quantity rows try three values each
     assert seed.admin.patch(f"/partners/{seed.citynet.pk}", {"commission_bp": 10_000}).status == 200
     answer = seed.admin.patch(f"/tariffs/{seed.fiber.pk}", {"price": MAX})
+    assert answer.status == 200, answer.body
+    answer = seed.admin.patch(f"/partner-prices/{pp}", {"price": MAX})
     assert answer.status == 200, answer.body
 
 
@@ -466,3 +474,66 @@ def test_percentages_parsed_by_one_parser(seed):
     result = customers_import(csv_text=header + row, partner=seed.home, dry_run=False)
     assert not result.errors, result.errors
     assert Service.objects.get().discount_bp == 1250
+
+
+def test_imports_and_bank_lines_through_the_web_bounded(seed):
+    """The upload pages of the customer import and of bank statements, and the assignment
+    of a queued bank line, with amounts over the limits: row errors, a form error or an
+    error message, never a 500, nothing written; the maximum goes through."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from ispbill.dataio.models import UnmatchedBankLine, UnmatchedReason
+
+    client = _web(make_user("lim-imp", Role.ADMIN))
+    header = "reference,name,tariff,service_start,service_quantity,service_price,service_discount\n"
+    url = reverse("web:customers_import")
+    rows = [
+        ("1", "92233720368547758", ""),
+        ("2", MAX, ""),  # each within, the line above
+        ("1", "9e99", ""),
+        (str(QUANTITY_MAX + 1), "", ""),
+        ("1e15", "", ""),
+        ("1", "", "100.01"),
+        ("1", "", "9e99"),
+    ]
+    for quantity, price, discount in rows:
+        csv_text = header + f"W-1,Web,{seed.fiber.name},2026-03-01,{quantity},{price},{discount}\n"
+        before = _rows()
+        upload = SimpleUploadedFile("c.csv", csv_text.encode(), content_type="text/csv")
+        response = client.post(url, {"file": upload})
+        assert response.status_code == 200, (quantity, price, discount)
+        assert response.context["result"].errors, (quantity, price, discount)
+        assert _rows() == before, (quantity, price, discount)
+    csv_text = header + f"W-1,Web,{seed.fiber.name},2026-03-01,1,{MAX},100\n"
+    upload = SimpleUploadedFile("c.csv", csv_text.encode(), content_type="text/csv")
+    assert client.post(url, {"file": upload}).status_code == 302
+    assert Service.objects.get(customer__reference="W-1").price_override_minor == AMOUNT_MAX_MINOR
+
+    url = reverse("web:payments_import")
+    for amount in ("10000000000.01", "1e15", "9e99", "92233720368547758"):
+        before = _rows()
+        statement = f"date,amount,reference\n2026-03-01,{amount},R1\n".encode()
+        upload = SimpleUploadedFile("s.csv", statement, content_type="text/csv")
+        response = client.post(url, {"file": upload, "date_format": "%Y-%m-%d"})
+        assert response.status_code == 200, amount
+        assert "largest amount" in str(response.context["form"].errors["file"]), amount
+        assert _rows() == before, amount
+
+    line = UnmatchedBankLine.objects.create(
+        partner=seed.home,
+        reference="Q-1",
+        booking_date=dt.date(2026, 3, 1),
+        amount_minor=1000,
+        currency="EUR",
+        reason=UnmatchedReason.choices[0][0],
+    )
+    url = reverse("web:bank_line_assign", kwargs={"line_id": line.pk})
+    for amount in ("10000000000.01", "1e15", "9e99", "92233720368547758", "NaN"):
+        before = _rows()
+        response = client.post(url, {"customer": seed.alice.reference, "amount": amount})
+        assert response.status_code == 302, amount
+        assert any(m.level == ERROR for m in get_messages(response.wsgi_request)), amount
+        assert _rows() == before, amount
+    response = client.post(url, {"customer": seed.alice.reference, "amount": MAX})
+    assert response.status_code == 302
+    assert Payment.objects.get().amount_minor == AMOUNT_MAX_MINOR
