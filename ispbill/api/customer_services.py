@@ -19,6 +19,7 @@ from ispbill.api.schemas import (
     ListParams,
     MoneyOut,
     Page,
+    PercentBp,
     Str200,
     amount_minor,
     money_out,
@@ -44,7 +45,7 @@ class ServiceFields(Schema):
     price_override: AmountText | None = Field(
         None, description="Replaces the tariff price; null: the tariff's"
     )
-    discount_bp: int | None = Field(None, ge=0, le=10000, description="Hundredths of a percent")
+    discount_bp: PercentBp | None = None
     discount_until: Day | None = Field(None, description="Last day of the discount")
     end_date: Day | None = Field(None, description="Last day of service (included)")
     status: ServiceStatusName | None = None

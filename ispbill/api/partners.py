@@ -16,6 +16,7 @@ from ispbill.api.schemas import (
     ListParams,
     Name200,
     Page,
+    PercentBp,
     Str11,
     Str20,
     Str30,
@@ -64,12 +65,10 @@ class PartnerSettings(Schema):
     invoice_number_pattern: Str64 | None = None
     credit_note_number_pattern: Str64 | None = None
     receipt_number_pattern: Str64 | None = None
-    commission_bp: int | None = Field(
-        None, ge=0, le=10000, description="Hundredths of a percent (12.50 % = 1250)"
-    )
+    commission_bp: PercentBp | None = None
     commission_base: Literal["paid", "invoiced"] | None = None
     commission_statement_day: int | None = Field(None, ge=1, le=28)
-    discount_bp: int | None = Field(None, ge=0, le=10000)
+    discount_bp: PercentBp | None = None
     aggregation_day: int | None = Field(None, ge=1, le=28)
     aggregation_cycle: Literal[1, 3, 12] | None = None
     aggregation_anchor_month: int | None = Field(None, ge=1, le=12)

@@ -12,7 +12,7 @@ from django.db.models import QuerySet
 from ninja import Field, Schema
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from ispbill.core.money import Money, currency_exponent
+from ispbill.core.money import PERCENT_MAX_BP, Money, currency_exponent, percent_bp_check
 
 __all__ = [
     "AmountText",
@@ -22,6 +22,7 @@ __all__ = [
     "MoneyOut",
     "OutModel",
     "Page",
+    "PercentBp",
     "money_out",
     "page",
     "page_of",
@@ -30,8 +31,17 @@ __all__ = [
 # Database ids: positive, well inside every backend's integer range.
 Id = Annotated[int, Field(ge=1, le=2**53)]
 
-# A money amount as a decimal string: "12.50". Never a JSON number.
-AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,12}(\.[0-9]{1,4})?$")]
+# A money amount as a decimal string: "12.50". Never a JSON number. The pattern is its shape
+# (13 digits: the largest JPY amount, 10**12); its limit is Money.parse's (``amount_minor``).
+AmountText = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,13}(\.[0-9]{1,4})?$")]
+
+# A percentage in hundredths of a percent (12.50 % = 1250): the limits of the web forms and
+# the imports (``PERCENT_MAX_BP``, ``percent_bp_check`` in ispbill/core/money.py).
+PercentBp = Annotated[
+    int,
+    Field(ge=0, le=PERCENT_MAX_BP, description="Hundredths of a percent: 12.50 % = 1250"),
+    AfterValidator(percent_bp_check),
+]
 
 
 def _known_currency(code: str) -> str:
@@ -189,7 +199,7 @@ def page_of(
     }
 
 
-SignedAmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,12}(\.[0-9]{1,4})?$")]
+SignedAmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,13}(\.[0-9]{1,4})?$")]
 
 
 def amount_minor(text: str, currency: str, *, field: str) -> int:

@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.schemas import Id, ListParams, Name100, Page, ordered, page
+from ispbill.api.schemas import Id, ListParams, Name100, Page, PercentBp, ordered, page
 from ispbill.catalog.models import TaxRate
 from ispbill.catalog.services import tax_rate_create, tax_rate_update
 
@@ -22,13 +22,13 @@ Category = Literal["S", "Z", "E", "AE", "K", "G", "O", "L", "M"]
 class TaxRateIn(Schema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
     name: Name100
-    rate_bp: int = Field(..., ge=0, le=10000, description="Hundredths of a percent: 19 % = 1900")
+    rate_bp: PercentBp = Field(..., description="Hundredths of a percent: 19 % = 1900")
     category: Category = "S"
 
 
 class TaxRatePatch(Schema):
     name: Name100 | None = None
-    rate_bp: int | None = Field(None, ge=0, le=10000)
+    rate_bp: PercentBp | None = None
     category: Category | None = None
     is_active: bool | None = None
 

@@ -35,8 +35,9 @@ class AmountRangeError(AmountError):
 
 
 # The domain limits of everything a person, an API client or a file enters: every amount
-# (prices, unit prices, overrides, payments, refunds, credits, minimum balances) and every
-# quantity, checked here for the web forms, the API, the CSV imports and bank files alike.
+# (prices, unit prices, overrides, payments, refunds, credits, minimum balances), every
+# quantity and every percentage, checked here for the web forms, the API, the CSV imports
+# and bank files alike.
 # With a line's unit price times quantity bounded by AMOUNT_MAX_MINOR too, a line of the
 # longest period (12 months) is at most 1.2 * 10**13 minor units, and a sum of them
 # overflows a 64-bit integer (9.2 * 10**18) only past 768,000 such lines on one document
@@ -70,6 +71,39 @@ def line_check(*, unit_minor: int, quantity: int, currency: str | None = None) -
             f"Unit price times quantity is above {limit}, the largest line ispbill accepts; "
             "lower the quantity or the price."
         )
+
+
+# Percentages (commissions, discounts, tax rates): 0 to 100 with two decimals, stored in
+# hundredths of a percent ("basis points" of ispbill: 12.50 % = 1250).
+PERCENT_MAX_BP = 10_000
+
+
+def percent_bp_check(value_bp: int) -> int:
+    """Hundredths of a percent within 0..PERCENT_MAX_BP, else AmountRangeError."""
+    if not 0 <= value_bp <= PERCENT_MAX_BP:
+        raise AmountRangeError("Enter a percentage from 0 to 100.")
+    return value_bp
+
+
+def percent_parse(text: str) -> int:
+    """A typed percentage ("12.5", "12,50", "12.5 %") -> hundredths of a percent (1250);
+    AmountError for anything else, AmountRangeError outside 0-100 (``1e15``, ``9e99``)."""
+    cleaned = text.strip().rstrip("%").strip()
+    if "," in cleaned and "." not in cleaned:
+        cleaned = cleaned.replace(",", ".")
+    try:
+        value = Decimal(cleaned)
+    except (InvalidOperation, ValueError) as exc:
+        raise AmountError(f"{text!r} is not a percentage; write it as 12.50") from exc
+    if not value.is_finite():
+        raise AmountError(f"{text!r} is not a percentage; write it as 12.50")
+    # Bounded before any scaling: 9e99 never reaches quantize.
+    if not 0 <= value <= PERCENT_MAX_BP / 100:
+        raise AmountRangeError("Enter a percentage from 0 to 100.")
+    hundredths = value * 100
+    if hundredths != hundredths.to_integral_value():
+        raise AmountDecimalsError("Use at most two decimals for a percentage (12.50).")
+    return int(hundredths)
 
 
 @lru_cache(maxsize=512)

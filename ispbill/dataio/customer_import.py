@@ -12,7 +12,6 @@ import io
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,7 +21,14 @@ from django.db.models import Q
 
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
-from ispbill.core.money import QUANTITY_MAX, AmountRangeError, Money, line_check
+from ispbill.core.money import (
+    QUANTITY_MAX,
+    AmountError,
+    AmountRangeError,
+    Money,
+    line_check,
+    percent_parse,
+)
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -464,15 +470,12 @@ def _plan_service(
     except AmountRangeError as exc:
         row.error("service_quantity", str(exc))
     discount_bp = 0
-    discount = row.text("service_discount").rstrip("%").strip()
+    discount = row.text("service_discount")
     if discount:
         try:
-            value = Decimal(discount)
-            if value != value.quantize(Decimal("0.01")) or not 0 <= value <= 100:
-                raise InvalidOperation
-            discount_bp = int(value * 100)
-        except InvalidOperation:
-            row.error("service_discount", f"{discount!r} is not a percentage 0-100 (12.5)")
+            discount_bp = percent_parse(discount)
+        except AmountError as exc:
+            row.error("service_discount", f"{discount!r}: {exc}")
     description = row.text("service_description", 200)
     if tariff is None or start is None:
         return None

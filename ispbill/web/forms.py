@@ -16,12 +16,15 @@ from ispbill.accounts.services import PARTNER_SCOPE_ROLES
 from ispbill.billing.run import BillingRunDateError, billing_run_date_check
 from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.core.money import (
+    PERCENT_MAX_BP,
     QUANTITY_MAX,
     AmountDecimalsError,
+    AmountError,
     AmountRangeError,
     Money,
     currency_exponent,
     line_check,
+    percent_parse,
 )
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import DocumentType
@@ -110,14 +113,23 @@ def from_minor(minor: int | None, currency: str) -> str:
 
 
 class PercentField(forms.DecimalField):
-    """A percentage 0-100 with two decimals, stored in hundredths of a percent."""
+    """A percentage 0-100 with two decimals, stored in hundredths of a percent; parsed by
+    ``percent_parse``, the parser of the API's limits and the imports (ispbill/core/money.py)."""
 
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("min_value", Decimal(0))
-        kwargs.setdefault("max_value", Decimal(100))
+        kwargs.setdefault("max_value", Decimal(PERCENT_MAX_BP) / 100)
         kwargs.setdefault("decimal_places", 2)
         kwargs.setdefault("max_digits", 5)
         super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:  # a Decimal, or None (the stubs say int)
+        if value in self.empty_values:
+            return None
+        try:
+            return Decimal(percent_parse(str(value))) / 100
+        except AmountError as exc:
+            raise ValidationError(str(exc)) from exc
 
 
 def bp(value: Decimal | None) -> int:
