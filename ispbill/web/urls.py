@@ -3,9 +3,11 @@ from django.urls import path
 from ispbill.web import (
     views,
     views_access,
+    views_catalog,
     views_customers,
     views_data,
     views_finance,
+    views_partners,
     views_portal,
     views_radius,
     views_templates,
@@ -16,13 +18,13 @@ app_name = "web"
 urlpatterns = [
     path("", views.home, name="home"),
     # partners
-    path("partners/", views_customers.partners, name="partners"),
-    path("partners/new/", views_customers.partner_new, name="partner_new"),
-    path("partners/<int:partner_id>/", views_customers.partner_detail, name="partner"),
-    path("partners/<int:partner_id>/edit/", views_customers.partner_edit, name="partner_edit"),
+    path("partners/", views_partners.partners, name="partners"),
+    path("partners/new/", views_partners.partner_new, name="partner_new"),
+    path("partners/<int:partner_id>/", views_partners.partner_detail, name="partner"),
+    path("partners/<int:partner_id>/edit/", views_partners.partner_edit, name="partner_edit"),
     path(
         "partners/<int:partner_id>/toggle/",
-        views_customers.partner_toggle,
+        views_partners.partner_toggle,
         name="partner_toggle",
     ),
     # customers
@@ -56,10 +58,10 @@ urlpatterns = [
         name="customer_statement_pdf",
     ),
     # catalog
-    path("catalog/tariffs/", views_customers.tariffs, name="tariffs"),
-    path("catalog/tariffs/new/", views_customers.tariff_new, name="tariff_new"),
-    path("catalog/tariffs/<int:tariff_id>/edit/", views_customers.tariff_edit, name="tariff_edit"),
-    path("catalog/tax-rates/new/", views_customers.tax_rate_new, name="tax_rate_new"),
+    path("catalog/tariffs/", views_catalog.tariffs, name="tariffs"),
+    path("catalog/tariffs/new/", views_catalog.tariff_new, name="tariff_new"),
+    path("catalog/tariffs/<int:tariff_id>/edit/", views_catalog.tariff_edit, name="tariff_edit"),
+    path("catalog/tax-rates/new/", views_catalog.tax_rate_new, name="tax_rate_new"),
     # billing runs
     path("billing/", views_finance.billing, name="billing"),
     path("billing/preview/", views_finance.billing_preview, name="billing_preview"),

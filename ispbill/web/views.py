@@ -18,7 +18,8 @@ from ispbill.invoicing.sequences import SequenceError, sequence_set_next, sequen
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_update
 from ispbill.web.dashboard import blocking_date, dashboard_figures, overdue_invoices
-from ispbill.web.forms import IssuerSettingsForm, SequenceNextForm, today
+from ispbill.web.forms.fields import today
+from ispbill.web.forms.partners import IssuerSettingsForm, SequenceNextForm
 from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 
 

@@ -38,7 +38,8 @@ from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner
-from ispbill.web.forms import UserCreateForm, UserEditForm, errors_to_form
+from ispbill.web.forms.accounts import UserCreateForm, UserEditForm
+from ispbill.web.forms.fields import errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate, panel_partner, sorted_by
 
 AUDIT_PAGE_SIZE = 50

@@ -31,7 +31,7 @@ from ispbill.dataio.payment_import import (
 from ispbill.dataio.reports import REPORTS, report_build, report_csv
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.services import account_issuer
-from ispbill.web.forms import today
+from ispbill.web.forms.fields import today
 from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 
 MAX_UPLOAD = 50 * 1024 * 1024

@@ -45,17 +45,15 @@ from ispbill.web.documents import (
     pdf_response,
     receipt_pdf_response,
 )
-from ispbill.web.forms import (
+from ispbill.web.forms.fields import errors_to_form, today
+from ispbill.web.forms.finance import (
     BillingRunForm,
     CreditNoteForm,
     InvoiceSendForm,
     PaymentForm,
     RefundForm,
-    StatementBuildForm,
-    StatementPayForm,
-    errors_to_form,
-    today,
 )
+from ispbill.web.forms.partners import StatementBuildForm, StatementPayForm
 from ispbill.web.panel import (
     access_of,
     actor,

@@ -21,7 +21,8 @@ from ispbill.web.documents import (
     invoice_pdf_response,
     receipt_pdf_response,
 )
-from ispbill.web.forms import ProfileForm, errors_to_form
+from ispbill.web.forms.accounts import ProfileForm
+from ispbill.web.forms.fields import errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate
 from ispbill.web.views_customers import statement_context, statement_pdf_response
 

@@ -34,7 +34,7 @@ from ispbill.radius.services import (
 )
 from ispbill.radius.sync import radius_policy
 from ispbill.subscriptions.models import Service
-from ispbill.web.forms import errors_to_form
+from ispbill.web.forms.fields import errors_to_form
 from ispbill.web.panel import actor, page
 
 

@@ -1,0 +1,195 @@
+"""Forms of customers and what they buy: the customer record, services, one-time charges."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.core.money import (
+    line_check,
+)
+from ispbill.customers.models import Customer
+from ispbill.partners.models import Partner
+from ispbill.web.forms.fields import (
+    DateInput,
+    FieldsetsMixin,
+    MoneyField,
+    PercentField,
+    QuantityField,
+    bp,
+    from_minor,
+    money_fields_currency,
+    to_minor,
+    today,
+)
+
+
+class CustomerForm(FieldsetsMixin, forms.ModelForm):
+    partner = forms.ModelChoiceField(queryset=Partner.objects.none(), required=True)
+    min_balance = MoneyField(
+        label="Minimum balance",
+        required=False,
+        allow_negative=True,
+        help_text="Blocked when the balance stays below it past due (may be negative); "
+        "empty for none.",
+    )
+
+    sections = [
+        (
+            "Customer",
+            "",
+            ["partner", "reference", "name", "company", "email", "phone", "language"],
+        ),
+        ("Address", "", ["street", "postcode", "city", "country", "vat_id"]),
+        (
+            "Billing",
+            "Leave empty to follow the issuer's defaults.",
+            ["billing_day", "payment_due_days", "payment_period", "min_balance"],
+        ),
+    ]
+
+    class Meta:
+        model = Customer
+        fields = [
+            "reference",
+            "name",
+            "company",
+            "email",
+            "phone",
+            "street",
+            "postcode",
+            "city",
+            "country",
+            "vat_id",
+            "language",
+            "billing_day",
+            "payment_due_days",
+            "payment_period",
+        ]
+        labels = {"reference": "Customer number", "vat_id": "VAT ID"}
+        help_texts = {
+            "billing_day": "Day of month 1-28; empty: the issuer's billing day.",
+            "payment_due_days": "Empty: the issuer's payment terms.",
+        }
+
+    def __init__(
+        self,
+        *args: Any,
+        partners: Any = None,
+        fixed_partner: Partner | None = None,
+        currency: str = "EUR",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        money_fields_currency(self, currency)
+        if fixed_partner is not None or self.instance.pk:
+            self.fields.pop("partner")
+            if fixed_partner is not None and not self.instance.pk:
+                self.instance.partner = fixed_partner
+        else:
+            self._choices("partner").queryset = partners
+        if self.instance.pk and self.instance.min_balance_minor is not None:
+            self.fields["min_balance"].initial = from_minor(
+                self.instance.min_balance_minor, currency
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "partner" in data:
+            self.instance.partner = data["partner"]
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if k in self.Meta.fields}
+        data["min_balance_minor"] = to_minor(self.cleaned_data.get("min_balance"), self.currency)
+        return data
+
+
+class ServiceForm(FieldsetsMixin, forms.Form):
+    tariff = forms.ModelChoiceField(queryset=Tariff._base_manager.none())
+    start_date = forms.DateField(widget=DateInput, initial=today)
+    quantity = QuantityField()
+    description = forms.CharField(
+        max_length=200, required=False, help_text="Printed on invoices; empty: the tariff name."
+    )
+    price_override = MoneyField(
+        required=False, help_text="A price for this customer only; empty: the tariff price."
+    )
+    discount_percent = PercentField(label="Discount (%)", required=False)
+    discount_until = forms.DateField(
+        widget=DateInput, required=False, help_text="Last day of the discount; empty: always."
+    )
+
+    def __init__(self, *args: Any, tariffs: Any, currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._choices("tariff").queryset = tariffs
+        self.currency = currency
+        money_fields_currency(self, currency)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        tariff, quantity = data.get("tariff"), data.get("quantity")
+        if tariff is not None and quantity is not None:
+            override = data.get("price_override")
+            unit = tariff.price_minor if override is None else to_minor(override, self.currency)
+            try:
+                line_check(unit_minor=unit or 0, quantity=quantity, currency=self.currency)
+            except ValueError as exc:
+                self.add_error("quantity", str(exc))
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "tariff": d["tariff"],
+            "start_date": d["start_date"],
+            "quantity": d["quantity"],
+            "description": d["description"],
+            "price_override_minor": to_minor(d.get("price_override"), self.currency),
+            "discount_bp": bp(d.get("discount_percent")),
+            "discount_until": d.get("discount_until"),
+        }
+
+
+class OneTimeChargeForm(forms.Form):
+    description = forms.CharField(max_length=200, help_text="Installation, router, ...")
+    quantity = QuantityField()
+    unit_price = MoneyField(label="Unit price", help_text="Net, as tariff prices.")
+    tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none())
+    charge_date = forms.DateField(
+        widget=DateInput, initial=today, help_text="Goes on the next invoice after this date."
+    )
+
+    def __init__(self, *args: Any, currency: str, tax_rates: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        money_fields_currency(self, currency)
+        tax_field: Any = self.fields["tax_rate"]
+        tax_field.queryset = tax_rates
+        tax_field.initial = tax_rates.first()
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("unit_price") is not None and data.get("quantity") is not None:
+            try:
+                line_check(
+                    unit_minor=to_minor(data["unit_price"], self.currency) or 0,
+                    quantity=data["quantity"],
+                    currency=self.currency,
+                )
+            except ValueError as exc:
+                self.add_error("quantity", str(exc))
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        return {
+            "description": d["description"],
+            "quantity": d["quantity"],
+            "unit_price_minor": to_minor(d["unit_price"], self.currency),
+            "tax_rate_id": d["tax_rate"].pk,
+            "charge_date": d["charge_date"],
+        }

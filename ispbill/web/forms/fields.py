@@ -1,0 +1,183 @@
+"""Fields and helpers every form of the web UI shares: money, percentages, dates,
+fieldsets, and a service's refusal placed beside the fields it names."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from ispbill.core.money import (
+    PERCENT_MAX_BP,
+    QUANTITY_MAX,
+    AmountDecimalsError,
+    AmountError,
+    AmountRangeError,
+    Money,
+    currency_exponent,
+    percent_parse,
+)
+
+
+def today() -> date:
+    return timezone.localdate()
+
+
+class DateInput(forms.DateInput):
+    input_type = "date"
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__(attrs, format="%Y-%m-%d")
+
+
+class MoneyField(forms.CharField):
+    """An amount typed as "12.50" (or "12,50") in the form's currency; cleaned to a Decimal,
+    never a float. It is parsed by ``Money.parse``, the parser of the API and the imports,
+    with the same decimals per currency and the same limits (ispbill/core/money.py)."""
+
+    def __init__(self, *, allow_negative: bool = False, **kwargs: Any) -> None:
+        self.allow_negative = allow_negative
+        # Set by ``money_fields_currency`` from the form's currency.
+        self.currency = "EUR"
+        kwargs.setdefault("max_length", 40)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("inputmode", "decimal")
+        self.widget.attrs.setdefault("placeholder", "0.00")
+
+    def clean(self, value: Any) -> Any:
+        text = super().clean(value)
+        if text in (None, ""):
+            return None
+        text = str(text).strip().replace(" ", "")
+        if "," in text and "." not in text:
+            text = text.replace(",", ".")
+        try:
+            amount = Money.parse(text, self.currency).amount
+        except AmountDecimalsError as exc:
+            places = currency_exponent(self.currency)
+            raise ValidationError(
+                f"Use at most {places} decimals for {self.currency}."
+                if places
+                else f"{self.currency} has no decimals: enter a whole amount."
+            ) from exc
+        except AmountRangeError as exc:
+            raise ValidationError(f"{exc}.") from exc
+        except ValueError as exc:
+            raise ValidationError("Enter an amount such as 12.50.") from exc
+        if amount < 0 and not self.allow_negative:
+            raise ValidationError("The amount cannot be negative.")
+        return amount
+
+
+def money_fields_currency(form: forms.BaseForm, currency: str) -> None:
+    """Parse the form's amounts in ``currency`` (its decimals and limits)."""
+    for field in form.fields.values():
+        if isinstance(field, MoneyField):
+            field.currency = currency
+
+
+class QuantityField(forms.IntegerField):
+    """A quantity from 1 to QUANTITY_MAX (ispbill/core/money.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", QUANTITY_MAX)
+        kwargs.setdefault("initial", 1)
+        super().__init__(**kwargs)
+
+
+def to_minor(amount: Decimal | None, currency: str) -> int | None:
+    if amount is None:
+        return None
+    return Money.parse(str(amount), currency).minor
+
+
+def from_minor(minor: int | None, currency: str) -> str:
+    if minor is None:
+        return ""
+    return str(Money.from_minor(minor, currency).amount)
+
+
+class PercentField(forms.DecimalField):
+    """A percentage 0-100 with two decimals, stored in hundredths of a percent; parsed by
+    ``percent_parse``, the parser of the API's limits and the imports (ispbill/core/money.py)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", Decimal(0))
+        kwargs.setdefault("max_value", Decimal(PERCENT_MAX_BP) / 100)
+        kwargs.setdefault("decimal_places", 2)
+        kwargs.setdefault("max_digits", 5)
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:  # a Decimal, or None (the stubs say int)
+        if value in self.empty_values:
+            return None
+        try:
+            return Decimal(percent_parse(str(value))) / 100
+        except AmountError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+def bp(value: Decimal | None) -> int:
+    return int((value or Decimal(0)) * 100)
+
+
+def percent(bp_value: int | None) -> Decimal:
+    return (Decimal(bp_value or 0) / 100).quantize(Decimal("0.01"))
+
+
+class FieldsetsMixin:
+    """Forms that group their fields with a title and an explanation."""
+
+    def _choices(self, name: str) -> Any:
+        form: Any = self
+        return form.fields[name]
+
+    sections: list[tuple[str, str, list[str]]] = []
+
+    def fieldsets(self) -> list[tuple[str, str, list[Any]]]:
+        form: Any = self
+        out = []
+        for title, explain, names in self.sections:
+            fields = [form[name] for name in names if name in form.fields]
+            if fields:
+                out.append((title, explain, fields))
+        return out
+
+
+# Service field names -> form field names, for errors a service reports per field.
+SERVICE_TO_FORM = {
+    "partner_id": "partner",
+    "tariff_id": "tariff",
+    "tax_rate_id": "tax_rate",
+    "price_minor": "price",
+    "price": "price",
+    "commission_bp": "commission_percent",
+    "discount_bp": "discount_percent",
+    "min_balance_minor": "min_balance",
+    "unit_price_minor": "unit_price",
+    "rate_bp": "rate_percent",
+    "price_override_minor": "price_override",
+    "customer_id": "customer",
+}
+
+
+def errors_to_form(form: forms.BaseForm, exc: Exception) -> None:
+    """Show a service's refusal beside the fields it names (else above the form)."""
+    fields: dict[str, str] = getattr(exc, "fields", None) or {}
+    placed = False
+    for name, text in fields.items():
+        target = SERVICE_TO_FORM.get(name, name)
+        if target in form.fields:
+            form.add_error(target, text)
+            placed = True
+        else:
+            form.add_error(None, text)
+            placed = True
+    if not placed:
+        messages = getattr(exc, "messages", None)
+        form.add_error(None, " ".join(messages) if messages else str(exc))

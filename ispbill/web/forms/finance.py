@@ -1,0 +1,127 @@
+"""Forms of money: billing runs, payments, refunds, credit notes, sending invoices."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from ispbill.billing.run import BillingRunDateError, billing_run_date_check
+from ispbill.customers.models import Customer
+from ispbill.payments.models import PaymentMethod
+from ispbill.web.forms.fields import (
+    DateInput,
+    FieldsetsMixin,
+    MoneyField,
+    money_fields_currency,
+    to_minor,
+    today,
+)
+
+
+class BillingRunForm(forms.Form):
+    run_date = forms.DateField(
+        widget=DateInput,
+        initial=today,
+        label="Bill up to",
+        help_text="Every billing date up to this day not processed yet is billed (catch-up).",
+    )
+
+    def clean_run_date(self) -> date:
+        try:
+            return billing_run_date_check(self.cleaned_data["run_date"])
+        except BillingRunDateError as exc:
+            raise ValidationError(str(exc)) from exc
+
+
+class PaymentForm(FieldsetsMixin, forms.Form):
+    customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
+    amount = MoneyField()
+    date = forms.DateField(widget=DateInput, initial=today)
+    method = forms.ChoiceField(choices=PaymentMethod.choices)
+    reference = forms.CharField(
+        max_length=140,
+        required=False,
+        help_text="Bank reference; the same reference twice for one method is refused.",
+    )
+    note = forms.CharField(max_length=300, required=False)
+
+    def __init__(
+        self, *args: Any, customers: Any = None, currency: str = "EUR", **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        money_fields_currency(self, currency)
+        if customers is None:
+            self.fields.pop("customer")
+        else:
+            self._choices("customer").queryset = customers
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount is None or amount <= 0:
+            raise ValidationError("A payment amount must be greater than zero.")
+        return amount
+
+
+class RefundForm(forms.Form):
+    amount = MoneyField(help_text="At most the unallocated credit of the payment.")
+    date = forms.DateField(widget=DateInput, initial=today)
+    reason = forms.CharField(max_length=300, required=False)
+
+    def __init__(self, *args: Any, currency: str = "EUR", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        money_fields_currency(self, currency)
+
+    def clean_amount(self) -> Decimal:
+        amount = self.cleaned_data["amount"]
+        if amount is None or amount <= 0:
+            raise ValidationError("A refund must be greater than zero.")
+        return amount
+
+
+class CreditNoteForm(forms.Form):
+    reason = forms.CharField(max_length=300, help_text="Printed on the credit note.")
+    date = forms.DateField(widget=DateInput, initial=today)
+    full = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="Credit everything not credited yet",
+        help_text="Untick to credit only the amounts entered per line below.",
+    )
+
+    def __init__(self, *args: Any, lines: list[Any], currency: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.currency = currency
+        self.line_fields: list[tuple[Any, str]] = []
+        for line in lines:
+            name = f"line_{line.pk}"
+            self.fields[name] = MoneyField(label=line.description, required=False)
+            self.line_fields.append((line, name))
+        money_fields_currency(self, currency)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if not data.get("full") and not any(data.get(n) for _line, n in self.line_fields):
+            raise ValidationError("Enter an amount for at least one line, or credit all.")
+        return data
+
+    def line_amounts(self) -> dict[int, int] | None:
+        if self.cleaned_data.get("full"):
+            return None
+        out = {}
+        for line, name in self.line_fields:
+            amount = self.cleaned_data.get(name)
+            if amount:
+                out[line.pk] = to_minor(amount, self.currency) or 0
+        return out
+
+
+class InvoiceSendForm(forms.Form):
+    to = forms.EmailField(
+        label="Send to",
+        max_length=254,
+        help_text="The customer's address on the invoice; change it to send elsewhere.",
+    )

@@ -1,0 +1,256 @@
+"""Forms of partners and issuers: the partner record, issuer settings, numbering,
+commission statements."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from ispbill.invoicing.models import DocumentType
+from ispbill.invoicing.sequences import SEQUENCE_MAX
+from ispbill.partners.models import Partner, PartnerMode
+from ispbill.web.forms.fields import (
+    DateInput,
+    FieldsetsMixin,
+    PercentField,
+    bp,
+    percent,
+    today,
+)
+
+PARTNER_MODEL_FIELDS = [
+    "name",
+    "legal_name",
+    "street",
+    "postcode",
+    "city",
+    "country",
+    "vat_id",
+    "email",
+    "phone",
+    "website",
+    "iban",
+    "bic",
+    "currency",
+    "prices_include_tax",
+    "billing_day",
+    "payment_due_days",
+    "payment_period",
+    "first_period_billing",
+    "blocking_days",
+    "deactivation_days",
+    "reminder_days",
+    "invoice_number_pattern",
+    "credit_note_number_pattern",
+    "receipt_number_pattern",
+    "commission_base",
+    "commission_statement_day",
+    "aggregation_day",
+    "aggregation_cycle",
+    "aggregation_anchor_month",
+    "block_subcustomers",
+    "wholesale_charges",
+]
+
+
+class PartnerForm(FieldsetsMixin, forms.ModelForm):
+    mode = forms.ChoiceField(
+        choices=[(m.value, m.label) for m in PartnerMode if m != PartnerMode.DIRECT],
+        help_text="How this reseller works with you; a change applies from each "
+        "service's next period.",
+    )
+    commission_percent = PercentField(
+        label="Commission (%)",
+        required=False,
+        help_text="Percentage mode: share of the net amount the partner earns, 0-100 "
+        "with two decimals.",
+    )
+    discount_percent = PercentField(
+        label="Wholesale discount (%)",
+        required=False,
+        help_text="Aggregated mode and wholesale charges: discount off your retail price "
+        "where no partner price is set.",
+    )
+
+    sections = [
+        (
+            "Partner",
+            "The name you and your staff see, and how the partner works with you.",
+            ["name", "mode", "email", "phone", "website"],
+        ),
+        (
+            "Percentage commission",
+            "You invoice the partner's customers and collect their payments; the partner earns "
+            "a commission on each payment received (or on each invoice), net of tax. A monthly "
+            "statement collects it for approval and payout.",
+            ["commission_percent", "commission_base", "commission_statement_day"],
+        ),
+        (
+            "Aggregated invoice",
+            "The partner's customers get no invoices; on the aggregation day you send one "
+            "invoice to the partner for all of them, at partner prices.",
+            [
+                "discount_percent",
+                "aggregation_day",
+                "aggregation_cycle",
+                "aggregation_anchor_month",
+                "block_subcustomers",
+            ],
+        ),
+        (
+            "Own invoicing",
+            "The partner invoices its customers under its own name, numbering and tax "
+            "settings. With wholesale charges you also bill the partner for its customers' "
+            "services at partner prices.",
+            ["wholesale_charges"],
+        ),
+        (
+            "Issuer details",
+            "Printed on documents this partner issues (own invoicing) and on its statements.",
+            [
+                "legal_name",
+                "street",
+                "postcode",
+                "city",
+                "country",
+                "vat_id",
+                "iban",
+                "bic",
+                "currency",
+                "prices_include_tax",
+            ],
+        ),
+        (
+            "Billing defaults",
+            "For the customers this partner issues to; a customer may override them.",
+            [
+                "billing_day",
+                "payment_due_days",
+                "payment_period",
+                "first_period_billing",
+                "blocking_days",
+                "deactivation_days",
+                "reminder_days",
+            ],
+        ),
+        (
+            "Numbering",
+            "Patterns as Splynx: {year}, {month}, {day}, {partner_id|N}, {customer_id}, "
+            "{next|N}. Numbers are gapless per issuer and document type.",
+            ["invoice_number_pattern", "credit_note_number_pattern", "receipt_number_pattern"],
+        ),
+    ]
+
+    class Meta:
+        model = Partner
+        fields = PARTNER_MODEL_FIELDS
+        help_texts = {
+            "billing_day": "Day of month 1-28 on which customers are billed.",
+            "payment_due_days": "Days between the invoice date and its due date.",
+            "blocking_days": "Days after the due date before an unpaid customer is blocked; "
+            "empty means never.",
+            "deactivation_days": "Days after the due date before the customer becomes "
+            "inactive and is no longer billed; empty means never.",
+            "reminder_days": "Days after the due date on which reminders are sent, "
+            "comma-separated.",
+            "commission_base": "Payments received (as Splynx) or invoiced amounts.",
+            "commission_statement_day": "Day of month on which the statement is built.",
+            "aggregation_day": "Day of month 1-28 of the partner's aggregated invoice.",
+            "aggregation_cycle": "How often the partner receives its aggregated invoice.",
+            "aggregation_anchor_month": "Month (1-12) in which a quarterly or yearly cycle starts.",
+            "prices_include_tax": "Tariff prices are gross (VAT included).",
+            "payment_period": "Prepaid bills the period that starts on the billing date.",
+        }
+
+    def __init__(self, *args: Any, creating: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.creating = creating
+        if self.instance.pk:
+            self.fields["mode"].initial = self.instance.mode
+            self.fields["commission_percent"].initial = percent(self.instance.commission_bp)
+            self.fields["discount_percent"].initial = percent(self.instance.discount_bp)
+        if self.instance.is_home:
+            for name in (
+                "mode",
+                "commission_percent",
+                "commission_base",
+                "commission_statement_day",
+                "discount_percent",
+                "aggregation_day",
+                "aggregation_cycle",
+                "aggregation_anchor_month",
+                "block_subcustomers",
+                "wholesale_charges",
+            ):
+                self.fields.pop(name, None)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "mode" in data:
+            self.instance.mode = data["mode"]
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if k in PARTNER_MODEL_FIELDS}
+        if "commission_percent" in self.fields:
+            data["commission_bp"] = bp(self.cleaned_data.get("commission_percent"))
+        if "discount_percent" in self.fields:
+            data["discount_bp"] = bp(self.cleaned_data.get("discount_percent"))
+        return data
+
+
+ISSUER_SETTINGS_FIELDS = [
+    f
+    for f in PARTNER_MODEL_FIELDS
+    if f
+    not in {
+        "name",
+        "commission_base",
+        "commission_statement_day",
+        "aggregation_day",
+        "aggregation_cycle",
+        "aggregation_anchor_month",
+        "block_subcustomers",
+        "wholesale_charges",
+    }
+]
+
+
+class IssuerSettingsForm(FieldsetsMixin, forms.ModelForm):
+    """The issuer's own settings (home partner, or an own-invoicing partner)."""
+
+    sections = [s for s in PartnerForm.sections if s[0] in ("Issuer details", "Billing defaults")]
+    sections = [
+        ("Company", "Printed on every document you issue.", ["email", "phone", "website"]),
+        *sections,
+        PartnerForm.sections[-1],
+    ]
+
+    class Meta:
+        model = Partner
+        fields = ISSUER_SETTINGS_FIELDS
+        help_texts = PartnerForm.Meta.help_texts
+
+
+class SequenceNextForm(forms.Form):
+    """Continue an issuer's numbering from another system: the next number of one type."""
+
+    doc_type = forms.ChoiceField(choices=DocumentType.choices, widget=forms.HiddenInput)
+    next_value = forms.IntegerField(
+        min_value=1,
+        max_value=SEQUENCE_MAX,
+        label="Next number",
+        help_text="Forward only: numbers already issued are never reused.",
+    )
+
+
+class StatementPayForm(forms.Form):
+    date = forms.DateField(widget=DateInput, initial=today, label="Paid on")
+    reference = forms.CharField(max_length=140, help_text="Bank transfer reference.")
+
+
+class StatementBuildForm(forms.Form):
+    month = forms.DateField(
+        widget=DateInput, initial=today, help_text="Any day of the month to build."
+    )

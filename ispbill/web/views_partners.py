@@ -1,0 +1,128 @@
+"""Partners: the list, a partner's page, creating, editing, enabling and disabling."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.views.decorators.http import require_POST
+
+from ispbill.accounts.permissions import require_capability
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.invoicing.models import Invoice
+from ispbill.partners.changes import PartnerChangeError, partner_settings_save
+from ispbill.partners.models import Partner, PartnerMode
+from ispbill.partners.services import (
+    partner_create,
+    partner_disable,
+    partner_enable,
+)
+from ispbill.web.forms.fields import errors_to_form
+from ispbill.web.forms.partners import PartnerForm
+from ispbill.web.panel import (
+    actor,
+    page,
+    paginate,
+    sorted_by,
+)
+
+
+@require_capability("partners.read")
+def partners(request: HttpRequest) -> HttpResponse:
+    qs = Partner.objects.annotate(
+        n_customers=Count("customers"),
+        n_active=Count("customers", filter=Q(customers__status="active")),
+    )
+    query = request.GET.get("q", "").strip()
+    if query:
+        qs = qs.filter(Q(name__icontains=query) | Q(legal_name__icontains=query))
+    mode = request.GET.get("mode", "")
+    if mode in PartnerMode.values:
+        qs = qs.filter(mode=mode)
+    qs, sort = sorted_by(
+        request, qs, {"name": "name", "mode": "mode", "customers": "n_customers"}, "name"
+    )
+    context = {
+        "page": paginate(request, qs),
+        "query": query,
+        "mode": mode,
+        "sort": sort,
+        "modes": PartnerMode.choices,
+    }
+    return page(request, "web/partners/list.html", context, "partners")
+
+
+@require_capability("partners.manage")
+def partner_new(request: HttpRequest) -> HttpResponse:
+    form = PartnerForm(request.POST or None, creating=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            partner = partner_create(
+                mode=form.cleaned_data["mode"], **form.service_fields(), **actor(request)
+            )
+        except (ValidationError, DomainValidationError) as exc:
+            errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Partner {partner.name} created.")
+            return redirect("web:partner", partner_id=partner.pk)
+    return page(request, "web/partners/form.html", {"form": form}, "partners")
+
+
+@require_capability("partners.read")
+def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
+    partner = get_scoped_or_404(Partner, pk=partner_id)
+    counts = dict(
+        Customer.objects.filter(partner=partner).values_list("status").annotate(n=Count("pk"))
+    )
+    context = {
+        "partner": partner,
+        "counts": [(s.label, counts.get(s.value, 0)) for s in CustomerStatus],
+        "invoices": Invoice.objects.filter(
+            Q(partner=partner) | Q(customer_id=partner.account_id or 0)
+        ).select_related("customer")[:10],
+        "statements": partner.statements.all()[:6],
+    }
+    return page(request, "web/partners/detail.html", context, "partners")
+
+
+@require_capability("partners.manage")
+def partner_edit(request: HttpRequest, partner_id: int) -> HttpResponse:
+    partner = get_scoped_or_404(Partner, pk=partner_id, for_write=True)
+    stored_mode = partner.mode
+    form = PartnerForm(request.POST or None, instance=partner)
+    if request.method == "POST" and form.is_valid():
+        try:
+            # The form's clean() put the chosen mode on the instance for validation; the
+            # service compares with the stored one.
+            partner.mode = stored_mode
+            partner_settings_save(
+                partner=partner,
+                mode=form.cleaned_data.get("mode"),
+                **form.service_fields(),
+                **actor(request),
+            )
+        except (ValidationError, DomainValidationError, PartnerChangeError) as exc:
+            errors_to_form(form, exc)
+        else:
+            messages.success(request, f"{partner.name} saved.")
+            return redirect("web:partner", partner_id=partner.pk)
+    return page(request, "web/partners/form.html", {"form": form, "partner": partner}, "partners")
+
+
+@require_capability("partners.manage")
+@require_POST
+def partner_toggle(request: HttpRequest, partner_id: int) -> HttpResponse:
+    partner = get_scoped_or_404(Partner, pk=partner_id, for_write=True)
+    toggle = partner_enable if not partner.is_active else partner_disable
+    try:
+        toggle(partner=partner, **actor(request))
+    except DomainValidationError as exc:
+        messages.error(request, exc.message)
+    else:
+        state = "enabled" if not partner.is_active else "disabled"
+        messages.success(request, f"{partner.name} {state}.")
+    return redirect("web:partner", partner_id=partner.pk)
