@@ -30,12 +30,12 @@ from ispbill.billing.models import BillingFailure, FailureStage
 from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
+from ispbill.customers.signals import customers_status_changed
 from ispbill.invoicing.emails import reminder_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceStatus
 from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.radius.sync import radius_sync_customers
 
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
@@ -67,7 +67,7 @@ def _set_status(customers: list[Customer], status: str, reason: str) -> None:
             changes={"status": {"before": old, "after": status}, "reason": reason},
         )
     Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
-    radius_sync_customers(customer_ids=[c.pk for c in customers])
+    customers_status_changed.send(sender=Customer, customer_ids=[c.pk for c in customers])
 
 
 def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[int]:

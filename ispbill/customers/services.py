@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.customers.signals import customers_status_changed
 from ispbill.partners.models import Partner
-from ispbill.radius.sync import radius_sync_customers
 
 # Fields a user may set on a customer; status changes go through customer_status_set.
 CUSTOMER_FIELDS = (
@@ -90,7 +90,7 @@ def customer_status_set(
     locked.status = status
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
-    radius_sync_customers(customer_ids=[locked.pk])
+    customers_status_changed.send(sender=Customer, customer_ids=[locked.pk])
     audit_record(
         action="customer.status_changed",
         obj=locked,
