@@ -381,12 +381,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_customer(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import (
+    from ispbill.customers.selectors import account_issuer
+    from ispbill.payments.selectors import (
         customer_balance,
         customer_open_invoices,
         customer_statement,
     )
-    from ispbill.payments.services import account_issuer
 
     with system_scope():
         customer = (

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Min
 from django.utils import timezone
 
 from ispbill.billing.models import BillingFailure, FailureStage
@@ -36,6 +36,7 @@ from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceS
 from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.payments.selectors import customer_balance_minor
 
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
@@ -85,33 +86,6 @@ def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[
     _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
     _cascade_partner_accounts([c.pk for c in clear], CustomerStatus.ACTIVE)
     return [c.pk for c in clear]
-
-
-def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
-    """Balance = payments - refunds + credit notes - invoices (negative: the customer owes)."""
-    from ispbill.invoicing.models import CreditNote
-    from ispbill.payments.models import Payment
-
-    out = dict.fromkeys(customer_ids, 0)
-    for cid, s in (
-        Invoice.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] -= s
-    for cid, s in (
-        CreditNote.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] += s
-    for cid, s, r in (
-        Payment.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("amount_minor"), r=Sum("refunded_minor"))
-    ):
-        out[cid] += s - r
-    return out
 
 
 def _below_min_balance(customers: list[Customer]) -> set[int]:

@@ -387,8 +387,8 @@ def commission_statement_pdf(statement: Any) -> bytes:
 
 def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
     """A customer's statement of account for [start, end], with its issuer's template."""
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
     from ispbill.partners.models import Partner, PartnerMode
+    from ispbill.payments.selectors import customer_statement, customer_statement_document_data
 
     partner = Partner.objects.get(pk=customer.partner_id)
     issuer_id = (

@@ -108,7 +108,6 @@ def template_document_data(
     from datetime import date
 
     from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
     from ispbill.invoicing.documents import (
         credit_note_document_data,
         invoice_document_data,
@@ -117,6 +116,7 @@ def template_document_data(
     from ispbill.partners.models import CommissionStatement
     from ispbill.partners.statements import commission_statement_document_data
     from ispbill.payments.models import Payment
+    from ispbill.payments.selectors import customer_statement, customer_statement_document_data
 
     pk = _object_id(choice)
     if pk is None or document_type in EMAIL_TEMPLATE_TYPES:

@@ -14,9 +14,9 @@ from django.db.models import F, Q
 from ispbill.core.audit import audit_record
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.invoicing.models import Invoice, InvoiceStatus
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
-from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
 
 
@@ -36,15 +36,6 @@ def invoice_status_for(*, total: int, allocated: int, credited: int) -> str:
     if allocated > 0:
         return InvoiceStatus.PARTIALLY_PAID
     return InvoiceStatus.UNPAID
-
-
-def account_issuer(customer: Customer) -> Partner:
-    """Who a billing account pays: its partner if that partner issues its own documents,
-    else the home partner (percentage customers, partner accounts)."""
-    partner = Partner.objects.get(pk=customer.partner_id)
-    if partner.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
-        return partner
-    return Partner.objects.get(is_home=True)
 
 
 @dataclass
