@@ -376,8 +376,8 @@ def receipt_pdf(payment: Any) -> bytes:
 
 def commission_statement_pdf(statement: Any) -> bytes:
     """A commission statement, rendered now with the home partner's template."""
+    from ispbill.commission.statements import commission_statement_document_data
     from ispbill.partners.models import Partner
-    from ispbill.partners.statements import commission_statement_document_data
 
     home = Partner.objects.get(is_home=True)
     return issuer_document_pdf_degrading(

@@ -57,6 +57,14 @@ def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
     return out
 
 
+def customers_below_min_balance(customers: list[Customer]) -> set[int]:
+    with_min = [c for c in customers if c.min_balance_minor is not None]
+    if not with_min:
+        return set()
+    balances = customer_balance_minor([c.pk for c in with_min])
+    return {c.pk for c in with_min if balances[c.pk] < (c.min_balance_minor or 0)}
+
+
 def customer_balance(customer: Customer) -> int:
     return customer_balance_minor([customer.pk])[customer.pk]
 

@@ -18,6 +18,8 @@ from ispbill.customers.selectors import account_issuer
 from ispbill.invoicing.models import Invoice, InvoiceStatus
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
+from ispbill.payments.reinstate import customers_unblock_if_clear
+from ispbill.payments.signals import allocations_written
 
 
 class PaymentError(ValueError):
@@ -110,11 +112,10 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
     Invoice.objects.bulk_update(
         list(touched_invoices.values()), ["allocated_minor", "status", "paid_at"]
     )
-    from ispbill.partners.commission import commission_accrue_allocations
-
-    commission_accrue_allocations([(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations])
-    from ispbill.customers.dunning import customers_unblock_if_clear
-
+    allocations_written.send(
+        sender=Allocation,
+        allocations=[(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations],
+    )
     unblocked = customers_unblock_if_clear(
         customer_ids=list({a.invoice.customer_id for a in allocations}), today=on
     )
@@ -152,9 +153,9 @@ def allocations_undo(*, invoice: Invoice, amount_minor: int, on: date) -> list[A
         Payment.objects.filter(pk=p.pk).update(allocated_minor=F("allocated_minor") - take)
         remaining -= take
     Allocation.objects.bulk_create(rows)
-    from ispbill.partners.commission import commission_accrue_allocations
-
-    commission_accrue_allocations([(a.pk, invoice, a.amount_minor, on) for a in rows])
+    allocations_written.send(
+        sender=Allocation, allocations=[(a.pk, invoice, a.amount_minor, on) for a in rows]
+    )
     return rows
 
 

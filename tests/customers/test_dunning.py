@@ -9,8 +9,8 @@ from django.core import mail
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer, Reminder
+from ispbill.dunning.services import dunning_run
 from ispbill.partners.models import Partner
 from ispbill.payments.services import payment_record
 from tests.billing.builders import customer, service, tariff
@@ -128,7 +128,7 @@ def test_one_failing_reminder_is_recorded_and_the_others_are_sent(
     home, monkeypatch, django_capture_on_commit_callbacks
 ):
     from ispbill.billing.models import BillingFailure
-    from ispbill.customers import dunning
+    from ispbill.dunning import services as dunning
 
     good, bad = customer(), customer()
     for c in (good, bad):
