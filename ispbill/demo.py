@@ -287,8 +287,8 @@ def _history(start: date) -> int:
         commission_statement_pay,
     )
     from ispbill.core.money import Money
-    from ispbill.invoicing.credit import credit_note_issue
     from ispbill.invoicing.models import Invoice
+    from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
 
     rng = random.Random(7)

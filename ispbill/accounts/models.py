@@ -1,4 +1,4 @@
-"""Users and their roles (DOMAIN.md "Who may do what")."""
+"""Users and their roles (docs/domain.md, "Who may do what")."""
 
 from __future__ import annotations
 

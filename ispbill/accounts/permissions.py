@@ -1,4 +1,4 @@
-"""Who may do what (DOMAIN.md "Who may do what"): named capabilities per role and mode.
+"""Who may do what (docs/domain.md, "Who may do what"): named capabilities per role and mode.
 
 Two separate questions, answered in two places:
 

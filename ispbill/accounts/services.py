@@ -58,9 +58,13 @@ def api_token_create(
     again. The plaintext is ``ispb_<prefix>_<secret>``; the prefix identifies it in lists."""
     name = name.strip()
     if not name:
-        raise ValueError("Give the token a name, so it can be recognised and revoked later.")
+        raise DomainValidationError.for_fields(
+            {"name": "Give the token a name, so it can be recognised and revoked later."}
+        )
     if expires_at is not None and expires_at <= timezone.now():
-        raise ValueError("The expiry date must be in the future.")
+        raise DomainValidationError.for_fields(
+            {"expires_at": "The expiry date must be in the future."}
+        )
     with transaction.atomic():
         while True:
             prefix = secrets.token_hex(4)

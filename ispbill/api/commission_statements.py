@@ -9,10 +9,9 @@ from django.http import HttpRequest
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
 
-from ispbill.api.context import access, actor
+from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.lookups import statements_visible
 from ispbill.api.schemas import (
     Day,
     Id,
@@ -24,6 +23,7 @@ from ispbill.api.schemas import (
     ordered,
     page,
 )
+from ispbill.commission.selectors import commission_statements_visible
 from ispbill.commission.statements import commission_statement_approve, commission_statement_pay
 from ispbill.partners.models import CommissionAccrual, CommissionStatement
 
@@ -92,7 +92,7 @@ class CommissionStatementFilters(ListParams):
 )
 @guard("commission.read")
 def statement_list(request: HttpRequest, filters: Query[CommissionStatementFilters]) -> Any:
-    qs = statements_visible(access(request))
+    qs = commission_statements_visible()
     if filters.partner_id:
         qs = qs.filter(partner_id=filters.partner_id)
     if filters.status:

@@ -26,13 +26,14 @@ from ispbill.api.schemas import (
     ordered,
     page,
 )
+from ispbill.billing.actions import service_create
 from ispbill.catalog.selectors import tariff_sellable
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import QUANTITY_MAX
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.subscriptions.models import Service
-from ispbill.subscriptions.services import service_create, service_update
+from ispbill.subscriptions.services import service_update
 
 router = Router(tags=["services"])
 

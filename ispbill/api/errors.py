@@ -2,7 +2,8 @@
 
 ``install_exception_handlers(api)`` maps validation errors, domain errors, permission and
 scope errors, missing objects and database conflicts to their status; nothing a client
-sends may surface as a 5xx."""
+sends may surface as a 5xx. Domain errors are mapped once, by their base ``DomainError``
+(422 with its ``code``, message and ``fields``); a plain ValueError is a bug, answered 500."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from ninja import NinjaAPI, Schema
 from ninja.errors import AuthenticationError, HttpError
 from ninja.errors import ValidationError as NinjaValidationError
 
-from ispbill.core.errors import DomainValidationError, NotAllowed
+from ispbill.core.errors import DomainError, NotAllowed
 from ispbill.invoicing.models import ImmutableDocumentError
 from ispbill.payments.services import DuplicatePayment
 
@@ -141,7 +142,7 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(DuplicatePayment)
     def _duplicate(request: HttpRequest, exc: DuplicatePayment) -> HttpResponse:
-        return respond(request, 409, str(exc), "duplicate", {"reference": str(exc)})
+        return respond(request, 409, str(exc), exc.code, exc.fields)
 
     @api.exception_handler(ImmutableDocumentError)
     def _immutable(request: HttpRequest, exc: ImmutableDocumentError) -> HttpResponse:
@@ -161,12 +162,9 @@ def install_exception_handlers(api: NinjaAPI) -> None:
             fields = {}
         return respond(request, 422, " ".join(exc.messages), "invalid", fields)
 
-    @api.exception_handler(DomainValidationError)
-    def _domain_invalid(request: HttpRequest, exc: DomainValidationError) -> HttpResponse:
-        return respond(request, 422, exc.message, exc.code, exc.fields)
-
-    @api.exception_handler(ValueError)
-    def _value_error(request: HttpRequest, exc: ValueError) -> HttpResponse:
-        # Every domain error (PaymentError, CreditNoteError, StatementError, ...) is a
-        # ValueError whose message is written for the user.
-        return respond(request, 422, str(exc) or "Invalid value.", "invalid")
+    @api.exception_handler(DomainError)
+    def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
+        # Every refusal of the domain (PaymentError, CreditNoteError, AmountRangeError, ...),
+        # once: its message is written for the user. Any other exception, a ValueError
+        # included, is a bug and answers 500 (logged by Django).
+        return respond(request, 422, str(exc) or "Invalid value.", exc.code, exc.fields)

@@ -35,10 +35,10 @@ from ispbill.api.schemas import (
 )
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_customer_id, current_partner_ids
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.pdfs import PdfPendingError
 from ispbill.invoicing.sending import invoice_pdf, invoice_send
+from ispbill.payments.credit_notes import credit_note_issue
 
 router = Router(tags=["invoices"])
 

@@ -14,20 +14,20 @@ from django.http import Http404, HttpRequest
 
 from ispbill.accounts.models import ApiToken, User
 from ispbill.accounts.permissions import Access, access_for_request
-from ispbill.billing.models import BillingRun
+from ispbill.billing.selectors import billing_runs_visible
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+from ispbill.catalog.selectors import tariffs_offered
+from ispbill.commission.selectors import commission_statements_visible
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import current_customer_id, current_partner_ids, get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import CreditNote, Invoice
-from ispbill.partners.models import CommissionStatement, Partner
+from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 __all__ = [
-    "billing_runs_visible",
     "path_object",
-    "statements_visible",
     "tariffs_visible",
     "tokens_visible",
     "users_visible",
@@ -68,24 +68,6 @@ def tokens_visible(access: Access) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(own)
 
 
-def billing_runs_visible(access: Access) -> QuerySet[BillingRun]:
-    partners = current_partner_ids()
-    if current_customer_id() is not None:
-        return BillingRun.objects.none()
-    if partners is None:
-        return BillingRun.objects.all()
-    return BillingRun.objects.filter(scope_partner_id__in=partners)
-
-
-def statements_visible(access: Access) -> QuerySet[CommissionStatement]:
-    partners = current_partner_ids()
-    if current_customer_id() is not None:
-        return CommissionStatement.objects.none()
-    if partners is None:
-        return CommissionStatement.objects.all()
-    return CommissionStatement.objects.filter(partner_id__in=partners)
-
-
 def tariffs_visible(access: Access) -> QuerySet[Tariff]:
     """A partner sees its own tariffs and the operator tariffs it may sell."""
     partners = current_partner_ids()
@@ -93,9 +75,7 @@ def tariffs_visible(access: Access) -> QuerySet[Tariff]:
         return Tariff.objects.all()
     if current_customer_id() is not None:
         return Tariff.objects.none()
-    return Tariff._base_manager.filter(
-        Q(partner_id__in=partners) | Q(partner__is_home=True, available_to__in=partners)
-    ).distinct()
+    return tariffs_offered(partner_ids=partners)
 
 
 def _scoped(model: type[Any]) -> Callable[[HttpRequest, int, bool], Any]:
@@ -136,8 +116,8 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "credit_note_id": _scoped(CreditNote),
     "payment_id": _scoped(Payment),
     "event_id": _scoped(AuditEvent),
-    "run_id": _with(billing_runs_visible),
-    "statement_id": _with(statements_visible),
+    "run_id": _with(lambda _access: billing_runs_visible()),
+    "statement_id": _with(lambda _access: commission_statements_visible()),
     "user_id": _with(users_visible),
     "token_id": _with(tokens_visible),
 }

@@ -26,11 +26,11 @@ from ispbill.api.schemas import (
     ordered,
     page,
 )
+from ispbill.billing.actions import one_time_charge_create
 from ispbill.catalog.selectors import tax_rate_for_customer
 from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.core.money import QUANTITY_MAX
 from ispbill.subscriptions.models import OneTimeCharge
-from ispbill.subscriptions.services import one_time_charge_create
 
 router = Router(tags=["services"])
 

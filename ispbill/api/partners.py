@@ -30,9 +30,9 @@ from ispbill.api.schemas import (
     ordered,
     page,
 )
-from ispbill.partners.changes import partner_mode_change
+from ispbill.billing.changes import partner_create, partner_mode_change
 from ispbill.partners.models import Partner
-from ispbill.partners.services import partner_active_set, partner_create, partner_update
+from ispbill.partners.services import partner_active_set, partner_update
 
 router = Router(tags=["partners"])
 

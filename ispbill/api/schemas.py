@@ -12,7 +12,14 @@ from django.db.models import QuerySet
 from ninja import Field, Schema
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 
-from ispbill.core.money import PERCENT_MAX_BP, Money, currency_exponent, percent_bp_check
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.money import (
+    PERCENT_MAX_BP,
+    Money,
+    currency_exponent,
+    percent_bp_check,
+    validate_currency,
+)
 
 __all__ = [
     "AmountText",
@@ -45,8 +52,6 @@ PercentBp = Annotated[
 
 
 def _known_currency(code: str) -> str:
-    from ispbill.core.money import validate_currency
-
     try:
         return validate_currency(code)
     except Exception as exc:
@@ -204,8 +209,6 @@ SignedAmountText = Annotated[str, StringConstraints(pattern=r"^-?[0-9]{1,13}(\.[
 
 def amount_minor(text: str, currency: str, *, field: str) -> int:
     """``"12.50"`` in ``currency`` -> 1250; too many decimals -> a 422 naming ``field``."""
-    from ispbill.core.errors import DomainValidationError
-
     try:
         return Money.parse(text, currency).minor
     except (ValueError, TypeError, ArithmeticError) as exc:

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q
 
 from ispbill.billing.models import BillingFailure, BillingRun, BillingRunStatus, Charge
+from ispbill.billing.tasks import billing_run_stuck_before
 from ispbill.core.invariants import Breach, invariant
 from ispbill.customers.models import Customer
 
@@ -20,8 +21,6 @@ def _charge_ids(prefix: str, values: object) -> tuple[str, ...]:
 
 @invariant("billing.stuck_runs")
 def check_stuck_runs() -> list[Breach]:
-    from ispbill.billing.tasks import billing_run_stuck_before
-
     stuck = list(
         BillingRun.objects.filter(
             status=BillingRunStatus.RUNNING, started_at__lt=billing_run_stuck_before()

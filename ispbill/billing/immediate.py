@@ -1,4 +1,4 @@
-"""Invoicing at once instead of on the next billing date (DOMAIN.md "Services", "First
+"""Invoicing at once instead of on the next billing date (docs/domain.md, "Services", "First
 period"): a one-time charge when asked, and a new service's first partial period when its
 issuer chooses to invoice it on activation."""
 
@@ -10,15 +10,23 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
-from ispbill.billing.models import ChargeKind, ChargeRow
+from ispbill.billing.models import ChargeKind, ChargeRow, charges_insert, invoiced_charges_store
 from ispbill.billing.modes import billing_context
-from ispbill.billing.rating import ServiceTerms, service_rate
+from ispbill.billing.rating import service_rate
+from ispbill.billing.run import (
+    one_time_charge_row,
+    partner_prices_minor,
+    service_charge_row,
+    service_price_minor,
+    service_terms,
+)
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import FirstPeriodBilling, Partner
-from ispbill.subscriptions.models import OneTimeCharge, Service
+from ispbill.payments.services import credit_apply
+from ispbill.subscriptions.models import OneTimeCharge, Service, service_rows
 
 
 def _context(customer: Customer) -> tuple[Any, Partner]:
@@ -46,12 +54,9 @@ def _issue_now(customer: Customer, ctx: Any, charges: list[ChargeRow], on: date)
     issued = invoices_issue([draft])
     if not issued.invoices:
         # A zero total is not issued: the charges wait for the next invoice.
-        from ispbill.billing.models import charges_insert
-
         charges_insert(charges)
         return None
-    from ispbill.payments.services import credit_apply
-
+    invoiced_charges_store(issued.charges)
     credit_apply(customer_ids=[customer.pk], on=on)
     return Invoice.objects.get(pk=issued.invoices[0].pk)
 
@@ -65,7 +70,6 @@ def one_time_charge_invoice_now(
     if charge.charges.exists():
         raise ValidationError("This one-time charge is already on an invoice.")
     ctx, _ = _context(customer)
-    from ispbill.billing.run import one_time_charge_row
 
     row = one_time_charge_row(
         charge=charge, customer=customer, account_id=customer.pk, issuer=ctx.issuer, billing_date=on
@@ -88,11 +92,8 @@ def service_first_period_invoice(
     billing dates: rate and invoice its first partial period now. Otherwise do nothing (the
     next billing date charges it)."""
     customer = Customer.objects.select_for_update(no_key=True).get(pk=service.customer_id)
-    s = (
-        Service.objects.select_for_update(no_key=True)
-        .select_related("tariff__tax_rate")
-        .get(pk=service.pk)
-    )
+    locked = Service.objects.select_for_update(no_key=True).filter(pk=service.pk)
+    s = service_rows(locked)[0]
     partner = Partner.objects.get(pk=customer.partner_id)
     home = Partner.objects.get(is_home=True)
     ctx = billing_context(customer, partner, home)
@@ -101,18 +102,9 @@ def service_first_period_invoice(
     if s.charged_through is not None or ctx.cycle.is_billing_date(s.start_date):
         return None
     first_billing = ctx.cycle.on_or_after(s.start_date)
-    price = s.price_override_minor if s.price_override_minor is not None else s.tariff.price_minor
-    terms = ServiceTerms(
-        service_id=s.pk,
-        description=s.description or s.tariff.name,
-        start_date=s.start_date,
-        end_date=s.end_date,
-        quantity=s.quantity,
-        unit_price_minor=price,
-        tariff_period_months=s.tariff.period_months,
-        discount_bp=s.discount_bp,
-        discount_until=s.discount_until,
-    )
+    # The run's own builders: the same price, terms and charge rows as on a billing date.
+    prices = partner_prices_minor({partner.pk}) if ctx.wholesale_pricing else {}
+    terms = service_terms(s, service_price_minor(s, partner, ctx, prices))
     # Postpaid, so only the partial period (it ends the day before the first billing date).
     drafts = [
         d
@@ -128,24 +120,15 @@ def service_first_period_invoice(
     if not drafts:
         return None
     rows = [
-        ChargeRow(
+        service_charge_row(
+            s,
+            d,
             partner_id=customer.partner_id,
-            issuer_id=ctx.issuer.pk,
             customer_id=customer.pk,
             account_id=customer.pk,
+            issuer=ctx.issuer,
             kind=ChargeKind.RETAIL,
             billing_date=on,
-            period_start=d.period.period.start,
-            period_end=d.period.period.end,
-            description=d.description,
-            quantity=d.quantity,
-            unit_price_minor=d.unit_price_minor,
-            amount_minor=d.amount_minor,
-            tax_rate_bp=s.tariff.tax_rate.rate_bp,
-            tax_category=s.tariff.tax_rate.category,
-            currency=ctx.issuer.currency,
-            service_id=s.pk,
-            tariff_id=s.tariff_id,
         )
         for d in drafts
     ]
@@ -155,7 +138,7 @@ def service_first_period_invoice(
     )
     audit_record(
         action="service.first_period_invoiced",
-        obj=s,
+        obj=service,
         actor=actor,
         changes={"invoice": invoice.number if invoice else None},
     )

@@ -11,6 +11,7 @@ from typing import Any
 from django.db import models
 from django.db.models import Q
 
+from ispbill.core.bulk import column_set, plain_rows, tuples_insert
 from ispbill.core.tenancy import PartnerScopedManager
 
 
@@ -300,14 +301,17 @@ _CHARGE_ROW_ORDER = [f.name for f in dataclasses.fields(ChargeRow)][:-1]
 
 def charge_rows(queryset: Any) -> list[ChargeRow]:
     """Stored charges of ``queryset`` as plain rows (with their ``pk``), in its order."""
-    from ispbill.core.bulk import plain_rows
-
     return [ChargeRow(*values) for values in plain_rows(queryset, [*_CHARGE_ROW_ORDER, "pk"])]
 
 
 def charges_insert(rows: list[Any]) -> None:
     """Store new charges (ChargeRow or unsaved Charge objects)."""
-    from ispbill.core.bulk import tuples_insert
-
     values = operator.attrgetter(*CHARGE_FIELDS)
     tuples_insert(Charge, CHARGE_FIELDS, [values(r) for r in rows])
+
+
+def invoiced_charges_store(charges: list[Any]) -> None:
+    """Store the charges ``invoices_issue`` linked to their invoices: new ones inserted,
+    stored ones linked with one UPDATE per batch."""
+    charges_insert([c for c in charges if not c.pk])
+    column_set(Charge, "invoice", {c.pk: c.invoice_id for c in charges if c.pk})

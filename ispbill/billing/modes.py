@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ispbill.core.errors import DomainError
 from ispbill.core.money import BP_INT, div_round
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerRow
@@ -26,8 +27,10 @@ class BillingContext:
     payment_due_days: int
 
 
-class BillingSetupError(ValueError):
+class BillingSetupError(DomainError):
     """A partner set up so that its customers cannot be billed (the message says how to fix)."""
+
+    code = "billing_setup"
 
 
 def billing_context(

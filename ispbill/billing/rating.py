@@ -1,6 +1,6 @@
 """Rating: the charges of one service for the periods due on one billing date. Pure.
 
-Amounts are in minor units; each charge is rounded once (DOMAIN.md "Money")."""
+Amounts are in minor units; each charge is rounded once (docs/domain.md, "Money")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The billing run (ARCHITECTURE.md "The billing run").
+"""The billing run (docs/billing.md, "The billing run").
 
 ``billing_run_start(run_date)`` finds every customer with a billing date up to ``run_date``
 not processed yet, splits them into chunks and processes each chunk in one transaction:
@@ -25,7 +25,7 @@ import logging
 import time
 import traceback
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -46,6 +46,7 @@ from ispbill.billing.models import (
     FailureStage,
     charge_rows,
     charges_insert,
+    invoiced_charges_store,
 )
 from ispbill.billing.modes import (
     BillingContext,
@@ -54,8 +55,15 @@ from ispbill.billing.modes import (
     wholesale_price_minor,
 )
 from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
+from ispbill.billing.tasks import (
+    billing_run_dispatch,
+    billing_run_stuck_before,
+    billing_runs_supersede,
+)
 from ispbill.catalog.models import PartnerPrice
+from ispbill.core.audit import audit_record
 from ispbill.core.bulk import column_set, deferred_checks_run, plain_rows
+from ispbill.core.errors import DomainError
 from ispbill.core.periods import Cycle
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import (
@@ -67,6 +75,7 @@ from ispbill.customers.models import (
 from ispbill.invoicing.issue import InvoiceDraft, IssuedInvoice, invoices_issue, invoices_number
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.payments.services import credit_apply
 from ispbill.subscriptions.models import (
     OneTimeCharge,
     Service,
@@ -77,9 +86,6 @@ from ispbill.subscriptions.models import (
 
 log = logging.getLogger(__name__)
 ONE_DAY = timedelta(days=1)
-
-# Test hook: called after each committed chunk (a test raises in it to simulate a crash).
-after_chunk_hook: Callable[[int], None] | None = None
 
 
 @dataclass(frozen=True)
@@ -205,8 +211,10 @@ class BillingRunError(RuntimeError):
     pass
 
 
-class BillingRunDateError(ValueError):
-    pass
+class BillingRunDateError(DomainError):
+    """A billing run date that cannot be billed (in the future); the message says why."""
+
+    code = "billing_run_date"
 
 
 def billing_run_date_check(run_date: date) -> date:
@@ -267,7 +275,8 @@ def chunk_plan(*, run_date: date, issuer: Partner | None, chunk_size: int) -> Ch
 # -- chunk ----------------------------------------------------------------------------------
 
 
-def _terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
+def service_terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
+    """What rating needs of a service, at ``price_minor`` (its price for this bill)."""
     return ServiceTerms(
         service_id=s.pk,
         description=s.description or s.tariff_name,
@@ -281,7 +290,7 @@ def _terms(s: ServiceRow, price_minor: int) -> ServiceTerms:
     )
 
 
-def _service_charge(
+def service_charge_row(
     s: ServiceRow,
     cd: ChargeDraft,
     *,
@@ -345,7 +354,8 @@ def one_time_charge_row(
     )
 
 
-def _partner_prices(partner_ids: set[int]) -> dict[tuple[int, int], int]:
+def partner_prices_minor(partner_ids: set[int]) -> dict[tuple[int, int], int]:
+    """(tariff id, partner id) -> the partner's wholesale price, for these partners."""
     if not partner_ids:
         return {}
     return {
@@ -415,164 +425,267 @@ def _halves(ids: list[int]) -> list[list[int]]:
     return [ids[:mid], ids[mid:]]
 
 
+@dataclass
+class _ChunkInputs:
+    """What a chunk reads, in bulk (a handful of queries for the whole chunk)."""
+
+    partners: dict[int, Partner]
+    home: Partner
+    customers: list[CustomerRow]
+    services: dict[int, list[ServiceRow]]  # customer id -> services, by start date
+    one_time: dict[int, list[OneTimeCharge]]  # customer id -> one-time charges not charged yet
+    pending: dict[int, list[ChargeRow]]  # account id -> its own uninvoiced charges
+    prices: dict[tuple[int, int], int]  # (tariff, partner) -> wholesale price
+
+
+@dataclass
+class _ChunkWork:
+    """What a chunk bills, written at its end in bulk."""
+
+    drafts: list[InvoiceDraft] = field(default_factory=list)
+    loose: list[Any] = field(default_factory=list)  # new charges that go on no invoice now
+    touched_services: list[ServiceRow] = field(default_factory=list)
+
+
+def _chunk_customers_lock(*, customer_ids: list[int], run_date: date) -> list[CustomerRow]:
+    """Lock the chunk's customers, then read their pointers: a concurrent run waits here and
+    then finds the work done. Only those not billed up to ``run_date`` yet."""
+    customers = [
+        CustomerRow(*values)
+        for values in plain_rows(
+            Customer.objects.select_for_update(no_key=True)
+            .filter(pk__any_in=customer_ids)
+            .order_by("pk"),
+            CUSTOMER_ROW_FIELDS,
+        )
+    ]
+    return [c for c in customers if c.billed_through is None or c.billed_through < run_date]
+
+
+def _chunk_inputs_read(
+    *, customers: list[CustomerRow], partners: dict[int, Partner], run_date: date
+) -> _ChunkInputs:
+    """The chunk's services, one-time charges, pending charges and partner prices."""
+    ids = [c.pk for c in customers]
+    services: dict[int, list[ServiceRow]] = defaultdict(list)
+    for s in service_rows(
+        Service.objects.filter(customer_id__any_in=ids).order_by("customer_id", "start_date", "pk")
+    ):
+        services[s.customer_id].append(s)
+    one_time: dict[int, list[OneTimeCharge]] = defaultdict(list)
+    for o in (
+        OneTimeCharge.objects.filter(customer_id__any_in=ids, charge_date__lte=run_date)
+        .filter(
+            ~Exists(Charge.objects.filter(one_time_charge=OuterRef("pk"), kind=ChargeKind.RETAIL))
+        )
+        .select_related("tax_rate")
+        .order_by("charge_date", "pk")
+    ):
+        one_time[o.customer_id].append(o)
+    pending: dict[int, list[ChargeRow]] = defaultdict(list)
+    for ch in charge_rows(
+        Charge.objects.filter(
+            account_id__any_in=ids,
+            customer_id=F("account_id"),
+            invoice__isnull=True,
+            kind=ChargeKind.RETAIL,
+        ).order_by("pk")
+    ):
+        pending[ch.account_id].append(ch)
+    held_partners = {
+        c.partner_id for c in customers if partners[c.partner_id].mode == PartnerMode.AGGREGATED
+    }
+    home = next(p for p in partners.values() if p.is_home)
+    return _ChunkInputs(
+        partners=partners,
+        home=home,
+        customers=customers,
+        services=services,
+        one_time=one_time,
+        pending=pending,
+        prices=partner_prices_minor(held_partners),
+    )
+
+
+def _billing_dates(
+    c: CustomerRow,
+    ctx: BillingContext,
+    services: list[ServiceRow],
+    otcs: list[OneTimeCharge],
+    run_date: date,
+) -> list[date]:
+    """The customer's billing dates not processed yet, up to ``run_date`` (catch-up)."""
+    if c.billed_through is not None:
+        start_from = c.billed_through + ONE_DAY
+    else:
+        starts = [s.start_date for s in services] + [o.charge_date for o in otcs]
+        if not starts:
+            return []
+        start_from = min(starts)
+    return list(ctx.cycle.dates_between(start_from, run_date))
+
+
+def _services_rate(
+    services: list[ServiceRow],
+    *,
+    c: CustomerRow,
+    partner: Partner,
+    ctx: BillingContext,
+    prices: dict[tuple[int, int], int],
+    billable: bool,
+    d: date,
+    carry: list[Any],
+    touched: list[ServiceRow],
+) -> int:
+    """Rate the customer's services on billing date ``d`` into ``carry``; a service not
+    charged (inactive customer, paused) has its pointer moved past the periods skipped.
+    Returns how many charges were made."""
+    made = 0
+    for s in services:
+        terms = service_terms(s, service_price_minor(s, partner, ctx, prices))
+        if not billable or not _chargeable(s):
+            moved = skipped_through(
+                terms=terms,
+                cycle=ctx.cycle,
+                prepaid=ctx.prepaid,
+                charged_through=s.charged_through,
+                billing_date=d,
+            )
+            if moved != s.charged_through:
+                s.charged_through = moved
+                touched.append(s)
+            continue
+        for cd in service_rate(
+            terms=terms,
+            cycle=ctx.cycle,
+            prepaid=ctx.prepaid,
+            charged_through=s.charged_through,
+            billing_date=d,
+        ):
+            carry.append(
+                service_charge_row(
+                    s,
+                    cd,
+                    partner_id=c.partner_id,
+                    customer_id=c.pk,
+                    account_id=ctx.account_id,
+                    issuer=ctx.issuer,
+                    kind=ChargeKind.RETAIL,
+                    billing_date=d,
+                )
+            )
+            made += 1
+            s.charged_through = cd.next_uncharged
+            touched.append(s)
+    return made
+
+
+def _one_time_charges_due(
+    otcs: list[OneTimeCharge], *, c: CustomerRow, ctx: BillingContext, d: date, carry: list[Any]
+) -> int:
+    """The one-time charges dated up to ``d`` into ``carry`` (each taken once)."""
+    due = [o for o in otcs if o.charge_date <= d]
+    for o in due:
+        otcs.remove(o)
+        carry.append(
+            one_time_charge_row(
+                charge=o, customer=c, account_id=ctx.account_id, issuer=ctx.issuer, billing_date=d
+            )
+        )
+    return len(due)
+
+
+def _customer_bill(
+    c: CustomerRow, inputs: _ChunkInputs, work: _ChunkWork, *, run_date: date, run_id: int | None
+) -> int | None:
+    """Bill one customer for every billing date it has due: its charges per date go on an
+    invoice draft, or are held (aggregated partners), or wait when the total is zero.
+    Returns the charges made, None when it had no date to bill."""
+    partner = inputs.partners[c.partner_id]
+    ctx = billing_context(c, partner, inputs.home)
+    services = inputs.services.get(c.pk, [])
+    otcs = inputs.one_time.get(c.pk, [])
+    dates = _billing_dates(c, ctx, services, otcs, run_date)
+    if not dates:
+        return None
+    billable = c.status != CustomerStatus.INACTIVE
+    carry: list[Any] = list(inputs.pending.get(c.pk, []))
+    made = 0
+    for d in dates:
+        made += _services_rate(
+            services,
+            c=c,
+            partner=partner,
+            ctx=ctx,
+            prices=inputs.prices,
+            billable=billable,
+            d=d,
+            carry=carry,
+            touched=work.touched_services,
+        )
+        if billable:
+            made += _one_time_charges_due(otcs, c=c, ctx=ctx, d=d, carry=carry)
+        if ctx.held:
+            work.loose.extend(carry)
+            carry = []
+            continue
+        draft = InvoiceDraft(
+            issuer=ctx.issuer,
+            account=c,
+            kind=InvoiceKind.RECURRING,
+            billing_date=d,
+            issue_date=run_date,
+            due_days=ctx.payment_due_days,
+            billing_run_id=run_id,
+            charges=carry,
+        )
+        if carry and draft.total_preview > 0:
+            work.drafts.append(draft)
+            carry = []
+    # A zero total waits for the next invoice: its new charges are stored uninvoiced.
+    work.loose.extend(ch for ch in carry if ch.pk is None)
+    c.billed_through = dates[-1]
+    return made
+
+
+def _chunk_write(
+    work: _ChunkWork,
+    customers: list[CustomerRow],
+    *,
+    stats: ChunkStats,
+    names: dict[int, str],
+    run_date: date,
+) -> None:
+    """Issue the drafts, store the charges and the moved pointers (bulk), then number the
+    invoices and apply the customers' credit, last."""
+    issued = invoices_issue(work.drafts, number_now=False)
+    invoiced_charges_store(issued.charges)
+    stats.count_invoices(work.drafts, issued.invoices, names)
+    charges_insert(work.loose)
+    column_set(Service, "charged_through", {s.pk: s.charged_through for s in work.touched_services})
+    column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
+    _number_and_apply_credit(issued.invoices, run_date)
+
+
 def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) -> ChunkStats:
+    """Bill a chunk of customers in one transaction: lock them, read their data in bulk,
+    bill each, write everything in bulk."""
     stats = ChunkStats()
     with transaction.atomic():
         partners = {p.pk: p for p in Partner.objects.all()}
-        home = next(p for p in partners.values() if p.is_home)
-        names = {pk: p.name for pk, p in partners.items()}
-        # Lock the chunk, then read its pointers: a concurrent run waits here and then finds
-        # the work done.
-        customers = [
-            CustomerRow(*values)
-            for values in plain_rows(
-                Customer.objects.select_for_update(no_key=True)
-                .filter(pk__any_in=customer_ids)
-                .order_by("pk"),
-                CUSTOMER_ROW_FIELDS,
-            )
-        ]
-        customers = [
-            c for c in customers if c.billed_through is None or c.billed_through < run_date
-        ]
+        customers = _chunk_customers_lock(customer_ids=customer_ids, run_date=run_date)
         if not customers:
             return stats
-        ids = [c.pk for c in customers]
-        services_by_customer: dict[int, list[ServiceRow]] = defaultdict(list)
-        for s in service_rows(
-            Service.objects.filter(customer_id__any_in=ids).order_by(
-                "customer_id", "start_date", "pk"
-            )
-        ):
-            services_by_customer[s.customer_id].append(s)
-        otcs_by_customer: dict[int, list[OneTimeCharge]] = defaultdict(list)
-        for o in (
-            OneTimeCharge.objects.filter(customer_id__any_in=ids, charge_date__lte=run_date)
-            .filter(
-                ~Exists(
-                    Charge.objects.filter(one_time_charge=OuterRef("pk"), kind=ChargeKind.RETAIL)
-                )
-            )
-            .select_related("tax_rate")
-            .order_by("charge_date", "pk")
-        ):
-            otcs_by_customer[o.customer_id].append(o)
-        pending_by_account: dict[int, list[ChargeRow]] = defaultdict(list)
-        for ch in charge_rows(
-            Charge.objects.filter(
-                account_id__any_in=ids,
-                customer_id=F("account_id"),
-                invoice__isnull=True,
-                kind=ChargeKind.RETAIL,
-            ).order_by("pk")
-        ):
-            pending_by_account[ch.account_id].append(ch)
-        held_partners = {
-            c.partner_id for c in customers if partners[c.partner_id].mode == PartnerMode.AGGREGATED
-        }
-        prices = _partner_prices(held_partners)
-
-        loose_charges: list[Any] = []  # new charges that go on no invoice now
-        drafts: list[InvoiceDraft] = []
-        touched_services: list[ServiceRow] = []
+        inputs = _chunk_inputs_read(customers=customers, partners=partners, run_date=run_date)
+        work = _ChunkWork()
         for c in customers:
-            partner = partners[c.partner_id]
-            ctx = billing_context(c, partner, home)
-            services = services_by_customer.get(c.pk, [])
-            otcs = otcs_by_customer.get(c.pk, [])
-            if c.billed_through is not None:
-                start_from = c.billed_through + ONE_DAY
-            else:
-                starts = [s.start_date for s in services] + [o.charge_date for o in otcs]
-                if not starts:
-                    continue
-                start_from = min(starts)
-            dates = list(ctx.cycle.dates_between(start_from, run_date))
-            if not dates:
+            made = _customer_bill(c, inputs, work, run_date=run_date, run_id=run_id)
+            if made is None:
                 continue
-            billable = c.status != CustomerStatus.INACTIVE
-            carry: list[Any] = list(pending_by_account.get(c.pk, []))
-            new_for_customer = 0
-            for d in dates:
-                for s in services:
-                    price = _service_price(s, partner, ctx, prices)
-                    terms = _terms(s, price)
-                    if not billable or not _chargeable(s):
-                        moved = skipped_through(
-                            terms=terms,
-                            cycle=ctx.cycle,
-                            prepaid=ctx.prepaid,
-                            charged_through=s.charged_through,
-                            billing_date=d,
-                        )
-                        if moved != s.charged_through:
-                            s.charged_through = moved
-                            touched_services.append(s)
-                        continue
-                    for cd in service_rate(
-                        terms=terms,
-                        cycle=ctx.cycle,
-                        prepaid=ctx.prepaid,
-                        charged_through=s.charged_through,
-                        billing_date=d,
-                    ):
-                        carry.append(
-                            _service_charge(
-                                s,
-                                cd,
-                                partner_id=c.partner_id,
-                                customer_id=c.pk,
-                                account_id=ctx.account_id,
-                                issuer=ctx.issuer,
-                                kind=ChargeKind.RETAIL,
-                                billing_date=d,
-                            )
-                        )
-                        new_for_customer += 1
-                        s.charged_through = cd.next_uncharged
-                        touched_services.append(s)
-                if billable:
-                    for o in [o for o in otcs if o.charge_date <= d]:
-                        otcs.remove(o)
-                        carry.append(
-                            one_time_charge_row(
-                                charge=o,
-                                customer=c,
-                                account_id=ctx.account_id,
-                                issuer=ctx.issuer,
-                                billing_date=d,
-                            )
-                        )
-                        new_for_customer += 1
-                if ctx.held:
-                    loose_charges.extend(carry)
-                    carry = []
-                    continue
-                draft = InvoiceDraft(
-                    issuer=ctx.issuer,
-                    account=c,
-                    kind=InvoiceKind.RECURRING,
-                    billing_date=d,
-                    issue_date=run_date,
-                    due_days=ctx.payment_due_days,
-                    billing_run_id=run_id,
-                    charges=carry,
-                )
-                if carry and draft.total_preview > 0:
-                    drafts.append(draft)
-                    carry = []
-            # A zero total waits for the next invoice: its new charges are stored uninvoiced.
-            loose_charges.extend(ch for ch in carry if ch.pk is None)
-            c.billed_through = dates[-1]
-            stats.customers_billed += 1 if new_for_customer else 0
-            stats.charges_created += new_for_customer
-
-        issued = invoices_issue(drafts, number_now=False)
-        stats.count_invoices(drafts, issued.invoices, names)
-        charges_insert(loose_charges)
-        column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
-        column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
-        _number_and_apply_credit(issued.invoices, run_date)
+            stats.customers_billed += 1 if made else 0
+            stats.charges_created += made
+        names = {pk: p.name for pk, p in partners.items()}
+        _chunk_write(work, customers, stats=stats, names=names, run_date=run_date)
     return stats
 
 
@@ -584,8 +697,6 @@ def _number_and_apply_credit(invoices: list[IssuedInvoice], run_date: date) -> N
     deferred_checks_run(except_referencing=Invoice)
     invoices_number(invoices)
     if invoices:
-        from ispbill.payments.services import credit_apply
-
         credit_apply(customer_ids=[inv.customer_id for inv in invoices], on=run_date)
 
 
@@ -603,9 +714,11 @@ def billing_progress(run_id: int | None) -> None:
         BillingRun.objects.filter(pk=run_id).update(chunks_done=F("chunks_done") + 1)
 
 
-def _service_price(
+def service_price_minor(
     s: ServiceRow, partner: Partner, ctx: BillingContext, prices: dict[tuple[int, int], int]
 ) -> int:
+    """A service's unit price on this bill: the partner's wholesale price where the partner
+    is billed, else its override, else its tariff's price."""
     if ctx.wholesale_pricing:
         return wholesale_price_minor(
             retail_minor=s.tariff_price_minor,
@@ -770,6 +883,7 @@ def _aggregate_bill(
             p.aggregated_through = dates[-1]
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts, number_now=False)
+        invoiced_charges_store(issued.charges)
         stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose)
         _number_and_apply_credit(issued.invoices, run_date)
@@ -781,7 +895,7 @@ def _wholesale_charges(
 ) -> list[ChargeRow]:
     """An own-invoicing partner's customers' active services on operator tariffs, rated at
     partner prices on the partner's aggregation cycle (kind ``wholesale``)."""
-    prices = _partner_prices({partner.pk})
+    prices = partner_prices_minor({partner.pk})
     out: list[ChargeRow] = []
     touched: list[ServiceRow] = []
     services = service_rows(
@@ -795,7 +909,7 @@ def _wholesale_charges(
             partner_price_minor=prices.get((s.tariff_id, partner.pk)),
             discount_bp=partner.discount_bp,
         )
-        terms = _terms(s, price)
+        terms = service_terms(s, price)
         for d in cycle.dates_between(s.wholesale_charged_through or s.start_date, run_date):
             for cd in service_rate(
                 terms=terms,
@@ -805,7 +919,7 @@ def _wholesale_charges(
                 billing_date=d,
             ):
                 out.append(
-                    _service_charge(
+                    service_charge_row(
                         s,
                         cd,
                         partner_id=s.partner_id,
@@ -859,15 +973,11 @@ def _execute(
         # rates in Python. Each thread has its own connection and opens its own scope.
         with ThreadPoolExecutor(max_workers=threads) as pool:
             futures = [pool.submit(_chunk_in_thread, c, run_date, run_id) for c in chunks]
-            for n, future in enumerate(futures, 1):
+            for future in futures:
                 stats.merge(future.result())
-                if after_chunk_hook is not None:
-                    after_chunk_hook(n)
     else:
-        for n, chunk in enumerate(chunks, 1):
+        for chunk in chunks:
             stats.merge(billing_chunk_process(customer_ids=chunk, run_date=run_date, run_id=run_id))
-            if after_chunk_hook is not None:
-                after_chunk_hook(n)
     if issuer is None:
         stats.merge(billing_aggregate_process(run_date=run_date, run_id=run_id))
     return stats
@@ -897,13 +1007,10 @@ def billing_run_start(
         except _DryRunRollback as rollback:
             return rollback.summary
     if not settings.CELERY_TASK_ALWAYS_EAGER:
-        from ispbill.billing.tasks import billing_run_dispatch
-
         return billing_run_dispatch(
             run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
         )
     run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
-    from ispbill.billing.tasks import billing_runs_supersede
 
     billing_runs_supersede(run=run, stuck_only=True)
     try:
@@ -966,8 +1073,6 @@ def billing_failures_resolve(*, run_id: int) -> int:
 def billing_run_is_stuck(run: BillingRun) -> bool:
     """Still ``running`` past ``BILLING_RUN_TIMEOUT`` after its start: its process (or the
     worker holding a chunk) was most likely killed."""
-    from ispbill.billing.tasks import billing_run_stuck_before
-
     return run.status == BillingRunStatus.RUNNING and run.started_at < billing_run_stuck_before()
 
 
@@ -998,7 +1103,6 @@ def billing_run_abandon(*, run_id: int, actor: Any, force: bool = False) -> Bill
             "what it left."
         )
         run.save(update_fields=["status", "finished_at", "error"])
-        from ispbill.core.audit import audit_record
 
         audit_record(
             action="billing_run.abandoned",

@@ -1,4 +1,4 @@
-"""Percentage partners' commission (DOMAIN.md "Percentage").
+"""Percentage partners' commission (docs/domain.md, "Percentage").
 
 Base ``paid`` (default, as Splynx): each payment allocation to an invoice of the partner's
 customers accrues ``allocated x invoice net / invoice total x rate``. Base ``invoiced``: each

@@ -1,4 +1,4 @@
-"""Commission statements (DOMAIN.md "Percentage"): a partner's accrual lines of one month.
+"""Commission statements (docs/domain.md, "Percentage"): a partner's accrual lines of one month.
 
 ``commission_statement_build`` collects the month's accrual lines that are on no statement
 yet into the partner's draft statement; its total is the sum of its lines. Building again
@@ -25,6 +25,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.core.spreadsheet import csv_writer
 from ispbill.invoicing.documents import document_party
@@ -46,8 +47,10 @@ APPROVAL_KIND = "commission"
 PAYOUT_KIND = "commission_payout"
 
 
-class StatementError(ValueError):
+class StatementError(DomainError):
     """A statement action that is not possible; the message says why and what to do."""
+
+    code = "statement"
 
 
 def month_bounds(month: date) -> tuple[date, date]:

@@ -7,7 +7,7 @@ invoice and entry once more for its own lines and postings (docs/performance.md)
 foreign key gave on the referenced side, these triggers give:
 
 - ``delete_refused``: issued invoices are immutable and journal entries append-only
-  (DOMAIN.md); any ``DELETE`` of one is refused, whoever sends it (the models refuse
+  (docs/domain.md); any ``DELETE`` of one is refused, whoever sends it (the models refuse
   ``delete()`` too);
 - ``delete_refused_while_referenced``: a customer, service or one-time charge cannot be
   deleted while a row refers to it (as ``on_delete=PROTECT`` does in Django).

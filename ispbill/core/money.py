@@ -13,25 +13,37 @@ from functools import lru_cache
 
 from babel.numbers import get_currency_precision, list_currencies
 
+from ispbill.core.errors import DomainError
 
-class CurrencyMismatch(ValueError):
+
+class CurrencyMismatch(DomainError):
     """Arithmetic or comparison between amounts of two currencies."""
 
+    code = "currency_mismatch"
 
-class InvalidCurrency(ValueError):
+
+class InvalidCurrency(DomainError):
     """Not an ISO 4217 currency code."""
 
+    code = "invalid_currency"
 
-class AmountError(ValueError):
+
+class AmountError(DomainError):
     """An entered amount that is not a number, or not finite."""
+
+    code = "invalid_amount"
 
 
 class AmountDecimalsError(AmountError):
     """An entered amount with more decimals than its currency has."""
 
+    code = "amount_decimals"
+
 
 class AmountRangeError(AmountError):
     """An entered amount, quantity or line beyond the domain limits."""
+
+    code = "out_of_range"
 
 
 # The domain limits of everything a person, an API client or a file enters: every amount
@@ -161,7 +173,7 @@ def to_decimal(value: Decimal | int | str) -> Decimal:
     try:
         return Decimal(value)
     except InvalidOperation as exc:
-        raise ValueError(f"{value!r} is not a number") from exc
+        raise AmountError(f"{value!r} is not a number") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,10 +202,14 @@ class Money:
 
     @classmethod
     def parse(cls, text: str, currency: str) -> Money:
-        """A user-entered amount ("12.50"); refuses more decimals than the currency has and
-        amounts beyond AMOUNT_MAX_MINOR (AmountError and its kinds, all ValueErrors)."""
+        """A user-entered amount ("12.50", "12,50", "1 234.50"); refuses more decimals than the
+        currency has and amounts beyond AMOUNT_MAX_MINOR (AmountError and its kinds, all
+        ValueErrors). The one parser of typed amounts: web forms, API, imports and bank files."""
+        cleaned = text.strip().replace(" ", "")
+        if "," in cleaned and "." not in cleaned:  # a decimal comma, as percent_parse reads it
+            cleaned = cleaned.replace(",", ".")
         try:
-            value = to_decimal(text.strip())
+            value = to_decimal(cleaned)
         except ValueError as exc:
             raise AmountError(f"{text!r} is not an amount; write it as 12.50") from exc
         if not value.is_finite():

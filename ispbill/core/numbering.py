@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
+from ispbill.core.errors import DomainError
+
 DEFAULT_INVOICE_PATTERN = "{year}{partner_id|2}{next|6}"
 DEFAULT_CREDIT_NOTE_PATTERN = "CN{year}{partner_id|2}{next|6}"
 DEFAULT_RECEIPT_PATTERN = "R{year}{partner_id|2}{next|6}"
@@ -23,8 +25,10 @@ _TOKEN_RE = re.compile(r"\{([^{}|]*)(?:\|([^{}]*))?\}")
 MAX_PATTERN_LENGTH = 64
 
 
-class PatternError(ValueError):
+class PatternError(DomainError):
     """A number pattern that cannot be used; the message says why."""
+
+    code = "invalid_pattern"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,6 @@
 """Billing cycles, service periods and proration. Pure: no ORM, no clock.
 
-Rules (DOMAIN.md "Billing cycle"):
+Rules (docs/domain.md, "Billing cycle"):
 - A billing day is 1-28; a monthly period runs from the billing day to the day before the
   next one (day 10 bills 10 March - 9 April).
 - A cycle of C months bills on its billing day every C months, in the months congruent to its

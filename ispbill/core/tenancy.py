@@ -63,7 +63,7 @@ UNSCOPED_MODELS: dict[str, str] = {
     "admin.logentry": "Django's admin log; the admin site is not mounted",
     "api.idempotencyrecord": "keyed by the requesting user and the Idempotency-Key; never listed",
     "billing.billingrun": "an operator run has no partner (scope_partner NULL bills everyone); "
-    "read filtered by scope_partner (web.views_finance._runs, api.lookups.runs_visible)",
+    "read through billing.selectors.billing_runs_visible (web and API)",
     "invoicing.numbersequence": "a counter keyed by issuer, read only by the numbering service "
     "for the issuer it numbers for; never listed nor shown",
     "invoicing.invoiceline": "reached only through its invoice, which is scoped",

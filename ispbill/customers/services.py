@@ -133,3 +133,25 @@ def partner_subcustomers_cascade(account_ids: list[int], status: str) -> None:
             customers_status_bulk_set(
                 subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked"
             )
+
+
+def partner_account_ensure(*, partner: Partner) -> Customer:
+    """The partner's account (the home partner's customer record the operator bills)."""
+    if partner.account_id is not None:
+        return Customer.objects.get(pk=partner.account_id)
+    home = Partner.objects.get(is_home=True)
+    account = Customer.objects.create(
+        partner=home,
+        reference=f"P{partner.pk:04d}",
+        name=partner.legal_name or partner.name,
+        company=partner.legal_name or partner.name,
+        email=partner.email,
+        street=partner.street,
+        postcode=partner.postcode,
+        city=partner.city,
+        country=partner.country,
+        vat_id=partner.vat_id,
+    )
+    partner.account = account
+    Partner.objects.filter(pk=partner.pk).update(account=account)
+    return account

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 
 from lxml import etree
 
+from ispbill.core.errors import DomainError
 from ispbill.core.money import AmountRangeError, Money
 
 CAMT053_NAMESPACES = (
@@ -22,8 +23,10 @@ CAMT053_NAMESPACES = (
 )
 
 
-class BankFileError(ValueError):
+class BankFileError(DomainError):
     """A file that cannot be read as a bank statement; the message says what is wrong."""
+
+    code = "bank_file"
 
 
 @dataclass(frozen=True)

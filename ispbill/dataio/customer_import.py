@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import Q
 
 from ispbill.catalog.models import Tariff
+from ispbill.catalog.selectors import tariffs_sellable
 from ispbill.core.audit import audit_record
 from ispbill.core.money import (
     QUANTITY_MAX,
@@ -29,6 +30,7 @@ from ispbill.core.money import (
     line_check,
     percent_parse,
 )
+from ispbill.core.tenancy import current_partner_ids
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -243,32 +245,16 @@ def _issuer_currency(partner: Partner, home: Partner) -> str:
 
 
 def _sellable_tariffs(partners: list[Partner]) -> dict[tuple[int, str], Tariff]:
-    """(partner id, tariff name) -> tariff, for every tariff those partners may sell:
-    their own, or an operator tariff made available to them (home: every operator one)."""
+    """(partner id, tariff name) -> tariff, for every tariff those partners may sell
+    (``catalog.selectors.tariffs_sellable``); a partner's own tariff wins over an operator
+    tariff of the same name. One query per partner of the file."""
     found: dict[tuple[int, str], Tariff] = {}
-    if not partners:
-        return found
-    reseller_ids = [p.pk for p in partners if not p.is_home]
-    # The base manager with explicit filters: an operator tariff lies outside a partner's
-    # scope, yet the partner may sell it (as catalog.selectors.tariff_sellable).
-    own = Tariff._base_manager.filter(
-        partner_id__in=[p.pk for p in partners], is_active=True
-    ).select_related("tax_rate")
-    for t in own:
-        found[(t.partner_id, t.name)] = t
-    if reseller_ids:
-        through = Tariff.available_to.through
-        links = through.objects.filter(
-            partner_id__in=reseller_ids, tariff__is_active=True, tariff__partner__is_home=True
-        ).values_list("partner_id", "tariff_id")
-        by_id = {
-            t.pk: t
-            for t in Tariff._base_manager.filter(pk__in={tid for _, tid in links}).select_related(
-                "tax_rate"
-            )
-        }
-        for pid, tid in links:
-            found.setdefault((pid, by_id[tid].name), by_id[tid])
+    for p in partners:
+        for t in tariffs_sellable(partner=p).select_related("tax_rate"):
+            if t.partner_id == p.pk:
+                found[(p.pk, t.name)] = t
+            else:
+                found.setdefault((p.pk, t.name), t)
     return found
 
 
@@ -497,8 +483,6 @@ def customers_import(
     customer and service in one transaction. ``partner``: the partner imported into (a
     partner user's own; the ``partner`` column may then only name it). Without it the
     ``partner`` column chooses among the partners of the open scope (the operator's: all)."""
-    from ispbill.core.tenancy import current_partner_ids
-
     scoped = current_partner_ids()
     if partner is None and scoped is not None:
         raise PermissionError("a partner's import names the partner it imports into")

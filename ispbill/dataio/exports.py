@@ -18,6 +18,7 @@ from typing import Any
 from django.db.models import Q, Sum
 from django.db.models.functions import Coalesce
 
+from ispbill.core.errors import DomainError
 from ispbill.core.money import currency_exponent
 from ispbill.core.spreadsheet import csv_writer, xlsx_cell
 from ispbill.core.tenancy import current_partner_ids
@@ -36,8 +37,10 @@ EXPORT_KINDS: dict[str, str] = {
 FORMATS = ("csv", "xlsx")
 
 
-class ExportError(ValueError):
-    pass
+class ExportError(DomainError):
+    """An export that cannot be made as asked; the message says why."""
+
+    code = "export"
 
 
 def decimal_amount(minor: int, currency: str) -> Decimal:

@@ -18,6 +18,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
@@ -29,8 +30,10 @@ from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import DuplicatePayment, PaymentError, payment_record
 
 
-class BankImportError(ValueError):
+class BankImportError(DomainError):
     """An assignment or import refused; the message says why and what to do."""
+
+    code = "bank_import"
 
 
 @dataclass

@@ -16,9 +16,10 @@ from typing import Any
 from django.db.models import Case, CharField, Count, F, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import Coalesce, TruncMonth
 
+from ispbill.core.errors import DomainValidationError
 from ispbill.core.periods import add_months
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.dataio.exports import decimal_amount
+from ispbill.dataio.exports import ExportTable, decimal_amount, export_csv
 from ispbill.invoicing.models import (
     CreditNote,
     CreditNoteTax,
@@ -394,12 +395,12 @@ def report_build(*, key: str, start: date, end: date, currency: str) -> Report:
         return report_customers(on=end)
     if key == "aggregated":
         return report_aggregated(start=start, end=end, currency=currency)
-    raise ValueError(f"Unknown report {key!r}; choose one of {', '.join(REPORTS)}.")
+    raise DomainValidationError.for_fields(
+        {"report": f"Unknown report {key!r}; choose one of {', '.join(REPORTS)}."}
+    )
 
 
 def report_csv(report: Report) -> str:
-    from ispbill.dataio.exports import ExportTable, export_csv
-
     table = ExportTable(
         report.key, report.start, report.end, report.columns, report.money, report.display_rows()
     )

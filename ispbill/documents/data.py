@@ -13,6 +13,8 @@ import copy
 import re
 from typing import Any, Literal, NotRequired, TypedDict
 
+from ispbill.core.errors import DomainError
+
 DocumentType = Literal[
     "invoice",
     "credit_note",
@@ -37,8 +39,10 @@ _DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-class DocumentDataError(ValueError):
+class DocumentDataError(DomainError):
     """The document dict does not follow the data model (e.g. a float where money belongs)."""
+
+    code = "document_data"
 
 
 class Party(TypedDict):

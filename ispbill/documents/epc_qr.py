@@ -23,13 +23,17 @@ from typing import Any, cast
 
 import segno
 
+from ispbill.core.errors import DomainError
+
 MAX_PAYLOAD_BYTES = 331
 _IBAN_RE = re.compile(r"^[A-Z]{2}\d{2}[A-Z0-9]{11,30}$")
 _BIC_RE = re.compile(r"^[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?$")
 
 
-class EpcQrError(ValueError):
+class EpcQrError(DomainError):
     """The payment details cannot be expressed as an EPC QR code."""
+
+    code = "epc_qr"
 
 
 def _clean(text: str, limit: int) -> str:

@@ -25,6 +25,8 @@ from typing import Any
 
 from lxml import etree
 
+from ispbill.core.errors import DomainError
+
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
 UDT = "urn:un:unece:uncefact:data:standard:UnqualifiedDataType:100"
@@ -38,8 +40,10 @@ FX_NAMESPACE = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
 FX_CONFORMANCE_LEVEL = "EN 16931"
 
 
-class FacturxError(ValueError):
+class FacturxError(DomainError):
     """The document cannot be expressed as a Factur-X invoice."""
+
+    code = "facturx"
 
 
 def _el(parent: etree._Element, ns: str, tag: str, text: str | None = None, **attrs: str) -> Any:

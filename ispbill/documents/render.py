@@ -33,6 +33,7 @@ from datetime import UTC, date, datetime
 from importlib import resources
 from typing import Any
 
+from ispbill.core.errors import DomainError
 from ispbill.documents.assets import asset_content_refusal
 from ispbill.documents.data import document_data_check, document_sample
 from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_png
@@ -78,24 +79,30 @@ _DOCUMENT_TEMPLATES = {
 }
 
 
-class DocumentRenderError(ValueError):
+class DocumentRenderError(DomainError):
     """A document could not be rendered; ``line`` and ``column`` point into the template."""
 
+    code = "document_render"
+
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None):
+        where = f"line {line}, column {column}: " if line is not None else ""
+        super().__init__(f"{where}{message}")
         self.message = message
         self.line = line
         self.column = column
-        where = f"line {line}, column {column}: " if line is not None else ""
-        super().__init__(f"{where}{message}")
 
 
 class DocumentTemplateError(DocumentRenderError):
     """The template is refused: it does not compile or uses something templates may not use."""
 
+    code = "document_template"
+
 
 class DocumentRenderLimitError(DocumentTemplateError):
     """The template broke a render limit (time, CPU, memory, pages, size); ``limit`` names it.
     docs/documents.md, "Limits"."""
+
+    code = "document_limit"
 
     def __init__(self, message: str, *, limit: str):
         super().__init__(message)

@@ -1,15 +1,20 @@
-"""Credit notes: the only way to correct an issued invoice."""
+"""Credit notes: the only way to correct an issued invoice. The steps of issuing one, on
+the invoicing side: check (``credit_note_draft``), write (``credit_note_write``), record on
+the invoice (``invoice_credit_record``), post (``credit_note_post``), audit and render
+(``credit_note_record``). The whole operation, which also frees the allocations of the part
+already paid, is ``ispbill.payments.credit_notes.credit_note_issue``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db import transaction
 from django.db.models import F
 
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.invoicing.models import (
     CreditNote,
@@ -19,62 +24,75 @@ from ispbill.invoicing.models import (
     Invoice,
     InvoiceLine,
     InvoiceTax,
+    invoice_status_for,
 )
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.signals import credit_note_issued
-from ispbill.invoicing.tax import credit_note_totals, document_totals
+from ispbill.invoicing.tasks import issued_pdfs_render_on_commit
+from ispbill.invoicing.tax import DocumentTotals, credit_note_totals, document_totals
 from ispbill.ledger.posting import credit_note_entry, ledger_post_many
 from ispbill.partners.models import Partner
 
 
-class CreditNoteError(ValueError):
+class CreditNoteError(DomainError):
     """A credit note that cannot be issued as asked; the message says why."""
 
+    code = "credit_note"
 
-@transaction.atomic
-def credit_note_issue(
-    *,
-    invoice: Invoice,
-    on: date,
-    reason: str,
-    lines: dict[int, int] | None = None,
-    actor: Any = None,
-) -> CreditNote:
-    """Credit ``invoice`` totally (``lines`` None: everything not credited yet) or partly
-    (``lines``: invoice line id -> amount in minor units, as printed on the line: net, or
-    gross for tax-inclusive invoices). Cannot exceed what is left to credit on any line."""
-    inv = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
-    if not reason.strip():
-        raise CreditNoteError("Give a reason for the credit note; it is printed on it.")
-    invoice_lines = {line.pk: line for line in InvoiceLine.objects.filter(invoice=inv)}
+
+@dataclass
+class CreditNoteDraft:
+    """A credit note as checked, before it is written: the invoice (locked), its lines, the
+    amount credited per line and the totals within what is left of its tax groups."""
+
+    invoice: Invoice
+    invoice_lines: dict[int, InvoiceLine]
+    wanted: dict[int, int]  # invoice line id -> amount credited (minor units, as printed)
+    totals: DocumentTotals
+
+
+def _credited_so_far(inv: Invoice) -> dict[int, int]:
     already: dict[int, int] = defaultdict(int)
     for line_id, amount in CreditNoteLine.objects.filter(credit_note__invoice=inv).values_list(
         "invoice_line_id", "amount_minor"
     ):
         if line_id is not None:
             already[line_id] += amount
+    return already
+
+
+def _lines_wanted(
+    inv: Invoice, invoice_lines: dict[int, InvoiceLine], lines: dict[int, int] | None
+) -> dict[int, int]:
+    """What to credit per line: everything left (``lines`` None), or the amounts asked,
+    each within what is left to credit on its line."""
+    already = _credited_so_far(inv)
     if lines is None:
         wanted = {lid: line.amount_minor - already[lid] for lid, line in invoice_lines.items()}
         wanted = {lid: amount for lid, amount in wanted.items() if amount > 0}
         if not wanted:
             raise CreditNoteError(f"Invoice {inv.number} is already fully credited.")
-    else:
-        wanted = {}
-        for lid, amount in lines.items():
-            if lid not in invoice_lines:
-                raise CreditNoteError(f"Line {lid} is not a line of invoice {inv.number}.")
-            if amount <= 0:
-                raise CreditNoteError("Each credited amount must be greater than zero.")
-            left = invoice_lines[lid].amount_minor - already[lid]
-            if amount > left:
-                raise CreditNoteError(
-                    f"Line {invoice_lines[lid].position} has only "
-                    f"{Money.from_minor(left, inv.currency)} left to credit."
-                )
-            wanted[lid] = amount
-        if not wanted:
-            raise CreditNoteError("Choose at least one line to credit.")
-    # What is left of each of the invoice's tax groups after its earlier credit notes.
+        return wanted
+    wanted = {}
+    for lid, amount in lines.items():
+        if lid not in invoice_lines:
+            raise CreditNoteError(f"Line {lid} is not a line of invoice {inv.number}.")
+        if amount <= 0:
+            raise CreditNoteError("Each credited amount must be greater than zero.")
+        left = invoice_lines[lid].amount_minor - already[lid]
+        if amount > left:
+            raise CreditNoteError(
+                f"Line {invoice_lines[lid].position} has only "
+                f"{Money.from_minor(left, inv.currency)} left to credit."
+            )
+        wanted[lid] = amount
+    if not wanted:
+        raise CreditNoteError("Choose at least one line to credit.")
+    return wanted
+
+
+def _tax_groups_left(inv: Invoice) -> dict[tuple[int, str], tuple[int, int]]:
+    """What is left of each of the invoice's tax groups after its earlier credit notes."""
     groups_left = {
         (rate, category): (net, tax)
         for rate, category, net, tax in InvoiceTax.objects.filter(invoice=inv).values_list(
@@ -87,6 +105,21 @@ def credit_note_issue(
         if (rate, category) in groups_left:
             group_net, group_tax = groups_left[(rate, category)]
             groups_left[(rate, category)] = (group_net - net, group_tax - tax)
+    return groups_left
+
+
+def credit_note_draft(
+    *, invoice: Invoice, reason: str, lines: dict[int, int] | None = None
+) -> CreditNoteDraft:
+    """Lock ``invoice`` and check a credit of it: totally (``lines`` None: everything not
+    credited yet) or partly (``lines``: invoice line id -> amount in minor units, as printed
+    on the line: net, or gross for tax-inclusive invoices). Cannot exceed what is left to
+    credit on any line; CreditNoteError says why."""
+    inv = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
+    if not reason.strip():
+        raise CreditNoteError("Give a reason for the credit note; it is printed on it.")
+    invoice_lines = {line.pk: line for line in InvoiceLine.objects.filter(invoice=inv)}
+    wanted = _lines_wanted(inv, invoice_lines, lines)
     totals = credit_note_totals(
         document_totals(
             (
@@ -95,12 +128,18 @@ def credit_note_issue(
             ),
             prices_include_tax=inv.prices_include_tax,
         ).groups,
-        left=groups_left,
+        left=_tax_groups_left(inv),
         prices_include_tax=inv.prices_include_tax,
     )
-    total, tax = totals.total_minor, totals.tax_minor
-    if total <= 0:
+    if totals.total_minor <= 0:
         raise CreditNoteError(f"Invoice {inv.number} has nothing left to credit.")
+    return CreditNoteDraft(inv, invoice_lines, wanted, totals)
+
+
+def credit_note_write(draft: CreditNoteDraft, *, on: date, reason: str) -> CreditNote:
+    """Number the credit note (gapless, under the issuer's sequence lock) and write it with
+    its lines and tax groups."""
+    inv, totals = draft.invoice, draft.totals
     issuer = Partner.objects.get(pk=inv.issuer_id)
     number = numbers_reserve(
         issuer=issuer,
@@ -118,20 +157,20 @@ def credit_note_issue(
         currency=inv.currency,
         reason=reason.strip(),
         net_minor=totals.net_minor,
-        tax_minor=tax,
-        total_minor=total,
+        tax_minor=totals.tax_minor,
+        total_minor=totals.total_minor,
     )
     CreditNoteLine.objects.bulk_create(
         CreditNoteLine(
             credit_note=cn,
             position=pos,
             invoice_line_id=lid,
-            description=invoice_lines[lid].description,
+            description=draft.invoice_lines[lid].description,
             amount_minor=amount,
-            tax_rate_bp=invoice_lines[lid].tax_rate_bp,
-            tax_category=invoice_lines[lid].tax_category,
+            tax_rate_bp=draft.invoice_lines[lid].tax_rate_bp,
+            tax_category=draft.invoice_lines[lid].tax_category,
         )
-        for pos, (lid, amount) in enumerate(sorted(wanted.items()), 1)
+        for pos, (lid, amount) in enumerate(sorted(draft.wanted.items()), 1)
     )
     CreditNoteTax.objects.bulk_create(
         CreditNoteTax(
@@ -143,13 +182,14 @@ def credit_note_issue(
         )
         for g in totals.groups
     )
-    # What the credit note covers beyond the open amount was paid: free it as credit.
-    from ispbill.payments.services import allocations_undo, credit_apply, invoice_status_for
+    return cn
 
-    excess = total - inv.open_minor
-    if excess > 0:
-        allocations_undo(invoice=inv, amount_minor=excess, on=on)
-        inv.allocated_minor -= excess
+
+def invoice_credit_record(draft: CreditNoteDraft, *, freed_minor: int) -> None:
+    """The invoice's credited amount and status after the credit note; ``freed_minor`` is
+    what was taken back from its allocations (the part of the credit already paid)."""
+    inv, total = draft.invoice, draft.totals.total_minor
+    inv.allocated_minor -= freed_minor
     inv.credited_minor += total
     inv.status = invoice_status_for(
         total=inv.total_minor, allocated=inv.allocated_minor, credited=inv.credited_minor
@@ -159,37 +199,41 @@ def credit_note_issue(
         credited_minor=F("credited_minor") + total,
         status=inv.status,
     )
+
+
+def credit_note_post(draft: CreditNoteDraft, cn: CreditNote, *, on: date) -> None:
+    """The credit note's journal entry, then tell the layers above (commission reverses)."""
+    inv, totals = draft.invoice, draft.totals
     ledger_post_many(
         [
             credit_note_entry(
-                issuer_id=issuer.pk,
+                issuer_id=cn.issuer_id,
                 credit_note_id=cn.pk,
-                number=number,
+                number=cn.number,
                 customer_id=inv.customer_id,
                 on=on,
                 currency=inv.currency,
                 net_minor=totals.net_minor,
-                tax_minor=tax,
+                tax_minor=totals.tax_minor,
             )
         ]
     )
     credit_note_issued.send(
         sender=CreditNote, credit_note_id=cn.pk, invoice=inv, net_minor=totals.net_minor, on=on
     )
-    if excess > 0:
-        # Freed money pays other open invoices of the account first (oldest due date).
-        credit_apply(customer_ids=[inv.customer_id], on=on)
+
+
+def credit_note_record(cn: CreditNote, draft: CreditNoteDraft, *, reason: str, actor: Any) -> None:
+    """The audit entry, and the stored PDF rendered after commit."""
+    inv = draft.invoice
     audit_record(
         action="credit_note.issued",
         obj=cn,
         actor=actor,
         changes={
             "invoice": inv.number,
-            "total": str(Money.from_minor(total, inv.currency)),
+            "total": str(Money.from_minor(draft.totals.total_minor, inv.currency)),
             "reason": reason,
         },
     )
-    from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
-
     issued_pdfs_render_on_commit(credit_note_ids=[cn.pk])
-    return cn

@@ -17,13 +17,13 @@ from typing import Any
 
 from django.db import transaction
 
-from ispbill.billing.models import Charge, charges_insert
 from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, tuples_insert
 from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.signals import invoices_issued
 from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
+from ispbill.invoicing.tasks import issued_pdfs_render_on_commit
 from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
@@ -133,16 +133,19 @@ _invoice_row_values = operator.attrgetter(*INVOICE_ROW_FIELDS)
 class IssueResult:
     invoices: list[IssuedInvoice]
     skipped_zero: int = 0
+    # The charges of the issued invoices, each with its ``invoice_id`` set: the caller
+    # stores them (new ones inserted, stored ones linked), since charges are billing's rows.
+    charges: list[Any] = field(default_factory=list)
 
 
-def _line_sort_key(draft: InvoiceDraft, c: Charge) -> tuple[Any, ...]:
+def _line_sort_key(draft: InvoiceDraft, c: Any) -> tuple[Any, ...]:
     section = draft.sections.get(c.customer_id, "") if draft.kind == InvoiceKind.AGGREGATED else ""
     return (section, c.customer_id, c.period_start, c.description, c.pk or 0)
 
 
 def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> IssueResult:
-    """Issue the drafts. Charges without a pk are inserted (linked to their invoice); charges
-    already stored are linked with one UPDATE per batch."""
+    """Issue the drafts. Each charge of an issued invoice gets its ``invoice_id``; the
+    caller stores them (``billing.models.invoiced_charges_store``)."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("invoices_issue must run inside the issuing transaction")
     issuable: list[tuple[InvoiceDraft, Any]] = []
@@ -197,14 +200,13 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
         _invoices_write(invoices)
     lines: list[tuple[Any, ...]] = []
     taxes: list[tuple[Any, ...]] = []
-    new_charges: list[Any] = []
-    stored_charges: list[Any] = []
+    linked: list[Any] = []
     for (d, t), inv in zip(issuable, invoices, strict=True):
         ordered = sorted(d.charges, key=functools.partial(_line_sort_key, d))
         aggregated = d.kind == InvoiceKind.AGGREGATED
         for pos, c in enumerate(ordered, 1):
             c.invoice_id = inv.pk
-            (stored_charges if c.pk else new_charges).append(c)
+            linked.append(c)
             recurring = c.service_id is not None
             lines.append(
                 (
@@ -228,14 +230,12 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     tuples_insert(
         InvoiceTax, ["invoice_id", "rate_bp", "category", "net_minor", "tax_minor"], taxes
     )
-    charges_insert(new_charges)
-    column_set(Charge, "invoice", {c.pk: c.invoice_id for c in stored_charges})
     invoice_entries_post(invoices)
     by_invoice: dict[int, list[tuple[int | None, int]]] = {}
     for row in lines:  # LINE_FIELDS: invoice, ..., tariff (4), ..., amount (10)
         by_invoice.setdefault(row[0], []).append((row[4], row[10]))
     invoices_issued.send(sender=Invoice, invoices=invoices, lines=by_invoice)
-    result = IssueResult(invoices, skipped)
+    result = IssueResult(invoices, skipped, linked)
     if number_now:
         invoices_number(result.invoices)
     return result
@@ -282,6 +282,5 @@ def invoices_number(invoices: list[IssuedInvoice]) -> None:
     # Rows written already get their numbers; the others are written with them.
     column_set(Invoice, "number", {inv.pk: inv.number for inv in invoices if inv.written})
     _invoices_write([inv for inv in invoices if not inv.written])
-    from ispbill.invoicing.pdfs import issued_pdfs_render_on_commit
 
     issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

@@ -55,6 +55,17 @@ class InvoiceStatus(models.TextChoices):
     CREDITED = "credited", "Credited"
 
 
+def invoice_status_for(*, total: int, allocated: int, credited: int) -> str:
+    """An invoice's status from its total and what was allocated to it and credited."""
+    if credited >= total:
+        return InvoiceStatus.CREDITED
+    if allocated + credited >= total:
+        return InvoiceStatus.PAID
+    if allocated > 0:
+        return InvoiceStatus.PARTIALLY_PAID
+    return InvoiceStatus.UNPAID
+
+
 MUTABLE_INVOICE_FIELDS = frozenset(
     {"status", "allocated_minor", "credited_minor", "notes", "paid_at", "pdf", "pdf_error"}
 )

@@ -29,7 +29,6 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import transaction
 
 from ispbill.documents.render import (
     DocumentRenderError,
@@ -37,6 +36,7 @@ from ispbill.documents.render import (
     document_pdf_render,
     document_template_default,
 )
+from ispbill.invoicing.documents import credit_note_document_data, invoice_document_data
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.templates import (
     document_template_active,
@@ -55,7 +55,6 @@ __all__ = [
     "documents_pdf_render_pending",
     "invoice_pdf_stored_path",
     "invoices_pdf_render",
-    "issued_pdfs_render_on_commit",
     "issuer_document_pdf",
     "issuer_document_pdf_degrading",
     "stored_pdf_read",
@@ -230,16 +229,12 @@ def _store(
 
 
 def _invoice_pdf(invoice: Invoice) -> tuple[bytes, str]:
-    from ispbill.invoicing.documents import invoice_document_data
-
     return issuer_document_pdf_degrading(
         issuer_id=invoice.issuer_id, data=invoice_document_data(invoice), label=invoice.number
     )
 
 
 def _credit_note_pdf(note: CreditNote) -> tuple[bytes, str]:
-    from ispbill.invoicing.documents import credit_note_document_data
-
     return issuer_document_pdf_degrading(
         issuer_id=note.issuer_id, data=credit_note_document_data(note), label=note.number
     )
@@ -247,7 +242,6 @@ def _credit_note_pdf(note: CreditNote) -> tuple[bytes, str]:
 
 def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued invoices that have none yet."""
-
     stats = PdfRenderStats()
     start = time.perf_counter()
     for inv in Invoice.objects.filter(pk__in=list(invoice_ids), pdf="").order_by("pk"):
@@ -269,7 +263,6 @@ def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
 
 def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats:
     """Render and store the PDFs of issued credit notes that have none yet."""
-
     stats = PdfRenderStats()
     start = time.perf_counter()
     for cn in CreditNote.objects.filter(pk__in=list(credit_note_ids), pdf="").order_by("pk"):
@@ -292,8 +285,6 @@ def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats
 
 def credit_note_pdf(credit_note: CreditNote) -> bytes:
     """The stored PDF of a credit note, or rendered now (not stored) from its own data."""
-    from ispbill.invoicing.documents import credit_note_document_data
-
     stored = stored_pdf_read(credit_note.pdf)
     if stored is not None:
         return stored
@@ -302,31 +293,6 @@ def credit_note_pdf(credit_note: CreditNote) -> bytes:
         data=credit_note_document_data(credit_note),
         label=credit_note.number,
     )[0]
-
-
-def issued_pdfs_render_on_commit(
-    *, invoice_ids: Iterable[int] = (), credit_note_ids: Iterable[int] = ()
-) -> None:
-    """After the issuing transaction commits, render the new documents' PDFs in a task.
-
-    Off when ``RENDER_PDFS_ON_ISSUE`` is false (``ispbill render-pdfs`` catches up). A render
-    failure after commit is logged and leaves the document without a PDF to retry later; it
-    never undoes the issue."""
-    if not getattr(settings, "RENDER_PDFS_ON_ISSUE", True):
-        return
-    invoices = [int(pk) for pk in invoice_ids]
-    credit_notes = [int(pk) for pk in credit_note_ids]
-    if not invoices and not credit_notes:
-        return
-    from ispbill.invoicing.tasks import credit_notes_pdf_render_task, invoices_pdf_render_task
-
-    def dispatch() -> None:
-        if invoices:
-            invoices_pdf_render_task.delay(invoices)
-        if credit_notes:
-            credit_notes_pdf_render_task.delay(credit_notes)
-
-    transaction.on_commit(dispatch, robust=True)
 
 
 def documents_pdf_render_pending(

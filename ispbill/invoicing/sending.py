@@ -28,7 +28,15 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
+from ispbill.invoicing.documents import invoice_document_data
+from ispbill.invoicing.emails import invoice_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
+from ispbill.invoicing.pdfs import (
+    invoices_pdf_render,
+    issuer_document_pdf_degrading,
+    stored_pdf_read,
+)
+from ispbill.invoicing.templates import issuer_email_render
 
 __all__ = [
     "EMAIL_RETRYABLE_ERRORS",
@@ -66,13 +74,6 @@ def invoice_pdf(invoice: Invoice) -> bytes:
     or still queued) is rendered now from its document data, built from the invoice alone,
     with the issuer's template and the Factur-X XML, and stored: later reads return the same
     file."""
-    from ispbill.invoicing.documents import invoice_document_data
-    from ispbill.invoicing.pdfs import (
-        invoices_pdf_render,
-        issuer_document_pdf_degrading,
-        stored_pdf_read,
-    )
-
     stored = stored_pdf_read(invoice.pdf)
     if stored is not None:
         return stored
@@ -182,9 +183,6 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
     from the issuer's address. Each call is one more email (an explicit re-send). Returns
     the address it goes to."""
     address = _valid_address(invoice, to)
-    from ispbill.invoicing.emails import invoice_email_context
-    from ispbill.invoicing.templates import issuer_email_render
-
     # Rendered and stored now, so a document that cannot be rendered fails the request.
     invoice_pdf(invoice)
     text = issuer_email_render(invoice.issuer_id, "email_invoice", invoice_email_context(invoice))

@@ -9,6 +9,7 @@ from typing import Any
 from django.db import connection, transaction
 
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.core.numbering import (
     PatternError,
     render_number,
@@ -19,8 +20,10 @@ from ispbill.invoicing.models import DocumentType, NumberSequence
 from ispbill.partners.models import Partner
 
 
-class SequenceError(ValueError):
-    pass
+class SequenceError(DomainError):
+    """None"""
+
+    code = "sequence"
 
 
 # A counter beyond this would not fit a document number's column in practice (and must fit

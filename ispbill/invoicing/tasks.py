@@ -4,17 +4,19 @@ longer queued is not sent again."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from celery import shared_task
+from django.conf import settings
+from django.db import transaction
 
 from ispbill.core.tenancy import system_scope
+from ispbill.invoicing.pdfs import credit_notes_pdf_render, invoices_pdf_render
 
 
 @shared_task(acks_late=True, max_retries=3)
 def invoices_pdf_render_task(invoice_ids: list[int]) -> dict[str, Any]:
-    from ispbill.invoicing.pdfs import invoices_pdf_render
-
     with system_scope():
         stats = invoices_pdf_render(invoice_ids=invoice_ids)
     return {"rendered": stats.rendered, "failed": stats.failed}
@@ -22,11 +24,33 @@ def invoices_pdf_render_task(invoice_ids: list[int]) -> dict[str, Any]:
 
 @shared_task(acks_late=True, max_retries=3)
 def credit_notes_pdf_render_task(credit_note_ids: list[int]) -> dict[str, Any]:
-    from ispbill.invoicing.pdfs import credit_notes_pdf_render
-
     with system_scope():
         stats = credit_notes_pdf_render(credit_note_ids=credit_note_ids)
     return {"rendered": stats.rendered, "failed": stats.failed}
+
+
+def issued_pdfs_render_on_commit(
+    *, invoice_ids: Iterable[int] = (), credit_note_ids: Iterable[int] = ()
+) -> None:
+    """After the issuing transaction commits, render the new documents' PDFs in a task.
+
+    Off when ``RENDER_PDFS_ON_ISSUE`` is false (``ispbill render-pdfs`` catches up). A render
+    failure after commit is logged and leaves the document without a PDF to retry later; it
+    never undoes the issue."""
+    if not getattr(settings, "RENDER_PDFS_ON_ISSUE", True):
+        return
+    invoices = [int(pk) for pk in invoice_ids]
+    credit_notes = [int(pk) for pk in credit_note_ids]
+    if not invoices and not credit_notes:
+        return
+
+    def dispatch() -> None:
+        if invoices:
+            invoices_pdf_render_task.delay(invoices)
+        if credit_notes:
+            credit_notes_pdf_render_task.delay(credit_notes)
+
+    transaction.on_commit(dispatch, robust=True)
 
 
 EMAIL_MAX_RETRIES = 5

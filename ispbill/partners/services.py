@@ -9,7 +9,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from ispbill.core.audit import audit_record, model_diff
-from ispbill.partners.models import Partner, PartnerMode
+from ispbill.partners.models import Partner
 
 
 def partner_home() -> Partner:
@@ -55,7 +55,7 @@ PARTNER_FIELDS = (
 )
 
 
-def _partner_apply(partner: Partner, fields: dict[str, Any]) -> None:
+def partner_fields_apply(partner: Partner, fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(PARTNER_FIELDS)
     if unknown:
         raise ValueError(f"not partner settings: {sorted(unknown)}")
@@ -65,32 +65,11 @@ def _partner_apply(partner: Partner, fields: dict[str, Any]) -> None:
 
 
 @transaction.atomic
-def partner_create(*, mode: str, actor: Any = None, **fields: Any) -> Partner:
-    """A new reseller in ``mode``; aggregated partners get their account at once."""
-    from ispbill.partners.changes import partner_account_ensure
-
-    if mode == PartnerMode.DIRECT or mode not in PartnerMode.values:
-        raise ValidationError({"mode": "Choose percentage, own invoicing or aggregated."})
-    partner = Partner(mode=mode)
-    _partner_apply(partner, fields)
-    partner.save()
-    if mode == PartnerMode.AGGREGATED or partner.wholesale_charges:
-        partner_account_ensure(partner=partner)
-    audit_record(
-        action="partner.created",
-        obj=partner,
-        actor=actor,
-        changes={"name": partner.name, "mode": mode},
-    )
-    return partner
-
-
-@transaction.atomic
 def partner_update(*, partner: Partner, actor: Any = None, **fields: Any) -> Partner:
     """Change a partner's issuer details and settings."""
     locked = Partner.objects.select_for_update(no_key=True).get(pk=partner.pk)
     before = model_to_dict(locked, fields=list(PARTNER_FIELDS))
-    _partner_apply(locked, fields)
+    partner_fields_apply(locked, fields)
     locked.save()
     changes = model_diff(before, model_to_dict(locked, fields=list(PARTNER_FIELDS)))
     if changes:

@@ -8,9 +8,12 @@ from typing import Any
 
 from django.db.models import Sum
 
+from ispbill.core.money import Money
 from ispbill.customers.models import Customer
 from ispbill.invoicing.documents import document_party
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceStatus
+from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
+from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment, Refund
 
 
@@ -119,10 +122,6 @@ _KIND_TEXT = {
 def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
     """A statement of account as a document for ``ispbill.documents``: issued by the
     customer's issuer (the home partner, or its own-invoicing partner)."""
-    from ispbill.core.money import Money
-    from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
-    from ispbill.partners.models import Partner
-
     customer = statement.customer
     partner = Partner.objects.get(pk=customer.partner_id)
     issuer = partner if partner.mode == "own_invoicing" else Partner.objects.get(is_home=True)

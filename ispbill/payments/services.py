@@ -12,32 +12,27 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
-from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.invoicing.models import Invoice, InvoiceStatus, invoice_status_for
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
 from ispbill.payments.reinstate import customers_unblock_if_clear
 from ispbill.payments.signals import allocations_written
 
 
-class PaymentError(ValueError):
+class PaymentError(DomainError):
     """A payment that cannot be recorded as asked; the message says why."""
+
+    code = "payment"
 
 
 class DuplicatePayment(PaymentError):
-    pass
+    """A payment whose bank reference was already recorded (answered as 409 by the API)."""
 
-
-def invoice_status_for(*, total: int, allocated: int, credited: int) -> str:
-    if credited >= total:
-        return InvoiceStatus.CREDITED
-    if allocated + credited >= total:
-        return InvoiceStatus.PAID
-    if allocated > 0:
-        return InvoiceStatus.PARTIALLY_PAID
-    return InvoiceStatus.UNPAID
+    code = "duplicate"
 
 
 @dataclass
@@ -190,9 +185,8 @@ def payment_record(
         reference
         and Payment.objects.filter(issuer=issuer, method=method, reference=reference).exists()
     ):
-        raise DuplicatePayment(
-            f"A {method} payment with reference {reference!r} is already recorded."
-        )
+        duplicate = f"A {method} payment with reference {reference!r} is already recorded."
+        raise DuplicatePayment(duplicate, fields={"reference": duplicate})
     try:
         with transaction.atomic():
             payment = Payment.objects.create(
@@ -207,9 +201,8 @@ def payment_record(
                 note=note,
             )
     except IntegrityError as exc:
-        raise DuplicatePayment(
-            f"A {method} payment with reference {reference!r} is already recorded."
-        ) from exc
+        duplicate = f"A {method} payment with reference {reference!r} is already recorded."
+        raise DuplicatePayment(duplicate, fields={"reference": duplicate}) from exc
     ledger_post_many(
         [
             payment_entry(
@@ -246,15 +239,18 @@ def payment_refund(
     """Pay back unallocated money (credit) of a payment."""
     locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
     if amount.currency != locked.currency:
-        raise PaymentError(f"The payment is in {locked.currency}, not {amount.currency}.")
+        refused = f"The payment is in {locked.currency}, not {amount.currency}."
+        raise PaymentError(refused, fields={"amount": refused})
     if amount.minor <= 0:
-        raise PaymentError("A refund amount must be greater than zero.")
+        refused = "A refund amount must be greater than zero."
+        raise PaymentError(refused, fields={"amount": refused})
     if amount.minor > locked.unallocated_minor:
         available = Money.from_minor(locked.unallocated_minor, locked.currency)
-        raise PaymentError(
+        refused = (
             f"Only {available} of this payment is unallocated credit and can be refunded; "
             "issue a credit note first to free more."
         )
+        raise PaymentError(refused, fields={"amount": refused})
     refund = Refund.objects.create(
         partner_id=locked.partner_id,
         payment=locked,

@@ -41,6 +41,7 @@ from ispbill.radius.models import (
     RadUserGroup,
 )
 from ispbill.radius.routers import radius_alias, radius_separate
+from ispbill.radius.tasks import radius_sessions_update_task
 
 log = logging.getLogger(__name__)
 BATCH = 1000
@@ -166,7 +167,6 @@ def _sync(creds: list[RadiusCredential]) -> list[str]:
     def notify(changed: list[str]) -> None:
         if not changed:
             return
-        from ispbill.radius.tasks import radius_sessions_update_task
 
         payload = [
             {

@@ -6,11 +6,11 @@ from typing import Any
 
 from celery import shared_task
 
+from ispbill.radius.coa import SessionChange, radius_sessions_update
+
 
 @shared_task(acks_late=True)
 def radius_sessions_update_task(changes: list[dict[str, Any]]) -> int:
-    from ispbill.radius.coa import SessionChange, radius_sessions_update
-
     return len(
         radius_sessions_update(
             changes=[

@@ -10,6 +10,7 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import F, Q
 
+from ispbill.core.bulk import plain_rows
 from ispbill.core.money import AMOUNT_MAX_MINOR, AmountRangeError, line_check
 from ispbill.core.tenancy import PartnerScopedManager
 
@@ -71,8 +72,6 @@ SERVICE_ROW_FIELDS = (
 
 def service_rows(queryset: Any) -> list[ServiceRow]:
     """The services of ``queryset`` (in its order) with their tariff and tax rate, as rows."""
-    from ispbill.core.bulk import plain_rows
-
     return [ServiceRow(*values) for values in plain_rows(queryset, SERVICE_ROW_FIELDS)]
 
 

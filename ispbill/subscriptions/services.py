@@ -7,7 +7,6 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
 
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
@@ -17,7 +16,7 @@ from ispbill.subscriptions.signals import services_changed
 
 
 @transaction.atomic
-def service_create(
+def service_record(
     *,
     customer: Customer,
     tariff: Tariff,
@@ -25,7 +24,9 @@ def service_create(
     actor: Any = None,
     **fields: Any,
 ) -> Service:
-    """Subscribe a customer to a tariff from ``start_date``."""
+    """The rows of a customer's subscription to a tariff from ``start_date``, audited. The
+    whole operation, with the first period invoiced at once when the issuer says so, is
+    ``ispbill.billing.actions.service_create``."""
     if not tariff.is_active:
         raise ValidationError({"tariff": f"The tariff {tariff.name} is no longer sold."})
     service = Service(
@@ -43,25 +44,18 @@ def service_create(
         actor=actor,
         changes={"tariff": tariff.name, "start_date": start_date.isoformat()},
     )
-    from ispbill.billing.immediate import service_first_period_invoice
-
-    service_first_period_invoice(service=service, on=timezone.localdate(), actor=actor)
     return service
 
 
 @transaction.atomic
-def one_time_charge_create(
-    *, customer: Customer, actor: Any = None, invoice_now: bool = False, **fields: Any
+def one_time_charge_record(
+    *, customer: Customer, actor: Any = None, **fields: Any
 ) -> OneTimeCharge:
-    """Installation, equipment: charged on the customer's next invoice, or on an invoice of
-    its own at once with ``invoice_now``."""
+    """Installation, equipment: the charge, for the customer's next invoice, audited. With
+    an invoice of its own at once: ``ispbill.billing.actions.one_time_charge_create``."""
     charge = OneTimeCharge(partner_id=customer.partner_id, customer=customer, **fields)
     charge.full_clean()
     charge.save()
-    if invoice_now:
-        from ispbill.billing.immediate import one_time_charge_invoice_now
-
-        one_time_charge_invoice_now(charge=charge, on=timezone.localdate(), actor=actor)
     audit_record(
         action="one_time_charge.created",
         obj=charge,

@@ -13,6 +13,7 @@ from typing import Any, Literal
 from django.utils import timezone
 
 from ispbill.commission.statements import commission_statement_document_data
+from ispbill.core.errors import DomainError
 from ispbill.customers.models import Customer
 from ispbill.documents.data import document_sample
 from ispbill.documents.render import document_pdf_render
@@ -49,8 +50,10 @@ __all__ = [
 CHOICES_SHOWN = 20
 
 
-class PreviewError(ValueError):
+class PreviewError(DomainError):
     """The preview cannot be made (unknown document, no converter); the message says why."""
+
+    code = "preview"
 
 
 def _invoices(issuer: Partner, document_type: str) -> Any:

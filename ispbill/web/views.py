@@ -13,8 +13,9 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.core.errors import DomainError
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.invoicing.sequences import SequenceError, sequence_set_next, sequences_state
+from ispbill.invoicing.sequences import sequence_set_next, sequences_state
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_update
 from ispbill.web.dashboard import blocking_date, dashboard_figures, overdue_invoices
@@ -125,7 +126,7 @@ def sequence_next(request: HttpRequest) -> HttpResponse:
             next_value=form.cleaned_data["next_value"],
             **actor(request),
         )
-    except SequenceError as exc:
+    except DomainError as exc:
         messages.error(request, f"The next number was not changed: {exc}")
     else:
         messages.success(request, "Next number saved; the next document takes it.")

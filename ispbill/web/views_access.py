@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q, QuerySet
@@ -33,13 +32,13 @@ from ispbill.accounts.services import (
     users_manageable,
 )
 from ispbill.core.audit import audit_record, client_address
-from ispbill.core.errors import DomainValidationError, NotAllowed
+from ispbill.core.errors import DomainError, DomainValidationError, NotAllowed
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner
 from ispbill.web.forms.accounts import UserCreateForm, UserEditForm
-from ispbill.web.forms.fields import errors_to_form
+from ispbill.web.forms.fields import REFUSED, errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate, panel_partner, sorted_by
 
 AUDIT_PAGE_SIZE = 50
@@ -113,8 +112,8 @@ def api_tokens(request: HttpRequest) -> HttpResponse:
             _token, plaintext = api_token_create(
                 user=user, name=name, expires_at=expires_at, remote_addr=client_address(request)
             )
-        except ValueError as exc:
-            error = str(exc)
+        except DomainError as exc:
+            error = " ".join(exc.fields.values()) or exc.message
     response = render(
         request,
         "web/access/tokens.html",
@@ -206,7 +205,7 @@ def _user_for(request: HttpRequest, user_id: int) -> User:
     return user
 
 
-def _refusal(exc: DomainValidationError | NotAllowed) -> str:
+def _refusal(exc: DomainError | NotAllowed) -> str:
     fields: dict[str, str] = getattr(exc, "fields", None) or {}
     return " ".join(fields.values()) if fields else str(exc)
 
@@ -313,7 +312,7 @@ def user_new(request: HttpRequest) -> HttpResponse:
                     sent_to = user_password_link_send(
                         user=user, site_url=request.build_absolute_uri("/"), **actor(request)
                     )
-        except (DomainValidationError, ValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         except NotAllowed as exc:
             form.add_error(None, str(exc))
@@ -354,7 +353,7 @@ def user_toggle(request: HttpRequest, user_id: int) -> HttpResponseBase:
     target = _user_for(request, user_id)
     try:
         user_update(user=target, is_active=not target.is_active, **actor(request))
-    except (DomainValidationError, NotAllowed) as exc:
+    except (DomainError, NotAllowed) as exc:
         messages.error(request, _refusal(exc))
     else:
         if target.is_active:
@@ -377,7 +376,7 @@ def user_password_link(request: HttpRequest, user_id: int) -> HttpResponseBase:
         sent_to = user_password_link_send(
             user=target, site_url=request.build_absolute_uri("/"), **actor(request)
         )
-    except (DomainValidationError, NotAllowed) as exc:
+    except (DomainError, NotAllowed) as exc:
         messages.error(request, _refusal(exc))
     else:
         messages.success(request, f"A link to choose a password went to {sent_to}.")

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.catalog.selectors import tariffs_offered
 from ispbill.catalog.services import tariff_create, tariff_update, tax_rate_create
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.partners.models import Partner
 from ispbill.web.forms.catalog import TariffForm, TaxRateForm
-from ispbill.web.forms.fields import bp, errors_to_form
+from ispbill.web.forms.fields import REFUSED, bp, errors_to_form
 from ispbill.web.panel import (
     access_of,
     actor,
@@ -37,9 +36,8 @@ def tariffs(request: HttpRequest) -> HttpResponse:
     qs = Tariff.objects.select_related("tax_rate", "partner")
     access = access_of(request)
     if not access.is_operator:
-        partner_id = access.partner_id or 0
-        qs = Tariff.objects.select_related("tax_rate", "partner").filter(
-            Q(partner_id=partner_id) | Q(available_to=partner_id)
+        qs = tariffs_offered(partner_ids=[access.partner_id or 0]).select_related(
+            "tax_rate", "partner"
         )
     query = request.GET.get("q", "").strip()
     if query:
@@ -80,7 +78,7 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
                 **form.service_fields(),
                 **actor(request),
             )
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Tariff {tariff.name} created.")
@@ -104,7 +102,7 @@ def tariff_edit(request: HttpRequest, tariff_id: int) -> HttpResponse:
                 **form.service_fields(),
                 **actor(request),
             )
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Tariff {tariff.name} saved.")

@@ -7,15 +7,15 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.catalog.models import Tariff, TaxRate
-from ispbill.core.errors import DomainValidationError
+from ispbill.billing.actions import one_time_charge_create, service_create
+from ispbill.catalog.models import TaxRate
+from ispbill.catalog.selectors import tariffs_sellable
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.customers.selectors import account_issuer
@@ -26,10 +26,9 @@ from ispbill.payments.documents import customer_statement_pdf as statement_pdf
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_statement
 from ispbill.subscriptions.models import OneTimeCharge, Service
-from ispbill.subscriptions.services import one_time_charge_create, service_create
 from ispbill.web.documents import pdf_response
 from ispbill.web.forms.customers import CustomerForm, OneTimeChargeForm, ServiceForm
-from ispbill.web.forms.fields import errors_to_form, today
+from ispbill.web.forms.fields import REFUSED, errors_to_form, today
 from ispbill.web.panel import (
     access_of,
     actor,
@@ -100,7 +99,7 @@ def customer_new(request: HttpRequest) -> HttpResponse:
         partner = form.instance.partner
         try:
             customer = customer_create(partner=partner, **form.service_fields(), **actor(request))
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Customer {customer.name} created. Add a service next.")
@@ -136,7 +135,7 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             customer_update(customer=customer, **form.service_fields(), **actor(request))
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, "Customer saved.")
@@ -159,28 +158,19 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
     return redirect("web:customer", customer_id=customer.pk)
 
 
-def _tariffs_for(customer: Customer) -> Any:
-    partner = customer.partner
-    return (
-        Tariff.objects.filter(is_active=True)
-        .filter(Q(partner=partner) | Q(partner__is_home=True, available_to=partner))
-        .distinct()
-        if not partner.is_home
-        else Tariff.objects.filter(is_active=True, partner=partner)
-    )
-
-
 @require_capability("customers.write")
 def service_new(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_scoped_or_404(Customer, pk=customer_id, for_write=True)
     form = ServiceForm(
-        request.POST or None, tariffs=_tariffs_for(customer), currency=customer.partner.currency
+        request.POST or None,
+        tariffs=tariffs_sellable(partner=customer.partner),
+        currency=customer.partner.currency,
     )
     if request.method == "POST" and form.is_valid():
         fields = form.service_fields()
         try:
             service_create(customer=customer, **fields, **actor(request))
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Service {form.cleaned_data['tariff'].name} added.")
@@ -201,7 +191,7 @@ def one_time_charge_new(request: HttpRequest, customer_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             one_time_charge_create(customer=customer, **form.service_fields(), **actor(request))
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, "One-time charge added; it goes on the next invoice.")

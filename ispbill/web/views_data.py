@@ -15,6 +15,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
@@ -236,7 +237,7 @@ def bank_line_assign(request: HttpRequest, line_id: int) -> HttpResponse:
         payment = unmatched_line_assign(
             line=line, customer=found[0], amount=amount, **actor(request)
         )
-    except (BankImportError, ValueError) as exc:
+    except DomainError as exc:
         messages.error(request, f"Line {line.reference}: {exc}")
     else:
         messages.success(

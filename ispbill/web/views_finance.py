@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.db.models import F, Q
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
@@ -20,8 +20,9 @@ from ispbill.billing.run import (
     billing_run_resume,
     billing_run_start,
 )
+from ispbill.billing.selectors import billing_runs_visible
+from ispbill.commission.selectors import commission_statements_visible
 from ispbill.commission.statements import (
-    StatementError,
     commission_statement_approve,
     commission_statement_build,
     commission_statement_csv,
@@ -29,23 +30,23 @@ from ispbill.commission.statements import (
     commission_statement_pdf,
     statement_partners,
 )
-from ispbill.core.errors import DomainValidationError
+from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
-from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.models import Payment, PaymentMethod
-from ispbill.payments.services import PaymentError, payment_record, payment_refund
+from ispbill.payments.services import payment_record, payment_refund
 from ispbill.web.documents import (
     credit_note_pdf_response,
     invoice_pdf_response,
     pdf_response,
     receipt_pdf_response,
 )
-from ispbill.web.forms.fields import errors_to_form, today
+from ispbill.web.forms.fields import REFUSED, errors_to_form, today
 from ispbill.web.forms.finance import (
     BillingRunForm,
     CreditNoteForm,
@@ -61,7 +62,6 @@ from ispbill.web.panel import (
     paginate,
     panel_currency,
     panel_partner,
-    scoped_row,
     sorted_by,
 )
 
@@ -74,11 +74,7 @@ def _run_issuer(request: HttpRequest) -> Partner | None:
 
 
 def _runs(request: HttpRequest) -> Any:
-    qs = BillingRun.objects.filter(dry_run=False).select_related("scope_partner")
-    access = access_of(request)
-    if not access.is_operator:
-        qs = qs.filter(scope_partner_id=access.partner_id or 0)
-    return qs.order_by("-id")
+    return billing_runs_visible().select_related("scope_partner").order_by("-id")
 
 
 @require_capability("billing.run")
@@ -133,12 +129,7 @@ def billing_start(request: HttpRequest) -> HttpResponse:
 
 
 def _run_for(request: HttpRequest, run_id: int) -> BillingRun:
-    return scoped_row(
-        BillingRun.objects.select_related("scope_partner"),
-        request,
-        partner_field="scope_partner_id",
-        pk=run_id,
-    )
+    return get_object_or_404(billing_runs_visible().select_related("scope_partner"), pk=run_id)
 
 
 @require_capability("billing.run")
@@ -316,7 +307,7 @@ def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             sent_to = invoice_send(invoice=invoice, to=form.cleaned_data["to"], actor=request.user)
-        except DomainValidationError as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Invoice {invoice.number} is on its way to {sent_to}.")
@@ -355,8 +346,8 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
                 lines=form.line_amounts(),
                 **actor(request),
             )
-        except CreditNoteError as exc:
-            form.add_error(None, str(exc))
+        except REFUSED as exc:
+            errors_to_form(form, exc)
         else:
             messages.success(request, f"Credit note {note.number} issued for {invoice.number}.")
             return redirect("web:invoice", invoice_id=invoice.pk)
@@ -429,9 +420,8 @@ def payment_new(request: HttpRequest) -> HttpResponse:
                 note=form.cleaned_data["note"],
                 **actor(request),
             )
-        except PaymentError as exc:
-            field = "reference" if "reference" in str(exc) else None
-            form.add_error(field, str(exc))
+        except REFUSED as exc:
+            errors_to_form(form, exc)
         else:
             messages.success(
                 request,
@@ -455,8 +445,8 @@ def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
                 reason=form.cleaned_data["reason"],
                 **actor(request),
             )
-        except PaymentError as exc:
-            form.add_error("amount", str(exc))
+        except REFUSED as exc:
+            errors_to_form(form, exc)
         else:
             messages.success(request, "Refund recorded.")
             return redirect("web:customer", customer_id=payment.customer_id)
@@ -468,11 +458,7 @@ def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
 
 
 def _statements(request: HttpRequest) -> Any:
-    qs = CommissionStatement.objects.select_related("partner")
-    access = access_of(request)
-    if not access.is_operator:
-        qs = qs.filter(partner_id=access.partner_id or 0)
-    return qs
+    return commission_statements_visible().select_related("partner")
 
 
 @require_capability("commission.read")
@@ -504,18 +490,15 @@ def commissions_build(request: HttpRequest) -> HttpResponse:
         try:
             commission_statement_build(partner=partner, month=month, **actor(request))
             built += 1
-        except StatementError as exc:
+        except DomainError as exc:
             messages.warning(request, f"{partner.name}: {exc}")
     messages.success(request, f"{built} statement(s) built for {month:%B %Y}.")
     return redirect("web:commissions")
 
 
 def _statement_for(request: HttpRequest, statement_id: int) -> CommissionStatement:
-    return scoped_row(
-        CommissionStatement.objects.select_related("partner"),
-        request,
-        partner_field="partner_id",
-        pk=statement_id,
+    return get_object_or_404(
+        commission_statements_visible().select_related("partner"), pk=statement_id
     )
 
 
@@ -547,7 +530,7 @@ def commission_approve(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = _statement_for(request, statement_id)
     try:
         commission_statement_approve(statement=statement, **actor(request))
-    except StatementError as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Statement approved; the commission is now owed.")
@@ -570,7 +553,7 @@ def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
             reference=form.cleaned_data["reference"],
             **actor(request),
         )
-    except StatementError as exc:
+    except DomainError as exc:
         messages.error(request, str(exc))
     else:
         messages.success(request, "Payout recorded.")

@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.core.errors import DomainValidationError
+from ispbill.billing.changes import partner_create, partner_settings_save
+from ispbill.core.errors import DomainError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.invoicing.models import Invoice
-from ispbill.partners.changes import PartnerChangeError, partner_settings_save
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.partners.services import (
-    partner_create,
-    partner_disable,
-    partner_enable,
-)
-from ispbill.web.forms.fields import errors_to_form
+from ispbill.partners.services import partner_disable, partner_enable
+from ispbill.web.forms.fields import REFUSED, errors_to_form
 from ispbill.web.forms.partners import PartnerForm
 from ispbill.web.panel import (
     actor,
@@ -64,7 +59,7 @@ def partner_new(request: HttpRequest) -> HttpResponse:
             partner = partner_create(
                 mode=form.cleaned_data["mode"], **form.service_fields(), **actor(request)
             )
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"Partner {partner.name} created.")
@@ -105,7 +100,7 @@ def partner_edit(request: HttpRequest, partner_id: int) -> HttpResponse:
                 **form.service_fields(),
                 **actor(request),
             )
-        except (ValidationError, DomainValidationError, PartnerChangeError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, f"{partner.name} saved.")
@@ -120,7 +115,7 @@ def partner_toggle(request: HttpRequest, partner_id: int) -> HttpResponse:
     toggle = partner_enable if not partner.is_active else partner_disable
     try:
         toggle(partner=partner, **actor(request))
-    except DomainValidationError as exc:
+    except DomainError as exc:
         messages.error(request, exc.message)
     else:
         state = "enabled" if not partner.is_active else "disabled"

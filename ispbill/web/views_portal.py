@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_update
@@ -22,7 +20,7 @@ from ispbill.web.documents import (
     receipt_pdf_response,
 )
 from ispbill.web.forms.accounts import ProfileForm
-from ispbill.web.forms.fields import errors_to_form
+from ispbill.web.forms.fields import REFUSED, errors_to_form
 from ispbill.web.panel import access_of, actor, page, paginate
 from ispbill.web.views_customers import statement_context, statement_pdf_response
 
@@ -99,7 +97,7 @@ def portal_profile(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             customer_update(customer=me, **form.cleaned_data, **actor(request))
-        except (ValidationError, DomainValidationError) as exc:
+        except REFUSED as exc:
             errors_to_form(form, exc)
         else:
             messages.success(request, "Your details are saved.")

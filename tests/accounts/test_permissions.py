@@ -1,4 +1,4 @@
-"""Capabilities per role and partner mode (DOMAIN.md "Who may do what")."""
+"""Capabilities per role and partner mode (docs/domain.md, "Who may do what")."""
 
 from __future__ import annotations
 

@@ -173,8 +173,8 @@ def billed(seed: Seed) -> Billed:
     from ispbill.billing.run import billing_run_start
     from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
-    from ispbill.invoicing.credit import credit_note_issue
     from ispbill.invoicing.models import Invoice
+    from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
     from ispbill.subscriptions.models import Service
 

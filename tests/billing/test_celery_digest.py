@@ -2,7 +2,7 @@
 
 Each test builds the same data set (every partner mode, services starting on different days),
 bills it in-process inside a transaction that is rolled back and keeps the digest of that
-state (``ispbill.billing.digest``), then bills it through Redis (database 13, used by no other
+state (``tests/billing/digest.py``), then bills it through Redis (database 13, used by no other
 test) and two worker processes started as an operator would (`ispbill worker`, `ispbill
 bill`): shared by the workers; with a worker killed (SIGKILL) inside a chunk's transaction and
 the run resumed by starting it again; and as two runs of the same date started together.
@@ -24,7 +24,6 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from ispbill.billing.digest import billing_digest, billing_state_lines
 from ispbill.billing.models import BillingRun, BillingRunStatus, Charge
 from ispbill.billing.run import billing_run_start, chunk_plan
 from ispbill.core.invariants import invariants_check
@@ -32,6 +31,7 @@ from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import CommissionAccrual, CommissionBase, Partner, PartnerMode
 from ispbill.partners.services import partner_home
+from tests.billing.digest import billing_digest, billing_state_lines
 from tests.factories import (
     CustomerFactory,
     OneTimeChargeFactory,

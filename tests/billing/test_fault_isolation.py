@@ -112,14 +112,14 @@ def test_a_rating_error_isolated_with_threads(home, settings, monkeypatch):
     for c in customers:
         service(c, tariff(price=1000), APRIL)
     target = customers[4].pk
-    real_charge = run_module._service_charge
+    real_charge = run_module.service_charge_row
 
     def charge(s, cd, **kw):
         if kw["customer_id"] == target:
             raise ValueError("a broken tariff")
         return real_charge(s, cd, **kw)
 
-    monkeypatch.setattr(run_module, "_service_charge", charge)
+    monkeypatch.setattr(run_module, "service_charge_row", charge)
     summary = billing_run_start(run_date=APRIL, chunk_size=4)
     assert summary.status == "partial"
     assert Invoice.objects.count() == 5

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.core.exceptions import ValidationError
 
+from ispbill.billing.actions import one_time_charge_create, service_create
 from ispbill.billing.run import billing_run_start
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.partners.models import Partner
-from ispbill.subscriptions.services import one_time_charge_create, service_create
 
 from .builders import customer, tariff, tax
 

@@ -1,4 +1,4 @@
-"""The billing run, with numbers worked by hand (DOMAIN.md "Billing cycle", "Invoices")."""
+"""The billing run, with numbers worked by hand (docs/domain.md, "Billing cycle", "Invoices")."""
 
 from __future__ import annotations
 
@@ -203,16 +203,22 @@ def test_a_run_that_fails_halfway_and_is_restarted_equals_one_clean_run(home, mo
     transaction.savepoint_rollback(sid)
     assert Invoice.objects.count() == 0
 
-    def crash(n):
-        if n == 2:
-            raise RuntimeError("simulated crash after two chunks")
+    # The process dies after two committed chunks: the third chunk's step raises.
+    chunk_process = run_module.billing_chunk_process
+    done = []
 
-    monkeypatch.setattr(run_module, "after_chunk_hook", crash)
+    def crash_after_two(**kwargs):
+        if len(done) == 2:
+            raise RuntimeError("simulated crash after two chunks")
+        done.append(chunk_process(**kwargs))
+        return done[-1]
+
+    monkeypatch.setattr(run_module, "billing_chunk_process", crash_after_two)
     with pytest.raises(RuntimeError):
         bill(date(2026, 4, 1), chunk_size=2)
     assert BillingRun.objects.get().status == "failed"
     assert 0 < Invoice.objects.count() < len(clean[0])
-    monkeypatch.setattr(run_module, "after_chunk_hook", None)
+    monkeypatch.setattr(run_module, "billing_chunk_process", chunk_process)
     bill(date(2026, 4, 1), chunk_size=2)
     assert snapshot() == clean
     assert invariants_check()[1] == []

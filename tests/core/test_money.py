@@ -4,7 +4,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ispbill.core.money import CurrencyMismatch, InvalidCurrency, Money, currency_exponent
+from ispbill.core.money import (
+    AmountDecimalsError,
+    AmountError,
+    CurrencyMismatch,
+    InvalidCurrency,
+    Money,
+    currency_exponent,
+)
 
 
 def test_exponents_come_from_iso_4217():
@@ -50,6 +57,21 @@ def test_parse_refuses_excess_decimals_and_garbage():
         Money.parse("twelve", "EUR")
     with pytest.raises(ValueError):
         Money.parse("NaN", "EUR")
+
+
+def test_parse_reads_what_people_type_the_same_everywhere():
+    """The one parser of typed amounts (web forms, API, imports): a decimal comma and
+    thousands spaces are read; the limits and decimals are the currency's."""
+    assert Money.parse("12,50", "EUR") == Money.from_minor(1250, "EUR")
+    assert Money.parse(" 1 234.50 ", "EUR") == Money.from_minor(123450, "EUR")
+    assert Money.parse("1234", "JPY") == Money.from_minor(1234, "JPY")
+    with pytest.raises(AmountDecimalsError):
+        Money.parse("12,5", "JPY")
+    with pytest.raises(AmountError):
+        Money.parse("1,234.5,0", "EUR")
+    with pytest.raises(AmountError) as refused:
+        Money.parse("twelve", "EUR")
+    assert refused.value.code == "invalid_amount"  # a DomainError: the API answers 422
 
 
 @given(st.integers(min_value=-(10**15), max_value=10**15), st.sampled_from(["EUR", "JPY", "BHD"]))

@@ -212,7 +212,7 @@ def test_proration_is_bounded_by_the_price(price_minor, period_days, data):
     active = Period(START, START + timedelta(days=active_days - 1))
     value = _rate(price_minor, full, active)
     assert 0 <= value <= price_minor
-    # Exactly ROUND_HALF_UP of the exact fraction, as DOMAIN.md's proration rule says.
+    # Exactly ROUND_HALF_UP of the exact fraction, as the proration rule of docs/domain.md says.
     exact = Decimal(price_minor) * active_days / period_days
     assert value == int(exact.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 

@@ -16,10 +16,10 @@ from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
 from ispbill.dataio.exports import export_csv, export_table, export_xlsx, trial_balance_rows
 from ispbill.dataio.reports import report_build
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice
 from ispbill.ledger.models import AccountCode, Posting
 from ispbill.partners.models import PartnerMode
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.services import payment_record
 from tests.billing.builders import customer, service, tariff
 from tests.factories import PartnerFactory

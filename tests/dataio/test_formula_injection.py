@@ -30,9 +30,9 @@ from ispbill.dataio.bank_files import bank_file_parse
 from ispbill.dataio.exports import EXPORT_KINDS, export_csv, export_table, export_xlsx
 from ispbill.dataio.payment_import import bank_lines_import
 from ispbill.dataio.reports import REPORTS, report_build, report_csv
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import PartnerMode
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.models import Payment
 from ispbill.payments.services import payment_record
 from tests.billing.builders import customer, service, tariff

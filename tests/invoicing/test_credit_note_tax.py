@@ -12,10 +12,10 @@ from lxml import etree
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.documents.facturx import facturx_xml_build
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.documents import credit_note_document_data
 from ispbill.invoicing.models import CreditNote, CreditNoteTax, Invoice, InvoiceLine
 from ispbill.invoicing.tax import TaxGroup, credit_note_totals
+from ispbill.payments.credit_notes import credit_note_issue
 from tests.billing.builders import customer, service, tariff
 
 pytestmark = pytest.mark.django_db

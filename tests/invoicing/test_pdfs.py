@@ -11,12 +11,12 @@ from facturx import get_facturx_xml_from_pdf
 from ispbill.billing.run import billing_run_start
 from ispbill.cli import main as cli_main
 from ispbill.documents.facturx import facturx_xml_check
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind
 from ispbill.invoicing.pdfs import credit_note_pdf, invoice_pdf_stored_path
 from ispbill.invoicing.sending import invoice_pdf
 from ispbill.invoicing.templates import document_template_save
 from ispbill.partners.models import AggregationCycle, PartnerMode
+from ispbill.payments.credit_notes import credit_note_issue
 from tests.factories import (
     CustomerFactory,
     PartnerPriceFactory,

@@ -13,9 +13,10 @@ from hypothesis import strategies as st
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.core.money import Money
-from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
+from ispbill.invoicing.credit import CreditNoteError
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.ledger.models import Posting
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.models import Payment
 from ispbill.payments.services import PaymentError, payment_record, payment_refund
 from tests.billing.builders import customer, service, tariff

@@ -1,4 +1,4 @@
-"""Aggregated invoice, worked by hand (DOMAIN.md "Aggregated invoice").
+"""Aggregated invoice, worked by hand (docs/domain.md, "Aggregated invoice").
 
 WISP: aggregation day 5, quarterly from January (5 Jan, 5 Apr, 5 Jul, 5 Oct), prepaid,
 discount 25 %, PartnerPrice for "Fiber 100" of 21.00. Home partner: 14 due days, blocking

@@ -22,6 +22,7 @@ from datetime import date
 
 import pytest
 
+from ispbill.billing.changes import partner_mode_change
 from ispbill.billing.run import billing_run_start
 from ispbill.commission.statements import (
     commission_statement_approve,
@@ -30,11 +31,10 @@ from ispbill.commission.statements import (
 )
 from ispbill.core.invariants import invariants_check
 from ispbill.core.money import Money
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice, InvoiceKind, NumberSequence
 from ispbill.ledger.models import AccountCode, Posting
-from ispbill.partners.changes import partner_mode_change
 from ispbill.partners.models import CommissionBase, PartnerMode, StatementStatus
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.selectors import customer_balance_minor
 from ispbill.payments.services import payment_record
 from tests.factories import (

@@ -1,5 +1,5 @@
 """A mode change or a move to another partner takes effect from the next period: for every
-pair of modes, every day of a service is charged exactly once (DOMAIN.md "Changing mode or
+pair of modes, every day of a service is charged exactly once (docs/domain.md, "Changing mode or
 partner").
 
 The cycles differ on purpose: the home partner and the percentage partner bill on day 1
@@ -15,15 +15,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from ispbill.billing.changes import PartnerChangeError, customer_partner_change, partner_mode_change
 from ispbill.billing.models import Charge, ChargeKind
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.customers.models import Customer
-from ispbill.partners.changes import (
-    PartnerChangeError,
-    customer_partner_change,
-    partner_mode_change,
-)
 from ispbill.partners.models import AggregationCycle, Partner, PartnerMode
 from ispbill.subscriptions.models import Service
 from tests.factories import CustomerFactory, PartnerFactory, ServiceFactory, TariffFactory

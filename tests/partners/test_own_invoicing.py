@@ -1,4 +1,4 @@
-"""Own invoicing, worked by hand (DOMAIN.md "Own invoicing").
+"""Own invoicing, worked by hand (docs/domain.md, "Own invoicing").
 
 Alpenfunk issues its own invoices (pattern AF-{year}-{next|5}, billing day 5, 10 due days)
 and sells its own tariff "Alpen Funk 50" (34.50) beside the operator's "Fiber 100" (29.90

@@ -1,4 +1,4 @@
-"""Commission of a percentage partner, worked by hand (DOMAIN.md "Percentage").
+"""Commission of a percentage partner, worked by hand (docs/domain.md, "Percentage").
 
 Every test bills a customer of a percentage partner through the home partner (prepaid,
 billing day 1, VAT 19 %), so each invoice is: net = the tariff price, tax = round(net x 19 %),
@@ -21,7 +21,6 @@ from ispbill.commission.statements import (
 from ispbill.core.invariants import invariants_check
 from ispbill.core.models import AuditEvent
 from ispbill.core.money import Money
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice
 from ispbill.ledger.models import AccountCode, Posting
 from ispbill.partners.models import (
@@ -31,6 +30,7 @@ from ispbill.partners.models import (
     PartnerMode,
     StatementStatus,
 )
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.services import payment_record
 from tests.factories import (
     CommissionOverrideFactory,

@@ -123,8 +123,8 @@ def build_canary_world() -> CanaryWorld:
     from ispbill.billing.run import billing_run_start
     from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
-    from ispbill.invoicing.credit import credit_note_issue
     from ispbill.partners.services import partner_home
+    from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
 
     demo_load()

@@ -12,9 +12,9 @@ from django.urls import reverse
 from ispbill.accounts.models import User
 from ispbill.core.models import AuditEvent
 from ispbill.customers.models import Customer
-from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import Partner
+from ispbill.payments.credit_notes import credit_note_issue
 from ispbill.payments.models import Payment
 
 from .conftest import signed_in

@@ -11,6 +11,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from ispbill.core.errors import DomainError
 from ispbill.core.money import (
     PERCENT_MAX_BP,
     QUANTITY_MAX,
@@ -52,11 +53,8 @@ class MoneyField(forms.CharField):
         text = super().clean(value)
         if text in (None, ""):
             return None
-        text = str(text).strip().replace(" ", "")
-        if "," in text and "." not in text:
-            text = text.replace(",", ".")
         try:
-            amount = Money.parse(text, self.currency).amount
+            amount = Money.parse(str(text), self.currency).amount
         except AmountDecimalsError as exc:
             places = currency_exponent(self.currency)
             raise ValidationError(
@@ -66,7 +64,7 @@ class MoneyField(forms.CharField):
             ) from exc
         except AmountRangeError as exc:
             raise ValidationError(f"{exc}.") from exc
-        except ValueError as exc:
+        except AmountError as exc:
             raise ValidationError("Enter an amount such as 12.50.") from exc
         if amount < 0 and not self.allow_negative:
             raise ValidationError("The amount cannot be negative.")
@@ -164,6 +162,12 @@ SERVICE_TO_FORM = {
     "price_override_minor": "price_override",
     "customer_id": "customer",
 }
+
+
+# Every refusal a service may raise: the domain's error family (``DomainError``, with its
+# fields) and Django's model validation. Views catch these and only these, and show them with
+# ``errors_to_form``; anything else is a bug and answers 500.
+REFUSED = (DomainError, ValidationError)
 
 
 def errors_to_form(form: forms.BaseForm, exc: Exception) -> None:

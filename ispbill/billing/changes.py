@@ -1,5 +1,5 @@
-"""Changing a partner's mode, or moving a customer to another partner (DOMAIN.md "Changing
-mode or partner").
+"""Creating a partner with its account, changing a partner's mode, or moving a customer to
+another partner (docs/domain.md, "Changing mode or partner").
 
 Both take effect from the next period: what was charged stays where it is, and each
 service's pointer (the first day not charged yet) is where the new mode's billing starts, on
@@ -14,18 +14,23 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ispbill.billing.models import Charge
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainError
 from ispbill.customers.models import Customer
+from ispbill.customers.services import partner_account_ensure
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.partners.services import partner_update
+from ispbill.partners.services import partner_fields_apply, partner_update
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 
-class PartnerChangeError(ValueError):
+class PartnerChangeError(DomainError):
     """A mode change or move that cannot be made as asked; the message says why."""
+
+    code = "partner_change"
 
 
 def _wholesale_from_next_period(services: list[Service]) -> None:
@@ -51,26 +56,23 @@ def _has_held_charges(partner: Partner) -> bool:
     )
 
 
-def partner_account_ensure(*, partner: Partner) -> Customer:
-    """The partner's account (the home partner's customer record the operator bills)."""
-    if partner.account_id is not None:
-        return Customer.objects.get(pk=partner.account_id)
-    home = Partner.objects.get(is_home=True)
-    account = Customer.objects.create(
-        partner=home,
-        reference=f"P{partner.pk:04d}",
-        name=partner.legal_name or partner.name,
-        company=partner.legal_name or partner.name,
-        email=partner.email,
-        street=partner.street,
-        postcode=partner.postcode,
-        city=partner.city,
-        country=partner.country,
-        vat_id=partner.vat_id,
+@transaction.atomic
+def partner_create(*, mode: str, actor: Any = None, **fields: Any) -> Partner:
+    """A new reseller in ``mode``; aggregated partners get their account at once."""
+    if mode == PartnerMode.DIRECT or mode not in PartnerMode.values:
+        raise ValidationError({"mode": "Choose percentage, own invoicing or aggregated."})
+    partner = Partner(mode=mode)
+    partner_fields_apply(partner, fields)
+    partner.save()
+    if mode == PartnerMode.AGGREGATED or partner.wholesale_charges:
+        partner_account_ensure(partner=partner)
+    audit_record(
+        action="partner.created",
+        obj=partner,
+        actor=actor,
+        changes={"name": partner.name, "mode": mode},
     )
-    partner.account = account
-    Partner.objects.filter(pk=partner.pk).update(account=account)
-    return account
+    return partner
 
 
 @transaction.atomic
