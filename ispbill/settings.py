@@ -232,6 +232,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 BILLING_CHUNK_SIZE = env.int("BILLING_CHUNK_SIZE", default=1000)
 # In-process parallel chunks on PostgreSQL (without a Celery broker); 1 = sequential.
+# SQLite ignores it (one writer at a time): ispbill/billing/run.py billing_threads.
 BILLING_THREADS = env.int("BILLING_THREADS", default=1)
 # A run still "running" this many seconds after its start is stuck (its process was killed):
 # ``ispbill check`` reports it, and the next run in one process marks it failed (superseded).
