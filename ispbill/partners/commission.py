@@ -20,8 +20,8 @@ from ispbill.core.bulk import tuples_insert
 
 if TYPE_CHECKING:
     from ispbill.invoicing.issue import IssuedInvoice
+from ispbill.core.money import BP, BP_INT, div_round, round_minor
 from ispbill.invoicing.models import CreditNoteLine, Invoice, InvoiceLine
-from ispbill.invoicing.tax import BP, BP_INT, div_round, round_minor
 from ispbill.partners.models import (
     CommissionAccrual,
     CommissionBase,
