@@ -152,7 +152,7 @@ class ModelIdsField(forms.ModelMultipleChoiceField):
                     code="invalid_pk_value",
                     params={"pk": pk},
                 )
-        return super()._check_values(value)
+        return super()._check_values(value)  # type: ignore[misc]  # Django API, no stub
 
 
 class FieldsetsMixin:
