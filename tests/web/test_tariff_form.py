@@ -67,3 +67,28 @@ def test_a_good_reseller_list_saves(admin_client, home):  # type: ignore[no-unty
     created = Tariff.objects.get(name="Fiber 25")
     assert created.price_minor == 2990
     assert list(created.available_to.values_list("pk", flat=True)) == [reseller.pk]
+
+
+def test_a_price_raise_past_a_services_line_limit_is_a_form_error(admin_client, home):  # type: ignore[no-untyped-def]
+    """A service of quantity 1,000 on the tariff: 10,000,000.00 EUR is the largest price
+    (x 1,000 = 10,000,000,000.00, the line limit); 10,000,000.01 is a form error beside the
+    price, nothing saved."""
+    from datetime import date
+
+    from ispbill.core.models import AuditEvent
+    from tests.billing.builders import customer, service
+
+    existing = tariff(home, price=1990)
+    service(customer(), existing, date(2026, 4, 1), quantity=1000)
+    url = reverse("web:tariff_edit", kwargs={"tariff_id": existing.pk})
+    post = {**_post([], home), "name": existing.name, "tax_rate": existing.tax_rate_id}
+    events = AuditEvent.objects.count()
+    response = admin_client.post(url, {**post, "price": "10000000.01"})
+    assert response.status_code == 200
+    errors = response.context["form"].errors
+    assert list(errors) == ["price"] and "quantity 1,000" in str(errors["price"])
+    existing.refresh_from_db()
+    assert existing.price_minor == 1990 and AuditEvent.objects.count() == events
+    assert admin_client.post(url, {**post, "price": "10000000.00"}).status_code == 302
+    existing.refresh_from_db()
+    assert existing.price_minor == 1_000_000_000
