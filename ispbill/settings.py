@@ -53,6 +53,8 @@ INSTALLED_APPS = [
     "ispbill.invoicing",
     "ispbill.payments",
     "ispbill.ledger",
+    "ispbill.commission",
+    "ispbill.dunning",
     "ispbill.radius",
     "ispbill.dataio",
     "ispbill.web",

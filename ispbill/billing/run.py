@@ -47,6 +47,12 @@ from ispbill.billing.models import (
     charge_rows,
     charges_insert,
 )
+from ispbill.billing.modes import (
+    BillingContext,
+    billing_context,
+    wholesale_cycle,
+    wholesale_price_minor,
+)
 from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
 from ispbill.core.bulk import column_set, deferred_checks_run, plain_rows
@@ -66,12 +72,6 @@ from ispbill.invoicing.issue import (
 )
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.partners.modes import (
-    BillingContext,
-    billing_context,
-    wholesale_cycle,
-    wholesale_price_minor,
-)
 from ispbill.subscriptions.models import (
     OneTimeCharge,
     Service,

@@ -10,11 +10,11 @@ from django.db.models import Max, QuerySet
 from django.forms.models import model_to_dict
 
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+from ispbill.catalog.signals import tariff_access_changed
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import AmountRangeError, amount_max, line_check
 from ispbill.partners.models import Partner
-from ispbill.radius.sync import radius_sync_tariff
 
 TARIFF_FIELDS = (
     "name",
@@ -112,7 +112,7 @@ def tariff_update(
         locked.available_to.set(list(available_to))
     changes = model_diff(before, model_to_dict(locked, fields=list(TARIFF_FIELDS)))
     if {"kind", "download_kbps", "upload_kbps"} & set(changes):
-        radius_sync_tariff(tariff_id=locked.pk)
+        tariff_access_changed.send(sender=Tariff, tariff_id=locked.pk)
     if changes:
         audit_record(action="tariff.updated", obj=locked, actor=actor, changes=changes)
     return locked

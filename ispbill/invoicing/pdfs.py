@@ -376,8 +376,8 @@ def receipt_pdf(payment: Any) -> bytes:
 
 def commission_statement_pdf(statement: Any) -> bytes:
     """A commission statement, rendered now with the home partner's template."""
+    from ispbill.commission.statements import commission_statement_document_data
     from ispbill.partners.models import Partner
-    from ispbill.partners.statements import commission_statement_document_data
 
     home = Partner.objects.get(is_home=True)
     return issuer_document_pdf_degrading(
@@ -387,8 +387,8 @@ def commission_statement_pdf(statement: Any) -> bytes:
 
 def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
     """A customer's statement of account for [start, end], with its issuer's template."""
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
     from ispbill.partners.models import Partner, PartnerMode
+    from ispbill.payments.selectors import customer_statement, customer_statement_document_data
 
     partner = Partner.objects.get(pk=customer.partner_id)
     issuer_id = (

@@ -107,16 +107,16 @@ def template_document_data(
     sample. Raises PreviewError when it is not one of this issuer's documents."""
     from datetime import date
 
+    from ispbill.commission.statements import commission_statement_document_data
     from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
     from ispbill.invoicing.documents import (
         credit_note_document_data,
         invoice_document_data,
         receipt_document_data,
     )
     from ispbill.partners.models import CommissionStatement
-    from ispbill.partners.statements import commission_statement_document_data
     from ispbill.payments.models import Payment
+    from ispbill.payments.selectors import customer_statement, customer_statement_document_data
 
     pk = _object_id(choice)
     if pk is None or document_type in EMAIL_TEMPLATE_TYPES:

@@ -11,7 +11,6 @@ from typing import Any
 from django.db.models import Count, Sum
 
 from ispbill.core.invariants import Breach, invariant
-from ispbill.customers.dunning import customer_balance_minor
 from ispbill.invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -22,6 +21,7 @@ from ispbill.invoicing.models import (
 )
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 from ispbill.payments.models import Allocation, Payment, Refund
+from ispbill.payments.selectors import customer_balance_minor
 
 LIMIT = 20
 

@@ -27,6 +27,8 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
 from ispbill.core.spreadsheet import csv_writer
+from ispbill.invoicing.documents import _party
+from ispbill.invoicing.issue import issuer_snapshot
 from ispbill.invoicing.models import Invoice
 from ispbill.ledger.models import AccountCode
 from ispbill.ledger.posting import EntryDraft, ledger_post_many
@@ -325,9 +327,6 @@ def _partner_language(partner: Partner) -> str:
 def commission_statement_document_data(statement: CommissionStatement) -> dict[str, Any]:
     """The statement as a document for ``ispbill.documents`` (issuer: the home partner,
     recipient: the partner), one entry per accrual line."""
-    from ispbill.invoicing.documents import _party
-    from ispbill.invoicing.issue import issuer_snapshot
-
     partner = statement.partner
     home = Partner.objects.get(is_home=True)
     language = _partner_language(partner)
