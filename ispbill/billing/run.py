@@ -64,12 +64,7 @@ from ispbill.customers.models import (
     CustomerRow,
     CustomerStatus,
 )
-from ispbill.invoicing.issue import (
-    InvoiceDraft,
-    IssuedInvoice,
-    invoices_issue,
-    invoices_number,
-)
+from ispbill.invoicing.issue import InvoiceDraft, IssuedInvoice, invoices_issue, invoices_number
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.subscriptions.models import (

@@ -23,6 +23,7 @@ from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.signals import invoices_issued
+from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
 from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
@@ -42,39 +43,6 @@ LINE_FIELDS = [
     "tax_rate_bp",
     "tax_category",
 ]
-
-
-def issuer_snapshot(p: Partner) -> dict[str, Any]:
-    return {
-        "id": p.pk,
-        "name": p.legal_name or p.name,
-        "street": p.street,
-        "postcode": p.postcode,
-        "city": p.city,
-        "country": p.country,
-        "vat_id": p.vat_id,
-        "email": p.email,
-        "phone": p.phone,
-        "website": p.website,
-        "iban": p.iban,
-        "bic": p.bic,
-    }
-
-
-def customer_snapshot(c: Customer | CustomerRow) -> dict[str, Any]:
-    return {
-        "id": c.pk,
-        "reference": c.reference,
-        "name": c.name,
-        "company": c.company,
-        "street": c.street,
-        "postcode": c.postcode,
-        "city": c.city,
-        "country": c.country,
-        "vat_id": c.vat_id,
-        "email": c.email,
-        "language": c.language,
-    }
 
 
 @dataclass

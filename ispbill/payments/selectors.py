@@ -9,6 +9,7 @@ from typing import Any
 from django.db.models import Sum
 
 from ispbill.customers.models import Customer
+from ispbill.invoicing.documents import document_party
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceStatus
 from ispbill.payments.models import Payment, Refund
 
@@ -119,8 +120,7 @@ def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
     """A statement of account as a document for ``ispbill.documents``: issued by the
     customer's issuer (the home partner, or its own-invoicing partner)."""
     from ispbill.core.money import Money
-    from ispbill.invoicing.documents import _party
-    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
+    from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
     from ispbill.partners.models import Partner
 
     customer = statement.customer
@@ -133,8 +133,8 @@ def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
         return str(Money.from_minor(minor, cur).amount)
 
     return {
-        "issuer": _party(issuer_snapshot(issuer), recipient=False),
-        "recipient": _party(customer_snapshot(customer), recipient=True),
+        "issuer": document_party(issuer_snapshot(issuer), recipient=False),
+        "recipient": document_party(customer_snapshot(customer), recipient=True),
         "document": {
             "type": "customer_statement",
             "number": f"{customer.reference or customer.pk}-{statement.end:%Y%m%d}",

@@ -21,8 +21,8 @@ from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_create, customer_update
 from ispbill.invoicing.models import Invoice
-from ispbill.invoicing.pdfs import customer_statement_pdf as statement_pdf
 from ispbill.partners.models import Partner
+from ispbill.payments.documents import customer_statement_pdf as statement_pdf
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_statement
 from ispbill.subscriptions.models import OneTimeCharge, Service

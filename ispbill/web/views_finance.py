@@ -26,6 +26,7 @@ from ispbill.commission.statements import (
     commission_statement_build,
     commission_statement_csv,
     commission_statement_pay,
+    commission_statement_pdf,
     statement_partners,
 )
 from ispbill.core.errors import DomainValidationError
@@ -34,7 +35,6 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
-from ispbill.invoicing.pdfs import commission_statement_pdf
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.payments.models import Payment, PaymentMethod
