@@ -103,9 +103,9 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
     taxes = list(InvoiceTax.objects.filter(invoice=invoice).order_by("rate_bp", "category"))
     # Credit applied at issue (allocations, payments' rows, read through the invoice).
     paid_minor = (
-        invoice.allocations.filter(date__lte=invoice.issue_date).aggregate(  # type: ignore[attr-defined]
-            s=Sum("amount_minor")
-        )["s"]
+        invoice.allocations.filter(date__lte=invoice.issue_date).aggregate(s=Sum("amount_minor"))[
+            "s"
+        ]
         or 0
     )
     paid_minor = max(0, min(int(paid_minor), invoice.total_minor))
