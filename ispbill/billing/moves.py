@@ -28,12 +28,12 @@ from django.db.models import Max
 from django.utils import timezone
 
 from ispbill.billing.models import Charge, ChargeKind, ChargeRow
+from ispbill.billing.modes import billing_context, wholesale_cycle
 from ispbill.billing.run import NOT_ISOLATED, _chunk_bill, _wholesale_charges
 from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.changes import PartnerChangeError, customer_partner_change
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.partners.modes import billing_context, wholesale_cycle
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 __all__ = [

@@ -33,6 +33,11 @@ urlpatterns = [
     path("customers/<int:customer_id>/", views_customers.customer_detail, name="customer"),
     path("customers/<int:customer_id>/edit/", views_customers.customer_edit, name="customer_edit"),
     path(
+        "customers/<int:customer_id>/partner/",
+        views_customers.customer_partner_move_view,
+        name="customer_partner_move",
+    ),
+    path(
         "customers/<int:customer_id>/status/",
         views_customers.customer_status,
         name="customer_status",
