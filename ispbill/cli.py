@@ -365,7 +365,9 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
 
     last: date | None = None
-    print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
+    print(
+        "Scheduler started: plan changes, billing, dunning and reminders once a day (Ctrl+C stops it)."
+    )
     while True:
         today = date.today()  # noqa: DTZ011
         if today != last:

@@ -239,6 +239,7 @@ class FailureStage(models.TextChoices):
     AGGREGATION = "aggregation", "Partner's aggregation"
     DUNNING = "dunning", "Dunning"
     REMINDER = "reminder", "Reminder"
+    PLAN_CHANGE = "plan_change", "Plan change"
 
 
 class BillingFailure(models.Model):
