@@ -366,7 +366,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     last: date | None = None
     print(
-        "Scheduler started: plan changes, billing, dunning and reminders once a day (Ctrl+C stops it)."
+        "Scheduler started: plan changes, billing, dunning and reminders once a day "
+        "(Ctrl+C stops it)."
     )
     while True:
         today = date.today()  # noqa: DTZ011
