@@ -14,6 +14,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, OuterRef
+from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
@@ -97,6 +98,22 @@ def fee_charge(
         },
     )
     return fee
+
+
+def reconnection_fee_charge(
+    *, customers: list[Customer], actor: Any = None, on: date | None = None
+) -> list[OneTimeCharge]:
+    """Customers active again after blocking or deactivation: each its issuer's
+    reconnection fee. (Sub-customers unblocked along with their aggregated partner's account
+    are not charged: the account is.)"""
+    day = on or timezone.localdate()
+    fees = [
+        fee_charge(
+            customer=c, kind=FeeKind.RECONNECTION, on=day, description=c.reference, actor=actor
+        )
+        for c in customers
+    ]
+    return [f for f in fees if f is not None]
 
 
 def late_payment_fees_charge(*, today: date) -> list[OneTimeCharge]:

@@ -47,6 +47,7 @@ class DunningResult:
     deactivated: list[int] = field(default_factory=list)
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
+    late_fees: int = 0
     failures: list[FailureInfo] = field(default_factory=list)
 
 
@@ -83,6 +84,9 @@ def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[
     below_min = _below_min_balance([c for c in blocked if c.pk not in still_overdue])
     clear = [c for c in blocked if c.pk not in still_overdue and c.pk not in below_min]
     _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
+    from ispbill.billing.fees import reconnection_fee_charge
+
+    reconnection_fee_charge(customers=clear, actor="dunning", on=today)
     _cascade_partner_accounts([c.pk for c in clear], CustomerStatus.ACTIVE)
     return [c.pk for c in clear]
 
@@ -241,6 +245,9 @@ def dunning_run(*, today: date) -> DunningResult:
             )
     result.blocked = [c.pk for c in to_block]
     result.deactivated = [c.pk for c in to_deactivate]
+    from ispbill.billing.fees import late_payment_fees_charge
+
+    result.late_fees = len(late_payment_fees_charge(today=today))
     result.reminders = reminders_send(
         today=today, issuers=issuers, home=home, failures=result.failures
     )

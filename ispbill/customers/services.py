@@ -91,6 +91,13 @@ def customer_status_set(
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
     radius_sync_customers(customer_ids=[locked.pk])
+    if status == CustomerStatus.ACTIVE and before in (
+        CustomerStatus.BLOCKED,
+        CustomerStatus.INACTIVE,
+    ):
+        from ispbill.billing.fees import reconnection_fee_charge
+
+        reconnection_fee_charge(customers=[locked], actor=actor)
     audit_record(
         action="customer.status_changed",
         obj=locked,

@@ -13,7 +13,7 @@ from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.radius.sync import radius_sync_services
-from ispbill.subscriptions.models import OneTimeCharge, Service
+from ispbill.subscriptions.models import FeeKind, OneTimeCharge, Service, ServiceStatus
 
 
 @transaction.atomic
@@ -95,6 +95,20 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
     locked.full_clean()
     locked.save(update_fields=list(fields) or None)
     radius_sync_services(service_ids=[locked.pk])
+    if before.get("status") not in (None, ServiceStatus.STOPPED) and (
+        locked.status == ServiceStatus.STOPPED
+    ):
+        # Disconnected: the issuer's disconnection fee, once per service.
+        from ispbill.billing.fees import fee_charge
+
+        fee_charge(
+            customer=locked.customer,
+            kind=FeeKind.DISCONNECTION,
+            on=locked.end_date or timezone.localdate(),
+            description=locked.description or locked.tariff.name,
+            service=locked,
+            actor=actor,
+        )
     changes = {
         name: {"before": before[name], "after": value}
         for name, value in fields.items()
