@@ -31,8 +31,9 @@ class Charge(models.Model):
     # row by row, which cost a third of the billing run; every chunk took a share lock on the
     # same few partner rows, and each new invoice and entry was locked again by its own lines
     # and postings. Instead: Django protects the referenced rows from deletion (PROTECT); on
-    # PostgreSQL a trigger refuses to delete an invoice or a journal entry, and a customer,
-    # service or one-time charge while anything refers to it (core/guards.py); the writers
+    # both databases a trigger refuses to delete an invoice or a journal entry, and a partner,
+    # tariff, billing run, customer, service or one-time charge while anything refers to it
+    # (core/guards.py); the writers
     # refer only to rows they read in the same transaction; and ``ispbill check`` verifies
     # every such reference (``data.references``; docs/performance.md).
     partner = models.ForeignKey(
@@ -117,7 +118,6 @@ class Charge(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,  # the unique constraint below serves it
-        db_constraint=False,
     )
     credit_note = models.ForeignKey(
         "invoicing.CreditNote",
@@ -125,7 +125,6 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        db_constraint=False,
     )
     plan_change = models.ForeignKey(
         "billing.PlanChange",
@@ -133,7 +132,6 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="charges",
-        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -47,6 +47,12 @@ from ispbill.billing.models import (
     PlanChangeStatus,
     charge_rows,
 )
+from ispbill.billing.modes import (
+    BillingContext,
+    billing_context,
+    wholesale_cycle,
+    wholesale_price_minor,
+)
 from ispbill.billing.plan_rating import ChangePlan, ChargedSpan, change_plan
 from ispbill.billing.rating import ChargeDraft, ServiceTerms
 from ispbill.catalog.models import PartnerPrice, Tariff, TariffKind
@@ -59,12 +65,6 @@ from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
 from ispbill.invoicing.models import CreditNoteLine, Invoice, InvoiceKind, InvoiceLine
 from ispbill.partners.models import ChangeCredit, ChangeInvoicing, Partner, PartnerMode
-from ispbill.partners.modes import (
-    BillingContext,
-    billing_context,
-    wholesale_cycle,
-    wholesale_price_minor,
-)
 from ispbill.radius.sync import radius_sync_services
 from ispbill.subscriptions.models import FeeKind, OneTimeCharge, Service, ServiceStatus
 

@@ -180,7 +180,6 @@ class OneTimeCharge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
-        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from ispbill.billing.plan_changes import plan_change_request
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_status_set
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.partners.models import Partner
 from ispbill.payments.services import payment_record

@@ -186,7 +186,7 @@ def test_quarterly_upgrade_invoiced_at_once_with_a_fee(home):
 def test_scheduled_change_is_applied_by_the_daily_work_on_its_day(home):
     """Asked on 20 March for the next billing date (1 April): scheduled, then applied before
     that day's run, so April is simply charged at the new price (nothing to give back)."""
-    from ispbill.billing.scheduler import daily_work
+    from ispbill.dunning.daily import daily_work
 
     c = customer()
     slow, fast = tariff(price=3000, name="Internet 50"), tariff(price=4500, name="Internet 100")

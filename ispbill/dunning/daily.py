@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from ispbill.billing.plan_changes import DueResult, plan_changes_apply_due
 from ispbill.billing.run import billing_run_start
-from ispbill.customers.dunning import dunning_run
+from ispbill.dunning.services import dunning_run
 
 log = logging.getLogger(__name__)
 
