@@ -365,7 +365,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from ispbill.dunning.daily import daily_work
 
     last: date | None = None
-    print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
+    print(
+        "Scheduler started: plan changes, billing, dunning and reminders once a day "
+        "(Ctrl+C stops it)."
+    )
     while True:
         today = date.today()  # noqa: DTZ011
         if today != last:

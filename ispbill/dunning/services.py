@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Min
 from django.utils import timezone
 
+from ispbill.billing.fees import late_payment_fees_charge
 from ispbill.billing.models import BillingFailure, FailureStage
 from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
@@ -47,6 +48,7 @@ class DunningResult:
     deactivated: list[int] = field(default_factory=list)
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
+    late_fees: int = 0
     failures: list[FailureInfo] = field(default_factory=list)
 
 
@@ -159,6 +161,7 @@ def dunning_run(*, today: date) -> DunningResult:
             )
     result.blocked = [c.pk for c in to_block]
     result.deactivated = [c.pk for c in to_deactivate]
+    result.late_fees = len(late_payment_fees_charge(today=today))
     result.reminders = reminders_send(
         today=today, issuers=issuers, home=home, failures=result.failures
     )
