@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "ispbill.ledger",
     "ispbill.radius",
     "ispbill.dataio",
+    "ispbill.sepa",
     "ispbill.web",
     "ispbill.api",
 ]

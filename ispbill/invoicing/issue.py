@@ -11,6 +11,7 @@ import functools
 import operator
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -25,6 +26,11 @@ from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
+
+# Called with the invoices of each ``invoices_issue``, in its transaction, once their ids are
+# known (numbers may still be placeholders). Apps above invoicing register here (in their
+# AppConfig.ready) what follows from an issue: the SEPA pre-notification (ispbill/sepa).
+ISSUE_HOOKS: list[Callable[[list[IssuedInvoice]], None]] = []
 
 LINE_FIELDS = [
     "invoice_id",
@@ -268,6 +274,8 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     for row in lines:  # LINE_FIELDS: invoice, ..., tariff (4), ..., amount (10)
         by_invoice.setdefault(row[0], []).append((row[4], row[10]))
     commission_accrue_invoiced(invoices, by_invoice)
+    for hook in ISSUE_HOOKS:
+        hook(invoices)
     result = IssueResult(invoices, skipped)
     if number_now:
         invoices_number(result.invoices)
