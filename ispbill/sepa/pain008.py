@@ -97,11 +97,11 @@ def pain008_build(
     root = etree.fromstring(raw, etree.XMLParser(resolve_entities=False, no_network=True))
     header = root.find("p:CstmrDrctDbtInitn/p:GrpHdr", _NS)
     assert header is not None
-    header.find("p:MsgId", _NS).text = message_id  # type: ignore[union-attr]
-    header.find("p:CreDtTm", _NS).text = created_at.replace(microsecond=0).isoformat()  # type: ignore[union-attr]
+    header.find("p:MsgId", _NS).text = message_id
+    header.find("p:CreDtTm", _NS).text = created_at.replace(microsecond=0).isoformat()
     for block in root.iterfind("p:CstmrDrctDbtInitn/p:PmtInf", _NS):
         sequence = block.findtext("p:PmtTpInf/p:SeqTp", namespaces=_NS)
-        block.find("p:PmtInfId", _NS).text = f"{message_id}-{sequence}"  # type: ignore[union-attr]
+        block.find("p:PmtInfId", _NS).text = f"{message_id}-{sequence}"
     xml = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
     pain008_check(xml)
     return xml

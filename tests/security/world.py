@@ -56,6 +56,8 @@ KWARG_MODELS: dict[str, str] = {
     "statement_id": "partners.commissionstatement",
     "nas_id": "radius.nas",
     "line_id": "dataio.unmatchedbankline",
+    "mandate_id": "sepa.mandate",
+    "collection_id": "sepa.collection",
 }
 # (route name, keyword) for routes that name their object ``pk`` or ``id``.
 ROUTE_KWARG_MODELS: dict[tuple[str, str], str] = {}
@@ -66,6 +68,7 @@ NON_OBJECT_KWARGS: dict[str, Any] = {
     "day": 1,
     "format": "pdf",
     "doc_type": "invoice",
+    "action": "submit",
 }
 
 # Model label -> function(world, owner) building one object, for models the generic
