@@ -546,7 +546,7 @@ def _return_out(r: DebitReturn) -> dict[str, Any]:
     }
 
 
-@router.post("/collections/returns", response={201: ReturnsImportOut, **ERROR_RESPONSES})
+@router.post("/sepa/returns", response={201: ReturnsImportOut, **ERROR_RESPONSES})
 @guard("collections.manage")
 def returns_import_view(request: HttpRequest, file: UploadedFile = File(...)) -> Any:  # noqa: B008
     """Import a camt.054/camt.053 file of returned debits or a pain.002 report of rejected

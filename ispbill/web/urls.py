@@ -241,6 +241,7 @@ urlpatterns += [
     path("data/customers/import/", views_data.customers_import_view, name="customers_import"),
     path("data/customers/template.csv", views_data.customers_template, name="customers_template"),
     path("data/payments/import/", views_data.payments_import_view, name="payments_import"),
+    path("data/mandates/import/", views_sepa.mandates_import_view, name="mandates_import"),
     path("data/bank-lines/", views_data.bank_lines, name="bank_lines"),
     path(
         "data/bank-lines/<int:line_id>/assign/",

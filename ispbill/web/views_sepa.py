@@ -20,6 +20,7 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import current_customer_id, get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.dataio.mandate_import import MANDATE_COLUMNS, mandates_import
 from ispbill.partners.models import Partner
 from ispbill.payments.services import account_issuer
 from ispbill.sepa.collection import (
@@ -54,11 +55,19 @@ from ispbill.web.forms.sepa import (
     CollectionRunForm,
     CreditorSettingsForm,
     MandateForm,
+    MandateImportForm,
     MandateRevokeForm,
     PortalMandateForm,
     ReturnsUploadForm,
 )
-from ispbill.web.panel import actor, home_partner, page, paginate, panel_partner
+from ispbill.web.panel import (
+    access_of,
+    actor,
+    home_partner,
+    page,
+    paginate,
+    panel_partner,
+)
 
 
 def _issuer(request: HttpRequest) -> Partner:
@@ -213,7 +222,7 @@ def collection_run_view(request: HttpRequest) -> HttpResponse:
     form = CollectionRunForm(request.POST)
     if not form.is_valid():
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(str(e) for e in errors))
         return redirect("web:collections")
     try:
         created = collection_run(
@@ -311,6 +320,31 @@ def returns_import(request: HttpRequest) -> HttpResponse:
     )[:50]
     context = {"form": form, "result": result, "recent": recent}
     return page(request, "web/sepa/returns.html", context, "collections")
+
+
+@require_capability("customers.write")
+def mandates_import_view(request: HttpRequest) -> HttpResponse:
+    access = access_of(request)
+    form = MandateImportForm(request.POST or None, request.FILES or None)
+    result = None
+    if request.method == "POST" and form.is_valid():
+        raw = form.cleaned_data["file"]
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        result = mandates_import(
+            csv_text=text,
+            partner=panel_partner(request),
+            may_choose_partner=access.is_operator,
+            dry_run=form.cleaned_data["dry_run"],
+            **actor(request),
+        )
+        if not result.errors and not result.dry_run:
+            messages.success(request, f"Imported {len(result.created)} mandates.")
+            return redirect("web:mandates_import")
+    context = {"form": form, "result": result, "columns": MANDATE_COLUMNS}
+    return page(request, "web/sepa/mandates_import.html", context, "data_import")
 
 
 # --- portal -----------------------------------------------------------------------------------

@@ -123,3 +123,16 @@ class ReturnsUploadForm(forms.Form):
         if upload.size > RETURN_FILE_MAX:
             raise forms.ValidationError("The file is larger than 10 MB; split it.")
         return bytes(upload.read())
+
+
+class MandateImportForm(forms.Form):
+    file = forms.FileField(label="CSV file of mandates")
+    dry_run = forms.BooleanField(
+        required=False, initial=True, label="Check only (dry run): write nothing"
+    )
+
+    def clean_file(self) -> bytes:
+        upload = self.cleaned_data["file"]
+        if upload.size > RETURN_FILE_MAX:
+            raise forms.ValidationError("The file is larger than 10 MB; split it.")
+        return bytes(upload.read())
