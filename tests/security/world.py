@@ -103,6 +103,12 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         owner,
         period_start=dt.date(2026, 2 if owner == "A2" else 1, 1),
     ),
+    # One creditor settings row per issuer: A and A2 share partner A's.
+    "sepa.creditorsettings": lambda world, owner: (
+        world.object("sepa.creditorsettings", "A")
+        if owner == "A2"
+        else build_generic(world, apps.get_model("sepa.creditorsettings"), owner)
+    ),
     "invoicing.issuerasset": lambda world, owner: apps.get_model(
         "invoicing.issuerasset"
     ).objects.create(

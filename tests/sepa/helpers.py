@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from lxml import etree
 
@@ -34,9 +35,9 @@ def pain008_valid(xml: bytes | str) -> etree._Element:
 
 
 def creditor(
-    partner: Partner, *, fee_minor: int = 0, fee_rate: TaxRate | None = None, **kw
-) -> CreditorSettings:  # type: ignore[no-untyped-def]
-    values = {
+    partner: Partner, *, fee_minor: int = 0, fee_rate: TaxRate | None = None, **kw: Any
+) -> CreditorSettings:
+    values: dict[str, Any] = {
         "creditor_id": CREDITOR_ID,
         "creditor_name": partner.legal_name or partner.name,
         "iban": CREDITOR_IBAN,
@@ -48,7 +49,7 @@ def creditor(
     )
 
 
-def mandate(c: Customer, n: int = 0, signed: date = date(2026, 2, 20), **kw) -> Mandate:  # type: ignore[no-untyped-def]
+def mandate(c: Customer, n: int = 0, signed: date = date(2026, 2, 20), **kw: Any) -> Mandate:
     return mandate_create(customer=c, iban=DEBTOR_IBANS[n], signature_date=signed, **kw)
 
 

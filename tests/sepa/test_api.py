@@ -14,13 +14,13 @@ from ispbill.core.invariants import invariants_check
 from ispbill.invoicing.models import Invoice
 from ispbill.sepa.models import Collection, Mandate
 from ispbill.subscriptions.models import Service
-from tests.api.conftest import BASE, Seed, assert_error, make_user, seed  # noqa: F401
+from tests.api.conftest import BASE, Seed, assert_error, make_user
 from tests.sepa.helpers import (
     CREDITOR_IBAN,
     DEBTOR_IBANS,
     camt054_return,
-    pain008_valid,
     pain002_reject,
+    pain008_valid,
 )
 
 pytestmark = pytest.mark.django_db
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.django_db
 OWN_CREDITOR_ID = "AT61ZZZ01234567890"  # check digits 61 over 01234567890 + AT00
 
 
-def _settings(api, creditor_id: str, **kw):  # type: ignore[no-untyped-def]
+def _settings(api, creditor_id: str, **kw):
     body = {"creditor_id": creditor_id, "iban": CREDITOR_IBAN, "bic": "COBADEFFXXX"} | kw
     return api.call("PUT", "/sepa/creditor", body)
 
@@ -257,7 +257,7 @@ def test_the_customer_signs_a_mandate_in_the_portal(seed):
     assert Mandate.objects.get().status == "revoked"
 
 
-def _file(data: bytes):  # type: ignore[no-untyped-def]
+def _file(data: bytes):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile("returns.xml", data, content_type="application/xml")

@@ -116,7 +116,7 @@ def test_a_month_of_direct_debit(home):
     with pytest.raises(IntegrityError), transaction.atomic():
         DebitInvoice.objects.create(
             partner_id=anna.partner_id,
-            debit=Debit.objects.first(),
+            debit=Debit.objects.get(customer=anna),
             invoice=march[anna.pk],
             amount_minor=3570,
         )
