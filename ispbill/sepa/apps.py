@@ -9,12 +9,12 @@ class SepaConfig(AppConfig):
     def ready(self) -> None:
         # Invoices issued to a customer with an active mandate carry the pre-notification;
         # invoicing knows nothing of SEPA, it calls what is registered with it.
-        from ispbill.customers import dunning
-        from ispbill.invoicing import documents, issue
+        from ispbill.dunning import services as dunning
+        from ispbill.invoicing import documents
+        from ispbill.invoicing.signals import invoices_issued
         from ispbill.sepa import checks, notices
 
-        if notices.debit_notices_create not in issue.ISSUE_HOOKS:
-            issue.ISSUE_HOOKS.append(notices.debit_notices_create)
+        invoices_issued.connect(notices.on_invoices_issued, dispatch_uid="sepa.notices")
         if notices.debit_notice_document_data not in documents.DOCUMENT_DATA_HOOKS:
             documents.DOCUMENT_DATA_HOOKS.append(notices.debit_notice_document_data)
         if notices.being_collected not in dunning.DUNNING_EXCLUSIONS:

@@ -1,5 +1,6 @@
 """``ispbill collect`` (the collection run: batches and their pain.008 files),
-``ispbill collect-returns`` (camt.054 / pain.002) and ``ispbill import-mandates``.
+and ``ispbill collect-returns`` (camt.054 / pain.002); ``ispbill import-mandates`` is with
+the other imports in ispbill/dataio/cli.py.
 
 Django models are imported inside the commands: the parser is built before Django is set up.
 The command line acts as the operator (all partners)."""
@@ -91,32 +92,6 @@ def cmd_collect_returns(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_import_mandates(args: argparse.Namespace) -> int:
-    from ispbill.core.tenancy import system_scope
-    from ispbill.dataio.mandate_import import mandates_import
-    from ispbill.partners.models import Partner
-
-    text = (sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()).decode(
-        "utf-8-sig"
-    )
-    with system_scope():
-        partner = Partner.objects.filter(pk=args.partner).first() if args.partner else None
-        if args.partner and partner is None:
-            print(f"error: no partner with id {args.partner}", file=sys.stderr)
-            return 2
-        result = mandates_import(csv_text=text, partner=partner, dry_run=args.dry_run, actor="cli")
-    for error in result.errors:
-        print(f"ERROR {error}")
-    if result.errors:
-        print(f"{len(result.errors)} error(s): nothing was imported.", file=sys.stderr)
-        return 1
-    if args.dry_run:
-        print(f"Dry run: {result.rows} mandates would be created; nothing was written.")
-    else:
-        print(f"Imported {len(result.created)} mandates.")
-    return 0
-
-
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("collect", help="SEPA direct debit: create batches and pain.008 files")
     p.add_argument("--date", type=date.fromisoformat, help="run date (default today)")
@@ -133,9 +108,3 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p = sub.add_parser("collect-returns", help="SEPA returns from a camt.054 or pain.002 file")
     p.add_argument("file", help="camt.054/camt.053/pain.002 XML, - for stdin")
     p.set_defaults(func=cmd_collect_returns)
-
-    p = sub.add_parser("import-mandates", help="import SEPA mandates from a CSV")
-    p.add_argument("file", help="CSV file (see docs/payments.md), - for stdin")
-    p.add_argument("--dry-run", action="store_true", help="check every row; write nothing")
-    p.add_argument("--partner", type=int, help="customers of this partner")
-    p.set_defaults(func=cmd_import_mandates)

@@ -13,8 +13,8 @@ from ispbill.catalog.models import TaxRate
 from ispbill.core.audit import audit_record
 from ispbill.core.money import AMOUNT_MAX_MINOR
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.partners.models import Partner
-from ispbill.payments.services import account_issuer
 from ispbill.sepa.models import CreditorSettings, Mandate, MandateSource, MandateStatus
 from ispbill.sepa.notices import SEPA_CURRENCY, creditor_settings_for
 from ispbill.sepa.rules import (

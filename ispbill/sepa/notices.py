@@ -19,6 +19,7 @@ __all__ = [
     "creditor_settings_for",
     "debit_notice_document_data",
     "debit_notices_create",
+    "on_invoices_issued",
 ]
 
 SEPA_CURRENCY = "EUR"
@@ -75,6 +76,11 @@ def debit_notices_create(invoices: list[IssuedInvoice]) -> None:
             )
         )
     DebitNotice.objects.bulk_create(rows)
+
+
+def on_invoices_issued(*, invoices: list[IssuedInvoice], **kwargs: Any) -> None:
+    """``invoices_issued`` receiver: the issuing transaction records the pre-notifications."""
+    debit_notices_create(invoices)
 
 
 def debit_notice_document_data(invoice: Invoice, data: dict[str, Any]) -> None:

@@ -20,9 +20,9 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import current_customer_id, get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.dataio.mandate_import import MANDATE_COLUMNS, mandates_import
 from ispbill.partners.models import Partner
-from ispbill.payments.services import account_issuer
 from ispbill.sepa.collection import (
     collection_collect,
     collection_discard,

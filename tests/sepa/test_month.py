@@ -12,14 +12,14 @@ from django.db import IntegrityError, transaction
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer, Reminder
-from ispbill.customers.selectors import customer_balance
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.documents import invoice_document_data
 from ispbill.invoicing.models import Invoice, InvoiceLine
 from ispbill.ledger.models import AccountCode, Posting
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Payment, Refund
+from ispbill.payments.selectors import customer_balance
 from ispbill.sepa.collection import collection_collect, collection_run, collection_submit
 from ispbill.sepa.models import Debit, DebitInvoice, DebitNotice, Mandate
 from ispbill.sepa.returns import returns_file_import
