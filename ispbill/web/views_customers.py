@@ -45,6 +45,7 @@ from ispbill.web.panel import (
     panel_partner,
     sorted_by,
 )
+from ispbill.web.views_sepa import customer_mandates
 
 
 def _customers_filtered(request: HttpRequest) -> tuple[Any, dict[str, Any]]:
@@ -128,6 +129,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "writable": access.can("customers.write")
         and (access.is_operator or customer.partner_id == access.partner_id),
     }
+    context["mandates"] = customer_mandates(customer)
     if finance:
         context["balance"] = customer_balance(customer)
         context["invoices"] = Invoice.objects.filter(customer=customer)[:12]
