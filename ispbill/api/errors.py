@@ -165,6 +165,9 @@ def install_exception_handlers(api: NinjaAPI) -> None:
     @api.exception_handler(DomainError)
     def _domain_error(request: HttpRequest, exc: DomainError) -> HttpResponse:
         # Every refusal of the domain (PaymentError, CreditNoteError, AmountRangeError, ...),
-        # once: its message is written for the user. Any other exception, a ValueError
-        # included, is a bug and answers 500 (logged by Django).
-        return respond(request, 422, str(exc) or "Invalid value.", exc.code, exc.fields)
+        # once: its message is written for the user. A request that is valid but clashes with
+        # the object's state (a batch submitted already, a second active mandate) is a
+        # conflict (code "conflict"). Any other exception, a ValueError included, is a bug
+        # and answers 500 (logged by Django).
+        status = 409 if exc.code == "conflict" else 422
+        return respond(request, status, str(exc) or "Invalid value.", exc.code, exc.fields)

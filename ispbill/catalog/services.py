@@ -6,11 +6,14 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.forms.models import model_to_dict
 
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
 from ispbill.catalog.signals import tariff_access_changed
 from ispbill.core.audit import audit_record, model_diff
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.money import AmountRangeError, amount_max, line_check
 from ispbill.partners.models import Partner
 
 TARIFF_FIELDS = (
@@ -56,6 +59,39 @@ def tariff_create(
     return tariff
 
 
+def _largest_quantity(*, tariff_id: int, partner_id: int | None = None) -> int | None:
+    """The largest quantity of the services on a tariff (of one partner's), whoever's: read
+    through the tariff's reverse relation, so the catalog asks subscriptions nothing."""
+    services = {"services__partner_id": partner_id} if partner_id is not None else {}
+    return Tariff._base_manager.filter(pk=tariff_id, **services).aggregate(
+        q=Max("services__quantity")
+    )["q"]
+
+
+def _price_fits_services(
+    *, price_minor: int, largest: int | None, currency: str, what: str
+) -> None:
+    """A raised price times the largest quantity of the services it prices stays within the
+    line limit (``line_check``), else DomainValidationError on ``price``: a line over the
+    limit would be refused only at the next billing run (docs/security.md, "Input
+    limits")."""
+    if not largest:
+        return
+    try:
+        line_check(unit_minor=price_minor, quantity=largest, currency=currency)
+    except AmountRangeError as exc:
+        raise DomainValidationError.for_fields(
+            {
+                "price": (
+                    f"A service on {what} has quantity {largest:,}: at this price its line "
+                    f"would be above {amount_max(currency):,} {currency}, the largest line "
+                    "ispbill accepts. Lower the price or that service's quantity."
+                )
+            },
+            code="line_limit",
+        ) from exc
+
+
 @transaction.atomic
 def tariff_update(
     *,
@@ -68,6 +104,15 @@ def tariff_update(
     locked = Tariff.objects.select_for_update(no_key=True).get(pk=tariff.pk)
     before = model_to_dict(locked, fields=list(TARIFF_FIELDS))
     _apply(locked, fields)
+    if locked.price_minor > before["price_minor"]:
+        # Every service on it, whoever's: retail lines without a price override use the
+        # tariff's price, and wholesale lines (no partner price) a share of it.
+        _price_fits_services(
+            price_minor=locked.price_minor,
+            largest=_largest_quantity(tariff_id=locked.pk),
+            currency=Partner.objects.values_list("currency", flat=True).get(pk=locked.partner_id),
+            what="this tariff",
+        )
     locked.save()
     if available_to is not None:
         locked.available_to.set(list(available_to))
@@ -138,6 +183,13 @@ def partner_price_set(
         .first()
     )
     before = price.price_minor if price is not None else None
+    if before is None or price_minor > before:
+        _price_fits_services(
+            price_minor=price_minor,
+            largest=_largest_quantity(tariff_id=tariff.pk, partner_id=partner.pk),
+            currency=Partner.objects.values_list("currency", flat=True).get(is_home=True),
+            what="this tariff for this partner",
+        )
     if price is None:
         price = PartnerPrice.objects.create(partner=partner, tariff=tariff, price_minor=price_minor)
     elif price.price_minor != price_minor:
