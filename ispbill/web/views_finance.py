@@ -64,6 +64,7 @@ from ispbill.web.panel import (
     panel_partner,
     sorted_by,
 )
+from ispbill.web.views_sepa import invoice_direct_debit
 
 # -- billing runs ---------------------------------------------------------------------------
 
@@ -294,6 +295,7 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         and invoice.status != InvoiceStatus.CREDITED,
         "can_send": access.can("finance.write") and own,
         "send_form": _send_form(invoice),
+        "direct_debit": invoice_direct_debit(invoice),
     }
     return page(request, "web/invoices/detail.html", context, "invoices")
 

@@ -42,6 +42,7 @@ from ispbill.sepa.models import (
     CreditorSettings,
     Debit,
     DebitInvoice,
+    DebitNotice,
     DebitReturn,
     Mandate,
     MandateSource,
@@ -188,6 +189,17 @@ def customer_mandates(customer: Customer) -> list[dict[str, Any]]:
         {"mandate": m, "iban": iban_masked(m.iban)}
         for m in Mandate.objects.filter(customer=customer).order_by("-created_at", "-pk")
     ]
+
+
+def invoice_direct_debit(invoice: Any) -> dict[str, Any] | None:
+    """The invoice page's direct debit facts: its pre-notification and the debit that
+    collects it, if any."""
+    notice = DebitNotice.objects.filter(invoice=invoice).first()
+    part = DebitInvoice.objects.filter(invoice=invoice).select_related("debit").first()
+    if notice is None and part is None:
+        return None
+    returned = DebitReturn.objects.filter(debit_id=part.debit_id).first() if part else None
+    return {"notice": notice, "debit": part.debit if part else None, "returned": returned}
 
 
 @require_capability("collections.manage")

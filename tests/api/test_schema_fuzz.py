@@ -76,7 +76,14 @@ def real_ids(billed: Any) -> dict[str, list[int]]:
         tax_rate=s.vat,
         charge_date=billed_date(),
     )
+    from ispbill.sepa.mandates import creditor_settings_save, mandate_create
+
+    creditor_settings_save(
+        partner=s.home, creditor_id="DE98ZZZ09999999999", creditor_name="Main", iban=s_iban()
+    )
+    mandate = mandate_create(customer=s.alice, iban=s_iban(), signature_date=billed_date())
     return {
+        "mandate_id": [mandate.pk],
         "partner_id": [s.citynet.pk, s.ownnet.pk, s.home.pk],
         "customer_id": [s.alice.pk, s.bob.pk, s.olga.pk],
         "tax_rate_id": [s.vat.pk, s.own_vat.pk],
@@ -96,6 +103,10 @@ def real_ids(billed: Any) -> dict[str, list[int]]:
         "token_id": [token.pk],
         "event_id": list(AuditEvent.objects.values_list("pk", flat=True)[:3]),
     }
+
+
+def s_iban() -> str:
+    return "DE89370400440532013000"
 
 
 def billed_date() -> Any:

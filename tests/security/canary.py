@@ -126,6 +126,8 @@ def build_canary_world() -> CanaryWorld:
     from ispbill.partners.services import partner_home
     from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
+    from ispbill.sepa.collection import collection_run
+    from ispbill.sepa.mandates import creditor_settings_save, mandate_create
 
     demo_load()
     home = partner_home()
@@ -163,8 +165,41 @@ def build_canary_world() -> CanaryWorld:
                 _user(f"{CANARY}_portal_{mode}", Role.CUSTOMER, partner, customer)
         _user(f"{CANARY}_admin_{mode}", Role.PARTNER_ADMIN, partner, None)
 
+    # SEPA direct debit: the own-invoicing canary collects under its own creditor id, the
+    # home partner for the percentage canary; every canary customer has a mandate, so its
+    # invoices carry the pre-notification and go into a batch.
+    creditor_settings_save(
+        partner=home,
+        creditor_id="DE98ZZZ09999999999",
+        creditor_name="Nordnetz Breitband GmbH",
+        iban="DE89370400440532013000",
+        actor="demo",
+    )
+    own = canaries[PartnerMode.OWN_INVOICING]
+    creditor_settings_save(
+        partner=own,
+        creditor_id="AT61ZZZ01234567890",
+        creditor_name=f"{CANARY.upper()} Creditor",
+        iban="DE02120300000000202051",
+        actor="demo",
+    )
+    for mode in (PartnerMode.PERCENTAGE, PartnerMode.OWN_INVOICING):
+        for customer in Customer.objects.filter(partner=canaries[mode]).order_by("pk"):
+            mandate_create(
+                customer=customer,
+                iban="DE02500105170137075030",
+                signature_date=date(2026, 3, 1),
+                reference=f"{CANARY.upper()}-M-{customer.pk}",
+                debtor_name=f"{CANARY.upper()} Debtor {customer.pk}",
+                actor="demo",
+            )
+
     with override_settings(RENDER_PDFS_ON_ISSUE=False):
         billing_run_start(run_date=RUN_DATE, started_by="demo")
+        batches = collection_run(
+            on=RUN_DATE, until=RUN_DATE + timedelta(days=40), issuer_ids=[home.pk, own.pk]
+        )
+        assert len(batches) >= 2, "the canaries' invoices were not collected"
         canary_ids = [p.pk for p in canaries.values()]
         accounts = [p.account_id for p in canaries.values() if p.account_id]
         invoices = list(

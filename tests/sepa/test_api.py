@@ -225,6 +225,9 @@ def test_the_pages_run_a_collection(seed):
     web.post(f"/collections/{batch.pk}/submit/")
     web.post(f"/collections/{batch.pk}/collect/")
     assert Collection.objects.get().status == "collected"
+    invoice_page = web.get(f"/invoices/{Invoice.objects.get(customer=seed.alice).pk}/")
+    assert b"under mandate A-1-1 (DE98ZZZ09999999999)" in invoice_page.content
+    assert f"{batch.debits.get().end_to_end_id} collected".encode() in invoice_page.content
     customer_page = web.get(f"/customers/{seed.alice.pk}/")
     assert (
         b"A-1-1" in customer_page.content

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
@@ -105,6 +105,11 @@ class CollectionRunForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in ("on", "until"):
+            value = data.get(name)
+            if value is not None and not date(2000, 1, 1) <= value <= date(2100, 12, 31):
+                self.add_error(name, "Give a date between 2000-01-01 and 2100-12-31.")
+                data.pop(name, None)
         if data.get("on") and data.get("until") and data["until"] < data["on"]:
             self.add_error("until", "Choose a day on or after the run date.")
         if data.get("until") and data.get("on") and data["until"] > data["on"] + timedelta(days=60):
