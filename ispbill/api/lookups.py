@@ -14,7 +14,7 @@ from django.http import Http404, HttpRequest
 
 from ispbill.accounts.models import ApiToken, User
 from ispbill.accounts.permissions import Access, access_for_request
-from ispbill.billing.models import BillingRun
+from ispbill.billing.models import BillingRun, PlanChange
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import current_customer_id, current_partner_ids, get_scoped_or_404
@@ -131,6 +131,7 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "tax_rate_id": _scoped(TaxRate),
     "partner_price_id": _scoped(PartnerPrice),
     "service_id": _scoped(Service),
+    "plan_change_id": _scoped(PlanChange),
     "one_time_charge_id": _scoped(OneTimeCharge),
     "invoice_id": _scoped(Invoice),
     "credit_note_id": _scoped(CreditNote),
