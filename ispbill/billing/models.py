@@ -325,6 +325,7 @@ class PlanChange(models.Model):
         max_length=10, choices=PlanChangeStatus.choices, default=PlanChangeStatus.SCHEDULED
     )
     requested_by = models.CharField(max_length=150, blank=True)
+    via_portal = models.BooleanField(default=False, help_text="Asked by the customer in the portal")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.billing.models import PlanChange, PlanChangeStatus
 from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
@@ -117,6 +118,12 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "customer": customer,
         "currency": customer.partner.currency,
         "services": Service.objects.filter(customer=customer).select_related("tariff"),
+        "scheduled_changes": {
+            c.service_id: c
+            for c in PlanChange.objects.filter(
+                customer=customer, status=PlanChangeStatus.SCHEDULED
+            ).select_related("new_tariff")
+        },
         "charges": OneTimeCharge.objects.filter(customer=customer).order_by("-charge_date")[:20],
         "finance": finance,
         "writable": access.can("customers.write")
