@@ -59,6 +59,8 @@ CAPABILITIES: dict[str, str] = {
     "audit.read": "Browse the audit log (of the own partner for partner admins)",
     "impersonate": "View the application as a partner",
     "portal.read": "Customer portal: own services, invoices, PDFs, payments and balance",
+    "portal.change_plan": "Customer portal: change the plan of own services (where the issuer "
+    "offers it)",
     "tokens.own": "Create and revoke one's own API tokens",
 }
 
@@ -66,7 +68,7 @@ _ALL = frozenset(CAPABILITIES)
 _COMMON = frozenset({"tokens.own"})
 
 _OPERATOR: dict[str, frozenset[str]] = {
-    Role.ADMIN: _ALL - {"portal.read"},
+    Role.ADMIN: _ALL - {"portal.read", "portal.change_plan"},
     Role.ACCOUNTANT: _COMMON
     | {
         "customers.read",
@@ -144,7 +146,7 @@ _READ_ONLY = frozenset(
         "tokens.own",
     }
 )
-_CUSTOMER = frozenset({"portal.read", "tokens.own"})
+_CUSTOMER = frozenset({"portal.read", "portal.change_plan", "tokens.own"})
 
 
 def capabilities_for(

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest
 
 from ispbill.accounts.models import ApiToken, User
 from ispbill.accounts.permissions import Access, access_for_request
+from ispbill.billing.models import PlanChange
 from ispbill.billing.selectors import billing_runs_visible
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
 from ispbill.catalog.selectors import tariffs_offered
@@ -112,6 +113,7 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "tax_rate_id": _scoped(TaxRate),
     "partner_price_id": _scoped(PartnerPrice),
     "service_id": _scoped(Service),
+    "plan_change_id": _scoped(PlanChange),
     "one_time_charge_id": _scoped(OneTimeCharge),
     "invoice_id": _scoped(Invoice),
     "credit_note_id": _scoped(CreditNote),

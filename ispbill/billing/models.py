@@ -104,7 +104,8 @@ class Charge(models.Model):
         db_constraint=False,
     )
     # Plan changes (docs/billing.md "Changing plan"). None of these is written by the billing
-    # run, which inserts the columns above only.
+    # run, which inserts the columns above only; unconstrained as the others (a foreign key is
+    # checked for every row inserted, even a NULL one), guarded as they are.
     # The first day a plan change gave back: the charge then stands for its period up to the
     # day before. Set once, by the change that credits it; a charge credited from its first
     # day holds no day and steps out of the exactly-once guard, so the new tariff can charge
@@ -119,6 +120,7 @@ class Charge(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         db_index=False,  # the unique constraint below serves it
+        db_constraint=False,
     )
     credit_note = models.ForeignKey(
         "invoicing.CreditNote",
@@ -126,6 +128,7 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_constraint=False,
     )
     plan_change = models.ForeignKey(
         "billing.PlanChange",
@@ -133,6 +136,7 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="charges",
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -326,6 +330,7 @@ class PlanChange(models.Model):
         max_length=10, choices=PlanChangeStatus.choices, default=PlanChangeStatus.SCHEDULED
     )
     requested_by = models.CharField(max_length=150, blank=True)
+    via_portal = models.BooleanField(default=False, help_text="Asked by the customer in the portal")
     created_at = models.DateTimeField(auto_now_add=True)
     applied_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,7 @@ it wrote: the preview and the change are one code path."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -134,9 +135,11 @@ def plan_change_effective_date(*, service: Service, when: str | date, today: dat
 
 
 def portal_plan_change_allowed(customer: Customer) -> bool:
-    """Whether the customer's issuer lets its customers change plan in the portal."""
+    """Whether the customer's issuer lets its customers change plan in the portal. Never an
+    aggregated partner's customer: it is billed through its partner, at the partner's
+    prices, which are not the customer's to see."""
     ctx, _, _ = _context(customer)
-    return bool(ctx.issuer.portal_plan_change)
+    return bool(ctx.issuer.portal_plan_change) and not ctx.held
 
 
 def _check(
@@ -219,6 +222,7 @@ class DocumentFigures:
     net_minor: int
     tax_minor: int
     total_minor: int
+    wholesale: bool = False  # to an own-invoicing partner, not to the customer
 
 
 @dataclass
@@ -240,6 +244,14 @@ class PlanChangeOutcome:
     @property
     def customer_lines(self) -> list[ChangeLine]:
         return [line for line in self.lines if not line.wholesale]
+
+    def for_customer(self) -> PlanChangeOutcome:
+        """What the customer sees: without what its partner is billed wholesale."""
+        return dataclasses.replace(
+            self,
+            lines=self.customer_lines,
+            documents=[d for d in self.documents if not d.wholesale],
+        )
 
     @property
     def credited_minor(self) -> int:
@@ -798,7 +810,12 @@ def _outcome(
     for cn in {cn.pk: cn for cn in settled.values()}.values():
         outcome.documents.append(
             DocumentFigures(
-                "credit note", cn.invoice.number, cn.net_minor, cn.tax_minor, cn.total_minor
+                "credit note",
+                cn.invoice.number,
+                cn.net_minor,
+                cn.tax_minor,
+                cn.total_minor,
+                wholesale=cn.customer_id != customer.pk,
             )
         )
     if invoice is not None:
@@ -848,6 +865,7 @@ def plan_change_request(
         new_tariff=tariff,
         effective_date=effective,
         requested_by=_actor_label(actor),
+        via_portal=portal,
     )
     audit_record(
         action="plan_change.requested",

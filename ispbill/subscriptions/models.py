@@ -179,6 +179,7 @@ class OneTimeCharge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_constraint=False,  # invoices are never deleted (core/guards.py)
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

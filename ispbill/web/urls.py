@@ -8,6 +8,7 @@ from ispbill.web import (
     views_data,
     views_finance,
     views_partners,
+    views_plan_changes,
     views_portal,
     views_radius,
     views_sepa,
@@ -52,6 +53,18 @@ urlpatterns = [
         "customers/<int:customer_id>/charges/new/",
         views_customers.one_time_charge_new,
         name="one_time_charge_new",
+    ),
+    # services and their plan changes
+    path("services/<int:service_id>/", views_plan_changes.service_detail, name="service"),
+    path(
+        "services/<int:service_id>/change-plan/",
+        views_plan_changes.service_change_plan,
+        name="service_change_plan",
+    ),
+    path(
+        "plan-changes/<int:plan_change_id>/cancel/",
+        views_plan_changes.plan_change_cancel_view,
+        name="plan_change_cancel",
     ),
     path(
         "customers/<int:customer_id>/statement/",
@@ -196,6 +209,16 @@ urlpatterns = [
         "portal/direct-debit/<int:mandate_id>/revoke/",
         views_sepa.portal_mandate_revoke,
         name="portal_mandate_revoke",
+    ),
+    path(
+        "portal/services/<int:service_id>/change-plan/",
+        views_plan_changes.portal_change_plan,
+        name="portal_change_plan",
+    ),
+    path(
+        "portal/plan-changes/<int:plan_change_id>/cancel/",
+        views_plan_changes.portal_plan_change_cancel,
+        name="portal_plan_change_cancel",
     ),
     # access (audit log, users, API tokens, view as partner)
     path("audit/", views_access.audit_log, name="audit_log"),

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.billing.actions import one_time_charge_create, service_create
+from ispbill.billing.models import PlanChange, PlanChangeStatus
 from ispbill.billing.moves import PartnerChangeError, customer_partner_move, move_targets
 from ispbill.catalog.models import TaxRate
 from ispbill.catalog.selectors import tariffs_sellable
@@ -123,6 +124,12 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "customer": customer,
         "currency": customer.partner.currency,
         "services": Service.objects.filter(customer=customer).select_related("tariff"),
+        "scheduled_changes": {
+            c.service_id: c
+            for c in PlanChange.objects.filter(
+                customer=customer, status=PlanChangeStatus.SCHEDULED
+            ).select_related("new_tariff")
+        },
         "charges": OneTimeCharge.objects.filter(customer=customer).order_by("-charge_date")[:20],
         "finance": finance,
         "writable": access.can("customers.write")

@@ -7,6 +7,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.billing.models import PlanChange, PlanChangeStatus
+from ispbill.billing.plan_changes import portal_plan_change_allowed
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_update
@@ -41,6 +43,14 @@ def portal(request: HttpRequest) -> HttpResponse:
         "balance": customer_balance(me),
         "open_invoices": customer_open_invoices(me),
         "services": Service.objects.filter(customer=me).select_related("tariff"),
+        "can_change_plan": access_of(request).can("portal.change_plan")
+        and portal_plan_change_allowed(me),
+        "scheduled_changes": {
+            c.service_id: c
+            for c in PlanChange.objects.filter(
+                customer=me, status=PlanChangeStatus.SCHEDULED
+            ).select_related("new_tariff")
+        },
         "invoices": Invoice.objects.filter(customer=me)[:5],
         "payments": Payment.objects.filter(customer=me)[:5],
     }

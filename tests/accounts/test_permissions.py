@@ -52,7 +52,7 @@ EXPECTED = [
     (
         Role.CUSTOMER,
         PartnerMode.PERCENTAGE,
-        {"portal.read"},
+        {"portal.read", "portal.change_plan"},
         {"customers.read", "finance.read", "audit.read"},
     ),
     (Role.PARTNER_ADMIN, PartnerMode.DIRECT, set(), {"customers.read"}),
@@ -71,6 +71,8 @@ def test_disabled_partner_keeps_reading_only():
     caps = capabilities_for(Role.PARTNER_ADMIN, PartnerMode.OWN_INVOICING, partner_active=False)
     assert "finance.read" in caps
     assert not {"customers.write", "finance.write", "users.manage"} & caps
+    portal = capabilities_for(Role.CUSTOMER, PartnerMode.PERCENTAGE, partner_active=False)
+    assert portal == {"portal.read", "tokens.own"}
 
 
 @pytest.mark.django_db

@@ -29,8 +29,8 @@ from tests.security.world import database_fingerprint
 
 pytestmark = pytest.mark.django_db
 
-# Invoices and journal entries are never deleted, referenced or not (DOMAIN.md).
-NEVER_DELETED = {"invoicing.invoice", "ledger.journalentry"}
+# Invoices, credit notes and journal entries are never deleted, referenced or not (DOMAIN.md).
+NEVER_DELETED = {"invoicing.invoice", "invoicing.creditnote", "ledger.journalentry"}
 
 
 def unconstrained_references() -> Iterator[tuple[type[models.Model], models.ForeignKey[Any, Any]]]:
@@ -42,9 +42,9 @@ def unconstrained_references() -> Iterator[tuple[type[models.Model], models.Fore
 
 
 def test_the_unconstrained_references_are_the_ones_this_file_knows():
-    """23 references from the billing tables; their targets are the guarded tables."""
+    """27 references from the billing tables; their targets are the guarded tables."""
     refs = list(unconstrained_references())
-    assert len(refs) == 23
+    assert len(refs) == 27
     targets = {field.related_model._meta.label_lower for _, field in refs}  # type: ignore[union-attr]
     assert targets == NEVER_DELETED | set(FRESH)
 
@@ -67,8 +67,46 @@ def _fresh_one_time_charge() -> Any:
     )
 
 
+def _fresh_charge() -> Any:
+    from ispbill.billing.models import Charge
+
+    s = _fresh_service()
+    return Charge.objects.create(
+        partner_id=s.partner_id,
+        issuer_id=s.partner_id,
+        customer_id=s.customer_id,
+        account_id=s.customer_id,
+        service=s,
+        tariff_id=s.tariff_id,
+        billing_date=date(2026, 4, 1),
+        period_start=date(2026, 4, 1),
+        period_end=date(2026, 4, 30),
+        description="April",
+        unit_price_minor=3000,
+        amount_minor=3000,
+        tax_rate_bp=1900,
+        currency="EUR",
+    )
+
+
+def _fresh_plan_change() -> Any:
+    from ispbill.billing.models import PlanChange
+
+    s = _fresh_service()
+    return PlanChange.objects.create(
+        partner_id=s.partner_id,
+        customer_id=s.customer_id,
+        service=s,
+        old_tariff_id=s.tariff_id,
+        new_tariff=tariff(),
+        effective_date=date(2026, 5, 1),
+    )
+
+
 # A row of each guarded table that nothing refers to yet.
 FRESH: dict[str, Callable[[], Any]] = {
+    "billing.charge": _fresh_charge,
+    "billing.planchange": _fresh_plan_change,
     "partners.partner": lambda: PartnerFactory(mode=PartnerMode.PERCENTAGE),
     "catalog.tariff": lambda: tariff(),
     "billing.billingrun": lambda: BillingRun.objects.create(run_date=date(2026, 4, 1)),
@@ -96,6 +134,29 @@ def billed(home):  # type: ignore[no-untyped-def]
         charge_date=date(2026, 3, 20),
     )
     billing_run_start(run_date=date(2026, 4, 1))
+    # A plan change given back by credit note (the credits' references), and a late-payment
+    # fee (a one-time charge naming its invoice).
+    from ispbill.billing.fees import late_payment_fees_charge
+    from ispbill.billing.plan_changes import plan_change_request
+    from ispbill.subscriptions.models import Service
+
+    faster = tariff(price=4500)
+    faster.available_to.add(partner)
+    plan_change_request(
+        service=Service.objects.get(customer=c),
+        tariff=faster,
+        effective=date(2026, 4, 17),
+        today=date(2026, 4, 17),
+    )
+    Partner.objects.filter(pk=home.pk).update(
+        fee_late_payment_minor=500, fee_tax_rate=t.tax_rate, late_fee_days=0
+    )
+    assert late_payment_fees_charge(today=date(2026, 5, 1))
+    if connection.vendor == "postgresql":
+        # As at a commit: the deferred checks of these rows now (PostgreSQL refuses to
+        # TRUNCATE, as flush does, a table with checks pending in the transaction).
+        with connection.cursor() as cur:
+            cur.execute("SET CONSTRAINTS ALL IMMEDIATE")
     for model, _ in unconstrained_references():
         assert model._base_manager.exists(), model  # the scenario reaches every table
 

@@ -43,6 +43,7 @@ KWARG_MODELS: dict[str, str] = {
     "partner_price_id": "catalog.partnerprice",
     "service_id": "subscriptions.service",
     "one_time_charge_id": "subscriptions.onetimecharge",
+    "plan_change_id": "billing.planchange",
     "charge_id": "billing.charge",
     "run_id": "billing.billingrun",
     "billing_run_id": "billing.billingrun",

@@ -37,6 +37,12 @@ def speed(kbps: Any) -> str:
     return f"{value // 1000} Mbit/s" if value >= 1000 else f"{value} kbit/s"
 
 
+@register.filter
+def get_item(mapping: Any, key: Any) -> Any:
+    """``{{ changes|get_item:service.id }}``: a dict's value, or None."""
+    return mapping.get(key) if mapping else None
+
+
 @register.simple_tag(takes_context=True)
 def query_with(context: Any, **changes: Any) -> str:
     """The current query string with some parameters replaced (pagination, sorting)."""
