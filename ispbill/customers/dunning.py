@@ -19,11 +19,14 @@ again)."""
 from __future__ import annotations
 
 import logging
+import hashlib
+import json
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
 from ispbill.billing.models import BillingFailure, FailureStage
@@ -43,48 +46,143 @@ OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
 
 @dataclass
 class DunningResult:
+    """What a dunning run did, or (``dry_run``) would do: the same lists either way, since a
+    dry run is the run itself, rolled back."""
+
+    today: date | None = None
+    dry_run: bool = False
+    issuer_id: int | None = None  # None: the operator's run
     blocked: list[int] = field(default_factory=list)
     deactivated: list[int] = field(default_factory=list)
+    # Sub-customers blocked because their aggregated partner's account was blocked or
+    # deactivated (``block_subcustomers``).
+    subcustomers_blocked: list[int] = field(default_factory=list)
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
+    reminded: list[tuple[int, int]] = field(default_factory=list)  # (invoice id, days late)
+    reasons: dict[int, str] = field(default_factory=dict)  # customer id -> why
+    days_late: dict[int, int] = field(default_factory=dict)  # customer id -> days overdue
     failures: list[FailureInfo] = field(default_factory=list)
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not (
+            self.blocked
+            or self.deactivated
+            or self.subcustomers_blocked
+            or self.reminded
+            or self.failures
+        )
+
+    def fingerprint(self) -> str:
+        """A digest of what the run does: a preview confirmed is run only if the run would
+        still do exactly this (nothing was paid or issued in between)."""
+        plan = [
+            sorted(self.blocked),
+            sorted(self.deactivated),
+            sorted(self.subcustomers_blocked),
+            sorted(self.reminded),
+        ]
+        return hashlib.sha256(json.dumps(plan).encode()).hexdigest()[:32]
+
+
+class DunningError(ValueError):
+    """A dunning run that cannot be started as asked (the message says why)."""
+
+
+class _DunningRollback(Exception):
+    def __init__(self, result: DunningResult) -> None:
+        self.result = result
 
 
 def _issuers() -> dict[int, Partner]:
     return {p.pk: p for p in Partner.objects.all()}
 
 
-def _set_status(customers: list[Customer], status: str, reason: str) -> None:
+def own_run_partner_ids() -> list[int]:
+    """Own-invoicing partners that run their own billing and dunning
+    (``Partner.runs_own_billing``): the operator's runs leave their customers out."""
+    return list(
+        Partner.objects.filter(mode=PartnerMode.OWN_INVOICING, runs_own_billing=True).values_list(
+            "pk", flat=True
+        )
+    )
+
+
+def dunning_scope(issuer: Partner | None) -> Q:
+    """The customers (and their invoices, failures: by ``partner_id``) a dunning run covers:
+    an own-invoicing partner's run its own customers; the operator's run everyone else."""
+    if issuer is not None:
+        return Q(partner_id=issuer.pk)
+    own = own_run_partner_ids()
+    return ~Q(partner_id__in=own) if own else Q()
+
+
+def _set_status(
+    customers: list[Customer],
+    status: str,
+    reason: str,
+    *,
+    actor: Any = "dunning",
+    with_partner: bool | None = None,
+) -> None:
     now = timezone.now()
+    fields = ["status", "status_changed_at"]
+    if with_partner is not None:
+        fields.append("blocked_with_partner")
     for c in customers:
         old = c.status
         c.status = status
         c.status_changed_at = now
+        if with_partner is not None:
+            c.blocked_with_partner = with_partner
         audit_record(
             action=f"customer.{status}",
             obj=c,
-            actor="dunning",
+            actor=actor,
             changes={"status": {"before": old, "after": status}, "reason": reason},
         )
-    Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
+    Customer.objects.bulk_update(customers, fields)
     radius_sync_customers(customer_ids=[c.pk for c in customers])
 
 
-def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[int]:
-    """Blocked customers with no overdue invoice left become active again at once."""
-    blocked = list(Customer.objects.filter(pk__in=customer_ids, status=CustomerStatus.BLOCKED))
-    if not blocked:
+def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:
+    """The partners whose accounts these customers are, by account id."""
+    if not account_ids:
+        return {}
+    return {p.account_id: p for p in Partner.objects.filter(account_id__in=account_ids)}
+
+
+def customers_unblock_if_clear(
+    *, customer_ids: list[int], today: date, actor: Any = "dunning"
+) -> list[int]:
+    """Blocked customers with no overdue invoice left become active again at once. A
+    partner's account clear of overdue invoices becomes active again also from inactive
+    (dunning deactivated it: its "inactive" cuts off the partner, which has paid), and its
+    sub-customers blocked with it are unblocked. Returns the customers made active."""
+    accounts = partner_accounts(list(customer_ids))
+    candidates = list(
+        Customer.objects.filter(pk__in=list(customer_ids)).filter(
+            Q(status=CustomerStatus.BLOCKED)
+            | Q(pk__in=list(accounts), status=CustomerStatus.INACTIVE)
+        )
+    )
+    ids = {c.pk for c in candidates} | set(accounts)
+    if not ids:
         return []
     still_overdue = set(
         Invoice.objects.filter(
-            customer_id__in=[c.pk for c in blocked], status__in=OPEN, due_date__lt=today
+            customer_id__in=list(ids), status__in=OPEN, due_date__lt=today
         ).values_list("customer_id", flat=True)
     )
-    below_min = _below_min_balance([c for c in blocked if c.pk not in still_overdue])
-    clear = [c for c in blocked if c.pk not in still_overdue and c.pk not in below_min]
-    _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
-    _cascade_partner_accounts([c.pk for c in clear], CustomerStatus.ACTIVE)
-    return [c.pk for c in clear]
+    below_min = _below_min_balance([c for c in candidates if c.pk not in still_overdue])
+    clear = [c for c in candidates if c.pk not in still_overdue and c.pk not in below_min]
+    _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice", actor=actor)
+    released = subcustomers_release(
+        account_ids=[pk for pk in accounts if pk not in still_overdue and pk not in below_min],
+        actor=actor,
+    )
+    return [c.pk for c in clear] + released
 
 
 def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
@@ -122,29 +220,62 @@ def _below_min_balance(customers: list[Customer]) -> set[int]:
     return {c.pk for c in with_min if balances[c.pk] < (c.min_balance_minor or 0)}
 
 
-def _cascade_partner_accounts(account_ids: list[int], status: str) -> None:
-    """An aggregated partner's account blocked/unblocked takes its sub-customers along."""
-    partners = Partner.objects.filter(
-        account_id__in=account_ids, mode=PartnerMode.AGGREGATED, block_subcustomers=True
+def subcustomers_block(
+    *, partner: Partner, account_status: str, actor: Any = "dunning"
+) -> list[int]:
+    """An aggregated partner set to ``block_subcustomers`` whose account is blocked or
+    deactivated: its active sub-customers are blocked with it (marked
+    ``blocked_with_partner``, so the partner's payment unblocks exactly them)."""
+    if partner.mode != PartnerMode.AGGREGATED or not partner.block_subcustomers:
+        return []
+    subs = list(
+        Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE).order_by("pk")
     )
-    for partner in partners:
-        if status == CustomerStatus.BLOCKED:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE))
-            _set_status(subs, CustomerStatus.BLOCKED, f"partner account {partner.name} blocked")
-        else:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.BLOCKED))
-            _set_status(subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked")
+    word = "deactivated" if account_status == CustomerStatus.INACTIVE else "blocked"
+    _set_status(
+        subs,
+        CustomerStatus.BLOCKED,
+        f"partner account {partner.name} {word}",
+        actor=actor,
+        with_partner=True,
+    )
+    return [c.pk for c in subs]
+
+
+def subcustomers_release(*, account_ids: list[int], actor: Any = "dunning") -> list[int]:
+    """The sub-customers blocked with their partner's account (``blocked_with_partner``)
+    become active again: the partner paid, or its account was unblocked. Sub-customers
+    blocked for a reason of their own stay blocked."""
+    partners = partner_accounts(account_ids)
+    if not partners:
+        return []
+    subs = list(
+        Customer.objects.filter(
+            partner_id__in=[p.pk for p in partners.values()],
+            status=CustomerStatus.BLOCKED,
+            blocked_with_partner=True,
+        ).order_by("pk")
+    )
+    _set_status(
+        subs, CustomerStatus.ACTIVE, "partner account cleared", actor=actor, with_partner=False
+    )
+    return [c.pk for c in subs]
 
 
 def _set_status_isolated(
-    customers: list[Customer], status: str, reason: str, failures: list[FailureInfo]
+    customers: list[Customer],
+    status: str,
+    reason: str,
+    failures: list[FailureInfo],
+    *,
+    actor: Any = "dunning",
 ) -> list[Customer]:
     """``_set_status`` for them all in a savepoint; if it raises, one by one, recording the
     customers that fail. Returns the customers changed."""
     before = {c.pk: (c.status, c.status_changed_at) for c in customers}
     try:
         with transaction.atomic():
-            _set_status(customers, status, reason)
+            _set_status(customers, status, reason, actor=actor)
         return customers
     except NOT_ISOLATED:
         raise
@@ -155,7 +286,7 @@ def _set_status_isolated(
         c.status, c.status_changed_at = before[c.pk]
         try:
             with transaction.atomic():
-                _set_status([c], status, reason)
+                _set_status([c], status, reason, actor=actor)
             done.append(c)
         except NOT_ISOLATED:
             raise
@@ -173,60 +304,117 @@ def _set_status_isolated(
     return done
 
 
-@transaction.atomic
-def dunning_run(*, today: date) -> DunningResult:
-    """Block, deactivate and remind, for every issuer, as of ``today``."""
-    result = DunningResult()
-    # This run retries what failed in the last one; what fails again is recorded anew.
-    BillingFailure.objects.filter(
-        stage__in=[FailureStage.DUNNING, FailureStage.REMINDER], resolved_at__isnull=True
-    ).update(resolved_at=timezone.now())
+def dunning_run(
+    *,
+    today: date,
+    dry_run: bool = False,
+    issuer: Partner | None = None,
+    actor: Any = "dunning",
+) -> DunningResult:
+    """Block, deactivate and remind as of ``today``: the operator's run (``issuer`` None)
+    for every customer but those of own-invoicing partners that run their own, or one
+    own-invoicing partner's run for its customers.
+
+    ``dry_run`` is the same run in a transaction that is rolled back: what it returns is
+    exactly what the run would do (the preview), and nothing is written or sent."""
+    if issuer is not None and issuer.mode != PartnerMode.OWN_INVOICING:
+        raise DunningError("Only an own-invoicing partner runs its own dunning.")
+    if not dry_run:
+        with transaction.atomic():
+            return _dunning(today=today, issuer=issuer, dry_run=False, actor=actor)
+    try:
+        with transaction.atomic():
+            raise _DunningRollback(_dunning(today=today, issuer=issuer, dry_run=True, actor=actor))
+    except _DunningRollback as rollback:
+        return rollback.result
+
+
+def _dunning(*, today: date, issuer: Partner | None, dry_run: bool, actor: Any) -> DunningResult:
+    result = DunningResult(today=today, dry_run=dry_run, issuer_id=issuer.pk if issuer else None)
     issuers = _issuers()
     home = next(p for p in issuers.values() if p.is_home)
+    # One dunning run of a scope at a time (a double click, the scheduler beside a person):
+    # the second waits here, then finds the work done.
+    Partner.objects.select_for_update(no_key=True).filter(pk=(issuer or home).pk).first()
+    scope = dunning_scope(issuer)
+    # This run retries what failed in the last one; what fails again is recorded anew.
+    BillingFailure.objects.filter(
+        scope, stage__in=[FailureStage.DUNNING, FailureStage.REMINDER], resolved_at__isnull=True
+    ).update(resolved_at=timezone.now())
     # Earliest due date of an overdue invoice, per customer: one aggregate query.
     overdue = dict(
-        Invoice.objects.filter(status__in=OPEN, due_date__lt=today)
+        Invoice.objects.filter(scope, status__in=OPEN, due_date__lt=today)
         .values_list("customer_id")
         .annotate(first_due=Min("due_date"))
     )
-    customers = Customer.objects.filter(pk__in=list(overdue)).exclude(
-        status=CustomerStatus.INACTIVE
+    customers = (
+        Customer.objects.filter(pk__in=list(overdue))
+        .exclude(status=CustomerStatus.INACTIVE)
+        .order_by("pk")
     )
     to_block: list[Customer] = []
     to_deactivate: list[Customer] = []
     for c in customers:
         partner = issuers[c.partner_id]
-        issuer = partner if partner.issues_own_documents else home
+        dunner = partner if partner.issues_own_documents else home
         days_late = (today - overdue[c.pk]).days
-        if issuer.deactivation_days is not None and days_late > issuer.deactivation_days:
+        result.days_late[c.pk] = days_late
+        if dunner.deactivation_days is not None and days_late > dunner.deactivation_days:
             to_deactivate.append(c)
+            result.reasons[c.pk] = (
+                f"{days_late} days overdue, past the deactivation period of "
+                f"{dunner.deactivation_days} days"
+            )
         elif (
-            issuer.blocking_days is not None
-            and days_late > issuer.blocking_days
+            dunner.blocking_days is not None
+            and days_late > dunner.blocking_days
             and c.status != CustomerStatus.BLOCKED
         ):
             to_block.append(c)
+            result.reasons[c.pk] = (
+                f"{days_late} days overdue, past the blocking period of {dunner.blocking_days} days"
+            )
     # Minimum balance: below it and past a due date -> blocked.
+    chosen = {c.pk for c in to_block} | {c.pk for c in to_deactivate}
     candidates = [
         c
         for c in Customer.objects.filter(
-            min_balance_minor__isnull=False, status=CustomerStatus.ACTIVE
-        )
-        if c.pk in overdue and c not in to_block and c not in to_deactivate
+            scope, min_balance_minor__isnull=False, status=CustomerStatus.ACTIVE
+        ).order_by("pk")
+        if c.pk in overdue and c.pk not in chosen
     ]
-    for pk in _below_min_balance(candidates):
-        to_block.append(next(c for c in candidates if c.pk == pk))
+    below = _below_min_balance(candidates)
+    for c in candidates:
+        if c.pk in below:
+            to_block.append(c)
+            result.reasons[c.pk] = "balance below its minimum balance past a due date"
     failures = result.failures
     to_block = _set_status_isolated(
-        to_block, CustomerStatus.BLOCKED, "overdue past the blocking period", failures
+        to_block, CustomerStatus.BLOCKED, "overdue past the blocking period", failures, actor=actor
     )
     to_deactivate = _set_status_isolated(
-        to_deactivate, CustomerStatus.INACTIVE, "overdue past the deactivation period", failures
+        to_deactivate,
+        CustomerStatus.INACTIVE,
+        "overdue past the deactivation period",
+        failures,
+        actor=actor,
     )
-    for account in to_block:
+    result.blocked = [c.pk for c in to_block]
+    result.deactivated = [c.pk for c in to_deactivate]
+    # Partners' accounts blocked or deactivated, by this run or before while still overdue:
+    # the sub-customers of those set so are blocked with them.
+    cut_off = dict(
+        Customer.objects.filter(
+            pk__in=list(partner_accounts(list(overdue))),
+            status__in=[CustomerStatus.BLOCKED, CustomerStatus.INACTIVE],
+        ).values_list("pk", "status")
+    )
+    for account_id, partner in sorted(partner_accounts(list(cut_off)).items()):
         try:
             with transaction.atomic():
-                _cascade_partner_accounts([account.pk], CustomerStatus.BLOCKED)
+                subs = subcustomers_block(
+                    partner=partner, account_status=cut_off[account_id], actor=actor
+                )
         except NOT_ISOLATED:
             raise
         except Exception as exc:
@@ -234,16 +422,20 @@ def dunning_run(*, today: date) -> DunningResult:
                 failure_record(
                     run_id=None,
                     stage=FailureStage.DUNNING,
-                    partner_id=account.partner_id,
-                    customer_id=account.pk,
+                    partner_id=partner.pk,
+                    customer_id=account_id,
                     exc=exc,
                 )
             )
-    result.blocked = [c.pk for c in to_block]
-    result.deactivated = [c.pk for c in to_deactivate]
-    result.reminders = reminders_send(
-        today=today, issuers=issuers, home=home, failures=result.failures
+            continue
+        result.subcustomers_blocked.extend(subs)
+        word = "deactivated" if cut_off[account_id] == CustomerStatus.INACTIVE else "blocked"
+        for pk in subs:
+            result.reasons[pk] = f"{partner.name}'s account is {word} (block sub-customers)"
+    result.reminded = _reminders_queue(
+        today=today, issuers=issuers, scope=scope, failures=result.failures
     )
+    result.reminders = len(result.reminded)
     return result
 
 
@@ -258,8 +450,20 @@ def reminders_send(
     home: Partner,
     failures: list[FailureInfo] | None = None,
 ) -> int:
-    """Queue the reminders due ``today``. One whose email cannot be made (its template or
-    data raise) is recorded in ``failures`` and skipped; the others go out."""
+    """Queue the reminders due ``today`` for every issuer; how many."""
+    return len(_reminders_queue(today=today, issuers=issuers, scope=Q(), failures=failures))
+
+
+def _reminders_queue(
+    *,
+    today: date,
+    issuers: dict[int, Partner],
+    scope: Q,
+    failures: list[FailureInfo] | None = None,
+) -> list[tuple[int, int]]:
+    """Queue the reminders due ``today`` of the invoices in ``scope``: (invoice id, days
+    after due) of each. One whose email cannot be made (its template or data raise) is
+    recorded in ``failures`` and skipped; the others go out."""
     failures = failures if failures is not None else []
     reminder_days: dict[int, list[int]] = {}
     for p in issuers.values():
@@ -268,10 +472,17 @@ def reminders_send(
         )
     max_days = max((d for days in reminder_days.values() for d in days), default=0)
     if not max_days:
-        return 0
-    candidates = Invoice.objects.filter(
-        status__in=OPEN, due_date__lt=today, due_date__gte=today - timedelta(days=max_days)
-    ).select_related("customer")
+        return []
+    candidates = (
+        Invoice.objects.filter(
+            scope,
+            status__in=OPEN,
+            due_date__lt=today,
+            due_date__gte=today - timedelta(days=max_days),
+        )
+        .select_related("customer")
+        .order_by("pk")
+    )
     done = set(
         Reminder.objects.filter(invoice__in=candidates).values_list("invoice_id", "days_after_due")
     )
@@ -336,6 +547,5 @@ def reminders_send(
         for inv, days_late in due
         if not inv.customer.email or _reminder_key(inv.pk, days_late) in queued
     ]
-    sent = len(new)
     Reminder.objects.bulk_create(new, ignore_conflicts=True)
-    return sent
+    return sorted((r.invoice_id, r.days_after_due) for r in new)

@@ -80,7 +80,10 @@ def customer_update(*, customer: Customer, actor: Any = None, **fields: Any) -> 
 def customer_status_set(
     *, customer: Customer, status: str, actor: Any = None, reason: str = ""
 ) -> Customer:
-    """Block, unblock (active) or deactivate a customer by hand."""
+    """Block, unblock (active) or deactivate a customer by hand. An aggregated partner's
+    account takes its sub-customers along as dunning does (``block_subcustomers``): blocked
+    or deactivated, its active sub-customers are blocked; active again, those blocked with
+    it are unblocked."""
     if status not in CustomerStatus.values:
         raise ValidationError(f"Unknown status {status!r}.")
     locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
@@ -97,4 +100,16 @@ def customer_status_set(
         actor=actor,
         changes={"status": {"before": before, "after": status}, "reason": reason or "by hand"},
     )
+    from ispbill.customers.dunning import (
+        partner_accounts,
+        subcustomers_block,
+        subcustomers_release,
+    )
+
+    partner = partner_accounts([locked.pk]).get(locked.pk)
+    if partner is not None:
+        if status == CustomerStatus.ACTIVE:
+            subcustomers_release(account_ids=[locked.pk], actor=actor)
+        elif status in (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE):
+            subcustomers_block(partner=partner, account_status=status, actor=actor)
     return locked
