@@ -18,9 +18,9 @@ again)."""
 
 from __future__ import annotations
 
-import logging
 import hashlib
 import json
+import logging
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any

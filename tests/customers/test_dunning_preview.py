@@ -122,7 +122,7 @@ def test_the_preview_lists_what_the_run_then_does_and_writes_nothing(
 
 def test_the_partner_pays_and_its_sub_customers_come_back(book):
     dunning_run(today=JUN15)
-    sub1, sub2, sub3 = book["subs"]
+    sub1 = book["subs"][0]
     assert Customer.objects.get(pk=sub1.pk).blocked_with_partner
     # 100.00 of 107.10: still overdue, everyone stays as they are.
     payment_record(
