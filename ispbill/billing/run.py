@@ -22,6 +22,7 @@ they stop the run, which the next run resumes."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections import defaultdict
@@ -32,7 +33,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
@@ -144,13 +145,31 @@ def failure_record(
     return info
 
 
+def recipient_label(*, kind: str, partner_name: str, owner_name: str | None, home: bool) -> str:
+    """Who an invoice goes to, for a run's totals: a partner's account (its aggregated or
+    wholesale invoice), else the customers of the invoice's partner."""
+    if kind == InvoiceKind.AGGREGATED:
+        return f"{owner_name or partner_name} (aggregated invoice)"
+    if kind == InvoiceKind.WHOLESALE:
+        return f"{owner_name or partner_name} (wholesale invoice)"
+    return "Own customers" if home else f"Customers of {partner_name}"
+
+
 @dataclass
 class ChunkStats:
     customers_billed: int = 0
     invoices_issued: int = 0
     charges_created: int = 0
+    # Customers (and partners' aggregations) with more than one billing date in this run:
+    # a catch-up, which a person confirms with the per-date breakdown (``per_date``).
+    caught_up: int = 0
     totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Per recipient: a partner's customers, or a partner's account (aggregated, wholesale).
     per_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per (issuer, recipient): who issues to whom.
+    groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Per billing date: invoices and totals per currency.
+    per_date: dict[date, dict[str, Any]] = field(default_factory=dict)
     failures: list[FailureInfo] = field(default_factory=list)
 
     def merge(self, other: ChunkStats) -> None:
@@ -158,28 +177,57 @@ class ChunkStats:
         self.customers_billed += other.customers_billed
         self.invoices_issued += other.invoices_issued
         self.charges_created += other.charges_created
+        self.caught_up += other.caught_up
         for cur, v in other.totals.items():
             self.totals[cur] = self.totals.get(cur, 0) + v
         for name, figures in other.per_partner.items():
-            mine = self.per_partner.setdefault(
-                name, {"invoices": 0, "total_minor": 0, "currency": ""}
-            )
+            _figures_add(self.per_partner, name, figures)
+        for key, figures in other.groups.items():
+            _figures_add(self.groups, key, figures)
+        for day, figures in other.per_date.items():
+            mine = self.per_date.setdefault(day, {"invoices": 0, "totals": {}})
             mine["invoices"] += figures["invoices"]
-            mine["total_minor"] += figures["total_minor"]
-            mine["currency"] = figures["currency"]
+            for cur, v in figures["totals"].items():
+                mine["totals"][cur] = mine["totals"].get(cur, 0) + v
 
     def count_invoices(
-        self, drafts: list[InvoiceDraft], invoices: list[IssuedInvoice], names: dict[int, str]
+        self,
+        drafts: list[InvoiceDraft],
+        invoices: list[IssuedInvoice],
+        names: dict[int, str],
+        *,
+        home_id: int | None = None,
+        owners: dict[int, str] | None = None,
     ) -> None:
+        """Count issued invoices: totals, per recipient, per issuer and recipient, per
+        billing date. ``owners``: partner names by account id (aggregated, wholesale)."""
         self.invoices_issued += len(invoices)
+        owners = owners or {}
         for inv in invoices:
             self.totals[inv.currency] = self.totals.get(inv.currency, 0) + inv.total_minor
-            key = names.get(inv.partner_id, str(inv.partner_id))
-            figures = self.per_partner.setdefault(
-                key, {"invoices": 0, "total_minor": 0, "currency": inv.currency}
+            partner = names.get(inv.partner_id, str(inv.partner_id))
+            owner = owners.get(inv.customer_id)
+            figures = {"invoices": 1, "total_minor": inv.total_minor, "currency": inv.currency}
+            recipient = recipient_label(
+                kind=inv.kind,
+                partner_name=partner,
+                owner_name=owner,
+                home=inv.partner_id == home_id,
             )
-            figures["invoices"] += 1
-            figures["total_minor"] += inv.total_minor
+            _figures_add(self.per_partner, owner or partner, figures)
+            issuer = names.get(inv.issuer_id, str(inv.issuer_id))
+            _figures_add(self.groups, (issuer, recipient), figures)
+            if inv.billing_date is not None:
+                day = self.per_date.setdefault(inv.billing_date, {"invoices": 0, "totals": {}})
+                day["invoices"] += 1
+                day["totals"][inv.currency] = day["totals"].get(inv.currency, 0) + inv.total_minor
+
+
+def _figures_add(into: dict[Any, dict[str, Any]], key: Any, figures: dict[str, Any]) -> None:
+    mine = into.setdefault(key, {"invoices": 0, "total_minor": 0, "currency": ""})
+    mine["invoices"] += figures["invoices"]
+    mine["total_minor"] += figures["total_minor"]
+    mine["currency"] = figures["currency"] or mine["currency"]
 
 
 @dataclass
@@ -214,23 +262,91 @@ class BillingRunDateError(ValueError):
     pass
 
 
+class BillingRunBusy(BillingRunError):
+    """A run of the same scope and date is running already (the database refused a second:
+    ``billingrun_one_running_per_scope_date``)."""
+
+    def __init__(self, run: BillingRun | None, run_date: date) -> None:
+        self.run = run
+        which = f"Billing run {run.pk}" if run is not None else "A billing run"
+        super().__init__(
+            f"{which} for {run_date} is running already; wait for it to finish (its page "
+            "shows its progress). If its process is gone, mark it failed and start again."
+        )
+
+
+def billing_run_create(*, run_date: date, issuer: Partner | None, started_by: str) -> BillingRun:
+    """Record a new run as ``running``. The database allows one running run per scope and
+    date: a second start (a double click, the API retried, two people) raises
+    ``BillingRunBusy`` naming the run that is going. A run of that scope and date stuck
+    past ``BILLING_RUN_TIMEOUT`` (its process gone) is marked superseded and the new one
+    takes its place."""
+    from ispbill.billing.tasks import billing_run_stuck_before
+
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return BillingRun.objects.create(
+                    run_date=run_date, scope_partner=issuer, started_by=started_by
+                )
+        except IntegrityError as exc:
+            running = (
+                BillingRun.objects.filter(
+                    run_date=run_date,
+                    scope_partner=issuer,
+                    status=BillingRunStatus.RUNNING,
+                    dry_run=False,
+                )
+                .order_by("-pk")
+                .first()
+            )
+            stuck = running is not None and running.started_at < billing_run_stuck_before()
+            if attempt == 2 or not stuck:
+                raise BillingRunBusy(running, run_date) from exc
+            BillingRun.objects.filter(pk=running.pk, status=BillingRunStatus.RUNNING).update(  # type: ignore[union-attr]
+                status=BillingRunStatus.FAILED,
+                error="Stuck; superseded by a new run of its date, which does what it left.",
+                finished_at=timezone.now(),
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def billing_run_date_check(run_date: date) -> date:
-    """The date a person may bill up to from the web or the API: not after today (a run
-    dated ahead would bill periods that have not started, and advance every pointer)."""
+    """The date a run may bill up to, from the web, the API or the command line: not after
+    today (a run dated ahead would bill periods that have not started, and advance every
+    pointer). The scheduler bills up to today."""
     if run_date > timezone.localdate():
-        raise BillingRunDateError("A billing run cannot be dated in the future.")
+        raise BillingRunDateError(
+            f"A billing run cannot be dated in the future ({run_date} is after today, "
+            f"{timezone.localdate()})."
+        )
     return run_date
 
 
 # -- selectors ------------------------------------------------------------------------------
 
 
+def own_run_partner_ids() -> list[int]:
+    """Own-invoicing partners that run their own billing (``Partner.runs_own_billing``):
+    the operator's runs leave their customers out (docs/reseller-modes.md)."""
+    return list(
+        Partner.objects.filter(mode=PartnerMode.OWN_INVOICING, runs_own_billing=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def customers_due(*, run_date: date, issuer: Partner | None = None) -> list[tuple[int, int]]:
     """(id, partner id) of the customers that may have a billing date up to ``run_date`` not
-    processed yet."""
+    processed yet: one own-invoicing partner's (``issuer``), or the operator run's (every
+    customer but those of own-invoicing partners that run their own billing)."""
     qs = Customer.objects.filter(Q(billed_through__isnull=True) | Q(billed_through__lt=run_date))
     if issuer is not None:
         qs = qs.filter(partner=issuer)
+    else:
+        own = own_run_partner_ids()
+        if own:
+            qs = qs.exclude(partner_id__in=own)
     return list(qs.order_by("pk").values_list("pk", "partner_id"))
 
 
@@ -495,6 +611,7 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
             dates = list(ctx.cycle.dates_between(start_from, run_date))
             if not dates:
                 continue
+            stats.caught_up += len(dates) > 1
             billable = c.status != CustomerStatus.INACTIVE
             carry: list[Any] = list(pending_by_account.get(c.pk, []))
             new_for_customer = 0
@@ -573,7 +690,7 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
             stats.charges_created += new_for_customer
 
         issued = invoices_issue(drafts, number_now=False)
-        stats.count_invoices(drafts, issued.invoices, names)
+        stats.count_invoices(drafts, issued.invoices, names, home_id=home.pk)
         charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
         column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
@@ -740,6 +857,7 @@ def _aggregate_bill(
             if not dates:
                 loose.extend(ch for ch in new)
                 continue
+            stats.caught_up += len(dates) > 1
             kind = (
                 InvoiceKind.AGGREGATED
                 if p.mode == PartnerMode.AGGREGATED
@@ -775,7 +893,8 @@ def _aggregate_bill(
             p.aggregated_through = dates[-1]
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts, number_now=False)
-        stats.count_invoices(drafts, issued.invoices, names)
+        owners = {p.account_id: p.name for p in partners if p.account_id}
+        stats.count_invoices(drafts, issued.invoices, names, home_id=home.pk, owners=owners)
         charges_insert(loose)
         _number_and_apply_credit(issued.invoices, run_date)
     return stats
@@ -891,8 +1010,8 @@ def billing_run_start(
     ``dry_run`` computes everything in a transaction that is rolled back: it shows what
     would be issued (per partner) and writes nothing, not even a number."""
     size = chunk_size or settings.BILLING_CHUNK_SIZE
-    began = time.monotonic()
     if dry_run:
+        began = time.monotonic()
         try:
             with transaction.atomic():
                 stats = _execute(None, run_date=run_date, issuer=issuer, chunk_size=size)
@@ -907,12 +1026,19 @@ def billing_run_start(
         return billing_run_dispatch(
             run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
         )
-    run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
+    run = billing_run_create(run_date=run_date, issuer=issuer, started_by=started_by)
+    return _run_execute(run, chunk_size=size)
+
+
+def _run_execute(run: BillingRun, *, chunk_size: int) -> RunSummary:
+    """Do a recorded run in this process, then write its summary."""
     from ispbill.billing.tasks import billing_runs_supersede
 
+    began = time.monotonic()
+    issuer = run.scope_partner
     billing_runs_supersede(run=run, stuck_only=True)
     try:
-        stats = _execute(run, run_date=run_date, issuer=issuer, chunk_size=size)
+        stats = _execute(run, run_date=run.run_date, issuer=issuer, chunk_size=chunk_size)
     except Exception as exc:
         BillingRun.objects.filter(pk=run.pk).update(
             status=BillingRunStatus.FAILED,
@@ -923,7 +1049,54 @@ def billing_run_start(
         raise
     billing_run_finish(run_id=run.pk, stats=stats)
     status = BillingRunStatus.PARTIAL if stats.failures else BillingRunStatus.DONE
-    return RunSummary(run.pk, run_date, False, stats, time.monotonic() - began, status=status)
+    return RunSummary(run.pk, run.run_date, False, stats, time.monotonic() - began, status=status)
+
+
+def billing_run_launch(
+    *, run_date: date, issuer: Partner | None = None, started_by: str = ""
+) -> BillingRun:
+    """Start a run in the background and return it at once, ``running``: the web's way (a
+    request never waits for a run; its page polls the progress). With a broker the chunks
+    go to the Celery workers; without one (the in-process default) the run goes on in a
+    thread of this process. A second start of the same scope and date while it runs raises
+    ``BillingRunBusy`` (the database refuses it)."""
+    billing_run_date_check(run_date)
+    size = settings.BILLING_CHUNK_SIZE
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from ispbill.billing.tasks import billing_run_dispatch
+
+        summary = billing_run_dispatch(
+            run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
+        )
+        return BillingRun.objects.get(pk=summary.run_id)
+    run = billing_run_create(run_date=run_date, issuer=issuer, started_by=started_by)
+    transaction.on_commit(lambda: _run_in_background(run.pk, size))
+    return run
+
+
+# Test hook: how the in-process background run is started (a test joins the thread).
+background_threads: list[threading.Thread] = []
+
+
+def _run_in_background(run_id: int, chunk_size: int) -> None:
+    thread = threading.Thread(
+        target=_run_in_thread, args=(run_id, chunk_size), name=f"billing-run-{run_id}", daemon=True
+    )
+    background_threads.append(thread)
+    thread.start()
+
+
+def _run_in_thread(run_id: int, chunk_size: int) -> None:
+    from django.db import connection
+
+    try:
+        with system_scope():
+            run = BillingRun.objects.select_related("scope_partner").get(pk=run_id)
+            _run_execute(run, chunk_size=chunk_size)
+    except Exception:  # marked failed with its error by _run_execute; logged there
+        log.warning("billing_run.background_failed", extra={"run_id": run_id})
+    finally:
+        connection.close()
 
 
 def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
@@ -965,6 +1138,10 @@ def billing_failures_resolve(*, run_id: int) -> int:
         retried = retried.filter(
             stage=FailureStage.CUSTOMER, customer__partner_id=run.scope_partner_id
         )
+    else:
+        own = own_run_partner_ids()
+        if own:  # the operator's run did not retry the customers of partners' own runs
+            retried = retried.exclude(stage=FailureStage.CUSTOMER, partner_id__in=own)
     return retried.update(resolved_at=timezone.now(), resolved_by_run_id=run_id)
 
 

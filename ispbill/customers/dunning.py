@@ -30,7 +30,7 @@ from django.db.models import Min, Q, Sum
 from django.utils import timezone
 
 from ispbill.billing.models import BillingFailure, FailureStage
-from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
+from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record, own_run_partner_ids
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
 from ispbill.invoicing.emails import reminder_email_context
@@ -63,6 +63,8 @@ class DunningResult:
     reasons: dict[int, str] = field(default_factory=dict)  # customer id -> why
     days_late: dict[int, int] = field(default_factory=dict)  # customer id -> days overdue
     failures: list[FailureInfo] = field(default_factory=list)
+    # A confirmed preview that no longer holds: nothing was done (``dunning_run(expect=)``).
+    changed: bool = False
 
     @property
     def nothing_to_do(self) -> bool:
@@ -97,16 +99,6 @@ class _DunningRollback(Exception):
 
 def _issuers() -> dict[int, Partner]:
     return {p.pk: p for p in Partner.objects.all()}
-
-
-def own_run_partner_ids() -> list[int]:
-    """Own-invoicing partners that run their own billing and dunning
-    (``Partner.runs_own_billing``): the operator's runs leave their customers out."""
-    return list(
-        Partner.objects.filter(mode=PartnerMode.OWN_INVOICING, runs_own_billing=True).values_list(
-            "pk", flat=True
-        )
-    )
 
 
 def dunning_scope(issuer: Partner | None) -> Q:
@@ -310,23 +302,29 @@ def dunning_run(
     dry_run: bool = False,
     issuer: Partner | None = None,
     actor: Any = "dunning",
+    expect: str | None = None,
 ) -> DunningResult:
     """Block, deactivate and remind as of ``today``: the operator's run (``issuer`` None)
     for every customer but those of own-invoicing partners that run their own, or one
     own-invoicing partner's run for its customers.
 
     ``dry_run`` is the same run in a transaction that is rolled back: what it returns is
-    exactly what the run would do (the preview), and nothing is written or sent."""
+    exactly what the run would do (the preview), and nothing is written or sent.
+    ``expect``: the fingerprint of the preview a person confirmed; if the run would do
+    anything else (a payment came in meanwhile), it is rolled back too and returned as a
+    new preview with ``changed`` set."""
     if issuer is not None and issuer.mode != PartnerMode.OWN_INVOICING:
         raise DunningError("Only an own-invoicing partner runs its own dunning.")
-    if not dry_run:
-        with transaction.atomic():
-            return _dunning(today=today, issuer=issuer, dry_run=False, actor=actor)
     try:
         with transaction.atomic():
-            raise _DunningRollback(_dunning(today=today, issuer=issuer, dry_run=True, actor=actor))
+            result = _dunning(today=today, issuer=issuer, dry_run=dry_run, actor=actor)
+            if expect is not None and result.fingerprint() != expect:
+                result.dry_run, result.changed = True, True
+            if result.dry_run:
+                raise _DunningRollback(result)
     except _DunningRollback as rollback:
         return rollback.result
+    return result
 
 
 def _dunning(*, today: date, issuer: Partner | None, dry_run: bool, actor: Any) -> DunningResult:
