@@ -21,14 +21,14 @@ from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.web.dashboard import blocking_date, overdue_invoices
-from ispbill.web.forms.finance import DunningRunForm
 from ispbill.web.forms.fields import today
+from ispbill.web.forms.finance import DunningRunForm
 from ispbill.web.panel import access_of, page, paginate, panel_currency, panel_partner
 
 _NO_DUNNING = object()
 
 
-def dunning_issuer(request: HttpRequest) -> Partner | None | object:
+def dunning_issuer(request: HttpRequest) -> Partner | object | None:
     """Whose dunning this panel previews and runs: the operator's (None), an own-invoicing
     partner's own, or nobody's (``_NO_DUNNING``: the operator duns a percentage or
     aggregated partner's customers)."""
