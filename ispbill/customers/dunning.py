@@ -142,7 +142,11 @@ def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:
     """The partners whose accounts these customers are, by account id."""
     if not account_ids:
         return {}
-    return {p.account_id: p for p in Partner.objects.filter(account_id__in=account_ids)}
+    return {
+        p.account_id: p
+        for p in Partner.objects.filter(account_id__in=account_ids)
+        if p.account_id is not None
+    }
 
 
 def customers_unblock_if_clear(
