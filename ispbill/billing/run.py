@@ -145,14 +145,14 @@ def failure_record(
     return info
 
 
-def recipient_label(*, kind: str, partner_name: str, owner_name: str | None, home: bool) -> str:
+def recipient_label(*, kind: str, partner_name: str, owner_name: str | None, own: bool) -> str:
     """Who an invoice goes to, for a run's totals: a partner's account (its aggregated or
-    wholesale invoice), else the customers of the invoice's partner."""
+    wholesale invoice), the issuer's own customers, or a percentage partner's customers."""
     if kind == InvoiceKind.AGGREGATED:
         return f"{owner_name or partner_name} (aggregated invoice)"
     if kind == InvoiceKind.WHOLESALE:
         return f"{owner_name or partner_name} (wholesale invoice)"
-    return "Own customers" if home else f"Customers of {partner_name}"
+    return "Own customers" if own else f"Customers of {partner_name}"
 
 
 @dataclass
@@ -196,7 +196,6 @@ class ChunkStats:
         invoices: list[IssuedInvoice],
         names: dict[int, str],
         *,
-        home_id: int | None = None,
         owners: dict[int, str] | None = None,
     ) -> None:
         """Count issued invoices: totals, per recipient, per issuer and recipient, per
@@ -211,7 +210,6 @@ class ChunkStats:
                 currency=inv.currency,
                 total_minor=inv.total_minor,
                 names=names,
-                home_id=home_id,
                 owners=owners or {},
             )
 
@@ -226,7 +224,6 @@ class ChunkStats:
         currency: str,
         total_minor: int,
         names: dict[int, str],
-        home_id: int | None,
         owners: dict[int, str],
         n: int = 1,
     ) -> None:
@@ -238,7 +235,7 @@ class ChunkStats:
         owner = owners.get(customer_id)
         figures = {"invoices": n, "total_minor": total_minor, "currency": currency}
         recipient = recipient_label(
-            kind=kind, partner_name=partner, owner_name=owner, home=partner_id == home_id
+            kind=kind, partner_name=partner, owner_name=owner, own=partner_id == issuer_id
         )
         _figures_add(self.per_partner, owner or partner, figures)
         _figures_add(self.groups, (names.get(issuer_id, str(issuer_id)), recipient), figures)
@@ -715,7 +712,7 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
             stats.charges_created += new_for_customer
 
         issued = invoices_issue(drafts, number_now=False)
-        stats.count_invoices(drafts, issued.invoices, names, home_id=home.pk)
+        stats.count_invoices(drafts, issued.invoices, names)
         charges_insert(loose_charges)
         column_set(Service, "charged_through", {s.pk: s.charged_through for s in touched_services})
         column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
@@ -919,7 +916,7 @@ def _aggregate_bill(
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts, number_now=False)
         owners = {p.account_id: p.name for p in partners if p.account_id}
-        stats.count_invoices(drafts, issued.invoices, names, home_id=home.pk, owners=owners)
+        stats.count_invoices(drafts, issued.invoices, names, owners=owners)
         charges_insert(loose)
         _number_and_apply_credit(issued.invoices, run_date)
     return stats
@@ -1159,7 +1156,6 @@ def billing_run_figures(run_id: int) -> ChunkStats:
     partners = {p.pk: p for p in Partner.objects.all()}
     names = {pk: p.name for pk, p in partners.items()}
     owners = {p.account_id: p.name for p in partners.values() if p.account_id}
-    home_id = next((pk for pk, p in partners.items() if p.is_home), None)
     invoices = Invoice.objects.filter(billing_run_id=run_id).order_by()
     fields = ["partner_id", "issuer_id", "kind", "billing_date", "currency"]
     # Recurring invoices by partner (one row per group); partners' invoices by account.
@@ -1183,7 +1179,6 @@ def billing_run_figures(run_id: int) -> ChunkStats:
             currency=currency,
             total_minor=total,
             names=names,
-            home_id=home_id,
             owners=owners,
             n=n,
         )
