@@ -12,6 +12,7 @@ from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
 from ispbill.radius import cli as radius_cli
+from ispbill.sepa import cli as sepa_cli
 
 
 def _setup() -> None:
@@ -350,12 +351,12 @@ def _month(text: str) -> date:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    from ispbill.core.tenancy import system_scope
-    from ispbill.partners.statements import (
+    from ispbill.commission.statements import (
         commission_statement_build,
         commission_statement_csv,
         statement_partners,
     )
+    from ispbill.core.tenancy import system_scope
 
     today = date.today()  # noqa: DTZ011 - the operator's calendar day
     month = args.month or date(today.year, today.month, 1)
@@ -378,7 +379,7 @@ def cmd_statements(args: argparse.Namespace) -> int:
 
 def cmd_dunning(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
-    from ispbill.customers.dunning import dunning_run
+    from ispbill.dunning.services import dunning_run
 
     today = _past_date(args.date)
     if today is None:
@@ -437,11 +438,14 @@ def _dunning_print(result: Any, *, verbose: bool) -> None:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     import time
 
-    from ispbill.billing.scheduler import daily_work
     from ispbill.core.tenancy import system_scope
+    from ispbill.dunning.daily import daily_work
 
     last: date | None = None
-    print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
+    print(
+        "Scheduler started: plan changes, billing, dunning and reminders once a day "
+        "(Ctrl+C stops it)."
+    )
     while True:
         today = date.today()  # noqa: DTZ011
         if today != last:
@@ -457,12 +461,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_customer(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import (
+    from ispbill.customers.selectors import account_issuer
+    from ispbill.payments.selectors import (
         customer_balance,
         customer_open_invoices,
         customer_statement,
     )
-    from ispbill.payments.services import account_issuer
 
     with system_scope():
         customer = (
@@ -629,6 +633,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_emails)
     radius_cli.add_parser(sub)
     dataio_cli.add_parsers(sub)
+    sepa_cli.add_parsers(sub)
     return parser
 
 

@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 
 from ispbill.accounts.models import OPERATOR_ROLES, Role
+from ispbill.partners.models import Partner
 
 __all__ = [
     "CAPABILITIES",
@@ -48,6 +49,7 @@ CAPABILITIES: dict[str, str] = {
     "finance.write": "Issue invoices and credit notes, record payments and refunds",
     "finance.pay": "Pay the partner's own (aggregated or wholesale) invoices",
     "billing.run": "Start billing runs",
+    "collections.manage": "SEPA direct debit batches: create, submit, book, import returns",
     "commission.read": "See commission statements",
     "commission.manage": "Approve commission statements and record payouts",
     "partners.read": "See every partner and its settings",
@@ -72,6 +74,7 @@ _OPERATOR: dict[str, frozenset[str]] = {
         "finance.read",
         "finance.write",
         "billing.run",
+        "collections.manage",
         "commission.read",
         "commission.manage",
         "partners.read",
@@ -100,6 +103,7 @@ _PARTNER_ADMIN: dict[str, frozenset[str]] = {
         "finance.write",
         "finance.pay",
         "billing.run",
+        "collections.manage",
         "issuer.manage",
         "users.manage",
         "audit.read",
@@ -220,8 +224,6 @@ ANONYMOUS = Access()
 def _partner_facts(partner_id: int | None) -> tuple[str | None, bool, tuple[int, ...]]:
     if partner_id is None:
         return None, True, ()
-    from ispbill.partners.models import Partner
-
     row = Partner.objects.filter(pk=partner_id).values("mode", "is_active", "account_id").first()
     if row is None:
         return None, False, ()

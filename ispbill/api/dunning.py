@@ -19,8 +19,8 @@ from ispbill.api.context import access, acting_partner
 from ispbill.api.errors import ERROR_RESPONSES, ApiError
 from ispbill.api.guard import guard
 from ispbill.core.errors import DomainValidationError
-from ispbill.customers.dunning import DunningResult, dunning_run
 from ispbill.customers.models import Customer
+from ispbill.dunning.services import DunningResult, dunning_run
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner, PartnerMode
 

@@ -77,7 +77,7 @@ class Customer(models.Model):
         default=False,
         editable=False,
         help_text="Blocked because its aggregated partner's account was blocked or "
-        "deactivated; unblocked when the partner pays (customers.dunning)",
+        "deactivated; unblocked when the partner pays (ispbill.payments.reinstate)",
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

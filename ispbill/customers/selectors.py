@@ -1,133 +1,15 @@
-"""Read-side: balances, open invoices, statements of account."""
+"""Read-side of billing accounts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date
-from typing import Any
-
-from ispbill.customers.dunning import customer_balance_minor
 from ispbill.customers.models import Customer
-from ispbill.invoicing.models import CreditNote, Invoice, InvoiceStatus
-from ispbill.payments.models import Payment, Refund
+from ispbill.partners.models import Partner, PartnerMode
 
 
-@dataclass(frozen=True)
-class StatementRow:
-    date: date
-    kind: str
-    reference: str
-    debit_minor: int  # what the customer owes more (invoice, refund)
-    credit_minor: int  # what the customer paid or was credited
-    balance_minor: int  # running balance after the row (negative: owes)
-
-
-@dataclass(frozen=True)
-class Statement:
-    customer: Customer
-    start: date
-    end: date
-    opening_minor: int
-    rows: list[StatementRow]
-    closing_minor: int
-
-
-def customer_balance(customer: Customer) -> int:
-    return customer_balance_minor([customer.pk])[customer.pk]
-
-
-def customer_open_invoices(customer: Customer) -> list[Invoice]:
-    return list(
-        Invoice.objects.filter(
-            customer=customer, status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
-        ).order_by("due_date", "pk")
-    )
-
-
-def customer_statement(customer: Customer, *, start: date, end: date) -> Statement:
-    """Every money event of the account in [start, end] with a running balance."""
-    events: list[tuple[date, int, str, str, int, int]] = []
-    for inv in Invoice.objects.filter(customer=customer):
-        events.append((inv.issue_date, 0, "invoice", inv.number, inv.total_minor, 0))
-    for cn in CreditNote.objects.filter(customer=customer):
-        events.append((cn.issue_date, 1, "credit_note", cn.number, 0, cn.total_minor))
-    for p in Payment.objects.filter(customer=customer):
-        events.append((p.date, 2, "payment", p.reference or f"#{p.pk}", 0, p.amount_minor))
-    for r in Refund.objects.filter(payment__customer=customer).select_related("payment"):
-        events.append((r.date, 3, "refund", r.reason or f"#{r.pk}", r.amount_minor, 0))
-    events.sort()
-    opening = sum(c - d for (day, _, _, _, d, c) in events if day < start)
-    balance = opening
-    rows = []
-    for day, _, kind, ref, debit, credit in events:
-        if start <= day <= end:
-            balance += credit - debit
-            rows.append(StatementRow(day, kind, ref, debit, credit, balance))
-    return Statement(customer, start, end, opening, rows, balance)
-
-
-_KIND_TEXT = {
-    "en": {
-        "invoice": "Invoice",
-        "credit_note": "Credit note",
-        "payment": "Payment",
-        "refund": "Refund",
-    },
-    "de": {
-        "invoice": "Rechnung",
-        "credit_note": "Gutschrift",
-        "payment": "Zahlung",
-        "refund": "Erstattung",
-    },
-}
-
-
-def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
-    """A statement of account as a document for ``ispbill.documents``: issued by the
-    customer's issuer (the home partner, or its own-invoicing partner)."""
-    from ispbill.core.money import Money
-    from ispbill.invoicing.documents import _party
-    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
-    from ispbill.partners.models import Partner
-
-    customer = statement.customer
+def account_issuer(customer: Customer) -> Partner:
+    """Who a billing account pays: its partner if that partner issues its own documents,
+    else the home partner (percentage customers, partner accounts)."""
     partner = Partner.objects.get(pk=customer.partner_id)
-    issuer = partner if partner.mode == "own_invoicing" else Partner.objects.get(is_home=True)
-    cur = issuer.currency
-    language = "de" if customer.language == "de" else "en"
-
-    def money(minor: int) -> str:
-        return str(Money.from_minor(minor, cur).amount)
-
-    return {
-        "issuer": _party(issuer_snapshot(issuer), recipient=False),
-        "recipient": _party(customer_snapshot(customer), recipient=True),
-        "document": {
-            "type": "customer_statement",
-            "number": f"{customer.reference or customer.pk}-{statement.end:%Y%m%d}",
-            "issue_date": statement.end.isoformat(),
-            "period_start": statement.start.isoformat(),
-            "period_end": statement.end.isoformat(),
-            "currency": cur,
-            "language": language,
-            "prices_include_tax": False,
-            "notes": "",
-        },
-        "entries": [
-            {
-                "date": row.date.isoformat(),
-                "description": _KIND_TEXT[language].get(row.kind, row.kind),
-                "reference": row.reference,
-                "debit": money(row.debit_minor),
-                "credit": money(row.credit_minor),
-                "balance": money(row.balance_minor),
-            }
-            for row in statement.rows
-        ],
-        "totals": {
-            "opening_balance": money(statement.opening_minor),
-            "closing_balance": money(statement.closing_minor),
-            "debit": money(sum(r.debit_minor for r in statement.rows)),
-            "credit": money(sum(r.credit_minor for r in statement.rows)),
-        },
-    }
+    if partner.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
+        return partner
+    return Partner.objects.get(is_home=True)

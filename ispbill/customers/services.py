@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.partners.models import Partner
-from ispbill.radius.sync import radius_sync_customers
+from ispbill.customers.signals import customers_reconnected, customers_status_changed
+from ispbill.partners.models import Partner, PartnerMode
 
 # Fields a user may set on a customer; status changes go through customer_status_set.
 CUSTOMER_FIELDS = (
@@ -93,19 +93,17 @@ def customer_status_set(
     locked.status = status
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
-    radius_sync_customers(customer_ids=[locked.pk])
+    customers_status_changed.send(sender=Customer, customer_ids=[locked.pk])
+    if status == CustomerStatus.ACTIVE and before in RECONNECTED_FROM:
+        customers_reconnected.send(
+            sender=Customer, customers=[locked], actor=actor, on=timezone.localdate()
+        )
     audit_record(
         action="customer.status_changed",
         obj=locked,
         actor=actor,
         changes={"status": {"before": before, "after": status}, "reason": reason or "by hand"},
     )
-    from ispbill.customers.dunning import (
-        partner_accounts,
-        subcustomers_block,
-        subcustomers_release,
-    )
-
     partner = partner_accounts([locked.pk]).get(locked.pk)
     if partner is not None:
         if status == CustomerStatus.ACTIVE:
@@ -113,3 +111,91 @@ def customer_status_set(
         elif status in (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE):
             subcustomers_block(partner=partner, account_status=status, actor=actor)
     return locked
+
+
+# Back to active from these is a reconnection (the issuer's reconnection fee).
+RECONNECTED_FROM = (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE)
+
+
+def customers_status_bulk_set(
+    customers: list[Customer],
+    status: str,
+    reason: str,
+    *,
+    actor: Any = "dunning",
+    with_partner: bool | None = None,
+) -> None:
+    """Set the status of many customers at once (dunning, payments), each change audited.
+    ``with_partner``: set (or clear) ``blocked_with_partner`` too."""
+    now = timezone.now()
+    fields = ["status", "status_changed_at"]
+    if with_partner is not None:
+        fields.append("blocked_with_partner")
+    for c in customers:
+        old = c.status
+        c.status = status
+        c.status_changed_at = now
+        if with_partner is not None:
+            c.blocked_with_partner = with_partner
+        audit_record(
+            action=f"customer.{status}",
+            obj=c,
+            actor=actor,
+            changes={"status": {"before": old, "after": status}, "reason": reason},
+        )
+    Customer.objects.bulk_update(customers, fields)
+    customers_status_changed.send(sender=Customer, customer_ids=[c.pk for c in customers])
+
+
+def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:
+    """The partners whose accounts these customers are, by account id."""
+    if not account_ids:
+        return {}
+    return {
+        p.account_id: p
+        for p in Partner.objects.filter(account_id__in=account_ids)
+        if p.account_id is not None
+    }
+
+
+def subcustomers_block(
+    *, partner: Partner, account_status: str, actor: Any = "dunning"
+) -> list[int]:
+    """An aggregated partner set to ``block_subcustomers`` whose account is blocked or
+    deactivated: its active sub-customers are blocked with it (marked
+    ``blocked_with_partner``, so the partner's payment unblocks exactly them). Blocked, not
+    deactivated: they are restored the moment the partner pays."""
+    if partner.mode != PartnerMode.AGGREGATED or not partner.block_subcustomers:
+        return []
+    subs = list(
+        Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE).order_by("pk")
+    )
+    word = "deactivated" if account_status == CustomerStatus.INACTIVE else "blocked"
+    customers_status_bulk_set(
+        subs,
+        CustomerStatus.BLOCKED,
+        f"partner account {partner.name} {word}",
+        actor=actor,
+        with_partner=True,
+    )
+    return [c.pk for c in subs]
+
+
+def subcustomers_release(*, account_ids: list[int], actor: Any = "dunning") -> list[int]:
+    """The sub-customers blocked with their partner's account (``blocked_with_partner``)
+    become active again: the partner paid, or its account was unblocked. Sub-customers
+    blocked for a reason of their own stay blocked."""
+    partners = partner_accounts(account_ids)
+    if not partners:
+        return []
+    subs = list(
+        Customer.objects.filter(
+            partner_id__in=[p.pk for p in partners.values()],
+            status=CustomerStatus.BLOCKED,
+            blocked_with_partner=True,
+        ).order_by("pk")
+    )
+    customers_status_bulk_set(
+        subs, CustomerStatus.ACTIVE, "partner account cleared", actor=actor, with_partner=False
+    )
+    return [c.pk for c in subs]

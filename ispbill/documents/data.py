@@ -76,6 +76,16 @@ class DocumentHead(TypedDict):
     original_number: NotRequired[str]  # credit note: number of the credited invoice
     original_issue_date: NotRequired[str]  # credit note: issue date of the credited invoice
     payment_reference: NotRequired[str]  # remittance text; defaults to the number
+    direct_debit: NotRequired[DirectDebit]  # invoices collected by SEPA direct debit
+
+
+class DirectDebit(TypedDict):
+    """The SEPA pre-notification printed on an invoice (docs/payments.md)."""
+
+    collection_date: str  # ISO date the amount due is collected on
+    mandate_reference: str
+    creditor_id: str  # the issuer's SEPA creditor identifier
+    debtor_iban: str  # the debited account, masked: "DE89 **** **** **** **30 00"
 
 
 class Line(TypedDict):

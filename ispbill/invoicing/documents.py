@@ -7,6 +7,7 @@ lines and tax groups), so the data of an invoice never changes after issue."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -22,12 +23,23 @@ from ispbill.invoicing.models import (
     InvoiceLine,
     InvoiceTax,
 )
-from ispbill.payments.models import Allocation, Payment
 
-__all__ = ["credit_note_document_data", "invoice_document_data", "receipt_document_data"]
+__all__ = [
+    "DOCUMENT_DATA_HOOKS",
+    "credit_note_document_data",
+    "document_language",
+    "document_money",
+    "document_party",
+    "invoice_document_data",
+]
+
+# Called with each invoice and its document dict, which they may complete from what was
+# stored with the invoice at issue (the SEPA pre-notification, ispbill/sepa). Registered by
+# apps above invoicing in their AppConfig.ready.
+DOCUMENT_DATA_HOOKS: list[Callable[[Invoice, dict[str, Any]], None]] = []
 
 
-def _money(minor: int, currency: str) -> str:
+def document_money(minor: int, currency: str) -> str:
     return str(Money.from_minor(int(minor), currency).amount)
 
 
@@ -35,7 +47,7 @@ def _percent(rate_bp: int) -> str:
     return str((Decimal(rate_bp) / 100).quantize(Decimal("0.01")))
 
 
-def _party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, Any]:
+def document_party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, Any]:
     name = str(snapshot.get("company") or snapshot.get("name") or "")
     street = str(snapshot.get("street") or "")
     party: dict[str, Any] = {
@@ -62,8 +74,8 @@ def _line(line: InvoiceLine, currency: str, section_key: str | None) -> dict[str
     out: dict[str, Any] = {
         "description": line.description,
         "quantity": str(line.quantity),
-        "unit_price": _money(line.unit_price_minor, currency),
-        "amount": _money(line.amount_minor, currency),
+        "unit_price": document_money(line.unit_price_minor, currency),
+        "amount": document_money(line.amount_minor, currency),
         "tax_rate": _percent(line.tax_rate_bp),
         "tax_category": line.tax_category,
     }
@@ -96,10 +108,11 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             section["subtotal_minor"] += line.amount_minor
         out_lines.append(_line(line, cur, key))
     taxes = list(InvoiceTax.objects.filter(invoice=invoice).order_by("rate_bp", "category"))
+    # Credit applied at issue (allocations, payments' rows, read through the invoice).
     paid_minor = (
-        Allocation.objects.filter(invoice=invoice, date__lte=invoice.issue_date).aggregate(
-            s=Sum("amount_minor")
-        )["s"]
+        invoice.allocations.filter(date__lte=invoice.issue_date).aggregate(s=Sum("amount_minor"))[
+            "s"
+        ]
         or 0
     )
     paid_minor = max(0, min(int(paid_minor), invoice.total_minor))
@@ -118,12 +131,16 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
     if periods:
         head["period_start"] = min(p[0] for p in periods).isoformat()
         head["period_end"] = max(p[1] or p[0] for p in periods).isoformat()
-    return {
-        "issuer": _party(invoice.issuer_snapshot, recipient=False),
-        "recipient": _party(invoice.customer_snapshot, recipient=True),
+    data: dict[str, Any] = {
+        "issuer": document_party(invoice.issuer_snapshot, recipient=False),
+        "recipient": document_party(invoice.customer_snapshot, recipient=True),
         "document": head,
         "sections": [
-            {"key": s["key"], "title": s["title"], "subtotal": _money(s["subtotal_minor"], cur)}
+            {
+                "key": s["key"],
+                "title": s["title"],
+                "subtotal": document_money(s["subtotal_minor"], cur),
+            }
             for s in sections.values()
         ],
         "lines": out_lines,
@@ -131,22 +148,25 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             {
                 "rate": _percent(t.rate_bp),
                 "category": t.category,
-                "net": _money(t.net_minor, cur),
-                "tax": _money(t.tax_minor, cur),
+                "net": document_money(t.net_minor, cur),
+                "tax": document_money(t.tax_minor, cur),
             }
             for t in taxes
         ],
         "totals": {
-            "net": _money(invoice.net_minor, cur),
-            "tax": _money(invoice.tax_minor, cur),
-            "total": _money(invoice.total_minor, cur),
-            "paid": _money(paid_minor, cur),
-            "due": _money(invoice.total_minor - paid_minor, cur),
+            "net": document_money(invoice.net_minor, cur),
+            "tax": document_money(invoice.tax_minor, cur),
+            "total": document_money(invoice.total_minor, cur),
+            "paid": document_money(paid_minor, cur),
+            "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
+    for hook in DOCUMENT_DATA_HOOKS:
+        hook(invoice, data)
+    return data
 
 
-def _language(snapshot: dict[str, Any]) -> str:
+def document_language(snapshot: dict[str, Any]) -> str:
     return "de" if snapshot.get("language") == "de" else "en"
 
 
@@ -165,8 +185,8 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
         row: dict[str, Any] = {
             "description": line.description,
             "quantity": "1",
-            "unit_price": _money(line.amount_minor, cur),
-            "amount": _money(line.amount_minor, cur),
+            "unit_price": document_money(line.amount_minor, cur),
+            "amount": document_money(line.amount_minor, cur),
             "tax_rate": _percent(line.tax_rate_bp),
             "tax_category": line.tax_category,
         }
@@ -177,14 +197,14 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
         out_lines.append(row)
     taxes = CreditNoteTax.objects.filter(credit_note=credit_note).order_by("rate_bp", "category")
     return {
-        "issuer": _party(inv.issuer_snapshot, recipient=False),
-        "recipient": _party(inv.customer_snapshot, recipient=True),
+        "issuer": document_party(inv.issuer_snapshot, recipient=False),
+        "recipient": document_party(inv.customer_snapshot, recipient=True),
         "document": {
             "type": "credit_note",
             "number": credit_note.number,
             "issue_date": credit_note.issue_date.isoformat(),
             "currency": cur,
-            "language": _language(inv.customer_snapshot),
+            "language": document_language(inv.customer_snapshot),
             "prices_include_tax": inv.prices_include_tax,
             "notes": credit_note.reason,
             "original_number": inv.number,
@@ -197,71 +217,16 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
             {
                 "rate": _percent(t.rate_bp),
                 "category": t.category,
-                "net": _money(t.net_minor, cur),
-                "tax": _money(t.tax_minor, cur),
+                "net": document_money(t.net_minor, cur),
+                "tax": document_money(t.tax_minor, cur),
             }
             for t in taxes
         ],
         "totals": {
-            "net": _money(credit_note.net_minor, cur),
-            "tax": _money(credit_note.tax_minor, cur),
-            "total": _money(credit_note.total_minor, cur),
-            "paid": _money(0, cur),
-            "due": _money(credit_note.total_minor, cur),
-        },
-    }
-
-
-def receipt_document_data(payment: Payment) -> dict[str, Any]:
-    """A payment receipt: the payment and the invoices it paid, as a statement of entries
-    (``credit`` is what each invoice received; ``balance`` what is left unallocated)."""
-    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
-
-    cur = payment.currency
-    customer = payment.customer
-    recipient = customer_snapshot(customer)
-    entries = [
-        {
-            "date": payment.date.isoformat(),
-            "description": payment.get_method_display(),
-            "reference": payment.reference or f"#{payment.pk}",
-            "debit": _money(0, cur),
-            "credit": _money(payment.amount_minor, cur),
-            "balance": _money(payment.amount_minor, cur),
-        }
-    ]
-    left = payment.amount_minor
-    for a in (
-        Allocation.objects.filter(payment=payment).select_related("invoice").order_by("date", "pk")
-    ):
-        left -= a.amount_minor
-        entries.append(
-            {
-                "date": a.date.isoformat(),
-                "description": "→",
-                "reference": a.invoice.number,
-                "debit": _money(a.amount_minor, cur),
-                "credit": _money(0, cur),
-                "balance": _money(left, cur),
-            }
-        )
-    return {
-        "issuer": _party(issuer_snapshot(payment.issuer), recipient=False),
-        "recipient": _party(recipient, recipient=True),
-        "document": {
-            "type": "receipt",
-            "number": payment.reference or f"P-{payment.pk}",
-            "issue_date": payment.date.isoformat(),
-            "currency": cur,
-            "language": _language(recipient),
-            "prices_include_tax": False,
-            "notes": payment.note,
-        },
-        "entries": entries,
-        "totals": {
-            "opening_balance": _money(0, cur),
-            "closing_balance": _money(left, cur),
-            "debit": _money(payment.amount_minor - left, cur),
-            "credit": _money(payment.amount_minor, cur),
+            "net": document_money(credit_note.net_minor, cur),
+            "tax": document_money(credit_note.tax_minor, cur),
+            "total": document_money(credit_note.total_minor, cur),
+            "paid": document_money(0, cur),
+            "due": document_money(credit_note.total_minor, cur),
         },
     }

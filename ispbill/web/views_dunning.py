@@ -16,8 +16,8 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.customers.dunning import DunningResult, dunning_run
 from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.dunning.services import DunningResult, dunning_run
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.web.dashboard import blocking_date, overdue_invoices

@@ -11,10 +11,10 @@ from ispbill.accounts.permissions import require_capability
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
-from ispbill.customers.selectors import customer_balance, customer_open_invoices
 from ispbill.customers.services import customer_update
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.payments.models import Payment
+from ispbill.payments.selectors import customer_balance, customer_open_invoices
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,

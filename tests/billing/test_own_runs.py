@@ -18,7 +18,7 @@ import pytest
 
 from ispbill.billing.models import BillingRun
 from ispbill.billing.run import billing_run_figures, billing_run_start
-from ispbill.billing.scheduler import daily_work
+from ispbill.dunning.daily import daily_work
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
 from tests.billing.builders import customer, service, tariff

@@ -28,9 +28,9 @@ from ispbill.billing.models import BillingFailure
 from ispbill.billing.run import billing_run_start
 from ispbill.core.models import AuditEvent
 from ispbill.core.money import Money
-from ispbill.customers.dunning import DunningError, dunning_run
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
 from ispbill.customers.services import customer_status_set
+from ispbill.dunning.services import DunningError, dunning_run
 from ispbill.invoicing.models import EmailDelivery, Invoice
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.services import payment_record

@@ -9,9 +9,9 @@ import pytest
 from ispbill.billing.run import billing_run_start
 from ispbill.catalog.services import tariff_update
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_status_set
+from ispbill.dunning.services import dunning_run
 from ispbill.payments.services import payment_record
 from ispbill.radius.models import RadCheck, RadGroupReply, RadNas, RadReply, RadUserGroup
 from ispbill.radius.services import (

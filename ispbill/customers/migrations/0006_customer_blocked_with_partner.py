@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='blocked_with_partner',
-            field=models.BooleanField(default=False, editable=False, help_text="Blocked because its aggregated partner's account was blocked or deactivated; unblocked when the partner pays (customers.dunning)"),
+            field=models.BooleanField(default=False, editable=False, help_text="Blocked because its aggregated partner's account was blocked or deactivated; unblocked when the partner pays (ispbill.payments.reinstate)"),
         ),
     ]

@@ -7,8 +7,11 @@
   no longer billed.
 - A customer whose balance stays below its minimum balance past a due date is blocked.
 - Reminders go out on the issuer's reminder days after the due date (default 3, 5, 7).
-- An aggregated partner's account blocked takes its sub-customers with it when the partner
-  is set so (``block_subcustomers``).
+- An aggregated partner's account blocked or deactivated takes its sub-customers with it
+  (blocked) when the partner is set so (``block_subcustomers``); its payment brings them
+  back (``ispbill.payments.reinstate``).
+- ``dunning_run(dry_run=True)`` is the run itself, rolled back: the preview of the web page,
+  the API and ``ispbill dunning --dry-run`` lists exactly what the run then does.
 
 Fault isolation: a status change that raises is retried customer by customer, each in a
 savepoint, and a reminder that raises is skipped; each failure is recorded
@@ -21,27 +24,45 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Min, Q, Sum
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from ispbill.billing.fees import late_payment_fees_charge
 from ispbill.billing.models import BillingFailure, FailureStage
 from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record, own_run_partner_ids
-from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
+from ispbill.customers.services import (
+    customers_status_bulk_set,
+    partner_accounts,
+    subcustomers_block,
+)
 from ispbill.invoicing.emails import reminder_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceStatus
 from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.radius.sync import radius_sync_customers
+from ispbill.payments.selectors import customers_below_min_balance
 
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
+
+# Conditions on invoices that dunning leaves alone although they are past due: apps above
+# this one register them in their AppConfig.ready (ispbill/sepa: an invoice in a direct
+# debit submitted to the bank and not yet booked is being collected).
+DUNNING_EXCLUSIONS: list[Callable[[], Q]] = []
+
+
+def _past_due(today: date) -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(status__in=OPEN, due_date__lt=today)
+    for condition in DUNNING_EXCLUSIONS:
+        qs = qs.exclude(condition())
+    return qs
 
 
 @dataclass
@@ -60,6 +81,7 @@ class DunningResult:
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
     reminded: list[tuple[int, int]] = field(default_factory=list)  # (invoice id, days late)
+    late_fees: int = 0  # late-payment fees charged (one-time charges for the next invoice)
     reasons: dict[int, str] = field(default_factory=dict)  # customer id -> why
     days_late: dict[int, int] = field(default_factory=dict)  # customer id -> days overdue
     failures: list[FailureInfo] = field(default_factory=list)
@@ -73,6 +95,7 @@ class DunningResult:
             or self.deactivated
             or self.subcustomers_blocked
             or self.reminded
+            or self.late_fees
             or self.failures
         )
 
@@ -84,6 +107,7 @@ class DunningResult:
             sorted(self.deactivated),
             sorted(self.subcustomers_blocked),
             sorted(self.reminded),
+            self.late_fees,
         ]
         return hashlib.sha256(json.dumps(plan).encode()).hexdigest()[:32]
 
@@ -110,154 +134,6 @@ def dunning_scope(issuer: Partner | None) -> Q:
     return ~Q(partner_id__in=own) if own else Q()
 
 
-def _set_status(
-    customers: list[Customer],
-    status: str,
-    reason: str,
-    *,
-    actor: Any = "dunning",
-    with_partner: bool | None = None,
-) -> None:
-    now = timezone.now()
-    fields = ["status", "status_changed_at"]
-    if with_partner is not None:
-        fields.append("blocked_with_partner")
-    for c in customers:
-        old = c.status
-        c.status = status
-        c.status_changed_at = now
-        if with_partner is not None:
-            c.blocked_with_partner = with_partner
-        audit_record(
-            action=f"customer.{status}",
-            obj=c,
-            actor=actor,
-            changes={"status": {"before": old, "after": status}, "reason": reason},
-        )
-    Customer.objects.bulk_update(customers, fields)
-    radius_sync_customers(customer_ids=[c.pk for c in customers])
-
-
-def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:
-    """The partners whose accounts these customers are, by account id."""
-    if not account_ids:
-        return {}
-    return {
-        p.account_id: p
-        for p in Partner.objects.filter(account_id__in=account_ids)
-        if p.account_id is not None
-    }
-
-
-def customers_unblock_if_clear(
-    *, customer_ids: list[int], today: date, actor: Any = "dunning"
-) -> list[int]:
-    """Blocked customers with no overdue invoice left become active again at once. A
-    partner's account clear of overdue invoices becomes active again also from inactive
-    (dunning deactivated it: its "inactive" cuts off the partner, which has paid), and its
-    sub-customers blocked with it are unblocked. Returns the customers made active."""
-    accounts = partner_accounts(list(customer_ids))
-    candidates = list(
-        Customer.objects.filter(pk__in=list(customer_ids)).filter(
-            Q(status=CustomerStatus.BLOCKED)
-            | Q(pk__in=list(accounts), status=CustomerStatus.INACTIVE)
-        )
-    )
-    ids = {c.pk for c in candidates} | set(accounts)
-    if not ids:
-        return []
-    still_overdue = set(
-        Invoice.objects.filter(
-            customer_id__in=list(ids), status__in=OPEN, due_date__lt=today
-        ).values_list("customer_id", flat=True)
-    )
-    below_min = _below_min_balance([c for c in candidates if c.pk not in still_overdue])
-    clear = [c for c in candidates if c.pk not in still_overdue and c.pk not in below_min]
-    _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice", actor=actor)
-    released = subcustomers_release(
-        account_ids=[pk for pk in accounts if pk not in still_overdue and pk not in below_min],
-        actor=actor,
-    )
-    return [c.pk for c in clear] + released
-
-
-def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
-    """Balance = payments - refunds + credit notes - invoices (negative: the customer owes)."""
-    from ispbill.invoicing.models import CreditNote
-    from ispbill.payments.models import Payment
-
-    out = dict.fromkeys(customer_ids, 0)
-    for cid, s in (
-        Invoice.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] -= s
-    for cid, s in (
-        CreditNote.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] += s
-    for cid, s, r in (
-        Payment.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("amount_minor"), r=Sum("refunded_minor"))
-    ):
-        out[cid] += s - r
-    return out
-
-
-def _below_min_balance(customers: list[Customer]) -> set[int]:
-    with_min = [c for c in customers if c.min_balance_minor is not None]
-    if not with_min:
-        return set()
-    balances = customer_balance_minor([c.pk for c in with_min])
-    return {c.pk for c in with_min if balances[c.pk] < (c.min_balance_minor or 0)}
-
-
-def subcustomers_block(
-    *, partner: Partner, account_status: str, actor: Any = "dunning"
-) -> list[int]:
-    """An aggregated partner set to ``block_subcustomers`` whose account is blocked or
-    deactivated: its active sub-customers are blocked with it (marked
-    ``blocked_with_partner``, so the partner's payment unblocks exactly them)."""
-    if partner.mode != PartnerMode.AGGREGATED or not partner.block_subcustomers:
-        return []
-    subs = list(
-        Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE).order_by("pk")
-    )
-    word = "deactivated" if account_status == CustomerStatus.INACTIVE else "blocked"
-    _set_status(
-        subs,
-        CustomerStatus.BLOCKED,
-        f"partner account {partner.name} {word}",
-        actor=actor,
-        with_partner=True,
-    )
-    return [c.pk for c in subs]
-
-
-def subcustomers_release(*, account_ids: list[int], actor: Any = "dunning") -> list[int]:
-    """The sub-customers blocked with their partner's account (``blocked_with_partner``)
-    become active again: the partner paid, or its account was unblocked. Sub-customers
-    blocked for a reason of their own stay blocked."""
-    partners = partner_accounts(account_ids)
-    if not partners:
-        return []
-    subs = list(
-        Customer.objects.filter(
-            partner_id__in=[p.pk for p in partners.values()],
-            status=CustomerStatus.BLOCKED,
-            blocked_with_partner=True,
-        ).order_by("pk")
-    )
-    _set_status(
-        subs, CustomerStatus.ACTIVE, "partner account cleared", actor=actor, with_partner=False
-    )
-    return [c.pk for c in subs]
-
-
 def _set_status_isolated(
     customers: list[Customer],
     status: str,
@@ -266,12 +142,12 @@ def _set_status_isolated(
     *,
     actor: Any = "dunning",
 ) -> list[Customer]:
-    """``_set_status`` for them all in a savepoint; if it raises, one by one, recording the
-    customers that fail. Returns the customers changed."""
+    """``customers_status_bulk_set`` for them all in a savepoint; if it raises, one by one,
+    recording the customers that fail. Returns the customers changed."""
     before = {c.pk: (c.status, c.status_changed_at) for c in customers}
     try:
         with transaction.atomic():
-            _set_status(customers, status, reason, actor=actor)
+            customers_status_bulk_set(customers, status, reason, actor=actor)
         return customers
     except NOT_ISOLATED:
         raise
@@ -282,7 +158,7 @@ def _set_status_isolated(
         c.status, c.status_changed_at = before[c.pk]
         try:
             with transaction.atomic():
-                _set_status([c], status, reason, actor=actor)
+                customers_status_bulk_set([c], status, reason, actor=actor)
             done.append(c)
         except NOT_ISOLATED:
             raise
@@ -345,7 +221,8 @@ def _dunning(*, today: date, issuer: Partner | None, dry_run: bool, actor: Any) 
     ).update(resolved_at=timezone.now())
     # Earliest due date of an overdue invoice, per customer: one aggregate query.
     overdue = dict(
-        Invoice.objects.filter(scope, status__in=OPEN, due_date__lt=today)
+        _past_due(today)
+        .filter(scope)
         .values_list("customer_id")
         .annotate(first_due=Min("due_date"))
     )
@@ -385,7 +262,7 @@ def _dunning(*, today: date, issuer: Partner | None, dry_run: bool, actor: Any) 
         ).order_by("pk")
         if c.pk in overdue and c.pk not in chosen
     ]
-    below = _below_min_balance(candidates)
+    below = customers_below_min_balance(candidates)
     for c in candidates:
         if c.pk in below:
             to_block.append(c)
@@ -434,6 +311,7 @@ def _dunning(*, today: date, issuer: Partner | None, dry_run: bool, actor: Any) 
         word = "deactivated" if cut_off[account_id] == CustomerStatus.INACTIVE else "blocked"
         for pk in subs:
             result.reasons[pk] = f"{partner.name}'s account is {word} (block sub-customers)"
+    result.late_fees = len(late_payment_fees_charge(today=today, scope=scope))
     result.reminded = _reminders_queue(
         today=today, issuers=issuers, scope=scope, failures=result.failures
     )
@@ -476,12 +354,8 @@ def _reminders_queue(
     if not max_days:
         return []
     candidates = (
-        Invoice.objects.filter(
-            scope,
-            status__in=OPEN,
-            due_date__lt=today,
-            due_date__gte=today - timedelta(days=max_days),
-        )
+        _past_due(today)
+        .filter(scope, due_date__gte=today - timedelta(days=max_days))
         .select_related("customer")
         .order_by("pk")
     )

@@ -1,4 +1,4 @@
-"""The daily work: billing up to today, then dunning and reminders.
+"""The daily work: the plan changes due, billing up to today, then dunning and reminders.
 
 The operator's run bills (and duns) every customer but those of own-invoicing partners that
 run their own billing (``Partner.runs_own_billing``); each of those gets a run of its own,
@@ -12,8 +12,9 @@ from typing import Any
 
 from django.utils import timezone
 
+from ispbill.billing.plan_changes import DueResult, plan_changes_apply_due
 from ispbill.billing.run import billing_run_start, own_run_partner_ids
-from ispbill.customers.dunning import dunning_run
+from ispbill.dunning.services import dunning_run
 from ispbill.partners.models import Partner
 
 log = logging.getLogger(__name__)
@@ -21,6 +22,13 @@ log = logging.getLogger(__name__)
 
 def daily_work(*, today: date | None = None) -> dict[str, Any]:
     day = today or timezone.localdate()
+    # First the plan changes of the day, so that its run charges the new tariffs at once
+    # (instead of charging the old ones to give them back).
+    try:
+        changes = plan_changes_apply_due(on=day)
+    except Exception:
+        log.exception("daily_work.plan_changes_failed")
+        changes = DueResult()
     own = list(Partner.objects.filter(pk__in=own_run_partner_ids()).order_by("pk"))
     invoices = 0
     failed = 0
@@ -48,6 +56,9 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
         dunning_failures += len(dunning.failures)
     result: dict[str, Any] = {
         "date": day.isoformat(),
+        "plan_changes": len(changes.applied),
+        "plan_changes_cancelled": len(changes.cancelled),
+        "plan_change_failures": len(changes.failures),
         "invoices": "; ".join(errors) if errors and not invoices else invoices,
         "billing_failures": failed,
         "blocked": blocked,

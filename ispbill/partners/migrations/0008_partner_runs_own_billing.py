@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0006_document_refs_unconstrained'),
+        ('partners', '0007_plan_change_and_fee_settings'),
     ]
 
     operations = [

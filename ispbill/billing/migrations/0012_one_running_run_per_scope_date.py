@@ -28,7 +28,7 @@ def _older_duplicates_fail(apps, schema_editor):  # type: ignore[no-untyped-def]
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("billing", "0009_run_failures"),
+        ("billing", "0011_plan_changes"),
     ]
 
     operations = [
