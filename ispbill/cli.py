@@ -407,12 +407,14 @@ def _dunning_print(result: Any, *, verbose: bool) -> None:
         print(
             f"Dunning as of {result.today}, dry run (nothing written): would block "
             f"{len(result.blocked)}, deactivate {len(result.deactivated)}, block {subs} "
-            f"sub-customers with their partner, send {result.reminders} reminders."
+            f"sub-customers with their partner, send {result.reminders} reminders, charge "
+            f"{result.late_fees} late-payment fees."
         )
     else:
         print(
             f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
-            f"{subs} sub-customers blocked with their partner, {result.reminders} reminders sent."
+            f"{subs} sub-customers blocked with their partner, {result.reminders} reminders sent, "
+            f"{result.late_fees} late-payment fees charged."
         )
     if not verbose:
         return

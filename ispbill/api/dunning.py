@@ -75,6 +75,7 @@ class DunningOut(Schema):
         ..., description="Blocked with their aggregated partner's account"
     )
     reminders: list[DunningReminderOut]
+    late_fees: int = Field(..., description="Late-payment fees charged (for the next invoice)")
     failures: list[DunningFailureOut]
 
 
@@ -131,6 +132,7 @@ def dunning_out(result: DunningResult) -> dict[str, Any]:
             for pk, days in result.reminded
             if pk in numbers
         ],
+        "late_fees": result.late_fees,
         "failures": [
             {
                 "stage": f.stage,

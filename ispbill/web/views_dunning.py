@@ -66,6 +66,7 @@ def plan_rows(result: DunningResult) -> dict[str, Any]:
         "deactivate_rows": rows(result.deactivated),
         "block_rows": rows(result.blocked),
         "sub_rows": rows(result.subcustomers_blocked),
+        "late_fees": result.late_fees,
         "remind_rows": [
             {"invoice": invoices[pk], "days": days}
             for pk, days in result.reminded
@@ -118,6 +119,7 @@ def dunning(request: HttpRequest) -> HttpResponse:
             + len(preview.deactivated)
             + len(preview.subcustomers_blocked)
             + preview.reminders
+            + preview.late_fees
         )
         context["form"] = DunningRunForm(initial={"fingerprint": preview.fingerprint()})
         if tab == "next":
