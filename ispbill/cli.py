@@ -177,25 +177,49 @@ def _money(minor: int, currency: str) -> str:
     return str(Money.from_minor(minor, currency))
 
 
-def cmd_bill(args: argparse.Namespace) -> int:
-    from ispbill.billing.run import billing_run_start
-    from ispbill.core.tenancy import system_scope
-    from ispbill.partners.models import Partner
+def _own_partner(partner_id: int | None) -> tuple[Any, int]:
+    """The own-invoicing partner named by ``--partner`` (None without it), or an exit code."""
+    from ispbill.partners.models import Partner, PartnerMode
 
-    run_date = args.date or date.today()  # noqa: DTZ011 - the operator's calendar day
+    if not partner_id:
+        return None, 0
+    partner = Partner.objects.filter(pk=partner_id).first()
+    if partner is None or partner.mode != PartnerMode.OWN_INVOICING:
+        print(f"error: partner {partner_id} is not an own-invoicing partner", file=sys.stderr)
+        return None, 2
+    return partner, 0
+
+
+def _past_date(text_date: date | None) -> date | None:
+    """The ``--date`` given, if it is not in the future (else an error is printed)."""
+    from ispbill.billing.run import BillingRunDateError, billing_run_date_check
+
+    day = text_date or date.today()  # noqa: DTZ011 - the operator's calendar day
+    try:
+        return billing_run_date_check(day)
+    except BillingRunDateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_bill(args: argparse.Namespace) -> int:
+    from ispbill.billing.run import BillingRunError, billing_run_start
+    from ispbill.core.tenancy import system_scope
+
+    run_date = _past_date(args.date)
+    if run_date is None:
+        return 2
     with system_scope():
-        issuer = None
-        if args.partner:
-            issuer = Partner.objects.filter(pk=args.partner).first()
-            if issuer is None or not issuer.issues_own_documents:
-                print(
-                    f"error: partner {args.partner} does not issue its own invoices",
-                    file=sys.stderr,
-                )
-                return 2
-        summary = billing_run_start(
-            run_date=run_date, dry_run=args.dry_run, issuer=issuer, started_by="cli"
-        )
+        issuer, code = _own_partner(args.partner)
+        if code:
+            return code
+        try:
+            summary = billing_run_start(
+                run_date=run_date, dry_run=args.dry_run, issuer=issuer, started_by="cli"
+            )
+        except BillingRunError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
     stats = summary.stats
     if summary.status == "running":
         print(f"Billing run {summary.run_id} for {run_date} dispatched to the Celery workers.")
@@ -215,11 +239,21 @@ def cmd_bill(args: argparse.Namespace) -> int:
     for currency, total in sorted(stats.totals.items()):
         print(f"  total {currency}:         {_money(total, currency)}")
     if args.dry_run or args.verbose:
-        for name, fig in sorted(stats.per_partner.items()):
+        print("  per issuer and recipient:")
+        for (issuer_name, recipient), fig in sorted(stats.groups.items()):
             print(
-                f"    {name:<30} {fig['invoices']:>6} invoices "
+                f"    {issuer_name + ' -> ' + recipient:<52} {fig['invoices']:>6} invoices "
                 f"{_money(int(fig['total_minor']), str(fig['currency'] or 'EUR')):>16}"
             )
+        print("  per billing date:")
+        for day, fig in sorted(stats.per_date.items()):
+            totals = ", ".join(_money(t, cur) for cur, t in sorted(fig["totals"].items()))
+            print(f"    {day}  {fig['invoices']:>6} invoices  {totals}")
+    if stats.caught_up:
+        print(
+            f"  catch-up: {stats.caught_up} customer(s) or aggregation(s) billed for more "
+            "than one billing date"
+        )
     print(f"  time taken:        {summary.seconds:.2f} s")
     if stats.failures:
         with system_scope():
@@ -347,16 +381,60 @@ def cmd_dunning(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.dunning.services import dunning_run
 
+    today = _past_date(args.date)
+    if today is None:
+        return 2
     with system_scope():
-        result = dunning_run(today=args.date or date.today())  # noqa: DTZ011
-        print(
-            f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
-            f"{result.reminders} reminders sent."
-        )
+        issuer, code = _own_partner(args.partner)
+        if code:
+            return code
+        result = dunning_run(today=today, dry_run=args.dry_run, issuer=issuer, actor="cli")
+        _dunning_print(result, verbose=args.dry_run or args.verbose)
         if result.failures:
             _failures_print(None, result.failures)
             return 1
     return 0
+
+
+def _dunning_print(result: Any, *, verbose: bool) -> None:
+    """A dunning run's counts; with ``verbose`` (always for a dry run) every customer and
+    reminder, as the web page's preview lists them."""
+    from ispbill.customers.models import Customer
+    from ispbill.invoicing.models import Invoice
+
+    subs = len(result.subcustomers_blocked)
+    if result.dry_run:
+        print(
+            f"Dunning as of {result.today}, dry run (nothing written): would block "
+            f"{len(result.blocked)}, deactivate {len(result.deactivated)}, block {subs} "
+            f"sub-customers with their partner, send {result.reminders} reminders, charge "
+            f"{result.late_fees} late-payment fees."
+        )
+    else:
+        print(
+            f"Dunning: {len(result.blocked)} blocked, {len(result.deactivated)} deactivated, "
+            f"{subs} sub-customers blocked with their partner, {result.reminders} reminders sent, "
+            f"{result.late_fees} late-payment fees charged."
+        )
+    if not verbose:
+        return
+    ids = [*result.deactivated, *result.blocked, *result.subcustomers_blocked]
+    people = Customer.objects.filter(pk__in=ids).select_related("partner").in_bulk()
+    for title, pks in (
+        ("deactivate", result.deactivated),
+        ("block", result.blocked),
+        ("block with partner", result.subcustomers_blocked),
+    ):
+        for pk in pks:
+            c = people[pk]
+            print(f"  {title:<18} {c.reference:<12} {c.name:<30} {result.reasons.get(pk, '')}")
+    numbers = dict(
+        Invoice.objects.filter(pk__in=[pk for pk, _d in result.reminded]).values_list(
+            "pk", "number"
+        )
+    )
+    for pk, days in result.reminded:
+        print(f"  {'remind':<18} {numbers.get(pk, pk)!s:<12} {days} days after due")
 
 
 def cmd_scheduler(args: argparse.Namespace) -> int:
@@ -483,12 +561,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("bill", help="run billing for every billing date up to a day")
-    p.add_argument("--date", type=_date, help="bill up to this day (default: today)")
+    p.add_argument("--date", type=_date, help="bill up to this day (default: today; not later)")
     p.add_argument(
         "--dry-run", action="store_true", help="show what would be issued; write nothing"
     )
-    p.add_argument("--partner", type=int, help="only this own-invoicing partner's customers")
-    p.add_argument("-v", "--verbose", action="store_true", help="totals per partner")
+    p.add_argument(
+        "--partner", type=int, help="an own-invoicing partner's own run (its customers only)"
+    )
+    p.add_argument(
+        "-v", "--verbose", action="store_true", help="totals per issuer, recipient and date"
+    )
     p.set_defaults(func=cmd_bill)
 
     p = sub.add_parser(
@@ -511,7 +593,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_statements)
 
     p = sub.add_parser("dunning", help="block, deactivate and remind overdue customers")
-    p.add_argument("--date", type=_date)
+    p.add_argument("--date", type=_date, help="as of this day (default: today; not later)")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="list what the run would do (the run itself, rolled back); write nothing",
+    )
+    p.add_argument("--partner", type=int, help="an own-invoicing partner's own dunning")
+    p.add_argument("-v", "--verbose", action="store_true", help="every customer and reminder")
     p.set_defaults(func=cmd_dunning)
 
     p = sub.add_parser("scheduler", help="run the daily work (billing, dunning, reminders)")

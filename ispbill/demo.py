@@ -295,12 +295,20 @@ def _history(start: date) -> int:
     months = [add_months(start.replace(day=1), n) for n in range(4)]
     run_dates = [m.replace(day=day) for m in months for day in (1, 5)]
     issued = 0
+    own_runs = list(
+        Partner.objects.filter(mode=PartnerMode.OWN_INVOICING, runs_own_billing=True).order_by("pk")
+    )
     for run_date in run_dates:
-        summary = billing_run_start(run_date=run_date, started_by="demo")
-        if summary.run_id is None:
-            continue
+        # The operator's run, then each own-invoicing partner's own (its history: Alpenfunk).
+        run_ids = [billing_run_start(run_date=run_date, started_by="demo").run_id]
+        for partner in own_runs:
+            run_ids.append(
+                billing_run_start(run_date=run_date, issuer=partner, started_by="demo").run_id
+            )
         invoices = list(
-            Invoice.objects.filter(billing_run_id=summary.run_id).select_related("customer")
+            Invoice.objects.filter(billing_run_id__in=[i for i in run_ids if i]).select_related(
+                "customer"
+            )
         )
         issued += len(invoices)
         for inv in invoices:

@@ -240,6 +240,9 @@ BILLING_THREADS = env.int("BILLING_THREADS", default=1)
 # A run still "running" this many seconds after its start is stuck (its process was killed):
 # ``ispbill check`` reports it, and the next run in one process marks it failed (superseded).
 BILLING_RUN_TIMEOUT = env.int("BILLING_RUN_TIMEOUT", default=2 * 3600)
+# Without a broker, a run started from the web goes on in a thread of the web process (the
+# request answers at once); false runs it inside the request (the tests' default).
+BILLING_RUN_IN_THREAD = env.bool("BILLING_RUN_IN_THREAD", default=True)
 # ``ispbill check`` reports an issued invoice or credit note without its stored PDF this many
 # seconds after its issue (when RENDER_PDFS_ON_ISSUE is on).
 PDF_MISSING_GRACE = env.int("PDF_MISSING_GRACE", default=3600)

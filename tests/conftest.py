@@ -20,6 +20,13 @@ def _media_root(settings, tmp_path_factory):  # type: ignore[no-untyped-def]
     settings.MEDIA_ROOT = tmp_path_factory.getbasetemp() / "media"
 
 
+@pytest.fixture(autouse=True)
+def _billing_run_inline(settings):  # type: ignore[no-untyped-def]
+    """A run started from the web goes on in the request, inside the test's transaction
+    (tests/web/test_billing_background.py runs it in its thread, as served)."""
+    settings.BILLING_RUN_IN_THREAD = False
+
+
 @pytest.fixture
 def home(db):  # type: ignore[no-untyped-def]
     from ispbill.partners.services import partner_home

@@ -30,6 +30,9 @@ class PartnerFactory(DjangoModelFactory[Partner]):
     name = factory.Sequence(lambda n: f"Partner {n}")
     legal_name = factory.LazyAttribute(lambda p: f"{p.name} GmbH")
     mode = PartnerMode.PERCENTAGE
+    # Own-invoicing partners go with the operator's runs in tests (one run bills every
+    # mode), unless a test is about partners' own runs (tests/billing/test_own_runs.py).
+    runs_own_billing = False
 
 
 class TaxRateFactory(DjangoModelFactory[TaxRate]):

@@ -17,9 +17,11 @@ from ispbill.billing.models import BillingFailure, BillingRun
 from ispbill.billing.run import (
     BillingRunDateError,
     BillingRunError,
+    ChunkStats,
     RunSummary,
     billing_run_abandon,
     billing_run_date_check,
+    billing_run_figures,
     billing_run_is_stuck,
     billing_run_resume,
     billing_run_start,
@@ -42,6 +44,23 @@ class PartnerFigures(Schema):
     partner: str
     invoices: int
     total: MoneyOut
+
+
+class GroupFigures(Schema):
+    issuer: str = Field(..., description="The partner issuing the invoices")
+    recipient: str = Field(
+        ...,
+        description="Who they go to: 'Own customers', 'Customers of <partner>', or "
+        "'<partner> (aggregated invoice)' / '(wholesale invoice)' for a partner's account",
+    )
+    invoices: int
+    total: MoneyOut
+
+
+class DateFigures(Schema):
+    billing_date: dt.date
+    invoices: int
+    totals: list[MoneyOut]
 
 
 class FailureOut(Schema):
@@ -81,7 +100,21 @@ class BillingRunOut(Schema):
     invoices_issued: int
     charges_created: int
     totals: list[MoneyOut]
-    per_partner: list[PartnerFigures]
+    per_partner: list[PartnerFigures] = Field(
+        ..., description="Per recipient partner (a partner's account's invoices under it)"
+    )
+    groups: list[GroupFigures] = Field(
+        default_factory=list, description="Per issuer and recipient (a single run, a preview)"
+    )
+    billing_dates: list[DateFigures] = Field(
+        default_factory=list,
+        description="Per billing date: more than one is a catch-up (a single run, a preview)",
+    )
+    caught_up: int = Field(
+        0,
+        description="Preview: customers (and partners' aggregations) billed for more than one "
+        "billing date in this run (a catch-up)",
+    )
     error: str
     started_by: str
 
@@ -134,6 +167,34 @@ def failures_out(run: BillingRun) -> list[dict[str, Any]]:
     ]
 
 
+def figures_out(stats: ChunkStats) -> dict[str, Any]:
+    """Per issuer and recipient, and per billing date."""
+    return {
+        "groups": [
+            {
+                "issuer": issuer,
+                "recipient": recipient,
+                "invoices": f["invoices"],
+                "total": money_out(f["total_minor"], f["currency"] or "EUR"),
+            }
+            for (issuer, recipient), f in sorted(stats.groups.items())
+        ],
+        "billing_dates": [
+            {"billing_date": day, "invoices": f["invoices"], "totals": _totals(f["totals"])}
+            for day, f in sorted(stats.per_date.items())
+        ],
+    }
+
+
+def run_detail_out(run: BillingRun) -> dict[str, Any]:
+    """A single run: its figures per issuer and recipient and per date, and failures."""
+    return {
+        **run_out(run),
+        **figures_out(billing_run_figures(run.pk)),
+        "failures": failures_out(run),
+    }
+
+
 def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
     s = summary.stats
     return {
@@ -162,6 +223,8 @@ def summary_out(summary: RunSummary, issuer: Partner | None) -> dict[str, Any]:
         "error": summary.error,
         "started_by": "",
         "failures_count": len(s.failures),
+        "caught_up": s.caught_up,
+        **figures_out(s),
     }
 
 
@@ -206,17 +269,18 @@ def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:
     summary = _start(request, payload, dry_run=False)
     run = BillingRun.objects.filter(pk=summary.run_id).first() if summary.run_id else None
     issuer = _issuer(request, payload)
-    body = run_out(run) if run is not None else summary_out(summary, issuer)
+    body = run_detail_out(run) if run is not None else summary_out(summary, issuer)
     if run is not None:
         body["per_partner"] = summary_out(summary, issuer)["per_partner"]
-        body["failures"] = failures_out(run)
     return 201, BillingRunOut(**body).model_dump(mode="json")
 
 
 @router.post("/billing-runs/preview", response={200: BillingRunOut, **ERROR_RESPONSES})
 @guard("billing.run")
 def billing_run_preview(request: HttpRequest, payload: BillingRunIn) -> Any:
-    """A dry run: what a run on ``run_date`` would issue, per partner. Writes nothing."""
+    """A dry run: what a run on ``run_date`` would issue, per issuer and recipient and per
+    billing date (``caught_up`` > 0: a catch-up of more than one billing date). Writes
+    nothing. Dates after today are refused."""
     issuer = _issuer(request, payload)
     return summary_out(_start(request, payload, dry_run=True), issuer)
 
@@ -241,7 +305,7 @@ def billing_run_read(request: HttpRequest, run_id: int) -> Any:
     """Progress (``chunks_done``/``chunks_total``) while running, figures when done, and
     the customers that failed and were skipped (status ``partial``)."""
     run = resolved(request, "run_id")
-    return {**run_out(run), "failures": failures_out(run)}
+    return run_detail_out(run)
 
 
 class BillingRunResumeIn(Schema):
@@ -272,4 +336,4 @@ def billing_run_resume_view(request: HttpRequest, run_id: int, payload: BillingR
     new = BillingRun.objects.filter(pk=summary.run_id or 0).first()
     if new is None:
         return summary_out(summary, run.scope_partner)
-    return {**run_out(new), "failures": failures_out(new)}
+    return run_detail_out(new)

@@ -74,6 +74,11 @@ class PartnerSettings(Schema):
     aggregation_anchor_month: int | None = Field(None, ge=1, le=12)
     block_subcustomers: bool | None = None
     wholesale_charges: bool | None = None
+    runs_own_billing: bool | None = Field(
+        None,
+        description="Own invoicing: billed and dunned by runs of its own (the daily work "
+        "starts one; default true), not by the operator's runs (docs/reseller-modes.md)",
+    )
 
 
 # Fields whose null means "never" rather than "not sent".
@@ -137,6 +142,7 @@ class PartnerOut(Schema):
     aggregation_anchor_month: int
     block_subcustomers: bool
     wholesale_charges: bool
+    runs_own_billing: bool
 
 
 class PartnerFilters(ListParams):

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
@@ -116,10 +116,11 @@ def reconnection_fee_charge(
     return [f for f in fees if f is not None]
 
 
-def late_payment_fees_charge(*, today: date) -> list[OneTimeCharge]:
+def late_payment_fees_charge(*, today: date, scope: Q | None = None) -> list[OneTimeCharge]:
     """Dunning: each open invoice overdue by its issuer's ``late_fee_days`` or more gets the
     issuer's late-payment fee, once (``otc_late_payment_once``), charged to its account for
-    the next invoice. Inactive accounts are not billed, so not charged."""
+    the next invoice. Inactive accounts are not billed, so not charged. ``scope``: only the
+    invoices of that dunning run (a condition on their ``partner_id``)."""
     fees: list[OneTimeCharge] = []
     for issuer in Partner.objects.filter(fee_late_payment_minor__gt=0, fee_tax_rate__isnull=False):
         invoices = (
@@ -129,6 +130,7 @@ def late_payment_fees_charge(*, today: date) -> list[OneTimeCharge]:
                 due_date__lte=today - timedelta(days=issuer.late_fee_days),
             )
             .exclude(customer__status=CustomerStatus.INACTIVE)
+            .filter(scope if scope is not None else Q())
             .filter(
                 ~Exists(
                     OneTimeCharge.objects.filter(

@@ -9,7 +9,8 @@ from datetime import date
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from ispbill.core.bulk import column_set, plain_rows, tuples_insert
 from ispbill.core.tenancy import PartnerScopedManager
@@ -227,6 +228,17 @@ class BillingRun(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        constraints = [
+            # One run of a scope (every customer, or one own-invoicing partner's) and date at
+            # a time: a second start while it runs (a double click, two operators, the API
+            # retried) is refused by the database, whatever the code does.
+            models.UniqueConstraint(
+                Coalesce("scope_partner", Value(0)),
+                "run_date",
+                condition=Q(status="running", dry_run=False),
+                name="billingrun_one_running_per_scope_date",
+            ),
+        ]
 
     @property
     def status_label(self) -> str:

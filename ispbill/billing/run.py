@@ -22,6 +22,7 @@ they stop the run, which the next run resumes."""
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import traceback
 from collections import defaultdict
@@ -32,8 +33,8 @@ from datetime import date, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import InterfaceError, OperationalError, transaction
-from django.db.models import Exists, F, OuterRef, Q, Sum
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum
 from django.utils import timezone
 
 from ispbill.billing.models import (
@@ -145,13 +146,31 @@ def failure_record(
     return info
 
 
+def recipient_label(*, kind: str, partner_name: str, owner_name: str | None, own: bool) -> str:
+    """Who an invoice goes to, for a run's totals: a partner's account (its aggregated or
+    wholesale invoice), the issuer's own customers, or a percentage partner's customers."""
+    if kind == InvoiceKind.AGGREGATED:
+        return f"{owner_name or partner_name} (aggregated invoice)"
+    if kind == InvoiceKind.WHOLESALE:
+        return f"{owner_name or partner_name} (wholesale invoice)"
+    return "Own customers" if own else f"Customers of {partner_name}"
+
+
 @dataclass
 class ChunkStats:
     customers_billed: int = 0
     invoices_issued: int = 0
     charges_created: int = 0
+    # Customers (and partners' aggregations) with more than one billing date in this run:
+    # a catch-up, which a person confirms with the per-date breakdown (``per_date``).
+    caught_up: int = 0
     totals: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    # Per recipient: a partner's customers, or a partner's account (aggregated, wholesale).
     per_partner: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Per (issuer, recipient): who issues to whom.
+    groups: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # Per billing date: invoices and totals per currency.
+    per_date: dict[date, dict[str, Any]] = field(default_factory=dict)
     failures: list[FailureInfo] = field(default_factory=list)
 
     def merge(self, other: ChunkStats) -> None:
@@ -159,28 +178,79 @@ class ChunkStats:
         self.customers_billed += other.customers_billed
         self.invoices_issued += other.invoices_issued
         self.charges_created += other.charges_created
+        self.caught_up += other.caught_up
         for cur, v in other.totals.items():
             self.totals[cur] = self.totals.get(cur, 0) + v
         for name, figures in other.per_partner.items():
-            mine = self.per_partner.setdefault(
-                name, {"invoices": 0, "total_minor": 0, "currency": ""}
-            )
+            _figures_add(self.per_partner, name, figures)
+        for key, figures in other.groups.items():
+            _figures_add(self.groups, key, figures)
+        for day, figures in other.per_date.items():
+            mine = self.per_date.setdefault(day, {"invoices": 0, "totals": {}})
             mine["invoices"] += figures["invoices"]
-            mine["total_minor"] += figures["total_minor"]
-            mine["currency"] = figures["currency"]
+            for cur, v in figures["totals"].items():
+                mine["totals"][cur] = mine["totals"].get(cur, 0) + v
 
     def count_invoices(
-        self, drafts: list[InvoiceDraft], invoices: list[IssuedInvoice], names: dict[int, str]
+        self,
+        drafts: list[InvoiceDraft],
+        invoices: list[IssuedInvoice],
+        names: dict[int, str],
+        *,
+        owners: dict[int, str] | None = None,
     ) -> None:
-        self.invoices_issued += len(invoices)
+        """Count issued invoices: totals, per recipient, per issuer and recipient, per
+        billing date. ``owners``: partner names by account id (aggregated, wholesale)."""
         for inv in invoices:
-            self.totals[inv.currency] = self.totals.get(inv.currency, 0) + inv.total_minor
-            key = names.get(inv.partner_id, str(inv.partner_id))
-            figures = self.per_partner.setdefault(
-                key, {"invoices": 0, "total_minor": 0, "currency": inv.currency}
+            self.count(
+                partner_id=inv.partner_id,
+                issuer_id=inv.issuer_id,
+                customer_id=inv.customer_id,
+                kind=inv.kind,
+                billing_date=inv.billing_date,
+                currency=inv.currency,
+                total_minor=inv.total_minor,
+                names=names,
+                owners=owners or {},
             )
-            figures["invoices"] += 1
-            figures["total_minor"] += inv.total_minor
+
+    def count(
+        self,
+        *,
+        partner_id: int,
+        issuer_id: int,
+        customer_id: int,
+        kind: str,
+        billing_date: date | None,
+        currency: str,
+        total_minor: int,
+        names: dict[int, str],
+        owners: dict[int, str],
+        n: int = 1,
+    ) -> None:
+        """Count ``n`` invoices of one kind, issuer, recipient and billing date whose totals
+        add up to ``total_minor``."""
+        self.invoices_issued += n
+        self.totals[currency] = self.totals.get(currency, 0) + total_minor
+        partner = names.get(partner_id, str(partner_id))
+        owner = owners.get(customer_id)
+        figures = {"invoices": n, "total_minor": total_minor, "currency": currency}
+        recipient = recipient_label(
+            kind=kind, partner_name=partner, owner_name=owner, own=partner_id == issuer_id
+        )
+        _figures_add(self.per_partner, owner or partner, figures)
+        _figures_add(self.groups, (names.get(issuer_id, str(issuer_id)), recipient), figures)
+        if billing_date is not None:
+            day = self.per_date.setdefault(billing_date, {"invoices": 0, "totals": {}})
+            day["invoices"] += n
+            day["totals"][currency] = day["totals"].get(currency, 0) + total_minor
+
+
+def _figures_add(into: dict[Any, dict[str, Any]], key: Any, figures: dict[str, Any]) -> None:
+    mine = into.setdefault(key, {"invoices": 0, "total_minor": 0, "currency": ""})
+    mine["invoices"] += figures["invoices"]
+    mine["total_minor"] += figures["total_minor"]
+    mine["currency"] = figures["currency"] or mine["currency"]
 
 
 @dataclass
@@ -217,23 +287,91 @@ class BillingRunDateError(DomainError):
     code = "billing_run_date"
 
 
+class BillingRunBusy(BillingRunError):
+    """A run of the same scope and date is running already (the database refused a second:
+    ``billingrun_one_running_per_scope_date``)."""
+
+    def __init__(self, run: BillingRun | None, run_date: date) -> None:
+        self.run = run
+        which = f"Billing run {run.pk}" if run is not None else "A billing run"
+        super().__init__(
+            f"{which} for {run_date} is running already; wait for it to finish (its page "
+            "shows its progress). If its process is gone, mark it failed and start again."
+        )
+
+
+def billing_run_create(*, run_date: date, issuer: Partner | None, started_by: str) -> BillingRun:
+    """Record a new run as ``running``. The database allows one running run per scope and
+    date: a second start (a double click, the API retried, two people) raises
+    ``BillingRunBusy`` naming the run that is going. A run of that scope and date stuck
+    past ``BILLING_RUN_TIMEOUT`` (its process gone) is marked superseded and the new one
+    takes its place."""
+    from ispbill.billing.tasks import billing_run_stuck_before
+
+    for attempt in (1, 2):
+        try:
+            with transaction.atomic():
+                return BillingRun.objects.create(
+                    run_date=run_date, scope_partner=issuer, started_by=started_by
+                )
+        except IntegrityError as exc:
+            running = (
+                BillingRun.objects.filter(
+                    run_date=run_date,
+                    scope_partner=issuer,
+                    status=BillingRunStatus.RUNNING,
+                    dry_run=False,
+                )
+                .order_by("-pk")
+                .first()
+            )
+            stuck = running is not None and running.started_at < billing_run_stuck_before()
+            if attempt == 2 or not stuck:
+                raise BillingRunBusy(running, run_date) from exc
+            BillingRun.objects.filter(pk=running.pk, status=BillingRunStatus.RUNNING).update(  # type: ignore[union-attr]
+                status=BillingRunStatus.FAILED,
+                error="Stuck; superseded by a new run of its date, which does what it left.",
+                finished_at=timezone.now(),
+            )
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 def billing_run_date_check(run_date: date) -> date:
-    """The date a person may bill up to from the web or the API: not after today (a run
-    dated ahead would bill periods that have not started, and advance every pointer)."""
+    """The date a run may bill up to, from the web, the API or the command line: not after
+    today (a run dated ahead would bill periods that have not started, and advance every
+    pointer). The scheduler bills up to today."""
     if run_date > timezone.localdate():
-        raise BillingRunDateError("A billing run cannot be dated in the future.")
+        raise BillingRunDateError(
+            f"A billing run cannot be dated in the future ({run_date} is after today, "
+            f"{timezone.localdate()})."
+        )
     return run_date
 
 
 # -- selectors ------------------------------------------------------------------------------
 
 
+def own_run_partner_ids() -> list[int]:
+    """Own-invoicing partners that run their own billing (``Partner.runs_own_billing``):
+    the operator's runs leave their customers out (docs/reseller-modes.md)."""
+    return list(
+        Partner.objects.filter(mode=PartnerMode.OWN_INVOICING, runs_own_billing=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+
+
 def customers_due(*, run_date: date, issuer: Partner | None = None) -> list[tuple[int, int]]:
     """(id, partner id) of the customers that may have a billing date up to ``run_date`` not
-    processed yet."""
+    processed yet: one own-invoicing partner's (``issuer``), or the operator run's (every
+    customer but those of own-invoicing partners that run their own billing)."""
     qs = Customer.objects.filter(Q(billed_through__isnull=True) | Q(billed_through__lt=run_date))
     if issuer is not None:
         qs = qs.filter(partner=issuer)
+    else:
+        own = own_run_partner_ids()
+        if own:
+            qs = qs.exclude(partner_id__in=own)
     return list(qs.order_by("pk").values_list("pk", "partner_id"))
 
 
@@ -445,6 +583,7 @@ class _ChunkWork:
     drafts: list[InvoiceDraft] = field(default_factory=list)
     loose: list[Any] = field(default_factory=list)  # new charges that go on no invoice now
     touched_services: list[ServiceRow] = field(default_factory=list)
+    caught_up: int = 0  # customers with more than one billing date (a catch-up)
 
 
 def _chunk_customers_lock(*, customer_ids: list[int], run_date: date) -> list[CustomerRow]:
@@ -609,6 +748,7 @@ def _customer_bill(
     dates = _billing_dates(c, ctx, services, otcs, run_date)
     if not dates:
         return None
+    work.caught_up += len(dates) > 1
     billable = c.status != CustomerStatus.INACTIVE
     carry: list[Any] = list(inputs.pending.get(c.pk, []))
     made = 0
@@ -655,13 +795,14 @@ def _chunk_write(
     *,
     stats: ChunkStats,
     names: dict[int, str],
+    owners: dict[int, str],
     run_date: date,
 ) -> None:
     """Issue the drafts, store the charges and the moved pointers (bulk), then number the
     invoices and apply the customers' credit, last."""
     issued = invoices_issue(work.drafts, number_now=False)
     invoiced_charges_store(issued.charges)
-    stats.count_invoices(work.drafts, issued.invoices, names)
+    stats.count_invoices(work.drafts, issued.invoices, names, owners=owners)
     charges_insert(work.loose)
     column_set(Service, "charged_through", {s.pk: s.charged_through for s in work.touched_services})
     column_set(Customer, "billed_through", {c.pk: c.billed_through for c in customers})
@@ -685,8 +826,10 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
                 continue
             stats.customers_billed += 1 if made else 0
             stats.charges_created += made
+        stats.caught_up += work.caught_up
         names = {pk: p.name for pk, p in partners.items()}
-        _chunk_write(work, customers, stats=stats, names=names, run_date=run_date)
+        owners = {p.account_id: p.name for p in partners.values() if p.account_id}
+        _chunk_write(work, customers, stats=stats, names=names, owners=owners, run_date=run_date)
     return stats
 
 
@@ -851,6 +994,7 @@ def _aggregate_bill(
             if not dates:
                 loose.extend(ch for ch in new)
                 continue
+            stats.caught_up += len(dates) > 1
             kind = (
                 InvoiceKind.AGGREGATED
                 if p.mode == PartnerMode.AGGREGATED
@@ -887,7 +1031,8 @@ def _aggregate_bill(
             Partner.objects.filter(pk=p.pk).update(aggregated_through=dates[-1])
         issued = invoices_issue(drafts, number_now=False)
         invoiced_charges_store(issued.charges)
-        stats.count_invoices(drafts, issued.invoices, names)
+        owners = {p.account_id: p.name for p in partners if p.account_id}
+        stats.count_invoices(drafts, issued.invoices, names, owners=owners)
         charges_insert(loose)
         _number_and_apply_credit(issued.invoices, run_date)
     return stats
@@ -1011,8 +1156,8 @@ def billing_run_start(
     ``dry_run`` computes everything in a transaction that is rolled back: it shows what
     would be issued (per partner) and writes nothing, not even a number."""
     size = chunk_size or settings.BILLING_CHUNK_SIZE
-    began = time.monotonic()
     if dry_run:
+        began = time.monotonic()
         try:
             with transaction.atomic():
                 stats = _execute(None, run_date=run_date, issuer=issuer, chunk_size=size)
@@ -1025,11 +1170,18 @@ def billing_run_start(
         return billing_run_dispatch(
             run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
         )
-    run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
+    run = billing_run_create(run_date=run_date, issuer=issuer, started_by=started_by)
+    return _run_execute(run, chunk_size=size)
 
+
+def _run_execute(run: BillingRun, *, chunk_size: int) -> RunSummary:
+    """Do a recorded run in this process, then write its summary."""
+
+    began = time.monotonic()
+    issuer = run.scope_partner
     billing_runs_supersede(run=run, stuck_only=True)
     try:
-        stats = _execute(run, run_date=run_date, issuer=issuer, chunk_size=size)
+        stats = _execute(run, run_date=run.run_date, issuer=issuer, chunk_size=chunk_size)
     except Exception as exc:
         BillingRun.objects.filter(pk=run.pk).update(
             status=BillingRunStatus.FAILED,
@@ -1040,7 +1192,58 @@ def billing_run_start(
         raise
     billing_run_finish(run_id=run.pk, stats=stats)
     status = BillingRunStatus.PARTIAL if stats.failures else BillingRunStatus.DONE
-    return RunSummary(run.pk, run_date, False, stats, time.monotonic() - began, status=status)
+    return RunSummary(run.pk, run.run_date, False, stats, time.monotonic() - began, status=status)
+
+
+def billing_run_launch(
+    *, run_date: date, issuer: Partner | None = None, started_by: str = ""
+) -> BillingRun:
+    """Start a run in the background and return it at once, ``running``: the web's way (a
+    request never waits for a run; its page polls the progress). With a broker the chunks
+    go to the Celery workers; without one (the in-process default) the run goes on in a
+    thread of this process. A second start of the same scope and date while it runs raises
+    ``BillingRunBusy`` (the database refuses it)."""
+    billing_run_date_check(run_date)
+    size = settings.BILLING_CHUNK_SIZE
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from ispbill.billing.tasks import billing_run_dispatch
+
+        summary = billing_run_dispatch(
+            run_date=run_date, issuer=issuer, started_by=started_by, chunk_size=size
+        )
+        return BillingRun.objects.get(pk=summary.run_id)
+    run = billing_run_create(run_date=run_date, issuer=issuer, started_by=started_by)
+    if settings.BILLING_RUN_IN_THREAD:
+        transaction.on_commit(lambda: _run_in_background(run.pk, size))
+    else:  # in the request (tests): the run is done when the page answers
+        _run_execute(run, chunk_size=size)
+        run.refresh_from_db()
+    return run
+
+
+# Test hook: how the in-process background run is started (a test joins the thread).
+background_threads: list[threading.Thread] = []
+
+
+def _run_in_background(run_id: int, chunk_size: int) -> None:
+    thread = threading.Thread(
+        target=_run_in_thread, args=(run_id, chunk_size), name=f"billing-run-{run_id}", daemon=True
+    )
+    background_threads.append(thread)
+    thread.start()
+
+
+def _run_in_thread(run_id: int, chunk_size: int) -> None:
+    from django.db import connection
+
+    try:
+        with system_scope():
+            run = BillingRun.objects.select_related("scope_partner").get(pk=run_id)
+            _run_execute(run, chunk_size=chunk_size)
+    except Exception:  # marked failed with its error by _run_execute; logged there
+        log.warning("billing_run.background_failed", extra={"run_id": run_id})
+    finally:
+        connection.close()
 
 
 def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
@@ -1066,6 +1269,43 @@ def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
     billing_failures_resolve(run_id=run_id)
 
 
+def billing_run_figures(run_id: int) -> ChunkStats:
+    """A run's issued invoices counted as the preview counts them (per issuer and
+    recipient, per billing date), from the invoices themselves: the same figures whether
+    the run went in one process or on many workers."""
+    stats = ChunkStats()
+    partners = {p.pk: p for p in Partner.objects.all()}
+    names = {pk: p.name for pk, p in partners.items()}
+    owners = {p.account_id: p.name for p in partners.values() if p.account_id}
+    invoices = Invoice.objects.filter(billing_run_id=run_id).order_by()
+    fields = ["partner_id", "issuer_id", "kind", "billing_date", "currency"]
+    # Recurring invoices by partner (one row per group); partners' invoices by account.
+    rows = [
+        (p, i, 0, k, d, c, n, t)
+        for p, i, k, d, c, n, t in invoices.filter(kind=InvoiceKind.RECURRING)
+        .values_list(*fields)
+        .annotate(n=Count("pk"), t=Sum("total_minor"))
+    ] + list(
+        invoices.exclude(kind=InvoiceKind.RECURRING)
+        .values_list(*fields[:2], "customer_id", *fields[2:])
+        .annotate(n=Count("pk"), t=Sum("total_minor"))
+    )
+    for partner_id, issuer_id, customer_id, kind, billing_date, currency, n, total in rows:
+        stats.count(
+            partner_id=partner_id,
+            issuer_id=issuer_id,
+            customer_id=customer_id,
+            kind=kind,
+            billing_date=billing_date,
+            currency=currency,
+            total_minor=total,
+            names=names,
+            owners=owners,
+            n=n,
+        )
+    return stats
+
+
 def billing_failures_resolve(*, run_id: int) -> int:
     """Resolve the open failures of earlier runs that this finished run retried: those of
     its scope (every customer, or its issuer's) for a date up to its date. A customer that
@@ -1082,6 +1322,10 @@ def billing_failures_resolve(*, run_id: int) -> int:
         retried = retried.filter(
             stage=FailureStage.CUSTOMER, customer__partner_id=run.scope_partner_id
         )
+    else:
+        own = own_run_partner_ids()
+        if own:  # the operator's run did not retry the customers of partners' own runs
+            retried = retried.exclude(stage=FailureStage.CUSTOMER, partner_id__in=own)
     return retried.update(resolved_at=timezone.now(), resolved_by_run_id=run_id)
 
 
@@ -1129,10 +1373,20 @@ def billing_run_abandon(*, run_id: int, actor: Any, force: bool = False) -> Bill
     return run
 
 
-def billing_run_resume(*, run_id: int, actor: Any, force: bool = False) -> RunSummary:
+def billing_run_resume(
+    *, run_id: int, actor: Any, force: bool = False, background: bool = False
+) -> RunSummary:
     """Mark a stuck run failed (``billing_run_abandon``) and start the run again for its
-    date and scope: the new run does exactly what the stuck one left."""
+    date and scope: the new run does exactly what the stuck one left. ``background``: as
+    the web starts runs (``billing_run_launch``), answering the new run ``running``."""
     run = billing_run_abandon(run_id=run_id, actor=actor, force=force)
+    if background:
+        new = billing_run_launch(
+            run_date=run.run_date,
+            issuer=run.scope_partner,
+            started_by=getattr(actor, "username", None) or str(actor or ""),
+        )
+        return RunSummary(new.pk, new.run_date, False, ChunkStats(), 0.0, status="running")
     return billing_run_start(
         run_date=run.run_date,
         issuer=run.scope_partner,

@@ -115,8 +115,9 @@ def _run_fail(run_id: int, error: str) -> None:
 def billing_runs_supersede(*, run: BillingRun, stuck_only: bool = False) -> int:
     """Mark the unfinished runs that ``run`` covers as failed (superseded by it): those
     started before it, for a date up to its date, of its scope (a run of every customer
-    covers the runs of one partner too). ``stuck_only`` (a run in one process, which may
-    overlap another one still going): only those running past ``BILLING_RUN_TIMEOUT``.
+    covers the runs of one partner too, but not those of partners that run their own).
+    ``stuck_only`` (a run in one process, which may overlap another one still going): only
+    those running past ``BILLING_RUN_TIMEOUT``.
     Returns how many were marked."""
     covered = BillingRun.objects.filter(
         pk__lt=run.pk, status=BillingRunStatus.RUNNING, dry_run=False, run_date__lte=run.run_date
@@ -125,6 +126,11 @@ def billing_runs_supersede(*, run: BillingRun, stuck_only: bool = False) -> int:
         covered = covered.filter(started_at__lt=billing_run_stuck_before())
     if run.scope_partner_id is not None:
         covered = covered.filter(scope_partner_id=run.scope_partner_id)
+    else:
+        from ispbill.billing.run import own_run_partner_ids
+
+        # Not the runs of partners that run their own billing: the operator's run skips them.
+        covered = covered.exclude(scope_partner_id__in=own_run_partner_ids())
     return covered.update(
         status=BillingRunStatus.FAILED,
         error=f"Superseded by billing run {run.pk}, which did what this one had left.",
@@ -140,9 +146,9 @@ def billing_run_stuck_before() -> Any:
 def billing_run_dispatch(
     *, run_date: date, issuer: Partner | None, started_by: str, chunk_size: int
 ) -> Any:
-    from ispbill.billing.run import ChunkStats, RunSummary, chunk_plan
+    from ispbill.billing.run import ChunkStats, RunSummary, billing_run_create, chunk_plan
 
-    run = BillingRun.objects.create(run_date=run_date, scope_partner=issuer, started_by=started_by)
+    run = billing_run_create(run_date=run_date, issuer=issuer, started_by=started_by)
     billing_runs_supersede(run=run)
     plan = chunk_plan(run_date=run_date, issuer=issuer, chunk_size=chunk_size)
     aggregate = issuer is None

@@ -73,6 +73,12 @@ class Customer(models.Model):
         max_length=10, choices=CustomerStatus.choices, default=CustomerStatus.ACTIVE
     )
     status_changed_at = models.DateTimeField(null=True, blank=True)
+    blocked_with_partner = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Blocked because its aggregated partner's account was blocked or "
+        "deactivated; unblocked when the partner pays (ispbill.payments.reinstate)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     billing_day = models.PositiveSmallIntegerField(

@@ -80,7 +80,10 @@ def customer_update(*, customer: Customer, actor: Any = None, **fields: Any) -> 
 def customer_status_set(
     *, customer: Customer, status: str, actor: Any = None, reason: str = ""
 ) -> Customer:
-    """Block, unblock (active) or deactivate a customer by hand."""
+    """Block, unblock (active) or deactivate a customer by hand. An aggregated partner's
+    account takes its sub-customers along as dunning does (``block_subcustomers``): blocked
+    or deactivated, its active sub-customers are blocked; active again, those blocked with
+    it are unblocked."""
     if status not in CustomerStatus.values:
         raise ValidationError(f"Unknown status {status!r}.")
     locked = Customer.objects.select_for_update(no_key=True).get(pk=customer.pk)
@@ -101,6 +104,12 @@ def customer_status_set(
         actor=actor,
         changes={"status": {"before": before, "after": status}, "reason": reason or "by hand"},
     )
+    partner = partner_accounts([locked.pk]).get(locked.pk)
+    if partner is not None:
+        if status == CustomerStatus.ACTIVE:
+            subcustomers_release(account_ids=[locked.pk], actor=actor)
+        elif status in (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE):
+            subcustomers_block(partner=partner, account_status=status, actor=actor)
     return locked
 
 
@@ -108,39 +117,88 @@ def customer_status_set(
 RECONNECTED_FROM = (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE)
 
 
-def customers_status_bulk_set(customers: list[Customer], status: str, reason: str) -> None:
-    """Set the status of many customers at once (dunning, payments), each change audited."""
+def customers_status_bulk_set(
+    customers: list[Customer],
+    status: str,
+    reason: str,
+    *,
+    actor: Any = "dunning",
+    with_partner: bool | None = None,
+) -> None:
+    """Set the status of many customers at once (dunning, payments), each change audited.
+    ``with_partner``: set (or clear) ``blocked_with_partner`` too."""
     now = timezone.now()
+    fields = ["status", "status_changed_at"]
+    if with_partner is not None:
+        fields.append("blocked_with_partner")
     for c in customers:
         old = c.status
         c.status = status
         c.status_changed_at = now
+        if with_partner is not None:
+            c.blocked_with_partner = with_partner
         audit_record(
             action=f"customer.{status}",
             obj=c,
-            actor="dunning",
+            actor=actor,
             changes={"status": {"before": old, "after": status}, "reason": reason},
         )
-    Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
+    Customer.objects.bulk_update(customers, fields)
     customers_status_changed.send(sender=Customer, customer_ids=[c.pk for c in customers])
 
 
-def partner_subcustomers_cascade(account_ids: list[int], status: str) -> None:
-    """An aggregated partner's account blocked/unblocked takes its sub-customers along."""
-    partners = Partner.objects.filter(
-        account_id__in=account_ids, mode=PartnerMode.AGGREGATED, block_subcustomers=True
+def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:
+    """The partners whose accounts these customers are, by account id."""
+    if not account_ids:
+        return {}
+    return {
+        p.account_id: p
+        for p in Partner.objects.filter(account_id__in=account_ids)
+        if p.account_id is not None
+    }
+
+
+def subcustomers_block(
+    *, partner: Partner, account_status: str, actor: Any = "dunning"
+) -> list[int]:
+    """An aggregated partner set to ``block_subcustomers`` whose account is blocked or
+    deactivated: its active sub-customers are blocked with it (marked
+    ``blocked_with_partner``, so the partner's payment unblocks exactly them). Blocked, not
+    deactivated: they are restored the moment the partner pays."""
+    if partner.mode != PartnerMode.AGGREGATED or not partner.block_subcustomers:
+        return []
+    subs = list(
+        Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE).order_by("pk")
     )
-    for partner in partners:
-        if status == CustomerStatus.BLOCKED:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE))
-            customers_status_bulk_set(
-                subs, CustomerStatus.BLOCKED, f"partner account {partner.name} blocked"
-            )
-        else:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.BLOCKED))
-            customers_status_bulk_set(
-                subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked"
-            )
+    word = "deactivated" if account_status == CustomerStatus.INACTIVE else "blocked"
+    customers_status_bulk_set(
+        subs,
+        CustomerStatus.BLOCKED,
+        f"partner account {partner.name} {word}",
+        actor=actor,
+        with_partner=True,
+    )
+    return [c.pk for c in subs]
+
+
+def subcustomers_release(*, account_ids: list[int], actor: Any = "dunning") -> list[int]:
+    """The sub-customers blocked with their partner's account (``blocked_with_partner``)
+    become active again: the partner paid, or its account was unblocked. Sub-customers
+    blocked for a reason of their own stay blocked."""
+    partners = partner_accounts(account_ids)
+    if not partners:
+        return []
+    subs = list(
+        Customer.objects.filter(
+            partner_id__in=[p.pk for p in partners.values()],
+            status=CustomerStatus.BLOCKED,
+            blocked_with_partner=True,
+        ).order_by("pk")
+    )
+    customers_status_bulk_set(
+        subs, CustomerStatus.ACTIVE, "partner account cleared", actor=actor, with_partner=False
+    )
+    return [c.pk for c in subs]
 
 
 def partner_account_ensure(*, partner: Partner) -> Customer:

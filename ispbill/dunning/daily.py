@@ -1,4 +1,8 @@
-"""The daily work: the plan changes due, billing up to today, then dunning and reminders."""
+"""The daily work: the plan changes due, billing up to today, then dunning and reminders.
+
+The operator's run bills (and duns) every customer but those of own-invoicing partners that
+run their own billing (``Partner.runs_own_billing``); each of those gets a run of its own,
+so its run history holds its runs (docs/reseller-modes.md, "Own runs")."""
 
 from __future__ import annotations
 
@@ -9,15 +13,15 @@ from typing import Any
 from django.utils import timezone
 
 from ispbill.billing.plan_changes import DueResult, plan_changes_apply_due
-from ispbill.billing.run import billing_run_start
+from ispbill.billing.run import billing_run_start, own_run_partner_ids
 from ispbill.dunning.services import dunning_run
+from ispbill.partners.models import Partner
 
 log = logging.getLogger(__name__)
 
 
 def daily_work(*, today: date | None = None) -> dict[str, Any]:
     day = today or timezone.localdate()
-    invoices: int | str
     # First the plan changes of the day, so that its run charges the new tariffs at once
     # (instead of charging the old ones to give them back).
     try:
@@ -25,25 +29,45 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
     except Exception:
         log.exception("daily_work.plan_changes_failed")
         changes = DueResult()
-    try:
-        summary = billing_run_start(run_date=day, started_by="scheduler")
-        invoices, failed = summary.stats.invoices_issued, len(summary.stats.failures)
-    except Exception as exc:
-        # The run is marked failed with its error; dunning still runs for everyone.
-        log.exception("daily_work.billing_failed")
-        invoices, failed = f"billing failed: {type(exc).__name__}: {exc}", 0
-    dunning = dunning_run(today=day)
-    result = {
+    own = list(Partner.objects.filter(pk__in=own_run_partner_ids()).order_by("pk"))
+    invoices = 0
+    failed = 0
+    errors: list[str] = []
+    for issuer in [None, *own]:
+        try:
+            summary = billing_run_start(run_date=day, issuer=issuer, started_by="scheduler")
+            invoices += summary.stats.invoices_issued
+            failed += len(summary.stats.failures)
+        except Exception as exc:
+            # The run is marked failed with its error (or one for the day is going); the
+            # other runs and dunning still run for everyone.
+            log.exception(
+                "daily_work.billing_failed", extra={"issuer": getattr(issuer, "pk", None)}
+            )
+            who = issuer.name if issuer is not None else "operator"
+            errors.append(f"billing failed ({who}): {type(exc).__name__}: {exc}")
+    blocked = deactivated = subs = reminders = dunning_failures = 0
+    for issuer in [None, *own]:
+        dunning = dunning_run(today=day, issuer=issuer, actor="scheduler")
+        blocked += len(dunning.blocked)
+        deactivated += len(dunning.deactivated)
+        subs += len(dunning.subcustomers_blocked)
+        reminders += dunning.reminders
+        dunning_failures += len(dunning.failures)
+    result: dict[str, Any] = {
         "date": day.isoformat(),
         "plan_changes": len(changes.applied),
         "plan_changes_cancelled": len(changes.cancelled),
         "plan_change_failures": len(changes.failures),
-        "invoices": invoices,
+        "invoices": "; ".join(errors) if errors and not invoices else invoices,
         "billing_failures": failed,
-        "blocked": len(dunning.blocked),
-        "deactivated": len(dunning.deactivated),
-        "reminders": dunning.reminders,
-        "dunning_failures": len(dunning.failures),
+        "blocked": blocked,
+        "deactivated": deactivated,
+        "subcustomers_blocked": subs,
+        "reminders": reminders,
+        "dunning_failures": dunning_failures,
     }
+    if errors:
+        result["errors"] = errors
     log.info("daily_work.done", extra=result)
     return result

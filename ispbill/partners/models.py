@@ -178,6 +178,11 @@ class Partner(models.Model):
     wholesale_charges = models.BooleanField(
         default=False, help_text="Own invoicing: the operator bills this partner at partner prices"
     )
+    runs_own_billing = models.BooleanField(
+        default=True,
+        help_text="Own invoicing: its customers are billed and dunned by runs of its own (its "
+        "panel, the API, the daily work's run for it), not by the operator's runs",
+    )
     aggregated_through = models.DateField(
         null=True, blank=True, editable=False, help_text="Last aggregation date invoiced"
     )

@@ -52,6 +52,7 @@ PARTNER_FIELDS = (
     "aggregation_anchor_month",
     "block_subcustomers",
     "wholesale_charges",
+    "runs_own_billing",
 )
 
 

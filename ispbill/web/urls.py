@@ -6,6 +6,7 @@ from ispbill.web import (
     views_catalog,
     views_customers,
     views_data,
+    views_dunning,
     views_finance,
     views_partners,
     views_plan_changes,
@@ -128,7 +129,8 @@ urlpatterns = [
         views_finance.payment_receipt_pdf,
         name="payment_receipt_pdf",
     ),
-    path("dunning/", views.dunning, name="dunning"),
+    path("dunning/", views_dunning.dunning, name="dunning"),
+    path("dunning/run/", views_dunning.dunning_run_view, name="dunning_run"),
     # commission statements
     path("commissions/", views_finance.commissions, name="commissions"),
     path("commissions/build/", views_finance.commissions_build, name="commissions_build"),

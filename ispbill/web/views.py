@@ -7,21 +7,19 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.core.errors import DomainError
-from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.invoicing.sequences import sequence_set_next, sequences_state
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_update
-from ispbill.web.dashboard import blocking_date, dashboard_figures, overdue_invoices
+from ispbill.web.dashboard import dashboard_figures
 from ispbill.web.forms.fields import today
 from ispbill.web.forms.partners import IssuerSettingsForm, SequenceNextForm
-from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
+from ispbill.web.panel import access_of, actor, page, panel_currency, panel_partner
 
 
 def health(request: HttpRequest) -> JsonResponse:
@@ -40,42 +38,6 @@ def home(request: HttpRequest) -> HttpResponse:
         context["board"] = board
         context["chart_data"] = board.chart_data()
     return page(request, "web/dashboard.html", context, "dashboard")
-
-
-@require_capability("finance.read")
-def dunning(request: HttpRequest) -> HttpResponse:
-    """Overdue invoices with the date their customer will be blocked, and who is blocked."""
-    day = today()
-    issuers = {p.pk: p for p in Partner.objects.all()}
-    home = next(p for p in issuers.values() if p.is_home)
-    rows = []
-    for inv in overdue_invoices(today=day)[:500]:
-        issuer = issuers.get(inv.issuer_id, home)
-        block_on = blocking_date(inv.due_date, issuer.blocking_days)
-        rows.append(
-            {
-                "invoice": inv,
-                "days": (day - inv.due_date).days,
-                "block_on": block_on,
-                "to_block": inv.customer.status == CustomerStatus.ACTIVE
-                and block_on is not None
-                and block_on <= day,
-            }
-        )
-    tab = request.GET.get("tab", "overdue")
-    blocked = Customer.objects.filter(status=CustomerStatus.BLOCKED).select_related("partner")
-    query = request.GET.get("q", "").strip()
-    if query:
-        blocked = blocked.filter(Q(name__icontains=query) | Q(reference__icontains=query))
-    context = {
-        "tab": tab,
-        "overdue": rows if tab == "overdue" else [r for r in rows if r["block_on"]],
-        "to_block": [r for r in rows if r["to_block"]],
-        "n_overdue": len(rows),
-        "blocked_page": paginate(request, blocked.order_by("-status_changed_at", "pk")),
-        "currency": panel_currency(request),
-    }
-    return page(request, "web/dunning.html", context, "dunning")
 
 
 @require_capability("issuer.manage")

@@ -15,8 +15,12 @@ from django.views.decorators.http import require_POST
 from ispbill.accounts.permissions import require_capability
 from ispbill.billing.models import BillingFailure, BillingRun, BillingRunStatus
 from ispbill.billing.run import (
+    BillingRunBusy,
+    BillingRunDateError,
     BillingRunError,
+    billing_run_figures,
     billing_run_is_stuck,
+    billing_run_launch,
     billing_run_resume,
     billing_run_start,
 )
@@ -49,6 +53,7 @@ from ispbill.web.documents import (
 from ispbill.web.forms.fields import REFUSED, errors_to_form, today
 from ispbill.web.forms.finance import (
     BillingRunForm,
+    BillingRunStartForm,
     CreditNoteForm,
     InvoiceSendForm,
     PaymentForm,
@@ -85,48 +90,64 @@ def billing(request: HttpRequest) -> HttpResponse:
     return page(request, "web/billing/index.html", context, "billing")
 
 
+def _preview_context(summary: Any, run_date: date, form: Any = None) -> dict[str, Any]:
+    stats = summary.stats
+    return {
+        "run_date": run_date,
+        "summary": summary,
+        "groups": [
+            {"issuer": issuer, "recipient": recipient, **figures}
+            for (issuer, recipient), figures in sorted(stats.groups.items())
+        ],
+        "dates": sorted(stats.per_date.items()),
+        "totals": sorted(stats.totals.items()),
+        "start_form": form
+        or BillingRunStartForm(initial={"run_date": run_date, "caught_up": stats.caught_up}),
+    }
+
+
 @require_capability("billing.run")
 @require_POST
 def billing_preview(request: HttpRequest) -> HttpResponse:
-    """A dry run: what a run would issue, per partner, before anything is written."""
+    """A dry run: what a run would issue, per issuer and recipient and per billing date,
+    before anything is written."""
     form = BillingRunForm(request.POST)
     if not form.is_valid():
         context = {"form": form, "page": paginate(request, _runs(request))}
         return page(request, "web/billing/index.html", context, "billing")
     run_date: date = form.cleaned_data["run_date"]
     summary = billing_run_start(run_date=run_date, dry_run=True, issuer=_run_issuer(request))
-    rows = sorted(summary.stats.per_partner.items())
-    context = {
-        "run_date": run_date,
-        "summary": summary,
-        "rows": rows,
-        "totals": sorted(summary.stats.totals.items()),
-    }
-    return page(request, "web/billing/preview.html", context, "billing")
+    return page(request, "web/billing/preview.html", _preview_context(summary, run_date), "billing")
 
 
 @require_capability("billing.run")
 @require_POST
 def billing_start(request: HttpRequest) -> HttpResponse:
-    form = BillingRunForm(request.POST)
+    """Start the previewed run in the background and show its page, which follows its
+    progress: the request never waits for the run. A second start of the same date while it
+    runs (a double click) is refused by the database and leads to the run going."""
+    form = BillingRunStartForm(request.POST)
     if not form.is_valid():
-        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-        messages.error(request, errors or "Choose the date to bill up to.")
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs if str(e))
+        messages.error(request, errors or "Preview the run first, then confirm it.")
         return redirect("web:billing")
     user: Any = request.user
     try:
-        summary = billing_run_start(
+        run = billing_run_launch(
             run_date=form.cleaned_data["run_date"],
             issuer=_run_issuer(request),
             started_by=user.username,
         )
-    except BillingRunError as exc:
-        messages.error(request, f"The billing run did not finish: {exc}")
+    except BillingRunBusy as exc:
+        messages.warning(request, str(exc))
+        if exc.run is not None and _runs(request).filter(pk=exc.run.pk).exists():
+            return redirect("web:billing_run", run_id=exc.run.pk)
         return redirect("web:billing")
-    if summary.run_id is None:
-        messages.info(request, "Nothing was due: no billing date up to that day is left.")
+    except (BillingRunError, BillingRunDateError) as exc:
+        messages.error(request, f"The billing run was not started: {exc}")
         return redirect("web:billing")
-    return redirect("web:billing_run", run_id=summary.run_id)
+    messages.info(request, f"Billing run #{run.pk} started; it goes on if you leave this page.")
+    return redirect("web:billing_run", run_id=run.pk)
 
 
 def _run_for(request: HttpRequest, run_id: int) -> BillingRun:
@@ -137,16 +158,14 @@ def _run_for(request: HttpRequest, run_id: int) -> BillingRun:
 def billing_run(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_for(request, run_id)
     invoices = Invoice.objects.filter(billing_run=run).select_related("customer", "partner")
-    per_partner: dict[str, dict[str, Any]] = {}
-    for inv in invoices:
-        row = per_partner.setdefault(
-            inv.partner.name, {"invoices": 0, "total": 0, "currency": inv.currency}
-        )
-        row["invoices"] += 1
-        row["total"] += inv.total_minor
+    figures = billing_run_figures(run.pk)
     context = {
         "run": run,
-        "per_partner": sorted(per_partner.items()),
+        "groups": [
+            {"issuer": issuer, "recipient": recipient, **f}
+            for (issuer, recipient), f in sorted(figures.groups.items())
+        ],
+        "dates": sorted(figures.per_date.items()),
         "invoices": paginate(request, invoices.order_by("number")),
         "totals": sorted(run.totals.items()),
         "failures": list(
@@ -165,7 +184,10 @@ def billing_run_resume_view(request: HttpRequest, run_id: int) -> HttpResponse:
     run = _run_for(request, run_id)
     try:
         summary = billing_run_resume(
-            run_id=run.pk, actor=request.user, force=bool(request.POST.get("force"))
+            run_id=run.pk,
+            actor=request.user,
+            force=bool(request.POST.get("force")),
+            background=True,
         )
     except BillingRunError as exc:
         messages.error(request, str(exc))

@@ -111,7 +111,10 @@ def seed(db: Any) -> Seed:
         name="CityNet", mode=PartnerMode.PERCENTAGE, commission_bp=1000
     )
     fiber.available_to.add(citynet)
-    ownnet = Partner.objects.create(name="OwnNet", mode=PartnerMode.OWN_INVOICING)
+    # With the operator's runs: one run bills every mode here (own runs: test_own_runs.py).
+    ownnet = Partner.objects.create(
+        name="OwnNet", mode=PartnerMode.OWN_INVOICING, runs_own_billing=False
+    )
     own_vat = TaxRate.objects.create(partner=ownnet, name="USt 19", rate_bp=1900)
     own_tariff = Tariff.objects.create(
         partner=ownnet, name="Own 50", price_minor=2000, tax_rate=own_vat

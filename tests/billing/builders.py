@@ -49,13 +49,13 @@ def tariff(
 def customer(partner: Partner | None = None, **kw: Any) -> Customer:
     partner = partner or partner_home()
     n = _next()
-    return Customer.objects.create(
-        partner=partner,
-        reference=f"C{n:05d}",
-        name=f"Customer {n}",
-        email=f"c{n}@example.net",
+    fields: dict[str, Any] = {
+        "reference": f"C{n:05d}",
+        "name": f"Customer {n}",
+        "email": f"c{n}@example.net",
         **kw,
-    )
+    }
+    return Customer.objects.create(partner=partner, **fields)
 
 
 def service(c: Customer, t: Tariff, start: date, **kw: Any) -> Service:

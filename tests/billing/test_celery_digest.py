@@ -411,36 +411,53 @@ def test_a_worker_killed_in_a_chunk_then_the_run_resumed_equals_it(workers: Work
         workers.kill(worker)
     finally:
         holder.close()  # releases the row: the dead worker's session ends, rolled back
-    # Resume as an operator would: start a worker again and the run for the same date again.
+    # Resume as an operator would: start a worker again, then resume the run.
     workers.start()
     _until("the killed worker's session has ended", lambda: not _backends_alive(blocked), workers)
     # Nothing of the killed chunk was kept, and its run was left behind, running.
     assert not Customer.objects.filter(pk__in=held, billed_through__isnull=False).exists()
     assert not Invoice.objects.filter(customer_id__in=held).exists()
     assert BillingRun.objects.get(pk=run.pk).status == BillingRunStatus.RUNNING
-    _bill()
+    # A second run of its date is refused while it is `running`; resuming it marks it
+    # failed and starts the run again (`ispbill billing-run N --resume --force`).
+    again = _bill_start()
+    out, _ = again.communicate(timeout=60)
+    assert again.returncode == 2 and "is running already" in out, out
+    resume = subprocess.run(
+        [ISPBILL, "billing-run", str(run.pk), "--resume", "--force"],
+        env=_env(),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resume.returncode == 0, resume.stdout + resume.stderr
     old, new = _runs_finished(workers)
     assert old.pk == run.pk
-    assert old.status == BillingRunStatus.FAILED and "Superseded" in old.error
+    assert old.status == BillingRunStatus.FAILED and "Marked failed by cli" in old.error
     assert new.customers_billed == len(held)  # the new run did only what was left
     _assert_same_state(expected)
 
 
 def test_two_runs_of_the_same_date_started_together_equal_one_run(workers: Workers) -> None:
+    """Two `ispbill bill` for the same date at once: the database lets one run of a scope
+    and date go at a time, so the second is refused while the first runs (or, if the first
+    was done already, finds nothing left); never two running side by side."""
     workers.start()
     _world()
     expected = _in_process_state()
     first, second = _bill_start(), _bill_start()
-    _bill_wait(first)
-    _bill_wait(second)
-    older, _newer = _runs_finished(workers)
-    # The newer run took over from the older one (or both finished): none is left running.
-    assert older.status == BillingRunStatus.DONE or "Superseded" in older.error
-    # Both runs' chunks ran, on the same customers at the same time.
-    chunks = older.chunks_total - 1
-    _until(
-        "every chunk of the older run has run",
-        lambda: BillingRun.objects.get(pk=older.pk).chunks_done >= chunks,
-        workers,
-    )
+    outputs = []
+    for proc in (first, second):
+        out, _ = proc.communicate(timeout=60)
+        outputs.append((proc.returncode, out))
+    runs = _runs_finished(workers)
+    refused = [out for code, out in outputs if code == 2]
+    if len(runs) == 1:
+        assert len(refused) == 1 and "is running already" in refused[0], outputs
+    else:  # the second started after the first had finished
+        older, newer = runs
+        assert not refused, outputs
+        assert older.finished_at is not None and newer.started_at >= older.finished_at
+        assert newer.invoices_issued == 0
     _assert_same_state(expected)

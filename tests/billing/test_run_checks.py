@@ -25,15 +25,15 @@ def breaches(name: str) -> list:
     return [b for b in invariants_check()[1] if b.check == name]
 
 
-def _stuck_run(hours: float) -> BillingRun:
-    run = BillingRun.objects.create(run_date=APRIL, chunks_total=3, chunks_done=1)
+def _stuck_run(hours: float, run_date: date = APRIL) -> BillingRun:
+    run = BillingRun.objects.create(run_date=run_date, chunks_total=3, chunks_done=1)
     BillingRun.objects.filter(pk=run.pk).update(started_at=timezone.now() - timedelta(hours=hours))
     return BillingRun.objects.get(pk=run.pk)
 
 
 def test_check_reports_a_run_stuck_in_running_past_the_timeout(home, settings, capsys):
     settings.BILLING_RUN_TIMEOUT = 2 * 3600
-    _stuck_run(hours=1)  # may still be going: not reported
+    _stuck_run(hours=1, run_date=APRIL - timedelta(days=1))  # may still be going
     assert breaches("billing.stuck_runs") == []
     old = _stuck_run(hours=3)
     [breach] = breaches("billing.stuck_runs")
@@ -68,11 +68,25 @@ def test_a_run_not_stuck_yet_is_failed_only_with_force(home, capsys):
 
 
 def test_an_in_process_run_supersedes_a_stuck_one(home):
-    stuck = _stuck_run(hours=3)
-    recent = _stuck_run(hours=0.1)
+    stuck = _stuck_run(hours=3)  # same date: superseded, so that the new run may start
+    recent = _stuck_run(hours=0.1, run_date=APRIL - timedelta(days=1))
     billing_run_start(run_date=APRIL)
     assert BillingRun.objects.get(pk=stuck.pk).status == "failed"
     assert BillingRun.objects.get(pk=recent.pk).status == "running"  # may be another process
+
+
+def test_a_run_of_the_same_date_still_going_refuses_a_second(home):
+    """One run per scope and date at a time, in the database: a run started 6 minutes ago
+    may still be going, so a second one for its date is refused and names it."""
+    from ispbill.billing.run import BillingRunBusy
+
+    recent = _stuck_run(hours=0.1)
+    with pytest.raises(BillingRunBusy, match=f"Billing run {recent.pk} for 2026-04-01"):
+        billing_run_start(run_date=APRIL)
+    assert BillingRun.objects.count() == 1
+    # Another date, or a dry run, is not refused.
+    assert billing_run_start(run_date=APRIL, dry_run=True).run_id is None
+    assert billing_run_start(run_date=APRIL + timedelta(days=1)).status == "done"
 
 
 def test_check_reports_issued_invoices_without_their_pdf(home, settings):

@@ -44,7 +44,7 @@ def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
         before = Invoice.objects.count()
     page.get_by_role("button", name="Confirm and run billing").click()
     page.wait_for_url("**/billing/runs/**")
-    assert page.get_by_text("Per partner").is_visible()
+    assert page.get_by_text("Per issuer and recipient").is_visible()
     with system_scope():
         assert Invoice.objects.count() > before
     page.locator("table.grid").last.locator("a").first.click()
@@ -66,6 +66,34 @@ def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
     page.wait_for_url("**/invoices/*/")
     with system_scope():
         assert CreditNote.objects.filter(reason="Browser test").exists()
+    page.context.close()
+
+
+def test_own_invoicing_partner_runs_its_billing_and_previews_its_dunning(browser, site, settings):
+    """Alpenfunk runs its own billing (issue 19): its preview shows only its invoices, the
+    run goes on in the background (a thread, as served without a broker) while its page
+    follows the progress until it is done; its dunning page previews its next run."""
+    settings.BILLING_RUN_IN_THREAD = True
+    page = sign_in(browser, site, "alpenfunk")
+    page.get_by_role("link", name="Billing runs").click()
+    assert page.get_by_text("Bills Alpenfunk").is_visible()
+    page.get_by_label("Bill up to").fill("2026-05-05")
+    page.get_by_role("button", name="Preview run").click()
+    groups = page.locator("#preview-per-partner")
+    groups.wait_for(state="visible", timeout=60_000)
+    assert {row.split("\t")[0] for row in groups.locator("tbody tr").all_inner_texts()} == {
+        "Alpenfunk"
+    }
+    page.get_by_role("button", name="Confirm and run billing").click()
+    page.wait_for_url("**/billing/runs/**")
+    # The progress polls until the run is done, then the page shows the figures.
+    page.locator("#run-progress .status.done").wait_for(timeout=60_000)
+    page.locator("#run-groups").wait_for(timeout=30_000)
+    assert "Alpenfunk" in page.locator("#run-groups").inner_text()
+    page.get_by_role("link", name="Dunning").click()
+    page.locator("#tab-next").click()
+    page.wait_for_url("**tab=next")
+    assert page.locator("#dunning-counts").is_visible()
     page.context.close()
 
 

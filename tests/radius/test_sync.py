@@ -119,10 +119,9 @@ def test_aggregated_partner_cascade_blocks_sub_customers(home):
     partner = partner_with_account(mode=PartnerMode.AGGREGATED, block_subcustomers=True)
     _c, _s, _cred = internet_customer("sub1", partner=partner)
     customer_status_set(customer=partner.account, status="blocked")
-    from ispbill.customers.services import partner_subcustomers_cascade
-
-    partner_subcustomers_cascade([partner.account_id], "blocked")
     assert attrs("sub1") == {"Auth-Type": "Reject"}
+    customer_status_set(customer=partner.account, status="active")
+    assert attrs("sub1") != {"Auth-Type": "Reject"}
 
 
 def test_unchanged_rows_are_not_rewritten(home):

@@ -196,6 +196,11 @@ def build_canary_world() -> CanaryWorld:
 
     with override_settings(RENDER_PDFS_ON_ISSUE=False):
         billing_run_start(run_date=RUN_DATE, started_by="demo")
+        # The own-invoicing canary runs its own billing (the default): a run of its own,
+        # which no other partner may see.
+        own = canaries[PartnerMode.OWN_INVOICING]
+        assert own.runs_own_billing
+        billing_run_start(run_date=RUN_DATE, issuer=own, started_by="demo")
         batches = collection_run(
             on=RUN_DATE, until=RUN_DATE + timedelta(days=40), issuer_ids=[home.pk, own.pk]
         )

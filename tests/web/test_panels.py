@@ -141,15 +141,18 @@ def test_billing_preview_writes_nothing_then_run_issues(demo):
     before = Invoice.objects.count()
     response = client.post(reverse("web:billing_preview"), {"run_date": "2026-05-05"})
     html = response.content.decode()
-    assert response.status_code == 200 and "Totals per partner" in html
+    assert response.status_code == 200 and "Per issuer and recipient" in html
     assert Invoice.objects.count() == before
-    response = client.post(reverse("web:billing_start"), {"run_date": "2026-05-05"})
+    assert 'name="caught_up" value="0"' in html  # one billing date per customer
+    response = client.post(
+        reverse("web:billing_start"), {"run_date": "2026-05-05", "caught_up": "0"}
+    )
     assert response.status_code == 302
     run = BillingRun.objects.filter(dry_run=False).order_by("-id").first()
     assert response["Location"] == reverse("web:billing_run", kwargs={"run_id": run.pk})
     assert Invoice.objects.count() > before
     page = client.get(response["Location"]).content.decode()
-    assert "Per partner" in page
+    assert "Per issuer and recipient" in page
     progress = client.get(reverse("web:billing_run_progress", kwargs={"run_id": run.pk}))
     assert progress.status_code == 200
 

@@ -37,6 +37,39 @@ class BillingRunForm(forms.Form):
             raise ValidationError(str(exc)) from exc
 
 
+class BillingRunStartForm(BillingRunForm):
+    """The confirmation of a previewed run: its date, and how many customers (and partners'
+    aggregations) the preview showed catching up more than one billing date, which a person
+    confirms with the per-date breakdown in view."""
+
+    caught_up = forms.IntegerField(
+        min_value=0, max_value=10**9, widget=forms.HiddenInput, error_messages={"required": ""}
+    )
+    confirm_catch_up = forms.BooleanField(
+        required=False,
+        label="Yes, bill every billing date listed above (catch-up)",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if "caught_up" in self.errors:
+            self.errors.pop("caught_up")
+            raise ValidationError("Preview the run first, then confirm it from the preview.")
+        if data.get("caught_up") and not data.get("confirm_catch_up"):
+            self.add_error(
+                "confirm_catch_up",
+                "This run bills more than one billing date for some customers: confirm the "
+                "catch-up after checking the dates.",
+            )
+        return data
+
+
+class DunningRunForm(forms.Form):
+    """The confirmation of a previewed dunning run: the preview's fingerprint."""
+
+    fingerprint = forms.RegexField(regex=r"^[0-9a-f]{32}$", widget=forms.HiddenInput)
+
+
 class PaymentForm(FieldsetsMixin, forms.Form):
     customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
     amount = MoneyField()

@@ -51,6 +51,7 @@ PARTNER_MODEL_FIELDS = [
     "aggregation_anchor_month",
     "block_subcustomers",
     "wholesale_charges",
+    "runs_own_billing",
 ]
 
 
@@ -102,8 +103,9 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
             "Own invoicing",
             "The partner invoices its customers under its own name, numbering and tax "
             "settings. With wholesale charges you also bill the partner for its customers' "
-            "services at partner prices.",
-            ["wholesale_charges"],
+            "services at partner prices. Running its own billing, its customers are billed "
+            "and dunned by runs of its own (the daily work starts one for it), not by yours.",
+            ["wholesale_charges", "runs_own_billing"],
         ),
         (
             "Issuer details",
@@ -182,6 +184,7 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
                 "aggregation_anchor_month",
                 "block_subcustomers",
                 "wholesale_charges",
+                "runs_own_billing",
             ):
                 self.fields.pop(name, None)
 
@@ -213,6 +216,7 @@ ISSUER_SETTINGS_FIELDS = [
         "aggregation_anchor_month",
         "block_subcustomers",
         "wholesale_charges",
+        "runs_own_billing",
     }
 ]
 

@@ -13,3 +13,23 @@ document.addEventListener("submit", function (event) {
     event.preventDefault();
   }
 });
+// A form marked data-busy (starting a billing run) is sent once: its button shows that it
+// is busy, and a second click does nothing (the server refuses a second run anyway).
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  var busy = form.getAttribute("data-busy");
+  if (!busy || event.defaultPrevented) {
+    return;
+  }
+  if (form.getAttribute("data-sent")) {
+    event.preventDefault();
+    return;
+  }
+  form.setAttribute("data-sent", "1");
+  form.setAttribute("aria-busy", "true");
+  var button = form.querySelector("button[type=submit]");
+  if (button) {
+    button.textContent = busy;
+    button.setAttribute("aria-disabled", "true");
+  }
+});
