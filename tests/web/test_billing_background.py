@@ -42,7 +42,7 @@ def _messages(response) -> str:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_run_goes_on_in_a_thread_and_a_double_click_starts_one_run(settings):
+def test_the_run_goes_on_in_a_thread_and_a_double_click_starts_one_run(settings, monkeypatch):
     """As served without a broker: the request answers while the run is still going (its
     first chunk waits here on a gate), and a second click finds it running."""
     from ispbill.core.tenancy import system_scope
@@ -56,11 +56,15 @@ def test_the_run_goes_on_in_a_thread_and_a_double_click_starts_one_run(settings)
         service(ben, plan, APR1)
     gate, waiting = threading.Event(), threading.Event()
 
-    def hold(n: int) -> None:
+    chunk_process = billing.billing_chunk_process
+
+    def hold(**kwargs):
+        done = chunk_process(**kwargs)
         waiting.set()
         assert gate.wait(30)
+        return done
 
-    billing.after_chunk_hook = hold
+    monkeypatch.setattr(billing, "billing_chunk_process", hold)
     try:
         client = _client("op", Role.ADMIN)
         form = {"run_date": "2026-04-01", "caught_up": "0"}
@@ -78,7 +82,6 @@ def test_the_run_goes_on_in_a_thread_and_a_double_click_starts_one_run(settings)
             assert BillingRun.objects.count() == 1
     finally:
         gate.set()
-        billing.after_chunk_hook = None
         for thread in billing.background_threads:
             thread.join(60)
         billing.background_threads.clear()
