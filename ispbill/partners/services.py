@@ -52,6 +52,16 @@ PARTNER_FIELDS = (
     "aggregation_anchor_month",
     "block_subcustomers",
     "wholesale_charges",
+    "plan_change_credit",
+    "plan_change_invoicing",
+    "portal_plan_change",
+    "fee_upgrade_minor",
+    "fee_downgrade_minor",
+    "fee_disconnection_minor",
+    "fee_reconnection_minor",
+    "fee_late_payment_minor",
+    "late_fee_days",
+    "fee_tax_rate",
 )
 
 
