@@ -12,8 +12,11 @@ from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
 from ispbill.api.schemas import (
+    AmountText,
     CurrencyCode,
+    Id,
     ListParams,
+    MoneyOut,
     Name200,
     Page,
     PercentBp,
@@ -27,10 +30,14 @@ from ispbill.api.schemas import (
     Str100,
     Str200,
     Str254,
+    amount_minor,
+    money_out,
     ordered,
     page,
 )
 from ispbill.billing.changes import partner_create, partner_mode_change
+from ispbill.catalog.models import TaxRate
+from ispbill.core.errors import DomainValidationError
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_active_set, partner_update
 
@@ -79,15 +86,41 @@ class PartnerSettings(Schema):
         description="Own invoicing: billed and dunned by runs of its own (the daily work "
         "starts one; default true), not by the operator's runs (docs/reseller-modes.md)",
     )
+    plan_change_credit: Literal["credit_note", "next_invoice"] | None = Field(
+        None, description="How a plan change gives back the unused part of the old tariff"
+    )
+    plan_change_invoicing: Literal["next_invoice", "at_once"] | None = None
+    portal_plan_change: bool | None = Field(
+        None, description="Customers may change plan in the portal"
+    )
+    fee_upgrade: AmountText | None = Field(None, description="0: none")
+    fee_downgrade: AmountText | None = Field(None, description="0: none")
+    fee_disconnection: AmountText | None = Field(None, description="0: none")
+    fee_reconnection: AmountText | None = Field(None, description="0: none")
+    fee_late_payment: AmountText | None = Field(None, description="0: none")
+    late_fee_days: int | None = Field(None, ge=0, le=365)
+    fee_tax_rate_id: Id | None = Field(None, description="One of the issuer's tax rates")
 
 
-# Fields whose null means "never" rather than "not sent".
-_NULLABLE = {"blocking_days", "deactivation_days"}
+# Fields whose null means "never" (or "none") rather than "not sent".
+_NULLABLE = {"blocking_days", "deactivation_days", "fee_tax_rate_id"}
+FEES = ("fee_upgrade", "fee_downgrade", "fee_disconnection", "fee_reconnection", "fee_late_payment")
 
 
-def _settings(payload: Schema) -> dict[str, Any]:
+def _settings(payload: Schema, currency: str | None = None) -> dict[str, Any]:
     data = payload.dict(exclude_unset=True)
-    return {k: v for k, v in data.items() if v is not None or k in _NULLABLE}
+    data = {k: v for k, v in data.items() if v is not None or k in _NULLABLE}
+    money_in = data.get("currency") or currency or "EUR"
+    for name in FEES:
+        if name in data:
+            data[f"{name}_minor"] = amount_minor(data.pop(name), money_in, field=name)
+    if "fee_tax_rate_id" in data:
+        rate_id = data.pop("fee_tax_rate_id")
+        rate = TaxRate._base_manager.filter(pk=rate_id).first() if rate_id else None
+        if rate_id and rate is None:
+            raise DomainValidationError.for_fields({"fee_tax_rate_id": "No such tax rate."})
+        data["fee_tax_rate"] = rate
+    return data
 
 
 class PartnerIn(PartnerSettings):
@@ -143,6 +176,36 @@ class PartnerOut(Schema):
     block_subcustomers: bool
     wholesale_charges: bool
     runs_own_billing: bool
+    plan_change_credit: str
+    plan_change_invoicing: str
+    portal_plan_change: bool
+    fee_upgrade: MoneyOut
+    fee_downgrade: MoneyOut
+    fee_disconnection: MoneyOut
+    fee_reconnection: MoneyOut
+    fee_late_payment: MoneyOut
+    late_fee_days: int
+    fee_tax_rate_id: int | None
+
+    @staticmethod
+    def resolve_fee_upgrade(obj: Partner) -> Any:
+        return money_out(obj.fee_upgrade_minor, obj.currency)
+
+    @staticmethod
+    def resolve_fee_downgrade(obj: Partner) -> Any:
+        return money_out(obj.fee_downgrade_minor, obj.currency)
+
+    @staticmethod
+    def resolve_fee_disconnection(obj: Partner) -> Any:
+        return money_out(obj.fee_disconnection_minor, obj.currency)
+
+    @staticmethod
+    def resolve_fee_reconnection(obj: Partner) -> Any:
+        return money_out(obj.fee_reconnection_minor, obj.currency)
+
+    @staticmethod
+    def resolve_fee_late_payment(obj: Partner) -> Any:
+        return money_out(obj.fee_late_payment_minor, obj.currency)
 
 
 class PartnerFilters(ListParams):
@@ -182,8 +245,9 @@ def partner_read(request: HttpRequest, partner_id: int) -> Any:
 @router.patch("/partners/{partner_id}", response={200: PartnerOut, **ERROR_RESPONSES})
 @guard("partners.manage")
 def partner_update_view(request: HttpRequest, partner_id: int, payload: PartnerPatch) -> Any:
+    partner = resolved(request, "partner_id")
     return partner_update(
-        partner=resolved(request, "partner_id"), actor=actor(request), **_settings(payload)
+        partner=partner, actor=actor(request), **_settings(payload, partner.currency)
     )
 
 

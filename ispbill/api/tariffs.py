@@ -42,6 +42,9 @@ class TariffFields(Schema):
     download_kbps: int | None = Field(None, ge=0, le=100_000_000)
     upload_kbps: int | None = Field(None, ge=0, le=100_000_000)
     is_active: bool | None = None
+    customer_selectable: bool | None = Field(
+        None, description="Customers may move to it in the portal (where the issuer allows)"
+    )
     available_to: list[Id] | None = Field(
         None, max_length=1000, description="Operator tariffs: ids of the partners selling it"
     )
@@ -71,6 +74,7 @@ class TariffOut(Schema):
     download_kbps: int | None
     upload_kbps: int | None
     is_active: bool
+    customer_selectable: bool
     available_to: list[int]
     created_at: dt.datetime
 

@@ -25,6 +25,7 @@ TARIFF_FIELDS = (
     "download_kbps",
     "upload_kbps",
     "is_active",
+    "customer_selectable",
 )
 
 

@@ -258,17 +258,16 @@ class Partner(models.Model):
                 validate_pattern(getattr(self, name))
             except PatternError as exc:
                 errors[name] = str(exc)
-        if any(getattr(self, name) for name in FEE_FIELDS):
-            if self.fee_tax_rate_id is None:
-                errors["fee_tax_rate"] = "Choose the tax rate of the fees."
-            elif (
-                self.pk is not None
-                and apps.get_model("catalog", "TaxRate")
-                ._base_manager.filter(pk=self.fee_tax_rate_id)
-                .exclude(partner_id=self.pk)
-                .exists()
-            ):
-                errors["fee_tax_rate"] = "Choose one of this issuer's own tax rates."
+        if (
+            self.fee_tax_rate_id is not None
+            and apps.get_model("catalog", "TaxRate")
+            ._base_manager.filter(pk=self.fee_tax_rate_id)
+            .exclude(partner_id=self.pk)
+            .exists()
+        ):
+            errors["fee_tax_rate"] = "Choose one of this issuer's own tax rates."
+        elif self.fee_tax_rate_id is None and any(getattr(self, name) for name in FEE_FIELDS):
+            errors["fee_tax_rate"] = "Choose the tax rate of the fees."
         if errors:
             raise ValidationError(errors)
 

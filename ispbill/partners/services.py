@@ -53,6 +53,16 @@ PARTNER_FIELDS = (
     "block_subcustomers",
     "wholesale_charges",
     "runs_own_billing",
+    "plan_change_credit",
+    "plan_change_invoicing",
+    "portal_plan_change",
+    "fee_upgrade_minor",
+    "fee_downgrade_minor",
+    "fee_disconnection_minor",
+    "fee_reconnection_minor",
+    "fee_late_payment_minor",
+    "late_fee_days",
+    "fee_tax_rate",
 )
 
 

@@ -47,7 +47,7 @@ def issuer_settings(request: HttpRequest) -> HttpResponse:
     form = IssuerSettingsForm(request.POST or None, instance=issuer)
     if request.method == "POST" and form.is_valid():
         try:
-            partner_update(partner=issuer, **form.cleaned_data, **actor(request))
+            partner_update(partner=issuer, **form.service_fields(), **actor(request))
         except ValidationError as exc:
             form.add_error(None, exc)
         else:

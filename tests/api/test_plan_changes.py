@@ -131,3 +131,35 @@ def test_a_partner_changes_its_customers_plan_among_the_tariffs_it_sells(seed: S
     assert seed.admin.get(f"/plan-changes/{made.body['id']}").status == 200
     assert_error(seed.ownnet_admin.get(f"/plan-changes/{made.body['id']}"), 404)
     assert seed.ownnet_admin.get("/plan-changes").body["items"] == []
+
+
+def test_issuer_fees_and_rules_through_the_partner_api(seed: Seed) -> None:
+    path = f"/partners/{seed.home.pk}"
+    refused = assert_error(seed.admin.patch(path, {"fee_upgrade": "9.90"}), 422)
+    assert "fee_tax_rate" in refused["fields"]
+    answer = seed.admin.patch(
+        path,
+        {
+            "fee_upgrade": "9.90",
+            "fee_late_payment": "5.00",
+            "fee_tax_rate_id": seed.vat.pk,
+            "late_fee_days": 10,
+            "plan_change_invoicing": "at_once",
+            "portal_plan_change": True,
+        },
+    )
+    assert answer.status == 200, answer.body
+    assert (answer.body["fee_upgrade"], answer.body["fee_late_payment"]["amount"]) == (
+        {"amount": "9.90", "currency": "EUR"},
+        "5.00",
+    )
+    assert (answer.body["plan_change_invoicing"], answer.body["portal_plan_change"]) == (
+        "at_once",
+        True,
+    )
+    other_rate = assert_error(
+        seed.admin.patch(f"/partners/{seed.ownnet.pk}", {"fee_tax_rate_id": seed.vat.pk}), 422
+    )
+    assert "fee_tax_rate" in other_rate["fields"] or "fee_tax_rate_id" in other_rate["fields"]
+    tariff = seed.admin.patch(f"/tariffs/{seed.fiber.pk}", {"customer_selectable": True})
+    assert tariff.status == 200 and tariff.body["customer_selectable"] is True

@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 import time_machine
+from django import forms
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 from django.urls import reverse
@@ -167,3 +168,46 @@ def test_portal_cannot_reach_another_customers_service_or_an_operators_change(wo
     )
     assert answer.status_code == 404
     assert PlanChange.objects.get(pk=by_operator.pk).status == "scheduled"
+
+
+def _form_data(form) -> dict[str, object]:
+    data: dict[str, object] = {}
+    for name, bound in form.fields.items():
+        value = form[name].value()
+        if isinstance(bound, forms.BooleanField):
+            if value:
+                data[name] = "on"
+            continue
+        data[name] = "" if value is None else value
+    return data
+
+
+def test_issuer_settings_set_the_fees_and_the_plan_change_rules(home):
+    from ispbill.web.forms.partners import IssuerSettingsForm
+    from tests.billing.builders import tax
+
+    rate = tax(home)
+    admin = client_for("boss", Role.ADMIN)
+    data = _form_data(IssuerSettingsForm(instance=Partner.objects.get(pk=home.pk)))
+    data.update(
+        fee_upgrade="9.90",
+        fee_late_payment="5",
+        plan_change_credit="next_invoice",
+        plan_change_invoicing="at_once",
+        portal_plan_change="on",
+    )
+    refused = admin.post(reverse("web:settings"), data)
+    assert refused.status_code == 200 and b"Choose the tax rate of the fees." in refused.content
+    assert Partner.objects.get(pk=home.pk).fee_upgrade_minor == 0
+    data["fee_tax_rate"] = rate.pk
+    saved = admin.post(reverse("web:settings"), data)
+    assert saved.status_code == 302, saved.content[:3000]
+    p = Partner.objects.get(pk=home.pk)
+    assert (
+        p.fee_upgrade_minor,
+        p.fee_late_payment_minor,
+        p.fee_tax_rate_id,
+        p.plan_change_credit,
+        p.plan_change_invoicing,
+        p.portal_plan_change,
+    ) == (990, 500, rate.pk, "next_invoice", "at_once", True)

@@ -42,15 +42,19 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             "upload_kbps",
             "available_to",
             "is_active",
+            "customer_selectable",
         ]
         labels = {
             "period_months": "Period (months)",
             "download_kbps": "Download (kbit/s)",
             "upload_kbps": "Upload (kbit/s)",
             "is_active": "On sale",
+            "customer_selectable": "Customers may choose it",
         }
         help_texts = {
             "period_months": "Charged every N months in advance.",
+            "customer_selectable": "Offered when customers change plan in the portal (where "
+            "the issuer offers plan changes there).",
         }
 
     def __init__(

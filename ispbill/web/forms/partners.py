@@ -7,15 +7,19 @@ from typing import Any
 
 from django import forms
 
+from ispbill.catalog.models import TaxRate
 from ispbill.invoicing.models import DocumentType
 from ispbill.invoicing.sequences import SEQUENCE_MAX
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.web.forms.fields import (
     DateInput,
     FieldsetsMixin,
+    MoneyField,
     PercentField,
     bp,
+    from_minor,
     percent,
+    to_minor,
     today,
 )
 
@@ -52,10 +56,80 @@ PARTNER_MODEL_FIELDS = [
     "block_subcustomers",
     "wholesale_charges",
     "runs_own_billing",
+    "plan_change_credit",
+    "plan_change_invoicing",
+    "portal_plan_change",
+    "late_fee_days",
 ]
 
+# The fee amounts, typed as money in the form: form field -> model field (minor units).
+FEE_FORM_FIELDS = {
+    "fee_upgrade": "fee_upgrade_minor",
+    "fee_downgrade": "fee_downgrade_minor",
+    "fee_disconnection": "fee_disconnection_minor",
+    "fee_reconnection": "fee_reconnection_minor",
+    "fee_late_payment": "fee_late_payment_minor",
+}
 
-class PartnerForm(FieldsetsMixin, forms.ModelForm):
+PLAN_CHANGE_SECTION = (
+    "Plan changes and fees",
+    "For the customers this issuer invoices. A plan change gives back the unused part of the "
+    "old tariff and charges the rest of the period at the new one; fees are one-time charges "
+    "on the next invoice (empty or 0: none).",
+    [
+        "plan_change_credit",
+        "plan_change_invoicing",
+        "portal_plan_change",
+        "fee_upgrade",
+        "fee_downgrade",
+        "fee_disconnection",
+        "fee_reconnection",
+        "fee_late_payment",
+        "late_fee_days",
+        "fee_tax_rate",
+    ],
+)
+
+
+class FeesMixin:
+    """The issuer's fees as money fields, and its own tax rates for them."""
+
+    def fees_init(self, currency: str) -> None:
+        form: Any = self
+        form.fee_currency = currency
+        labels = {
+            "fee_upgrade": "Upgrade fee",
+            "fee_downgrade": "Downgrade fee",
+            "fee_disconnection": "Disconnection fee",
+            "fee_reconnection": "Reconnection fee",
+            "fee_late_payment": "Late-payment fee",
+        }
+        for name, model_field in FEE_FORM_FIELDS.items():
+            field = MoneyField(label=labels[name], required=False)
+            field.currency = currency
+            if form.instance.pk:
+                field.initial = from_minor(getattr(form.instance, model_field), currency)
+            form.fields[name] = field
+        rates = TaxRate._base_manager.filter(partner_id=form.instance.pk or 0, is_active=True)
+        form.fields["fee_tax_rate"] = forms.ModelChoiceField(
+            queryset=rates,
+            required=False,
+            label="Tax rate of the fees",
+            initial=form.instance.fee_tax_rate_id,
+        )
+
+    def fee_fields(self) -> dict[str, Any]:
+        form: Any = self
+        data: dict[str, Any] = {
+            model_field: to_minor(form.cleaned_data.get(name), form.fee_currency) or 0
+            for name, model_field in FEE_FORM_FIELDS.items()
+            if name in form.fields
+        }
+        data["fee_tax_rate"] = form.cleaned_data.get("fee_tax_rate")
+        return data
+
+
+class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
     mode = forms.ChoiceField(
         choices=[(m.value, m.label) for m in PartnerMode if m != PartnerMode.DIRECT],
         help_text="How this reseller works with you; a change applies from each "
@@ -136,6 +210,7 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
                 "reminder_days",
             ],
         ),
+        PLAN_CHANGE_SECTION,
         (
             "Numbering",
             "Patterns as Splynx: {year}, {month}, {day}, {partner_id|N}, {customer_id}, "
@@ -163,11 +238,18 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
             "aggregation_anchor_month": "Month (1-12) in which a quarterly or yearly cycle starts.",
             "prices_include_tax": "Tariff prices are gross (VAT included).",
             "payment_period": "Prepaid bills the period that starts on the billing date.",
+            "plan_change_credit": "How the unused part of the old tariff is given back.",
+            "plan_change_invoicing": "When what a plan change charges is invoiced.",
+            "portal_plan_change": "Customers may change plan in the portal, among the tariffs "
+            "marked “customers may choose it”.",
+            "late_fee_days": "Days after the due date when dunning charges the late-payment "
+            "fee (once per invoice).",
         }
 
     def __init__(self, *args: Any, creating: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.creating = creating
+        self.fees_init(self.instance.currency or "EUR")
         if self.instance.pk:
             self.fields["mode"].initial = self.instance.mode
             self.fields["commission_percent"].initial = percent(self.instance.commission_bp)
@@ -200,6 +282,7 @@ class PartnerForm(FieldsetsMixin, forms.ModelForm):
             data["commission_bp"] = bp(self.cleaned_data.get("commission_percent"))
         if "discount_percent" in self.fields:
             data["discount_bp"] = bp(self.cleaned_data.get("discount_percent"))
+        data.update(self.fee_fields())
         return data
 
 
@@ -221,13 +304,14 @@ ISSUER_SETTINGS_FIELDS = [
 ]
 
 
-class IssuerSettingsForm(FieldsetsMixin, forms.ModelForm):
+class IssuerSettingsForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
     """The issuer's own settings (home partner, or an own-invoicing partner)."""
 
     sections = [s for s in PartnerForm.sections if s[0] in ("Issuer details", "Billing defaults")]
     sections = [
         ("Company", "Printed on every document you issue.", ["email", "phone", "website"]),
         *sections,
+        PLAN_CHANGE_SECTION,
         PartnerForm.sections[-1],
     ]
 
@@ -235,6 +319,15 @@ class IssuerSettingsForm(FieldsetsMixin, forms.ModelForm):
         model = Partner
         fields = ISSUER_SETTINGS_FIELDS
         help_texts = PartnerForm.Meta.help_texts
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fees_init(self.instance.currency or "EUR")
+
+    def service_fields(self) -> dict[str, Any]:
+        data = {k: v for k, v in self.cleaned_data.items() if k in ISSUER_SETTINGS_FIELDS}
+        data.update(self.fee_fields())
+        return data
 
 
 class SequenceNextForm(forms.Form):
