@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -277,6 +278,13 @@ def _payment_text(data: dict[str, Any], text: dict[str, str], money: Any) -> str
     totals = data.get("totals", {})
     if head["type"] == "credit_note":
         return text["credit_refund"]
+    if head["type"] == "receipt" and totals.get("closing_balance") is not None:
+        closing = Decimal(totals["closing_balance"])
+        if closing < 0:
+            return text["receipt_owed"].format(amount=money(str(-closing)))
+        if closing > 0:
+            return text["receipt_credit"].format(amount=money(str(closing)))
+        return text["receipt_settled"]
     if head["type"] not in ("invoice", "aggregated_invoice"):
         return ""
     due = totals.get("due", "0")

@@ -22,7 +22,7 @@ from ispbill.invoicing.models import (
     InvoiceLine,
     InvoiceTax,
 )
-from ispbill.payments.models import Allocation, Payment
+from ispbill.payments.models import Allocation, Payment, Refund
 
 __all__ = ["credit_note_document_data", "invoice_document_data", "receipt_document_data"]
 
@@ -213,55 +213,87 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
 
 
 def receipt_document_data(payment: Payment) -> dict[str, Any]:
-    """A payment receipt: the payment and the invoices it paid, as a statement of entries
-    (``credit`` is what each invoice received; ``balance`` what is left unallocated)."""
+    """A payment receipt, numbered in the issuer's receipt series: the payment received
+    (method, payer's reference, amount), each invoice it paid (``debit``: the invoice's
+    total, ``credit``: what this payment paid of it, ``balance``: what was still open on it
+    after this payment) and the account's balance before and after the payment (``totals``:
+    ``opening_balance``, ``closing_balance``; negative: owed). Every text is in the
+    customer's language (docs/documents.md, "Receipts")."""
+    from ispbill.customers.selectors import customer_balance_around_payment
+    from ispbill.documents.i18n import document_texts
     from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
 
     cur = payment.currency
     customer = payment.customer
     recipient = customer_snapshot(customer)
-    entries = [
-        {
-            "date": payment.date.isoformat(),
-            "description": payment.get_method_display(),
-            "reference": payment.reference or f"#{payment.pk}",
-            "debit": _money(0, cur),
-            "credit": _money(payment.amount_minor, cur),
-            "balance": _money(payment.amount_minor, cur),
-        }
-    ]
-    left = payment.amount_minor
-    for a in (
-        Allocation.objects.filter(payment=payment).select_related("invoice").order_by("date", "pk")
-    ):
-        left -= a.amount_minor
+    language = _language(recipient)
+    text = document_texts(language)
+    # As on the day of the payment, so the receipt printed again says the same: what it
+    # paid that day (money kept as credit may pay a later invoice; that is not this receipt).
+    on = payment.date
+    paid: OrderedDict[int, int] = OrderedDict()
+    last_allocation: dict[int, int] = {}
+    for a in Allocation.objects.filter(payment=payment, date__lte=on).order_by("pk"):
+        paid[a.invoice_id] = paid.get(a.invoice_id, 0) + a.amount_minor
+        if a.amount_minor > 0:
+            last_allocation[a.invoice_id] = a.pk
+    invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=list(paid))}
+    entries = []
+    applied = 0
+    for invoice_id, amount in paid.items():
+        if amount <= 0:
+            continue
+        inv = invoices[invoice_id]
+        # Open after this payment: what the invoice's allocations up to this payment's
+        # last one, and the credit notes issued by the payment date, left open.
+        before_and_now = (
+            Allocation.objects.filter(
+                invoice_id=invoice_id, pk__lte=last_allocation[invoice_id]
+            ).aggregate(s=Sum("amount_minor"))["s"]
+            or 0
+        )
+        credit_notes = CreditNote.objects.filter(invoice_id=invoice_id, issue_date__lte=on)
+        credited = credit_notes.aggregate(s=Sum("total_minor"))["s"] or 0
+        applied += amount
+        kind = "aggregated_invoice" if inv.kind == InvoiceKind.AGGREGATED else "invoice"
         entries.append(
             {
-                "date": a.date.isoformat(),
-                "description": "→",
-                "reference": a.invoice.number,
-                "debit": _money(a.amount_minor, cur),
-                "credit": _money(0, cur),
-                "balance": _money(left, cur),
+                "date": inv.issue_date.isoformat(),
+                "description": text[kind],
+                "reference": inv.number,
+                "debit": _money(inv.total_minor, cur),
+                "credit": _money(amount, cur),
+                "balance": _money(max(0, inv.total_minor - before_and_now - credited), cur),
             }
         )
+    refunded = (
+        Refund.objects.filter(payment=payment, date__lte=on).aggregate(s=Sum("amount_minor"))["s"]
+        or 0
+    )
+    before, after = customer_balance_around_payment(payment)
     return {
         "issuer": _party(issuer_snapshot(payment.issuer), recipient=False),
         "recipient": _party(recipient, recipient=True),
         "document": {
             "type": "receipt",
-            "number": payment.reference or f"P-{payment.pk}",
+            "number": payment.receipt_number or f"#{payment.pk}",
             "issue_date": payment.date.isoformat(),
             "currency": cur,
-            "language": _language(recipient),
+            "language": language,
             "prices_include_tax": False,
             "notes": payment.note,
+            "payment_reference": payment.reference,
+            "payment_method": text.get(f"method_{payment.method}", text["method_other"]),
         },
         "entries": entries,
         "totals": {
-            "opening_balance": _money(0, cur),
-            "closing_balance": _money(left, cur),
-            "debit": _money(payment.amount_minor - left, cur),
+            "received": _money(payment.amount_minor, cur),
+            "applied": _money(applied, cur),
+            "refunded": _money(refunded, cur),
+            "unapplied": _money(payment.amount_minor - applied - refunded, cur),
+            "opening_balance": _money(before, cur),
+            "closing_balance": _money(after, cur),
+            "debit": _money(applied, cur),
             "credit": _money(payment.amount_minor, cur),
         },
     }

@@ -14,7 +14,8 @@ from django.db.models import F, Q
 from ispbill.core.audit import audit_record
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
-from ispbill.invoicing.models import Invoice, InvoiceStatus
+from ispbill.invoicing.models import DocumentType, Invoice, InvoiceStatus
+from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
@@ -203,6 +204,13 @@ def payment_record(
         )
     try:
         with transaction.atomic():
+            # Drawn in the savepoint: a duplicate rolls the number back, so none is skipped.
+            (receipt_number,) = numbers_reserve(
+                issuer=issuer,
+                doc_type=DocumentType.RECEIPT,
+                issue_date=on,
+                customer_ids=[customer.pk],
+            )
             payment = Payment.objects.create(
                 partner_id=customer.partner_id,
                 issuer=issuer,
@@ -212,6 +220,7 @@ def payment_record(
                 date=on,
                 method=method,
                 reference=reference,
+                receipt_number=receipt_number,
                 note=note,
             )
     except IntegrityError as exc:
@@ -241,6 +250,7 @@ def payment_record(
             "date": on.isoformat(),
             "method": method,
             "reference": reference,
+            "receipt_number": payment.receipt_number,
         },
     )
     payment.refresh_from_db()
