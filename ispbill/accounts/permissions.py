@@ -140,7 +140,8 @@ _READ_ONLY = frozenset(
         "tokens.own",
     }
 )
-_CUSTOMER = frozenset({"portal.read", "tokens.own"})
+# Customers use the portal; the API serves staff (a customer's token could read only /me).
+_CUSTOMER = frozenset({"portal.read"})
 
 
 def capabilities_for(

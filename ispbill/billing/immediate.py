@@ -146,6 +146,7 @@ def service_first_period_invoice(
             currency=ctx.issuer.currency,
             service_id=s.pk,
             tariff_id=s.tariff_id,
+            adjustment=d.adjustment,
         )
         for d in drafts
     ]

@@ -318,6 +318,9 @@ def _service_charge(
         issuer.currency,
         s.pk,
         s.tariff_id,
+        None,
+        None,
+        cd.adjustment,
     )
 
 

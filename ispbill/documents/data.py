@@ -90,6 +90,9 @@ class Line(TypedDict):
     amount: str  # money; rounded line total, net or gross as above
     tax_rate: str  # percent, "19.00"
     tax_category: NotRequired[str]  # S (default when rate > 0), Z, E, AE
+    # Why amount is not quantity x unit_price (ints): days/period_days for part of a period,
+    # discount_bp (discount_days) for a discount; printed as fmt.adjustment ("12/30 days").
+    adjustment: NotRequired[dict[str, int]]
 
 
 class Section(TypedDict):
@@ -308,13 +311,15 @@ def sample_invoice(*, language: Literal["en", "de"] = "de") -> InvoiceData:
                 "tax_rate": "19.00",
             },
             {
-                "description": "Feste IPv4-Adresse (anteilig ab 12.03.)",
+                # From 12 March: 5.00 x 20/31 days = 3.2258 -> 3.23.
+                "description": "Feste IPv4-Adresse",
                 "period_start": "2025-03-12",
                 "period_end": "2025-03-31",
                 "quantity": "1",
-                "unit_price": "3.23",
+                "unit_price": "5.00",
                 "amount": "3.23",
                 "tax_rate": "19.00",
+                "adjustment": {"days": 20, "period_days": 31},
             },
             {
                 "description": "Einmalige Installation",

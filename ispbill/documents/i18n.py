@@ -101,6 +101,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "method_other": "Other",
         "line_days": "{days}/{period_days} days",
         "line_discount": "discount {percent}",
+        "line_discount_days": "discount {percent} for {days} days",
     },
     "de": {
         "invoice": "Rechnung",
@@ -187,6 +188,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "method_other": "Sonstige",
         "line_days": "{days}/{period_days} Tage",
         "line_discount": "Rabatt {percent}",
+        "line_discount_days": "Rabatt {percent} für {days} Tage",
     },
 }
 
@@ -226,3 +228,28 @@ def date_format(value: str, language: str) -> str:
     if language == "de":
         return day.strftime("%d.%m.%Y")
     return str(format_date(day, format="d MMM y", locale=_locale(language)))
+
+
+def line_adjustment_text(adjustment: dict[str, int] | None, language: str) -> str:
+    """Why a line's amount is not quantity x unit price, in ``language``: "12/30 days",
+    "discount 10 %", or both ("12/30 Tage, Rabatt 10 %"); "" for a plain line. The keys are
+    those of billing/rating.py ``charge_adjustment``."""
+    if not adjustment:
+        return ""
+    text = document_texts(language)
+    parts = []
+    if adjustment.get("period_days"):
+        parts.append(
+            text["line_days"].format(
+                days=adjustment.get("days", 0), period_days=adjustment["period_days"]
+            )
+        )
+    if adjustment.get("discount_bp"):
+        percent = percent_format(str(Decimal(adjustment["discount_bp"]) / 100), language)
+        if adjustment.get("discount_days"):
+            parts.append(
+                text["line_discount_days"].format(percent=percent, days=adjustment["discount_days"])
+            )
+        else:
+            parts.append(text["line_discount"].format(percent=percent))
+    return ", ".join(parts)

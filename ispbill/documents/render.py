@@ -47,6 +47,7 @@ from ispbill.documents.i18n import (
     date_format,
     decimal_format,
     document_texts,
+    line_adjustment_text,
     money_format,
     percent_format,
 )
@@ -239,12 +240,16 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
         ),
     }
     for line in out.get("lines", []):
+        period = _period(line.get("period_start"), line.get("period_end"), lang)
+        adjustment = line_adjustment_text(line.get("adjustment"), lang)
         line["fmt"] = {
             "quantity": decimal_format(line["quantity"], lang),
             "unit_price": money(line["unit_price"]),
             "amount": money(line["amount"]),
             "tax_rate": percent_format(line["tax_rate"], lang),
-            "period": _period(line.get("period_start"), line.get("period_end"), lang),
+            "period": period,
+            "adjustment": adjustment,
+            "note": " · ".join(part for part in (period, adjustment) if part),
         }
     for section in out.get("sections", []):
         section["fmt"] = {"subtotal": money(section["subtotal"])}

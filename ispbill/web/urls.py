@@ -158,6 +158,7 @@ urlpatterns = [
     path("portal/statement/", views_portal.portal_statement, name="portal_statement"),
     path("portal/statement/pdf/", views_portal.portal_statement_pdf, name="portal_statement_pdf"),
     path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
+    path("portal/invoices/<int:invoice_id>/", views_portal.portal_invoice, name="portal_invoice"),
     # access (audit log, users, API tokens, view as partner)
     path("audit/", views_access.audit_log, name="audit_log"),
     path("users/", views_access.users, name="users"),
@@ -169,6 +170,7 @@ urlpatterns = [
         views_access.user_password_link,
         name="user_password_link",
     ),
+    path("account/password/", views_access.password_change, name="password_change"),
     path("account/tokens/", views_access.api_tokens, name="api_tokens"),
     path(
         "account/tokens/<int:token_id>/revoke/",
