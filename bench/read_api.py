@@ -152,8 +152,8 @@ def populate(customers_total: int) -> dict[str, object]:
     from ispbill.core.numbering import render_number, sequence_period_key
     from ispbill.core.tenancy import system_scope
     from ispbill.customers.models import CUSTOMER_ROW_FIELDS, Customer, CustomerRow
-    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
     from ispbill.invoicing.models import NumberSequence
+    from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
     from ispbill.partners.models import Partner
 
     t0 = time.monotonic()

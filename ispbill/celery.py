@@ -43,7 +43,7 @@ def _connections_tidy(task: Any = None, **kwargs: Any) -> None:
 # The daily work (billing, dunning, reminders) at 02:00 when a broker and beat are running.
 app.conf.beat_schedule = {
     "ispbill-daily-work": {
-        "task": "ispbill.billing.tasks.daily_work_task",
+        "task": "ispbill.dunning.tasks.daily_work_task",
         "schedule": crontab(hour=2, minute=0),
     },
 }

@@ -316,12 +316,12 @@ def _month(text: str) -> date:
 
 
 def cmd_statements(args: argparse.Namespace) -> int:
-    from ispbill.core.tenancy import system_scope
-    from ispbill.partners.statements import (
+    from ispbill.commission.statements import (
         commission_statement_build,
         commission_statement_csv,
         statement_partners,
     )
+    from ispbill.core.tenancy import system_scope
 
     today = date.today()  # noqa: DTZ011 - the operator's calendar day
     month = args.month or date(today.year, today.month, 1)
@@ -344,7 +344,7 @@ def cmd_statements(args: argparse.Namespace) -> int:
 
 def cmd_dunning(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
-    from ispbill.customers.dunning import dunning_run
+    from ispbill.dunning.services import dunning_run
 
     with system_scope():
         result = dunning_run(today=args.date or date.today())  # noqa: DTZ011
@@ -361,8 +361,8 @@ def cmd_dunning(args: argparse.Namespace) -> int:
 def cmd_scheduler(args: argparse.Namespace) -> int:
     import time
 
-    from ispbill.billing.scheduler import daily_work
     from ispbill.core.tenancy import system_scope
+    from ispbill.dunning.daily import daily_work
 
     last: date | None = None
     print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
@@ -381,12 +381,12 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 def cmd_customer(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import (
+    from ispbill.customers.selectors import account_issuer
+    from ispbill.payments.selectors import (
         customer_balance,
         customer_open_invoices,
         customer_statement,
     )
-    from ispbill.payments.services import account_issuer
 
     with system_scope():
         customer = (

@@ -285,14 +285,14 @@ def _history(start: date) -> int:
     """Bill the months from ``start`` to the 5th of its fourth month on each billing day,
     pay most invoices a few days after issue, credit one, and settle the commission."""
     from ispbill.billing.run import billing_run_start
-    from ispbill.core.money import Money
-    from ispbill.invoicing.credit import credit_note_issue
-    from ispbill.invoicing.models import Invoice
-    from ispbill.partners.statements import (
+    from ispbill.commission.statements import (
         commission_statement_approve,
         commission_statement_build,
         commission_statement_pay,
     )
+    from ispbill.core.money import Money
+    from ispbill.invoicing.credit import credit_note_issue
+    from ispbill.invoicing.models import Invoice
     from ispbill.payments.services import payment_record
 
     rng = random.Random(7)

@@ -25,6 +25,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 
 from ispbill.accounts.models import OPERATOR_ROLES, Role
+from ispbill.partners.models import Partner
 
 __all__ = [
     "CAPABILITIES",
@@ -221,8 +222,6 @@ ANONYMOUS = Access()
 def _partner_facts(partner_id: int | None) -> tuple[str | None, bool, tuple[int, ...]]:
     if partner_id is None:
         return None, True, ()
-    from ispbill.partners.models import Partner
-
     row = Partner.objects.filter(pk=partner_id).values("mode", "is_active", "account_id").first()
     if row is None:
         return None, False, ()

@@ -30,6 +30,7 @@ from ispbill.accounts.models import OPERATOR_ROLES, PARTNER_ROLES, ApiToken, Rol
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.core.tenancy import current_customer_id, current_partner_ids
+from ispbill.core.validation import field_values, model_validate, reject_unknown, values_diff
 
 TOKEN_MARK = "ispb"
 
@@ -157,8 +158,6 @@ def users_manageable(*, actor: Any = None) -> QuerySet[User]:
 
 
 def _user_check(user: User) -> None:
-    from ispbill.core.validation import model_validate
-
     fields: dict[str, str] = {}
     if user.role not in Role.values:
         fields["role"] = "Choose " + ", ".join(Role.values) + "."
@@ -254,8 +253,6 @@ def user_update(*, user: User, actor: Any = None, **changes: Any) -> User:
     """Change a user's details, role or active flag (a deactivated user's tokens stop
     working at once). In a partner's scope only that partner's users, never to an operator
     role; nobody disables themselves or changes their own role."""
-    from ispbill.core.validation import field_values, reject_unknown, values_diff
-
     reject_unknown(changes, USER_FIELDS)
     partners = users_managed_partner_ids(actor)
     _role_in_scope(changes.get("role"), partners)

@@ -1,6 +1,7 @@
 """API authentication: bearer tokens (``Authorization: Bearer ispb_...``) and sessions.
 
-``TenantScopeMiddleware`` resolves the token before the view runs (``bearer_token_user``)
+``ispbill.accounts.middleware.TenantScopeMiddleware`` resolves the token before the view
+runs (``bearer_token_user``)
 and opens the token user's scope around the whole request, so the handler already runs in
 it; ``ApiTokenAuth`` then only tells django-ninja whether the request is authenticated.
 A token acts with its user's role and scope; revoked, expired or unknown tokens -> 401."""
@@ -9,30 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from ninja.security import HttpBearer, SessionAuth
 
-from ispbill.accounts.services import api_token_authenticate
-
-__all__ = ["API_AUTH", "ApiTokenAuth", "bearer_token_user"]
-
-
-def _bearer(request: HttpRequest) -> str | None:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
-        return None
-    return value.strip()
-
-
-def bearer_token_user(request: HttpRequest) -> Any:
-    """The user of the request's bearer token, else an anonymous user. Keeps the token on
-    ``request.api_token`` for ``ApiTokenAuth``."""
-    plaintext = _bearer(request)
-    token = api_token_authenticate(plaintext) if plaintext else None
-    request.api_token = token  # type: ignore[attr-defined]
-    return token.user if token is not None else AnonymousUser()
+__all__ = ["API_AUTH", "ApiTokenAuth"]
 
 
 class ApiTokenAuth(HttpBearer):

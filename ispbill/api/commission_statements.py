@@ -24,8 +24,8 @@ from ispbill.api.schemas import (
     ordered,
     page,
 )
+from ispbill.commission.statements import commission_statement_approve, commission_statement_pay
 from ispbill.partners.models import CommissionAccrual, CommissionStatement
-from ispbill.partners.statements import commission_statement_approve, commission_statement_pay
 
 router = Router(tags=["commission"])
 

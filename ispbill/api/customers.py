@@ -35,9 +35,9 @@ from ispbill.api.schemas import (
 )
 from ispbill.core.errors import DomainValidationError
 from ispbill.customers.models import Customer
-from ispbill.customers.selectors import customer_balance, customer_open_invoices, customer_statement
 from ispbill.customers.services import customer_create, customer_status_set, customer_update
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.payments.selectors import customer_balance, customer_open_invoices, customer_statement
 from ispbill.payments.services import customer_credit_minor
 
 router = Router(tags=["customers"])

@@ -1,19 +1,21 @@
-"""Checks of ``ispbill check`` that notice work left undone: a billing run stuck in
-``running``, customers whose billing failed and was not retried, issued documents without
-their stored PDF, emails that failed after their retries (docs/operations.md, "Checks")."""
+"""Checks of ``ispbill check`` that notice billing work left undone: a billing run stuck in
+``running``, customers whose billing failed and was not retried (docs/operations.md,
+"Checks"); and that invoiced charges belong to their invoice's account."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
-from django.db.models import Count
-from django.utils import timezone
+from django.db.models import Count, F, Q
 
-from ispbill.billing.models import BillingFailure, BillingRun, BillingRunStatus
+from ispbill.billing.models import BillingFailure, BillingRun, BillingRunStatus, Charge
 from ispbill.core.invariants import Breach, invariant
+from ispbill.customers.models import Customer
 
 _MAX_IDS = 20
+
+
+def _charge_ids(prefix: str, values: object) -> tuple[str, ...]:
+    return tuple(f"{prefix}:{v}" for v in list(values)[:_MAX_IDS])  # type: ignore[call-overload]
 
 
 @invariant("billing.stuck_runs")
@@ -66,47 +68,30 @@ def check_open_failures() -> list[Breach]:
     return out
 
 
-@invariant("documents.pdf_missing")
-def check_pdf_missing() -> list[Breach]:
-    """With rendering at issue on, every invoice and credit note older than
-    ``PDF_MISSING_GRACE`` has its stored PDF."""
-    if not settings.RENDER_PDFS_ON_ISSUE:
-        return []
-    from ispbill.invoicing.models import CreditNote, Invoice
-
-    before = timezone.now() - timedelta(seconds=settings.PDF_MISSING_GRACE)
+@invariant("billing.charges")
+def check_charges() -> list[Breach]:
+    """Invoiced charges belong to their invoice's account; no charge on a foreign invoice."""
+    bad = (
+        Charge.objects.filter(invoice__isnull=False)
+        .exclude(account_id=F("invoice__customer_id"))
+        .values_list("pk", flat=True)
+    )
     out = []
-    for model, name in ((Invoice, "invoice"), (CreditNote, "credit_note")):
-        missing = model.objects.filter(pdf="", created_at__lt=before)
-        n = missing.count()
-        if n:
-            ids = missing.order_by("pk").values_list("pk", flat=True)[:_MAX_IDS]
-            out.append(
-                Breach(
-                    "documents.pdf_missing",
-                    f"{n} {name}(s) issued more than {settings.PDF_MISSING_GRACE // 60} minutes "
-                    "ago without their stored PDF; 'ispbill render-pdfs' renders them (and "
-                    "names the ones that fail)",
-                    tuple(f"{name}:{pk}" for pk in ids),
-                )
+    if bad:
+        out.append(
+            Breach(
+                "billing.charges", "charges invoiced to another account", _charge_ids("charge", bad)
             )
-    return out
-
-
-@invariant("emails.failed")
-def check_failed_emails() -> list[Breach]:
-    from ispbill.invoicing.models import EmailDelivery, EmailStatus
-
-    failed = EmailDelivery.objects.filter(status=EmailStatus.FAILED)
-    n = failed.count()
-    if not n:
-        return []
-    ids = failed.order_by("pk").values_list("pk", flat=True)[:_MAX_IDS]
-    return [
-        Breach(
-            "emails.failed",
-            f"{n} email(s) failed after their retries (each says why on the Emails page); "
-            "fix the cause, then 'ispbill emails --retry-failed'",
-            tuple(f"email:{pk}" for pk in ids),
         )
-    ]
+    statuses = Customer.objects.filter(
+        ~Q(status__in=["new", "active", "blocked", "inactive"])
+    ).values_list("pk", flat=True)
+    if statuses:
+        out.append(
+            Breach(
+                "billing.charges",
+                "customers with an unknown status",
+                _charge_ids("customer", statuses),
+            )
+        )
+    return out

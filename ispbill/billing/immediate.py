@@ -11,13 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ispbill.billing.models import ChargeKind, ChargeRow
+from ispbill.billing.modes import billing_context
 from ispbill.billing.rating import ServiceTerms, service_rate
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.invoicing.issue import InvoiceDraft, invoices_issue
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import FirstPeriodBilling, Partner
-from ispbill.partners.modes import billing_context
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 

@@ -31,8 +31,9 @@ class Charge(models.Model):
     # row by row, which cost a third of the billing run; every chunk took a share lock on the
     # same few partner rows, and each new invoice and entry was locked again by its own lines
     # and postings. Instead: Django protects the referenced rows from deletion (PROTECT); on
-    # PostgreSQL a trigger refuses to delete an invoice or a journal entry, and a customer,
-    # service or one-time charge while anything refers to it (core/guards.py); the writers
+    # both databases a trigger refuses to delete an invoice or a journal entry, and a partner,
+    # tariff, billing run, customer, service or one-time charge while anything refers to it
+    # (core/guards.py); the writers
     # refer only to rows they read in the same transaction; and ``ispbill check`` verifies
     # every such reference (``data.references``; docs/performance.md).
     partner = models.ForeignKey(

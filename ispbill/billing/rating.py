@@ -8,8 +8,8 @@ import functools
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from ispbill.core.money import BP_INT, div_round
 from ispbill.core.periods import Cycle, ServicePeriod, effective_period_months, periods_due
-from ispbill.invoicing.tax import BP_INT, div_round
 
 ONE_DAY = timedelta(days=1)
 

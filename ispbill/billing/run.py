@@ -47,6 +47,12 @@ from ispbill.billing.models import (
     charge_rows,
     charges_insert,
 )
+from ispbill.billing.modes import (
+    BillingContext,
+    billing_context,
+    wholesale_cycle,
+    wholesale_price_minor,
+)
 from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
 from ispbill.catalog.models import PartnerPrice
 from ispbill.core.bulk import column_set, deferred_checks_run, plain_rows
@@ -58,20 +64,9 @@ from ispbill.customers.models import (
     CustomerRow,
     CustomerStatus,
 )
-from ispbill.invoicing.issue import (
-    InvoiceDraft,
-    IssuedInvoice,
-    invoices_issue,
-    invoices_number,
-)
+from ispbill.invoicing.issue import InvoiceDraft, IssuedInvoice, invoices_issue, invoices_number
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.partners.modes import (
-    BillingContext,
-    billing_context,
-    wholesale_cycle,
-    wholesale_price_minor,
-)
 from ispbill.subscriptions.models import (
     OneTimeCharge,
     Service,
@@ -845,6 +840,22 @@ def _chunk_in_thread(chunk: list[int], run_date: date, run_id: int | None) -> Ch
         connection.close()
 
 
+SQLITE_THREADS_IGNORED = (
+    "BILLING_THREADS=%d is ignored on SQLite: it has one writer at a time, so chunks run one "
+    "after the other (threads would only queue for the write lock); use PostgreSQL for "
+    "parallel chunks (docs/operations.md)"
+)
+
+
+def billing_threads(vendor: str) -> int:
+    """How many threads a run's chunks use on a database of ``vendor``: ``BILLING_THREADS``
+    on PostgreSQL, 1 on SQLite. SQLite lets one transaction write at a time (ispbill opens
+    them ``IMMEDIATE``, taking the write lock at the start), and a chunk is one writing
+    transaction from its first read to its commit: a second thread would only wait for the
+    lock (and give up after the 30 s timeout on a long chunk), never run beside the first."""
+    return max(1, settings.BILLING_THREADS) if vendor == "postgresql" else 1
+
+
 def _execute(
     run: BillingRun | None, *, run_date: date, issuer: Partner | None, chunk_size: int
 ) -> ChunkStats:
@@ -855,14 +866,10 @@ def _execute(
     if run is not None:
         BillingRun.objects.filter(pk=run.pk).update(chunks_total=len(chunks) + (0 if issuer else 1))
     stats = ChunkStats()
-    threads = settings.BILLING_THREADS
-    if (
-        threads > 1
-        and run is not None
-        and connection.vendor == "postgresql"
-        and not connection.in_atomic_block
-        and len(chunks) > 1
-    ):
+    threads = billing_threads(connection.vendor)
+    if threads < settings.BILLING_THREADS:
+        log.warning(SQLITE_THREADS_IGNORED, settings.BILLING_THREADS)
+    if threads > 1 and run is not None and not connection.in_atomic_block and len(chunks) > 1:
         # Chunks are independent transactions: while one thread waits on PostgreSQL, another
         # rates in Python. Each thread has its own connection and opens its own scope.
         with ThreadPoolExecutor(max_workers=threads) as pool:

@@ -93,14 +93,6 @@ def billing_finish_task(results: list[Any], run_id: int, aggregate: bool = True)
     return {"run_id": run_id}
 
 
-@shared_task
-def daily_work_task(today: str | None = None) -> dict[str, Any]:
-    from ispbill.billing.scheduler import daily_work
-
-    with system_scope():
-        return daily_work(today=date.fromisoformat(today) if today else None)
-
-
 def _figures(results: list[Any]) -> dict[str, int]:
     """Customers billed and charges created, summed over the tasks' results."""
     done = [r for r in results if isinstance(r, dict)]

@@ -6,8 +6,8 @@ from django.db.models import Q
 
 from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.partners.models import Partner
-from ispbill.payments.services import account_issuer
 
 
 def tariff_sellable(*, customer: Customer, tariff_id: int) -> Tariff | None:

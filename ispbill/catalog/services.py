@@ -6,12 +6,15 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max, QuerySet
 from django.forms.models import model_to_dict
 
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+from ispbill.catalog.signals import tariff_access_changed
 from ispbill.core.audit import audit_record, model_diff
+from ispbill.core.errors import DomainValidationError
+from ispbill.core.money import AmountRangeError, amount_max, line_check
 from ispbill.partners.models import Partner
-from ispbill.radius.sync import radius_sync_tariff
 
 TARIFF_FIELDS = (
     "name",
@@ -56,6 +59,31 @@ def tariff_create(
     return tariff
 
 
+def _price_fits_services(
+    *, price_minor: int, services: QuerySet[Any], currency: str, what: str
+) -> None:
+    """A raised price times the largest quantity of ``services`` (the ones it prices) stays
+    within the line limit (``line_check``), else DomainValidationError on ``price``: a line
+    over the limit would be refused only at the next billing run (docs/security.md, "Input
+    limits")."""
+    largest = services.aggregate(q=Max("quantity"))["q"]
+    if not largest:
+        return
+    try:
+        line_check(unit_minor=price_minor, quantity=largest, currency=currency)
+    except AmountRangeError as exc:
+        raise DomainValidationError.for_fields(
+            {
+                "price": (
+                    f"A service on {what} has quantity {largest:,}: at this price its line "
+                    f"would be above {amount_max(currency):,} {currency}, the largest line "
+                    "ispbill accepts. Lower the price or that service's quantity."
+                )
+            },
+            code="line_limit",
+        ) from exc
+
+
 @transaction.atomic
 def tariff_update(
     *,
@@ -65,15 +93,26 @@ def tariff_update(
     **fields: Any,
 ) -> Tariff:
     """Change a tariff; issued invoices keep their copied lines."""
+    from ispbill.subscriptions.models import Service
+
     locked = Tariff.objects.select_for_update(no_key=True).get(pk=tariff.pk)
     before = model_to_dict(locked, fields=list(TARIFF_FIELDS))
     _apply(locked, fields)
+    if locked.price_minor > before["price_minor"]:
+        # Every service on it, whoever's: retail lines without a price override use the
+        # tariff's price, and wholesale lines (no partner price) a share of it.
+        _price_fits_services(
+            price_minor=locked.price_minor,
+            services=Service._base_manager.filter(tariff_id=locked.pk),
+            currency=Partner.objects.values_list("currency", flat=True).get(pk=locked.partner_id),
+            what="this tariff",
+        )
     locked.save()
     if available_to is not None:
         locked.available_to.set(list(available_to))
     changes = model_diff(before, model_to_dict(locked, fields=list(TARIFF_FIELDS)))
     if {"kind", "download_kbps", "upload_kbps"} & set(changes):
-        radius_sync_tariff(tariff_id=locked.pk)
+        tariff_access_changed.send(sender=Tariff, tariff_id=locked.pk)
     if changes:
         audit_record(action="tariff.updated", obj=locked, actor=actor, changes=changes)
     return locked
@@ -138,6 +177,15 @@ def partner_price_set(
         .first()
     )
     before = price.price_minor if price is not None else None
+    if before is None or price_minor > before:
+        from ispbill.subscriptions.models import Service
+
+        _price_fits_services(
+            price_minor=price_minor,
+            services=Service._base_manager.filter(partner_id=partner.pk, tariff_id=tariff.pk),
+            currency=Partner.objects.values_list("currency", flat=True).get(is_home=True),
+            what="this tariff for this partner",
+        )
     if price is None:
         price = PartnerPrice.objects.create(partner=partner, tariff=tariff, price_minor=price_minor)
     elif price.price_minor != price_minor:

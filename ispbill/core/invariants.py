@@ -1,5 +1,7 @@
-"""Invariant checks behind ``ispbill check``. Each check returns the breaches it finds;
-domain packages register theirs with ``@invariant``."""
+"""Invariant checks behind ``ispbill check``. Each check returns the breaches it finds.
+
+The registry knows no app: each app registers its checks with ``@invariant`` in its own
+``checks`` module, which its AppConfig.ready imports (docs/development.md, "Layers")."""
 
 from __future__ import annotations
 
@@ -34,11 +36,6 @@ def invariant(name: str) -> Callable[[CheckFn], CheckFn]:
 
 def invariants_check() -> tuple[list[str], list[Breach]]:
     """Run every registered check; return the names run and the breaches found."""
-    import ispbill.billing.checks
-    import ispbill.core.checks
-    import ispbill.ledger.checks
-    import ispbill.partners.checks  # noqa: F401
-
     breaches: list[Breach] = []
     with system_scope():
         for fn in _REGISTRY.values():

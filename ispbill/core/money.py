@@ -75,6 +75,25 @@ def line_check(*, unit_minor: int, quantity: int, currency: str | None = None) -
 
 # Percentages (commissions, discounts, tax rates): 0 to 100 with two decimals, stored in
 # hundredths of a percent ("basis points" of ispbill: 12.50 % = 1250).
+BP_INT = 10000  # basis points in one
+BP = Decimal(BP_INT)
+
+
+def round_minor(value: Decimal) -> int:
+    """ROUND_HALF_UP to whole minor units (amounts here are already in minor units)."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def div_round(numerator: int, denominator: int) -> int:
+    """``numerator / denominator`` (denominator > 0) rounded ROUND_HALF_UP to a whole number,
+    exactly, in integers: the same result as ``round_minor`` of the exact quotient, without
+    Decimal arithmetic (a billing run rounds hundreds of thousands of these)."""
+    q, r = divmod(abs(numerator), denominator)
+    if 2 * r >= denominator:
+        q += 1
+    return q if numerator >= 0 else -q
+
+
 PERCENT_MAX_BP = 10_000
 
 

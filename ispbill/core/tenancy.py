@@ -3,8 +3,8 @@
 Partner-owned models use ``PartnerScopedManager`` (django-scopes semantics): a query on them
 without an open scope raises ``ScopeError`` instead of returning every partner's rows.
 Scopes open in exactly three places: the web request and the API token authentication
-(both in ``TenantScopeMiddleware``), and background work (``system_scope``: tasks and the
-command line).
+(both in ``ispbill.accounts.middleware.TenantScopeMiddleware``, through ``access_scope``),
+and background work (``system_scope``: tasks and the command line).
 
 A scope has three dimensions:
 
@@ -22,30 +22,26 @@ A scope has three dimensions:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from django.db import models
 from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponseBase
+from django.http import Http404
 from django_scopes import scope
 from django_scopes.manager import DisabledQuerySet
 from django_scopes.state import get_scope
 
-if TYPE_CHECKING:
-    from ispbill.accounts.permissions import Access
-
 __all__ = [
     "UNSCOPED_MODELS",
     "PartnerScopedManager",
-    "TenantScopeMiddleware",
+    "ScopeSource",
     "access_scope",
     "current_customer_id",
     "current_partner_ids",
     "get_scoped_or_404",
     "partner_scope",
-    "request_scope",
     "system_scope",
 ]
 
@@ -135,19 +131,18 @@ def partner_scope(partner_id: int) -> Iterator[None]:
         yield
 
 
+class ScopeSource(Protocol):
+    """What a scope is opened from: a request's effective access
+    (``ispbill.accounts.permissions.Access``), which knows its partner, customer and
+    accounts; the core knows only this shape."""
+
+    def scope_kwargs(self) -> dict[str, Any]: ...
+
+
 @contextmanager
-def access_scope(access: Access) -> Iterator[None]:
+def access_scope(access: ScopeSource) -> Iterator[None]:
     """The scope of a request's effective access (web session or API token)."""
     with scope(**access.scope_kwargs()):
-        yield
-
-
-@contextmanager
-def request_scope(user: Any) -> Iterator[None]:
-    """The scope of a signed-in user (anonymous: a scope that matches nothing)."""
-    from ispbill.accounts.permissions import access_for_user
-
-    with access_scope(access_for_user(user)):
         yield
 
 
@@ -207,29 +202,3 @@ def get_scoped_or_404(source: Any, *, for_write: bool = False, **lookup: Any) ->
         if partners is not None and owner not in partners:
             raise Http404(f"No {qs.model._meta.verbose_name} matches the given query.")
     return obj
-
-
-class TenantScopeMiddleware:
-    """Opens the request's scope around the view: a session user's, or for ``/api/``
-    requests with a bearer token, the token user's. Stores ``request.access``."""
-
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponseBase]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponseBase:
-        from ispbill.accounts.permissions import access_for_request, access_for_user
-
-        access: Access
-        if request.path.startswith("/api/") and request.headers.get("Authorization"):
-            from ispbill.api.auth import bearer_token_user
-
-            # A bearer token replaces the session (and any "view as" in it); an invalid
-            # token leaves the request anonymous, and the API answers 401.
-            token_user = bearer_token_user(request)
-            request.user = token_user
-            access = access_for_user(token_user)
-        else:
-            access = access_for_request(request)
-        request.access = access  # type: ignore[attr-defined]
-        with access_scope(access):
-            return self.get_response(request)

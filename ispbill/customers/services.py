@@ -11,8 +11,8 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.partners.models import Partner
-from ispbill.radius.sync import radius_sync_customers
+from ispbill.customers.signals import customers_status_changed
+from ispbill.partners.models import Partner, PartnerMode
 
 # Fields a user may set on a customer; status changes go through customer_status_set.
 CUSTOMER_FIELDS = (
@@ -90,7 +90,7 @@ def customer_status_set(
     locked.status = status
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
-    radius_sync_customers(customer_ids=[locked.pk])
+    customers_status_changed.send(sender=Customer, customer_ids=[locked.pk])
     audit_record(
         action="customer.status_changed",
         obj=locked,
@@ -98,3 +98,38 @@ def customer_status_set(
         changes={"status": {"before": before, "after": status}, "reason": reason or "by hand"},
     )
     return locked
+
+
+def customers_status_bulk_set(customers: list[Customer], status: str, reason: str) -> None:
+    """Set the status of many customers at once (dunning, payments), each change audited."""
+    now = timezone.now()
+    for c in customers:
+        old = c.status
+        c.status = status
+        c.status_changed_at = now
+        audit_record(
+            action=f"customer.{status}",
+            obj=c,
+            actor="dunning",
+            changes={"status": {"before": old, "after": status}, "reason": reason},
+        )
+    Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
+    customers_status_changed.send(sender=Customer, customer_ids=[c.pk for c in customers])
+
+
+def partner_subcustomers_cascade(account_ids: list[int], status: str) -> None:
+    """An aggregated partner's account blocked/unblocked takes its sub-customers along."""
+    partners = Partner.objects.filter(
+        account_id__in=account_ids, mode=PartnerMode.AGGREGATED, block_subcustomers=True
+    )
+    for partner in partners:
+        if status == CustomerStatus.BLOCKED:
+            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE))
+            customers_status_bulk_set(
+                subs, CustomerStatus.BLOCKED, f"partner account {partner.name} blocked"
+            )
+        else:
+            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.BLOCKED))
+            customers_status_bulk_set(
+                subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked"
+            )

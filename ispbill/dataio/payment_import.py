@@ -20,12 +20,13 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.dataio.bank_files import BankLine, remittance_tokens
 from ispbill.dataio.models import UnmatchedBankLine, UnmatchedReason, UnmatchedStatus
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Payment, PaymentMethod
-from ispbill.payments.services import DuplicatePayment, PaymentError, account_issuer, payment_record
+from ispbill.payments.services import DuplicatePayment, PaymentError, payment_record
 
 
 class BankImportError(ValueError):

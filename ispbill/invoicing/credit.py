@@ -21,6 +21,7 @@ from ispbill.invoicing.models import (
     InvoiceTax,
 )
 from ispbill.invoicing.sequences import numbers_reserve
+from ispbill.invoicing.signals import credit_note_issued
 from ispbill.invoicing.tax import credit_note_totals, document_totals
 from ispbill.ledger.posting import credit_note_entry, ledger_post_many
 from ispbill.partners.models import Partner
@@ -172,10 +173,8 @@ def credit_note_issue(
             )
         ]
     )
-    from ispbill.partners.commission import commission_accrue_credit_note
-
-    commission_accrue_credit_note(
-        credit_note_id=cn.pk, invoice=inv, net_minor=totals.net_minor, on=on
+    credit_note_issued.send(
+        sender=CreditNote, credit_note_id=cn.pk, invoice=inv, net_minor=totals.net_minor, on=on
     )
     if excess > 0:
         # Freed money pays other open invoices of the account first (oldest due date).

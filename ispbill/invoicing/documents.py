@@ -22,12 +22,17 @@ from ispbill.invoicing.models import (
     InvoiceLine,
     InvoiceTax,
 )
-from ispbill.payments.models import Allocation, Payment, Refund
 
-__all__ = ["credit_note_document_data", "invoice_document_data", "receipt_document_data"]
+__all__ = [
+    "credit_note_document_data",
+    "document_language",
+    "document_money",
+    "document_party",
+    "invoice_document_data",
+]
 
 
-def _money(minor: int, currency: str) -> str:
+def document_money(minor: int, currency: str) -> str:
     return str(Money.from_minor(int(minor), currency).amount)
 
 
@@ -35,7 +40,7 @@ def _percent(rate_bp: int) -> str:
     return str((Decimal(rate_bp) / 100).quantize(Decimal("0.01")))
 
 
-def _party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, Any]:
+def document_party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, Any]:
     name = str(snapshot.get("company") or snapshot.get("name") or "")
     street = str(snapshot.get("street") or "")
     party: dict[str, Any] = {
@@ -62,8 +67,8 @@ def _line(line: InvoiceLine, currency: str, section_key: str | None) -> dict[str
     out: dict[str, Any] = {
         "description": line.description,
         "quantity": str(line.quantity),
-        "unit_price": _money(line.unit_price_minor, currency),
-        "amount": _money(line.amount_minor, currency),
+        "unit_price": document_money(line.unit_price_minor, currency),
+        "amount": document_money(line.amount_minor, currency),
         "tax_rate": _percent(line.tax_rate_bp),
         "tax_category": line.tax_category,
     }
@@ -98,10 +103,11 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             section["subtotal_minor"] += line.amount_minor
         out_lines.append(_line(line, cur, key))
     taxes = list(InvoiceTax.objects.filter(invoice=invoice).order_by("rate_bp", "category"))
+    # Credit applied at issue (allocations, payments' rows, read through the invoice).
     paid_minor = (
-        Allocation.objects.filter(invoice=invoice, date__lte=invoice.issue_date).aggregate(
-            s=Sum("amount_minor")
-        )["s"]
+        invoice.allocations.filter(date__lte=invoice.issue_date).aggregate(s=Sum("amount_minor"))[
+            "s"
+        ]
         or 0
     )
     paid_minor = max(0, min(int(paid_minor), invoice.total_minor))
@@ -121,11 +127,15 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
         head["period_start"] = min(p[0] for p in periods).isoformat()
         head["period_end"] = max(p[1] or p[0] for p in periods).isoformat()
     return {
-        "issuer": _party(invoice.issuer_snapshot, recipient=False),
-        "recipient": _party(invoice.customer_snapshot, recipient=True),
+        "issuer": document_party(invoice.issuer_snapshot, recipient=False),
+        "recipient": document_party(invoice.customer_snapshot, recipient=True),
         "document": head,
         "sections": [
-            {"key": s["key"], "title": s["title"], "subtotal": _money(s["subtotal_minor"], cur)}
+            {
+                "key": s["key"],
+                "title": s["title"],
+                "subtotal": document_money(s["subtotal_minor"], cur),
+            }
             for s in sections.values()
         ],
         "lines": out_lines,
@@ -133,22 +143,22 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             {
                 "rate": _percent(t.rate_bp),
                 "category": t.category,
-                "net": _money(t.net_minor, cur),
-                "tax": _money(t.tax_minor, cur),
+                "net": document_money(t.net_minor, cur),
+                "tax": document_money(t.tax_minor, cur),
             }
             for t in taxes
         ],
         "totals": {
-            "net": _money(invoice.net_minor, cur),
-            "tax": _money(invoice.tax_minor, cur),
-            "total": _money(invoice.total_minor, cur),
-            "paid": _money(paid_minor, cur),
-            "due": _money(invoice.total_minor - paid_minor, cur),
+            "net": document_money(invoice.net_minor, cur),
+            "tax": document_money(invoice.tax_minor, cur),
+            "total": document_money(invoice.total_minor, cur),
+            "paid": document_money(paid_minor, cur),
+            "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
 
 
-def _language(snapshot: dict[str, Any]) -> str:
+def document_language(snapshot: dict[str, Any]) -> str:
     return "de" if snapshot.get("language") == "de" else "en"
 
 
@@ -167,8 +177,8 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
         row: dict[str, Any] = {
             "description": line.description,
             "quantity": "1",
-            "unit_price": _money(line.amount_minor, cur),
-            "amount": _money(line.amount_minor, cur),
+            "unit_price": document_money(line.amount_minor, cur),
+            "amount": document_money(line.amount_minor, cur),
             "tax_rate": _percent(line.tax_rate_bp),
             "tax_category": line.tax_category,
         }
@@ -179,14 +189,14 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
         out_lines.append(row)
     taxes = CreditNoteTax.objects.filter(credit_note=credit_note).order_by("rate_bp", "category")
     return {
-        "issuer": _party(inv.issuer_snapshot, recipient=False),
-        "recipient": _party(inv.customer_snapshot, recipient=True),
+        "issuer": document_party(inv.issuer_snapshot, recipient=False),
+        "recipient": document_party(inv.customer_snapshot, recipient=True),
         "document": {
             "type": "credit_note",
             "number": credit_note.number,
             "issue_date": credit_note.issue_date.isoformat(),
             "currency": cur,
-            "language": _language(inv.customer_snapshot),
+            "language": document_language(inv.customer_snapshot),
             "prices_include_tax": inv.prices_include_tax,
             "notes": credit_note.reason,
             "original_number": inv.number,
@@ -199,103 +209,16 @@ def credit_note_document_data(credit_note: CreditNote) -> dict[str, Any]:
             {
                 "rate": _percent(t.rate_bp),
                 "category": t.category,
-                "net": _money(t.net_minor, cur),
-                "tax": _money(t.tax_minor, cur),
+                "net": document_money(t.net_minor, cur),
+                "tax": document_money(t.tax_minor, cur),
             }
             for t in taxes
         ],
         "totals": {
-            "net": _money(credit_note.net_minor, cur),
-            "tax": _money(credit_note.tax_minor, cur),
-            "total": _money(credit_note.total_minor, cur),
-            "paid": _money(0, cur),
-            "due": _money(credit_note.total_minor, cur),
-        },
-    }
-
-
-def receipt_document_data(payment: Payment) -> dict[str, Any]:
-    """A payment receipt, numbered in the issuer's receipt series: the payment received
-    (method, payer's reference, amount), each invoice it paid (``debit``: the invoice's
-    total, ``credit``: what this payment paid of it, ``balance``: what was still open on it
-    after this payment) and the account's balance before and after the payment (``totals``:
-    ``opening_balance``, ``closing_balance``; negative: owed). Every text is in the
-    customer's language (docs/documents.md, "Receipts")."""
-    from ispbill.customers.selectors import customer_balance_around_payment
-    from ispbill.documents.i18n import document_texts
-    from ispbill.invoicing.issue import customer_snapshot, issuer_snapshot
-
-    cur = payment.currency
-    customer = payment.customer
-    recipient = customer_snapshot(customer)
-    language = _language(recipient)
-    text = document_texts(language)
-    # As on the day of the payment, so the receipt printed again says the same: what it
-    # paid that day (money kept as credit may pay a later invoice; that is not this receipt).
-    on = payment.date
-    paid: OrderedDict[int, int] = OrderedDict()
-    last_allocation: dict[int, int] = {}
-    for a in Allocation.objects.filter(payment=payment, date__lte=on).order_by("pk"):
-        paid[a.invoice_id] = paid.get(a.invoice_id, 0) + a.amount_minor
-        if a.amount_minor > 0:
-            last_allocation[a.invoice_id] = a.pk
-    invoices = {i.pk: i for i in Invoice.objects.filter(pk__in=list(paid))}
-    entries = []
-    applied = 0
-    for invoice_id, amount in paid.items():
-        if amount <= 0:
-            continue
-        inv = invoices[invoice_id]
-        # Open after this payment: what the invoice's allocations up to this payment's
-        # last one, and the credit notes issued by the payment date, left open.
-        before_and_now = (
-            Allocation.objects.filter(
-                invoice_id=invoice_id, pk__lte=last_allocation[invoice_id]
-            ).aggregate(s=Sum("amount_minor"))["s"]
-            or 0
-        )
-        credit_notes = CreditNote.objects.filter(invoice_id=invoice_id, issue_date__lte=on)
-        credited = credit_notes.aggregate(s=Sum("total_minor"))["s"] or 0
-        applied += amount
-        kind = "aggregated_invoice" if inv.kind == InvoiceKind.AGGREGATED else "invoice"
-        entries.append(
-            {
-                "date": inv.issue_date.isoformat(),
-                "description": text[kind],
-                "reference": inv.number,
-                "debit": _money(inv.total_minor, cur),
-                "credit": _money(amount, cur),
-                "balance": _money(max(0, inv.total_minor - before_and_now - credited), cur),
-            }
-        )
-    refunded = (
-        Refund.objects.filter(payment=payment, date__lte=on).aggregate(s=Sum("amount_minor"))["s"]
-        or 0
-    )
-    before, after = customer_balance_around_payment(payment)
-    return {
-        "issuer": _party(issuer_snapshot(payment.issuer), recipient=False),
-        "recipient": _party(recipient, recipient=True),
-        "document": {
-            "type": "receipt",
-            "number": payment.receipt_number or f"#{payment.pk}",
-            "issue_date": payment.date.isoformat(),
-            "currency": cur,
-            "language": language,
-            "prices_include_tax": False,
-            "notes": payment.note,
-            "payment_reference": payment.reference,
-            "payment_method": text.get(f"method_{payment.method}", text["method_other"]),
-        },
-        "entries": entries,
-        "totals": {
-            "received": _money(payment.amount_minor, cur),
-            "applied": _money(applied, cur),
-            "refunded": _money(refunded, cur),
-            "unapplied": _money(payment.amount_minor - applied - refunded, cur),
-            "opening_balance": _money(before, cur),
-            "closing_balance": _money(after, cur),
-            "debit": _money(applied, cur),
-            "credit": _money(payment.amount_minor, cur),
+            "net": document_money(credit_note.net_minor, cur),
+            "tax": document_money(credit_note.tax_minor, cur),
+            "total": document_money(credit_note.total_minor, cur),
+            "paid": document_money(0, cur),
+            "due": document_money(credit_note.total_minor, cur),
         },
     }

@@ -22,6 +22,8 @@ from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, tuples_i
 from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
+from ispbill.invoicing.signals import invoices_issued
+from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
 from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
@@ -42,39 +44,6 @@ LINE_FIELDS = [
     "tax_category",
     "adjustment",
 ]
-
-
-def issuer_snapshot(p: Partner) -> dict[str, Any]:
-    return {
-        "id": p.pk,
-        "name": p.legal_name or p.name,
-        "street": p.street,
-        "postcode": p.postcode,
-        "city": p.city,
-        "country": p.country,
-        "vat_id": p.vat_id,
-        "email": p.email,
-        "phone": p.phone,
-        "website": p.website,
-        "iban": p.iban,
-        "bic": p.bic,
-    }
-
-
-def customer_snapshot(c: Customer | CustomerRow) -> dict[str, Any]:
-    return {
-        "id": c.pk,
-        "reference": c.reference,
-        "name": c.name,
-        "company": c.company,
-        "street": c.street,
-        "postcode": c.postcode,
-        "city": c.city,
-        "country": c.country,
-        "vat_id": c.vat_id,
-        "email": c.email,
-        "language": c.language,
-    }
 
 
 @dataclass
@@ -264,12 +233,10 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     charges_insert(new_charges)
     column_set(Charge, "invoice", {c.pk: c.invoice_id for c in stored_charges})
     invoice_entries_post(invoices)
-    from ispbill.partners.commission import commission_accrue_invoiced
-
     by_invoice: dict[int, list[tuple[int | None, int]]] = {}
     for row in lines:  # LINE_FIELDS: invoice, ..., tariff (4), ..., amount (10)
         by_invoice.setdefault(row[0], []).append((row[4], row[10]))
-    commission_accrue_invoiced(invoices, by_invoice)
+    invoices_issued.send(sender=Invoice, invoices=invoices, lines=by_invoice)
     result = IssueResult(invoices, skipped)
     if number_now:
         invoices_number(result.invoices)

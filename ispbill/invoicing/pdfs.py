@@ -50,17 +50,14 @@ __all__ = [
     "FACTURX_TYPES",
     "PdfPendingError",
     "PdfRenderStats",
-    "commission_statement_pdf",
     "credit_note_pdf",
     "credit_notes_pdf_render",
-    "customer_statement_pdf",
     "documents_pdf_render_pending",
     "invoice_pdf_stored_path",
     "invoices_pdf_render",
     "issued_pdfs_render_on_commit",
     "issuer_document_pdf",
     "issuer_document_pdf_degrading",
-    "receipt_pdf",
     "stored_pdf_read",
 ]
 
@@ -363,38 +360,3 @@ def documents_pdf_render_pending(
             progress(done, total, stats)
     stats.seconds = time.perf_counter() - start
     return stats
-
-
-def receipt_pdf(payment: Any) -> bytes:
-    """A payment receipt, rendered now with the payment's issuer's receipt template."""
-    from ispbill.invoicing.documents import receipt_document_data
-
-    return issuer_document_pdf_degrading(
-        issuer_id=payment.issuer_id, data=receipt_document_data(payment)
-    )[0]
-
-
-def commission_statement_pdf(statement: Any) -> bytes:
-    """A commission statement, rendered now with the home partner's template."""
-    from ispbill.partners.models import Partner
-    from ispbill.partners.statements import commission_statement_document_data
-
-    home = Partner.objects.get(is_home=True)
-    return issuer_document_pdf_degrading(
-        issuer_id=home.pk, data=commission_statement_document_data(statement)
-    )[0]
-
-
-def customer_statement_pdf(customer: Any, *, start: Any, end: Any) -> bytes:
-    """A customer's statement of account for [start, end], with its issuer's template."""
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
-    from ispbill.partners.models import Partner, PartnerMode
-
-    partner = Partner.objects.get(pk=customer.partner_id)
-    issuer_id = (
-        partner.pk
-        if partner.mode == PartnerMode.OWN_INVOICING
-        else Partner.objects.get(is_home=True).pk
-    )
-    data = customer_statement_document_data(customer_statement(customer, start=start, end=end))
-    return issuer_document_pdf_degrading(issuer_id=issuer_id, data=data)[0]

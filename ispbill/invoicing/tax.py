@@ -8,10 +8,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_UP, Decimal
 
-BP_INT = 10000  # basis points in one
-BP = Decimal(BP_INT)
+from ispbill.core.money import BP_INT, div_round
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,21 +30,6 @@ class DocumentTotals:
     net_minor: int
     tax_minor: int
     total_minor: int
-
-
-def round_minor(value: Decimal) -> int:
-    """ROUND_HALF_UP to whole minor units (amounts here are already in minor units)."""
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
-
-
-def div_round(numerator: int, denominator: int) -> int:
-    """``numerator / denominator`` (denominator > 0) rounded ROUND_HALF_UP to a whole number,
-    exactly, in integers: the same result as ``round_minor`` of the exact quotient, without
-    Decimal arithmetic (a billing run rounds hundreds of thousands of these)."""
-    q, r = divmod(abs(numerator), denominator)
-    if 2 * r >= denominator:
-        q += 1
-    return q if numerator >= 0 else -q
 
 
 def document_totals(

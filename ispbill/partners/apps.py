@@ -19,4 +19,6 @@ class PartnersConfig(AppConfig):
     label = "partners"
 
     def ready(self) -> None:
+        from ispbill.partners import checks  # noqa: F401  (registers its invariants)
+
         post_migrate.connect(home_partner_ensure, sender=self, dispatch_uid="home_partner_ensure")

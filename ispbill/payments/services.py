@@ -14,11 +14,13 @@ from django.db.models import F, Q
 from ispbill.core.audit import audit_record
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceStatus
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
-from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
+from ispbill.payments.reinstate import customers_unblock_if_clear
+from ispbill.payments.signals import allocations_written
 
 
 class PaymentError(ValueError):
@@ -37,15 +39,6 @@ def invoice_status_for(*, total: int, allocated: int, credited: int) -> str:
     if allocated > 0:
         return InvoiceStatus.PARTIALLY_PAID
     return InvoiceStatus.UNPAID
-
-
-def account_issuer(customer: Customer) -> Partner:
-    """Who a billing account pays: its partner if that partner issues its own documents,
-    else the home partner (percentage customers, partner accounts)."""
-    partner = Partner.objects.get(pk=customer.partner_id)
-    if partner.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
-        return partner
-    return Partner.objects.get(is_home=True)
 
 
 @dataclass
@@ -120,11 +113,10 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
     Invoice.objects.bulk_update(
         list(touched_invoices.values()), ["allocated_minor", "status", "paid_at"]
     )
-    from ispbill.partners.commission import commission_accrue_allocations
-
-    commission_accrue_allocations([(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations])
-    from ispbill.customers.dunning import customers_unblock_if_clear
-
+    allocations_written.send(
+        sender=Allocation,
+        allocations=[(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations],
+    )
     unblocked = customers_unblock_if_clear(
         customer_ids=list({a.invoice.customer_id for a in allocations}), today=on
     )
@@ -162,9 +154,9 @@ def allocations_undo(*, invoice: Invoice, amount_minor: int, on: date) -> list[A
         Payment.objects.filter(pk=p.pk).update(allocated_minor=F("allocated_minor") - take)
         remaining -= take
     Allocation.objects.bulk_create(rows)
-    from ispbill.partners.commission import commission_accrue_allocations
-
-    commission_accrue_allocations([(a.pk, invoice, a.amount_minor, on) for a in rows])
+    allocations_written.send(
+        sender=Allocation, allocations=[(a.pk, invoice, a.amount_minor, on) for a in rows]
+    )
     return rows
 
 

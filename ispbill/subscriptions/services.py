@@ -12,8 +12,8 @@ from django.utils import timezone
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
-from ispbill.radius.sync import radius_sync_services
 from ispbill.subscriptions.models import OneTimeCharge, Service
+from ispbill.subscriptions.signals import services_changed
 
 
 @transaction.atomic
@@ -94,7 +94,7 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
         setattr(locked, name, value)
     locked.full_clean()
     locked.save(update_fields=list(fields) or None)
-    radius_sync_services(service_ids=[locked.pk])
+    services_changed.send(sender=Service, service_ids=[locked.pk])
     changes = {
         name: {"before": before[name], "after": value}
         for name, value in fields.items()

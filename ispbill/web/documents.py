@@ -8,8 +8,9 @@ from collections.abc import Callable
 from django.http import HttpResponse
 
 from ispbill.invoicing.models import CreditNote, Invoice
-from ispbill.invoicing.pdfs import PdfPendingError, credit_note_pdf, receipt_pdf
+from ispbill.invoicing.pdfs import PdfPendingError, credit_note_pdf
 from ispbill.invoicing.sending import invoice_pdf
+from ispbill.payments.documents import receipt_pdf
 from ispbill.payments.models import Payment
 
 

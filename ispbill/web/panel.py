@@ -80,7 +80,7 @@ def brand_name(request: HttpRequest) -> str:
     access = access_of(request)
     if access.customer_id is not None and not access.is_operator:
         from ispbill.customers.models import Customer
-        from ispbill.payments.services import account_issuer
+        from ispbill.customers.selectors import account_issuer
 
         customer = Customer.objects.filter(pk=access.customer_id).first()
         if customer is None:

@@ -18,13 +18,13 @@ from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.customers.selectors import customer_balance, customer_statement
+from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_create, customer_update
 from ispbill.invoicing.models import Invoice
-from ispbill.invoicing.pdfs import customer_statement_pdf as statement_pdf
 from ispbill.partners.models import Partner
+from ispbill.payments.documents import customer_statement_pdf as statement_pdf
 from ispbill.payments.models import Payment
-from ispbill.payments.services import account_issuer
+from ispbill.payments.selectors import customer_balance, customer_statement
 from ispbill.subscriptions.models import OneTimeCharge, Service
 from ispbill.subscriptions.services import one_time_charge_create, service_create
 from ispbill.web.documents import pdf_response

@@ -18,6 +18,7 @@ from ispbill.accounts.permissions import require_capability
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.dataio.bank_files import BankFileError, CsvBankFormat, bank_file_parse
 from ispbill.dataio.customer_import import COLUMNS, customers_import, customers_template_csv
 from ispbill.dataio.exports import EXPORT_KINDS, ExportError, export_render, export_table
@@ -30,7 +31,6 @@ from ispbill.dataio.payment_import import (
 )
 from ispbill.dataio.reports import REPORTS, report_build, report_csv
 from ispbill.partners.models import Partner, PartnerMode
-from ispbill.payments.services import account_issuer
 from ispbill.web.forms.fields import today
 from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 

@@ -20,23 +20,23 @@ from ispbill.billing.run import (
     billing_run_resume,
     billing_run_start,
 )
+from ispbill.commission.statements import (
+    StatementError,
+    commission_statement_approve,
+    commission_statement_build,
+    commission_statement_csv,
+    commission_statement_pay,
+    commission_statement_pdf,
+    statement_partners,
+)
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
-from ispbill.invoicing.pdfs import commission_statement_pdf
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
-from ispbill.partners.statements import (
-    StatementError,
-    commission_statement_approve,
-    commission_statement_build,
-    commission_statement_csv,
-    commission_statement_pay,
-    statement_partners,
-)
 from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import PaymentError, payment_record, payment_refund
 from ispbill.web.documents import (

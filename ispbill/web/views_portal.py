@@ -16,14 +16,14 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
-from ispbill.customers.selectors import customer_balance, customer_open_invoices
+from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_update
 from ispbill.documents.epc_qr import EpcQrError, epc_qr_payload, epc_qr_svg
-from ispbill.invoicing.issue import issuer_snapshot
 from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
-from ispbill.payments.services import account_issuer
+from ispbill.payments.selectors import customer_balance, customer_open_invoices
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,

@@ -28,14 +28,6 @@ from ispbill.invoicing.models import (
     IssuerAsset,
     TemplateType,
 )
-from ispbill.invoicing.template_preview import (
-    PreviewError,
-    template_document_choices,
-    template_document_data,
-    template_preview_email,
-    template_preview_pdf,
-    template_preview_png,
-)
 from ispbill.invoicing.templates import (
     document_template_active,
     document_template_active_row,
@@ -47,6 +39,14 @@ from ispbill.invoicing.templates import (
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.web.documents import pdf_response
 from ispbill.web.panel import access_of, actor, page
+from ispbill.web.template_preview import (
+    PreviewError,
+    template_document_choices,
+    template_document_data,
+    template_preview_email,
+    template_preview_pdf,
+    template_preview_png,
+)
 
 
 def _issuer(request: HttpRequest) -> Partner:

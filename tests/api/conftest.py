@@ -171,10 +171,10 @@ def billed(seed: Seed) -> Billed:
     from datetime import date
 
     from ispbill.billing.run import billing_run_start
+    from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
     from ispbill.invoicing.credit import credit_note_issue
     from ispbill.invoicing.models import Invoice
-    from ispbill.partners.statements import commission_statement_build
     from ispbill.payments.services import payment_record
     from ispbill.subscriptions.models import Service
 

@@ -381,14 +381,13 @@ def _raw_delete(table: str, pk: int) -> None:
 
 
 def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
-    """The references to invoices and entries are not constrained; instead, on PostgreSQL,
-    no DELETE of an invoice or an entry gets through, even one bypassing the models."""
-    from django.db import IntegrityError, connection, transaction
+    """The references to invoices and entries are not constrained; instead, on both
+    databases, no DELETE of an invoice or an entry gets through, even one bypassing the
+    models (every reference: tests/core/test_reference_guards.py)."""
+    from django.db import IntegrityError, transaction
 
     from ispbill.ledger.models import JournalEntry
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the trigger is PostgreSQL's; on SQLite the models refuse delete()")
     c = customer()
     service(c, tariff(price=3000), date(2026, 4, 1))
     bill(date(2026, 4, 1))
@@ -404,15 +403,13 @@ def test_the_database_refuses_to_delete_an_invoice_or_a_journal_entry(home):
 
 def test_the_database_refuses_to_delete_a_customer_or_service_still_referred_to(home):
     """Charges, invoices and postings refer to customers and services without a database
-    constraint; on PostgreSQL a trigger refuses to delete one while anything refers to it,
-    as the constraint did, and lets an unreferenced one go."""
-    from django.db import IntegrityError, connection, transaction
+    constraint; on both databases a trigger refuses to delete one while anything refers to
+    it, as the constraint did, and lets an unreferenced one go."""
+    from django.db import IntegrityError, transaction
 
     from ispbill.customers.models import Customer
     from ispbill.subscriptions.models import Service
 
-    if connection.vendor != "postgresql":
-        pytest.skip("the trigger is PostgreSQL's; on SQLite Django's PROTECT stands")
     c = customer()
     s = service(c, tariff(price=3000), date(2026, 4, 1))
     bill(date(2026, 4, 1))

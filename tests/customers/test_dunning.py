@@ -9,8 +9,8 @@ from django.core import mail
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer, Reminder
+from ispbill.dunning.services import dunning_run
 from ispbill.partners.models import Partner
 from ispbill.payments.services import payment_record
 from tests.billing.builders import customer, service, tariff
@@ -95,20 +95,20 @@ def test_one_customer_failing_to_block_does_not_stop_the_others(home, monkeypatc
     """Fault isolation: blocking raises for one customer (here its RADIUS sync); it is
     recorded and skipped, the other is blocked; the next dunning run retries it."""
     from ispbill.billing.models import BillingFailure
-    from ispbill.customers import dunning
+    from ispbill.radius import receivers
 
     good, bad = customer(), customer()
     for c in (good, bad):
         service(c, tariff(price=3000), date(2026, 4, 1))
     billing_run_start(run_date=date(2026, 4, 1))
-    real = dunning.radius_sync_customers
+    real = receivers.radius_sync_customers
 
     def sync(*, customer_ids):
         if bad.pk in list(customer_ids):
             raise RuntimeError("router refused the change")
         return real(customer_ids=customer_ids)
 
-    monkeypatch.setattr(dunning, "radius_sync_customers", sync)
+    monkeypatch.setattr(receivers, "radius_sync_customers", sync)
     result = dunning_run(today=date(2026, 4, 26))
     assert result.blocked == [good.pk]
     assert (status(good), status(bad)) == ("blocked", "active")
@@ -117,7 +117,7 @@ def test_one_customer_failing_to_block_does_not_stop_the_others(home, monkeypatc
     assert failure.error == "RuntimeError: router refused the change"
     assert [f.customer_id for f in result.failures] == [bad.pk]
 
-    monkeypatch.setattr(dunning, "radius_sync_customers", real)
+    monkeypatch.setattr(receivers, "radius_sync_customers", real)
     again = dunning_run(today=date(2026, 4, 27))
     assert again.blocked == [bad.pk] and again.failures == []
     failure.refresh_from_db()
@@ -128,7 +128,7 @@ def test_one_failing_reminder_is_recorded_and_the_others_are_sent(
     home, monkeypatch, django_capture_on_commit_callbacks
 ):
     from ispbill.billing.models import BillingFailure
-    from ispbill.customers import dunning
+    from ispbill.dunning import services as dunning
 
     good, bad = customer(), customer()
     for c in (good, bad):

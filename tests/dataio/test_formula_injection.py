@@ -23,6 +23,7 @@ from openpyxl import load_workbook
 
 from ispbill.accounts.models import Role, User
 from ispbill.billing.run import billing_run_start
+from ispbill.commission.statements import commission_statement_build, commission_statement_csv
 from ispbill.core.money import Money
 from ispbill.core.spreadsheet import FORMULA_TRIGGERS, csv_cell, spreadsheet_text
 from ispbill.dataio.bank_files import bank_file_parse
@@ -32,7 +33,6 @@ from ispbill.dataio.reports import REPORTS, report_build, report_csv
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import PartnerMode
-from ispbill.partners.statements import commission_statement_build, commission_statement_csv
 from ispbill.payments.models import Payment
 from ispbill.payments.services import payment_record
 from tests.billing.builders import customer, service, tariff

@@ -15,8 +15,8 @@ from ispbill.billing.run import billing_run_start
 from ispbill.cli import main as cli_main
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import partner_scope
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Reminder
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
 from ispbill.invoicing.sending import (
     EmailOutcome,

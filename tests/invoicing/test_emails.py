@@ -8,7 +8,7 @@ import pytest
 from django.core import mail
 
 from ispbill.billing.run import billing_run_start
-from ispbill.customers.dunning import dunning_run
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.emails import (
     EMAIL_DEFAULTS,
     EmailTemplateError,

@@ -10,8 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ispbill.billing.rating import charge_amount
+from ispbill.core.money import div_round, round_minor
 from ispbill.core.periods import Period, ServicePeriod
-from ispbill.invoicing.tax import div_round, document_totals, round_minor
+from ispbill.invoicing.tax import document_totals
 
 
 @given(st.integers(min_value=-(10**15), max_value=10**15), st.integers(1, 10**9))

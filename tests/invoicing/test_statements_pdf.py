@@ -8,11 +8,11 @@ from datetime import date
 import pytest
 
 from ispbill.billing.run import billing_run_start
+from ispbill.commission.statements import commission_statement_build, commission_statement_pdf
 from ispbill.core.money import Money
 from ispbill.invoicing.models import Invoice
-from ispbill.invoicing.pdfs import commission_statement_pdf, customer_statement_pdf, receipt_pdf
 from ispbill.partners.models import PartnerMode
-from ispbill.partners.statements import commission_statement_build
+from ispbill.payments.documents import customer_statement_pdf, receipt_pdf
 from ispbill.payments.models import Payment
 from ispbill.payments.services import payment_record
 from tests.factories import CustomerFactory, PartnerFactory, ServiceFactory, TariffFactory

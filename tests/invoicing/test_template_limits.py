@@ -24,8 +24,8 @@ from ispbill.accounts.models import Role, User
 from ispbill.accounts.services import api_token_create
 from ispbill.billing.run import billing_run_start
 from ispbill.core.errors import DomainValidationError
-from ispbill.customers.dunning import dunning_run
 from ispbill.documents.pool import limits_override
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.emails import EmailTemplateError
 from ispbill.invoicing.models import DocumentTemplate, Invoice, IssuerAsset
 from ispbill.invoicing.templates import document_template_save, issuer_asset_upload

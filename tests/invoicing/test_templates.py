@@ -8,11 +8,6 @@ import pytest
 from ispbill.core.errors import DomainValidationError
 from ispbill.documents.render import DocumentTemplateError, document_template_default
 from ispbill.invoicing.models import DocumentTemplate, IssuerAsset
-from ispbill.invoicing.template_preview import (
-    PreviewError,
-    template_document_data,
-    template_preview_pdf,
-)
 from ispbill.invoicing.templates import (
     document_template_active,
     document_template_reset,
@@ -21,6 +16,7 @@ from ispbill.invoicing.templates import (
     issuer_assets,
 )
 from ispbill.partners.models import PartnerMode
+from ispbill.web.template_preview import PreviewError, template_document_data, template_preview_pdf
 from tests.factories import PartnerFactory
 from tests.invoicing.conftest import MINIMAL, pdf_text
 

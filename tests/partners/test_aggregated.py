@@ -19,8 +19,8 @@ import pytest
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer, CustomerStatus
+from ispbill.dunning.services import dunning_run
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import AggregationCycle, PartnerMode
 from ispbill.payments.services import payment_record

@@ -23,19 +23,19 @@ from datetime import date
 import pytest
 
 from ispbill.billing.run import billing_run_start
+from ispbill.commission.statements import (
+    commission_statement_approve,
+    commission_statement_build,
+    commission_statement_pay,
+)
 from ispbill.core.invariants import invariants_check
 from ispbill.core.money import Money
-from ispbill.customers.dunning import customer_balance_minor
 from ispbill.invoicing.credit import credit_note_issue
 from ispbill.invoicing.models import Invoice, InvoiceKind, NumberSequence
 from ispbill.ledger.models import AccountCode, Posting
 from ispbill.partners.changes import partner_mode_change
 from ispbill.partners.models import CommissionBase, PartnerMode, StatementStatus
-from ispbill.partners.statements import (
-    commission_statement_approve,
-    commission_statement_build,
-    commission_statement_pay,
-)
+from ispbill.payments.selectors import customer_balance_minor
 from ispbill.payments.services import payment_record
 from tests.factories import (
     CustomerFactory,

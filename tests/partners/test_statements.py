@@ -11,6 +11,13 @@ from datetime import date
 import pytest
 
 from ispbill.billing.run import billing_run_start
+from ispbill.commission.statements import (
+    StatementError,
+    commission_statement_approve,
+    commission_statement_build,
+    commission_statement_csv,
+    commission_statement_pay,
+)
 from ispbill.core.invariants import invariants_check
 from ispbill.core.models import AuditEvent
 from ispbill.core.money import Money
@@ -23,13 +30,6 @@ from ispbill.partners.models import (
     CommissionStatement,
     PartnerMode,
     StatementStatus,
-)
-from ispbill.partners.statements import (
-    StatementError,
-    commission_statement_approve,
-    commission_statement_build,
-    commission_statement_csv,
-    commission_statement_pay,
 )
 from ispbill.payments.services import payment_record
 from tests.factories import (

@@ -9,11 +9,11 @@ import pytest
 from ispbill.billing.run import billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.core.money import Money
-from ispbill.customers.selectors import customer_balance, customer_statement
 from ispbill.invoicing.credit import CreditNoteError, credit_note_issue
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceLine
 from ispbill.ledger.models import Posting
 from ispbill.payments.models import Allocation, Payment
+from ispbill.payments.selectors import customer_balance, customer_statement
 from ispbill.payments.services import DuplicatePayment, PaymentError, payment_record, payment_refund
 from tests.billing.builders import customer, service, tariff
 

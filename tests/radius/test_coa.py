@@ -14,8 +14,8 @@ from pyrad.dictionary import Dictionary
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.services import customer_status_set
+from ispbill.dunning.services import dunning_run
 from ispbill.payments.services import payment_record
 from ispbill.radius.coa import DICTIONARY
 from ispbill.radius.models import RadAcct

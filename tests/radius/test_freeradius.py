@@ -10,8 +10,8 @@ from django.db import connection
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer
+from ispbill.dunning.services import dunning_run
 from ispbill.payments.services import payment_record
 from ispbill.radius.services import radius_policy_set
 from tests.radius.builders import internet_customer

@@ -9,9 +9,9 @@ import pytest
 from ispbill.billing.run import billing_run_start
 from ispbill.catalog.services import tariff_update
 from ispbill.core.money import Money
-from ispbill.customers.dunning import dunning_run
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_status_set
+from ispbill.dunning.services import dunning_run
 from ispbill.payments.services import payment_record
 from ispbill.radius.models import RadCheck, RadGroupReply, RadNas, RadReply, RadUserGroup
 from ispbill.radius.services import (
@@ -119,9 +119,9 @@ def test_aggregated_partner_cascade_blocks_sub_customers(home):
     partner = partner_with_account(mode=PartnerMode.AGGREGATED, block_subcustomers=True)
     _c, _s, _cred = internet_customer("sub1", partner=partner)
     customer_status_set(customer=partner.account, status="blocked")
-    from ispbill.customers.dunning import _cascade_partner_accounts
+    from ispbill.customers.services import partner_subcustomers_cascade
 
-    _cascade_partner_accounts([partner.account_id], "blocked")
+    partner_subcustomers_cascade([partner.account_id], "blocked")
     assert attrs("sub1") == {"Auth-Type": "Reject"}
 
 

@@ -121,10 +121,10 @@ def build_canary_world() -> CanaryWorld:
     partner and of the home partner, and the operator administrator (who must see the
     canaries: the positive control)."""
     from ispbill.billing.run import billing_run_start
+    from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
     from ispbill.invoicing.credit import credit_note_issue
     from ispbill.partners.services import partner_home
-    from ispbill.partners.statements import commission_statement_build
     from ispbill.payments.services import payment_record
 
     demo_load()

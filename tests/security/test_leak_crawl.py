@@ -24,8 +24,9 @@ from django.apps import apps
 from django.test import Client
 from django.urls import Resolver404, resolve, reverse
 
+from ispbill.accounts.middleware import request_scope
 from ispbill.accounts.services import api_token_create
-from ispbill.core.tenancy import PartnerScopedManager, request_scope
+from ispbill.core.tenancy import PartnerScopedManager
 from ispbill.dataio.exports import EXPORT_KINDS
 from tests.security.canary import CANARY, CANARY_DOMAIN, CanaryWorld, build_canary_world
 from tests.security.routes import PUBLIC_ROUTES, all_routes

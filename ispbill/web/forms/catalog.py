@@ -7,8 +7,10 @@ from typing import Any
 from django import forms
 
 from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.partners.models import Partner
 from ispbill.web.forms.fields import (
     FieldsetsMixin,
+    ModelIdsField,
     MoneyField,
     PercentField,
     from_minor,
@@ -21,6 +23,13 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
     price = MoneyField(help_text="Per period, net unless the issuer's prices include tax.")
     # Declared here: a model-generated field would query the scoped manager at import.
     tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none(), label="Tax rate")
+    available_to = ModelIdsField(
+        queryset=Partner._base_manager.none(),
+        required=False,
+        label="Available to",
+        help_text="Resellers allowed to sell this tariff.",
+        widget=forms.CheckboxSelectMultiple,
+    )
 
     class Meta:
         model = Tariff
@@ -41,10 +50,8 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             "is_active": "On sale",
         }
         help_texts = {
-            "available_to": "Resellers allowed to sell this tariff.",
             "period_months": "Charged every N months in advance.",
         }
-        widgets = {"available_to": forms.CheckboxSelectMultiple}
 
     def __init__(
         self, *args: Any, tax_rates: Any, partners: Any, currency: str, **kwargs: Any

@@ -161,6 +161,31 @@ def currency_select() -> CodeSelect:
     return CodeSelect(currency_choices)
 
 
+# The largest id a database row can have (a signed 64-bit integer, Django's BigAutoField).
+ID_MAX = 2**63 - 1
+
+
+class ModelIdsField(forms.ModelMultipleChoiceField):
+    """Several objects chosen by id. Django's field looks ids up with ``pk__in``, which the
+    database refuses for a number beyond a 64-bit integer (SQLite raised OverflowError: a
+    500 for a 25-digit reseller id); such an id names no object, so it is the field's
+    ``invalid_pk_value`` error like any other id that is not one."""
+
+    def _check_values(self, value: Any) -> Any:
+        for pk in value if isinstance(value, (list, tuple, set, frozenset)) else ():
+            try:
+                number = int(str(pk).strip())
+            except ValueError:
+                continue  # Django's own check names it
+            if not -ID_MAX - 1 <= number <= ID_MAX:
+                raise ValidationError(
+                    self.error_messages["invalid_pk_value"],
+                    code="invalid_pk_value",
+                    params={"pk": pk},
+                )
+        return super()._check_values(value)  # type: ignore[misc]  # Django API, no stub
+
+
 class FieldsetsMixin:
     """Forms that group their fields with a title and an explanation.
 

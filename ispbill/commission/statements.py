@@ -27,7 +27,10 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.core.money import Money
 from ispbill.core.spreadsheet import csv_writer
+from ispbill.invoicing.documents import document_party
 from ispbill.invoicing.models import Invoice
+from ispbill.invoicing.pdfs import issuer_document_pdf_degrading
+from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.ledger.models import AccountCode
 from ispbill.ledger.posting import EntryDraft, ledger_post_many
 from ispbill.partners.models import (
@@ -325,9 +328,6 @@ def _partner_language(partner: Partner) -> str:
 def commission_statement_document_data(statement: CommissionStatement) -> dict[str, Any]:
     """The statement as a document for ``ispbill.documents`` (issuer: the home partner,
     recipient: the partner), one entry per accrual line."""
-    from ispbill.invoicing.documents import _party
-    from ispbill.invoicing.issue import issuer_snapshot
-
     partner = statement.partner
     home = Partner.objects.get(is_home=True)
     language = _partner_language(partner)
@@ -336,11 +336,11 @@ def commission_statement_document_data(statement: CommissionStatement) -> dict[s
     numbers = dict(
         Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
     )
-    recipient = _party(issuer_snapshot(partner), recipient=False)
+    recipient = document_party(issuer_snapshot(partner), recipient=False)
     recipient["customer_reference"] = str(partner.pk)
     issued = statement.approved_at.date() if statement.approved_at else statement.period_end
     return {
-        "issuer": _party(issuer_snapshot(home), recipient=False),
+        "issuer": document_party(issuer_snapshot(home), recipient=False),
         "recipient": recipient,
         "document": {
             "type": "commission_statement",
@@ -369,3 +369,11 @@ def commission_statement_document_data(statement: CommissionStatement) -> dict[s
             "amount": _decimal(statement.total_minor, cur),
         },
     }
+
+
+def commission_statement_pdf(statement: Any) -> bytes:
+    """A commission statement, rendered now with the home partner's template."""
+    home = Partner.objects.get(is_home=True)
+    return issuer_document_pdf_degrading(
+        issuer_id=home.pk, data=commission_statement_document_data(statement)
+    )[0]

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0009_run_failures'),
+        ('billing', '0010_reference_guards'),
     ]
 
     operations = [

@@ -14,14 +14,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
 from ispbill.core.bulk import tuples_insert
-
-if TYPE_CHECKING:
-    from ispbill.invoicing.issue import IssuedInvoice
+from ispbill.core.money import BP, BP_INT, div_round, round_minor
+from ispbill.invoicing.issue import IssuedInvoice
 from ispbill.invoicing.models import CreditNoteLine, Invoice, InvoiceLine
-from ispbill.invoicing.tax import BP, BP_INT, div_round, round_minor
 from ispbill.partners.models import (
     CommissionAccrual,
     CommissionBase,

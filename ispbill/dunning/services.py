@@ -23,19 +23,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Min, Sum
+from django.db.models import Min
 from django.utils import timezone
 
 from ispbill.billing.models import BillingFailure, FailureStage
 from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
-from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
+from ispbill.customers.services import customers_status_bulk_set, partner_subcustomers_cascade
 from ispbill.invoicing.emails import reminder_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceStatus
 from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
 from ispbill.invoicing.templates import issuer_email_render
-from ispbill.partners.models import Partner, PartnerMode
-from ispbill.radius.sync import radius_sync_customers
+from ispbill.partners.models import Partner
+from ispbill.payments.selectors import customers_below_min_balance
 
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
@@ -54,88 +54,6 @@ def _issuers() -> dict[int, Partner]:
     return {p.pk: p for p in Partner.objects.all()}
 
 
-def _set_status(customers: list[Customer], status: str, reason: str) -> None:
-    now = timezone.now()
-    for c in customers:
-        old = c.status
-        c.status = status
-        c.status_changed_at = now
-        audit_record(
-            action=f"customer.{status}",
-            obj=c,
-            actor="dunning",
-            changes={"status": {"before": old, "after": status}, "reason": reason},
-        )
-    Customer.objects.bulk_update(customers, ["status", "status_changed_at"])
-    radius_sync_customers(customer_ids=[c.pk for c in customers])
-
-
-def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[int]:
-    """Blocked customers with no overdue invoice left become active again at once."""
-    blocked = list(Customer.objects.filter(pk__in=customer_ids, status=CustomerStatus.BLOCKED))
-    if not blocked:
-        return []
-    still_overdue = set(
-        Invoice.objects.filter(
-            customer_id__in=[c.pk for c in blocked], status__in=OPEN, due_date__lt=today
-        ).values_list("customer_id", flat=True)
-    )
-    below_min = _below_min_balance([c for c in blocked if c.pk not in still_overdue])
-    clear = [c for c in blocked if c.pk not in still_overdue and c.pk not in below_min]
-    _set_status(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
-    _cascade_partner_accounts([c.pk for c in clear], CustomerStatus.ACTIVE)
-    return [c.pk for c in clear]
-
-
-def customer_balance_minor(customer_ids: list[int]) -> dict[int, int]:
-    """Balance = payments - refunds + credit notes - invoices (negative: the customer owes)."""
-    from ispbill.invoicing.models import CreditNote
-    from ispbill.payments.models import Payment
-
-    out = dict.fromkeys(customer_ids, 0)
-    for cid, s in (
-        Invoice.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] -= s
-    for cid, s in (
-        CreditNote.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("total_minor"))
-    ):
-        out[cid] += s
-    for cid, s, r in (
-        Payment.objects.filter(customer_id__in=customer_ids)
-        .values_list("customer_id")
-        .annotate(s=Sum("amount_minor"), r=Sum("refunded_minor"))
-    ):
-        out[cid] += s - r
-    return out
-
-
-def _below_min_balance(customers: list[Customer]) -> set[int]:
-    with_min = [c for c in customers if c.min_balance_minor is not None]
-    if not with_min:
-        return set()
-    balances = customer_balance_minor([c.pk for c in with_min])
-    return {c.pk for c in with_min if balances[c.pk] < (c.min_balance_minor or 0)}
-
-
-def _cascade_partner_accounts(account_ids: list[int], status: str) -> None:
-    """An aggregated partner's account blocked/unblocked takes its sub-customers along."""
-    partners = Partner.objects.filter(
-        account_id__in=account_ids, mode=PartnerMode.AGGREGATED, block_subcustomers=True
-    )
-    for partner in partners:
-        if status == CustomerStatus.BLOCKED:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.ACTIVE))
-            _set_status(subs, CustomerStatus.BLOCKED, f"partner account {partner.name} blocked")
-        else:
-            subs = list(Customer.objects.filter(partner=partner, status=CustomerStatus.BLOCKED))
-            _set_status(subs, CustomerStatus.ACTIVE, f"partner account {partner.name} unblocked")
-
-
 def _set_status_isolated(
     customers: list[Customer], status: str, reason: str, failures: list[FailureInfo]
 ) -> list[Customer]:
@@ -144,7 +62,7 @@ def _set_status_isolated(
     before = {c.pk: (c.status, c.status_changed_at) for c in customers}
     try:
         with transaction.atomic():
-            _set_status(customers, status, reason)
+            customers_status_bulk_set(customers, status, reason)
         return customers
     except NOT_ISOLATED:
         raise
@@ -155,7 +73,7 @@ def _set_status_isolated(
         c.status, c.status_changed_at = before[c.pk]
         try:
             with transaction.atomic():
-                _set_status([c], status, reason)
+                customers_status_bulk_set([c], status, reason)
             done.append(c)
         except NOT_ISOLATED:
             raise
@@ -214,7 +132,7 @@ def dunning_run(*, today: date) -> DunningResult:
         )
         if c.pk in overdue and c not in to_block and c not in to_deactivate
     ]
-    for pk in _below_min_balance(candidates):
+    for pk in customers_below_min_balance(candidates):
         to_block.append(next(c for c in candidates if c.pk == pk))
     failures = result.failures
     to_block = _set_status_isolated(
@@ -226,7 +144,7 @@ def dunning_run(*, today: date) -> DunningResult:
     for account in to_block:
         try:
             with transaction.atomic():
-                _cascade_partner_accounts([account.pk], CustomerStatus.BLOCKED)
+                partner_subcustomers_cascade([account.pk], CustomerStatus.BLOCKED)
         except NOT_ISOLATED:
             raise
         except Exception as exc:

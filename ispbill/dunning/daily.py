@@ -9,7 +9,7 @@ from typing import Any
 from django.utils import timezone
 
 from ispbill.billing.run import billing_run_start
-from ispbill.customers.dunning import dunning_run
+from ispbill.dunning.services import dunning_run
 
 log = logging.getLogger(__name__)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ispbill.core.money import BP_INT, div_round
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerRow
-from ispbill.invoicing.tax import BP_INT, div_round
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 
 

@@ -12,9 +12,8 @@ import pytest
 from ispbill.billing.run import billing_run_start
 from ispbill.core.money import Money
 from ispbill.documents.i18n import TEXTS
-from ispbill.invoicing.documents import receipt_document_data
 from ispbill.invoicing.models import Invoice
-from ispbill.invoicing.pdfs import receipt_pdf
+from ispbill.payments.documents import receipt_document_data, receipt_pdf
 from ispbill.payments.services import DuplicatePayment, payment_record
 from tests.factories import CustomerFactory, ServiceFactory, TariffFactory
 from tests.invoicing.conftest import pdf_text

@@ -6,13 +6,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import tempfile
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
 
 from django.utils import timezone
 
+from ispbill.commission.statements import commission_statement_document_data
+from ispbill.customers.models import Customer
 from ispbill.documents.data import document_sample
 from ispbill.documents.render import document_pdf_render
+from ispbill.invoicing.documents import credit_note_document_data, invoice_document_data
 from ispbill.invoicing.emails import (
     EmailMessageText,
     email_render,
@@ -28,7 +32,10 @@ from ispbill.invoicing.models import (
     TemplateType,
 )
 from ispbill.invoicing.templates import issuer_assets, issuer_data_with_logo
-from ispbill.partners.models import Partner
+from ispbill.partners.models import CommissionStatement, Partner
+from ispbill.payments.documents import receipt_document_data
+from ispbill.payments.models import Payment
+from ispbill.payments.selectors import customer_statement, customer_statement_document_data
 
 __all__ = [
     "PreviewError",
@@ -57,10 +64,6 @@ def _invoices(issuer: Partner, document_type: str) -> Any:
 
 def template_document_choices(issuer: Partner, document_type: str) -> list[tuple[str, str]]:
     """(value, label) of the issuer's recent real documents of a type, newest first."""
-    from ispbill.customers.models import Customer
-    from ispbill.partners.models import CommissionStatement
-    from ispbill.payments.models import Payment
-
     if document_type in (
         TemplateType.INVOICE,
         TemplateType.AGGREGATED_INVOICE,
@@ -105,19 +108,6 @@ def template_document_data(
 ) -> dict[str, Any] | None:
     """The document data of the issuer's real document ``choice`` (an id), None for the
     sample. Raises PreviewError when it is not one of this issuer's documents."""
-    from datetime import date
-
-    from ispbill.customers.models import Customer
-    from ispbill.customers.selectors import customer_statement, customer_statement_document_data
-    from ispbill.invoicing.documents import (
-        credit_note_document_data,
-        invoice_document_data,
-        receipt_document_data,
-    )
-    from ispbill.partners.models import CommissionStatement
-    from ispbill.partners.statements import commission_statement_document_data
-    from ispbill.payments.models import Payment
-
     pk = _object_id(choice)
     if pk is None or document_type in EMAIL_TEMPLATE_TYPES:
         return None

@@ -1,0 +1,9 @@
+"""What the customers app tells the layers above it (docs/development.md, "Layers").
+
+Receivers run inside the sender's transaction and their errors propagate, as a direct call
+would; RADIUS connects its sync here (ispbill/radius/receivers.py)."""
+
+from django.dispatch import Signal
+
+# Sent after customers' statuses changed (saved): ``customer_ids``.
+customers_status_changed = Signal()

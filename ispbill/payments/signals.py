@@ -1,0 +1,9 @@
+"""What payments tell the layers above them (docs/development.md, "Layers"). Receivers run
+inside the payment's transaction; their errors roll it back, as a direct call would.
+Commission accrues on the paid base here (ispbill/commission/receivers.py)."""
+
+from django.dispatch import Signal
+
+# Sent after allocation rows are written (negative amounts: allocations undone):
+# ``allocations`` = [(allocation id, invoice, amount_minor, date)].
+allocations_written = Signal()

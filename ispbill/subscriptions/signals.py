@@ -1,0 +1,9 @@
+"""What the subscriptions app tells the layers above it (docs/development.md, "Layers").
+
+Receivers run inside the sender's transaction and their errors propagate, as a direct call
+would; RADIUS connects its sync here (ispbill/radius/receivers.py)."""
+
+from django.dispatch import Signal
+
+# Sent after services changed (saved): ``service_ids``.
+services_changed = Signal()
