@@ -12,6 +12,7 @@ from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
 from ispbill.radius import cli as radius_cli
+from ispbill.sepa import cli as sepa_cli
 
 
 def _setup() -> None:
@@ -365,7 +366,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
     from ispbill.dunning.daily import daily_work
 
     last: date | None = None
-    print("Scheduler started: billing, dunning and reminders once a day (Ctrl+C stops it).")
+    print(
+        "Scheduler started: plan changes, billing, dunning and reminders once a day "
+        "(Ctrl+C stops it)."
+    )
     while True:
         today = date.today()  # noqa: DTZ011
         if today != last:
@@ -542,6 +546,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_emails)
     radius_cli.add_parser(sub)
     dataio_cli.add_parsers(sub)
+    sepa_cli.add_parsers(sub)
     return parser
 
 

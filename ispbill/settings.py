@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "ispbill.dunning",
     "ispbill.radius",
     "ispbill.dataio",
+    "ispbill.sepa",
     "ispbill.web",
     "ispbill.api",
 ]

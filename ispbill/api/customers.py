@@ -274,3 +274,142 @@ def customer_statement_view(
             for r in st.rows
         ],
     }
+
+
+class PartnerChangeIn(Schema):
+    partner_id: Id = Field(..., description="The partner the customer moves to")
+    preview: bool = Field(
+        False,
+        description="true: only show what the move would do and bill; nothing is written",
+    )
+
+
+class MoveChargeOut(Schema):
+    billing_date: dt.date = Field(..., description="The billing date that charges it")
+    description: str
+    period_start: dt.date
+    period_end: dt.date
+    quantity: int
+    unit_price: MoneyOut
+    amount: MoneyOut = Field(..., description="Net (gross where the issuer's prices include tax)")
+    tax_rate_bp: int
+    kind: Literal["retail", "wholesale"]
+    billed_to: str = Field(..., description="The customer, or the partner's account")
+
+
+class MoveInvoiceOut(Schema):
+    issuer: str
+    billing_date: dt.date
+    issue_date: dt.date
+    due_date: dt.date
+    net: MoneyOut
+    tax: MoneyOut
+    total: MoneyOut
+    charges: list[MoveChargeOut]
+
+
+class PartnerChangeOut(Schema):
+    customer_id: int
+    moved: bool = Field(..., description="false for a preview")
+    from_partner_id: int
+    from_partner: str
+    from_mode: str
+    to_partner_id: int
+    to_partner: str
+    to_mode: str
+    issuer: str = Field(..., description="Who invoices the customer's services from now on")
+    billed_to: str = Field(..., description="The customer, or the aggregated partner's account")
+    cycle: str = Field(..., description='The new billing cycle, e.g. "day 5, monthly"')
+    next_billing_date: dt.date | None = Field(
+        ..., description="The first billing date on the new cycle (null: nothing to bill)"
+    )
+    invoices: list[MoveInvoiceOut] = Field(
+        ..., description="The customer's invoices that billing date issues (numbered then)"
+    )
+    held: list[MoveChargeOut] = Field(
+        ..., description="Charges for the aggregated partner's next invoice"
+    )
+    wholesale: list[MoveChargeOut] = Field(
+        ..., description="Wholesale charges the operator bills an own-invoicing partner"
+    )
+    wholesale_billing_date: dt.date | None
+
+
+def _move_charge_out(ch: Any) -> dict[str, Any]:
+    return {
+        "billing_date": ch.billing_date,
+        "description": ch.description,
+        "period_start": ch.period_start,
+        "period_end": ch.period_end,
+        "quantity": ch.quantity,
+        "unit_price": money_out(ch.unit_price_minor, ch.currency),
+        "amount": money_out(ch.amount_minor, ch.currency),
+        "tax_rate_bp": ch.tax_rate_bp,
+        "kind": ch.kind,
+        "billed_to": ch.billed_to,
+    }
+
+
+def partner_change_out(move: Any) -> dict[str, Any]:
+    return {
+        "customer_id": move.customer_id,
+        "moved": move.committed,
+        "from_partner_id": move.from_partner_id,
+        "from_partner": move.from_partner,
+        "from_mode": move.from_mode,
+        "to_partner_id": move.to_partner_id,
+        "to_partner": move.to_partner,
+        "to_mode": move.to_mode,
+        "issuer": move.issuer,
+        "billed_to": move.billed_to,
+        "cycle": move.cycle,
+        "next_billing_date": move.next_billing_date,
+        "invoices": [
+            {
+                "issuer": inv.issuer,
+                "billing_date": inv.billing_date,
+                "issue_date": inv.issue_date,
+                "due_date": inv.due_date,
+                "net": money_out(inv.net_minor, inv.currency),
+                "tax": money_out(inv.tax_minor, inv.currency),
+                "total": money_out(inv.total_minor, inv.currency),
+                "charges": [_move_charge_out(ch) for ch in inv.charges],
+            }
+            for inv in move.invoices
+        ],
+        "held": [_move_charge_out(ch) for ch in move.held],
+        "wholesale": [_move_charge_out(ch) for ch in move.wholesale],
+        "wholesale_billing_date": move.wholesale_billing_date,
+    }
+
+
+@router.post(
+    "/customers/{customer_id}/partner-change",
+    response={200: PartnerChangeOut, **ERROR_RESPONSES},
+)
+@guard("partners.manage")
+def customer_partner_change_view(
+    request: HttpRequest, customer_id: int, payload: PartnerChangeIn
+) -> Any:
+    """Move a customer to another partner, from each service's next period on, or with
+    ``preview: true`` only show what the move would do. Either way the answer lists what
+    the next billing bills after the move: the rest of the period cut by the change and the
+    new cycle's next period, as the customer's invoices (with their totals), as charges for
+    an aggregated partner's invoice, and as wholesale charges to an own-invoicing partner
+    (docs/reseller-modes.md). Refused (422, ``partner_change_refused``): the customer's own
+    partner, a disabled partner, an aggregated partner without account, a partner's
+    account. An unknown partner is a 404. Audited (``customer.partner_changed``)."""
+    from ispbill.billing.moves import PartnerChangeError, customer_partner_move
+    from ispbill.core.tenancy import get_scoped_or_404
+
+    customer = resolved(request, "customer_id")
+    partner = get_scoped_or_404(Partner, pk=payload.partner_id)
+    try:
+        move = customer_partner_move(
+            customer=customer, partner=partner, commit=not payload.preview, actor=actor(request)
+        )
+    except PartnerChangeError as exc:
+        raise DomainValidationError(
+            str(exc), fields={"partner_id": str(exc)}, code="partner_change_refused"
+        ) from exc
+    return partner_change_out(move)

@@ -163,7 +163,10 @@ def install_exception_handlers(api: NinjaAPI) -> None:
 
     @api.exception_handler(DomainValidationError)
     def _domain_invalid(request: HttpRequest, exc: DomainValidationError) -> HttpResponse:
-        return respond(request, 422, exc.message, exc.code, exc.fields)
+        # A request that is valid but clashes with the object's state (a batch submitted
+        # already, a second active mandate) is a conflict.
+        status = 409 if exc.code == "conflict" else 422
+        return respond(request, status, exc.message, exc.code, exc.fields)
 
     @api.exception_handler(ValueError)
     def _value_error(request: HttpRequest, exc: ValueError) -> HttpResponse:

@@ -22,6 +22,7 @@ from ispbill.customers.models import Customer
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import CommissionStatement, Partner
 from ispbill.payments.models import Payment
+from ispbill.sepa.models import Collection, Mandate
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 __all__ = [
@@ -135,6 +136,8 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "invoice_id": _scoped(Invoice),
     "credit_note_id": _scoped(CreditNote),
     "payment_id": _scoped(Payment),
+    "mandate_id": _scoped(Mandate),
+    "collection_id": _scoped(Collection),
     "event_id": _scoped(AuditEvent),
     "run_id": _with(billing_runs_visible),
     "statement_id": _with(statements_visible),

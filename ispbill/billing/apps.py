@@ -10,6 +10,9 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from ispbill.billing import checks  # noqa: F401  (registers its invariants)
+        from ispbill.billing.receivers import billing_receivers_connect
+
+        billing_receivers_connect()
 
         django_checks.register(billing_threads_check)
 

@@ -106,6 +106,37 @@ class Charge(models.Model):
         related_name="charges",
         db_constraint=False,
     )
+    # Plan changes (docs/billing.md "Changing plan"). None of these is written by the billing
+    # run, which inserts the columns above only.
+    # The first day a plan change gave back: the charge then stands for its period up to the
+    # day before. Set once, by the change that credits it; a charge credited from its first
+    # day holds no day and steps out of the exactly-once guard, so the new tariff can charge
+    # the same period start.
+    credited_from = models.DateField(null=True, blank=True)
+    # A credit: a negative charge giving back ``credit_of`` from its period start, on the
+    # next invoice, or settled by ``credit_note`` where the issuer credits by credit note.
+    credit_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,  # the unique constraint below serves it
+    )
+    credit_note = models.ForeignKey(
+        "invoicing.CreditNote",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    plan_change = models.ForeignKey(
+        "billing.PlanChange",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charges",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -113,10 +144,26 @@ class Charge(models.Model):
     class Meta:
         ordering = ["id"]
         constraints = [
+            # Exactly once: a service's period is charged once per kind. A credit is no
+            # charge of a period, and a charge given back from its first day holds none.
             models.UniqueConstraint(
                 fields=["service", "kind", "period_start"],
-                condition=Q(service__isnull=False),
+                condition=Q(service__isnull=False, credit_of__isnull=True)
+                & (Q(credited_from__isnull=True) | Q(credited_from__gt=models.F("period_start"))),
                 name="charge_once_per_service_period",
+            ),
+            models.UniqueConstraint(
+                fields=["credit_of"],
+                condition=Q(credit_of__isnull=False),
+                name="charge_credited_once",
+            ),
+            models.CheckConstraint(
+                condition=Q(credited_from__isnull=True)
+                | Q(
+                    credited_from__gte=models.F("period_start"),
+                    credited_from__lte=models.F("period_end"),
+                ),
+                name="charge_credited_within_period",
             ),
             models.UniqueConstraint(
                 fields=["one_time_charge", "kind"],
@@ -194,6 +241,7 @@ class FailureStage(models.TextChoices):
     AGGREGATION = "aggregation", "Partner's aggregation"
     DUNNING = "dunning", "Dunning"
     REMINDER = "reminder", "Reminder"
+    PLAN_CHANGE = "plan_change", "Plan change"
 
 
 class BillingFailure(models.Model):
@@ -247,6 +295,89 @@ class BillingFailure(models.Model):
                 name="billingfailure_open_idx",
             ),
         ]
+
+
+class PlanChangeStatus(models.TextChoices):
+    SCHEDULED = "scheduled", "Scheduled"
+    APPLIED = "applied", "Applied"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class PlanChange(models.Model):
+    """A service moved to another tariff from ``effective_date`` on (the effective day is the
+    new tariff's). Scheduled until the daily work (or the request itself, for today) applies
+    it; cancellable until then. What it credited and charged are its ``charges`` (credits
+    are the negative ones) and the credit notes they name (docs/billing.md "Changing
+    plan")."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="Tenant: the customer's partner",
+    )
+    customer = models.ForeignKey(
+        "customers.Customer", on_delete=models.PROTECT, related_name="plan_changes"
+    )
+    service = models.ForeignKey(
+        "subscriptions.Service", on_delete=models.PROTECT, related_name="plan_changes"
+    )
+    old_tariff = models.ForeignKey("catalog.Tariff", on_delete=models.PROTECT, related_name="+")
+    new_tariff = models.ForeignKey("catalog.Tariff", on_delete=models.PROTECT, related_name="+")
+    effective_date = models.DateField()
+    status = models.CharField(
+        max_length=10, choices=PlanChangeStatus.choices, default=PlanChangeStatus.SCHEDULED
+    )
+    requested_by = models.CharField(max_length=150, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.CharField(max_length=150, blank=True)
+    fee = models.ForeignKey(
+        "subscriptions.OneTimeCharge",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The upgrade or downgrade fee charged when it was applied",
+    )
+    invoice = models.ForeignKey(
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The invoice issued at once for it, where the issuer invoices changes so",
+    )
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-effective_date", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["service"],
+                condition=Q(status="scheduled"),
+                name="planchange_one_scheduled_per_service",
+            ),
+            models.CheckConstraint(
+                condition=~Q(old_tariff=models.F("new_tariff")), name="planchange_new_tariff"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=["scheduled", "applied", "cancelled"]),
+                name="planchange_status_valid",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["effective_date"],
+                condition=Q(status="scheduled"),
+                name="planchange_due_idx",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"plan change of service {self.service_id} from {self.effective_date}"
 
 
 CHARGE_FIELDS = [

@@ -466,6 +466,7 @@ def _chunk_bill(*, customer_ids: list[int], run_date: date, run_id: int | None) 
                 account_id__any_in=ids,
                 customer_id=F("account_id"),
                 invoice__isnull=True,
+                credit_note__isnull=True,  # a plan change's credit settled by credit note
                 kind=ChargeKind.RETAIL,
             ).order_by("pk")
         ):
@@ -722,7 +723,9 @@ def _aggregate_bill(
             else:
                 new = []
             held = charge_rows(
-                Charge.objects.filter(account=account, invoice__isnull=True)
+                Charge.objects.filter(
+                    account=account, invoice__isnull=True, credit_note__isnull=True
+                )
                 .exclude(customer_id=account.pk)
                 .order_by("billing_date", "customer_id", "pk")
             )

@@ -64,6 +64,11 @@ class Tariff(models.Model):
         "partners.Partner", blank=True, related_name="available_tariffs"
     )
     is_active = models.BooleanField(default=True)
+    # Customers may move to it themselves in the portal, where their issuer allows plan
+    # changes there (docs/billing.md "Changing plan").
+    customer_selectable = models.BooleanField(
+        default=False, help_text="Customers may choose it when they change plan in the portal"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()

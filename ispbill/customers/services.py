@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record, model_diff
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.customers.signals import customers_status_changed
+from ispbill.customers.signals import customers_reconnected, customers_status_changed
 from ispbill.partners.models import Partner, PartnerMode
 
 # Fields a user may set on a customer; status changes go through customer_status_set.
@@ -91,6 +91,10 @@ def customer_status_set(
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
     customers_status_changed.send(sender=Customer, customer_ids=[locked.pk])
+    if status == CustomerStatus.ACTIVE and before in RECONNECTED_FROM:
+        customers_reconnected.send(
+            sender=Customer, customers=[locked], actor=actor, on=timezone.localdate()
+        )
     audit_record(
         action="customer.status_changed",
         obj=locked,
@@ -98,6 +102,10 @@ def customer_status_set(
         changes={"status": {"before": before, "after": status}, "reason": reason or "by hand"},
     )
     return locked
+
+
+# Back to active from these is a reconnection (the issuer's reconnection fee).
+RECONNECTED_FROM = (CustomerStatus.BLOCKED, CustomerStatus.INACTIVE)
 
 
 def customers_status_bulk_set(customers: list[Customer], status: str, reason: str) -> None:

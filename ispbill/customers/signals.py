@@ -7,3 +7,8 @@ from django.dispatch import Signal
 
 # Sent after customers' statuses changed (saved): ``customer_ids``.
 customers_status_changed = Signal()
+
+# Sent when customers became active again after blocking or deactivation, by hand or by a
+# payment (not the sub-customers that follow their partner's account): ``customers``,
+# ``actor``, ``on``. Billing charges the issuer's reconnection fee (ispbill/billing/fees.py).
+customers_reconnected = Signal()

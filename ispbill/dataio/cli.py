@@ -1,4 +1,5 @@
-"""``ispbill import-customers``, ``ispbill import-payments`` and ``ispbill export``.
+"""``ispbill import-customers``, ``ispbill import-payments``, ``ispbill import-mandates`` and
+``ispbill export``.
 
 Django models are imported inside the commands: the parser is built before Django is set up.
 The command line acts as the operator (all partners), as background work does."""
@@ -107,6 +108,32 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_import_mandates(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.dataio.mandate_import import mandates_import
+    from ispbill.partners.models import Partner
+
+    text = (sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()).decode(
+        "utf-8-sig"
+    )
+    with system_scope():
+        partner = Partner.objects.filter(pk=args.partner).first() if args.partner else None
+        if args.partner and partner is None:
+            print(f"error: no partner with id {args.partner}", file=sys.stderr)
+            return 2
+        result = mandates_import(csv_text=text, partner=partner, dry_run=args.dry_run, actor="cli")
+    for error in result.errors:
+        print(f"ERROR {error}")
+    if result.errors:
+        print(f"{len(result.errors)} error(s): nothing was imported.", file=sys.stderr)
+        return 1
+    if args.dry_run:
+        print(f"Dry run: {result.rows} mandates would be created; nothing was written.")
+    else:
+        print(f"Imported {len(result.created)} mandates.")
+    return 0
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("import-customers", help="import customers and services from a CSV")
     p.add_argument("file", help="CSV file (see docs/data-import-export.md), - for stdin")
@@ -137,3 +164,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", choices=["csv", "xlsx"], help="default: from -o, else csv")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("import-mandates", help="import SEPA mandates from a CSV")
+    p.add_argument("file", help="CSV file (see docs/payments.md), - for stdin")
+    p.add_argument("--dry-run", action="store_true", help="check every row; write nothing")
+    p.add_argument("--partner", type=int, help="customers of this partner")
+    p.set_defaults(func=cmd_import_mandates)

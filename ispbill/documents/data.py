@@ -77,6 +77,16 @@ class DocumentHead(TypedDict):
     original_issue_date: NotRequired[str]  # credit note: issue date of the credited invoice
     payment_reference: NotRequired[str]  # remittance text; defaults to the number
     payment_method: NotRequired[str]  # receipt: how the money came, in the document's language
+    direct_debit: NotRequired[DirectDebit]  # invoices collected by SEPA direct debit
+
+
+class DirectDebit(TypedDict):
+    """The SEPA pre-notification printed on an invoice (docs/payments.md)."""
+
+    collection_date: str  # ISO date the amount due is collected on
+    mandate_reference: str
+    creditor_id: str  # the issuer's SEPA creditor identifier
+    debtor_iban: str  # the debited account, masked: "DE89 **** **** **** **30 00"
 
 
 class Line(TypedDict):

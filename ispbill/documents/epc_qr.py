@@ -229,11 +229,11 @@ def epc_qr_payload_for_document(data: dict[str, Any]) -> str | None:
     """The payload for an invoice's amount due, or None when no QR code belongs on it.
 
     A QR code is printed for invoices and aggregated invoices in EUR whose issuer has an IBAN
-    and that still have an amount due.
+    and that still have an amount due, unless it is collected by direct debit.
     """
     head = data.get("document", {})
     issuer = data.get("issuer", {})
-    if head.get("type") not in ("invoice", "aggregated_invoice"):
+    if head.get("type") not in ("invoice", "aggregated_invoice") or head.get("direct_debit"):
         return None
     if head.get("currency") != "EUR" or not issuer.get("iban"):
         return None

@@ -191,10 +191,16 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
         _date(event, "OccurrenceDateTime", head.get("period_end") or head["issue_date"])
 
     settlement = _ram(transaction, "ApplicableHeaderTradeSettlement")
+    debit = head.get("direct_debit") if head["type"] != "credit_note" else None
+    if debit:
+        _ram(settlement, "CreditorReferenceID", debit["creditor_id"])  # BT-90
     _ram(settlement, "PaymentReference", head.get("payment_reference") or head["number"])
     _ram(settlement, "InvoiceCurrencyCode", currency)
     issuer = data["issuer"]
-    if issuer.get("iban") and head["type"] != "credit_note":
+    if debit:
+        means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
+        _ram(means, "TypeCode", "59")  # SEPA direct debit
+    elif issuer.get("iban") and head["type"] != "credit_note":
         means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
         _ram(means, "TypeCode", "58")  # SEPA credit transfer
         account = _ram(means, "PayeePartyCreditorFinancialAccount")
@@ -215,9 +221,12 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
         period = _ram(settlement, "BillingSpecifiedPeriod")
         _date(period, "StartDateTime", head["period_start"])
         _date(period, "EndDateTime", head["period_end"])
-    if head.get("due_date"):
+    if head.get("due_date") or debit:
         terms = _ram(settlement, "SpecifiedTradePaymentTerms")
-        _date(terms, "DueDateDateTime", head["due_date"])
+        if head.get("due_date"):
+            _date(terms, "DueDateDateTime", head["due_date"])
+        if debit:
+            _ram(terms, "DirectDebitMandateID", debit["mandate_reference"])  # BT-89
     totals = data["totals"]
     summation = _ram(settlement, "SpecifiedTradeSettlementHeaderMonetarySummation")
     _ram(summation, "LineTotalAmount", _amount(sum(nets, Decimal(0))))

@@ -50,6 +50,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "amount_credited": "Amount credited",
         "pay_until": "Please transfer {amount} by {date} quoting “{reference}”.",
         "pay_now": "Please transfer {amount} quoting “{reference}”.",
+        "direct_debit": "We will collect {amount} by SEPA direct debit from your account "
+        "{iban} on {date}, under mandate reference {mandate} and creditor identifier "
+        "{creditor_id}. Please make sure the account is covered.",
         "credit_refund": "The amount will be refunded or set off against open invoices.",
         "nothing_due": "Nothing is due: this invoice has been paid.",
         "bank_details": "Bank details",
@@ -136,6 +139,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "amount_credited": "Gutgeschriebener Betrag",
         "pay_until": "Bitte überweisen Sie {amount} bis zum {date} unter Angabe von „{reference}“.",
         "pay_now": "Bitte überweisen Sie {amount} unter Angabe von „{reference}“.",
+        "direct_debit": "Wir ziehen {amount} am {date} per SEPA-Lastschrift von Ihrem Konto "
+        "{iban} ein, Mandatsreferenz {mandate}, Gläubiger-Identifikationsnummer "
+        "{creditor_id}. Bitte sorgen Sie für Deckung.",
         "credit_refund": "Der Betrag wird erstattet oder mit offenen Rechnungen verrechnet.",
         "nothing_due": "Diese Rechnung ist bereits bezahlt.",
         "bank_details": "Bankverbindung",

@@ -295,6 +295,15 @@ def _payment_text(data: dict[str, Any], text: dict[str, str], money: Any) -> str
     due = totals.get("due", "0")
     if due.lstrip("-").strip("0.") == "" or due.startswith("-"):
         return text["nothing_due"]
+    debit = head.get("direct_debit")
+    if debit:
+        return text["direct_debit"].format(
+            amount=money(due),
+            date=date_format(debit["collection_date"], head["language"]),
+            iban=debit["debtor_iban"],
+            mandate=debit["mandate_reference"],
+            creditor_id=debit["creditor_id"],
+        )
     reference = head.get("payment_reference") or head["number"]
     if head.get("due_date"):
         return text["pay_until"].format(

@@ -19,13 +19,15 @@ again)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from django.db import transaction
-from django.db.models import Min
+from django.db.models import Min, Q, QuerySet
 from django.utils import timezone
 
+from ispbill.billing.fees import late_payment_fees_charge
 from ispbill.billing.models import BillingFailure, FailureStage
 from ispbill.billing.run import NOT_ISOLATED, FailureInfo, failure_record
 from ispbill.customers.models import Customer, CustomerStatus, Reminder
@@ -40,6 +42,18 @@ from ispbill.payments.selectors import customers_below_min_balance
 log = logging.getLogger(__name__)
 OPEN = [InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID]
 
+# Conditions on invoices that dunning leaves alone although they are past due: apps above
+# this one register them in their AppConfig.ready (ispbill/sepa: an invoice in a direct
+# debit submitted to the bank and not yet booked is being collected).
+DUNNING_EXCLUSIONS: list[Callable[[], Q]] = []
+
+
+def _past_due(today: date) -> QuerySet[Invoice]:
+    qs = Invoice.objects.filter(status__in=OPEN, due_date__lt=today)
+    for condition in DUNNING_EXCLUSIONS:
+        qs = qs.exclude(condition())
+    return qs
+
 
 @dataclass
 class DunningResult:
@@ -47,6 +61,7 @@ class DunningResult:
     deactivated: list[int] = field(default_factory=list)
     unblocked: list[int] = field(default_factory=list)
     reminders: int = 0
+    late_fees: int = 0
     failures: list[FailureInfo] = field(default_factory=list)
 
 
@@ -102,11 +117,7 @@ def dunning_run(*, today: date) -> DunningResult:
     issuers = _issuers()
     home = next(p for p in issuers.values() if p.is_home)
     # Earliest due date of an overdue invoice, per customer: one aggregate query.
-    overdue = dict(
-        Invoice.objects.filter(status__in=OPEN, due_date__lt=today)
-        .values_list("customer_id")
-        .annotate(first_due=Min("due_date"))
-    )
+    overdue = dict(_past_due(today).values_list("customer_id").annotate(first_due=Min("due_date")))
     customers = Customer.objects.filter(pk__in=list(overdue)).exclude(
         status=CustomerStatus.INACTIVE
     )
@@ -159,6 +170,7 @@ def dunning_run(*, today: date) -> DunningResult:
             )
     result.blocked = [c.pk for c in to_block]
     result.deactivated = [c.pk for c in to_deactivate]
+    result.late_fees = len(late_payment_fees_charge(today=today))
     result.reminders = reminders_send(
         today=today, issuers=issuers, home=home, failures=result.failures
     )
@@ -187,9 +199,11 @@ def reminders_send(
     max_days = max((d for days in reminder_days.values() for d in days), default=0)
     if not max_days:
         return 0
-    candidates = Invoice.objects.filter(
-        status__in=OPEN, due_date__lt=today, due_date__gte=today - timedelta(days=max_days)
-    ).select_related("customer")
+    candidates = (
+        _past_due(today)
+        .filter(due_date__gte=today - timedelta(days=max_days))
+        .select_related("customer")
+    )
     done = set(
         Reminder.objects.filter(invoice__in=candidates).values_list("invoice_id", "days_after_due")
     )

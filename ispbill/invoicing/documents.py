@@ -7,6 +7,7 @@ lines and tax groups), so the data of an invoice never changes after issue."""
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -24,12 +25,18 @@ from ispbill.invoicing.models import (
 )
 
 __all__ = [
+    "DOCUMENT_DATA_HOOKS",
     "credit_note_document_data",
     "document_language",
     "document_money",
     "document_party",
     "invoice_document_data",
 ]
+
+# Called with each invoice and its document dict, which they may complete from what was
+# stored with the invoice at issue (the SEPA pre-notification, ispbill/sepa). Registered by
+# apps above invoicing in their AppConfig.ready.
+DOCUMENT_DATA_HOOKS: list[Callable[[Invoice, dict[str, Any]], None]] = []
 
 
 def document_money(minor: int, currency: str) -> str:
@@ -126,7 +133,7 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
     if periods:
         head["period_start"] = min(p[0] for p in periods).isoformat()
         head["period_end"] = max(p[1] or p[0] for p in periods).isoformat()
-    return {
+    data: dict[str, Any] = {
         "issuer": document_party(invoice.issuer_snapshot, recipient=False),
         "recipient": document_party(invoice.customer_snapshot, recipient=True),
         "document": head,
@@ -156,6 +163,9 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
+    for hook in DOCUMENT_DATA_HOOKS:
+        hook(invoice, data)
+    return data
 
 
 def document_language(snapshot: dict[str, Any]) -> str:

@@ -45,7 +45,9 @@ def _wholesale_from_next_period(services: list[Service]) -> None:
 def _has_held_charges(partner: Partner) -> bool:
     return (
         partner.account_id is not None
-        and Charge.objects.filter(account_id=partner.account_id, invoice__isnull=True)
+        and Charge.objects.filter(
+            account_id=partner.account_id, invoice__isnull=True, credit_note__isnull=True
+        )
         .exclude(customer_id=partner.account_id)
         .exists()
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from django.apps import apps
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
@@ -111,6 +113,25 @@ PARTNER_VALIDATORS = {
 }
 
 
+class ChangeCredit(models.TextChoices):
+    CREDIT_NOTE = "credit_note", "A credit note against the invoice that charged it"
+    NEXT_INVOICE = "next_invoice", "A negative line on the next invoice"
+
+
+class ChangeInvoicing(models.TextChoices):
+    NEXT_INVOICE = "next_invoice", "With the next invoice"
+    AT_ONCE = "at_once", "At once, on an invoice of its own"
+
+
+FEE_FIELDS = (
+    "fee_upgrade_minor",
+    "fee_downgrade_minor",
+    "fee_disconnection_minor",
+    "fee_reconnection_minor",
+    "fee_late_payment_minor",
+)
+
+
 class Partner(models.Model):
     """A reseller, or the home partner (mode ``direct``) that stands for the operator.
 
@@ -148,6 +169,36 @@ class Partner(models.Model):
     )
     first_period_billing = models.CharField(
         max_length=20, choices=FirstPeriodBilling.choices, default=FirstPeriodBilling.NEXT_INVOICE
+    )
+    # Plan changes (docs/billing.md "Changing plan"): how the unused part of the old tariff
+    # is given back, when the change is invoiced, and whether customers may change plan in
+    # the portal (among the tariffs marked for customers).
+    plan_change_credit = models.CharField(
+        max_length=20, choices=ChangeCredit.choices, default=ChangeCredit.CREDIT_NOTE
+    )
+    plan_change_invoicing = models.CharField(
+        max_length=20, choices=ChangeInvoicing.choices, default=ChangeInvoicing.NEXT_INVOICE
+    )
+    portal_plan_change = models.BooleanField(
+        default=False, help_text="Customers may change plan in the portal"
+    )
+    # One-time fees (docs/billing.md "Fees"), minor units, net unless prices include tax;
+    # 0: no fee. Charged at ``fee_tax_rate``.
+    fee_upgrade_minor = models.BigIntegerField(default=0, help_text="Minor units; 0: none")
+    fee_downgrade_minor = models.BigIntegerField(default=0, help_text="Minor units; 0: none")
+    fee_disconnection_minor = models.BigIntegerField(default=0, help_text="Minor units; 0: none")
+    fee_reconnection_minor = models.BigIntegerField(default=0, help_text="Minor units; 0: none")
+    fee_late_payment_minor = models.BigIntegerField(default=0, help_text="Minor units; 0: none")
+    late_fee_days = models.PositiveSmallIntegerField(
+        default=7, help_text="Days after the due date when dunning charges the late-payment fee"
+    )
+    fee_tax_rate = models.ForeignKey(
+        "catalog.TaxRate",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        help_text="The tax rate of the fees: one of this issuer's",
     )
     blocking_days = models.PositiveSmallIntegerField(
         null=True, blank=True, default=10, help_text="Days after due date; empty means never"
@@ -241,6 +292,16 @@ class Partner(models.Model):
                 condition=Q(aggregation_cycle__in=[1, 3, 12]),
                 name="partner_aggregation_cycle_valid",
             ),
+            models.CheckConstraint(
+                condition=Q(
+                    fee_upgrade_minor__gte=0,
+                    fee_downgrade_minor__gte=0,
+                    fee_disconnection_minor__gte=0,
+                    fee_reconnection_minor__gte=0,
+                    fee_late_payment_minor__gte=0,
+                ),
+                name="partner_fees_nonnegative",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -252,6 +313,22 @@ class Partner(models.Model):
         model_fields_clean(
             self, PARTNER_VALIDATORS, exclude, lambda: super(Partner, self).clean_fields(exclude)
         )
+
+    def clean(self) -> None:
+        errors = {}
+        if any(getattr(self, name) for name in FEE_FIELDS):
+            if self.fee_tax_rate_id is None:
+                errors["fee_tax_rate"] = "Choose the tax rate of the fees."
+            elif (
+                self.pk is not None
+                and apps.get_model("catalog", "TaxRate")
+                ._base_manager.filter(pk=self.fee_tax_rate_id)
+                .exclude(partner_id=self.pk)
+                .exists()
+            ):
+                errors["fee_tax_rate"] = "Choose one of this issuer's own tax rates."
+        if errors:
+            raise ValidationError(errors)
 
     @property
     def issues_own_documents(self) -> bool:

@@ -8,6 +8,7 @@ from datetime import date
 
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.customers.services import customers_status_bulk_set, partner_subcustomers_cascade
+from ispbill.customers.signals import customers_reconnected
 from ispbill.invoicing.models import Invoice, InvoiceStatus
 from ispbill.payments.selectors import customers_below_min_balance
 
@@ -27,5 +28,7 @@ def customers_unblock_if_clear(*, customer_ids: list[int], today: date) -> list[
     below_min = customers_below_min_balance([c for c in blocked if c.pk not in still_overdue])
     clear = [c for c in blocked if c.pk not in still_overdue and c.pk not in below_min]
     customers_status_bulk_set(clear, CustomerStatus.ACTIVE, "payment cleared every overdue invoice")
+    if clear:
+        customers_reconnected.send(sender=Customer, customers=clear, actor="dunning", on=today)
     partner_subcustomers_cascade([c.pk for c in clear], CustomerStatus.ACTIVE)
     return [c.pk for c in clear]

@@ -47,9 +47,12 @@ class AllocationResult:
     unblocked: list[int]
 
 
-def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
+def credit_apply(
+    *, customer_ids: Iterable[int], on: date, first: Iterable[int] = ()
+) -> AllocationResult:
     """Allocate every unallocated payment of these accounts to their open invoices, oldest
-    due date first. Set-based: two locked reads, bulk writes."""
+    due date first (the invoices ``first`` names before the others: those a direct debit
+    collected). Set-based: two locked reads, bulk writes."""
     ids = sorted(set(customer_ids))
     if not ids:
         return AllocationResult([], [])
@@ -71,6 +74,9 @@ def credit_apply(*, customer_ids: Iterable[int], on: date) -> AllocationResult:
         )
         .order_by("customer_id", "due_date", "id")
     )
+    preferred = set(first)
+    if preferred:
+        invoices.sort(key=lambda i: (i.customer_id, i.pk not in preferred, i.due_date, i.pk))
     open_by_customer: dict[int, list[Invoice]] = defaultdict(list)
     for inv in invoices:
         open_by_customer[inv.customer_id].append(inv)
@@ -170,8 +176,10 @@ def payment_record(
     reference: str = "",
     note: str = "",
     actor: Any = None,
+    allocate_first: Iterable[int] = (),
 ) -> Payment:
-    """Record money received and allocate it to the oldest open invoices; the rest is credit."""
+    """Record money received and allocate it to the oldest open invoices (those named in
+    ``allocate_first`` before the others); the rest is credit."""
     issuer = account_issuer(customer)
     if amount.currency != issuer.currency:
         raise PaymentError(f"This account is billed in {issuer.currency}, not {amount.currency}.")
@@ -232,7 +240,7 @@ def payment_record(
             )
         ]
     )
-    credit_apply(customer_ids=[customer.pk], on=on)
+    credit_apply(customer_ids=[customer.pk], on=on, first=allocate_first)
     audit_record(
         action="payment.recorded",
         obj=payment,
@@ -290,6 +298,71 @@ def payment_refund(
         obj=locked,
         actor=actor,
         changes={"amount": str(amount), "reason": reason},
+    )
+    return refund
+
+
+@transaction.atomic
+def payment_reverse(*, payment: Payment, on: date, reason: str, actor: Any = None) -> Refund:
+    """Take a payment back whole: the bank returned it (a direct debit's R-transaction).
+    What it paid on invoices is undone (negative allocation rows, commission reversed with
+    them), the invoices are open again, and the whole amount goes back as a refund (ledger:
+    receivable against bank) dated ``on``."""
+    locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
+    per_invoice: dict[int, int] = defaultdict(int)
+    for invoice_id, amount in Allocation.objects.filter(payment=locked).values_list(
+        "invoice_id", "amount_minor"
+    ):
+        per_invoice[invoice_id] += amount
+    invoices = {
+        inv.pk: inv
+        for inv in Invoice.objects.select_for_update(no_key=True)
+        .filter(pk__in=[i for i, a in per_invoice.items() if a > 0])
+        .order_by("pk")
+    }
+    rows = [
+        Allocation(
+            partner_id=inv.partner_id,
+            payment=locked,
+            invoice=inv,
+            amount_minor=-per_invoice[inv.pk],
+            date=on,
+        )
+        for inv in invoices.values()
+    ]
+    Allocation.objects.bulk_create(rows)
+    taken = sum(-a.amount_minor for a in rows)
+    for inv in invoices.values():
+        inv.allocated_minor -= per_invoice[inv.pk]
+        inv.status = invoice_status_for(
+            total=inv.total_minor, allocated=inv.allocated_minor, credited=inv.credited_minor
+        )
+        inv.paid_at = None if inv.status != InvoiceStatus.PAID else inv.paid_at
+    Invoice.objects.bulk_update(list(invoices.values()), ["allocated_minor", "status", "paid_at"])
+    Payment.objects.filter(pk=locked.pk).update(allocated_minor=F("allocated_minor") - taken)
+    allocations_written.send(
+        sender=Allocation, allocations=[(a.pk, a.invoice, a.amount_minor, on) for a in rows]
+    )
+    locked.refresh_from_db()
+    left = locked.amount_minor - locked.refunded_minor
+    if left <= 0:
+        raise PaymentError(f"Payment {locked.reference or locked.pk} is refunded already.")
+    refund = payment_refund(
+        payment=locked,
+        amount=Money.from_minor(left, locked.currency),
+        on=on,
+        reason=reason,
+        actor=actor,
+    )
+    audit_record(
+        action="payment.reversed",
+        obj=locked,
+        actor=actor,
+        changes={
+            "amount": str(Money.from_minor(left, locked.currency)),
+            "invoices": sorted(inv.number for inv in invoices.values()),
+            "reason": reason,
+        },
     )
     return refund
 

@@ -147,8 +147,19 @@ class Service(models.Model):
         _line_clean(unit_minor=unit or 0, quantity=self.quantity)
 
 
+class FeeKind(models.TextChoices):
+    """The one-time fees an issuer may charge (docs/billing.md "Fees")."""
+
+    UPGRADE = "upgrade", "Upgrade fee"
+    DOWNGRADE = "downgrade", "Downgrade fee"
+    DISCONNECTION = "disconnection", "Disconnection fee"
+    RECONNECTION = "reconnection", "Reconnection fee"
+    LATE_PAYMENT = "late_payment", "Late-payment fee"
+
+
 class OneTimeCharge(models.Model):
-    """Installation, equipment: goes on the next invoice, or at once when asked."""
+    """Installation, equipment: goes on the next invoice, or at once when asked. Fees are
+    one-time charges too, with ``fee`` saying which and what they were charged for."""
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
     customer = models.ForeignKey(
@@ -159,6 +170,17 @@ class OneTimeCharge(models.Model):
     unit_price_minor = models.BigIntegerField(help_text="Minor units")
     tax_rate = models.ForeignKey("catalog.TaxRate", on_delete=models.PROTECT, related_name="+")
     charge_date = models.DateField()
+    fee = models.CharField(max_length=16, choices=FeeKind.choices, blank=True)
+    service = models.ForeignKey(  # a plan change's or a disconnection's fee
+        Service, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    fee_invoice = models.ForeignKey(  # a late-payment fee: the invoice paid late
+        "invoicing.Invoice",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -169,6 +191,19 @@ class OneTimeCharge(models.Model):
             models.CheckConstraint(condition=Q(quantity__gte=1), name="otc_quantity_positive"),
             models.CheckConstraint(
                 condition=Q(unit_price_minor__gte=0), name="otc_price_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(fee="") | Q(fee__in=[k.value for k in FeeKind]),
+                name="otc_fee_valid",
+            ),
+            # Charged once: a service's disconnection, an invoice's late payment.
+            models.UniqueConstraint(
+                fields=["service"], condition=Q(fee="disconnection"), name="otc_disconnection_once"
+            ),
+            models.UniqueConstraint(
+                fields=["fee_invoice"],
+                condition=Q(fee="late_payment"),
+                name="otc_late_payment_once",
             ),
         ]
 

@@ -12,8 +12,8 @@ from django.utils import timezone
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
-from ispbill.subscriptions.models import OneTimeCharge, Service
-from ispbill.subscriptions.signals import services_changed
+from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
+from ispbill.subscriptions.signals import service_stopped, services_changed
 
 
 @transaction.atomic
@@ -95,6 +95,10 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
     locked.full_clean()
     locked.save(update_fields=list(fields) or None)
     services_changed.send(sender=Service, service_ids=[locked.pk])
+    if before.get("status") not in (None, ServiceStatus.STOPPED) and (
+        locked.status == ServiceStatus.STOPPED
+    ):
+        service_stopped.send(sender=Service, service=locked, actor=actor)
     changes = {
         name: {"before": before[name], "after": value}
         for name, value in fields.items()

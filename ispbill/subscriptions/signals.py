@@ -7,3 +7,7 @@ from django.dispatch import Signal
 
 # Sent after services changed (saved): ``service_ids``.
 services_changed = Signal()
+
+# Sent when a service was stopped (disconnected): ``service``, ``actor``. Billing charges the
+# issuer's disconnection fee (ispbill/billing/fees.py).
+service_stopped = Signal()

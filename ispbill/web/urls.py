@@ -10,6 +10,7 @@ from ispbill.web import (
     views_partners,
     views_portal,
     views_radius,
+    views_sepa,
     views_templates,
 )
 
@@ -32,6 +33,11 @@ urlpatterns = [
     path("customers/new/", views_customers.customer_new, name="customer_new"),
     path("customers/<int:customer_id>/", views_customers.customer_detail, name="customer"),
     path("customers/<int:customer_id>/edit/", views_customers.customer_edit, name="customer_edit"),
+    path(
+        "customers/<int:customer_id>/partner/",
+        views_customers.customer_partner_move_view,
+        name="customer_partner_move",
+    ),
     path(
         "customers/<int:customer_id>/status/",
         views_customers.customer_status,
@@ -134,6 +140,33 @@ urlpatterns = [
         views_finance.commission_pay,
         name="commission_pay",
     ),
+    # SEPA direct debit
+    path("collections/", views_sepa.collections, name="collections"),
+    path("collections/run/", views_sepa.collection_run_view, name="collection_run"),
+    path("collections/returns/", views_sepa.returns_import, name="sepa_returns"),
+    path("collections/<int:collection_id>/", views_sepa.collection_detail, name="collection"),
+    path(
+        "collections/<int:collection_id>/pain008.xml",
+        views_sepa.collection_file,
+        name="collection_file",
+    ),
+    path(
+        "collections/<int:collection_id>/<str:action>/",
+        views_sepa.collection_action,
+        name="collection_action",
+    ),
+    path(
+        "customers/<int:customer_id>/mandates/new/",
+        views_sepa.mandate_new,
+        name="mandate_new",
+    ),
+    path(
+        "mandates/<int:mandate_id>/revoke/",
+        views_sepa.mandate_revoke_view,
+        name="mandate_revoke",
+    ),
+    path("mandates/<int:mandate_id>/final/", views_sepa.mandate_final_view, name="mandate_final"),
+    path("settings/direct-debit/", views_sepa.creditor_settings_view, name="sepa_settings"),
     # settings
     path("settings/", views.issuer_settings, name="settings"),
     path("settings/numbering/", views.sequence_next, name="sequence_next"),
@@ -159,6 +192,12 @@ urlpatterns = [
     path("portal/statement/pdf/", views_portal.portal_statement_pdf, name="portal_statement_pdf"),
     path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
     path("portal/invoices/<int:invoice_id>/", views_portal.portal_invoice, name="portal_invoice"),
+    path("portal/direct-debit/", views_sepa.portal_direct_debit, name="portal_direct_debit"),
+    path(
+        "portal/direct-debit/<int:mandate_id>/revoke/",
+        views_sepa.portal_mandate_revoke,
+        name="portal_mandate_revoke",
+    ),
     # access (audit log, users, API tokens, view as partner)
     path("audit/", views_access.audit_log, name="audit_log"),
     path("users/", views_access.users, name="users"),
@@ -209,6 +248,7 @@ urlpatterns += [
     path("data/customers/import/", views_data.customers_import_view, name="customers_import"),
     path("data/customers/template.csv", views_data.customers_template, name="customers_template"),
     path("data/payments/import/", views_data.payments_import_view, name="payments_import"),
+    path("data/mandates/import/", views_sepa.mandates_import_view, name="mandates_import"),
     path("data/bank-lines/", views_data.bank_lines, name="bank_lines"),
     path(
         "data/bank-lines/<int:line_id>/assign/",

@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.billing.moves import PartnerChangeError, customer_partner_move, move_targets
 from ispbill.catalog.models import Tariff, TaxRate
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
@@ -28,7 +29,12 @@ from ispbill.payments.selectors import customer_balance, customer_statement
 from ispbill.subscriptions.models import OneTimeCharge, Service
 from ispbill.subscriptions.services import one_time_charge_create, service_create
 from ispbill.web.documents import pdf_response
-from ispbill.web.forms.customers import CustomerForm, OneTimeChargeForm, ServiceForm
+from ispbill.web.forms.customers import (
+    CustomerForm,
+    OneTimeChargeForm,
+    PartnerMoveForm,
+    ServiceForm,
+)
 from ispbill.web.forms.fields import errors_to_form, today
 from ispbill.web.panel import (
     access_of,
@@ -39,6 +45,7 @@ from ispbill.web.panel import (
     panel_partner,
     sorted_by,
 )
+from ispbill.web.views_sepa import customer_mandates
 
 
 def _customers_filtered(request: HttpRequest) -> tuple[Any, dict[str, Any]]:
@@ -122,6 +129,7 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "writable": access.can("customers.write")
         and (access.is_operator or customer.partner_id == access.partner_id),
     }
+    context["mandates"] = customer_mandates(customer)
     if finance:
         context["balance"] = customer_balance(customer)
         context["invoices"] = Invoice.objects.filter(customer=customer)[:12]
@@ -143,6 +151,33 @@ def customer_edit(request: HttpRequest, customer_id: int) -> HttpResponse:
             return redirect("web:customer", customer_id=customer.pk)
     context = {"form": form, "customer": customer}
     return page(request, "web/customers/form.html", context, "customers")
+
+
+@require_capability("partners.manage")
+def customer_partner_move_view(request: HttpRequest, customer_id: int) -> HttpResponse:
+    """Move a customer to another partner: choose the partner, see what the move bills (the
+    move made and rolled back), then confirm (the same code, kept). docs/reseller-modes.md."""
+    customer = get_scoped_or_404(Customer, pk=customer_id, for_write=True)
+    form = PartnerMoveForm(request.POST or None, partners=move_targets(customer))
+    context: dict[str, Any] = {"form": form, "customer": customer, "move": None}
+    if request.method == "POST" and form.is_valid():
+        partner = form.cleaned_data["partner"]
+        try:
+            move = customer_partner_move(
+                customer=customer, partner=partner, commit=form.confirmed, **actor(request)
+            )
+        except PartnerChangeError as exc:
+            form.add_error("partner", str(exc))
+        else:
+            if move.committed:
+                messages.success(
+                    request,
+                    f"{customer.name} moved to {move.to_partner}; billed from "
+                    f"{move.next_billing_date or 'its first service'} on its new cycle.",
+                )
+                return redirect("web:customer", customer_id=customer.pk)
+            context["move"] = move
+    return page(request, "web/customers/partner_move.html", context, "customers")
 
 
 @require_capability("customers.write")

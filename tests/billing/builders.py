@@ -32,12 +32,13 @@ def tariff(
     price: int = 3000,
     months: int = 1,
     rate_bp: int = 1900,
+    name: str | None = None,
     **kw: Any,
 ) -> Tariff:
     owner = owner or partner_home()
     return Tariff.objects.create(
         partner=owner,
-        name=f"Plan {_next()}",
+        name=name or f"Plan {_next()}",
         price_minor=price,
         period_months=months,
         tax_rate=tax(owner, rate_bp),

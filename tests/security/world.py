@@ -56,6 +56,8 @@ KWARG_MODELS: dict[str, str] = {
     "statement_id": "partners.commissionstatement",
     "nas_id": "radius.nas",
     "line_id": "dataio.unmatchedbankline",
+    "mandate_id": "sepa.mandate",
+    "collection_id": "sepa.collection",
 }
 # (route name, keyword) for routes that name their object ``pk`` or ``id``.
 ROUTE_KWARG_MODELS: dict[tuple[str, str], str] = {}
@@ -66,6 +68,7 @@ NON_OBJECT_KWARGS: dict[str, Any] = {
     "day": 1,
     "format": "pdf",
     "doc_type": "invoice",
+    "action": "submit",
 }
 
 # Model label -> function(world, owner) building one object, for models the generic
@@ -99,6 +102,12 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         apps.get_model("partners.commissionstatement"),
         owner,
         period_start=dt.date(2026, 2 if owner == "A2" else 1, 1),
+    ),
+    # One creditor settings row per issuer: A and A2 share partner A's.
+    "sepa.creditorsettings": lambda world, owner: (
+        world.object("sepa.creditorsettings", "A")
+        if owner == "A2"
+        else build_generic(world, apps.get_model("sepa.creditorsettings"), owner)
     ),
     "invoicing.issuerasset": lambda world, owner: apps.get_model(
         "invoicing.issuerasset"

@@ -196,3 +196,26 @@ class OneTimeChargeForm(forms.Form):
             "tax_rate_id": d["tax_rate"].pk,
             "charge_date": d["charge_date"],
         }
+
+
+class PartnerMoveForm(forms.Form):
+    """Moving a customer to another partner: first the partner (a preview follows), then the
+    same form with ``confirm`` to make the move."""
+
+    partner = forms.ModelChoiceField(
+        queryset=Partner.objects.none(),
+        label="Move to partner",
+        help_text="From each service's next period on; issued documents stay where they are.",
+    )
+    confirm = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, partners: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["partner"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = partners
+        field.label_from_instance = lambda p: f"{p.name} ({p.get_mode_display()})"  # type: ignore[method-assign,assignment]
+
+    @property
+    def confirmed(self) -> bool:
+        return self.cleaned_data.get("confirm") == "yes"

@@ -1,4 +1,5 @@
-"""Django's SQLite backend, with a flush that the reference guards let through.
+"""Django's SQLite backend, with a flush that the reference guards let through, and table
+changes that keep them.
 
 The triggers of ``ispbill/core/guards.py`` refuse to delete an invoice or a journal entry,
 and a partner, tariff, billing run, customer, service or one-time charge while a row refers
@@ -7,13 +8,19 @@ every table with one ``DELETE FROM`` per table, in no fixed order; PostgreSQL's 
 ``TRUNCATE``, which fires no delete trigger. Here the flush's statements are framed by a row
 in ``ispbill_flush_running`` (written first, removed last, in the flush's one transaction),
 which the triggers read and stand aside for. Nothing else writes that table: every other
-delete meets the guards (docs/development.md, "Reference guards")."""
+delete meets the guards (docs/development.md, "Reference guards").
+
+A migration that changes a table SQLite cannot alter in place (a column with a default, a
+check constraint) makes Django remake it: a new table, the rows copied, the old one dropped
+and the new one renamed. Dropping a table drops its triggers, and SQLite refuses the rename
+while a trigger elsewhere names the dropped table. So the triggers on the table, or naming
+it, are set aside for the remake and created again after it, as they were."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.backends.sqlite3 import base, operations
+from django.db.backends.sqlite3 import base, operations, schema
 
 from ispbill.core.guards import FLUSH_TABLE
 
@@ -34,5 +41,19 @@ class DatabaseOperations(operations.DatabaseOperations):
         ]
 
 
+class DatabaseSchemaEditor(schema.DatabaseSchemaEditor):
+    def _remake_table(self, model: Any, *args: Any, **kwargs: Any) -> None:
+        table = model._meta.db_table
+        with self.connection.cursor() as cursor:
+            cursor.execute("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            triggers = [(name, sql) for name, sql in cursor.fetchall() if sql and table in sql]
+        for name, _sql in triggers:
+            self.execute(f'DROP TRIGGER "{name}"', params=None)
+        super()._remake_table(model, *args, **kwargs)  # type: ignore[misc]
+        for _name, sql in triggers:
+            self.execute(sql, params=None)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     ops_class = DatabaseOperations
+    SchemaEditorClass = DatabaseSchemaEditor

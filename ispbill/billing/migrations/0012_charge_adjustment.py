@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('billing', '0010_reference_guards'),
+        ('billing', '0011_plan_changes'),
     ]
 
     operations = [
