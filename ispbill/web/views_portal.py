@@ -24,6 +24,7 @@ from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
+from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,
@@ -55,18 +56,27 @@ class PayTo:
     currency: str
     reference: str
     qr: str  # an image's data: URI, or "" when no QR code can be made (not EUR, no IBAN)
+    direct_debit: bool = False  # collected from the customer's account: nothing to transfer
 
     @property
     def iban_grouped(self) -> str:
         return " ".join(self.iban[i : i + 4] for i in range(0, len(self.iban), 4))
 
 
-def pay_to(*, issuer: dict[str, Any], amount_minor: int, currency: str, reference: str) -> PayTo:
-    """``issuer``: the issuer as printed (an invoice's snapshot, or ``issuer_snapshot``)."""
+def pay_to(
+    *,
+    issuer: dict[str, Any],
+    amount_minor: int,
+    currency: str,
+    reference: str,
+    direct_debit: bool = False,
+) -> PayTo:
+    """``issuer``: the issuer as printed (an invoice's snapshot, or ``issuer_snapshot``).
+    With an active direct debit mandate nothing is transferred: no QR code."""
     name = str(issuer.get("legal_name") or issuer.get("name") or "")
     iban, bic = str(issuer.get("iban") or ""), str(issuer.get("bic") or "")
     qr = ""
-    if iban and currency == "EUR" and amount_minor > 0:
+    if iban and currency == "EUR" and amount_minor > 0 and not direct_debit:
         try:
             payload = epc_qr_payload(
                 name=name,
@@ -79,7 +89,11 @@ def pay_to(*, issuer: dict[str, Any], amount_minor: int, currency: str, referenc
             payload = ""
         if payload:
             qr = "data:image/svg+xml;base64," + base64.b64encode(epc_qr_svg(payload)).decode()
-    return PayTo(name, iban, bic, amount_minor, currency, reference, qr)
+    return PayTo(name, iban, bic, amount_minor, currency, reference, qr, direct_debit)
+
+
+def _direct_debit(me: Customer) -> bool:
+    return Mandate.objects.filter(customer=me, status=MandateStatus.ACTIVE).exists()
 
 
 def _issuer_of(me: Customer) -> Partner:
@@ -107,6 +121,7 @@ def portal(request: HttpRequest) -> HttpResponse:
             amount_minor=owed,
             currency=issuer.currency,
             reference=reference if len(reference) <= 140 else me.reference,
+            direct_debit=_direct_debit(me),
         ),
         "services": Service.objects.filter(customer=me).select_related("tariff"),
         "invoices": Invoice.objects.filter(customer=me)[:5],
@@ -132,6 +147,7 @@ def portal_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
             amount_minor=invoice.open_minor,
             currency=invoice.currency,
             reference=invoice.number,
+            direct_debit=_direct_debit(me),
         ),
     }
     return page(request, "web/portal/invoice.html", context, "portal_invoices")

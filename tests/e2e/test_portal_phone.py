@@ -86,6 +86,7 @@ def _pages(invoice_id: int) -> list[tuple[str, str]]:
         ("invoice", f"/portal/invoices/{invoice_id}/"),
         ("statement", "/portal/statement/"),
         ("profile", "/portal/profile/"),
+        ("direct-debit", "/portal/direct-debit/"),
         ("password", "/account/password/"),
     ]
 
