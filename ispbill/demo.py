@@ -60,7 +60,11 @@ def demo_load(*, start: date | None = None) -> DemoResult:
 
 
 def _vat_id(rng: random.Random) -> str:
-    return "DE" + "".join(str(rng.randint(0, 9)) for _ in range(9))
+    """A German VAT id with its check digit (ISO 7064 MOD 11,10), as the forms require."""
+    from stdnum.iso7064 import mod_11_10
+
+    digits = str(rng.randint(1, 9)) + "".join(str(rng.randint(0, 9)) for _ in range(7))
+    return "DE" + digits + mod_11_10.calc_check_digit(digits)
 
 
 def _build(start: date) -> DemoResult:
@@ -73,7 +77,7 @@ def _build(start: date) -> DemoResult:
     home.legal_name = "Nordnetz Breitband GmbH"
     home.street, home.postcode, home.city = "Hafenstraße 12", "20457", "Hamburg"
     home.vat_id, home.email, home.phone = (
-        "DE287654321",
+        "DE287654324",
         "billing@nordnetz.example",
         "+49 40 1234560",
     )

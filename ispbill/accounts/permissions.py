@@ -146,7 +146,8 @@ _READ_ONLY = frozenset(
         "tokens.own",
     }
 )
-_CUSTOMER = frozenset({"portal.read", "portal.change_plan", "tokens.own"})
+# Customers use the portal; the API serves staff (a customer's token could read only /me).
+_CUSTOMER = frozenset({"portal.read", "portal.change_plan"})
 
 
 def capabilities_for(

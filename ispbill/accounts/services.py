@@ -329,3 +329,29 @@ def user_password_link_send(*, user: User, site_url: str, actor: Any = None) -> 
         )
         transaction.on_commit(message.send)
     return address
+
+
+def user_password_change(*, user: User, old_password: str, new_password: str) -> User:
+    """A signed-in user changes their own password: the old one must match and the new one
+    pass the password validators; audited without either password."""
+    if not user.check_password(old_password):
+        raise DomainValidationError.for_fields(
+            {"old_password": "Your old password was entered incorrectly. Enter it again."}
+        )
+    try:
+        validate_password(new_password, user)
+    except ValidationError as exc:
+        raise DomainValidationError.for_fields({"new_password1": " ".join(exc.messages)}) from exc
+    with transaction.atomic():
+        locked = User.objects.select_for_update(no_key=True).get(pk=user.pk)
+        locked.set_password(new_password)
+        locked.save(update_fields=["password"])
+        audit_record(
+            action="user.password_changed",
+            obj=locked,
+            actor=locked,
+            partner_id=locked.partner_id,
+            changes={},
+        )
+    user.password = locked.password
+    return locked

@@ -13,6 +13,7 @@ from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
 from ispbill.api.schemas import (
+    CountryCode,
     Day,
     Id,
     ListParams,
@@ -22,11 +23,11 @@ from ispbill.api.schemas import (
     Page,
     SignedAmountText,
     Str20,
-    Str30,
     Str40,
     Str100,
     Str200,
     Str254,
+    VatIdText,
     amount_minor,
     money_out,
     ordered,
@@ -63,8 +64,8 @@ class CustomerFields(Schema):
     street: Str200 | None = None
     postcode: Str20 | None = None
     city: Str100 | None = None
-    country: str | None = Field(None, pattern=r"^[A-Za-z]{2}$")
-    vat_id: Str30 | None = None
+    country: CountryCode | None = None
+    vat_id: VatIdText | None = None
     language: Literal["en", "de"] | None = None
     billing_day: int | None = Field(None, ge=1, le=28, description="1-28; null: the issuer's")
     payment_due_days: int | None = Field(None, ge=0, le=365)

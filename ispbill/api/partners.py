@@ -13,23 +13,24 @@ from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
 from ispbill.api.schemas import (
     AmountText,
+    BicText,
+    CountryCode,
     CurrencyCode,
+    IbanText,
     Id,
     ListParams,
     MoneyOut,
     Name200,
+    NumberPattern,
     Page,
     PercentBp,
-    Str11,
+    ReminderDays,
     Str20,
-    Str30,
-    Str34,
     Str40,
-    Str50,
-    Str64,
     Str100,
     Str200,
     Str254,
+    VatIdText,
     amount_minor,
     money_out,
     ordered,
@@ -53,13 +54,13 @@ class PartnerSettings(Schema):
     street: Str200 | None = None
     postcode: Str20 | None = None
     city: Str100 | None = None
-    country: str | None = Field(None, pattern=r"^[A-Z]{2}$")
-    vat_id: Str30 | None = None
+    country: CountryCode | None = None
+    vat_id: VatIdText | None = None
     email: Str254 | None = None
     phone: Str40 | None = None
     website: Str200 | None = None
-    iban: Str34 | None = None
-    bic: Str11 | None = None
+    iban: IbanText | None = None
+    bic: BicText | None = None
     currency: CurrencyCode | None = None
     prices_include_tax: bool | None = None
     billing_day: int | None = Field(None, ge=1, le=28)
@@ -68,10 +69,10 @@ class PartnerSettings(Schema):
     first_period_billing: Literal["next_invoice", "on_activation"] | None = None
     blocking_days: int | None = Field(None, ge=0, le=3650, description="null: never")
     deactivation_days: int | None = Field(None, ge=0, le=3650, description="null: never")
-    reminder_days: Str50 | None = None
-    invoice_number_pattern: Str64 | None = None
-    credit_note_number_pattern: Str64 | None = None
-    receipt_number_pattern: Str64 | None = None
+    reminder_days: ReminderDays | None = None
+    invoice_number_pattern: NumberPattern | None = None
+    credit_note_number_pattern: NumberPattern | None = None
+    receipt_number_pattern: NumberPattern | None = None
     commission_bp: PercentBp | None = None
     commission_base: Literal["paid", "invoiced"] | None = None
     commission_statement_day: int | None = Field(None, ge=1, le=28)

@@ -74,6 +74,7 @@ class PaymentOut(Schema):
     date: dt.date
     method: str
     reference: str
+    receipt_number: str = Field(..., description="Number in the issuer's receipt series")
     note: str
     allocations: list[AllocationOut]
     refunds: list[RefundOut]
@@ -109,6 +110,7 @@ def payment_out(p: Payment) -> dict[str, Any]:
         "date": p.date,
         "method": p.method,
         "reference": p.reference,
+        "receipt_number": p.receipt_number,
         "note": p.note,
         "allocations": [
             {"invoice_id": a.invoice_id, "amount": money_out(a.amount_minor, cur), "date": a.date}

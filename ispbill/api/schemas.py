@@ -10,26 +10,32 @@ from typing import Annotated, Any, Generic, TypeVar
 
 from django.db.models import QuerySet
 from ninja import Field, Schema
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints, WithJsonSchema
 
+from ispbill.core import validators
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import (
     PERCENT_MAX_BP,
     Money,
     currency_exponent,
     percent_bp_check,
-    validate_currency,
 )
 
 __all__ = [
     "AmountText",
+    "BicText",
+    "CountryCode",
     "CurrencyCode",
     "Day",
+    "IbanText",
     "Id",
     "MoneyOut",
+    "NumberPattern",
     "OutModel",
     "Page",
     "PercentBp",
+    "ReminderDays",
+    "VatIdText",
     "money_out",
     "page",
     "page_of",
@@ -51,15 +57,54 @@ PercentBp = Annotated[
 ]
 
 
-def _known_currency(code: str) -> str:
-    try:
-        return validate_currency(code)
-    except Exception as exc:
-        raise ValueError(f"{code} is not an ISO 4217 currency code.") from exc
-
-
+# The values the domain validates where they are typed (ispbill/core/validators.py): the
+# same functions as the models' clean and the CSV import, so a value refused by a web form
+# is refused here too, with the same message; the value passed on is the normalised one.
 CurrencyCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{3}$"), AfterValidator(_known_currency)
+    str,
+    StringConstraints(max_length=3),
+    AfterValidator(validators.currency_code_clean),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{3}$", "description": "ISO 4217"}),
+]
+CountryCode = Annotated[
+    str,
+    StringConstraints(max_length=2),
+    AfterValidator(validators.country_code_clean),
+    WithJsonSchema({"type": "string", "pattern": "^[A-Z]{2}$", "description": "ISO 3166"}),
+]
+IbanText = Annotated[
+    str,
+    StringConstraints(max_length=50),
+    AfterValidator(validators.iban_clean),
+    WithJsonSchema({"type": "string", "maxLength": 50, "description": "IBAN; empty: none"}),
+]
+BicText = Annotated[
+    str,
+    StringConstraints(max_length=20),
+    AfterValidator(validators.bic_clean),
+    WithJsonSchema({"type": "string", "maxLength": 20, "description": "BIC; empty: none"}),
+]
+VatIdText = Annotated[
+    str,
+    StringConstraints(max_length=40),
+    AfterValidator(validators.vat_id_clean),
+    WithJsonSchema(
+        {"type": "string", "maxLength": 40, "description": "VAT id with its country prefix"}
+    ),
+]
+NumberPattern = Annotated[
+    str,
+    StringConstraints(max_length=64),
+    AfterValidator(validators.number_pattern_clean),
+    WithJsonSchema({"type": "string", "maxLength": 64, "description": "e.g. INV-{year}-{next|5}"}),
+]
+ReminderDays = Annotated[
+    str,
+    StringConstraints(max_length=50),
+    AfterValidator(validators.reminder_days_clean),
+    WithJsonSchema(
+        {"type": "string", "maxLength": 50, "description": "Days after the due date: 3,5,7"}
+    ),
 ]
 
 _EARLIEST = dt.date(2000, 1, 1)

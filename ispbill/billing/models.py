@@ -92,6 +92,10 @@ class Charge(models.Model):
     amount_minor = models.BigIntegerField(
         help_text="Line amount, minor units, rounded once (gross for tax-inclusive issuers)"
     )
+    # Why amount is not quantity x unit price: {"days": 12, "period_days": 30} for part of a
+    # period, {"discount_bp": 1000} (with "discount_days" when fewer) for a discount; empty
+    # otherwise (billing/rating.py, charge_adjustment). Copied to the invoice line.
+    adjustment = models.JSONField(default=dict, blank=True)
     tax_rate_bp = models.PositiveIntegerField()
     tax_category = models.CharField(max_length=2, default="S")
     currency = models.CharField(max_length=3)
@@ -410,6 +414,7 @@ CHARGE_FIELDS = [
     "quantity",
     "unit_price_minor",
     "amount_minor",
+    "adjustment",
     "tax_rate_bp",
     "tax_category",
     "currency",
@@ -441,6 +446,7 @@ class ChargeRow:
     tariff_id: int | None = None
     one_time_charge_id: int | None = None
     invoice_id: int | None = None
+    adjustment: dict[str, int] = dataclasses.field(default_factory=dict)
     pk: int | None = None
 
 

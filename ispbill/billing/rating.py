@@ -5,7 +5,7 @@ Amounts are in minor units; each charge is rounded once (docs/domain.md, "Money"
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from ispbill.core.money import BP_INT, div_round
@@ -37,6 +37,8 @@ class ChargeDraft:
     quantity: int
     unit_price_minor: int  # for the whole (effective) period
     amount_minor: int
+    # Why the amount is not quantity x unit price (``charge_adjustment``); empty when it is.
+    adjustment: dict[str, int] = field(default_factory=dict)
 
     @property
     def next_uncharged(self) -> date:
@@ -65,6 +67,29 @@ def charge_amount(
     # unit x quantity x (active - discounted x bp / BP) / full days, as one exact fraction.
     weighted = sp.active.days * BP_INT - discounted_days * discount_bp
     return div_round(unit_price_minor * quantity * weighted, sp.full.days * BP_INT)
+
+
+def charge_adjustment(
+    *, sp: ServicePeriod, discount_bp: int, discount_until: date | None
+) -> dict[str, int]:
+    """What ``charge_amount`` applied besides quantity x unit price, for the invoice line to
+    say: ``days`` of ``period_days`` when the service was active for part of the period
+    ("12/30 days"), ``discount_bp`` with ``discount_days`` when the discount covered fewer
+    days than were charged. Empty for a whole period at full price."""
+    out: dict[str, int] = {}
+    if sp.active != sp.full:
+        out["days"], out["period_days"] = sp.active.days, sp.full.days
+    if discount_bp:
+        if discount_until is None:
+            discounted_days = sp.active.days
+        else:
+            part = sp.active.overlap(sp.active.start, discount_until)
+            discounted_days = part.days if part else 0
+        if discounted_days:
+            out["discount_bp"] = discount_bp
+            if discounted_days != sp.active.days:
+                out["discount_days"] = discounted_days
+    return out
 
 
 def service_rate(
@@ -101,7 +126,21 @@ def service_rate(
         billing_date,
     )
     return [
-        ChargeDraft(terms.service_id, sp, terms.description, terms.quantity, price, amount)
+        ChargeDraft(
+            terms.service_id,
+            sp,
+            terms.description,
+            terms.quantity,
+            price,
+            amount,
+            charge_adjustment(
+                sp=sp,
+                discount_bp=terms.discount_bp,
+                discount_until=terms.discount_until if terms.discount_bp else None,
+            )
+            if terms.discount_bp or sp.active != sp.full
+            else {},
+        )
         for sp, price, amount in rated
     ]
 

@@ -460,6 +460,9 @@ def service_charge_row(
         issuer.currency,
         s.pk,
         s.tariff_id,
+        None,
+        None,
+        cd.adjustment,
     )
 
 

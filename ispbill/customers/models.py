@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,6 +11,7 @@ from django.db import models
 from django.db.models import Q
 
 from ispbill.core.tenancy import PartnerScopedManager
+from ispbill.core.validators import country_code_clean, model_fields_clean, vat_id_clean
 from ispbill.partners.models import PaymentPeriod
 
 
@@ -46,6 +48,9 @@ class CustomerRow:
 
 
 CUSTOMER_ROW_FIELDS = tuple(CustomerRow.__dataclass_fields__)
+
+
+CUSTOMER_VALIDATORS = {"country": country_code_clean, "vat_id": vat_id_clean}
 
 
 class Customer(models.Model):
@@ -116,6 +121,11 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference} {self.name}"
+
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        model_fields_clean(
+            self, CUSTOMER_VALIDATORS, exclude, lambda: super(Customer, self).clean_fields(exclude)
+        )
 
     @property
     def is_billable(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -31,6 +32,7 @@ from ispbill.core.money import (
     percent_parse,
 )
 from ispbill.core.tenancy import current_partner_ids
+from ispbill.core.validators import FieldValueError, country_code_clean, vat_id_clean
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -46,8 +48,8 @@ COLUMNS: dict[str, str] = {
     "street": "Street and number",
     "postcode": "Postcode",
     "city": "City",
-    "country": "ISO 3166 two-letter country code (default DE)",
-    "vat_id": "VAT identification number",
+    "country": "ISO 3166 two-letter country code in capitals (default DE)",
+    "vat_id": "VAT identification number with its country prefix (DE123456788)",
     "language": "Document language: en or de (default en)",
     "status": "new, active, blocked or inactive (default active)",
     "billing_day": "Billing day 1-28 (empty: the issuer's)",
@@ -230,6 +232,16 @@ class _Row:
             self.error(column, f"{value!r} is not an amount in {currency} (write 12.50)")
             return None
 
+    def checked(self, column: str, cleaner: Callable[[str], str]) -> str:
+        """The value as ``cleaner`` (ispbill/core/validators.py) normalises it, the
+        validator of the web forms and the API."""
+        value = self.text(column)
+        try:
+            return cleaner(value)
+        except FieldValueError as exc:
+            self.error(column, str(exc))
+            return value
+
     def choice(self, column: str, choices: list[str], default: str) -> str:
         value = self.text(column).lower()
         if not value:
@@ -403,9 +415,9 @@ def _plan_customer(
         ("street", 200),
         ("postcode", 20),
         ("city", 100),
-        ("vat_id", 30),
     ):
         fields[column] = row.text(column, length)
+    fields["vat_id"] = row.checked("vat_id", vat_id_clean)
     email = row.text("email", 254)
     if email:
         try:
@@ -413,10 +425,7 @@ def _plan_customer(
         except ValidationError:
             row.error("email", f"{email!r} is not an e-mail address")
     fields["email"] = email
-    country = row.text("country").upper() or "DE"
-    if len(country) != 2 or not country.isalpha():
-        row.error("country", f"{country!r} is not a two-letter country code (DE, AT, ...)")
-    fields["country"] = country
+    fields["country"] = row.checked("country", country_code_clean) if row.text("country") else "DE"
     fields["language"] = row.choice("language", ["en", "de"], "en")
     status = row.choice("status", list(CustomerStatus.values), CustomerStatus.ACTIVE)
     fields["billing_day"] = row.integer("billing_day", 1, 28)

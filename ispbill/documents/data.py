@@ -80,6 +80,7 @@ class DocumentHead(TypedDict):
     original_number: NotRequired[str]  # credit note: number of the credited invoice
     original_issue_date: NotRequired[str]  # credit note: issue date of the credited invoice
     payment_reference: NotRequired[str]  # remittance text; defaults to the number
+    payment_method: NotRequired[str]  # receipt: how the money came, in the document's language
     direct_debit: NotRequired[DirectDebit]  # invoices collected by SEPA direct debit
 
 
@@ -103,6 +104,9 @@ class Line(TypedDict):
     amount: str  # money; rounded line total, net or gross as above
     tax_rate: str  # percent, "19.00"
     tax_category: NotRequired[str]  # S (default when rate > 0), Z, E, AE
+    # Why amount is not quantity x unit_price (ints): days/period_days for part of a period,
+    # discount_bp (discount_days) for a discount; printed as fmt.adjustment ("12/30 days").
+    adjustment: NotRequired[dict[str, int]]
 
 
 class Section(TypedDict):
@@ -151,6 +155,10 @@ class StatementTotals(TypedDict):
     amount: NotRequired[str]  # commission total
     debit: NotRequired[str]
     credit: NotRequired[str]
+    received: NotRequired[str]  # receipt: the payment's amount
+    applied: NotRequired[str]  # receipt: paid of invoices on the payment's day
+    refunded: NotRequired[str]  # receipt: paid back on the payment's day
+    unapplied: NotRequired[str]  # receipt: kept as credit on the account
 
 
 class InvoiceData(TypedDict):
@@ -191,6 +199,10 @@ MONEY_KEYS = frozenset(
         "balance",
         "opening_balance",
         "closing_balance",
+        "received",
+        "applied",
+        "refunded",
+        "unapplied",
         "quantity",
         "rate",
         "tax_rate",
@@ -313,13 +325,15 @@ def sample_invoice(*, language: Literal["en", "de"] = "de") -> InvoiceData:
                 "tax_rate": "19.00",
             },
             {
-                "description": "Feste IPv4-Adresse (anteilig ab 12.03.)",
+                # From 12 March: 5.00 x 20/31 days = 3.2258 -> 3.23.
+                "description": "Feste IPv4-Adresse",
                 "period_start": "2025-03-12",
                 "period_end": "2025-03-31",
                 "quantity": "1",
-                "unit_price": "3.23",
+                "unit_price": "5.00",
                 "amount": "3.23",
                 "tax_rate": "19.00",
+                "adjustment": {"days": 20, "period_days": 31},
             },
             {
                 "description": "Einmalige Installation",
@@ -675,39 +689,39 @@ def sample_customer_statement(*, language: Literal["en", "de"] = "de") -> Statem
 
 
 def sample_receipt(*, language: Literal["en", "de"] = "de") -> StatementData:
-    """A receipt for a bank transfer that paid one invoice and left a credit."""
+    """A receipt for a bank transfer of 120.00 that paid one invoice of 115.57 and kept
+    4.43 as credit; the account owed 115.57 before it and has 4.43 of credit after it."""
+    de = language == "de"
     return {
         "issuer": _issuer(),
         "recipient": _recipient(),
         "document": {
             "type": "receipt",
-            "number": "SEPA-7781",
+            "number": "R2025-000031",
             "issue_date": "2025-03-09",
             "currency": "EUR",
             "language": language,
             "prices_include_tax": False,
             "notes": "",
+            "payment_reference": "SEPA-7781 202501000123",
+            "payment_method": "Überweisung" if de else "Bank transfer",
         },
         "entries": [
             {
-                "date": "2025-03-09",
-                "description": "Bank transfer",
-                "reference": "SEPA-7781",
-                "debit": "0.00",
-                "credit": "120.00",
-                "balance": "120.00",
-            },
-            {
-                "date": "2025-03-09",
-                "description": "→",
+                "date": "2025-03-01",
+                "description": "Rechnung" if de else "Invoice",
                 "reference": "202501000123",
                 "debit": "115.57",
-                "credit": "0.00",
-                "balance": "4.43",
+                "credit": "115.57",
+                "balance": "0.00",
             },
         ],
         "totals": {
-            "opening_balance": "0.00",
+            "received": "120.00",
+            "applied": "115.57",
+            "refunded": "0.00",
+            "unapplied": "4.43",
+            "opening_balance": "-115.57",
             "closing_balance": "4.43",
             "debit": "115.57",
             "credit": "120.00",

@@ -26,6 +26,7 @@ from typing import Any
 from lxml import etree
 
 from ispbill.core.errors import DomainError
+from ispbill.documents.i18n import line_adjustment_text
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -149,9 +150,15 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
         line_document = _ram(item, "AssociatedDocumentLineDocument")
         _ram(line_document, "LineID", str(index))
         section = sections.get(line.get("section", ""))
-        if section is not None:
+        # BT-127, one note per line: the sub-customer, and why the amount is not quantity x
+        # price (proration, discount) as the PDF says it.
+        notes = [
+            section["title"] if section is not None else "",
+            line_adjustment_text(line.get("adjustment"), data["document"]["language"]),
+        ]
+        if any(notes):
             line_note = _ram(line_document, "IncludedNote")
-            _ram(line_note, "Content", section["title"])
+            _ram(line_note, "Content", " · ".join(n for n in notes if n))
         product = _ram(item, "SpecifiedTradeProduct")
         _ram(product, "Name", line["description"])
         quantity = Decimal(line["quantity"])

@@ -80,6 +80,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement_owed": "A negative balance is owed by you.",
         "commission_payout": "The commission will be paid to your account {iban}.",
         "greeting": "Thank you for your business.",
+        "received_on": "Received on",
+        "payment_method": "Payment method",
+        "payment_reference": "Payment reference",
+        "amount_received": "Amount received",
+        "invoices_paid": "Invoices paid by this payment",
+        "invoice_amount": "Invoice amount",
+        "paid_by_payment": "Paid by this payment",
+        "still_open": "Still open",
+        "applied": "Applied to invoices",
+        "unapplied": "Kept as credit",
+        "refunded": "Refunded",
+        "no_invoices_paid": "This payment paid no invoice; it is kept as credit on your account.",
+        "balance_before": "Account balance before this payment",
+        "balance_after": "Account balance after this payment",
+        "receipt_owed": "You still owe {amount}.",
+        "receipt_credit": "Your account has a credit of {amount}.",
+        "receipt_settled": "Your account is settled.",
+        "method_bank_transfer": "Bank transfer",
+        "method_direct_debit": "Direct debit",
+        "method_cash": "Cash",
+        "method_card": "Card",
+        "method_other": "Other",
+        "line_days": "{days}/{period_days} days",
+        "line_discount": "discount {percent}",
+        "line_discount_days": "discount {percent} for {days} days",
     },
     "de": {
         "invoice": "Rechnung",
@@ -144,6 +169,32 @@ TEXTS: dict[str, dict[str, str]] = {
         "statement_owed": "Ein negativer Saldo ist von Ihnen zu zahlen.",
         "commission_payout": "Die Provision wird auf Ihr Konto {iban} überwiesen.",
         "greeting": "Vielen Dank für Ihren Auftrag.",
+        "received_on": "Eingegangen am",
+        "payment_method": "Zahlungsart",
+        "payment_reference": "Verwendungszweck",
+        "amount_received": "Erhaltener Betrag",
+        "invoices_paid": "Mit dieser Zahlung beglichene Rechnungen",
+        "invoice_amount": "Rechnungsbetrag",
+        "paid_by_payment": "Davon mit dieser Zahlung",
+        "still_open": "Noch offen",
+        "applied": "Auf Rechnungen verrechnet",
+        "unapplied": "Als Guthaben verbucht",
+        "refunded": "Erstattet",
+        "no_invoices_paid": "Diese Zahlung hat keine Rechnung beglichen; sie bleibt als Guthaben "
+        "auf Ihrem Konto.",
+        "balance_before": "Kontostand vor dieser Zahlung",
+        "balance_after": "Kontostand nach dieser Zahlung",
+        "receipt_owed": "Es bleiben {amount} zu zahlen.",
+        "receipt_credit": "Ihr Konto weist ein Guthaben von {amount} auf.",
+        "receipt_settled": "Ihr Konto ist ausgeglichen.",
+        "method_bank_transfer": "Überweisung",
+        "method_direct_debit": "Lastschrift",
+        "method_cash": "Barzahlung",
+        "method_card": "Kartenzahlung",
+        "method_other": "Sonstige",
+        "line_days": "{days}/{period_days} Tage",
+        "line_discount": "Rabatt {percent}",
+        "line_discount_days": "Rabatt {percent} für {days} Tage",
     },
 }
 
@@ -183,3 +234,28 @@ def date_format(value: str, language: str) -> str:
     if language == "de":
         return day.strftime("%d.%m.%Y")
     return str(format_date(day, format="d MMM y", locale=_locale(language)))
+
+
+def line_adjustment_text(adjustment: dict[str, int] | None, language: str) -> str:
+    """Why a line's amount is not quantity x unit price, in ``language``: "12/30 days",
+    "discount 10 %", or both ("12/30 Tage, Rabatt 10 %"); "" for a plain line. The keys are
+    those of billing/rating.py ``charge_adjustment``."""
+    if not adjustment:
+        return ""
+    text = document_texts(language)
+    parts = []
+    if adjustment.get("period_days"):
+        parts.append(
+            text["line_days"].format(
+                days=adjustment.get("days", 0), period_days=adjustment["period_days"]
+            )
+        )
+    if adjustment.get("discount_bp"):
+        percent = percent_format(str(Decimal(adjustment["discount_bp"]) / 100), language)
+        if adjustment.get("discount_days"):
+            parts.append(
+                text["line_discount_days"].format(percent=percent, days=adjustment["discount_days"])
+            )
+        else:
+            parts.append(text["line_discount"].format(percent=percent))
+    return ", ".join(parts)

@@ -30,6 +30,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from importlib import resources
 from typing import Any
 
@@ -47,6 +48,7 @@ from ispbill.documents.i18n import (
     date_format,
     decimal_format,
     document_texts,
+    line_adjustment_text,
     money_format,
     percent_format,
 )
@@ -245,12 +247,16 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
         ),
     }
     for line in out.get("lines", []):
+        period = _period(line.get("period_start"), line.get("period_end"), lang)
+        adjustment = line_adjustment_text(line.get("adjustment"), lang)
         line["fmt"] = {
             "quantity": decimal_format(line["quantity"], lang),
             "unit_price": money(line["unit_price"]),
             "amount": money(line["amount"]),
             "tax_rate": percent_format(line["tax_rate"], lang),
-            "period": _period(line.get("period_start"), line.get("period_end"), lang),
+            "period": period,
+            "adjustment": adjustment,
+            "note": " · ".join(part for part in (period, adjustment) if part),
         }
     for section in out.get("sections", []):
         section["fmt"] = {"subtotal": money(section["subtotal"])}
@@ -284,6 +290,13 @@ def _payment_text(data: dict[str, Any], text: dict[str, str], money: Any) -> str
     totals = data.get("totals", {})
     if head["type"] == "credit_note":
         return text["credit_refund"]
+    if head["type"] == "receipt" and totals.get("closing_balance") is not None:
+        closing = Decimal(totals["closing_balance"])
+        if closing < 0:
+            return text["receipt_owed"].format(amount=money(str(-closing)))
+        if closing > 0:
+            return text["receipt_credit"].format(amount=money(str(closing)))
+        return text["receipt_settled"]
     if head["type"] not in ("invoice", "aggregated_invoice"):
         return ""
     due = totals.get("due", "0")

@@ -83,6 +83,8 @@ def _line(line: InvoiceLine, currency: str, section_key: str | None) -> dict[str
         out["period_start"] = line.period_start.isoformat()
     if line.period_end is not None:
         out["period_end"] = line.period_end.isoformat()
+    if line.adjustment:
+        out["adjustment"] = dict(line.adjustment)
     if section_key is not None:
         out["section"] = section_key
     return out

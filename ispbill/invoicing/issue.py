@@ -42,6 +42,7 @@ LINE_FIELDS = [
     "amount_minor",
     "tax_rate_bp",
     "tax_category",
+    "adjustment",
 ]
 
 
@@ -223,6 +224,7 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
                     c.amount_minor,
                     c.tax_rate_bp,
                     c.tax_category,
+                    c.adjustment or {},
                 )
             )
         taxes.extend((inv.pk, g.rate_bp, g.category, g.net_minor, g.tax_minor) for g in t.groups)

@@ -228,6 +228,10 @@ class InvoiceLine(models.Model):
     amount_minor = models.BigIntegerField(
         help_text="Minor units; net, or gross for tax-inclusive issuers"
     )
+    # The charge's explanation of an amount that is not quantity x unit price (proration,
+    # discount), as billing/rating.py charge_adjustment writes it; printed in the document's
+    # language ("12/30 days", "discount 10 %").
+    adjustment = models.JSONField(default=dict, blank=True)
     tax_rate_bp = models.PositiveIntegerField()
     tax_category = models.CharField(max_length=2, default="S")
 

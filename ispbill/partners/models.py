@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -12,10 +14,18 @@ from ispbill.core.numbering import (
     DEFAULT_CREDIT_NOTE_PATTERN,
     DEFAULT_INVOICE_PATTERN,
     DEFAULT_RECEIPT_PATTERN,
-    PatternError,
-    validate_pattern,
 )
 from ispbill.core.tenancy import PartnerScopedManager
+from ispbill.core.validators import (
+    bic_clean,
+    country_code_clean,
+    currency_code_clean,
+    iban_clean,
+    model_fields_clean,
+    number_pattern_clean,
+    reminder_days_clean,
+    vat_id_clean,
+)
 
 
 class PartnerMode(models.TextChoices):
@@ -44,6 +54,63 @@ class AggregationCycle(models.IntegerChoices):
 class FirstPeriodBilling(models.TextChoices):
     NEXT_INVOICE = "next_invoice", "On the next billing date"
     ON_ACTIVATION = "on_activation", "At once on activation"
+
+
+# Settings that apply only in some modes; every other setting applies in every mode. The
+# partner form shows each only for its modes, and the services refuse changing one outside
+# them (docs/reseller-modes.md, "Settings per mode"). Issuer settings (numbering, currency,
+# billing and dunning defaults) apply to whoever issues the documents: the home partner
+# and own-invoicing partners; the operator issues for percentage and aggregated partners.
+_ISSUERS = frozenset({PartnerMode.DIRECT.value, PartnerMode.OWN_INVOICING.value})
+_WHOLESALE = frozenset({PartnerMode.AGGREGATED.value, PartnerMode.OWN_INVOICING.value})
+SETTING_MODES: dict[str, frozenset[str]] = {
+    "commission_bp": frozenset({PartnerMode.PERCENTAGE.value}),
+    "commission_base": frozenset({PartnerMode.PERCENTAGE.value}),
+    "commission_statement_day": frozenset({PartnerMode.PERCENTAGE.value}),
+    "wholesale_charges": frozenset({PartnerMode.OWN_INVOICING.value}),
+    "discount_bp": _WHOLESALE,
+    "aggregation_day": _WHOLESALE,
+    "aggregation_cycle": _WHOLESALE,
+    "aggregation_anchor_month": _WHOLESALE,
+    "block_subcustomers": frozenset({PartnerMode.AGGREGATED.value}),
+    # Aggregated: whether the partner's invoice bills the coming period or the past one.
+    "payment_period": _ISSUERS | {PartnerMode.AGGREGATED.value},
+    **{
+        name: _ISSUERS
+        for name in (
+            "currency",
+            "prices_include_tax",
+            "billing_day",
+            "payment_due_days",
+            "first_period_billing",
+            "blocking_days",
+            "deactivation_days",
+            "reminder_days",
+            "invoice_number_pattern",
+            "credit_note_number_pattern",
+            "receipt_number_pattern",
+        )
+    },
+}
+
+
+def setting_applies(name: str, mode: str) -> bool:
+    """Whether the partner setting ``name`` means anything for a partner in ``mode``."""
+    modes = SETTING_MODES.get(name)
+    return modes is None or mode in modes
+
+
+PARTNER_VALIDATORS = {
+    "country": country_code_clean,
+    "vat_id": vat_id_clean,
+    "iban": iban_clean,
+    "bic": bic_clean,
+    "currency": currency_code_clean,
+    "reminder_days": reminder_days_clean,
+    "invoice_number_pattern": number_pattern_clean,
+    "credit_note_number_pattern": number_pattern_clean,
+    "receipt_number_pattern": number_pattern_clean,
+}
 
 
 class ChangeCredit(models.TextChoices):
@@ -245,19 +312,15 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def clean_fields(self, exclude: Collection[str] | None = None) -> None:
+        # The values documents, payments and dunning rely on are refused where they are
+        # typed (web, API, import), not where a run trips on them (core/validators.py).
+        model_fields_clean(
+            self, PARTNER_VALIDATORS, exclude, lambda: super(Partner, self).clean_fields(exclude)
+        )
+
     def clean(self) -> None:
-        # A pattern that cannot number documents would stop this issuer's invoicing; refuse it
-        # where it is typed (web, API), not where a run trips on it.
         errors = {}
-        for name in (
-            "invoice_number_pattern",
-            "credit_note_number_pattern",
-            "receipt_number_pattern",
-        ):
-            try:
-                validate_pattern(getattr(self, name))
-            except PatternError as exc:
-                errors[name] = str(exc)
         if (
             self.fee_tax_rate_id is not None
             and apps.get_model("catalog", "TaxRate")

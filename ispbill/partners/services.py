@@ -9,7 +9,7 @@ from django.db import transaction
 from django.forms.models import model_to_dict
 
 from ispbill.core.audit import audit_record, model_diff
-from ispbill.partners.models import Partner
+from ispbill.partners.models import SETTING_MODES, Partner, PartnerMode, setting_applies
 
 
 def partner_home() -> Partner:
@@ -66,10 +66,33 @@ PARTNER_FIELDS = (
 )
 
 
+_MODE_WORDS = {
+    PartnerMode.DIRECT: "the home partner",
+    PartnerMode.PERCENTAGE: "percentage partners",
+    PartnerMode.OWN_INVOICING: "own-invoicing partners",
+    PartnerMode.AGGREGATED: "aggregated partners",
+}
+
+
+def setting_outside_mode_text(name: str, mode: str) -> str:
+    words = [w for m, w in _MODE_WORDS.items() if m in SETTING_MODES[name]]
+    listed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    return f"Applies only to {listed}, not to {_MODE_WORDS[PartnerMode(mode)]}."
+
+
 def partner_fields_apply(partner: Partner, fields: dict[str, Any]) -> None:
     unknown = set(fields) - set(PARTNER_FIELDS)
     if unknown:
         raise ValueError(f"not partner settings: {sorted(unknown)}")
+    # A setting of another mode would be stored and never used: refused unless it is sent
+    # back unchanged (a client that sends the whole partner back).
+    outside = {
+        name: setting_outside_mode_text(name, partner.mode)
+        for name, value in fields.items()
+        if not setting_applies(name, partner.mode) and getattr(partner, name) != value
+    }
+    if outside:
+        raise ValidationError(outside)
     for name, value in fields.items():
         setattr(partner, name, value)
     partner.full_clean()

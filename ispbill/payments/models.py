@@ -36,6 +36,9 @@ class Payment(models.Model):
         max_length=20, choices=PaymentMethod.choices, default=PaymentMethod.BANK_TRANSFER
     )
     reference = models.CharField(max_length=140, blank=True)
+    # The receipt's number, from the issuer's gapless receipt series, drawn when the payment
+    # is recorded; never changed. ``reference`` is the payer's free text (bank reference).
+    receipt_number = models.CharField(max_length=64, blank=True)
     note = models.CharField(max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -56,6 +59,11 @@ class Payment(models.Model):
                 fields=["issuer", "method", "reference"],
                 condition=~Q(reference=""),
                 name="payment_reference_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["issuer", "receipt_number"],
+                condition=~Q(receipt_number=""),
+                name="payment_receipt_number_unique",
             ),
         ]
         indexes = [models.Index(fields=["customer", "date"])]

@@ -81,26 +81,49 @@ def customer_open_invoices(customer: Customer) -> list[Invoice]:
     )
 
 
+# (date, order of kinds on one day, id, kind, reference, debit, credit): one day's invoices
+# come before its credit notes, payments and refunds; the same kind by the order recorded.
+_Event = tuple[date, int, int, str, str, int, int]
+
+
+def _account_events(customer: Customer) -> list[_Event]:
+    events: list[_Event] = []
+    for inv in Invoice.objects.filter(customer=customer):
+        events.append((inv.issue_date, 0, inv.pk, "invoice", inv.number, inv.total_minor, 0))
+    for cn in CreditNote.objects.filter(customer=customer):
+        events.append((cn.issue_date, 1, cn.pk, "credit_note", cn.number, 0, cn.total_minor))
+    for p in Payment.objects.filter(customer=customer):
+        reference = p.receipt_number or p.reference or f"#{p.pk}"
+        events.append((p.date, 2, p.pk, "payment", reference, 0, p.amount_minor))
+    for r in Refund.objects.filter(payment__customer=customer).select_related("payment"):
+        events.append((r.date, 3, r.pk, "refund", r.reason or f"#{r.pk}", r.amount_minor, 0))
+    events.sort()
+    return events
+
+
 def customer_statement(customer: Customer, *, start: date, end: date) -> Statement:
     """Every money event of the account in [start, end] with a running balance."""
-    events: list[tuple[date, int, str, str, int, int]] = []
-    for inv in Invoice.objects.filter(customer=customer):
-        events.append((inv.issue_date, 0, "invoice", inv.number, inv.total_minor, 0))
-    for cn in CreditNote.objects.filter(customer=customer):
-        events.append((cn.issue_date, 1, "credit_note", cn.number, 0, cn.total_minor))
-    for p in Payment.objects.filter(customer=customer):
-        events.append((p.date, 2, "payment", p.reference or f"#{p.pk}", 0, p.amount_minor))
-    for r in Refund.objects.filter(payment__customer=customer).select_related("payment"):
-        events.append((r.date, 3, "refund", r.reason or f"#{r.pk}", r.amount_minor, 0))
-    events.sort()
-    opening = sum(c - d for (day, _, _, _, d, c) in events if day < start)
+    events = _account_events(customer)
+    opening = sum(c - d for (day, _, _, _, _, d, c) in events if day < start)
     balance = opening
     rows = []
-    for day, _, kind, ref, debit, credit in events:
+    for day, _, _, kind, ref, debit, credit in events:
         if start <= day <= end:
             balance += credit - debit
             rows.append(StatementRow(day, kind, ref, debit, credit, balance))
     return Statement(customer, start, end, opening, rows, balance)
+
+
+def customer_balance_around_payment(payment: Payment) -> tuple[int, int]:
+    """The account's balance just before ``payment`` and just after it, in the order of the
+    statement of account (negative: owed by the customer). Later documents do not change
+    it, so a receipt printed again says the same."""
+    before = 0
+    for day, order, pk, _, _, debit, credit in _account_events(payment.customer):
+        if (day, order, pk) >= (payment.date, 2, payment.pk):
+            break
+        before += credit - debit
+    return before, before + payment.amount_minor
 
 
 _KIND_TEXT = {

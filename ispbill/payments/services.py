@@ -16,7 +16,8 @@ from ispbill.core.errors import DomainError
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
-from ispbill.invoicing.models import Invoice, InvoiceStatus, invoice_status_for
+from ispbill.invoicing.models import DocumentType, Invoice, InvoiceStatus, invoice_status_for
+from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
 from ispbill.payments.reinstate import customers_unblock_if_clear
@@ -197,6 +198,13 @@ def payment_record(
         raise DuplicatePayment(duplicate, fields={"reference": duplicate})
     try:
         with transaction.atomic():
+            # Drawn in the savepoint: a duplicate rolls the number back, so none is skipped.
+            (receipt_number,) = numbers_reserve(
+                issuer=issuer,
+                doc_type=DocumentType.RECEIPT,
+                issue_date=on,
+                customer_ids=[customer.pk],
+            )
             payment = Payment.objects.create(
                 partner_id=customer.partner_id,
                 issuer=issuer,
@@ -206,6 +214,7 @@ def payment_record(
                 date=on,
                 method=method,
                 reference=reference,
+                receipt_number=receipt_number,
                 note=note,
             )
     except IntegrityError as exc:
@@ -234,6 +243,7 @@ def payment_record(
             "date": on.isoformat(),
             "method": method,
             "reference": reference,
+            "receipt_number": payment.receipt_number,
         },
     )
     payment.refresh_from_db()

@@ -73,9 +73,28 @@ def scoped_row(
     return row
 
 
+def brand_name(request: HttpRequest) -> str:
+    """The name beside the logo: a partner's panel shows the partner; the portal shows the
+    customer's provider by its legal name (its issuer: the own-invoicing partner, else the
+    operator), never an internal name such as the home partner's "Main"."""
+    access = access_of(request)
+    if access.customer_id is not None and not access.is_operator:
+        from ispbill.customers.models import Customer
+        from ispbill.customers.selectors import account_issuer
+
+        customer = Customer.objects.filter(pk=access.customer_id).first()
+        if customer is None:
+            return ""
+        issuer = account_issuer(customer)
+        return issuer.legal_name or issuer.name
+    partner = panel_partner(request)
+    return partner.name if partner else ""
+
+
 def page(request: HttpRequest, template: str, context: dict[str, Any], nav: str) -> Any:
     context.setdefault("nav", nav)
     context.setdefault("panel_partner", panel_partner(request))
+    context.setdefault("brand_name", brand_name(request))
     return render(request, template, context)
 
 

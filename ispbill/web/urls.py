@@ -206,6 +206,7 @@ urlpatterns = [
     path("portal/statement/", views_portal.portal_statement, name="portal_statement"),
     path("portal/statement/pdf/", views_portal.portal_statement_pdf, name="portal_statement_pdf"),
     path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
+    path("portal/invoices/<int:invoice_id>/", views_portal.portal_invoice, name="portal_invoice"),
     path("portal/direct-debit/", views_sepa.portal_direct_debit, name="portal_direct_debit"),
     path(
         "portal/direct-debit/<int:mandate_id>/revoke/",
@@ -233,6 +234,7 @@ urlpatterns = [
         views_access.user_password_link,
         name="user_password_link",
     ),
+    path("account/password/", views_access.password_change, name="password_change"),
     path("account/tokens/", views_access.api_tokens, name="api_tokens"),
     path(
         "account/tokens/<int:token_id>/revoke/",

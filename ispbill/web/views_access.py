@@ -7,12 +7,15 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import PasswordChangeView
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse_lazy
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
@@ -27,6 +30,7 @@ from ispbill.accounts.services import (
     api_token_list,
     api_token_revoke,
     user_create,
+    user_password_change,
     user_password_link_send,
     user_update,
     users_manageable,
@@ -39,7 +43,15 @@ from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner
 from ispbill.web.forms.accounts import UserCreateForm, UserEditForm
 from ispbill.web.forms.fields import REFUSED, errors_to_form
-from ispbill.web.panel import access_of, actor, page, paginate, panel_partner, sorted_by
+from ispbill.web.panel import (
+    access_of,
+    actor,
+    brand_name,
+    page,
+    paginate,
+    panel_partner,
+    sorted_by,
+)
 
 AUDIT_PAGE_SIZE = 50
 
@@ -381,3 +393,36 @@ def user_password_link(request: HttpRequest, user_id: int) -> HttpResponseBase:
     else:
         messages.success(request, f"A link to choose a password went to {sent_to}.")
     return redirect("web:user_edit", user_id=target.pk)
+
+
+class PasswordChange(PasswordChangeView):
+    """Every signed-in user changes their own password (Django's view and form: old password,
+    the new one twice, the password validators); the change is made and audited by
+    ``user_password_change`` and keeps the user signed in."""
+
+    template_name = "web/account/password_change.html"
+    success_url = reverse_lazy("web:password_change")
+
+    def get_context_data(self, **kwargs: Any) -> dict[str, Any]:
+        context = super().get_context_data(**kwargs)
+        context.setdefault("nav", "password_change")
+        context.setdefault("panel_partner", panel_partner(self.request))
+        context.setdefault("brand_name", brand_name(self.request))
+        return context
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        try:
+            user = user_password_change(
+                user=self.request.user,  # type: ignore[arg-type]
+                old_password=form.cleaned_data["old_password"],
+                new_password=form.cleaned_data["new_password1"],
+            )
+        except DomainValidationError as exc:
+            errors_to_form(form, exc)
+            return self.form_invalid(form)
+        update_session_auth_hash(self.request, user)
+        messages.success(self.request, "Your password is changed.")
+        return redirect(self.get_success_url())
+
+
+password_change = PasswordChange.as_view()

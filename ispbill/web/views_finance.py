@@ -391,6 +391,7 @@ def payments(request: HttpRequest) -> HttpResponse:
     if query:
         qs = qs.filter(
             Q(reference__icontains=query)
+            | Q(receipt_number=query)
             | Q(customer__name__icontains=query)
             | Q(customer__reference__icontains=query)
         )

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -9,12 +13,18 @@ from django.shortcuts import redirect
 from ispbill.accounts.permissions import require_capability
 from ispbill.billing.models import PlanChange, PlanChangeStatus
 from ispbill.billing.plan_changes import portal_plan_change_allowed
+from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_update
+from ispbill.documents.epc_qr import EpcQrError, epc_qr_payload, epc_qr_svg
 from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.snapshots import issuer_snapshot
+from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
+from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,
@@ -34,14 +44,85 @@ def _me(request: HttpRequest) -> Customer:
     return get_scoped_or_404(Customer, pk=customer_id)
 
 
+@dataclass(frozen=True)
+class PayTo:
+    """Where and how to pay: the issuer's bank account, the amount and reference, and the
+    EPC QR code (Girocode) a banking app scans, as on the invoice PDF."""
+
+    name: str
+    iban: str
+    bic: str
+    amount_minor: int
+    currency: str
+    reference: str
+    qr: str  # an image's data: URI, or "" when no QR code can be made (not EUR, no IBAN)
+    direct_debit: bool = False  # collected from the customer's account: nothing to transfer
+
+    @property
+    def iban_grouped(self) -> str:
+        return " ".join(self.iban[i : i + 4] for i in range(0, len(self.iban), 4))
+
+
+def pay_to(
+    *,
+    issuer: dict[str, Any],
+    amount_minor: int,
+    currency: str,
+    reference: str,
+    direct_debit: bool = False,
+) -> PayTo:
+    """``issuer``: the issuer as printed (an invoice's snapshot, or ``issuer_snapshot``).
+    With an active direct debit mandate nothing is transferred: no QR code."""
+    name = str(issuer.get("legal_name") or issuer.get("name") or "")
+    iban, bic = str(issuer.get("iban") or ""), str(issuer.get("bic") or "")
+    qr = ""
+    if iban and currency == "EUR" and amount_minor > 0 and not direct_debit:
+        try:
+            payload = epc_qr_payload(
+                name=name,
+                iban=iban,
+                bic=bic,
+                amount=str(Money.from_minor(amount_minor, currency).amount),
+                remittance=reference,
+            )
+        except EpcQrError:
+            payload = ""
+        if payload:
+            qr = "data:image/svg+xml;base64," + base64.b64encode(epc_qr_svg(payload)).decode()
+    return PayTo(name, iban, bic, amount_minor, currency, reference, qr, direct_debit)
+
+
+def _direct_debit(me: Customer) -> bool:
+    return Mandate.objects.filter(customer=me, status=MandateStatus.ACTIVE).exists()
+
+
+def _issuer_of(me: Customer) -> Partner:
+    return account_issuer(me)
+
+
 @require_capability("portal.read")
 def portal(request: HttpRequest) -> HttpResponse:
     me = _me(request)
+    issuer = _issuer_of(me)
+    open_invoices = customer_open_invoices(me)
+    owed = sum(inv.open_minor for inv in open_invoices)
+    # One transfer for everything open: the invoice numbers name it (the bank import matches
+    # them), else the customer number when they do not fit the 140 characters of a transfer.
+    numbers = " ".join(inv.number for inv in open_invoices)
+    reference = f"{me.reference} {numbers}".strip()
     context = {
         "me": me,
-        "currency": me.partner.currency,
+        "issuer": issuer,
+        "currency": issuer.currency,
         "balance": customer_balance(me),
-        "open_invoices": customer_open_invoices(me),
+        "open_invoices": open_invoices,
+        "pay": pay_to(
+            issuer=issuer_snapshot(issuer),
+            amount_minor=owed,
+            currency=issuer.currency,
+            reference=reference if len(reference) <= 140 else me.reference,
+            direct_debit=_direct_debit(me),
+        ),
         "services": Service.objects.filter(customer=me).select_related("tariff"),
         "can_change_plan": access_of(request).can("portal.change_plan")
         and portal_plan_change_allowed(me),
@@ -55,6 +136,29 @@ def portal(request: HttpRequest) -> HttpResponse:
         "payments": Payment.objects.filter(customer=me)[:5],
     }
     return page(request, "web/portal/home.html", context, "portal")
+
+
+@require_capability("portal.read")
+def portal_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """One invoice: its lines (with why an amount is not quantity x price), totals, what is
+    still open and how to pay it."""
+    me = _me(request)
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
+    context = {
+        "me": me,
+        "invoice": invoice,
+        "lines": list(invoice.lines.all()),
+        "taxes": invoice.taxes.all(),
+        "issuer": invoice.issuer_snapshot,
+        "pay": pay_to(
+            issuer=invoice.issuer_snapshot,
+            amount_minor=invoice.open_minor,
+            currency=invoice.currency,
+            reference=invoice.number,
+            direct_debit=_direct_debit(me),
+        ),
+    }
+    return page(request, "web/portal/invoice.html", context, "portal_invoices")
 
 
 @require_capability("portal.read")

@@ -35,9 +35,17 @@ def test_partner_create_read_update_mode_disable(seed: Seed) -> None:
     assert created.body["discount_bp"] == 2000
     assert created.body["account_id"] is not None  # aggregated partners get their account
     assert api.get(f"/partners/{pid}").body["name"] == "AggNet"
-    patched = api.patch(f"/partners/{pid}", {"billing_day": 10, "legal_name": "AggNet GmbH"})
+    patched = api.patch(
+        f"/partners/{pid}", {"payment_period": "postpaid", "legal_name": "AggNet GmbH"}
+    )
     assert patched.status == 200, patched.body
-    assert (patched.body["billing_day"], patched.body["legal_name"]) == (10, "AggNet GmbH")
+    assert (patched.body["payment_period"], patched.body["legal_name"]) == (
+        "postpaid",
+        "AggNet GmbH",
+    )
+    # The billing day is the issuer's (the operator's for an aggregated partner): refused.
+    refused = api.patch(f"/partners/{pid}", {"billing_day": 10})
+    assert refused.status == 422 and "billing_day" in refused.body["fields"]
     moved = api.post(f"/partners/{pid}/mode", {"mode": "percentage"})
     assert moved.status == 200 and moved.body["mode"] == "percentage"
     disabled = api.post(f"/partners/{pid}/disable")

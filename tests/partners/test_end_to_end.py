@@ -163,7 +163,14 @@ def test_three_months_with_every_mode(home):
         )
     }
     # Operator: D x3, PC x3, Agg x2, wholesale x3, A1, A2 = 13 invoices; one credit note.
-    assert seqs == {(home.pk, "invoice"): 14, (home.pk, "credit_note"): 2, (own.pk, "invoice"): 4}
+    # Receipts: 9 payments to the operator (D x3, PC x2, AGG x2, OWN-1, A1-1), OC-1 to OwnNet.
+    assert seqs == {
+        (home.pk, "invoice"): 14,
+        (home.pk, "credit_note"): 2,
+        (home.pk, "receipt"): 10,
+        (own.pk, "invoice"): 4,
+        (own.pk, "receipt"): 2,
+    }
 
     # -- Statements --------------------------------------------------------------------------
     jan_st.refresh_from_db()

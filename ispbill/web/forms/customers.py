@@ -19,6 +19,7 @@ from ispbill.web.forms.fields import (
     PercentField,
     QuantityField,
     bp,
+    country_select,
     from_minor,
     money_fields_currency,
     to_minor,
@@ -69,7 +70,9 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
             "payment_period",
         ]
         labels = {"reference": "Customer number", "vat_id": "VAT ID"}
+        widgets = {"country": country_select()}
         help_texts = {
+            "vat_id": "Businesses: with the country prefix, e.g. DE123456788.",
             "billing_day": "Day of month 1-28; empty: the issuer's billing day.",
             "payment_due_days": "Empty: the issuer's payment terms.",
         }

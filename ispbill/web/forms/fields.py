@@ -3,6 +3,7 @@ fieldsets, and a service's refusal placed beside the fields it names."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from ispbill.core.money import (
     currency_exponent,
     percent_parse,
 )
+from ispbill.core.validators import country_choices, currency_choices
 
 
 def today() -> date:
@@ -128,6 +130,35 @@ def percent(bp_value: int | None) -> Decimal:
     return (Decimal(bp_value or 0) / 100).quantize(Decimal("0.01"))
 
 
+class CodeSelect(forms.Select):
+    """A select of standard codes (countries, currencies). A stored value outside the list
+    stays an option of its own, so it is posted back and refused with its reason instead of
+    silently becoming the first country of the list."""
+
+    def __init__(
+        self, codes: Callable[[], list[tuple[str, str]]], attrs: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(attrs)
+        self.codes = codes
+
+    def optgroups(self, name: str, value: list[Any], attrs: dict[str, Any] | None = None) -> Any:
+        known = self.codes()
+        listed = {code for code, _ in known}
+        self.choices = [
+            *((v, f"{v} (not a valid code)") for v in value if v and v not in listed),
+            *known,
+        ]
+        return super().optgroups(name, value, attrs)
+
+
+def country_select() -> CodeSelect:
+    return CodeSelect(country_choices, attrs={"autocomplete": "country"})
+
+
+def currency_select() -> CodeSelect:
+    return CodeSelect(currency_choices)
+
+
 # The largest id a database row can have (a signed 64-bit integer, Django's BigAutoField).
 ID_MAX = 2**63 - 1
 
@@ -154,7 +185,11 @@ class ModelIdsField(forms.ModelMultipleChoiceField):
 
 
 class FieldsetsMixin:
-    """Forms that group their fields with a title and an explanation."""
+    """Forms that group their fields with a title and an explanation.
+
+    A form field with a ``modes`` attribute (space-separated partner modes) applies only in
+    those modes: its wrapper, and a fieldset whose fields all have modes, carry
+    ``data-modes`` for the script that shows them only for the chosen mode (ispbill.js)."""
 
     def _choices(self, name: str) -> Any:
         form: Any = self
@@ -162,13 +197,19 @@ class FieldsetsMixin:
 
     sections: list[tuple[str, str, list[str]]] = []
 
-    def fieldsets(self) -> list[tuple[str, str, list[Any]]]:
+    def fieldsets(self) -> list[tuple[str, str, list[Any], str]]:
         form: Any = self
         out = []
         for title, explain, names in self.sections:
             fields = [form[name] for name in names if name in form.fields]
             if fields:
-                out.append((title, explain, fields))
+                modes = [getattr(f.field, "modes", "") for f in fields]
+                shared = (
+                    " ".join(sorted({m for text in modes for m in text.split()}))
+                    if all(modes)
+                    else ""
+                )
+                out.append((title, explain, fields, shared))
         return out
 
 

@@ -10,18 +10,23 @@ from django import forms
 from ispbill.catalog.models import TaxRate
 from ispbill.invoicing.models import DocumentType
 from ispbill.invoicing.sequences import SEQUENCE_MAX
-from ispbill.partners.models import Partner, PartnerMode
+from ispbill.partners.models import SETTING_MODES, Partner, PartnerMode, setting_applies
 from ispbill.web.forms.fields import (
     DateInput,
     FieldsetsMixin,
     MoneyField,
     PercentField,
     bp,
+    country_select,
+    currency_select,
     from_minor,
     percent,
     to_minor,
     today,
 )
+
+# Form fields named otherwise than the partner setting they set.
+FORM_TO_SETTING = {"commission_percent": "commission_bp", "discount_percent": "discount_bp"}
 
 PARTNER_MODEL_FIELDS = [
     "name",
@@ -162,9 +167,19 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             ["commission_percent", "commission_base", "commission_statement_day"],
         ),
         (
-            "Aggregated invoice",
-            "The partner's customers get no invoices; on the aggregation day you send one "
-            "invoice to the partner for all of them, at partner prices.",
+            "Own invoicing",
+            "The partner invoices its customers under its own name, numbering and tax "
+            "settings. With wholesale charges you also bill the partner for its customers' "
+            "services at partner prices. Running its own billing, its customers are billed "
+            "and dunned by runs of its own (the daily work starts one for it), not by yours.",
+            ["wholesale_charges", "runs_own_billing"],
+        ),
+        (
+            "Partner prices and cycle",
+            "Aggregated mode: the partner's customers get no invoices; on this day and cycle "
+            "you send one invoice to the partner for all of them, at partner prices. Own "
+            "invoicing with wholesale charges: your invoice to the partner for its customers' "
+            "services, on the same day and cycle.",
             [
                 "discount_percent",
                 "aggregation_day",
@@ -174,16 +189,9 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             ],
         ),
         (
-            "Own invoicing",
-            "The partner invoices its customers under its own name, numbering and tax "
-            "settings. With wholesale charges you also bill the partner for its customers' "
-            "services at partner prices. Running its own billing, its customers are billed "
-            "and dunned by runs of its own (the daily work starts one for it), not by yours.",
-            ["wholesale_charges", "runs_own_billing"],
-        ),
-        (
             "Issuer details",
-            "Printed on documents this partner issues (own invoicing) and on its statements.",
+            "Printed on documents this partner issues (own invoicing), on its statements and "
+            "its account's invoices; the bank account receives commission payouts.",
             [
                 "legal_name",
                 "street",
@@ -237,7 +245,14 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             "aggregation_cycle": "How often the partner receives its aggregated invoice.",
             "aggregation_anchor_month": "Month (1-12) in which a quarterly or yearly cycle starts.",
             "prices_include_tax": "Tariff prices are gross (VAT included).",
-            "payment_period": "Prepaid bills the period that starts on the billing date.",
+            "payment_period": "Prepaid bills the period that starts on the billing date "
+            "(aggregated: the partner's invoice bills the coming cycle).",
+            "country": "ISO 3166 country code.",
+            "vat_id": "With the country prefix, e.g. DE123456788; checked for its "
+            "country's format and check digit.",
+            "iban": "Spaces are removed; checked for its country's length and check digits.",
+            "bic": "8 or 11 characters, e.g. COBADEFFXXX.",
+            "currency": "ISO 4217 currency code of the documents this partner issues.",
             "plan_change_credit": "How the unused part of the old tariff is given back.",
             "plan_change_invoicing": "When what a plan change charges is invoiced.",
             "portal_plan_change": "Customers may change plan in the portal, among the tariffs "
@@ -245,11 +260,17 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             "late_fee_days": "Days after the due date when dunning charges the late-payment "
             "fee (once per invoice).",
         }
+        labels = {"vat_id": "VAT ID", "iban": "IBAN", "bic": "BIC"}
+        widgets = {"country": country_select(), "currency": currency_select()}
 
     def __init__(self, *args: Any, creating: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.creating = creating
         self.fees_init(self.instance.currency or "EUR")
+        for name, field in self.fields.items():
+            modes = SETTING_MODES.get(FORM_TO_SETTING.get(name, name))
+            if modes is not None:
+                field.modes = " ".join(sorted(modes))  # type: ignore[attr-defined]
         if self.instance.pk:
             self.fields["mode"].initial = self.instance.mode
             self.fields["commission_percent"].initial = percent(self.instance.commission_bp)
@@ -269,6 +290,32 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
                 "runs_own_billing",
             ):
                 self.fields.pop(name, None)
+
+    def chosen_mode(self) -> str | None:
+        """The mode the form is saved in: the one posted, else the partner's."""
+        if "mode" not in self.fields:
+            return self.instance.mode or None
+        posted = self.data.get(self.add_prefix("mode")) if self.is_bound else None
+        if posted and self.fields["mode"].valid_value(posted):  # type: ignore[attr-defined]
+            return str(posted)
+        return self.instance.mode if self.instance.pk else None
+
+    def full_clean(self) -> None:
+        # Settings of other modes than the chosen one are hidden in the browser and ignored
+        # here: validated as if not sent (the stored values stay), whatever was posted.
+        mode = self.chosen_mode() if self.is_bound else None
+        ignored = [
+            field
+            for name, field in self.fields.items()
+            if mode and not setting_applies(FORM_TO_SETTING.get(name, name), mode)
+        ]
+        for field in ignored:
+            field.disabled = True
+        try:
+            super().full_clean()
+        finally:
+            for field in ignored:
+                field.disabled = False
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -319,6 +366,8 @@ class IssuerSettingsForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
         model = Partner
         fields = ISSUER_SETTINGS_FIELDS
         help_texts = PartnerForm.Meta.help_texts
+        labels = PartnerForm.Meta.labels
+        widgets = {"country": country_select(), "currency": currency_select()}
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

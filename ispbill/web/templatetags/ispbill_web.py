@@ -30,6 +30,15 @@ def percent_bp(bp: Any) -> str:
 
 
 @register.filter
+def line_adjustment(adjustment: Any) -> str:
+    """Why an invoice line's amount is not quantity x unit price: "12/30 days",
+    "discount 10%" (the text the PDF prints, in the UI's English)."""
+    from ispbill.documents.i18n import line_adjustment_text
+
+    return line_adjustment_text(adjustment or None, "en")
+
+
+@register.filter
 def speed(kbps: Any) -> str:
     if not kbps:
         return ""

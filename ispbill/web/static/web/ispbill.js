@@ -33,3 +33,29 @@ document.addEventListener("submit", function (event) {
     button.setAttribute("aria-disabled", "true");
   }
 });
+
+// Partner form: show the settings of the chosen mode only. Elements with data-modes (a
+// fieldset, or one field) are hidden and their inputs disabled, so they are not posted;
+// the server ignores another mode's settings anyway (web/forms/partners.py).
+function applyModes(form) {
+  var select = form.querySelector("select[name=mode]");
+  if (!select) {
+    return;
+  }
+  var mode = select.value;
+  form.querySelectorAll("[data-modes]").forEach(function (el) {
+    var on = el.getAttribute("data-modes").split(" ").indexOf(mode) >= 0;
+    el.hidden = !on;
+    el.querySelectorAll("input, select, textarea").forEach(function (control) {
+      control.disabled = !on;
+    });
+  });
+}
+document.addEventListener("change", function (event) {
+  if (event.target.matches("form[data-mode-form] select[name=mode]")) {
+    applyModes(event.target.form);
+  }
+});
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("form[data-mode-form]").forEach(applyModes);
+});
