@@ -1,4 +1,4 @@
-"""Changing a service's plan (DOMAIN.md "Plan change"; docs/billing.md "Changing plan").
+"""Changing a service's plan (docs/billing.md "Changing plan").
 
 A change moves a service to another tariff from its effective date: today, a later date, or
 the customer's next billing date. Asked for today, it is applied at once; for later, it is

@@ -1,4 +1,5 @@
-"""What a plan change credits and charges (DOMAIN.md "Plan change"). Pure: no ORM, no clock.
+"""What a plan change credits and charges (docs/billing.md "Changing plan").
+Pure: no ORM, no clock.
 
 A service moves from its old terms to new ones (another tariff, so another price and period)
 from the effective day E, which belongs to the new tariff:

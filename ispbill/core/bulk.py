@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 import orjson
-from django.core.exceptions import EmptyResultSet
+from django.core.exceptions import EmptyResultSet, FieldDoesNotExist
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.models.lookups import In
 from django.utils import timezone
@@ -89,6 +89,13 @@ def ids_draw(model: type[models.Model], count: int) -> list[int]:
         return [row[0] for row in cur.fetchall()]
 
 
+def _is_json_field(model: Any, name: str) -> bool:
+    try:
+        return isinstance(model._meta.get_field(name), models.JSONField)
+    except FieldDoesNotExist:  # a join ("a__b"), "pk", an annotation
+        return False
+
+
 def plain_rows(queryset: Any, fields: Any) -> list[tuple[Any, ...]]:
     """``queryset.values_list(*fields)`` as a list of tuples. On PostgreSQL straight from the
     cursor: for integers, strings and dates psycopg gives the values Django would, and
@@ -103,7 +110,19 @@ def plain_rows(queryset: Any, fields: Any) -> list[tuple[Any, ...]]:
         return []
     with connections[rows.db].cursor() as cur:
         cur.execute(sql, params)
-        return cur.fetchall()
+        fetched = cur.fetchall()
+    # Django has psycopg hand jsonb over as text (JSONField decodes it); decode it here too.
+    json_at = [i for i, name in enumerate(fields) if _is_json_field(queryset.model, name)]
+    if not json_at or not fetched:
+        return fetched
+    out = []
+    for row in fetched:
+        values = list(row)
+        for i in json_at:
+            if isinstance(values[i], str):
+                values[i] = json.loads(values[i])
+        out.append(tuple(values))
+    return out
 
 
 def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -> None:

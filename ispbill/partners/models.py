@@ -68,6 +68,7 @@ SETTING_MODES: dict[str, frozenset[str]] = {
     "commission_base": frozenset({PartnerMode.PERCENTAGE.value}),
     "commission_statement_day": frozenset({PartnerMode.PERCENTAGE.value}),
     "wholesale_charges": frozenset({PartnerMode.OWN_INVOICING.value}),
+    "runs_own_billing": frozenset({PartnerMode.OWN_INVOICING.value}),
     "discount_bp": _WHOLESALE,
     "aggregation_day": _WHOLESALE,
     "aggregation_cycle": _WHOLESALE,

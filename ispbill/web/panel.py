@@ -12,6 +12,8 @@ from django.template.response import TemplateResponse
 
 from ispbill.accounts.permissions import Access, access_for_request
 from ispbill.core.audit import audit_context
+from ispbill.customers.models import Customer
+from ispbill.customers.selectors import account_issuer
 from ispbill.partners.models import Partner
 
 PAGE_SIZE = 25
@@ -79,9 +81,6 @@ def brand_name(request: HttpRequest) -> str:
     operator), never an internal name such as the home partner's "Main"."""
     access = access_of(request)
     if access.customer_id is not None and not access.is_operator:
-        from ispbill.customers.models import Customer
-        from ispbill.customers.selectors import account_issuer
-
         customer = Customer.objects.filter(pk=access.customer_id).first()
         if customer is None:
             return ""

@@ -72,7 +72,8 @@ def test_disabled_partner_keeps_reading_only():
     assert "finance.read" in caps
     assert not {"customers.write", "finance.write", "users.manage"} & caps
     portal = capabilities_for(Role.CUSTOMER, PartnerMode.PERCENTAGE, partner_active=False)
-    assert portal == {"portal.read", "tokens.own"}
+    # Customers have no API tokens; changing plan needs an active partner.
+    assert portal == {"portal.read"}
 
 
 @pytest.mark.django_db

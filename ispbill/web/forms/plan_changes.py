@@ -10,6 +10,7 @@ from django import forms
 
 from ispbill.billing.plan_changes import NEXT_BILLING_DATE, TODAY
 from ispbill.catalog.models import Tariff
+from ispbill.core.money import Money
 from ispbill.web.forms.fields import DateInput, today
 
 ON_DATE = "date"
@@ -21,8 +22,6 @@ class TariffChoice(forms.ModelChoiceField):
         super().__init__(*args, **kwargs)
 
     def label_from_instance(self, obj: Any) -> str:
-        from ispbill.core.money import Money
-
         price = Money.from_minor(obj.price_minor, self.currency)
         every = "month" if obj.period_months == 1 else f"{obj.period_months} months"
         speed = ""

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django import template
 
 from ispbill.core.money import Money
+from ispbill.documents.i18n import line_adjustment_text
 
 register = template.Library()
 
@@ -33,8 +34,6 @@ def percent_bp(bp: Any) -> str:
 def line_adjustment(adjustment: Any) -> str:
     """Why an invoice line's amount is not quantity x unit price: "12/30 days",
     "discount 10%" (the text the PDF prints, in the UI's English)."""
-    from ispbill.documents.i18n import line_adjustment_text
-
     return line_adjustment_text(adjustment or None, "en")
 
 
