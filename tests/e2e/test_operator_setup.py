@@ -173,14 +173,18 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     page.get_by_role("link", name="Billing runs").click()
     field(page, "Bill up to").fill(BILLING_DATE)
     page.get_by_role("button", name="Preview run").click()
+    # Per issuer and recipient: the ISP issues all three, to a percentage partner's
+    # customers, to its own customers and to the aggregated partner's account.
     rows = {
-        row.locator("td").first.inner_text(): row.locator("td").last.inner_text()
+        tuple(cell.inner_text() for cell in row.locator("td").all()[:2]): row.locator(
+            "td"
+        ).last.inner_text()
         for row in page.locator("#preview-per-partner tbody tr").all()
     }
-    assert euros(percent_total) in rows["Percent Net"]
-    # The ISP bills its own customer and the aggregated partner's account.
-    assert euros(direct_total + bulk_total) in rows[home]
-    assert "Bulk Net" not in rows and "Own Net" not in rows
+    assert euros(percent_total) in rows[(home, "Customers of Percent Net")]
+    assert euros(direct_total) in rows[(home, "Own customers")]
+    assert euros(bulk_total) in rows[(home, "Bulk Net (aggregated invoice)")]
+    assert len(rows) == 3
     grand = percent_total + direct_total + bulk_total
     assert euros(grand) in page.locator(".kpis").inner_text()
     with system_scope():

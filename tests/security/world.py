@@ -81,6 +81,8 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         owner,
         service=world.object("subscriptions.service", owner),
     ),
+    # A plan change moves a service from its tariff to another one (never the same).
+    "billing.planchange": lambda world, owner: _plan_change(world, owner),
     # The operator's routers: not partner-owned, unique addresses.
     "radius.nas": lambda world, owner: build_generic(
         world,
@@ -119,6 +121,25 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         content_type="text/x-typst",
     ),
 }
+
+
+def _plan_change(world: World, owner: str) -> models.Model:
+    service = world.object("subscriptions.service", owner)
+    new_tariff = build_generic(
+        world,
+        apps.get_model("catalog.tariff"),
+        owner,
+        name=f"{world.marker(owner)} upgrade",
+    )
+    return build_generic(
+        world,
+        apps.get_model("billing.planchange"),
+        owner,
+        service=service,
+        customer=service.customer,  # type: ignore[attr-defined]
+        old_tariff=service.tariff,  # type: ignore[attr-defined]
+        new_tariff=new_tariff,
+    )
 
 
 @dataclass

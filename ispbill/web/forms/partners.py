@@ -76,6 +76,9 @@ FEE_FORM_FIELDS = {
     "fee_late_payment": "fee_late_payment_minor",
 }
 
+# Settings a post may leave out (forms built before they existed): empty means the default.
+DEFAULTED_FIELDS = ("plan_change_credit", "plan_change_invoicing", "late_fee_days")
+
 PLAN_CHANGE_SECTION = (
     "Plan changes and fees",
     "For the customers this issuer invoices. A plan change gives back the unused part of the "
@@ -267,6 +270,9 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
         super().__init__(*args, **kwargs)
         self.creating = creating
         self.fees_init(self.instance.currency or "EUR")
+        for name in DEFAULTED_FIELDS:
+            if name in self.fields:
+                self.fields[name].required = False
         for name, field in self.fields.items():
             modes = SETTING_MODES.get(FORM_TO_SETTING.get(name, name))
             if modes is not None:
@@ -319,6 +325,13 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        for name in DEFAULTED_FIELDS:
+            if name in data and data[name] in (None, ""):
+                data[name] = (
+                    getattr(self.instance, name)
+                    if self.instance.pk
+                    else Partner._meta.get_field(name).get_default()
+                )
         if "mode" in data:
             self.instance.mode = data["mode"]
         return data
