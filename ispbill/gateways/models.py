@@ -69,7 +69,7 @@ class PaymentSession(models.Model):
     kind = models.CharField(max_length=10, choices=SessionKind.choices, default="payment")
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
     provider_id = models.CharField(max_length=255, unique=True)
-    url = models.URLField(max_length=2000)
+    url = models.CharField(max_length=2000)
     amount_minor = models.BigIntegerField(default=0, help_text="Minor units; 0 for a setup")
     currency = models.CharField(max_length=3)
     invoice_ids = models.JSONField(default=list, help_text="The invoices it pays, by id")

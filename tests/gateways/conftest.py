@@ -5,6 +5,7 @@ from collections.abc import Iterator
 import pytest
 import stripe
 
+from tests.api.conftest import seed  # noqa: F401
 from tests.gateways.fake_stripe import FakeStripe
 
 

@@ -77,7 +77,11 @@ def test_pay_link_to_one_payment_and_a_refund(
         "product_data": {"name": f"Invoice {invoice.number}"},
     }
     session = PaymentSession.objects.get()
-    assert (session.amount_minor, session.invoice_ids, session.status) == (3570, [invoice.pk], "open")
+    assert (session.amount_minor, session.invoice_ids, session.status) == (
+        3570,
+        [invoice.pk],
+        "open",
+    )
     clean()
 
     # Before the webhook: the confirmation page says it is being confirmed.
@@ -176,11 +180,15 @@ def test_money_goes_to_the_issuer_of_the_invoice(home, fake_stripe):
     assert anonymous.post(link).status_code == 302
     assert fake_stripe.requests[-1][2] == OWN_KEY
     session = PaymentSession.objects.get()
-    payload = fake_stripe.event("checkout.session.completed", fake_stripe.complete(session.provider_id))
+    payload = fake_stripe.event(
+        "checkout.session.completed", fake_stripe.complete(session.provider_id)
+    )
     # Signed with the own partner's secret: the home partner's endpoint refuses it.
     home_url = f"/gateways/stripe/{home.pk}/webhook/"
     sig = fake_stripe.sign(payload, OWN_WHSEC)
-    r = anonymous.post(home_url, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sig)
+    r = anonymous.post(
+        home_url, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sig
+    )
     assert r.status_code == 400
     own_url = f"/gateways/stripe/{own.pk}/webhook/"
     r = anonymous.post(own_url, payload, content_type="application/json", HTTP_STRIPE_SIGNATURE=sig)
