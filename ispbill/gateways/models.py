@@ -95,12 +95,16 @@ class WebhookEvent(models.Model):
     """A gateway event processed: the unique event id makes a delivery repeated by the
     gateway a no-op (the row is written in the transaction that books the payment)."""
 
-    issuer = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    partner = models.ForeignKey(
+        "partners.Partner", on_delete=models.PROTECT, related_name="+", help_text="The issuer"
+    )
     provider = models.CharField(max_length=20, choices=Provider.choices, default=Provider.STRIPE)
     event_id = models.CharField(max_length=255)
     event_type = models.CharField(max_length=100)
     outcome = models.CharField(max_length=200, blank=True)
     processed_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
 
     class Meta:
         ordering = ["-processed_at", "-id"]

@@ -290,7 +290,7 @@ def webhook_handle(*, issuer_id: int, payload: bytes, signature: str) -> str:
             try:
                 with transaction.atomic():
                     record = WebhookEvent.objects.create(
-                        issuer_id=issuer_id, event_id=event.id, event_type=event.type
+                        partner_id=issuer_id, event_id=event.id, event_type=event.type
                     )
             except IntegrityError:
                 logger.info("gateway.webhook_repeated", extra={"event_id": event.id})
