@@ -11,8 +11,8 @@ from datetime import date
 from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
-from ispbill.radius import cli as radius_cli
 from ispbill.gateways import cli as gateways_cli
+from ispbill.radius import cli as radius_cli
 from ispbill.sepa import cli as sepa_cli
 
 
@@ -456,8 +456,10 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             with system_scope():
                 result = daily_work(today=today)
             autopaid = autopay_run(on=today)
-            print(f"{today}: {result}; autopay {len(autopaid.paid)} paid, "
-                  f"{len(autopaid.failed)} failed")
+            print(
+                f"{today}: {result}; autopay {len(autopaid.paid)} paid, "
+                f"{len(autopaid.failed)} failed"
+            )
             last = today
             if args.once:
                 return 0

@@ -99,7 +99,6 @@ class StripeGateway:
                 mode="setup",
                 currency=currency.lower(),
                 customer=customer_id,
-                payment_method_types=["card"],
                 success_url=success_url,
                 cancel_url=cancel_url,
                 metadata=metadata,
@@ -111,8 +110,9 @@ class StripeGateway:
 
     def customer_create(self, *, email: str, name: str, metadata: dict[str, str]) -> str:
         try:
+            extra: dict[str, Any] = {"email": email} if email else {}
             customer = stripe.Customer.create(
-                api_key=self._key, email=email or None, name=name, metadata=metadata
+                api_key=self._key, name=name, metadata=metadata, **extra
             )
         except stripe.StripeError as exc:
             raise _refusal(exc) from None

@@ -49,7 +49,8 @@ class IssuerChoiceForm(forms.Form):
 
     def __init__(self, *args: Any, choices: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["issuer"].choices = choices
+        field: Any = self.fields["issuer"]
+        field.choices = choices
 
 
 class AutopayForm(forms.Form):
