@@ -334,6 +334,11 @@ def webhook_handle(*, issuer_id: int, payload: bytes, signature: str) -> str:
 # --- refunds --------------------------------------------------------------------------------
 
 
+def payment_through_gateway(payment: Payment) -> bool:
+    """A card payment taken by the gateway (its reference is a PaymentIntent)."""
+    return payment.method == PaymentMethod.CARD and payment.reference.startswith("pi_")
+
+
 @transaction.atomic
 def payment_gateway_refund(
     *, payment: Payment, amount: Money, on: date, reason: str = "", actor: Any = None
@@ -343,7 +348,7 @@ def payment_gateway_refund(
     ``payment_reverse`` (its invoices are open again). The gateway is asked last, inside the
     transaction: a refusal rolls the booking back; its idempotency key makes a retry safe."""
     locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
-    if locked.method != PaymentMethod.CARD or not locked.reference.startswith("pi_"):
+    if not payment_through_gateway(locked):
         refused = "Only a card payment taken through the gateway is refunded through it."
         raise PaymentError(refused, fields={"amount": refused})
     left = locked.amount_minor - locked.refunded_minor

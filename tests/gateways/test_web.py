@@ -136,3 +136,55 @@ def test_a_reminder_carries_the_pay_link(seed: Seed, settings):
     assert ctx["invoice"]["pay_url"] in text.body
     assert date(2026, 3, 1) == invoice.issue_date
     assert make_user and Role
+
+
+def test_staff_see_autopay_failures_and_refund_a_card_payment_to_the_card(seed: Seed, fake_stripe):
+    from ispbill.gateways.services import autopay_run
+    from ispbill.payments.models import Payment, Refund
+
+    gateway(seed.home)
+    _bill(seed)
+    Autopay.objects.create(
+        partner=seed.home,
+        issuer=seed.home,
+        customer=seed.alice,
+        enabled=True,
+        provider_customer_id="cus_1",
+        payment_method_id="pm_1",
+        card_brand="visa",
+        card_last4="4242",
+    )
+    fake_stripe.decline_next = True
+    autopay_run(on=date(2026, 3, 15))
+    admin = _login("root")
+    text = admin.get(f"/customers/{seed.alice.pk}/").content.decode()
+    assert "Autopay by card" in text and "insufficient funds" in text
+    # Paid by autopay on another invoice later: here the failed one is paid through Stripe by
+    # a session and refunded from the payment's refund page, through Stripe.
+    invoice = Invoice.objects.get(customer=seed.alice)
+    r = Client().post(f"/pay/{pay_link_token(invoice.pk)}/")
+    assert r.status_code == 302
+    session = PaymentSession.objects.get(kind="payment")
+    payload = fake_stripe.event(
+        "checkout.session.completed", fake_stripe.complete(session.provider_id)
+    )
+    Client().post(
+        f"/gateways/stripe/{seed.home.pk}/webhook/",
+        payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fake_stripe.sign(payload, HOME_WHSEC),
+    )
+    payment = Payment.objects.get(customer=seed.alice)
+    url = f"/payments/{payment.pk}/refund/"
+    assert "sent back to the card" in admin.get(url).content.decode()
+    r = admin.post(url, {"amount": "10.00", "date": "2026-03-20", "reason": "x"})
+    assert r.status_code == 200 and "credit" in r.content.decode()  # more than the credit
+    r = admin.post(url, {"amount": "35.70", "date": "2026-03-20", "reason": "cancelled"})
+    assert r.status_code == 302
+    assert Refund.objects.get().amount_minor == 3570
+    assert fake_stripe.refunds[-1]["payment_intent"] == payment.reference
+    # A partner's admin has no refund of the home partner's payment.
+    assert _login("own").post(url, {"amount": "1.00", "date": "2026-03-20"}).status_code in (
+        403,
+        404,
+    )
