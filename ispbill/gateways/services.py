@@ -39,6 +39,7 @@ from ispbill.gateways.stripe_gateway import StripeGateway
 from ispbill.invoicing.models import Invoice, InvoiceStatus
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment, PaymentMethod, Refund
+from ispbill.payments.selectors import COLLECTED_OTHERWISE
 from ispbill.payments.services import (
     DuplicatePayment,
     PaymentError,
@@ -467,6 +468,8 @@ def autopay_run(*, on: date, partner_ids: Iterable[int] | None = None) -> Autopa
                 .exclude(autopay_attempts__isnull=False)
                 .order_by("due_date", "pk")
             )
+            for condition in COLLECTED_OTHERWISE:
+                invoices = invoices.exclude(condition())
             gateway = gateway_for(row)
             for invoice in invoices:
                 _autopay_charge(autopay, invoice, gateway, on, result)

@@ -55,3 +55,32 @@ def test_secrets_rotate_to_a_new_key(home, settings, capsys):
     settings.GATEWAY_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
     with pytest.raises(SecretError, match="enter it again"):
         secret_decrypt(row.secret_key_encrypted)
+
+
+def test_autopay_leaves_a_pre_notified_direct_debit_alone(home, fake_stripe):
+    from tests.sepa.helpers import creditor, mandate
+
+    gateway(home)
+    creditor(home)
+    from tests.billing.builders import customer, service, tariff
+
+    c = customer()
+    mandate(c, 0, signed=date(2026, 2, 20))
+    service(c, tariff(price=3000), date(2026, 3, 1))
+    from ispbill.billing.run import billing_run_start
+
+    billing_run_start(run_date=date(2026, 3, 1))
+    invoice = Invoice.objects.get(customer=c)
+    Autopay.objects.create(
+        partner=home,
+        issuer=home,
+        customer=c,
+        enabled=True,
+        provider_customer_id="cus_1",
+        payment_method_id="pm_1",
+    )
+    from ispbill.gateways.services import autopay_run
+
+    assert autopay_run(on=date(2026, 3, 31)).paid == []
+    assert invoice.debit_notice is not None
+    assert not AutopayAttempt.objects.exists()
