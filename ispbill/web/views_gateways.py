@@ -15,10 +15,11 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
+from ispbill.core.errors import DomainError
 from ispbill.core.tenancy import current_customer_id, get_scoped_or_404, system_scope
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
-from ispbill.gateways.interface import GatewayError, SignatureError
+from ispbill.gateways.interface import SignatureError
 from ispbill.gateways.models import (
     Autopay,
     AutopayAttempt,
@@ -125,8 +126,9 @@ def stripe_webhook(request: HttpRequest, issuer_id: int) -> HttpResponse:
         )
     except SignatureError:
         return HttpResponseBadRequest("signature")
-    except GatewayError:
-        logger.warning("gateway.webhook_refused", extra={"issuer_id": issuer_id})
+    except DomainError as exc:
+        # Nothing was written (the event is not marked processed): Stripe delivers it again.
+        logger.warning("gateway.webhook_refused", extra={"issuer_id": issuer_id, "code": exc.code})
         return HttpResponseBadRequest("refused")
     return HttpResponse(outcome, content_type="text/plain")
 

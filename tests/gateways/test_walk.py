@@ -196,3 +196,40 @@ def test_money_goes_to_the_issuer_of_the_invoice(home, fake_stripe):
     [payment] = Payment.objects.all()
     assert payment.issuer_id == own.pk
     clean()
+
+
+def test_a_paid_amount_other_than_the_sessions_books_nothing(home, fake_stripe):
+    gateway(home)
+    invoice = _issue()
+    from ispbill.invoicing.paylinks import pay_link_token
+
+    Client().post(f"/pay/{pay_link_token(invoice.pk)}/")
+    session = PaymentSession.objects.get()
+    paid = dict(fake_stripe.complete(session.provider_id), amount_total=100)
+    payload = fake_stripe.event("checkout.session.completed", paid)
+    r = Client().post(
+        f"/gateways/stripe/{home.pk}/webhook/",
+        payload,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fake_stripe.sign(payload, HOME_WHSEC),
+    )
+    assert r.status_code == 400
+    assert not Payment.objects.exists() and not WebhookEvent.objects.exists()
+    # Unknown events are recorded once and ignored.
+    other = fake_stripe.event("customer.created", {"id": "cus_x", "object": "customer"})
+    r = Client().post(
+        f"/gateways/stripe/{home.pk}/webhook/",
+        other,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fake_stripe.sign(other, HOME_WHSEC),
+    )
+    assert r.content == b"ignored"
+    # No gateway for this issuer: refused.
+    r = Client().post(
+        "/gateways/stripe/999999/webhook/",
+        other,
+        content_type="application/json",
+        HTTP_STRIPE_SIGNATURE=fake_stripe.sign(other, HOME_WHSEC),
+    )
+    assert r.status_code == 400
+    clean()
