@@ -1,10 +1,12 @@
 """A local stand-in for api.stripe.com on 127.0.0.1: answers the endpoints ispbill uses with
-objects shaped as in Stripe's published API reference (github.com/stripe/openapi,
-spec3.json), and signs webhooks with Stripe's scheme: header ``Stripe-Signature:
+the example objects of Stripe's published API reference (github.com/stripe/openapi,
+``openapi/fixtures3.json``, copied to fixtures/stripe_fixtures3.json), changing only fields
+the example already has, and signs webhooks with Stripe's scheme: header ``Stripe-Signature:
 t=<unix time>,v1=<hex HMAC-SHA256 of "<t>.<raw body>" under the endpoint secret>``."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import itertools
@@ -12,10 +14,24 @@ import json
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
 _ids = itertools.count(1)
+FIXTURES = json.loads(
+    (Path(__file__).parent / "fixtures" / "stripe_fixtures3.json").read_text(encoding="utf-8")
+)
+
+
+def stripe_object(kind: str, **fields: Any) -> dict[str, Any]:
+    """Stripe's published example of ``kind`` with ``fields`` changed; a field the example
+    does not have is a mistake of this fake, not something Stripe sends."""
+    base = copy.deepcopy(FIXTURES[kind])
+    unknown = set(fields) - set(base)
+    assert not unknown, f"{kind} has no field(s) {sorted(unknown)} in Stripe's reference"
+    base.update(fields)
+    return base
 
 
 def _id(prefix: str) -> str:
@@ -83,30 +99,29 @@ class FakeStripe:
                 int(li["price_data"]["unit_amount"]) * int(li.get("quantity", 1))
                 for li in p["line_items"]
             )
-        obj = {
-            "id": sid,
-            "object": "checkout.session",
-            "amount_subtotal": amount,
-            "amount_total": amount,
-            "cancel_url": p.get("cancel_url"),
-            "client_reference_id": p.get("client_reference_id"),
-            "created": int(time.time()),
-            "currency": p.get("currency")
+        obj = stripe_object(
+            "checkout.session",
+            id=sid,
+            amount_subtotal=amount,
+            amount_total=amount,
+            cancel_url=p.get("cancel_url"),
+            client_reference_id=p.get("client_reference_id"),
+            created=int(time.time()),
+            currency=p.get("currency")
             or (p["line_items"][0]["price_data"]["currency"] if p.get("line_items") else None),
-            "customer": p.get("customer"),
-            "customer_email": p.get("customer_email"),
-            "expires_at": int(time.time()) + 86400,
-            "livemode": False,
-            "metadata": p.get("metadata", {}),
-            "mode": p.get("mode"),
-            "payment_intent": None,
-            "payment_method_types": ["card"],
-            "payment_status": "unpaid" if p.get("mode") == "payment" else "no_payment_required",
-            "setup_intent": None,
-            "status": "open",
-            "success_url": p.get("success_url"),
-            "url": f"https://checkout.stripe.com/c/pay/{sid}#fidkdWxOYHwnPyd1blpxYHZxWjA0",
-        }
+            customer=p.get("customer"),
+            customer_email=p.get("customer_email"),
+            expires_at=int(time.time()) + 86400,
+            livemode=False,
+            metadata=p.get("metadata", {}),
+            mode=p.get("mode"),
+            payment_intent=None,
+            payment_status="unpaid" if p.get("mode") == "payment" else "no_payment_required",
+            setup_intent=None,
+            status="open",
+            success_url=p.get("success_url"),
+            url=f"https://checkout.stripe.com/c/pay/{sid}#fidkdWxOYHwnPyd1blpxYHZxWjA0",
+        )
         self.sessions[sid] = obj
         return obj
 
@@ -125,19 +140,18 @@ class FakeStripe:
         return s
 
     def event(self, type_: str, obj: dict[str, Any]) -> bytes:
-        return json.dumps(
-            {
-                "id": _id("evt"),
-                "object": "event",
-                "api_version": "2025-03-31.basil",
-                "created": int(time.time()),
-                "data": {"object": obj},
-                "livemode": False,
-                "pending_webhooks": 1,
-                "request": {"id": None, "idempotency_key": None},
-                "type": type_,
-            }
-        ).encode()
+        event = stripe_object(
+            "event",
+            id=_id("evt"),
+            api_version="2025-03-31.basil",
+            created=int(time.time()),
+            data={"object": obj},
+            livemode=False,
+            pending_webhooks=1,
+            request={"id": None, "idempotency_key": None},
+            type=type_,
+        )
+        return json.dumps(event).encode()
 
     @staticmethod
     def sign(payload: bytes, secret: str, at: int | None = None) -> str:
@@ -149,30 +163,28 @@ class FakeStripe:
         if method == "POST" and path == "/v1/checkout/sessions":
             return 200, self.checkout_session(p)
         if method == "POST" and path == "/v1/customers":
-            return 200, {
-                "id": _id("cus"),
-                "object": "customer",
-                "created": int(time.time()),
-                "email": p.get("email"),
-                "name": p.get("name"),
-                "livemode": False,
-                "metadata": p.get("metadata", {}),
-            }
+            return 200, stripe_object(
+                "customer",
+                id=_id("cus"),
+                created=int(time.time()),
+                email=p.get("email"),
+                name=p.get("name"),
+                livemode=False,
+                metadata=p.get("metadata", {}),
+            )
         if method == "GET" and path.startswith("/v1/setup_intents/"):
             seti = path.rsplit("/", 1)[1]
-            return 200, {
-                "id": seti,
-                "object": "setup_intent",
-                "status": "succeeded",
-                "usage": "off_session",
-                "livemode": False,
-                "payment_method": {
-                    "id": _id("pm"),
-                    "object": "payment_method",
-                    "type": "card",
-                    "card": {"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030},
-                },
-            }
+            card = copy.deepcopy(FIXTURES["payment_method"]["card"])
+            card.update({"brand": "visa", "last4": "4242", "exp_month": 8, "exp_year": 2030})
+            method = stripe_object("payment_method", id=_id("pm"), type="card", card=card)
+            return 200, stripe_object(
+                "setup_intent",
+                id=seti,
+                status="succeeded",
+                usage="off_session",
+                livemode=False,
+                payment_method=method,
+            )
         if method == "POST" and path == "/v1/payment_intents":
             pi = _id("pi")
             if self.decline_next:
@@ -190,18 +202,18 @@ class FakeStripe:
                         },
                     }
                 }
-            obj = {
-                "id": pi,
-                "object": "payment_intent",
-                "amount": int(p["amount"]),
-                "amount_received": int(p["amount"]),
-                "currency": p["currency"],
-                "customer": p.get("customer"),
-                "payment_method": p.get("payment_method"),
-                "status": "succeeded",
-                "livemode": False,
-                "metadata": p.get("metadata", {}),
-            }
+            obj = stripe_object(
+                "payment_intent",
+                id=pi,
+                amount=int(p["amount"]),
+                amount_received=int(p["amount"]),
+                currency=p["currency"],
+                customer=p.get("customer"),
+                payment_method=p.get("payment_method"),
+                status="succeeded",
+                livemode=False,
+                metadata=p.get("metadata", {}),
+            )
             self.intents[pi] = obj
             return 200, obj
         if method == "POST" and path == "/v1/refunds":
@@ -215,15 +227,15 @@ class FakeStripe:
                         "param": "payment_intent",
                     }
                 }
-            obj = {
-                "id": _id("re"),
-                "object": "refund",
-                "amount": int(p["amount"]),
-                "currency": "eur",
-                "payment_intent": pi,
-                "status": "succeeded",
-                "metadata": {},
-            }
+            obj = stripe_object(
+                "refund",
+                id=_id("re"),
+                amount=int(p["amount"]),
+                currency="eur",
+                payment_intent=pi,
+                status="succeeded",
+                metadata={},
+            )
             self.refunds.append(obj)
             return 200, obj
         return 404, {
