@@ -11,7 +11,7 @@ import logging
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -184,6 +184,22 @@ def payment_session_create(
     currency = invoices[0].currency
     customer = Customer.objects.get(pk=invoices[0].customer_id)
     issuer_id = invoices[0].issuer_id
+    # A second click (or a reload of the pay page) within the hour reuses the open checkout
+    # for the same invoices and amount instead of opening another at the gateway.
+    recent = (
+        PaymentSession.objects.filter(
+            customer=customer,
+            issuer_id=issuer_id,
+            kind=SessionKind.PAYMENT,
+            status=SessionStatus.OPEN,
+            amount_minor=amount,
+            created_at__gte=timezone.now() - timedelta(hours=1),
+        )
+        .order_by("-pk")
+        .first()
+    )
+    if recent is not None and sorted(recent.invoice_ids) == sorted(i.pk for i in invoices):
+        return recent
     gateway = _gateway_of(issuer_id)
     local_id = uuid.uuid4().hex
     numbers = ", ".join(inv.number for inv in invoices)

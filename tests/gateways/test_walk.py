@@ -82,6 +82,9 @@ def test_pay_link_to_one_payment_and_a_refund(
         [invoice.pk],
         "open",
     )
+    # A second click within the hour: the same checkout, nothing new at Stripe.
+    assert anonymous.post(link)["Location"] == answer["Location"]
+    assert len(fake_stripe.requests) == 1
     clean()
 
     # Before the webhook: the confirmation page says it is being confirmed.
