@@ -9,7 +9,7 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import reverse
-from ninja import Router, Schema, Status
+from ninja import Router, Schema
 
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -142,8 +142,10 @@ def brand_logo_write(request: HttpRequest, partner_id: int, payload: LogoIn) -> 
     return _out(request, partner)
 
 
-@router.delete("/partners/{partner_id}/brand/logo", response={204: None, **ERROR_RESPONSES})
+@router.delete("/partners/{partner_id}/brand/logo", response={200: BrandOut, **ERROR_RESPONSES})
 @guard("issuer.manage")
 def brand_logo_delete(request: HttpRequest, partner_id: int) -> Any:
-    issuer_logo_delete(issuer=resolved(request, "partner_id"), actor=actor(request))
-    return Status(204, None)
+    """Remove the logo: documents and the portal print the brand's name instead."""
+    partner = resolved(request, "partner_id")
+    issuer_logo_delete(issuer=partner, actor=actor(request))
+    return _out(request, partner)

@@ -307,8 +307,11 @@ def issuer_logo(issuer: Partner | int) -> IssuerAsset | None:
     """The issuer's logo (the asset named logo.svg, .png, .jpg or .jpeg, in that order), the
     one the default templates and the portal show."""
     issuer_id = issuer if isinstance(issuer, int) else issuer.pk
+    # Unscoped: a customer's portal shows its issuer's logo (a customer's scope reads no
+    # assets). Callers decide who sees which issuer's brand (web/views_brand.py).
     rows = {
-        a.name: a for a in IssuerAsset.objects.filter(partner_id=issuer_id, name__in=LOGO_NAMES)
+        a.name: a
+        for a in IssuerAsset._base_manager.filter(partner_id=issuer_id, name__in=LOGO_NAMES)
     }
     return next((rows[name] for name in LOGO_NAMES if name in rows), None)
 

@@ -47,7 +47,7 @@ def _brand_page(request: HttpRequest, issuer: Partner, *, nav: str, done: str) -
             messages.success(request, "Brand saved. The portal shows it now; new documents use it.")
             return redirect(done)
     issuer.refresh_from_db()
-    context: dict[str, Any] = {
+    context = {
         "issuer": issuer,
         "form": form,
         "brand": issuer_brand(issuer),

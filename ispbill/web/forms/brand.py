@@ -5,11 +5,18 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db import models
 
 from ispbill.invoicing.templates import MAX_LOGO_BYTES
 from ispbill.partners.brand import BRAND_FIELDS
 from ispbill.partners.models import Partner
 from ispbill.web.forms.fields import FieldsetsMixin
+
+
+def _formfield(field: models.Field[Any, Any], **kwargs: Any) -> forms.Field | None:
+    if isinstance(field, models.URLField):
+        kwargs["assume_scheme"] = "https"  # "alpenfunk.example" means the https site
+    return field.formfield(**kwargs)
 
 
 class BrandForm(FieldsetsMixin, forms.ModelForm):
@@ -48,6 +55,7 @@ class BrandForm(FieldsetsMixin, forms.ModelForm):
     class Meta:
         model = Partner
         fields = list(BRAND_FIELDS)
+        formfield_callback = _formfield
         labels = {
             "brand_name": "Display name",
             "brand_color": "Primary colour",
