@@ -63,6 +63,7 @@ def demo_users() -> list[tuple[str, str]]:
         ("alpenfunk", "Partner administrator, Alpenfunk (own invoicing)"),
         ("wispverbund", "Partner administrator, WISP Verbund (aggregated)"),
         ("customer", "Customer portal"),
+        ("alpenkunde", "Customer portal of an Alpenfunk customer (Alpenfunk's brand)"),
     ]
 
 
@@ -279,6 +280,9 @@ def _build(start: date) -> DemoResult:
         .order_by("id")
         .first()
     )
+    alpenfunk_customer = (
+        Customer.objects.filter(partner=alpenfunk, services__isnull=False).order_by("id").first()
+    )
     users = [
         ("admin", Role.ADMIN, None, None, "Anna", "Admin"),
         ("accountant", Role.ACCOUNTANT, None, None, "Bernd", "Buchhalter"),
@@ -287,6 +291,7 @@ def _build(start: date) -> DemoResult:
         ("alpenfunk", Role.PARTNER_ADMIN, alpenfunk, None, "Alois", "Funk"),
         ("wispverbund", Role.PARTNER_ADMIN, wisp, None, "Wiebke", "Wisp"),
         ("customer", Role.CUSTOMER, home, portal_customer, "Carla", "Kundin"),
+        ("alpenkunde", Role.CUSTOMER, alpenfunk, alpenfunk_customer, "Alma", "Alpen"),
     ]
     user_partner: Partner | None
     for username, role, user_partner, cust, first, last in users:

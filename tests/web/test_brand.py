@@ -241,3 +241,18 @@ def test_bad_logos_are_refused(world, name, content, message):
     # Nothing saved: the brand and the old logo stay.
     alp = Partner.objects.get(pk=world["alp"].pk)
     assert alp.brand_name == "Alpenfunk" and issuer_logo(alp).name == "logo.png"
+
+
+def test_demo_alpenfunk_customer_sees_alpenfunks_brand(demo):
+    from tests.web.conftest import signed_in
+
+    page = signed_in("alpenkunde").get(reverse("web:portal")).content.decode()
+    assert "--brand:#0f7b5a" in page and '<span class="brand-name">Alpenfunk</span>' in page
+    assert "service@alpenfunk.example" in page and "Nordnetz" not in page
+    alp = Partner.objects.get(name="Alpenfunk")
+    logo_url = reverse("web:brand_logo", kwargs={"partner_id": alp.pk})
+    assert logo_url in page
+    assert signed_in("alpenkunde").get(logo_url)["Content-Type"] == "image/png"
+    # The operator's demo customer sees the operator.
+    page = signed_in("customer").get(reverse("web:portal")).content.decode()
+    assert "Alpenfunk" not in page and "Nordnetz Breitband GmbH" in page
