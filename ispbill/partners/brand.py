@@ -114,8 +114,11 @@ def partner_brand_update(*, partner: Partner, actor: Any = None, **fields: Any) 
     before = model_to_dict(locked, fields=list(BRAND_FIELDS))
     for name, value in fields.items():
         setattr(locked, name, "" if value is None else str(value).strip())
-    locked.full_clean()
-    locked.save(update_fields=list(fields) or None)
+    # Only the brand is checked: a legacy value elsewhere must not block a colour change.
+    others = [f.name for f in Partner._meta.concrete_fields if f.name not in BRAND_FIELDS]
+    locked.full_clean(exclude=others, validate_unique=False, validate_constraints=False)
+    if fields:
+        locked.save(update_fields=list(fields))
     changes = model_diff(before, model_to_dict(locked, fields=list(BRAND_FIELDS)))
     if changes:
         audit_record(action="partner.brand_updated", obj=locked, actor=actor, changes=changes)
