@@ -1,4 +1,5 @@
-"""What the browser tests share: signing in, reading a PDF's text, WCAG contrast."""
+"""What the browser tests share: signing in, filling forms, reading a PDF's text, WCAG
+contrast."""
 
 from __future__ import annotations
 
@@ -12,9 +13,11 @@ from typing import Any
 VIEWPORT = {"width": 1366, "height": 900}
 
 
-def sign_in(browser: Any, site: str, username: str, password: str) -> Any:
+def sign_in(
+    browser: Any, site: str, username: str, password: str, viewport: dict[str, int] | None = None
+) -> Any:
     """A new browser context signed in as ``username``; confirmations are accepted."""
-    context = browser.new_context(viewport=VIEWPORT)
+    context = browser.new_context(viewport=viewport or VIEWPORT)
     context.set_default_timeout(10_000)
     page = context.new_page()
     page.on("dialog", lambda dialog: dialog.accept())
@@ -29,6 +32,32 @@ def sign_in(browser: Any, site: str, username: str, password: str) -> Any:
 def field(page: Any, label: str) -> Any:
     """The form control labelled exactly ``label`` (a required field's label ends in "*")."""
     return page.get_by_label(re.compile(rf"^{re.escape(label)}\s*\*?$"))
+
+
+def create_customer(page: Any, site: str, partner: str, number: str, name: str) -> None:
+    """A new customer of ``partner`` (chosen where the form asks: the operator's); the browser
+    is left on its page."""
+    page.goto(f"{site}/customers/new/")
+    partner_select = field(page, "Partner")
+    if partner_select.count():
+        partner_select.select_option(label=partner)
+    field(page, "Customer number").fill(number)
+    field(page, "Name").fill(name)
+    field(page, "Email").fill(f"{number.lower()}@example.net")
+    field(page, "City").fill("Leipzig")
+    page.get_by_role("button", name="Create customer").click()
+    page.wait_for_url(re.compile(r"/customers/\d+/$"))
+
+
+def add_service(page: Any, tariff: str, start: str, quantity: int = 1) -> None:
+    """Add a service of ``tariff`` from the customer's page the browser is on."""
+    page.get_by_role("link", name="Add service").click()
+    field(page, "Tariff").select_option(label=tariff)
+    field(page, "Start date").fill(start)
+    field(page, "Quantity").fill(str(quantity))
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_url(re.compile(r"/customers/\d+/$"))
+    assert page.get_by_text(f"Service {tariff} added.").is_visible()
 
 
 def pdf_text(data: bytes) -> str:
@@ -46,6 +75,11 @@ def pdf_text(data: bytes) -> str:
 def euros(minor: int) -> str:
     """How the UI and the documents print an amount in minor units: 1234567 -> "12,345.67"."""
     return f"{Decimal(minor) / 100:,.2f}"
+
+
+def euros_de(minor: int) -> str:
+    """How a German document prints an amount in minor units: 1234567 -> "12.345,67"."""
+    return euros(minor).replace(",", " ").replace(".", ",").replace(" ", ".")
 
 
 def vat_minor(net_minor: int, rate_bp: int) -> int:

@@ -14,7 +14,15 @@ from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_home
-from tests.e2e.browsing import euros, field, pdf_text, sign_in, vat_minor
+from tests.e2e.browsing import (
+    add_service,
+    create_customer,
+    euros,
+    field,
+    pdf_text,
+    sign_in,
+    vat_minor,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -60,30 +68,6 @@ def create_partner(page, site: str, name: str, mode: str, settings: dict[str, st
     page.get_by_role("button", name="Create partner").click()
     page.wait_for_url(re.compile(r"/partners/\d+/$"))
     assert page.get_by_text(f"Partner {name} created.").is_visible()
-
-
-def create_customer(page, site: str, partner: str, number: str, name: str) -> None:  # type: ignore[no-untyped-def]
-    """A new customer of ``partner``; the browser is left on its page."""
-    page.goto(f"{site}/customers/new/")
-    partner_select = field(page, "Partner")
-    if partner_select.count():
-        partner_select.select_option(label=partner)
-    field(page, "Customer number").fill(number)
-    field(page, "Name").fill(name)
-    field(page, "Email").fill(f"{number.lower()}@example.net")
-    field(page, "City").fill("Leipzig")
-    page.get_by_role("button", name="Create customer").click()
-    page.wait_for_url(re.compile(r"/customers/\d+/$"))
-
-
-def add_service(page, tariff: str, quantity: int = 1) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_role("link", name="Add service").click()
-    field(page, "Tariff").select_option(label=tariff)
-    field(page, "Start date").fill(BILLING_DATE)
-    field(page, "Quantity").fill(str(quantity))
-    page.get_by_role("button", name="Save").click()
-    page.wait_for_url(re.compile(r"/customers/\d+/$"))
-    assert page.get_by_text(f"Service {tariff} added.").is_visible()
 
 
 def add_tax_rate(page, site: str) -> None:  # type: ignore[no-untyped-def]
@@ -154,11 +138,11 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
 
     # Customers with a service: one per reseller, one of the ISP's own (two lines).
     create_customer(page, site, "Percent Net", "P-1", "Paula Prozent")
-    add_service(page, "Fiber 100")
+    add_service(page, "Fiber 100", BILLING_DATE)
     create_customer(page, site, "Bulk Net", "B-1", "Bruno Bulk")
-    add_service(page, "Fiber 100")
+    add_service(page, "Fiber 100", BILLING_DATE)
     create_customer(page, site, home, "D-1", "Dora Direkt")
-    add_service(page, "Fiber 100", quantity=HOME_QUANTITY)
+    add_service(page, "Fiber 100", BILLING_DATE, quantity=HOME_QUANTITY)
 
     # The amounts, worked out by hand: VAT 19 % on each invoice's net.
     percent_net = PRICE_MINOR
@@ -251,7 +235,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     tariffs = page.locator("main table.grid").first.inner_text()
     assert "Own Fiber" in tariffs and "Fiber 100\t" not in tariffs
     create_customer(page, site, "Own Net", "O-1", "Olaf Eigen")
-    add_service(page, "Own Fiber")
+    add_service(page, "Own Fiber", BILLING_DATE)
     with system_scope():
         mine = Customer.objects.get(reference="O-1")
         assert mine.partner_id == own.pk
