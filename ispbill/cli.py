@@ -354,12 +354,27 @@ def cmd_statements(args: argparse.Namespace) -> int:
     from ispbill.commission.statements import (
         commission_statement_build,
         commission_statement_csv,
+        commission_statements_build_closed,
         statement_partners,
     )
     from ispbill.core.tenancy import system_scope
 
-    today = date.today()  # noqa: DTZ011 - the operator's calendar day
-    month = args.month or date(today.year, today.month, 1)
+    if args.month is None:
+        # Every closed month not built yet, for every partner (the daily work does the same).
+        with system_scope():
+            result = commission_statements_build_closed(actor="cli")
+            for st in [*result.built, *result.updated]:
+                print(
+                    f"  {st.partner.name:<30} {st.period_start:%Y-%m} {st.status:<9} "
+                    f"{st.lines.count():>5} lines {_money(st.total_minor, st.currency):>16}"
+                )
+                if args.csv:
+                    print(commission_statement_csv(st), end="")
+            for failure in result.failures:
+                print(f"  failed: {failure}")
+            print(result.message())
+        return 1 if result.failures else 0
+    month = args.month
     with system_scope():
         partners = statement_partners(month=month)
         if not partners:
@@ -587,8 +602,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="the failures' tracebacks")
     p.set_defaults(func=cmd_billing_run)
 
-    p = sub.add_parser("statements", help="build the month's commission statements")
-    p.add_argument("--month", type=_month, help="YYYY-MM (default: this month)")
+    p = sub.add_parser(
+        "statements",
+        help="build the commission statements of every closed month not built yet",
+    )
+    p.add_argument(
+        "--month", type=_month, help="YYYY-MM: build (or add new lines to) this month only"
+    )
     p.add_argument("--csv", action="store_true", help="print each statement's lines as CSV")
     p.set_defaults(func=cmd_statements)
 

@@ -36,6 +36,8 @@ def pattern_for(issuer: Partner, doc_type: str) -> str:
         return issuer.invoice_number_pattern
     if doc_type == DocumentType.CREDIT_NOTE:
         return issuer.credit_note_number_pattern
+    if doc_type == DocumentType.SELF_BILLING:
+        return issuer.self_billing_number_pattern
     return issuer.receipt_number_pattern
 
 

@@ -134,11 +134,21 @@ urlpatterns = [
     # commission statements
     path("commissions/", views_finance.commissions, name="commissions"),
     path("commissions/build/", views_finance.commissions_build, name="commissions_build"),
+    path(
+        "commissions/build-closed/",
+        views_finance.commissions_build_closed,
+        name="commissions_build_closed",
+    ),
     path("commissions/<int:statement_id>/", views_finance.commission_detail, name="commission"),
     path(
         "commissions/<int:statement_id>/pdf/",
         views_finance.commission_pdf,
         name="commission_pdf",
+    ),
+    path(
+        "commissions/<int:statement_id>/xml/",
+        views_finance.commission_xml,
+        name="commission_xml",
     ),
     path(
         "commissions/<int:statement_id>/csv/",
