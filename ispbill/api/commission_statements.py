@@ -128,6 +128,30 @@ def statement_list(request: HttpRequest, filters: Query[CommissionStatementFilte
     return page(ordered(qs, filters.sort), filters, statement_out)
 
 
+# Before /commission-statements/{statement_id}: Django matches paths in order.
+class BuildClosedOut(Schema):
+    built: list[int] = Field(..., description="Ids of the statements created")
+    updated: list[int] = Field(..., description="Ids of drafts that got new lines")
+    failures: list[str]
+    message: str
+
+
+@router.post(
+    "/commission-statements/build-closed", response={200: BuildClosedOut, **ERROR_RESPONSES}
+)
+@guard("commission.manage")
+def statements_build_closed(request: HttpRequest) -> Any:
+    """Build every closed month not built yet, for every partner (what the daily work does;
+    idempotent: a second call builds nothing)."""
+    result = commission_statements_build_closed(actor=actor(request))
+    return {
+        "built": [st.pk for st in result.built],
+        "updated": [st.pk for st in result.updated],
+        "failures": result.failures,
+        "message": result.message(),
+    }
+
+
 @router.get(
     "/commission-statements/{statement_id}",
     response={200: CommissionStatementOut, **ERROR_RESPONSES},
@@ -173,29 +197,6 @@ def statement_payout(request: HttpRequest, statement_id: int, payload: PayoutIn)
         actor=actor(request),
     )
     return statement_out(st)
-
-
-class BuildClosedOut(Schema):
-    built: list[int] = Field(..., description="Ids of the statements created")
-    updated: list[int] = Field(..., description="Ids of drafts that got new lines")
-    failures: list[str]
-    message: str
-
-
-@router.post(
-    "/commission-statements/build-closed", response={200: BuildClosedOut, **ERROR_RESPONSES}
-)
-@guard("commission.manage")
-def statements_build_closed(request: HttpRequest) -> Any:
-    """Build every closed month not built yet, for every partner (what the daily work does;
-    idempotent: a second call builds nothing)."""
-    result = commission_statements_build_closed(actor=actor(request))
-    return {
-        "built": [st.pk for st in result.built],
-        "updated": [st.pk for st in result.updated],
-        "failures": result.failures,
-        "message": result.message(),
-    }
 
 
 def _file(content: str) -> dict[str, Any]:

@@ -91,9 +91,10 @@ SETTING_MODES: dict[str, frozenset[str]] = {
             "invoice_number_pattern",
             "credit_note_number_pattern",
             "receipt_number_pattern",
-            "self_billing_number_pattern",
         )
     },
+    # Only the operator issues commission statements (self-billing credit notes).
+    "self_billing_number_pattern": frozenset({PartnerMode.DIRECT.value}),
 }
 
 
