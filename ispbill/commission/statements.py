@@ -425,6 +425,7 @@ CSV_HEADER = (
     "base",
     "commission",
     "currency",
+    "customer",
 )
 
 
@@ -432,9 +433,7 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
     """The statement's lines and total as CSV: bare decimals (never floats), text quoted and
     neutralised (ispbill/core/spreadsheet.py)."""
     lines = list(statement.lines.order_by("date", "pk"))
-    numbers = dict(
-        Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
-    )
+    sources = _line_sources(lines)
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(CSV_HEADER)
@@ -444,11 +443,12 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
                 a.date.isoformat(),
                 a.source_type,
                 a.source_id,
-                numbers.get(a.invoice_id, ""),
+                sources.get(a.invoice_id, ("", "", 0))[0],
                 Decimal(_percent(a.rate_bp)),
                 Decimal(_decimal(a.base_minor, a.currency)),
                 Decimal(_decimal(a.amount_minor, a.currency)),
                 a.currency,
+                sources.get(a.invoice_id, ("", "", 0))[1],
             )
         )
     writer.writerow(
@@ -461,6 +461,7 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
             "",
             Decimal(_decimal(statement.total_minor, statement.currency)),
             statement.currency,
+            "",
         )
     )
     return out.getvalue()
