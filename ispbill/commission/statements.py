@@ -22,6 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
@@ -286,6 +287,20 @@ def commission_statements_build_closed(
     return result
 
 
+def _pdf_render_on_commit(statement_id: int) -> None:
+    """After the approval commits, render and store the credit note's PDF in a task (as
+    invoices' after issue; off with ``RENDER_PDFS_ON_ISSUE``: the first download stores it)."""
+    if not getattr(settings, "RENDER_PDFS_ON_ISSUE", True):
+        return
+
+    def dispatch() -> None:
+        from ispbill.commission.tasks import commission_statement_pdf_task
+
+        commission_statement_pdf_task.delay(statement_id)
+
+    transaction.on_commit(dispatch, robust=True)
+
+
 def _locked(statement: CommissionStatement) -> CommissionStatement:
     return CommissionStatement.objects.select_for_update(no_key=True).get(pk=statement.pk)
 
@@ -341,6 +356,7 @@ def commission_statement_approve(
     st.status = StatementStatus.APPROVED
     st.approved_at = timezone.now()
     st.save(update_fields=["status", "approved_at", "number", "issue_date", *TAX_FIELDS])
+    _pdf_render_on_commit(st.pk)
     audit_record(
         action="commission_statement.approved",
         obj=st,

@@ -293,3 +293,18 @@ def test_daily_work_builds_the_closed_months(home):
     assert daily_work(today=date(2026, 4, 4))["statements_built"] == 0
     st = CommissionStatement.objects.get(partner=partner)
     assert (st.period_start, st.total_minor, st.status) == (MARCH, 1000, StatementStatus.DRAFT)
+
+
+def test_the_pdf_is_stored_after_the_approval_commits(
+    home, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.RENDER_PDFS_ON_ISSUE = True
+    partner = _partner()
+    _three_invoices(partner)
+    st = commission_statement_build(partner=partner, month=MARCH)
+    with django_capture_on_commit_callbacks(execute=True):
+        st = commission_statement_approve(statement=st, on=date(2026, 4, 2))
+    st.refresh_from_db()
+    assert st.pdf == f"commission/{home.pk}/2026/{st.number}.pdf" and st.pdf_error == ""
+    assert (tmp_path / st.pdf).read_bytes().startswith(b"%PDF")
