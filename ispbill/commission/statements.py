@@ -501,7 +501,8 @@ def statement_partners(*, month: date) -> list[Partner]:
 
 _SOURCE_TEXT = {
     "en": {"invoice": "Invoice", "allocation": "Payment", "credit_note": "Credit note"},
-    "de": {"invoice": "Rechnung", "allocation": "Zahlung", "credit_note": "Gutschrift"},
+    # Not "Gutschrift": on a self-billing credit note that word names the document itself.
+    "de": {"invoice": "Rechnung", "allocation": "Zahlung", "credit_note": "Rechnungskorrektur"},
 }
 
 
