@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0011_invoiceline_adjustment'),
+        ('invoicing', '0012_emaildelivery_reply_to'),
     ]
 
     operations = [

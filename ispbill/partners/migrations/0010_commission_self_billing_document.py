@@ -13,7 +13,7 @@ def _gross_is_total(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('partners', '0008_partner_runs_own_billing'),
+        ('partners', '0009_partner_brand'),
     ]
 
     operations = [
