@@ -110,6 +110,8 @@ def sequences_state(*, issuer: Partner, on: date) -> list[SequenceState]:
     """The next number of each of ``issuer``'s document types on ``on`` (read only)."""
     out = []
     for doc_type, label in DocumentType.choices:
+        if doc_type == DocumentType.SELF_BILLING and not issuer.is_home:
+            continue  # only the operator issues commission statements
         pattern = pattern_for(issuer, doc_type)
         key = sequence_period_key(pattern, on)
         seq = NumberSequence.objects.filter(

@@ -171,3 +171,30 @@ def test_approval_after_a_partner_registers_for_vat_charges_it(demo):
     st = commission_statement_approve(statement=draft, on=timezone.localdate())
     assert st.tax_category == "S" and st.tax_rate_bp == 1900
     assert st.gross_minor == st.total_minor + st.tax_minor
+
+
+def test_operator_sets_the_self_billing_pattern(demo):
+    home = Partner.objects.get(is_home=True)
+    client = signed_in("admin")
+    page = client.get(reverse("web:settings")).content.decode()
+    assert 'name="self_billing_number_pattern"' in page
+    assert "Self-billing credit note (commission)" in page  # its series under numbering
+    ok = client.patch(
+        f"/api/v1/partners/{home.pk}",
+        {"self_billing_number_pattern": "PROV-{year}-{next|4}"},
+        content_type="application/json",
+    )
+    assert ok.status_code == 200 and ok.json()["self_billing_number_pattern"] == (
+        "PROV-{year}-{next|4}"
+    )
+    bad = client.patch(
+        f"/api/v1/partners/{home.pk}",
+        {"self_billing_number_pattern": "GS{foo}"},
+        content_type="application/json",
+    )
+    assert bad.status_code == 422
+    home.refresh_from_db()
+    assert home.self_billing_number_pattern == "PROV-{year}-{next|4}"
+    # An own-invoicing partner's settings have no such series.
+    alpenfunk = signed_in("alpenfunk").get(reverse("web:settings")).content.decode()
+    assert "self_billing_number_pattern" not in alpenfunk
