@@ -219,3 +219,23 @@ def test_partner_price_set_still_refuses_a_partner_tariff(home):  # type: ignore
             tariff=TariffFactory(partner=own),
             price_minor=100,
         )
+
+
+def test_the_cli_lists_and_makes_all_available(home, capsys):  # type: ignore[no-untyped-def]
+    from ispbill.cli import main
+
+    wisp = PartnerFactory(name="WISP", mode=PartnerMode.AGGREGATED, discount_bp=1000)
+    fiber = TariffFactory(name="Fiber 250", price_minor=3990)
+    quarterly = TariffFactory(name="Quarterly", price_minor=24900, period_months=3)
+    PartnerPriceFactory(partner=wisp, tariff=quarterly, price_minor=8700)
+    assert main(["partner-tariffs", "--partner", str(wisp.pk)]) == 0
+    out = capsys.readouterr().out
+    assert "billed at these prices" in out
+    assert "no  Fiber 250" in out and "35.91 EUR (discount)" in out
+    assert "87.00 EUR (partner price)" in out
+    assert main(["partner-tariffs", "--partner", str(wisp.pk), "--make-all-available"]) == 0
+    out = capsys.readouterr().out
+    assert "2 tariffs made available to WISP." in out and "yes Fiber 250" in out
+    assert set(wisp.available_tariffs.all()) == {fiber, quarterly}
+    assert main(["partner-tariffs", "--partner", str(home.pk)]) == 2
+    assert "not a reseller" in capsys.readouterr().err
