@@ -35,6 +35,7 @@ from ispbill.core.money import (
 from ispbill.dataio.bank_files import BankFileError, bank_file_parse
 from ispbill.dataio.customer_import import customers_import
 from ispbill.invoicing.models import Invoice
+from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.models import Payment
 from ispbill.subscriptions.models import OneTimeCharge, Service
 from tests.api.conftest import Seed, assert_error, make_user
@@ -282,6 +283,9 @@ def test_every_number_field_of_every_web_form_bounded(billed):
     }
     olga, alice = {"customer_id": seed.olga.pk}, {"customer_id": seed.alice.pk}
     invoice = {"invoice_id": billed.alice_invoices[-1]}
+    # The partner form takes only the chosen mode's settings: the discount is an aggregated
+    # partner's (a percentage partner's form ignores it).
+    bulk = Partner.objects.create(name="Bulk Limits", mode=PartnerMode.AGGREGATED)
     forms: list[tuple[str, str, str, dict[str, str]]] = [
         (
             "own-staff",
@@ -302,7 +306,13 @@ def test_every_number_field_of_every_web_form_bounded(billed):
             "admin",
             reverse("web:partner_edit", kwargs={"partner_id": seed.citynet.pk}),
             "",
-            {"commission_percent": "percent", "discount_percent": "percent"},
+            {"commission_percent": "percent"},
+        ),
+        (
+            "admin",
+            reverse("web:partner_edit", kwargs={"partner_id": bulk.pk}),
+            "",
+            {"discount_percent": "percent"},
         ),
         ("admin", reverse("web:tariffs"), reverse("web:tax_rate_new"), {"rate_percent": "percent"}),
         ("accountant", reverse("web:payment_new"), "", {"amount": "money"}),
