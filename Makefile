@@ -5,6 +5,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PG_URL ?= postgres://postgres@127.0.0.1:5432/ispbill
+# Test processes (pytest-xdist): one per core by default; `make test PYTEST_WORKERS=0` runs
+# in one process.
+PYTEST_WORKERS ?= auto
 
 .PHONY: install assets run test lint typecheck test-sqlite test-postgres services bench clean
 
@@ -46,10 +49,10 @@ typecheck: install
 	$(BIN)/mypy ispbill
 
 test-sqlite: install assets
-	env -u DATABASE_URL $(BIN)/pytest -q -p no:cacheprovider
+	env -u DATABASE_URL $(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 test-postgres: install assets services
-	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider
+	DATABASE_URL=$(PG_URL) $(BIN)/pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS)
 
 test: install assets services lint typecheck test-sqlite test-postgres
 

@@ -202,6 +202,21 @@ def _past_date(text_date: date | None) -> date | None:
         return None
 
 
+def _catch_up_refuse(run_date: date, stats: Any) -> int:
+    """A run that would bill more than one billing date for some customers: the dates, and
+    how to confirm. Nothing was written (it was a preview)."""
+    print(
+        f"error: billing up to {run_date} is a catch-up: {stats.caught_up} customer(s) or "
+        "partners' aggregations would be billed for more than one billing date:",
+        file=sys.stderr,
+    )
+    for day, fig in sorted(stats.per_date.items()):
+        totals = ", ".join(_money(t, cur) for cur, t in sorted(fig["totals"].items()))
+        print(f"  {day}  {fig['invoices']:>6} invoices  {totals}", file=sys.stderr)
+    print("Check the dates, then run again with --confirm-catch-up.", file=sys.stderr)
+    return 3
+
+
 def cmd_bill(args: argparse.Namespace) -> int:
     from ispbill.billing.run import BillingRunError, billing_run_start
     from ispbill.core.tenancy import system_scope
@@ -214,6 +229,10 @@ def cmd_bill(args: argparse.Namespace) -> int:
         if code:
             return code
         try:
+            if not args.dry_run and not args.confirm_catch_up:
+                preview = billing_run_start(run_date=run_date, dry_run=True, issuer=issuer)
+                if preview.stats.caught_up:
+                    return _catch_up_refuse(run_date, preview.stats)
             summary = billing_run_start(
                 run_date=run_date, dry_run=args.dry_run, issuer=issuer, started_by="cli"
             )
@@ -604,6 +623,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "-v", "--verbose", action="store_true", help="totals per issuer, recipient and date"
+    )
+    p.add_argument(
+        "--confirm-catch-up",
+        action="store_true",
+        help="bill more than one billing date for some customers (without it such a run "
+        "is refused with its dates, exit 3)",
     )
     p.set_defaults(func=cmd_bill)
 

@@ -109,6 +109,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
+    # Tests use an in-memory database per process (said explicitly: pytest-xdist would
+    # otherwise name each worker's test database after this backend's file path).
+    DATABASES["default"]["TEST"] = {"NAME": ":memory:"}
 else:
     # Connections kept between requests and tasks: a new PostgreSQL backend costs a process
     # and a cold catalog cache, which a billing run's workers paid once per chunk.

@@ -60,6 +60,21 @@ def test_bill_then_customer(world, capsys):
     assert "no customer" in capsys.readouterr().err
 
 
+def test_a_catch_up_needs_confirming(world, capsys):
+    """Up to 1 May: three billing dates each (March, April, May), two customers at 35.70:
+    refused with the dates (exit 3, nothing written), then billed when confirmed."""
+    assert main(["bill", "--date", "2026-05-01"]) == 3
+    err = capsys.readouterr().err
+    assert "catch-up" in err and "--confirm-catch-up" in err
+    for day in ("2026-03-01", "2026-04-01", "2026-05-01"):
+        assert f"{day}       2 invoices  71.40 EUR" in err
+    assert not Invoice.objects.exists()
+    assert main(["bill", "--date", "2026-05-01", "--confirm-catch-up"]) == 0
+    assert Invoice.objects.count() == 6
+    assert main(["bill", "--date", "2026-06-01"]) == 0  # one date more: no confirmation
+    assert Invoice.objects.count() == 8
+
+
 def test_dunning_blocks_the_overdue(world, capsys):
     alice, bob = world
     main(["bill", "--date", "2026-03-01"])

@@ -23,6 +23,7 @@ from ispbill.billing.run import (
     billing_run_date_check,
     billing_run_figures,
     billing_run_is_stuck,
+    billing_run_launch,
     billing_run_resume,
     billing_run_start,
 )
@@ -37,6 +38,12 @@ class BillingRunIn(Schema):
     run_date: Day = Field(..., description="Bills every billing date up to this day (catch-up)")
     partner_id: Id | None = Field(
         None, description="Operator only: bill only this own-invoicing partner's customers"
+    )
+    confirm_catch_up: bool = Field(
+        False,
+        description="Start: bill more than one billing date for some customers (a catch-up). "
+        "Without it, a run that would catch up is refused with its per-date breakdown "
+        "(the check is a preview, computed as the run is); ignored by the preview.",
     )
 
 
@@ -264,14 +271,39 @@ def _start(request: HttpRequest, payload: BillingRunIn, *, dry_run: bool) -> Run
 @guard("billing.run")
 @idempotent(atomic=False)
 def billing_run_start_view(request: HttpRequest, payload: BillingRunIn) -> Any:
-    """Run billing up to ``run_date``. Send an ``Idempotency-Key``: a retry returns this run
-    and bills nothing again (billing is exactly-once anyway)."""
-    summary = _start(request, payload, dry_run=False)
-    run = BillingRun.objects.filter(pk=summary.run_id).first() if summary.run_id else None
+    """Start billing up to ``run_date`` in the background and answer at once with the run:
+    ``running`` (poll ``GET /billing-runs/{id}`` for its progress) or already ``done``.
+    A catch-up (more than one billing date for some customer) needs ``confirm_catch_up``.
+    Send an ``Idempotency-Key``: a retry returns this run and bills nothing again (billing
+    is exactly-once anyway); a second start while one runs for the scope and date is 409."""
     issuer = _issuer(request, payload)
-    body = run_detail_out(run) if run is not None else summary_out(summary, issuer)
-    if run is not None:
-        body["per_partner"] = summary_out(summary, issuer)["per_partner"]
+    if not payload.confirm_catch_up:
+        preview = _start(request, payload, dry_run=True)
+        if preview.stats.caught_up:
+            dates = ", ".join(
+                f"{day}: {f['invoices']} invoices"
+                for day, f in sorted(preview.stats.per_date.items())
+            )
+            raise DomainValidationError.for_fields(
+                {
+                    "confirm_catch_up": f"{preview.stats.caught_up} customer(s) or partners' "
+                    f"aggregations would be billed for more than one billing date ({dates}). "
+                    "Check the dates, then send confirm_catch_up: true."
+                }
+            )
+    try:
+        run = billing_run_launch(
+            run_date=payload.run_date,
+            issuer=issuer,
+            started_by=str(getattr(request.user, "username", "")),
+        )
+    except BillingRunError as exc:
+        raise ApiError(409, str(exc), code="billing_run_conflict") from exc
+    run.refresh_from_db()
+    body = run_detail_out(run)
+    body["per_partner"] = summary_out(
+        RunSummary(run.pk, run.run_date, False, billing_run_figures(run.pk), 0.0), issuer
+    )["per_partner"]
     return 201, BillingRunOut(**body).model_dump(mode="json")
 
 

@@ -106,3 +106,32 @@ def test_dunning_preview_then_run_through_the_api(own: Seed):
         assert_error(own.citynet_admin.post("/dunning/preview", {}), 403)
         named = own.admin.post("/dunning/preview", {"partner_id": own.citynet.pk})
         assert "own-invoicing" in assert_error(named, 422)["fields"]["partner_id"]
+
+
+def test_a_catch_up_run_needs_confirming_with_its_dates(seed: Seed) -> None:
+    """A service from January billed up to March 1st: three billing dates (Jan, Feb, Mar),
+    each 30.00 + 19 % = 35.70. Unconfirmed, the run is refused with the dates and writes
+    nothing; confirmed, it issues the three invoices."""
+    api = seed.admin
+    created = api.post(
+        "/services",
+        {"customer_id": seed.alice.pk, "tariff_id": seed.fiber.pk, "start_date": "2026-01-01"},
+    )
+    assert created.status == 201, created.body
+    refused = api.post("/billing-runs", {"run_date": "2026-03-01"})
+    assert refused.status == 422, refused.body
+    message = str(refused.body)
+    assert "confirm_catch_up" in message
+    assert "2026-01-01: 1 invoices" in message and "2026-03-01: 1 invoices" in message
+    assert api.get("/invoices").body["count"] == 0
+    run = api.post("/billing-runs", {"run_date": "2026-03-01", "confirm_catch_up": True})
+    assert run.status == 201, run.body
+    assert (run.body["status"], run.body["invoices_issued"]) == ("done", 3)
+    assert [d["billing_date"] for d in run.body["billing_dates"]] == [
+        "2026-01-01",
+        "2026-02-01",
+        "2026-03-01",
+    ]
+    assert run.body["totals"] == [{"amount": "107.10", "currency": "EUR"}]
+    # One billing date left to bill: no confirmation needed.
+    assert api.post("/billing-runs", {"run_date": "2026-04-01"}).status == 201

@@ -327,11 +327,7 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
         data = super().clean() or {}
         for name in DEFAULTED_FIELDS:
             if name in data and data[name] in (None, ""):
-                data[name] = (
-                    getattr(self.instance, name)
-                    if self.instance.pk
-                    else Partner._meta.get_field(name).get_default()
-                )
+                data[name] = getattr(self.instance if self.instance.pk else Partner(), name)
         if "mode" in data:
             self.instance.mode = data["mode"]
         return data
