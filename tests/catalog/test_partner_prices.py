@@ -239,3 +239,39 @@ def test_the_cli_lists_and_makes_all_available(home, capsys):  # type: ignore[no
     assert set(wisp.available_tariffs.all()) == {fiber, quarterly}
     assert main(["partner-tariffs", "--partner", str(home.pk)]) == 2
     assert "not a reseller" in capsys.readouterr().err
+
+
+def test_the_run_bills_what_the_price_list_shows(home):  # type: ignore[no-untyped-def]
+    """WISP, aggregated on day 1 monthly, 10 % discount; Fiber 250 at 39.90 (no partner
+    price: 35.91) and Fiber 100 at 29.90 with a partner price of 21.00. A sub-customer on
+    both from 1 March 2026: the run of 1 March holds exactly the prices of WISP's list."""
+    from datetime import date
+
+    from ispbill.billing.models import Charge
+    from ispbill.billing.run import billing_run_start
+    from tests.billing.builders import customer, service, tariff
+    from tests.factories import partner_with_account
+
+    wisp = partner_with_account(
+        mode=PartnerMode.AGGREGATED, name="WISP", discount_bp=1000, aggregation_day=1
+    )
+    f250 = tariff(home, price=3990, name="Fiber 250")
+    f100 = tariff(home, price=2990, name="Fiber 100")
+    partner_price_list_save(
+        partner=wisp,
+        entries=[
+            PriceListEntry(tariff_id=f250.pk, available=True, price_minor=None),
+            PriceListEntry(tariff_id=f100.pk, available=True, price_minor=2100),
+        ],
+    )
+    sub = customer(wisp)
+    service(sub, f250, date(2026, 3, 1))
+    service(sub, f100, date(2026, 3, 1))
+    billing_run_start(run_date=date(2026, 3, 1))
+    billed = {
+        ch.service.tariff_id: ch.unit_price_minor
+        for ch in Charge.objects.filter(customer=sub).select_related("service")
+    }
+    listed = {r.tariff.pk: r.price_minor for r in partner_price_list(partner=wisp)}
+    assert billed == {f250.pk: 3591, f100.pk: 2100}
+    assert listed == billed
