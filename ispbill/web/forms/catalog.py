@@ -123,11 +123,14 @@ class PartnerPriceListForm(forms.Form):
             self.fields[f"available_{t.pk}"] = forms.BooleanField(
                 required=False, initial=r.available, label=f"{t.name}: available"
             )
-            self.fields[f"price_{t.pk}"] = MoneyField(
+            price = MoneyField(
                 required=False,
                 initial=from_minor(r.partner_price_minor, currency),
                 label=f"{t.name}: partner price",
             )
+            # Empty is not zero: the partner's discount off retail applies.
+            price.widget.attrs["placeholder"] = "discount"
+            self.fields[f"price_{t.pk}"] = price
         money_fields_currency(self, currency)
 
     def lines(self) -> list[tuple[PartnerTariffPrice, forms.BoundField, forms.BoundField]]:
