@@ -18,6 +18,7 @@ from ispbill.catalog.models import PartnerPrice, Tariff, TariffKind, TaxRate
 from ispbill.core.periods import add_months
 from ispbill.core.tenancy import system_scope
 from ispbill.customers.models import Customer
+from ispbill.invoicing.templates import issuer_logo_upload
 from ispbill.partners.models import AggregationCycle, CommissionBase, Partner, PartnerMode
 from ispbill.partners.services import partner_home
 from ispbill.subscriptions.models import OneTimeCharge, Service
@@ -36,6 +37,23 @@ class DemoResult:
     invoices: int = 0
 
 
+def demo_logo_png(color: str) -> bytes:
+    """A small generated logo (mountains under a sun in ``color``), for a demo brand."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGBA", (240, 80), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((150, 8, 190, 48), fill="#f2b705")
+    draw.polygon([(0, 78), (70, 10), (140, 78)], fill=color)
+    draw.polygon([(80, 78), (150, 24), (220, 78)], fill=color)
+    draw.polygon([(56, 24), (70, 10), (84, 24), (70, 30)], fill="#ffffff")
+    out = io.BytesIO()
+    image.save(out, format="PNG", optimize=True)
+    return out.getvalue()
+
+
 def demo_users() -> list[tuple[str, str]]:
     return [
         ("admin", "Operator administrator"),
@@ -45,6 +63,7 @@ def demo_users() -> list[tuple[str, str]]:
         ("alpenfunk", "Partner administrator, Alpenfunk (own invoicing)"),
         ("wispverbund", "Partner administrator, WISP Verbund (aggregated)"),
         ("customer", "Customer portal"),
+        ("alpenkunde", "Customer portal of an Alpenfunk customer (Alpenfunk's brand)"),
     ]
 
 
@@ -136,6 +155,16 @@ def _build(start: date) -> DemoResult:
         credit_note_number_pattern="AF-GS-{year}-{next|4}",
         wholesale_charges=True,
         discount_bp=3000,
+        # Its brand: its customers' portal, e-mails and PDFs show Alpenfunk, not the operator.
+        brand_name="Alpenfunk",
+        brand_color="#0f7b5a",
+        support_email="service@alpenfunk.example",
+        support_phone="+49 8652 97650",
+        support_website="https://alpenfunk.example",
+        email_sender_name="Alpenfunk Kundenservice",
+    )
+    issuer_logo_upload(
+        issuer=alpenfunk, filename="logo.png", content=demo_logo_png("#0f7b5a"), actor="demo"
     )
     wisp = Partner.objects.create(
         name="WISP Verbund",
@@ -251,6 +280,9 @@ def _build(start: date) -> DemoResult:
         .order_by("id")
         .first()
     )
+    alpenfunk_customer = (
+        Customer.objects.filter(partner=alpenfunk, services__isnull=False).order_by("id").first()
+    )
     users = [
         ("admin", Role.ADMIN, None, None, "Anna", "Admin"),
         ("accountant", Role.ACCOUNTANT, None, None, "Bernd", "Buchhalter"),
@@ -259,6 +291,7 @@ def _build(start: date) -> DemoResult:
         ("alpenfunk", Role.PARTNER_ADMIN, alpenfunk, None, "Alois", "Funk"),
         ("wispverbund", Role.PARTNER_ADMIN, wisp, None, "Wiebke", "Wisp"),
         ("customer", Role.CUSTOMER, home, portal_customer, "Carla", "Kundin"),
+        ("alpenkunde", Role.CUSTOMER, alpenfunk, alpenfunk_customer, "Alma", "Alpen"),
     ]
     user_partner: Partner | None
     for username, role, user_partner, cust, first, last in users:

@@ -90,6 +90,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "ispbill.accounts.context_processors.access",
+                "ispbill.web.panel.portal_brand_context",
             ],
         },
     },

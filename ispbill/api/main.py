@@ -12,6 +12,7 @@ from ispbill.accounts.permissions import access_for_request
 from ispbill.api import (
     audit,
     billing_runs,
+    brand,
     commission_statements,
     customer_services,
     customers,
@@ -43,6 +44,7 @@ install_exception_handlers(api)
 
 for _module in (
     partners,
+    brand,
     customers,
     tax_rates,
     tariffs,

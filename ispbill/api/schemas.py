@@ -92,6 +92,12 @@ VatIdText = Annotated[
         {"type": "string", "maxLength": 40, "description": "VAT id with its country prefix"}
     ),
 ]
+HexColor = Annotated[
+    str,
+    StringConstraints(max_length=7),
+    AfterValidator(validators.hex_color_clean),
+    WithJsonSchema({"type": "string", "maxLength": 7, "description": "#rrggbb; empty: default"}),
+]
 NumberPattern = Annotated[
     str,
     StringConstraints(max_length=64),

@@ -33,6 +33,7 @@ __all__ = [
     "country_code_clean",
     "currency_choices",
     "currency_code_clean",
+    "hex_color_clean",
     "iban_clean",
     "model_fields_clean",
     "number_pattern_clean",
@@ -254,6 +255,26 @@ def reminder_days_list(value: str) -> list[int]:
 
 def reminder_days_clean(value: str) -> str:
     return ",".join(str(d) for d in reminder_days_list(value))
+
+
+_HEX_COLOR_RE = re.compile(r"^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
+
+
+def hex_color_clean(value: str) -> str:
+    """A colour as ``#rrggbb`` in lower case (``#1F4E79``, ``1f4e79`` and ``#14e`` are
+    accepted and written so); ``""`` for none."""
+    value = (value or "").strip()
+    if not value:
+        return ""
+    match = _HEX_COLOR_RE.match(value)
+    if not match:
+        raise FieldValueError(
+            f"{value!r} is not a colour: write it as # and six hexadecimal digits, e.g. #1f4e79."
+        )
+    digits = match.group(1).lower()
+    if len(digits) == 3:
+        digits = "".join(c * 2 for c in digits)
+    return "#" + digits
 
 
 def values_clean(

@@ -61,6 +61,9 @@ class Party(TypedDict):
     bic: NotRequired[str]
     bank_name: NotRequired[str]
     logo: NotRequired[str]  # issuer: name of an asset file ("logo.png"), never a path
+    color: NotRequired[str]  # issuer: brand colour "#rrggbb"; absent: the template's own
+    color_text: NotRequired[str]  # issuer: "#rrggbb" legible on ``color`` (white or dark)
+    website: NotRequired[str]  # issuer: "https://musternet.de"
     registration: NotRequired[str]  # issuer: "Amtsgericht München HRB 123456"
     tax_number: NotRequired[str]  # issuer: national tax number (Steuernummer)
     customer_reference: NotRequired[str]  # recipient: the customer number at the issuer

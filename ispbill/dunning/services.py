@@ -44,7 +44,11 @@ from ispbill.customers.services import (
 )
 from ispbill.invoicing.emails import reminder_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, Invoice, InvoiceStatus
-from ispbill.invoicing.sending import email_deliveries_queue, email_delivery_new
+from ispbill.invoicing.sending import (
+    email_deliveries_queue,
+    email_delivery_new,
+    issuer_email_envelope,
+)
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.models import Partner, PartnerMode
 from ispbill.payments.selectors import customers_below_min_balance
@@ -396,6 +400,7 @@ def _reminders_queue(
             )
             continue
         due.append((inv, days_late))
+        envelope = issuer_email_envelope(issuer)
         deliveries.append(
             email_delivery_new(
                 key=_reminder_key(inv.pk, days_late),
@@ -405,9 +410,10 @@ def _reminders_queue(
                 customer_id=inv.customer_id,
                 invoice_id=inv.pk,
                 to=inv.customer.email,
-                from_email=issuer.email,
+                from_email=envelope.from_email,
+                reply_to=envelope.reply_to,
                 subject=text.subject,
-                body=text.body,
+                body=envelope.body(text.body),
             )
         )
     # Sent after commit (no mail for a rolled-back run); the key makes each reminder step go

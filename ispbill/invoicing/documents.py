@@ -23,6 +23,7 @@ from ispbill.invoicing.models import (
     InvoiceLine,
     InvoiceTax,
 )
+from ispbill.partners.brand import brand_text_color
 
 __all__ = [
     "DOCUMENT_DATA_HOOKS",
@@ -67,6 +68,12 @@ def document_party(snapshot: dict[str, Any], *, recipient: bool) -> dict[str, An
     else:
         party["iban"] = str(snapshot.get("iban") or "")
         party["bic"] = str(snapshot.get("bic") or "")
+        # The brand, when the snapshot has one (documents issued before brands had none).
+        party["name"] = str(snapshot.get("brand_name") or name)
+        party["website"] = str(snapshot.get("website") or "")
+        if snapshot.get("color"):
+            party["color"] = str(snapshot["color"])
+            party["color_text"] = brand_text_color(party["color"])
     return party
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
+from email.utils import parseaddr
 from typing import Any
 
 from django.conf import settings
@@ -37,9 +38,12 @@ from ispbill.invoicing.pdfs import (
     stored_pdf_read,
 )
 from ispbill.invoicing.templates import issuer_email_render
+from ispbill.partners.brand import issuer_brand
+from ispbill.partners.models import Partner
 
 __all__ = [
     "EMAIL_RETRYABLE_ERRORS",
+    "EmailEnvelope",
     "EmailOutcome",
     "email_deliveries_queue",
     "email_delivery_counts",
@@ -49,6 +53,7 @@ __all__ = [
     "email_delivery_send",
     "invoice_pdf",
     "invoice_send",
+    "issuer_email_envelope",
 ]
 
 log = logging.getLogger(__name__)
@@ -67,6 +72,43 @@ class EmailOutcome:
     SKIPPED = "skipped"  # already sent or failed, or gone: nothing done
     RETRY = "retry"  # a transport error; the caller tries again later
     FAILED = "failed"
+
+
+class EmailEnvelope:
+    """What the issuer's brand puts around an email: the From (its sender name), the
+    Reply-To (its support address) and the contact footer below the body."""
+
+    __slots__ = ("footer", "from_email", "reply_to")
+
+    def __init__(self, from_email: str, reply_to: str, footer: str) -> None:
+        self.from_email = from_email
+        self.reply_to = reply_to
+        self.footer = footer
+
+    def body(self, text: str) -> str:
+        """``text`` with the contact footer (the usual "-- " signature separator)."""
+        if not self.footer:
+            return text
+        return text.rstrip("\n") + "\n\n-- \n" + self.footer + "\n"
+
+
+def _quoted(name: str) -> str:
+    # One line, quoted as RFC 5322 wants a display name with commas or dots.
+    name = " ".join(name.split())
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def issuer_email_envelope(issuer: Partner, *, address: str = "") -> EmailEnvelope:
+    """The envelope of an email the issuer sends: From ``"<sender name>" <address>``
+    (``address``, else the issuer's e-mail, else DEFAULT_FROM_EMAIL), Reply-To the brand's
+    address, and the brand's contact lines as footer."""
+    brand = issuer_brand(issuer)
+    sender = (address or issuer.email or "").strip()
+    sender = sender or parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
+    from_email = f"{_quoted(brand.sender_name)} <{sender}>" if brand.sender_name else sender
+    if len(from_email) > 300:  # the field's size: a very long name gives way to the address
+        from_email = sender
+    return EmailEnvelope(from_email, brand.reply_to, "\n".join(brand.contact_lines()))
 
 
 def invoice_pdf(invoice: Invoice) -> bytes:
@@ -113,10 +155,12 @@ def email_delivery_new(
     body: str,
     customer_id: int | None = None,
     invoice_id: int | None = None,
+    reply_to: str = "",
 ) -> EmailDelivery:
     """An unsaved delivery for ``email_deliveries_queue``. An empty ``from_email`` sends from
-    DEFAULT_FROM_EMAIL."""
+    DEFAULT_FROM_EMAIL (``issuer_email_envelope`` gives the issuer's From and Reply-To)."""
     return EmailDelivery(
+        reply_to=reply_to,
         idempotency_key=key,
         kind=kind,
         partner_id=partner_id,
@@ -186,6 +230,10 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
     # Rendered and stored now, so a document that cannot be rendered fails the request.
     invoice_pdf(invoice)
     text = issuer_email_render(invoice.issuer_id, "email_invoice", invoice_email_context(invoice))
+    envelope = issuer_email_envelope(
+        Partner.objects.get(pk=invoice.issuer_id),
+        address=str(invoice.issuer_snapshot.get("email") or ""),
+    )
     previous = EmailDelivery.objects.filter(
         invoice_id=invoice.pk, kind=EmailKind.INVOICE, to=address
     ).count()
@@ -200,9 +248,10 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
             customer_id=invoice.customer_id,
             invoice_id=invoice.pk,
             to=address,
-            from_email=str(invoice.issuer_snapshot.get("email") or ""),
+            from_email=envelope.from_email,
+            reply_to=envelope.reply_to,
             subject=text.subject,
-            body=text.body,
+            body=envelope.body(text.body),
         )
         if delivery is not None:
             break
@@ -225,6 +274,7 @@ def _message(delivery: EmailDelivery) -> EmailMessage:
         body=delivery.body,
         from_email=delivery.from_email or settings.DEFAULT_FROM_EMAIL,
         to=[delivery.to],
+        reply_to=[delivery.reply_to] if delivery.reply_to else None,
         headers={"Message-ID": delivery.message_id},
     )
     if delivery.kind == EmailKind.INVOICE and delivery.invoice is not None:

@@ -23,6 +23,9 @@ def issuer_snapshot(p: Partner) -> dict[str, Any]:
         "website": p.website,
         "iban": p.iban,
         "bic": p.bic,
+        # The brand (partners/brand.py) as the document prints it: display name and colour.
+        "brand_name": p.brand_name,
+        "color": p.brand_color,
     }
 
 

@@ -58,6 +58,9 @@ __all__ = [
     "issuer_assets",
     "issuer_data_with_logo",
     "issuer_email_render",
+    "issuer_logo",
+    "issuer_logo_delete",
+    "issuer_logo_upload",
 ]
 
 MAX_IMAGE_BYTES = 1_000_000
@@ -295,6 +298,56 @@ def issuer_asset_delete(*, issuer: Partner, name: str, actor: Any = None) -> Non
             return
         audit_record(action="issuer_asset.deleted", obj=asset, actor=actor, changes={"name": name})
         IssuerAsset.objects.filter(pk=asset.pk).delete()
+
+
+MAX_LOGO_BYTES = 500_000
+
+
+def issuer_logo(issuer: Partner | int) -> IssuerAsset | None:
+    """The issuer's logo (the asset named logo.svg, .png, .jpg or .jpeg, in that order), the
+    one the default templates and the portal show."""
+    issuer_id = issuer if isinstance(issuer, int) else issuer.pk
+    # Unscoped: a customer's portal shows its issuer's logo (a customer's scope reads no
+    # assets). Callers decide who sees which issuer's brand (web/views_brand.py).
+    rows = {
+        a.name: a
+        for a in IssuerAsset._base_manager.filter(partner_id=issuer_id, name__in=LOGO_NAMES)
+    }
+    return next((rows[name] for name in LOGO_NAMES if name in rows), None)
+
+
+def issuer_logo_upload(
+    *, issuer: Partner, filename: str, content: bytes, actor: Any = None
+) -> IssuerAsset:
+    """Make the image ``content`` the issuer's logo: PNG, JPEG or SVG (by its content, not
+    only its name), at most ``MAX_LOGO_BYTES``. It replaces the previous logo, whatever its
+    type; audited as an asset upload."""
+    suffix = "." + filename.rsplit(".", 1)[-1].lower() if "." in filename else ""
+    if suffix not in (".png", ".jpg", ".jpeg", ".svg"):
+        raise DomainValidationError.for_fields(
+            {"logo": "Upload the logo as a PNG, JPEG or SVG image."}
+        )
+    if len(content) > MAX_LOGO_BYTES:
+        raise DomainValidationError.for_fields(
+            {"logo": f"The logo is larger than {MAX_LOGO_BYTES // 1000} kB; upload a smaller one."}
+        )
+    name = "logo" + (".jpg" if suffix == ".jpeg" else suffix)
+    refusal = _asset_refusal(name, content)
+    if refusal:
+        raise DomainValidationError.for_fields({"logo": refusal})
+    with transaction.atomic():
+        Partner.objects.select_for_update(no_key=True).filter(pk=issuer.pk).first()
+        for other in LOGO_NAMES:
+            if other != name:
+                issuer_asset_delete(issuer=issuer, name=other, actor=actor)
+        return issuer_asset_upload(issuer=issuer, name=name, content=content, actor=actor)
+
+
+def issuer_logo_delete(*, issuer: Partner, actor: Any = None) -> None:
+    """Remove the issuer's logo: documents and the portal show its name instead."""
+    with transaction.atomic():
+        for name in LOGO_NAMES:
+            issuer_asset_delete(issuer=issuer, name=name, actor=actor)
 
 
 # How long an email template that broke a limit is skipped for its issuer (keyed by its

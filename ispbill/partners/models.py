@@ -20,6 +20,7 @@ from ispbill.core.validators import (
     bic_clean,
     country_code_clean,
     currency_code_clean,
+    hex_color_clean,
     iban_clean,
     model_fields_clean,
     number_pattern_clean,
@@ -111,6 +112,7 @@ PARTNER_VALIDATORS = {
     "invoice_number_pattern": number_pattern_clean,
     "credit_note_number_pattern": number_pattern_clean,
     "receipt_number_pattern": number_pattern_clean,
+    "brand_color": hex_color_clean,
 }
 
 
@@ -159,6 +161,27 @@ class Partner(models.Model):
     bic = models.CharField(max_length=11, blank=True)
     currency = models.CharField(max_length=3, default="EUR", help_text="ISO 4217 code")
     prices_include_tax = models.BooleanField(default=False)
+
+    # Brand (docs/reseller-modes.md, "Brand"): what the customers of this issuer see in the
+    # portal, in emails and on the default PDFs. Empty fields fall back to the issuer details
+    # above (partners/brand.py); the logo is the issuer asset named logo.* (invoicing).
+    brand_name = models.CharField(
+        max_length=100, blank=True, help_text="Name customers see; empty: the legal name"
+    )
+    brand_color = models.CharField(
+        max_length=7, blank=True, help_text="Primary colour, #rrggbb; empty: the default"
+    )
+    support_email = models.EmailField(blank=True, help_text="Empty: the issuer's e-mail")
+    support_phone = models.CharField(
+        max_length=40, blank=True, help_text="Empty: the issuer's phone"
+    )
+    support_website = models.URLField(blank=True, help_text="Empty: the issuer's website")
+    email_sender_name = models.CharField(
+        max_length=100, blank=True, help_text="From name of e-mails; empty: the brand name"
+    )
+    email_reply_to = models.EmailField(
+        blank=True, help_text="Reply-To of e-mails; empty: the support e-mail"
+    )
 
     # Billing defaults for the customers this partner issues to.
     billing_day = models.PositiveSmallIntegerField(

@@ -9,11 +9,14 @@ from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.shortcuts import render
 from django.template.response import TemplateResponse
+from django.urls import reverse
 
 from ispbill.accounts.permissions import Access, access_for_request
 from ispbill.core.audit import audit_context
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
+from ispbill.invoicing.templates import issuer_logo
+from ispbill.partners.brand import Brand, issuer_brand
 from ispbill.partners.models import Partner
 
 PAGE_SIZE = 25
@@ -88,6 +91,37 @@ def brand_name(request: HttpRequest) -> str:
         return issuer.legal_name or issuer.name
     partner = panel_partner(request)
     return partner.name if partner else ""
+
+
+def portal_issuer(request: HttpRequest) -> Partner | None:
+    """The issuer of the signed-in customer (None for staff): whose brand the portal shows."""
+    access = access_of(request)
+    if access.customer_id is None or access.is_operator:
+        return None
+    customer = Customer.objects.filter(pk=access.customer_id).first()
+    return account_issuer(customer) if customer is not None else None
+
+
+def portal_brand_context(request: HttpRequest) -> dict[str, Any]:
+    """Template context (a context processor): ``portal_brand``, the brand of the signed-in
+    customer's issuer, and ``portal_logo_url`` when it has a logo. Staff pages get neither;
+    the sign-in page stays neutral."""
+    if not getattr(request, "user", None) or not request.user.is_authenticated:
+        return {}
+    issuer = portal_issuer(request)
+    if issuer is None:
+        return {}
+    brand: Brand = issuer_brand(issuer)
+    logo = issuer_logo(issuer)
+    return {
+        "portal_brand": brand,
+        "portal_logo_url": (
+            reverse("web:brand_logo", kwargs={"partner_id": issuer.pk})
+            + f"?v={int(logo.uploaded_at.timestamp())}"
+            if logo is not None
+            else ""
+        ),
+    }
 
 
 def page(request: HttpRequest, template: str, context: dict[str, Any], nav: str) -> Any:

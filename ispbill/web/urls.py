@@ -3,6 +3,7 @@ from django.urls import path
 from ispbill.web import (
     views,
     views_access,
+    views_brand,
     views_catalog,
     views_customers,
     views_data,
@@ -204,6 +205,9 @@ urlpatterns = [
     path("settings/direct-debit/", views_sepa.creditor_settings_view, name="sepa_settings"),
     # settings
     path("settings/", views.issuer_settings, name="settings"),
+    path("settings/brand/", views_brand.brand_settings, name="brand_settings"),
+    path("partners/<int:partner_id>/brand/", views_brand.partner_brand, name="partner_brand"),
+    path("brand/<int:partner_id>/logo/", views_brand.brand_logo, name="brand_logo"),
     path("settings/numbering/", views.sequence_next, name="sequence_next"),
     # customer portal
     path("portal/", views_portal.portal, name="portal"),

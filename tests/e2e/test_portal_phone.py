@@ -21,6 +21,7 @@ from ispbill.core.tenancy import system_scope
 from ispbill.demo import DEMO_PASSWORD, demo_load
 from ispbill.documents.i18n import line_adjustment_text
 from ispbill.invoicing.models import Invoice, InvoiceLine, InvoiceStatus
+from ispbill.partners.brand import issuer_brand
 from ispbill.partners.models import Partner, PartnerMode
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -101,8 +102,11 @@ def test_every_portal_page_fits_a_phone(browser: Any, portal: dict[str, Any], wi
         width_used = page.evaluate("document.documentElement.scrollWidth")
         assert page.evaluate(NO_SIDEWAYS_SCROLL_JS), (path, width_used, width)
         text = page.locator("body").inner_text()
-        # The provider by its legal name; never the home partner's internal name.
-        assert issuer.legal_name in page.locator("header").inner_text()
+        # The provider by its brand (Alpenfunk's, with its logo and colour), its legal name
+        # in the contact footer; never the home partner's internal name.
+        assert issuer_brand(issuer).name in page.locator("header").inner_text()
+        assert page.locator("header img.brand-logo").count() == 1
+        assert issuer.legal_name in page.locator("footer.portal-contact").inner_text()
         assert not re.search(r"\bMain\b", text), path
         if width == 390 and os.environ.get("ISPBILL_SCREENSHOTS"):
             page.screenshot(path=str(SCREENSHOTS / f"portal-390-{name}.png"), full_page=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import smtplib
 from datetime import date
+from email.utils import parseaddr
 from unittest import mock
 
 import pytest
@@ -87,7 +88,8 @@ def test_sending_logs_a_delivery_and_sends_it_after_commit(
     assert delivery.idempotency_key == f"invoice:{invoice.pk}:anna@example.org:1"
     (message,) = mail.outbox
     assert message.to == ["anna@example.org"]
-    assert message.from_email == "billing@operator.example"
+    # From: the issuer's brand (sender name) at its address (docs/reseller-modes.md "Brand").
+    assert parseaddr(message.from_email)[1] == "billing@operator.example"
     assert message.subject == delivery.subject and invoice.number in message.subject
     assert message.extra_headers["Message-ID"] == delivery.message_id
     assert message.attachments[0][0] == f"{invoice.number}.pdf"
@@ -124,8 +126,8 @@ def test_the_sender_falls_back_to_the_default(home, settings, django_capture_on_
     assert not invoice.issuer_snapshot.get("email")
     with django_capture_on_commit_callbacks(execute=True):
         invoice_send(invoice=invoice)
-    assert mail.outbox[0].from_email == "noreply@operator.example"
-    assert EmailDelivery.objects.get().from_email == "noreply@operator.example"
+    assert parseaddr(mail.outbox[0].from_email)[1] == "noreply@operator.example"
+    assert parseaddr(EmailDelivery.objects.get().from_email)[1] == "noreply@operator.example"
 
 
 def test_an_own_invoicing_partner_sends_from_its_own_address(
@@ -136,7 +138,7 @@ def test_an_own_invoicing_partner_sends_from_its_own_address(
     assert invoice.issuer_id == partner.pk
     with django_capture_on_commit_callbacks(execute=True):
         invoice_send(invoice=invoice)
-    assert mail.outbox[0].from_email == "rechnung@reseller.example"
+    assert parseaddr(mail.outbox[0].from_email)[1] == "rechnung@reseller.example"
     with partner_scope(partner.pk):
         assert EmailDelivery.objects.get().issuer_id == partner.pk
     other = PartnerFactory(mode=PartnerMode.OWN_INVOICING)
@@ -258,7 +260,7 @@ def test_a_reminder_step_is_sent_once_even_when_dunning_runs_twice(
         assert dunning_run(today=today).reminders == 0
     (message,) = mail.outbox
     assert message.to == ["anna@example.org"]
-    assert message.from_email == "billing@operator.example"
+    assert parseaddr(message.from_email)[1] == "billing@operator.example"
     assert overdue.number in message.subject and not message.attachments
     delivery = EmailDelivery.objects.get()
     assert delivery.kind == EmailKind.REMINDER and delivery.status == EmailStatus.SENT

@@ -101,7 +101,7 @@ def test_the_smtp_server_receives_the_invoice_and_its_pdf(
     assert envelope.rcpt_tos == ["anna@example.org"]
     message = _parsed(envelope)
     assert message["To"] == "anna@example.org"
-    assert message["From"] == "billing@operator.example"
+    assert message["From"].addresses[0].addr_spec == "billing@operator.example"
     assert invoice.number in message["Subject"]
     body = message.get_body(preferencelist=("plain",))
     assert body is not None and "Dear Anna Schmidt" in body.get_content()

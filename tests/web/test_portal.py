@@ -60,7 +60,7 @@ def test_home_names_the_issuer_and_shows_how_to_pay(billed):
     invoice = Invoice.objects.get(customer=mine)  # 30.00 + 19 % = 35.70
     page = _portal_client(mine).get(reverse("web:portal")).content.decode()
     assert "your provider: Nordnetz Breitband GmbH" in page
-    assert '<span class="brand-partner">Nordnetz Breitband GmbH</span>' in page
+    assert '<span class="brand-name">Nordnetz Breitband GmbH</span>' in page
     text = re.sub(r"<[^>]+>", " ", page)  # what the page shows
     assert not re.search(r"\bMain\b", text)  # the home partner's internal name
     assert "DE89 3704 0044 0532 0130 00" in page and "COBADEFF" in page
