@@ -46,4 +46,9 @@ app.conf.beat_schedule = {
         "task": "ispbill.dunning.tasks.daily_work_task",
         "schedule": crontab(hour=2, minute=0),
     },
+    # Due invoices charged to saved cards, after the day's invoices are issued.
+    "ispbill-autopay": {
+        "task": "ispbill.gateways.tasks.autopay_task",
+        "schedule": crontab(hour=3, minute=0),
+    },
 }

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
+from ispbill.gateways import cli as gateways_cli
 from ispbill.radius import cli as radius_cli
 from ispbill.sepa import cli as sepa_cli
 
@@ -461,6 +462,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     from ispbill.core.tenancy import system_scope
     from ispbill.dunning.daily import daily_work
+    from ispbill.gateways.services import autopay_run
 
     last: date | None = None
     print(
@@ -472,7 +474,11 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
         if today != last:
             with system_scope():
                 result = daily_work(today=today)
-            print(f"{today}: {result}")
+            autopaid = autopay_run(on=today)
+            print(
+                f"{today}: {result}; autopay {len(autopaid.paid)} paid, "
+                f"{len(autopaid.failed)} failed"
+            )
             last = today
             if args.once:
                 return 0
@@ -706,6 +712,7 @@ def build_parser() -> argparse.ArgumentParser:
     radius_cli.add_parser(sub)
     dataio_cli.add_parsers(sub)
     sepa_cli.add_parsers(sub)
+    gateways_cli.add_parsers(sub)
     return parser
 
 

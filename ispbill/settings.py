@@ -28,6 +28,17 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+
+# The address customers reach ispbill at: pay links in emails and the gateway's return URLs.
+PUBLIC_URL = env.str("PUBLIC_URL", default="http://localhost:8000")
+# Days a pay link in an invoice email or reminder stays valid.
+PAY_LINK_DAYS = env.int("PAY_LINK_DAYS", default=120)
+# Fernet keys (url-safe base64, 32 bytes) for gateway secrets at rest, newest first; empty:
+# one derived from SECRET_KEY. Rotation: put the new key first, run
+# `ispbill gateway-rekey`, then drop the old one (docs/payments.md).
+GATEWAY_ENCRYPTION_KEYS = env.list("GATEWAY_ENCRYPTION_KEYS", default=[])
+# The Stripe API's address; only tests point it elsewhere.
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="")
 DEBUG = env.bool("DEBUG", default=False)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -58,6 +69,7 @@ INSTALLED_APPS = [
     "ispbill.radius",
     "ispbill.dataio",
     "ispbill.sepa",
+    "ispbill.gateways",
     "ispbill.web",
     "ispbill.api",
 ]

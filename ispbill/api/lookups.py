@@ -22,6 +22,7 @@ from ispbill.commission.selectors import commission_statements_visible
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import current_customer_id, current_partner_ids, get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.gateways.models import PaymentSession
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
@@ -120,6 +121,7 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "payment_id": _scoped(Payment),
     "mandate_id": _scoped(Mandate),
     "collection_id": _scoped(Collection),
+    "session_id": _scoped(PaymentSession),
     "event_id": _scoped(AuditEvent),
     "run_id": _with(lambda _access: billing_runs_visible()),
     "statement_id": _with(lambda _access: commission_statements_visible()),

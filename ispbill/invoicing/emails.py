@@ -27,6 +27,7 @@ from ispbill.documents.pool import (
     worker_request,
 )
 from ispbill.documents.render import DocumentRenderLimitError, DocumentTemplateError
+from ispbill.invoicing.paylinks import pay_link_url
 
 __all__ = [
     "EMAIL_DEFAULTS",
@@ -67,7 +68,8 @@ anbei erhalten Sie Ihre Rechnung {{ invoice.number }} vom {{ invoice.issue_date 
 Bitte überweisen Sie {{ invoice.open_amount }} bis zum {{ invoice.due_date }}\
 {% if issuer.iban %} auf das Konto {{ issuer.iban }}{% endif %} mit dem Verwendungszweck \
 {{ invoice.number }}.
-{% else %}
+{% if invoice.pay_url %}Oder bezahlen Sie online: {{ invoice.pay_url }}
+{% endif %}{% else %}
 Der Betrag ist bereits beglichen; Sie müssen nichts tun.
 {% endif %}
 
@@ -83,7 +85,8 @@ for {{ invoice.total }}.
 {% if invoice.open_amount_raw != "0" %}
 Please pay {{ invoice.open_amount }} by {{ invoice.due_date }}\
 {% if issuer.iban %} to IBAN {{ issuer.iban }}{% endif %}, quoting {{ invoice.number }}.
-{% else %}
+{% if invoice.pay_url %}Or pay online: {{ invoice.pay_url }}
+{% endif %}{% else %}
 It is already paid; there is nothing for you to do.
 {% endif %}
 
@@ -101,7 +104,8 @@ die Rechnung {{ invoice.number }} vom {{ invoice.issue_date }} war am {{ invoice
 fällig; {{ invoice.open_amount }} sind noch offen.
 Bitte überweisen Sie den Betrag auf das Konto {{ issuer.iban or "-" }} mit dem \
 Verwendungszweck {{ invoice.number }}.
-
+{% if invoice.pay_url %}Oder bezahlen Sie online: {{ invoice.pay_url }}
+{% endif %}
 Mit freundlichen Grüßen
 {{ issuer.legal_name }}
 {% else %}
@@ -112,7 +116,8 @@ Dear {{ customer.name }},
 invoice {{ invoice.number }} of {{ invoice.issue_date }} was due on {{ invoice.due_date }};
 {{ invoice.open_amount }} is still open.
 Please transfer it to IBAN {{ issuer.iban or "-" }} quoting {{ invoice.number }}.
-
+{% if invoice.pay_url %}Or pay online: {{ invoice.pay_url }}
+{% endif %}
 {{ issuer.legal_name }}
 {% endif %}
 """,
@@ -207,8 +212,10 @@ def _invoice_context(
     open_minor: int,
     currency: str,
     language: str,
+    pay_url: str = "",
 ) -> dict[str, str]:
     return {
+        "pay_url": pay_url if open_minor > 0 else "",
         "number": number,
         "issue_date": date_format(issue_date.isoformat(), language),
         "due_date": date_format(due_date.isoformat(), language),
@@ -234,6 +241,7 @@ def invoice_email_context(invoice: Any, *, language: str | None = None) -> dict[
             open_minor=invoice.open_minor,
             currency=invoice.currency,
             language=lang,
+            pay_url=pay_link_url(invoice.pk) if getattr(invoice, "pk", None) else "",
         ),
     }
 
@@ -270,6 +278,7 @@ def reminder_email_context(
             open_minor=invoice.open_minor,
             currency=invoice.currency,
             language=lang,
+            pay_url=pay_link_url(invoice.pk) if getattr(invoice, "pk", None) else "",
         ),
     }
 
@@ -302,6 +311,7 @@ def email_sample_context(*, document_type: str, language: str) -> dict[str, Any]
             open_minor=11557,
             currency="EUR",
             language=language,
+            pay_url="https://billing.musternet.de/pay/eyJpIjoxMjN9/",
         ),
     }
 

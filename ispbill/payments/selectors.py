@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import Q, Sum
 
 from ispbill.core.money import Money
 from ispbill.customers.models import Customer
@@ -186,3 +187,9 @@ def customer_statement_document_data(statement: Statement) -> dict[str, Any]:
             "credit": money(sum(r.credit_minor for r in statement.rows)),
         },
     }
+
+
+# Invoices another collection path will collect, which card autopay must leave alone:
+# registered by the apps above (ispbill/sepa: an invoice that carries a direct debit
+# pre-notification is collected from the account, never also charged to a card).
+COLLECTED_OTHERWISE: list[Callable[[], Q]] = []

@@ -12,6 +12,7 @@ class SepaConfig(AppConfig):
         from ispbill.dunning import services as dunning
         from ispbill.invoicing import documents
         from ispbill.invoicing.signals import invoices_issued
+        from ispbill.payments.selectors import COLLECTED_OTHERWISE
         from ispbill.sepa import checks, notices
 
         invoices_issued.connect(notices.on_invoices_issued, dispatch_uid="sepa.notices")
@@ -19,4 +20,6 @@ class SepaConfig(AppConfig):
             documents.DOCUMENT_DATA_HOOKS.append(notices.debit_notice_document_data)
         if notices.being_collected not in dunning.DUNNING_EXCLUSIONS:
             dunning.DUNNING_EXCLUSIONS.append(notices.being_collected)
+        if notices.pre_notified not in COLLECTED_OTHERWISE:
+            COLLECTED_OTHERWISE.append(notices.pre_notified)
         assert checks  # registers the SEPA invariants of ``ispbill check``

@@ -101,3 +101,9 @@ def being_collected() -> Q:
     money is on its way, so dunning leaves them alone until the batch is marked collected
     or the debit comes back."""
     return Q(sepa_debit__debit__status="pending", sepa_debit__debit__collection__status="submitted")
+
+
+def pre_notified() -> Q:
+    """Invoices that carry a direct debit pre-notification: collected from the account, so
+    card autopay leaves them alone (registered in ``payments.selectors.COLLECTED_OTHERWISE``)."""
+    return Q(debit_notice__isnull=False)

@@ -9,6 +9,7 @@ from ispbill.web import (
     views_data,
     views_dunning,
     views_finance,
+    views_gateways,
     views_partners,
     views_plan_changes,
     views_portal,
@@ -232,6 +233,22 @@ urlpatterns = [
     path("portal/profile/", views_portal.portal_profile, name="portal_profile"),
     path("portal/invoices/<int:invoice_id>/", views_portal.portal_invoice, name="portal_invoice"),
     path("portal/direct-debit/", views_sepa.portal_direct_debit, name="portal_direct_debit"),
+    path("portal/autopay/", views_gateways.portal_autopay, name="portal_autopay"),
+    path("portal/invoices/<int:invoice_id>/pay/", views_gateways.portal_pay, name="portal_pay"),
+    path("settings/card-payments/", views_gateways.gateway_settings_view, name="gateway_settings"),
+    # Public: a pay link's signed token is the credential; the webhook is signed by Stripe.
+    path("pay/<str:token>/", views_gateways.pay_page, name="pay"),
+    path("pay/<str:token>/done/", views_gateways.pay_done, name="pay_done"),
+    path(
+        "pay/<str:token>/receipt/<int:payment_id>/",
+        views_gateways.pay_receipt,
+        name="pay_receipt",
+    ),
+    path(
+        "gateways/stripe/<int:issuer_id>/webhook/",
+        views_gateways.stripe_webhook,
+        name="stripe_webhook",
+    ),
     path(
         "portal/direct-debit/<int:mandate_id>/revoke/",
         views_sepa.portal_mandate_revoke,

@@ -22,6 +22,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_create, customer_update
+from ispbill.gateways.models import Autopay, AutopayAttempt
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner
 from ispbill.payments.documents import customer_statement_pdf as statement_pdf
@@ -136,6 +137,10 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         and (access.is_operator or customer.partner_id == access.partner_id),
     }
     context["mandates"] = customer_mandates(customer)
+    context["autopay"] = Autopay.objects.filter(customer=customer).first()
+    context["autopay_attempts"] = AutopayAttempt.objects.filter(customer=customer).select_related(
+        "invoice"
+    )[:10]
     if finance:
         context["balance"] = customer_balance(customer)
         context["invoices"] = Invoice.objects.filter(customer=customer)[:12]

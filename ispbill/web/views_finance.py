@@ -38,6 +38,7 @@ from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
@@ -461,9 +462,11 @@ def payment_new(request: HttpRequest) -> HttpResponse:
 def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
     payment = get_scoped_or_404(Payment, pk=payment_id, for_write=True)
     form = RefundForm(request.POST or None, currency=payment.currency)
+    # A card payment taken by the gateway is refunded to the card through the gateway.
+    gateway = payment_through_gateway(payment)
     if request.method == "POST" and form.is_valid():
         try:
-            payment_refund(
+            (payment_gateway_refund if gateway else payment_refund)(
                 payment=payment,
                 amount=Money.parse(str(form.cleaned_data["amount"]), payment.currency),
                 on=form.cleaned_data["date"],
@@ -475,7 +478,7 @@ def payment_refund_view(request: HttpRequest, payment_id: int) -> HttpResponse:
         else:
             messages.success(request, "Refund recorded.")
             return redirect("web:customer", customer_id=payment.customer_id)
-    context = {"form": form, "payment": payment}
+    context = {"form": form, "payment": payment, "gateway": gateway}
     return page(request, "web/payments/refund.html", context, "payments")
 
 

@@ -19,6 +19,7 @@ from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
 from ispbill.customers.services import customer_update
 from ispbill.documents.epc_qr import EpcQrError, epc_qr_payload, epc_qr_svg
+from ispbill.gateways.services import gateway_settings_for
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.partners.models import Partner
@@ -157,6 +158,7 @@ def portal_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
             reference=invoice.number,
             direct_debit=_direct_debit(me),
         ),
+        "card": gateway_settings_for(invoice.issuer_id) is not None,
     }
     return page(request, "web/portal/invoice.html", context, "portal_invoices")
 
@@ -169,6 +171,7 @@ def portal_invoices(request: HttpRequest) -> HttpResponse:
         "page": paginate(request, Invoice.objects.filter(customer=me)),
         "payments": Payment.objects.filter(customer=me)[:20],
         "credit_notes": CreditNote.objects.filter(customer=me)[:20],
+        "card": gateway_settings_for(_issuer_of(me).pk) is not None,
     }
     return page(request, "web/portal/invoices.html", context, "portal_invoices")
 

@@ -234,6 +234,42 @@ def build_canary_world() -> CanaryWorld:
         commission_statement_build(
             partner=canaries[PartnerMode.PERCENTAGE], month=RUN_DATE, actor="demo"
         )
+        # Card payments: the own-invoicing canary's Stripe account (its secrets must show
+        # nowhere, not even to the operator: only their last four characters), a saved card
+        # and a failed autopay of each canary customer of it.
+        from ispbill.gateways.models import AttemptStatus, Autopay, AutopayAttempt
+        from ispbill.gateways.services import gateway_settings_save
+
+        gateway_settings_save(
+            partner=own,
+            enabled=True,
+            publishable_key=f"pk_test_{CANARY}",
+            secret_key=f"sk_test_{CANARY}SECRET0000",
+            webhook_secret=f"whsec_{CANARY}SECRET0000",
+            actor="demo",
+        )
+        for customer in Customer.objects.filter(partner=own).order_by("pk"):
+            Autopay.objects.create(
+                partner=own,
+                issuer=own,
+                customer=customer,
+                enabled=True,
+                provider_customer_id=f"cus_{CANARY}",
+                payment_method_id=f"pm_{CANARY}",
+                card_brand=CANARY[:30],
+                card_last4="4242",
+            )
+            for inv in Invoice.objects.filter(customer=customer).order_by("pk")[:1]:
+                AutopayAttempt.objects.create(
+                    partner=own,
+                    customer=customer,
+                    invoice=inv,
+                    date=RUN_DATE,
+                    amount_minor=inv.total_minor,
+                    currency=inv.currency,
+                    status=AttemptStatus.FAILED,
+                    error=f"{CANARY.upper()} card declined",
+                )
 
     viewers: dict[str, User] = {}
     demo_partners = {

@@ -17,6 +17,11 @@ PUBLIC_ROUTES = frozenset(
         "password_reset_confirm",
         "password_reset_complete",
         "health",
+        # A pay link's signed token is its credential; Stripe signs its webhooks.
+        "web:pay",
+        "web:pay_done",
+        "web:pay_receipt",
+        "web:stripe_webhook",
         "api:openapi-json",
         "api:openapi-view",
         "api:api-root",  # django-ninja's root: 404 for everyone

@@ -59,6 +59,7 @@ KWARG_MODELS: dict[str, str] = {
     "line_id": "dataio.unmatchedbankline",
     "mandate_id": "sepa.mandate",
     "collection_id": "sepa.collection",
+    "session_id": "gateways.paymentsession",
 }
 # (route name, keyword) for routes that name their object ``pk`` or ``id``.
 ROUTE_KWARG_MODELS: dict[tuple[str, str], str] = {}
@@ -111,6 +112,12 @@ BUILDERS: dict[str, Callable[[World, str], models.Model]] = {
         world.object("sepa.creditorsettings", "A")
         if owner == "A2"
         else build_generic(world, apps.get_model("sepa.creditorsettings"), owner)
+    ),
+    # One gateway settings row per issuer: A and A2 share partner A's.
+    "gateways.gatewaysettings": lambda world, owner: (
+        world.object("gateways.gatewaysettings", "A")
+        if owner == "A2"
+        else build_generic(world, apps.get_model("gateways.gatewaysettings"), owner)
     ),
     "invoicing.issuerasset": lambda world, owner: apps.get_model(
         "invoicing.issuerasset"
