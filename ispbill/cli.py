@@ -542,6 +542,40 @@ def cmd_customer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_partner_tariffs(args: argparse.Namespace) -> int:
+    """A reseller's price list; with ``--make-all-available`` every active operator tariff
+    becomes available to it first (docs/reseller-modes.md, "Selling and prices")."""
+    from ispbill.catalog.selectors import partner_pays_wholesale, partner_price_list
+    from ispbill.catalog.services import partner_tariffs_make_all_available
+    from ispbill.core.errors import DomainError
+    from ispbill.core.tenancy import system_scope
+    from ispbill.partners.models import Partner
+
+    with system_scope():
+        partner = Partner.objects.filter(pk=args.partner).first()
+        if partner is None or partner.is_home:
+            print(f"error: partner {args.partner} is not a reseller", file=sys.stderr)
+            return 2
+        if args.make_all_available:
+            try:
+                added = partner_tariffs_make_all_available(partner=partner, actor="cli")
+            except DomainError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 2
+            print(f"{added} tariffs made available to {partner.name}.")
+        currency = Partner.objects.values_list("currency", flat=True).get(is_home=True)
+        billed = "billed at these prices" if partner_pays_wholesale(partner) else "retail"
+        print(f"{partner.name} ({partner.get_mode_display()}; {billed}):")
+        for r in partner_price_list(partner=partner):
+            source = "partner price" if r.partner_price_minor is not None else "discount"
+            print(
+                f"  {'yes' if r.available else 'no ':<3} {r.tariff.name:<32} "
+                f"retail {_money(r.tariff.price_minor, currency):>12}  "
+                f"price {_money(r.price_minor, currency):>12} ({source})"
+            )
+    return 0
+
+
 def cmd_render_pdfs(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.invoicing.pdfs import PdfRenderStats, documents_pdf_render_pending
@@ -663,6 +697,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", type=_date)
     p.add_argument("--to", dest="end", type=_date)
     p.set_defaults(func=cmd_customer)
+
+    p = sub.add_parser(
+        "partner-tariffs", help="a reseller's tariffs: availability and partner prices"
+    )
+    p.add_argument("--partner", type=int, required=True, help="the reseller's id")
+    p.add_argument(
+        "--make-all-available",
+        action="store_true",
+        help="make every active operator tariff available to it first",
+    )
+    p.set_defaults(func=cmd_partner_tariffs)
 
     p = sub.add_parser("serve", help="serve the web UI and API")
     p.add_argument("--host", default="127.0.0.1")
