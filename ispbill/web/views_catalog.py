@@ -19,6 +19,7 @@ from ispbill.catalog.services import (
 )
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.partners.brand import issuer_brand
 from ispbill.partners.models import Partner
 from ispbill.web.forms.catalog import TariffForm, TaxRateEditForm, TaxRateForm
 from ispbill.web.forms.fields import REFUSED, bp, errors_to_form, percent
@@ -70,6 +71,8 @@ def tariffs(request: HttpRequest) -> HttpResponse:
         "currency": _catalog_owner(request).currency,
         "wholesale": wholesale,
         "operator": home_partner() if partner is not None else None,
+        # What a reseller sees of the operator: its brand's name, not its internal one.
+        "operator_name": issuer_brand(home_partner()).name if partner is not None else "",
         "n_resellers": (Partner.objects.filter(is_home=False).count() if access.is_operator else 0),
     }
     return page(request, "web/catalog/tariffs.html", context, "catalog")

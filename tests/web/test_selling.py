@@ -203,6 +203,16 @@ def test_a_percentage_partner_sees_retail_prices(world):  # type: ignore[no-unty
     assert "39.90" in text
     assert "Your price" not in text
     assert "11.11" not in text and "87.00" not in text
+    # The owner of the operator's tariffs is named as the operator presents itself (its
+    # brand), never by its internal name.
+    home = world["home"]
+    Partner.objects.filter(pk=home.pk).update(name="Internal-Home", brand_name="Stadtnetz GmbH")
+    text = (
+        client_for(Role.PARTNER_ADMIN, world["citynet"])
+        .get(reverse("web:tariffs"))
+        .content.decode()
+    )
+    assert "Stadtnetz GmbH" in text and "Internal-Home" not in text
 
 
 def test_nothing_to_sell_shows_a_hint(world):  # type: ignore[no-untyped-def]
