@@ -374,12 +374,27 @@ def cmd_statements(args: argparse.Namespace) -> int:
     from ispbill.commission.statements import (
         commission_statement_build,
         commission_statement_csv,
+        commission_statements_build_closed,
         statement_partners,
     )
     from ispbill.core.tenancy import system_scope
 
-    today = date.today()  # noqa: DTZ011 - the operator's calendar day
-    month = args.month or date(today.year, today.month, 1)
+    if args.month is None:
+        # Every closed month not built yet, for every partner (the daily work does the same).
+        with system_scope():
+            result = commission_statements_build_closed(actor="cli")
+            for st in [*result.built, *result.updated]:
+                print(
+                    f"  {st.partner.name:<30} {st.period_start:%Y-%m} {st.status:<9} "
+                    f"{st.lines.count():>5} lines {_money(st.total_minor, st.currency):>16}"
+                )
+                if args.csv:
+                    print(commission_statement_csv(st), end="")
+            for failure in result.failures:
+                print(f"  failed: {failure}")
+            print(result.message())
+        return 1 if result.failures else 0
+    month = args.month
     with system_scope():
         partners = statement_partners(month=month)
         if not partners:
@@ -527,6 +542,40 @@ def cmd_customer(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_partner_tariffs(args: argparse.Namespace) -> int:
+    """A reseller's price list; with ``--make-all-available`` every active operator tariff
+    becomes available to it first (docs/reseller-modes.md, "Selling and prices")."""
+    from ispbill.catalog.selectors import partner_pays_wholesale, partner_price_list
+    from ispbill.catalog.services import partner_tariffs_make_all_available
+    from ispbill.core.errors import DomainError
+    from ispbill.core.tenancy import system_scope
+    from ispbill.partners.models import Partner
+
+    with system_scope():
+        partner = Partner.objects.filter(pk=args.partner).first()
+        if partner is None or partner.is_home:
+            print(f"error: partner {args.partner} is not a reseller", file=sys.stderr)
+            return 2
+        if args.make_all_available:
+            try:
+                added = partner_tariffs_make_all_available(partner=partner, actor="cli")
+            except DomainError as exc:
+                print(f"error: {exc.message}", file=sys.stderr)
+                return 2
+            print(f"{added} tariffs made available to {partner.name}.")
+        currency = Partner.objects.values_list("currency", flat=True).get(is_home=True)
+        billed = "billed at these prices" if partner_pays_wholesale(partner) else "retail"
+        print(f"{partner.name} ({partner.get_mode_display()}; {billed}):")
+        for r in partner_price_list(partner=partner):
+            source = "partner price" if r.partner_price_minor is not None else "discount"
+            print(
+                f"  {'yes' if r.available else 'no ':<3} {r.tariff.name:<32} "
+                f"retail {_money(r.tariff.price_minor, currency):>12}  "
+                f"price {_money(r.price_minor, currency):>12} ({source})"
+            )
+    return 0
+
+
 def cmd_render_pdfs(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.invoicing.pdfs import PdfRenderStats, documents_pdf_render_pending
@@ -618,8 +667,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="the failures' tracebacks")
     p.set_defaults(func=cmd_billing_run)
 
-    p = sub.add_parser("statements", help="build the month's commission statements")
-    p.add_argument("--month", type=_month, help="YYYY-MM (default: this month)")
+    p = sub.add_parser(
+        "statements",
+        help="build the commission statements of every closed month not built yet",
+    )
+    p.add_argument(
+        "--month", type=_month, help="YYYY-MM: build (or add new lines to) this month only"
+    )
     p.add_argument("--csv", action="store_true", help="print each statement's lines as CSV")
     p.set_defaults(func=cmd_statements)
 
@@ -643,6 +697,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--from", dest="start", type=_date)
     p.add_argument("--to", dest="end", type=_date)
     p.set_defaults(func=cmd_customer)
+
+    p = sub.add_parser(
+        "partner-tariffs", help="a reseller's tariffs: availability and partner prices"
+    )
+    p.add_argument("--partner", type=int, required=True, help="the reseller's id")
+    p.add_argument(
+        "--make-all-available",
+        action="store_true",
+        help="make every active operator tariff available to it first",
+    )
+    p.set_defaults(func=cmd_partner_tariffs)
 
     p = sub.add_parser("serve", help="serve the web UI and API")
     p.add_argument("--host", default="127.0.0.1")

@@ -322,6 +322,7 @@ def _history(start: date) -> int:
         commission_statement_approve,
         commission_statement_build,
         commission_statement_pay,
+        commission_statements_build_closed,
     )
     from ispbill.core.money import Money
     from ispbill.invoicing.models import Invoice
@@ -389,4 +390,6 @@ def _history(start: date) -> int:
                 reference=f"CN-PAYOUT-{month:%Y%m}",
                 actor="demo",
             )
+    # Every later closed month up to today, as the daily work builds them (drafts to review).
+    commission_statements_build_closed(actor="demo")
     return issued

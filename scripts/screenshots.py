@@ -183,6 +183,10 @@ def take_all(browser: Any, site: str, folder: Path) -> list[Path]:
     shots.append(shoot(page, "operator-dashboard"))
     page.goto(f"{site}/partners/")
     shots.append(shoot(page, "partners"))
+    page.get_by_role("link", name="WISP Verbund").first.click()
+    page.get_by_role("link", name="Tariffs and prices").click()
+    shots.append(shoot(page, "partner-tariffs"))
+    page.goto(f"{site}/partners/")
     page.goto(f"{site}/billing/")
     page.get_by_label("Bill up to").fill(BILL_UP_TO)
     page.get_by_role("button", name="Preview run").click()
@@ -204,6 +208,12 @@ def take_all(browser: Any, site: str, folder: Path) -> list[Path]:
     print("Own-invoicing partner (alpenfunk):")
     page = sign_in(browser, site, "alpenfunk")
     shots.append(shoot(page, "partner-panel"))
+    page.context.close()
+
+    print("Aggregated partner (wispverbund):")
+    page = sign_in(browser, site, "wispverbund")
+    page.goto(f"{site}/catalog/tariffs/")
+    shots.append(shoot(page, "partner-prices"))
     page.context.close()
 
     print("Customer portal (customer):")

@@ -105,6 +105,28 @@ def test_statements_for_a_month_with_csv(world, capsys):
     assert CommissionStatement.objects.get().total_minor == 300
 
 
+def test_statements_without_month_builds_every_closed_month_once(world, capsys):
+    _alice, bob = world
+    main(["bill", "--date", "2026-03-01"])
+    payment_record(
+        customer=bob, amount=Money.parse("35.70", "EUR"), on=date(2026, 3, 5), reference="B1"
+    )
+    capsys.readouterr()
+    with time_machine.travel(date(2026, 5, 10)):
+        assert main(["statements"]) == 0
+        out = capsys.readouterr().out
+        # March (3.00) and April (nothing earned); May is not over.
+        assert "2026-03" in out and "3.00 EUR" in out and "2026-04" in out
+        assert "2 statement(s) built." in out
+        assert main(["statements"]) == 0
+        assert "nothing new" in capsys.readouterr().out
+    months = CommissionStatement.objects.order_by("period_start")
+    assert [(st.period_start, st.total_minor) for st in months] == [
+        (date(2026, 3, 1), 300),
+        (date(2026, 4, 1), 0),
+    ]
+
+
 def test_scheduler_once_does_the_days_work(world, capsys):
     with time_machine.travel(date(2026, 3, 1)):
         assert main(["scheduler", "--once"]) == 0

@@ -22,7 +22,14 @@ from ispbill.api.schemas import (
     page,
 )
 from ispbill.catalog.models import PartnerPrice, Tariff
-from ispbill.catalog.services import partner_price_set
+from ispbill.catalog.selectors import partner_pays_wholesale
+from ispbill.catalog.selectors import partner_price_list as catalog_partner_price_list
+from ispbill.catalog.services import (
+    PriceListEntry,
+    partner_price_list_save,
+    partner_price_set,
+    partner_tariffs_make_all_available,
+)
 from ispbill.core.errors import DomainValidationError, NotAllowed
 from ispbill.partners.models import Partner
 
@@ -127,3 +134,122 @@ def partner_price_update_view(
         actor=actor(request),
     )
     return _out(price)
+
+
+# -- a reseller's price list: availability and price of every operator tariff ---------------
+
+
+class PriceListItemOut(Schema):
+    tariff_id: int
+    tariff_name: str
+    period_months: int
+    is_active: bool
+    available: bool = Field(..., description="The partner may sell this tariff")
+    retail: MoneyOut
+    partner_price: MoneyOut | None = Field(
+        ..., description="The partner's own price; null: its discount off retail applies"
+    )
+    price: MoneyOut = Field(
+        ..., description="What the operator bills the partner: partner price, else discount"
+    )
+    source: Literal["partner_price", "discount"]
+
+
+class PriceListOut(Schema):
+    partner_id: int
+    wholesale: bool = Field(
+        ...,
+        description="The operator bills this partner at these prices (aggregated mode, "
+        "or own invoicing with wholesale charges)",
+    )
+    discount_bp: int
+    items: list[PriceListItemOut]
+
+
+class PriceListItemIn(Schema):
+    tariff_id: Id
+    available: bool
+    price: AmountText | None = Field(
+        None, description="Net, in the operator's currency; null removes the partner price"
+    )
+
+
+class PriceListIn(Schema):
+    items: list[PriceListItemIn] = Field(
+        ..., max_length=1000, description="Tariffs not named keep what they have"
+    )
+
+
+class MadeAvailableOut(Schema):
+    made_available: int
+
+
+def _price_list_out(partner: Partner, *, available_only: bool) -> dict[str, Any]:
+    if partner.is_home:
+        raise DomainValidationError.for_fields(
+            {"partner_id": "The operator has no partner price list; choose a reseller."}
+        )
+    currency = Partner.objects.values_list("currency", flat=True).get(is_home=True)
+    rows = catalog_partner_price_list(partner=partner, available_only=available_only)
+    return {
+        "partner_id": partner.pk,
+        "wholesale": partner_pays_wholesale(partner),
+        "discount_bp": partner.discount_bp,
+        "items": [
+            {
+                "tariff_id": r.tariff.pk,
+                "tariff_name": r.tariff.name,
+                "period_months": r.tariff.period_months,
+                "is_active": r.tariff.is_active,
+                "available": r.available,
+                "retail": money_out(r.tariff.price_minor, currency),
+                "partner_price": money_out(r.partner_price_minor, currency),
+                "price": money_out(r.price_minor, currency),
+                "source": r.source,
+            }
+            for r in rows
+        ],
+    }
+
+
+@router.get("/partners/{partner_id}/prices", response={200: PriceListOut, **ERROR_RESPONSES})
+@guard("catalog.read")
+def partner_prices_read(request: HttpRequest, partner_id: int) -> Any:
+    """A reseller's price list. The operator sees every operator tariff; a partner (its
+    own id only) sees the tariffs it may sell and its own price for each."""
+    partner = resolved(request, "partner_id")
+    return _price_list_out(partner, available_only=not access(request).is_operator)
+
+
+@router.put("/partners/{partner_id}/prices", response={200: PriceListOut, **ERROR_RESPONSES})
+@guard("partners.manage")
+def partner_prices_write(request: HttpRequest, partner_id: int, payload: PriceListIn) -> Any:
+    """Set availability and partner prices of the named operator tariffs, all or nothing."""
+    partner = resolved(request, "partner_id")
+    currency = Partner.objects.values_list("currency", flat=True).get(is_home=True)
+    entries = [
+        PriceListEntry(
+            tariff_id=item.tariff_id,
+            available=item.available,
+            price_minor=(
+                None
+                if item.price is None
+                else amount_minor(item.price, currency, field=f"price_{item.tariff_id}")
+            ),
+        )
+        for item in payload.items
+    ]
+    partner_price_list_save(partner=partner, entries=entries, actor=actor(request))
+    return _price_list_out(partner, available_only=False)
+
+
+@router.post(
+    "/partners/{partner_id}/tariffs/make-all-available",
+    response={200: MadeAvailableOut, **ERROR_RESPONSES},
+)
+@guard("partners.manage")
+def partner_tariffs_make_all_available_view(request: HttpRequest, partner_id: int) -> Any:
+    """Make every active operator tariff available to the reseller."""
+    partner = resolved(request, "partner_id")
+    added = partner_tariffs_make_all_available(partner=partner, actor=actor(request))
+    return {"made_available": added}

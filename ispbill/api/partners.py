@@ -73,6 +73,9 @@ class PartnerSettings(Schema):
     invoice_number_pattern: NumberPattern | None = None
     credit_note_number_pattern: NumberPattern | None = None
     receipt_number_pattern: NumberPattern | None = None
+    self_billing_number_pattern: NumberPattern | None = Field(
+        None, description="Commission statements (self-billing credit notes); operator only"
+    )
     commission_bp: PercentBp | None = None
     commission_base: Literal["paid", "invoiced"] | None = None
     commission_statement_day: int | None = Field(None, ge=1, le=28)
@@ -167,6 +170,7 @@ class PartnerOut(Schema):
     invoice_number_pattern: str
     credit_note_number_pattern: str
     receipt_number_pattern: str
+    self_billing_number_pattern: str
     commission_bp: int
     commission_base: str
     commission_statement_day: int

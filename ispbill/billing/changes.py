@@ -18,6 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from ispbill.billing.models import Charge
+from ispbill.catalog.services import partner_tariffs_default_apply
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainError
 from ispbill.customers.models import Customer
@@ -74,6 +75,8 @@ def partner_create(*, mode: str, actor: Any = None, **fields: Any) -> Partner:
         actor=actor,
         changes={"name": partner.name, "mode": mode},
     )
+    # Something to sell from the first day (docs/reseller-modes.md, "Selling").
+    partner_tariffs_default_apply(partner=partner, actor=actor)
     return partner
 
 

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ispbill.catalog.pricing import wholesale_price_minor
 from ispbill.core.errors import DomainError
-from ispbill.core.money import BP_INT, div_round
 from ispbill.core.periods import Cycle
 from ispbill.customers.models import Customer, CustomerRow
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
+
+__all__ = [
+    "BillingContext",
+    "BillingSetupError",
+    "billing_context",
+    "wholesale_cycle",
+    "wholesale_price_minor",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,15 +76,6 @@ def billing_context(
             else issuer.payment_due_days
         ),
     )
-
-
-def wholesale_price_minor(
-    *, retail_minor: int, partner_price_minor: int | None, discount_bp: int
-) -> int:
-    """A partner's price: its PartnerPrice, else its discount off the retail price."""
-    if partner_price_minor is not None:
-        return partner_price_minor
-    return div_round(retail_minor * (BP_INT - discount_bp), BP_INT)
 
 
 def wholesale_cycle(partner: Partner) -> Cycle:

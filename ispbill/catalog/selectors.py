@@ -5,13 +5,15 @@ customer import all ask here, so the rule is written once."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.db.models import Q, QuerySet
 
-from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+from ispbill.catalog.pricing import wholesale_price_minor
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
-from ispbill.partners.models import Partner
+from ispbill.partners.models import Partner, PartnerMode
 
 
 def tariffs_offered(*, partner_ids: Iterable[int]) -> QuerySet[Tariff]:
@@ -42,3 +44,75 @@ def tax_rate_for_customer(*, customer: Customer, tax_rate_id: int) -> TaxRate | 
     """One of the tax rates of the issuer that bills ``customer``."""
     issuer = account_issuer(customer)
     return TaxRate._base_manager.filter(pk=tax_rate_id, partner=issuer).first()
+
+
+def partner_pays_wholesale(partner: Partner) -> bool:
+    """Whether the operator bills this reseller for its customers' services at its partner
+    prices: aggregated partners, and own-invoicing partners with wholesale charges. A
+    percentage partner's customers pay the retail price; the partner earns commission."""
+    return partner.mode == PartnerMode.AGGREGATED or (
+        partner.mode == PartnerMode.OWN_INVOICING and partner.wholesale_charges
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerTariffPrice:
+    """One operator tariff as one reseller sees it: may it sell it, and at what price the
+    operator bills it (``price_minor``: the partner price, else the discount off retail)."""
+
+    tariff: Tariff
+    available: bool
+    partner_price_minor: int | None  # the partner's own price, None where the discount applies
+    price_minor: int
+
+    @property
+    def source(self) -> str:
+        """Where ``price_minor`` comes from: "partner_price" or "discount"."""
+        return "partner_price" if self.partner_price_minor is not None else "discount"
+
+
+def partner_prices_minor(*, partner: Partner) -> dict[int, int]:
+    """Tariff id -> this reseller's partner price (only the tariffs that have one). Through
+    the scoped manager: a reseller's request reads its own prices only."""
+    return dict(
+        PartnerPrice.objects.filter(partner_id=partner.pk).values_list("tariff_id", "price_minor")
+    )
+
+
+def partner_price_list(
+    *, partner: Partner, available_only: bool = False, active_only: bool = False
+) -> list[PartnerTariffPrice]:
+    """Every operator tariff with this reseller's availability and price: the operator's
+    "Tariffs and prices" screen of a partner, the partner's own price list and the API.
+
+    The operator's tariffs lie outside a reseller's scope, hence the base manager with an
+    explicit filter; partner prices are read through the scoped manager."""
+    tariffs = Tariff._base_manager.filter(partner__is_home=True).select_related(
+        "tax_rate", "partner"
+    )
+    if active_only:
+        tariffs = tariffs.filter(is_active=True)
+    available = set(
+        Tariff._base_manager.filter(partner__is_home=True, available_to=partner.pk).values_list(
+            "pk", flat=True
+        )
+    )
+    prices = partner_prices_minor(partner=partner)
+    rows = []
+    for t in tariffs.order_by("name", "pk"):
+        if available_only and t.pk not in available:
+            continue
+        own = prices.get(t.pk)
+        rows.append(
+            PartnerTariffPrice(
+                tariff=t,
+                available=t.pk in available,
+                partner_price_minor=own,
+                price_minor=wholesale_price_minor(
+                    retail_minor=t.price_minor,
+                    partner_price_minor=own,
+                    discount_bp=partner.discount_bp,
+                ),
+            )
+        )
+    return rows

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import transaction
@@ -10,11 +11,12 @@ from django.db.models import Max
 from django.forms.models import model_to_dict
 
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
+from ispbill.catalog.selectors import partner_prices_minor
 from ispbill.catalog.signals import tariff_access_changed
 from ispbill.core.audit import audit_record, model_diff
-from ispbill.core.errors import DomainValidationError
+from ispbill.core.errors import DomainError, DomainValidationError
 from ispbill.core.money import AmountRangeError, amount_max, line_check
-from ispbill.partners.models import Partner
+from ispbill.partners.models import Partner, PartnerMode
 
 TARIFF_FIELDS = (
     "name",
@@ -204,3 +206,165 @@ def partner_price_set(
             changes={"tariff": tariff.pk, "price_minor": {"before": before, "after": price_minor}},
         )
     return price
+
+
+# -- selling: which operator tariffs a reseller may sell, and at what price ----------------
+
+
+@dataclass(frozen=True, slots=True)
+class PriceListEntry:
+    """One line of a reseller's price list as the operator saves it. ``price_minor`` None
+    removes the partner price: the partner's discount off retail applies again."""
+
+    tariff_id: int
+    available: bool
+    price_minor: int | None
+
+
+def _reseller(partner: Partner) -> None:
+    if partner.is_home:
+        raise DomainValidationError.for_fields(
+            {"partner_id": "The operator sells every tariff of its own; choose a reseller."},
+            code="not_a_reseller",
+        )
+
+
+def _operator_tariffs(ids: Iterable[int]) -> dict[int, Tariff]:
+    """The operator's tariffs among ``ids`` (base manager: they lie outside a reseller's
+    scope, and only the operator's are shared)."""
+    return Tariff._base_manager.filter(pk__in=list(ids), partner__is_home=True).in_bulk()
+
+
+def _available_add(*, partner: Partner, tariff_ids: Iterable[int]) -> list[int]:
+    """Make these tariffs available to ``partner``; returns the ids that were not yet."""
+    through = Tariff.available_to.through
+    have = set(
+        through.objects.filter(partner_id=partner.pk, tariff_id__in=list(tariff_ids)).values_list(
+            "tariff_id", flat=True
+        )
+    )
+    new = sorted(set(tariff_ids) - have)
+    through.objects.bulk_create(
+        [through(tariff_id=t, partner_id=partner.pk) for t in new], ignore_conflicts=True
+    )
+    return new
+
+
+def _available_remove(*, partner: Partner, tariff_ids: Iterable[int]) -> list[int]:
+    through = Tariff.available_to.through
+    rows = through.objects.filter(partner_id=partner.pk, tariff_id__in=list(tariff_ids))
+    gone = sorted(rows.values_list("tariff_id", flat=True))
+    rows.delete()
+    return gone
+
+
+@transaction.atomic
+def partner_price_clear(*, partner: Partner, tariff: Tariff, actor: Any = None) -> bool:
+    """Remove a reseller's partner price of a tariff (its discount applies again); False
+    when it had none."""
+    price = PartnerPrice.objects.filter(partner=partner, tariff=tariff).first()
+    if price is None:
+        return False
+    audit_record(
+        action="partner_price.cleared",
+        obj=price,
+        actor=actor,
+        partner_id=partner.pk,
+        changes={"tariff": tariff.pk, "price_minor": {"before": price.price_minor, "after": None}},
+    )
+    price.delete()
+    return True
+
+
+@transaction.atomic
+def partner_price_list_save(
+    *, partner: Partner, entries: Iterable[PriceListEntry], actor: Any = None
+) -> dict[str, int]:
+    """Save lines of a reseller's price list: availability and partner price per operator
+    tariff, all or nothing. Tariffs not named keep what they have. Returns how many tariffs
+    became available, unavailable, and how many prices changed."""
+    _reseller(partner)
+    entries = list(entries)
+    tariffs = _operator_tariffs(e.tariff_id for e in entries)
+    errors = {
+        f"tariff_{e.tariff_id}": f"Tariff {e.tariff_id} is not one of the operator's tariffs."
+        for e in entries
+        if e.tariff_id not in tariffs
+    }
+    for e in entries:
+        if e.price_minor is not None and e.price_minor < 0:
+            errors[f"price_{e.tariff_id}"] = "A price cannot be negative."
+    if len({e.tariff_id for e in entries}) != len(entries):
+        errors["entries"] = "Each tariff may appear only once."
+    if errors:
+        raise DomainValidationError.for_fields(errors)
+    added = _available_add(
+        partner=partner, tariff_ids=[e.tariff_id for e in entries if e.available]
+    )
+    removed = _available_remove(
+        partner=partner, tariff_ids=[e.tariff_id for e in entries if not e.available]
+    )
+    prices = partner_prices_minor(partner=partner)
+    changed = 0
+    for e in entries:
+        tariff = tariffs[e.tariff_id]
+        if e.price_minor is None:
+            changed += partner_price_clear(partner=partner, tariff=tariff, actor=actor)
+        elif prices.get(e.tariff_id) != e.price_minor:
+            try:
+                partner_price_set(
+                    partner=partner, tariff=tariff, price_minor=e.price_minor, actor=actor
+                )
+            except DomainError as exc:
+                raise DomainValidationError.for_fields(
+                    {f"price_{e.tariff_id}": f"{tariff.name}: {exc.message}"}, code=exc.code
+                ) from exc
+            changed += 1
+    if added or removed:
+        audit_record(
+            action="partner.tariffs_available",
+            obj=partner,
+            actor=actor,
+            partner_id=partner.pk,
+            changes={"added": added, "removed": removed},
+        )
+    return {"made_available": len(added), "made_unavailable": len(removed), "prices": changed}
+
+
+@transaction.atomic
+def partner_tariffs_make_all_available(*, partner: Partner, actor: Any = None) -> int:
+    """Make every active operator tariff available to a reseller; returns how many were not
+    available yet. Withdrawn tariffs are left as they are."""
+    _reseller(partner)
+    ids = Tariff._base_manager.filter(partner__is_home=True, is_active=True).values_list(
+        "pk", flat=True
+    )
+    added = _available_add(partner=partner, tariff_ids=list(ids))
+    if added:
+        audit_record(
+            action="partner.tariffs_available",
+            obj=partner,
+            actor=actor,
+            partner_id=partner.pk,
+            changes={"added": added, "removed": [], "all": True},
+        )
+    return len(added)
+
+
+def partner_sells_operator_tariffs_by_default(partner: Partner) -> bool:
+    """The default availability of a new reseller (docs/reseller-modes.md, "Selling"):
+    percentage and aggregated partners sell the operator's tariffs, so they get every active
+    one; an own-invoicing partner sells its own catalogue, and the operator's only where it
+    bills the partner for them (wholesale charges)."""
+    if partner.is_home:
+        return False
+    if partner.mode == PartnerMode.OWN_INVOICING:
+        return partner.wholesale_charges
+    return True
+
+
+def partner_tariffs_default_apply(*, partner: Partner, actor: Any = None) -> int:
+    """Give a new reseller its default availability; returns how many tariffs it got."""
+    if not partner_sells_operator_tariffs_by_default(partner):
+        return 0
+    return partner_tariffs_make_all_available(partner=partner, actor=actor)

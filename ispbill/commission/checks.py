@@ -31,9 +31,11 @@ def check_statements() -> list[Breach]:
         .values_list("statement_id", "s")
     )
     statements = list(
-        CommissionStatement.objects.values_list("pk", "total_minor", "status").order_by("pk")
+        CommissionStatement.objects.values_list(
+            "pk", "total_minor", "status", "gross_minor"
+        ).order_by("pk")
     )
-    bad_total = [pk for pk, total, _ in statements if sums.get(pk, 0) != total]
+    bad_total = [pk for pk, total, _, _ in statements if sums.get(pk, 0) != total]
     if bad_total:
         out.append(
             Breach(
@@ -65,9 +67,10 @@ def check_statements() -> list[Breach]:
         amount = entry_amounts.get(entry_id, 0)
         posted[(source_id, kind)].append(amount if kind == APPROVAL_KIND else -amount)
     bad_posting = []
-    for pk, total, status in statements:
+    for pk, total, status, gross in statements:
+        # Approval posts the net commission as expense; the payout the gross (with VAT).
         expected_approval = [total] if total and status != StatementStatus.DRAFT else []
-        expected_payout = [total] if total and status == StatementStatus.PAID else []
+        expected_payout = [gross] if gross and status == StatementStatus.PAID else []
         if (
             posted.get((pk, APPROVAL_KIND), []) != expected_approval
             or posted.get((pk, PAYOUT_KIND), []) != expected_payout

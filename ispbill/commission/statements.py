@@ -16,21 +16,27 @@ from __future__ import annotations
 
 import calendar
 import io
-from datetime import date
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.utils import timezone
 
+from ispbill.catalog.models import TaxRate
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainError
-from ispbill.core.money import Money
+from ispbill.core.money import Money, div_round
 from ispbill.core.spreadsheet import csv_writer
+from ispbill.documents.facturx import facturx_xml_build
 from ispbill.invoicing.documents import document_party
-from ispbill.invoicing.models import Invoice
-from ispbill.invoicing.pdfs import issuer_document_pdf_degrading
+from ispbill.invoicing.models import DocumentType, Invoice
+from ispbill.invoicing.pdfs import issuer_document_pdf_degrading, pdf_store, stored_pdf_read
+from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.ledger.models import AccountCode
 from ispbill.ledger.posting import EntryDraft, ledger_post_many
@@ -62,6 +68,58 @@ def month_bounds(month: date) -> tuple[date, date]:
 def _recompute_total(statement: CommissionStatement) -> int:
     total = statement.lines.aggregate(s=Sum("amount_minor"))["s"] or 0
     return int(total)
+
+
+_TAX_NOTES = {
+    "AE": {
+        "en": "Reverse charge: VAT is owed by the recipient of the service.",
+        "de": "Steuerschuldnerschaft des Leistungsempfängers (Reverse Charge).",
+    },
+    "O": {
+        "en": "No VAT: the partner is not VAT-registered (no VAT id).",
+        "de": "Keine Umsatzsteuer: der Partner ist nicht umsatzsteuerlich registriert "
+        "(keine USt-IdNr.).",
+    },
+}
+
+
+def commission_tax_treatment(partner: Partner, home: Partner) -> tuple[int, str, str]:
+    """VAT on a partner's commission (docs/reseller-modes.md, "VAT on the commission"):
+    ``(rate_bp, EN 16931 category, note)``.
+
+    - VAT id, in the operator's country: the operator's standard rate (its active tax rate of
+      category S with the highest rate), category S;
+    - VAT id, in another country (EU or not): reverse charge, 0 %, category AE;
+    - no VAT id: no VAT, category O ("not subject to VAT"), with a note saying why."""
+    language = _partner_language(partner)
+    if not partner.vat_id.strip():
+        return 0, "O", _TAX_NOTES["O"][language]
+    if partner.country.upper() != home.country.upper():
+        return 0, "AE", _TAX_NOTES["AE"][language]
+    standard = (
+        TaxRate.objects.filter(partner=home, is_active=True, category="S")
+        .order_by("-rate_bp", "pk")
+        .first()
+    )
+    if standard is None:
+        raise StatementError(
+            f"{partner.name} is VAT-registered in {home.country}: VAT is due on its "
+            f"commission, but {home.name} has no active standard tax rate (category S). "
+            "Add one under Tariffs & tax."
+        )
+    return standard.rate_bp, "S", ""
+
+
+def _apply_tax(statement: CommissionStatement, partner: Partner, home: Partner) -> None:
+    rate_bp, category, note = commission_tax_treatment(partner, home)
+    statement.tax_rate_bp = rate_bp
+    statement.tax_category = category
+    statement.tax_note = note
+    statement.tax_minor = div_round(statement.total_minor * rate_bp, 10_000)
+    statement.gross_minor = statement.total_minor + statement.tax_minor
+
+
+TAX_FIELDS = ["tax_rate_bp", "tax_category", "tax_note", "tax_minor", "gross_minor"]
 
 
 @transaction.atomic
@@ -114,7 +172,8 @@ def commission_statement_build(
     added = CommissionAccrual.objects.filter(pk__in=ids).update(statement=statement)
     if added or created:
         statement.total_minor = _recompute_total(statement)
-        statement.save(update_fields=["total_minor"])
+        _apply_tax(statement, partner, home)
+        statement.save(update_fields=["total_minor", *TAX_FIELDS])
         audit_record(
             action="commission_statement.built",
             obj=statement,
@@ -126,6 +185,120 @@ def commission_statement_build(
             },
         )
     return statement
+
+
+@dataclass
+class ClosedMonthsResult:
+    """What ``commission_statements_build_closed`` did: statements created, drafts that got
+    new lines, and the partner-months that could not be built (with why)."""
+
+    built: list[CommissionStatement] = field(default_factory=list)
+    updated: list[CommissionStatement] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    def message(self) -> str:
+        text = f"{len(self.built)} statement(s) built"
+        if self.updated:
+            text += f", {len(self.updated)} draft(s) updated with new lines"
+        if not self.built and not self.updated:
+            text = "Every closed month is built already; nothing new"
+        return text + "."
+
+
+def last_closed_month(today: date, *, statement_day: int = 1) -> date:
+    """The first day of the latest month that is over on ``today`` and, with
+    ``statement_day`` (the partner's day of the month for building), due to be built."""
+    this_month = today.replace(day=1)
+    last = (this_month - timedelta(days=1)).replace(day=1)
+    if today.day < statement_day:
+        last = (last - timedelta(days=1)).replace(day=1)
+    return last
+
+
+def _months(first: date, last: date) -> list[date]:
+    out = []
+    month = first.replace(day=1)
+    while month <= last:
+        out.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return out
+
+
+def commission_statements_build_closed(
+    *, today: date | None = None, actor: Any = None, on_statement_day: bool = False
+) -> ClosedMonthsResult:
+    """Build every closed month not built yet, for every partner that earns commission: a
+    percentage partner gets a statement for each month from its first commission line to the
+    last closed month (an empty month too, so its series has no holes); a partner that left
+    percentage mode only for months with lines left. A draft of a closed month is built
+    again (lines that arrived since join it); an approved or paid month is left alone.
+    Idempotent: a second call builds nothing. ``on_statement_day`` (the daily work) builds
+    the month just closed only from the partner's statement day on."""
+    today = today or timezone.localdate()
+    result = ClosedMonthsResult()
+    firsts = dict(
+        CommissionAccrual.objects.values_list("partner_id")
+        .annotate(first=Min("date"))
+        .values_list("partner_id", "first")
+    )
+    unassigned_partners = set(
+        CommissionAccrual.objects.filter(statement__isnull=True).values_list(
+            "partner_id", flat=True
+        )
+    )
+    partners = Partner.objects.filter(is_home=False, pk__in=firsts).order_by("pk")
+    for partner in partners:
+        percentage = partner.mode == PartnerMode.PERCENTAGE
+        if not percentage and partner.pk not in unassigned_partners:
+            continue
+        day = partner.commission_statement_day if on_statement_day else 1
+        last = last_closed_month(today, statement_day=day)
+        existing = dict(
+            CommissionStatement.objects.filter(partner=partner).values_list(
+                "period_start", "status"
+            )
+        )
+        for month in _months(firsts[partner.pk], last):
+            status = existing.get(month)
+            if status is not None and status != StatementStatus.DRAFT:
+                continue
+            if not percentage:
+                _, end = month_bounds(month)
+                if not CommissionAccrual.objects.filter(
+                    partner=partner, statement__isnull=True, date__lte=end
+                ).exists():
+                    continue
+            before = (
+                CommissionAccrual.objects.filter(
+                    statement__partner=partner, statement__period_start=month
+                ).count()
+                if status is not None
+                else 0
+            )
+            try:
+                st = commission_statement_build(partner=partner, month=month, actor=actor)
+            except DomainError as exc:
+                result.failures.append(f"{partner.name} {month:%Y-%m}: {exc}")
+                continue
+            if status is None:
+                result.built.append(st)
+            elif st.lines.count() != before:
+                result.updated.append(st)
+    return result
+
+
+def _pdf_render_on_commit(statement_id: int) -> None:
+    """After the approval commits, render and store the credit note's PDF in a task (as
+    invoices' after issue; off with ``RENDER_PDFS_ON_ISSUE``: the first download stores it)."""
+    if not getattr(settings, "RENDER_PDFS_ON_ISSUE", True):
+        return
+
+    def dispatch() -> None:
+        from ispbill.commission.tasks import commission_statement_pdf_task
+
+        commission_statement_pdf_task.delay(statement_id)
+
+    transaction.on_commit(dispatch, robust=True)
 
 
 def _locked(statement: CommissionStatement) -> CommissionStatement:
@@ -159,30 +332,40 @@ def commission_statement_approve(
     on = on or timezone.localdate()
     home = Partner.objects.get(is_home=True)
     partner = Partner.objects.get(pk=st.partner_id)
-    if total:
-        ledger_post_many(
-            [
-                _entry(
-                    statement=st,
-                    home=home,
-                    on=on,
-                    kind=APPROVAL_KIND,
-                    description=f"Commission {partner.name} {st.period_start:%Y-%m}",
-                )
-                .add(AccountCode.COMMISSION_EXPENSE, total, counterparty_id=partner.pk)
-                .add(AccountCode.COMMISSION_PAYABLE, -total, counterparty_id=partner.pk)
-            ]
-        )
+    # VAT by the partner's registration as it is now, fixed from here on.
+    _apply_tax(st, partner, home)
+    if total or st.tax_minor:
+        entry = _entry(
+            statement=st,
+            home=home,
+            on=on,
+            kind=APPROVAL_KIND,
+            description=f"Commission {partner.name} {st.period_start:%Y-%m}",
+        ).add(AccountCode.COMMISSION_EXPENSE, total, counterparty_id=partner.pk)
+        if st.tax_minor:
+            # Input VAT on the partner's service: deducted from the VAT the operator owes.
+            entry.add(AccountCode.VAT_PAYABLE, st.tax_minor)
+        entry.add(AccountCode.COMMISSION_PAYABLE, -st.gross_minor, counterparty_id=partner.pk)
+        ledger_post_many([entry])
+    # The self-billing credit note's number: taken in this transaction, so a failed approval
+    # returns it and the series has no gaps.
+    st.number = numbers_reserve(
+        issuer=home, doc_type=DocumentType.SELF_BILLING, issue_date=on, customer_ids=[partner.pk]
+    )[0]
+    st.issue_date = on
     st.status = StatementStatus.APPROVED
     st.approved_at = timezone.now()
-    st.save(update_fields=["status", "approved_at"])
+    st.save(update_fields=["status", "approved_at", "number", "issue_date", *TAX_FIELDS])
+    _pdf_render_on_commit(st.pk)
     audit_record(
         action="commission_statement.approved",
         obj=st,
         actor=actor,
         changes={
             "status": {"before": StatementStatus.DRAFT, "after": StatementStatus.APPROVED},
+            "number": st.number,
             "total": str(Money.from_minor(total, st.currency)),
+            "tax": str(Money.from_minor(st.tax_minor, st.currency)),
             "date": on.isoformat(),
         },
     )
@@ -209,7 +392,7 @@ def commission_statement_pay(
         raise StatementError("Give the payout's bank reference; it identifies the transfer.")
     home = Partner.objects.get(is_home=True)
     partner = Partner.objects.get(pk=st.partner_id)
-    if st.total_minor:
+    if st.gross_minor:
         ledger_post_many(
             [
                 _entry(
@@ -219,8 +402,8 @@ def commission_statement_pay(
                     kind=PAYOUT_KIND,
                     description=f"Commission payout {partner.name} {reference}",
                 )
-                .add(AccountCode.COMMISSION_PAYABLE, st.total_minor, counterparty_id=partner.pk)
-                .add(AccountCode.BANK, -st.total_minor)
+                .add(AccountCode.COMMISSION_PAYABLE, st.gross_minor, counterparty_id=partner.pk)
+                .add(AccountCode.BANK, -st.gross_minor)
             ]
         )
     st.status = StatementStatus.PAID
@@ -233,7 +416,7 @@ def commission_statement_pay(
         actor=actor,
         changes={
             "status": {"before": StatementStatus.APPROVED, "after": StatementStatus.PAID},
-            "total": str(Money.from_minor(st.total_minor, st.currency)),
+            "total": str(Money.from_minor(st.gross_minor, st.currency)),
             "date": on.isoformat(),
             "reference": reference,
         },
@@ -258,6 +441,7 @@ CSV_HEADER = (
     "base",
     "commission",
     "currency",
+    "customer",
 )
 
 
@@ -265,9 +449,7 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
     """The statement's lines and total as CSV: bare decimals (never floats), text quoted and
     neutralised (ispbill/core/spreadsheet.py)."""
     lines = list(statement.lines.order_by("date", "pk"))
-    numbers = dict(
-        Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
-    )
+    sources = _line_sources(lines)
     out = io.StringIO()
     writer = csv_writer(out)
     writer.writerow(CSV_HEADER)
@@ -277,11 +459,12 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
                 a.date.isoformat(),
                 a.source_type,
                 a.source_id,
-                numbers.get(a.invoice_id, ""),
+                sources.get(a.invoice_id, ("", "", 0))[0],
                 Decimal(_percent(a.rate_bp)),
                 Decimal(_decimal(a.base_minor, a.currency)),
                 Decimal(_decimal(a.amount_minor, a.currency)),
                 a.currency,
+                sources.get(a.invoice_id, ("", "", 0))[1],
             )
         )
     writer.writerow(
@@ -294,6 +477,7 @@ def commission_statement_csv(statement: CommissionStatement) -> str:
             "",
             Decimal(_decimal(statement.total_minor, statement.currency)),
             statement.currency,
+            "",
         )
     )
     return out.getvalue()
@@ -317,7 +501,8 @@ def statement_partners(*, month: date) -> list[Partner]:
 
 _SOURCE_TEXT = {
     "en": {"invoice": "Invoice", "allocation": "Payment", "credit_note": "Credit note"},
-    "de": {"invoice": "Rechnung", "allocation": "Zahlung", "credit_note": "Gutschrift"},
+    # Not "Gutschrift": on a self-billing credit note that word names the document itself.
+    "de": {"invoice": "Rechnung", "allocation": "Zahlung", "credit_note": "Rechnungskorrektur"},
 }
 
 
@@ -328,26 +513,98 @@ def _partner_language(partner: Partner) -> str:
     return "de" if partner.country in ("DE", "AT", "CH", "LI") else "en"
 
 
+def _line_sources(lines: list[CommissionAccrual]) -> dict[int, tuple[str, str, int]]:
+    """Invoice id -> (invoice number, customer "name (reference)", customer id)."""
+    out = {}
+    for pk, number, customer_id, snapshot in Invoice.objects.filter(
+        pk__in={a.invoice_id for a in lines}
+    ).values_list("pk", "number", "customer_id", "customer_snapshot"):
+        snap = snapshot or {}
+        name = str(snap.get("company") or snap.get("name") or "")
+        ref = str(snap.get("reference") or "")
+        out[pk] = (number, f"{name} ({ref})" if ref and name else name or ref, customer_id)
+    return out
+
+
+def statement_line_rows(statement: CommissionStatement) -> list[dict[str, Any]]:
+    """The statement's lines with the customer and invoice each comes from (web, API)."""
+    lines = list(statement.lines.order_by("date", "pk"))
+    sources = _line_sources(lines)
+    unknown = ("", "", 0)
+    return [
+        {
+            "line": a,
+            "invoice_number": sources.get(a.invoice_id, unknown)[0],
+            "customer": sources.get(a.invoice_id, unknown)[1],
+            "customer_id": sources.get(a.invoice_id, unknown)[2],
+        }
+        for a in lines
+    ]
+
+
 def commission_statement_document_data(statement: CommissionStatement) -> dict[str, Any]:
     """The statement as a document for ``ispbill.documents`` (issuer: the home partner,
-    recipient: the partner), one entry per accrual line."""
+    recipient: the partner), one entry per accrual line naming its customer and invoice.
+
+    An approved statement is the self-billing credit note (``document.self_billing``, its
+    number from the self-billing series): it also carries ``lines``, ``tax_breakdown`` and
+    invoice totals, from which the Factur-X XML (type 389) is built."""
     partner = statement.partner
     home = Partner.objects.get(is_home=True)
     language = _partner_language(partner)
     cur = statement.currency
     lines = list(statement.lines.order_by("date", "pk"))
-    numbers = dict(
-        Invoice.objects.filter(pk__in={a.invoice_id for a in lines}).values_list("pk", "number")
-    )
+    sources = _line_sources(lines)
     recipient = document_party(issuer_snapshot(partner), recipient=False)
     recipient["customer_reference"] = str(partner.pk)
-    issued = statement.approved_at.date() if statement.approved_at else statement.period_end
+    issued = statement.issue_date or (
+        statement.approved_at.date() if statement.approved_at else statement.period_end
+    )
+    self_billing = bool(statement.number) and statement.status != StatementStatus.DRAFT
+    draft_number = f"CS-{partner.pk}-{statement.period_start:%Y-%m}"
+    entries = []
+    doc_lines = []
+    for a in lines:
+        number, customer, _ = sources.get(a.invoice_id, ("", "", 0))
+        source = _SOURCE_TEXT[language].get(a.source_type, a.source_type)
+        entries.append(
+            {
+                "date": a.date.isoformat(),
+                "description": source,
+                "customer": customer,
+                "reference": number,
+                "base": _decimal(a.base_minor, cur),
+                "percent": _percent(a.rate_bp),
+                "amount": _decimal(a.amount_minor, cur),
+            }
+        )
+        label = "Provision" if language == "de" else "Commission"
+        doc_lines.append(
+            {
+                "description": f"{label} {_percent(a.rate_bp)} % · {source} {number} · "
+                f"{customer}".strip(" ·"),
+                "quantity": "1",
+                "unit_price": _decimal(a.amount_minor, cur),
+                "amount": _decimal(a.amount_minor, cur),
+                "tax_rate": _percent(statement.tax_rate_bp),
+                "tax_category": statement.tax_category,
+            }
+        )
+    breakdown: dict[str, Any] = {
+        "rate": _percent(statement.tax_rate_bp),
+        "category": statement.tax_category,
+        "net": _decimal(statement.total_minor, cur),
+        "tax": _decimal(statement.tax_minor, cur),
+    }
+    if statement.tax_category != "S" and statement.tax_note:
+        breakdown["exemption_reason"] = statement.tax_note
     return {
         "issuer": document_party(issuer_snapshot(home), recipient=False),
         "recipient": recipient,
         "document": {
             "type": "commission_statement",
-            "number": f"CS-{partner.pk}-{statement.period_start:%Y-%m}",
+            "self_billing": self_billing,
+            "number": statement.number if self_billing else draft_number,
             "issue_date": issued.isoformat(),
             "period_start": statement.period_start.isoformat(),
             "period_end": statement.period_end.isoformat(),
@@ -356,27 +613,67 @@ def commission_statement_document_data(statement: CommissionStatement) -> dict[s
             "prices_include_tax": False,
             "notes": "",
         },
-        "entries": [
-            {
-                "date": a.date.isoformat(),
-                "description": _SOURCE_TEXT[language].get(a.source_type, a.source_type),
-                "reference": numbers.get(a.invoice_id, ""),
-                "base": _decimal(a.base_minor, cur),
-                "percent": _percent(a.rate_bp),
-                "amount": _decimal(a.amount_minor, cur),
-            }
-            for a in lines
-        ],
+        "entries": entries,
+        "lines": doc_lines,
+        "tax_breakdown": [breakdown],
         "totals": {
             "base": _decimal(sum(a.base_minor for a in lines), cur),
             "amount": _decimal(statement.total_minor, cur),
+            "net": _decimal(statement.total_minor, cur),
+            "tax": _decimal(statement.tax_minor, cur),
+            "total": _decimal(statement.gross_minor, cur),
+            "paid": "0.00",
+            "due": _decimal(statement.gross_minor, cur),
         },
     }
 
 
+def _pdf_path(statement: CommissionStatement) -> str:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", statement.number).lstrip(".") or str(statement.pk)
+    year = (statement.issue_date or statement.period_end).year
+    return f"commission/{Partner.objects.get(is_home=True).pk}/{year}/{safe}.pdf"
+
+
 def commission_statement_pdf(statement: Any) -> bytes:
-    """A commission statement, rendered now with the home partner's template."""
+    """The statement's PDF. A draft renders now with the home partner's template; an approved
+    statement (the self-billing credit note, Factur-X with its XML) is rendered once and
+    stored under MEDIA_ROOT (``commission/<issuer>/<year>/<number>.pdf``), so later template
+    changes never alter it."""
     home = Partner.objects.get(is_home=True)
-    return issuer_document_pdf_degrading(
-        issuer_id=home.pk, data=commission_statement_document_data(statement)
-    )[0]
+    if statement.status == StatementStatus.DRAFT or not statement.number:
+        return issuer_document_pdf_degrading(
+            issuer_id=home.pk, data=commission_statement_document_data(statement)
+        )[0]
+    stored = stored_pdf_read(statement.pdf)
+    if stored is not None:
+        return stored
+    try:
+        content, note = issuer_document_pdf_degrading(
+            issuer_id=home.pk,
+            data=commission_statement_document_data(statement),
+            label=statement.number,
+        )
+    except DomainError as exc:
+        CommissionStatement.objects.filter(pk=statement.pk).update(pdf_error=str(exc)[:1000])
+        raise
+    relative = _pdf_path(statement)
+    pdf_store(relative, content)
+    CommissionStatement.objects.filter(pk=statement.pk, pdf="").update(
+        pdf=relative, pdf_error=note[:1000]
+    )
+    return (
+        stored_pdf_read(
+            CommissionStatement.objects.filter(pk=statement.pk).values_list("pdf", flat=True)[0]
+        )
+        or content
+    )
+
+
+def commission_statement_xml(statement: CommissionStatement) -> bytes:
+    """The EN 16931 XML (Factur-X, type 389) of an approved statement."""
+    if statement.status == StatementStatus.DRAFT or not statement.number:
+        raise StatementError(
+            "A draft statement is no self-billing credit note yet; approve it to get its "
+            "number and e-invoice XML."
+        )
+    return facturx_xml_build(commission_statement_document_data(statement))

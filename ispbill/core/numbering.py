@@ -19,6 +19,8 @@ from ispbill.core.errors import DomainError
 DEFAULT_INVOICE_PATTERN = "{year}{partner_id|2}{next|6}"
 DEFAULT_CREDIT_NOTE_PATTERN = "CN{year}{partner_id|2}{next|6}"
 DEFAULT_RECEIPT_PATTERN = "R{year}{partner_id|2}{next|6}"
+# Self-billing credit notes (approved commission statements, "Gutschrift"): own series.
+DEFAULT_SELF_BILLING_PATTERN = "GS{year}{next|5}"
 
 TOKENS = ("year", "month", "day", "partner_id", "customer_id", "next")
 _TOKEN_RE = re.compile(r"\{([^{}|]*)(?:\|([^{}]*))?\}")

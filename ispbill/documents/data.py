@@ -32,8 +32,9 @@ DOCUMENT_TYPES: tuple[str, ...] = (
     "receipt",
 )
 LANGUAGES: tuple[str, ...] = ("en", "de")
-# EN 16931 VAT category codes used here: standard, zero rated, exempt, reverse charge.
-TAX_CATEGORIES: tuple[str, ...] = ("S", "Z", "E", "AE")
+# EN 16931 VAT category codes used here: standard, zero rated, exempt, reverse charge, not
+# subject to VAT (commission of a partner without a VAT id).
+TAX_CATEGORIES: tuple[str, ...] = ("S", "Z", "E", "AE", "O")
 
 _DECIMAL_RE = re.compile(r"^-?\d+(\.\d+)?$")
 _DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")

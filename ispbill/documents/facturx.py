@@ -3,7 +3,9 @@
 The XML is UN/CEFACT Cross Industry Invoice (CII D16B) as Factur-X 1.0 profile "EN 16931"
 requires, built from the same document dict as the PDF (data.py). Invoices and aggregated
 invoices are type code 380, credit notes 381 (with positive amounts and a reference to the
-credited invoice). Aggregated invoices carry their sub-customer in each line's note.
+credited invoice), approved commission statements (``document.self_billing``) 389, the
+self-billed invoice: the partner is the seller, the operator who issues it the buyer.
+Aggregated invoices carry their sub-customer in each line's note.
 
 Embedding, fast path (stored PDFs): Typst writes the PDF as PDF/A-3b with the XML attached as
 ``factur-x.xml`` (``/AFRelationship /Data``, listed in the catalog's ``/AF`` and
@@ -35,6 +37,9 @@ QDT = "urn:un:unece:uncefact:data:standard:QualifiedDataType:100"
 NSMAP = {"rsm": RSM, "ram": RAM, "udt": UDT, "qdt": QDT}
 EN16931_GUIDELINE = "urn:cen.eu:en16931:2017"
 TYPE_CODES = {"invoice": "380", "aggregated_invoice": "380", "credit_note": "381"}
+# An approved commission statement is a self-billing credit note ("Gutschrift"): the
+# operator (buyer of the partner's service) issues it in the partner's (seller's) name.
+SELF_BILLED = "389"
 CENT = Decimal("0.01")
 FACTURX_FILENAME = "factur-x.xml"
 FX_NAMESPACE = "urn:factur-x:pdfa:CrossIndustryDocument:invoice:1p0#"
@@ -122,11 +127,25 @@ def _line_nets(data: dict[str, Any]) -> list[Decimal]:
     return nets
 
 
-def facturx_xml_build(data: dict[str, Any]) -> bytes:
-    """The EN 16931 CII XML of an invoice, aggregated invoice or credit note, as UTF-8 bytes."""
+def facturx_type_code(data: dict[str, Any]) -> str | None:
+    """The document's EN 16931 type code (BT-3), or None when it is no e-invoice."""
     head = data["document"]
-    if head["type"] not in TYPE_CODES:
-        raise FacturxError(f"a {head['type']} is not an e-invoice; only invoices and credit notes")
+    if head["type"] == "commission_statement" and head.get("self_billing"):
+        return SELF_BILLED
+    return TYPE_CODES.get(head["type"])
+
+
+def facturx_xml_build(data: dict[str, Any]) -> bytes:
+    """The EN 16931 CII XML of an invoice, aggregated invoice, credit note or self-billing
+    credit note (approved commission statement), as UTF-8 bytes."""
+    head = data["document"]
+    type_code = facturx_type_code(data)
+    if type_code is None:
+        raise FacturxError(
+            f"a {head['type']} is not an e-invoice; only invoices, credit notes and approved "
+            "commission statements"
+        )
+    self_billed = type_code == SELF_BILLED
     currency = head["currency"]
     sections = {section["key"]: section for section in data.get("sections", [])}
 
@@ -137,7 +156,7 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
 
     document = _el(root, RSM, "ExchangedDocument")
     _ram(document, "ID", head["number"])
-    _ram(document, "TypeCode", TYPE_CODES[head["type"]])
+    _ram(document, "TypeCode", type_code)
     _date(document, "IssueDateTime", head["issue_date"])
     if head.get("notes"):
         note = _ram(document, "IncludedNote")
@@ -183,10 +202,18 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
         _ram(summation, "LineTotalAmount", _amount(net))
 
     agreement = _ram(transaction, "ApplicableHeaderTradeAgreement")
-    if data["recipient"].get("customer_reference"):
+    if data["recipient"].get("customer_reference") and not self_billed:
         _ram(agreement, "BuyerReference", data["recipient"]["customer_reference"])
-    _party(agreement, "SellerTradeParty", data["issuer"])
-    _party(agreement, "BuyerTradeParty", data["recipient"])
+    # Self-billed: the document's recipient (the partner) supplied the service and is the
+    # seller; its issuer (the operator) is the buyer.
+    seller, buyer = (
+        (data["recipient"], data["issuer"]) if self_billed else (data["issuer"], data["recipient"])
+    )
+    if data["tax_breakdown"] and all(row["category"] == "O" for row in data["tax_breakdown"]):
+        # BR-O-02: a document "not subject to VAT" names no VAT identifier.
+        seller, buyer = ({**seller, "vat_id": ""}, {**buyer, "vat_id": ""})
+    _party(agreement, "SellerTradeParty", seller)
+    _party(agreement, "BuyerTradeParty", buyer)
 
     delivery = _ram(transaction, "ApplicableHeaderTradeDelivery")
     if head.get("period_end") or head.get("issue_date"):
@@ -194,7 +221,7 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
         _date(event, "OccurrenceDateTime", head.get("period_end") or head["issue_date"])
 
     settlement = _ram(transaction, "ApplicableHeaderTradeSettlement")
-    debit = head.get("direct_debit") if head["type"] != "credit_note" else None
+    debit = head.get("direct_debit") if head["type"] in ("invoice", "aggregated_invoice") else None
     if debit:
         _ram(settlement, "CreditorReferenceID", debit["creditor_id"])  # BT-90
     _ram(settlement, "PaymentReference", head.get("payment_reference") or head["number"])
@@ -203,7 +230,13 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
     if debit:
         means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
         _ram(means, "TypeCode", "59")  # SEPA direct debit
-    elif issuer.get("iban") and head["type"] != "credit_note":
+    elif self_billed and data["recipient"].get("iban"):
+        # The operator pays the commission to the partner's account.
+        means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
+        _ram(means, "TypeCode", "58")
+        account = _ram(means, "PayeePartyCreditorFinancialAccount")
+        _ram(account, "IBANID", data["recipient"]["iban"].replace(" ", ""))
+    elif issuer.get("iban") and head["type"] in ("invoice", "aggregated_invoice"):
         means = _ram(settlement, "SpecifiedTradeSettlementPaymentMeans")
         _ram(means, "TypeCode", "58")  # SEPA credit transfer
         account = _ram(means, "PayeePartyCreditorFinancialAccount")

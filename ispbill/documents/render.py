@@ -236,7 +236,11 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
         return money_format(value, cur, lang) if value is not None else ""
 
     head["fmt"] = {
-        "title": text.get(head["type"], head["type"]),
+        "title": (
+            text["self_billing"]
+            if head.get("self_billing")
+            else text.get(head["type"], head["type"])
+        ),
         "issue_date": date_format(head["issue_date"], lang),
         "due_date": date_format(head["due_date"], lang) if head.get("due_date") else "",
         "period": _period(head.get("period_start"), head.get("period_end"), lang),

@@ -1,4 +1,5 @@
-"""The daily work: the plan changes due, billing up to today, then dunning and reminders.
+"""The daily work: the plan changes due, billing up to today, then dunning and reminders,
+then the commission statements of every closed month not built yet.
 
 The operator's run bills (and duns) every customer but those of own-invoicing partners that
 run their own billing (``Partner.runs_own_billing``); each of those gets a run of its own,
@@ -14,6 +15,7 @@ from django.utils import timezone
 
 from ispbill.billing.plan_changes import DueResult, plan_changes_apply_due
 from ispbill.billing.run import billing_run_start, own_run_partner_ids
+from ispbill.commission.statements import commission_statements_build_closed
 from ispbill.dunning.services import dunning_run
 from ispbill.partners.models import Partner
 
@@ -54,6 +56,19 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
         subs += len(dunning.subcustomers_blocked)
         reminders += dunning.reminders
         dunning_failures += len(dunning.failures)
+    # Commission statements of closed months (from each partner's statement day), after
+    # the day's payments and credit notes so their lines are in.
+    statements_built = 0
+    statement_errors: list[str] = []
+    try:
+        closed = commission_statements_build_closed(
+            today=day, actor="scheduler", on_statement_day=True
+        )
+        statements_built = len(closed.built)
+        statement_errors.extend(f"commission statement failed: {f}" for f in closed.failures)
+    except Exception as exc:
+        log.exception("daily_work.statements_failed")
+        statement_errors.append(f"commission statements failed: {type(exc).__name__}: {exc}")
     result: dict[str, Any] = {
         "date": day.isoformat(),
         "plan_changes": len(changes.applied),
@@ -66,8 +81,9 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
         "subcustomers_blocked": subs,
         "reminders": reminders,
         "dunning_failures": dunning_failures,
+        "statements_built": statements_built,
     }
-    if errors:
-        result["errors"] = errors
+    if errors or statement_errors:
+        result["errors"] = [*errors, *statement_errors]
     log.info("daily_work.done", extra=result)
     return result

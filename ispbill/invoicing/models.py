@@ -21,6 +21,7 @@ class DocumentType(models.TextChoices):
     INVOICE = "invoice", "Invoice"
     CREDIT_NOTE = "credit_note", "Credit note"
     RECEIPT = "receipt", "Receipt"
+    SELF_BILLING = "self_billing", "Self-billing credit note (commission)"
 
 
 class NumberSequence(models.Model):

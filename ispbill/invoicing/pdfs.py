@@ -30,6 +30,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 
+from ispbill.documents.facturx import facturx_type_code
 from ispbill.documents.render import (
     DocumentRenderError,
     DocumentRenderLimitError,
@@ -57,6 +58,7 @@ __all__ = [
     "invoices_pdf_render",
     "issuer_document_pdf",
     "issuer_document_pdf_degrading",
+    "pdf_store",
     "stored_pdf_read",
 ]
 
@@ -92,7 +94,7 @@ def issuer_document_pdf(
         data=issuer_data_with_logo(data, assets),
         template_source=source,
         assets=assets,
-        facturx=doc_type in FACTURX_TYPES,
+        facturx=facturx_type_code(data) is not None,
     )
 
 
@@ -119,6 +121,11 @@ def _relative_path(folder: str, issuer_id: int, year: int, number: str) -> str:
 
 def invoice_pdf_stored_path(invoice: Invoice) -> str:
     return _relative_path("invoices", invoice.issuer_id, invoice.issue_date.year, invoice.number)
+
+
+def pdf_store(relative: str, content: bytes) -> None:
+    """Write a document's PDF to ``relative`` under MEDIA_ROOT (atomically)."""
+    _write(relative, content)
 
 
 def _write(relative: str, content: bytes) -> None:
@@ -166,7 +173,7 @@ def issuer_document_pdf_degrading(
     assets = issuer_assets(issuer_id)
     source = document_template_active(issuer_id, doc_type)
     default = document_template_default(doc_type)
-    facturx = doc_type in FACTURX_TYPES
+    facturx = facturx_type_code(data) is not None
     note = ""
     if source != default:
         key = _over_limit_key(issuer_id, source, assets)

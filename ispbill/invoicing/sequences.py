@@ -36,6 +36,8 @@ def pattern_for(issuer: Partner, doc_type: str) -> str:
         return issuer.invoice_number_pattern
     if doc_type == DocumentType.CREDIT_NOTE:
         return issuer.credit_note_number_pattern
+    if doc_type == DocumentType.SELF_BILLING:
+        return issuer.self_billing_number_pattern
     return issuer.receipt_number_pattern
 
 
@@ -108,6 +110,8 @@ def sequences_state(*, issuer: Partner, on: date) -> list[SequenceState]:
     """The next number of each of ``issuer``'s document types on ``on`` (read only)."""
     out = []
     for doc_type, label in DocumentType.choices:
+        if doc_type == DocumentType.SELF_BILLING and not issuer.is_home:
+            continue  # only the operator issues commission statements
         pattern = pattern_for(issuer, doc_type)
         key = sequence_period_key(pattern, on)
         seq = NumberSequence.objects.filter(

@@ -25,6 +25,7 @@ def check_issuer_settings() -> list[Breach]:
             "invoice_number_pattern",
             "credit_note_number_pattern",
             "receipt_number_pattern",
+            "self_billing_number_pattern",
         ):
             try:
                 validate_pattern(getattr(p, attr))

@@ -14,6 +14,7 @@ from ispbill.core.numbering import (
     DEFAULT_CREDIT_NOTE_PATTERN,
     DEFAULT_INVOICE_PATTERN,
     DEFAULT_RECEIPT_PATTERN,
+    DEFAULT_SELF_BILLING_PATTERN,
 )
 from ispbill.core.tenancy import PartnerScopedManager
 from ispbill.core.validators import (
@@ -93,6 +94,8 @@ SETTING_MODES: dict[str, frozenset[str]] = {
             "receipt_number_pattern",
         )
     },
+    # Only the operator issues commission statements (self-billing credit notes).
+    "self_billing_number_pattern": frozenset({PartnerMode.DIRECT.value}),
 }
 
 
@@ -112,6 +115,7 @@ PARTNER_VALIDATORS = {
     "invoice_number_pattern": number_pattern_clean,
     "credit_note_number_pattern": number_pattern_clean,
     "receipt_number_pattern": number_pattern_clean,
+    "self_billing_number_pattern": number_pattern_clean,
     "brand_color": hex_color_clean,
 }
 
@@ -238,6 +242,11 @@ class Partner(models.Model):
         max_length=64, default=DEFAULT_CREDIT_NOTE_PATTERN
     )
     receipt_number_pattern = models.CharField(max_length=64, default=DEFAULT_RECEIPT_PATTERN)
+    self_billing_number_pattern = models.CharField(
+        max_length=64,
+        default=DEFAULT_SELF_BILLING_PATTERN,
+        help_text="Numbers of approved commission statements (self-billing credit notes)",
+    )
 
     # Percentage mode.
     commission_bp = models.PositiveIntegerField(
@@ -399,6 +408,18 @@ class CommissionStatement(models.Model):
     period_end = models.DateField()
     currency = models.CharField(max_length=3)
     total_minor = models.BigIntegerField(default=0, help_text="Minor units; sum of its lines")
+    # The statement as a self-billing credit note (docs/reseller-modes.md, "Percentage"):
+    # numbered at approval in the issuer's self-billing series; VAT on the commission
+    # (net = total_minor) by the partner's VAT registration, fixed at approval.
+    number = models.CharField(max_length=64, blank=True)
+    issue_date = models.DateField(null=True, blank=True, help_text="Approval (issue) date")
+    tax_rate_bp = models.PositiveIntegerField(default=0)
+    tax_category = models.CharField(max_length=2, default="O", help_text="EN 16931 code")
+    tax_note = models.CharField(max_length=200, blank=True)
+    tax_minor = models.BigIntegerField(default=0, help_text="Minor units; VAT on the total")
+    gross_minor = models.BigIntegerField(default=0, help_text="Minor units; total plus VAT")
+    pdf = models.CharField(max_length=300, blank=True)
+    pdf_error = models.CharField(max_length=1000, blank=True)
     status = models.CharField(
         max_length=10, choices=StatementStatus.choices, default=StatementStatus.DRAFT
     )
@@ -414,6 +435,9 @@ class CommissionStatement(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["partner", "period_start"], name="statement_once_per_month"
+            ),
+            models.UniqueConstraint(
+                fields=["number"], condition=~Q(number=""), name="statement_number_unique"
             ),
         ]
 

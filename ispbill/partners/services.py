@@ -43,6 +43,7 @@ PARTNER_FIELDS = (
     "invoice_number_pattern",
     "credit_note_number_pattern",
     "receipt_number_pattern",
+    "self_billing_number_pattern",
     "commission_bp",
     "commission_base",
     "commission_statement_day",

@@ -28,6 +28,21 @@ urlpatterns = [
     path("partners/<int:partner_id>/", views_partners.partner_detail, name="partner"),
     path("partners/<int:partner_id>/edit/", views_partners.partner_edit, name="partner_edit"),
     path(
+        "partners/<int:partner_id>/tariffs/",
+        views_partners.partner_tariffs,
+        name="partner_tariffs",
+    ),
+    path(
+        "partners/<int:partner_id>/tariffs/save/",
+        views_partners.partner_tariffs_save,
+        name="partner_tariffs_save",
+    ),
+    path(
+        "partners/<int:partner_id>/tariffs/make-all-available/",
+        views_partners.partner_tariffs_all,
+        name="partner_tariffs_all",
+    ),
+    path(
         "partners/<int:partner_id>/toggle/",
         views_partners.partner_toggle,
         name="partner_toggle",
@@ -84,6 +99,11 @@ urlpatterns = [
     path("catalog/tariffs/new/", views_catalog.tariff_new, name="tariff_new"),
     path("catalog/tariffs/<int:tariff_id>/edit/", views_catalog.tariff_edit, name="tariff_edit"),
     path("catalog/tax-rates/new/", views_catalog.tax_rate_new, name="tax_rate_new"),
+    path(
+        "catalog/tax-rates/<int:tax_rate_id>/edit/",
+        views_catalog.tax_rate_edit,
+        name="tax_rate_edit",
+    ),
     # billing runs
     path("billing/", views_finance.billing, name="billing"),
     path("billing/preview/", views_finance.billing_preview, name="billing_preview"),
@@ -136,11 +156,21 @@ urlpatterns = [
     # commission statements
     path("commissions/", views_finance.commissions, name="commissions"),
     path("commissions/build/", views_finance.commissions_build, name="commissions_build"),
+    path(
+        "commissions/build-closed/",
+        views_finance.commissions_build_closed,
+        name="commissions_build_closed",
+    ),
     path("commissions/<int:statement_id>/", views_finance.commission_detail, name="commission"),
     path(
         "commissions/<int:statement_id>/pdf/",
         views_finance.commission_pdf,
         name="commission_pdf",
+    ),
+    path(
+        "commissions/<int:statement_id>/xml/",
+        views_finance.commission_xml,
+        name="commission_xml",
     ),
     path(
         "commissions/<int:statement_id>/csv/",

@@ -3,19 +3,26 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.catalog.models import Tariff, TaxRate
-from ispbill.catalog.selectors import tariffs_offered
-from ispbill.catalog.services import tariff_create, tariff_update, tax_rate_create
+from ispbill.catalog.selectors import partner_pays_wholesale, partner_price_list, tariffs_offered
+from ispbill.catalog.services import (
+    tariff_create,
+    tariff_update,
+    tax_rate_create,
+    tax_rate_update,
+)
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.partners.brand import issuer_brand
 from ispbill.partners.models import Partner
-from ispbill.web.forms.catalog import TariffForm, TaxRateForm
-from ispbill.web.forms.fields import REFUSED, bp, errors_to_form
+from ispbill.web.forms.catalog import TariffForm, TaxRateEditForm, TaxRateForm
+from ispbill.web.forms.fields import REFUSED, bp, errors_to_form, percent
 from ispbill.web.panel import (
     access_of,
     actor,
@@ -45,13 +52,28 @@ def tariffs(request: HttpRequest) -> HttpResponse:
     qs, sort = sorted_by(
         request, qs.distinct(), {"name": "name", "price": "price_minor", "kind": "kind"}, "name"
     )
+    if access.is_operator:
+        qs = qs.prefetch_related("available_to")
+    tariff_page = paginate(request, qs)
+    partner = panel_partner(request)
+    wholesale = partner is not None and partner_pays_wholesale(partner)
+    if wholesale and partner is not None:
+        # The reseller's own price of each operator tariff, as the operator bills it.
+        own = {r.tariff.pk: r.price_minor for r in partner_price_list(partner=partner)}
+        for t in tariff_page:
+            t.your_price_minor = own.get(t.pk)
     context = {
-        "page": paginate(request, qs),
+        "page": tariff_page,
         "sort": sort,
         "query": query,
         "tax_rates": TaxRate.objects.all(),
         "tax_form": TaxRateForm(),
         "currency": _catalog_owner(request).currency,
+        "wholesale": wholesale,
+        "operator": home_partner() if partner is not None else None,
+        # What a reseller sees of the operator: its brand's name, not its internal one.
+        "operator_name": issuer_brand(home_partner()).name if partner is not None else "",
+        "n_resellers": (Partner.objects.filter(is_home=False).count() if access.is_operator else 0),
     }
     return page(request, "web/catalog/tariffs.html", context, "catalog")
 
@@ -126,6 +148,8 @@ def tax_rate_new(request: HttpRequest) -> HttpResponse:
             )
         except DomainValidationError as exc:
             messages.error(request, exc.message)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
         else:
             messages.success(request, "Tax rate added.")
     else:
@@ -133,3 +157,32 @@ def tax_rate_new(request: HttpRequest) -> HttpResponse:
             text = " ".join(str(e) for e in errors)
             messages.error(request, f"{form.fields[field].label or field}: {text}")
     return redirect("web:tariffs")
+
+
+@require_capability("catalog.write")
+def tax_rate_edit(request: HttpRequest, tax_rate_id: int) -> HttpResponse:
+    """Change one of the catalogue owner's tax rates (an own-invoicing partner: its own)."""
+    rate = get_scoped_or_404(TaxRate, pk=tax_rate_id, for_write=True)
+    initial = {
+        "name": rate.name,
+        "rate_percent": percent(rate.rate_bp),
+        "category": rate.category,
+        "is_active": rate.is_active,
+    }
+    form = TaxRateEditForm(request.POST or None, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        d = form.cleaned_data
+        fields = {
+            "name": d["name"],
+            "rate_bp": bp(d["rate_percent"]),
+            "category": d["category"],
+            "is_active": d["is_active"],
+        }
+        try:
+            tax_rate_update(tax_rate=rate, **fields, **actor(request))
+        except REFUSED as exc:
+            errors_to_form(form, exc)
+        else:
+            messages.success(request, f"Tax rate {d['name']} saved.")
+            return redirect("web:tariffs")
+    return page(request, "web/catalog/tax_rate_form.html", {"form": form, "rate": rate}, "catalog")

@@ -12,7 +12,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
-from ispbill.accounts.permissions import require_capability
+from ispbill.accounts.permissions import request_can, require_capability
 from ispbill.billing.actions import one_time_charge_create, service_create
 from ispbill.billing.models import PlanChange, PlanChangeStatus
 from ispbill.billing.moves import PartnerChangeError, customer_partner_move, move_targets
@@ -208,9 +208,10 @@ def customer_status(request: HttpRequest, customer_id: int) -> HttpResponse:
 @require_capability("customers.write")
 def service_new(request: HttpRequest, customer_id: int) -> HttpResponse:
     customer = get_scoped_or_404(Customer, pk=customer_id, for_write=True)
+    sellable = tariffs_sellable(partner=customer.partner)
     form = ServiceForm(
         request.POST or None,
-        tariffs=tariffs_sellable(partner=customer.partner),
+        tariffs=sellable,
         currency=customer.partner.currency,
     )
     if request.method == "POST" and form.is_valid():
@@ -222,8 +223,31 @@ def service_new(request: HttpRequest, customer_id: int) -> HttpResponse:
         else:
             messages.success(request, f"Service {form.cleaned_data['tariff'].name} added.")
             return redirect("web:customer", customer_id=customer.pk)
-    context = {"form": form, "customer": customer, "title": "Add a service"}
+    context = {
+        "form": form,
+        "customer": customer,
+        "title": "Add a service",
+        "empty_hint": None if sellable.exists() else _no_tariffs_hint(request, customer),
+    }
     return page(request, "web/customers/subform.html", context, "customers")
+
+
+def _no_tariffs_hint(request: HttpRequest, customer: Customer) -> str:
+    """What to do when the customer's partner has nothing to sell, for whoever is asking."""
+    partner = customer.partner
+    if access_of(request).is_operator:
+        if partner.is_home:
+            return "The operator has no tariff on sale: create one under Tariffs & tax."
+        return (
+            f"No tariff is available to {partner.name}: open its page, "
+            "“Tariffs and prices”, and make tariffs available to it."
+        )
+    if request_can(request, "catalog.write"):
+        return (
+            "You have no tariff on sale yet: add a tax rate and create a tariff under "
+            "Tariffs & tax, or ask the operator to make its tariffs available to you."
+        )
+    return "No tariff is available to you yet: ask the operator to make tariffs available."
 
 
 @require_capability("customers.write")

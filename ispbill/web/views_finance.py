@@ -32,6 +32,9 @@ from ispbill.commission.statements import (
     commission_statement_csv,
     commission_statement_pay,
     commission_statement_pdf,
+    commission_statement_xml,
+    commission_statements_build_closed,
+    statement_line_rows,
     statement_partners,
 )
 from ispbill.core.errors import DomainError
@@ -524,6 +527,17 @@ def commissions_build(request: HttpRequest) -> HttpResponse:
     return redirect("web:commissions")
 
 
+@require_capability("commission.manage")
+@require_POST
+def commissions_build_closed(request: HttpRequest) -> HttpResponse:
+    """Build every closed month not built yet, for every partner (what the daily work does)."""
+    result = commission_statements_build_closed(**actor(request))
+    for failure in result.failures:
+        messages.warning(request, failure)
+    messages.success(request, result.message())
+    return redirect("web:commissions")
+
+
 def _statement_for(request: HttpRequest, statement_id: int) -> CommissionStatement:
     return get_object_or_404(
         commission_statements_visible().select_related("partner"), pk=statement_id
@@ -533,7 +547,7 @@ def _statement_for(request: HttpRequest, statement_id: int) -> CommissionStateme
 @require_capability("commission.read")
 def commission_detail(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = _statement_for(request, statement_id)
-    lines = statement.lines.select_related("invoice").order_by("date", "pk")
+    lines = statement_line_rows(statement)
     context = {
         "statement": statement,
         "lines": paginate(request, lines, 50),
@@ -591,8 +605,23 @@ def commission_pay(request: HttpRequest, statement_id: int) -> HttpResponse:
 @require_capability("commission.read")
 def commission_pdf(request: HttpRequest, statement_id: int) -> HttpResponse:
     statement = _statement_for(request, statement_id)
-    name = f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}"
+    name = statement.number or f"commission-{statement.partner_id}-{statement.period_start:%Y-%m}"
     return pdf_response(commission_statement_pdf(statement), name)
+
+
+@require_capability("commission.read")
+def commission_xml(request: HttpRequest, statement_id: int) -> HttpResponse:
+    """The approved statement's EN 16931 XML (Factur-X, type 389)."""
+    statement = _statement_for(request, statement_id)
+    try:
+        xml = commission_statement_xml(statement)
+    except DomainError as exc:
+        messages.error(request, str(exc))
+        return redirect("web:commission", statement_id=statement.pk)
+    response = HttpResponse(xml, content_type="application/xml")
+    safe = "".join(ch for ch in statement.number if ch.isalnum() or ch in "-_") or "statement"
+    response["Content-Disposition"] = f'attachment; filename="{safe}.xml"'
+    return response
 
 
 __all__ = ["PartnerMode"]

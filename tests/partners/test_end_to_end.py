@@ -168,6 +168,8 @@ def test_three_months_with_every_mode(home):
         (home.pk, "invoice"): 14,
         (home.pk, "credit_note"): 2,
         (home.pk, "receipt"): 10,
+        # Two approved commission statements: the self-billing credit notes GS…1, GS…2.
+        (home.pk, "self_billing"): 3,
         (own.pk, "invoice"): 4,
         (own.pk, "receipt"): 2,
     }

@@ -232,9 +232,11 @@ def test_csv_has_decimal_strings(home):
     st = commission_statement_build(partner=partner, month=MARCH)
     alloc_id = CommissionAccrual.objects.get().source_id
     assert commission_statement_csv(st) == (
-        '"date","source","source_id","invoice","rate_percent","base","commission","currency"\n'
-        f'"2026-03-05","allocation",{alloc_id},"{inv.number}",12.50,14.95,1.87,"EUR"\n'
-        '"2026-03-31","total","","","","",1.87,"EUR"\n'
+        '"date","source","source_id","invoice","rate_percent","base","commission","currency",'
+        '"customer"\n'
+        f'"2026-03-05","allocation",{alloc_id},"{inv.number}",12.50,14.95,1.87,"EUR",'
+        f'"{customer.name} ({customer.reference})"\n'
+        '"2026-03-31","total","","","","",1.87,"EUR",""\n'
     )
 
 

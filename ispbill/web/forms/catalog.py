@@ -7,6 +7,8 @@ from typing import Any
 from django import forms
 
 from ispbill.catalog.models import Tariff, TaxRate
+from ispbill.catalog.selectors import PartnerTariffPrice
+from ispbill.catalog.services import PriceListEntry
 from ispbill.partners.models import Partner
 from ispbill.web.forms.fields import (
     FieldsetsMixin,
@@ -91,3 +93,59 @@ class TaxRateForm(forms.Form):
         choices=[("S", "S standard"), ("Z", "Z zero rated"), ("E", "E exempt")],
         help_text="EN 16931 VAT category.",
     )
+
+
+class TaxRateEditForm(TaxRateForm):
+    """A tax rate changed: the add form plus whether it is still offered."""
+
+    is_active = forms.BooleanField(
+        required=False,
+        initial=True,
+        label="In use",
+        help_text="Retired rates are no longer offered for new tariffs; existing tariffs and "
+        "issued documents keep theirs.",
+    )
+
+
+class PartnerPriceListForm(forms.Form):
+    """One reseller's price list: for every operator tariff, whether the reseller may sell
+    it and its partner price (empty: the partner's discount off retail applies). Amounts
+    are in the operator's currency, parsed to Decimal and saved in minor units."""
+
+    def __init__(
+        self, *args: Any, rows: list[PartnerTariffPrice], currency: str, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        self.currency = currency
+        for r in rows:
+            t = r.tariff
+            self.fields[f"available_{t.pk}"] = forms.BooleanField(
+                required=False, initial=r.available, label=f"{t.name}: available"
+            )
+            price = MoneyField(
+                required=False,
+                initial=from_minor(r.partner_price_minor, currency),
+                label=f"{t.name}: partner price",
+            )
+            # Empty is not zero: the partner's discount off retail applies.
+            price.widget.attrs["placeholder"] = "discount"
+            self.fields[f"price_{t.pk}"] = price
+        money_fields_currency(self, currency)
+
+    def lines(self) -> list[tuple[PartnerTariffPrice, forms.BoundField, forms.BoundField]]:
+        """(row, its "available" field, its price field) per tariff, for the template."""
+        return [
+            (r, self[f"available_{r.tariff.pk}"], self[f"price_{r.tariff.pk}"]) for r in self.rows
+        ]
+
+    def entries(self) -> list[PriceListEntry]:
+        d = self.cleaned_data
+        return [
+            PriceListEntry(
+                tariff_id=r.tariff.pk,
+                available=bool(d.get(f"available_{r.tariff.pk}")),
+                price_minor=to_minor(d.get(f"price_{r.tariff.pk}"), self.currency),
+            )
+            for r in self.rows
+        ]

@@ -53,6 +53,7 @@ PARTNER_MODEL_FIELDS = [
     "invoice_number_pattern",
     "credit_note_number_pattern",
     "receipt_number_pattern",
+    "self_billing_number_pattern",
     "commission_base",
     "commission_statement_day",
     "aggregation_day",
@@ -77,7 +78,12 @@ FEE_FORM_FIELDS = {
 }
 
 # Settings a post may leave out (forms built before they existed): empty means the default.
-DEFAULTED_FIELDS = ("plan_change_credit", "plan_change_invoicing", "late_fee_days")
+DEFAULTED_FIELDS = (
+    "plan_change_credit",
+    "plan_change_invoicing",
+    "late_fee_days",
+    "self_billing_number_pattern",
+)
 
 PLAN_CHANGE_SECTION = (
     "Plan changes and fees",
@@ -226,7 +232,12 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             "Numbering",
             "Patterns as Splynx: {year}, {month}, {day}, {partner_id|N}, {customer_id}, "
             "{next|N}. Numbers are gapless per issuer and document type.",
-            ["invoice_number_pattern", "credit_note_number_pattern", "receipt_number_pattern"],
+            [
+                "invoice_number_pattern",
+                "credit_note_number_pattern",
+                "receipt_number_pattern",
+                "self_billing_number_pattern",
+            ],
         ),
     ]
 
@@ -243,7 +254,10 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             "reminder_days": "Days after the due date on which reminders are sent, "
             "comma-separated.",
             "commission_base": "Payments received (as Splynx) or invoiced amounts.",
-            "commission_statement_day": "Day of month on which the statement is built.",
+            "commission_statement_day": "Day of month from which the daily work builds the "
+            "statement of the month just closed.",
+            "self_billing_number_pattern": "Numbers of approved commission statements "
+            "(self-billing credit notes, “Gutschrift”); its own gapless series.",
             "aggregation_day": "Day of month 1-28 of the partner's aggregated invoice.",
             "aggregation_cycle": "How often the partner receives its aggregated invoice.",
             "aggregation_anchor_month": "Month (1-12) in which a quarterly or yearly cycle starts.",
@@ -381,9 +395,16 @@ class IssuerSettingsForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fees_init(self.instance.currency or "EUR")
+        if "self_billing_number_pattern" in self.fields:
+            if self.instance.is_home:
+                self.fields["self_billing_number_pattern"].required = False
+            else:  # only the operator issues commission statements
+                del self.fields["self_billing_number_pattern"]
 
     def service_fields(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k in ISSUER_SETTINGS_FIELDS}
+        if not data.get("self_billing_number_pattern"):
+            data.pop("self_billing_number_pattern", None)  # left out or empty: unchanged
         data.update(self.fee_fields())
         return data
 
