@@ -56,6 +56,7 @@ FIBER250_MINOR = 3990  # the operator's Fiber 250: 39.90 a month, net
 WISP_F250_MINOR = 2900  # WISP's partner price for Fiber 250: 29.00
 WISP_DISCOUNT_BP = 2500  # WISP's discount off retail where it has no partner price: 25 %
 CITYNET_BP = 1250  # CityNet's commission: 12.50 % of the invoiced net
+CITYNET_VAT_ID = "DE287654324"  # VAT-registered in Germany: 19 % VAT on its commission
 ALPEN50_MINOR = 3450  # Alpenfunk's own Alpen Funk 50: 34.50 a month, net
 
 
@@ -107,6 +108,7 @@ def site(live_server, settings):  # type: ignore[no-untyped-def]
             city="Kiel",
             commission_bp=CITYNET_BP,
             commission_base=CommissionBase.INVOICED,
+            vat_id=CITYNET_VAT_ID,
         )
         wisp = Partner.objects.create(
             name="WISP Verbund",
@@ -185,6 +187,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     page = sign_in(browser, site, "citynet", PASSWORD, WIDE)
     assert "CityNet" in page.locator("header").inner_text()
     assert euros(FIBER100_MINOR) in tariff_row(page, site, "Fiber 100")
+    assert page.get_by_role("columnheader", name="Your price").count() == 0
     shot(page, tmp_path, "reseller-percentage-tariffs")
     create_customer(page, site, "CityNet", "C-1", "Clara City")
     add_service(page, "Fiber 100", day.isoformat())
@@ -211,23 +214,42 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     page.get_by_text("Statement approved").wait_for()
     page.context.close()
 
-    # CityNet reads its statement (and its PDF): the line of its customer's invoice.
+    # Approved, it is a self-billing credit note ("Gutschrift") in its own series, with
+    # VAT on the commission (CityNet is VAT-registered in Germany): 374 x 1900 / 10000 =
+    # 71.06 -> 0.71; the operator pays 3.74 + 0.71 = 4.45.
+    tax = (commission * VAT_BP + 5000) // 10000
+    gross = commission + tax
+    assert (tax, gross) == (71, 445)
+
+    # CityNet reads its statement (and its PDF): the line names its customer and invoice.
     page = sign_in(browser, site, "citynet", PASSWORD, WIDE)
     page.get_by_role("link", name="Commissions").click()
     listed = page.get_by_role("row", name=re.compile(f"{day:%B %Y}"))
     assert euros(commission) in listed.inner_text() and "Approved" in listed.inner_text()
     listed.get_by_role("link").click()
     page.wait_for_url(re.compile(r"/commissions/\d+/$"))
-    lines = page.locator("main table.grid").inner_text()
-    assert invoice.number in lines and euros(FIBER100_MINOR) in lines
-    assert euros(commission) in page.locator("main table.grid tfoot").inner_text()
     with system_scope():
         statement = CommissionStatement.objects.get(partner__name="CityNet")
         assert statement.total_minor == commission
+        assert (statement.tax_minor, statement.gross_minor) == (tax, gross)
+        assert statement.number.startswith("GS")
+    head = page.locator("main .page-head").inner_text()
+    assert f"Self-billing credit note {statement.number}" in head
+    assert euros(tax) in head and euros(gross) in head
+    line = page.get_by_role("row", name=re.compile(re.escape(invoice.number))).inner_text()
+    assert "Clara City" in line and euros(FIBER100_MINOR) in line and euros(commission) in line
+    footer = page.locator("main table.grid tfoot").inner_text()
+    assert euros(commission) in footer and euros(tax) in footer and euros(gross) in footer
     shot(page, tmp_path, "reseller-percentage-commission")
     pdf = page.request.get(f"{site}/commissions/{statement.pk}/pdf/")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
-    assert euros_de(commission) in pdf_text(pdf.body())  # a German document: 3,74
+    text = pdf_text(pdf.body())  # a German document: 4,45
+    assert statement.number in text and "Gutschrift" in text and euros_de(gross) in text
+    assert "Clara City" in text
+    xml = page.request.get(
+        f"{site}{page.get_by_role('link', name='XML (Factur-X)').get_attribute('href')}"
+    )
+    assert xml.ok and statement.number in xml.text()
 
     # Dunning is the operator's: CityNet sees its customer's overdue invoice and the day it
     # will be blocked (due 14 days after the billing date), no run of its own.
@@ -244,8 +266,14 @@ def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     day = month_billed()
     page = sign_in(browser, site, "wispverbund", PASSWORD, WIDE)
     assert "WISP Verbund" in page.locator("header").inner_text()
+    # Its tariff list shows the retail price and its own: its partner price for Fiber 250
+    # (29.00), its 25 % discount for Fiber 100 (2990 x 7500 / 10000 = 2242.5 -> 22.43).
     row = tariff_row(page, site, "Fiber 250")
-    assert euros(FIBER250_MINOR) in row
+    assert page.get_by_role("columnheader", name="Your price").is_visible()
+    assert euros(FIBER250_MINOR) in row and euros(WISP_F250_MINOR) in row
+    f100_price = (FIBER100_MINOR * (10000 - WISP_DISCOUNT_BP) + 5000) // 10000
+    assert f100_price == 2243
+    assert euros(f100_price) in tariff_row(page, site, "Fiber 100")
     shot(page, tmp_path, "reseller-aggregated-tariffs")
     create_customer(page, site, "WISP Verbund", "W-1", "Willi Wisp")
     add_service(page, "Fiber 250", day.isoformat())
@@ -294,7 +322,8 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page = sign_in(browser, site, "alpenfunk", PASSWORD, WIDE)
     assert "Alpenfunk" in page.locator("header").inner_text()
     # Its own catalogue: its tariff at its price; the operator's are not offered to it.
-    assert euros(ALPEN50_MINOR) in tariff_row(page, site, "Alpen Funk 50")
+    row = tariff_row(page, site, "Alpen Funk 50")
+    assert euros(ALPEN50_MINOR) in row and "Yours" in row
     assert page.get_by_text("Fiber 250").count() == 0
     create_customer(page, site, "Alpenfunk", "A-1", "Alma Alpen")
     add_service(page, "Alpen Funk 50", day.isoformat())
@@ -318,8 +347,17 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
         assert invoice.issuer_id == Partner.objects.get(name="Alpenfunk").pk
         assert invoice.number == f"AF-{day.year}-00001"
         assert invoice.total_minor == total
+    run_page = page.url
+
+    # Its run history: its run, for its customers.
+    page.get_by_role("link", name="Billing runs").click()
+    runs = page.locator("main table.grid tbody tr")
+    assert runs.count() == 1
+    history = runs.first.inner_text()
+    assert "Alpenfunk" in history and date_format(day) in history and euros(total) in history
 
     # Its invoice, and its PDF with its amount.
+    page.goto(run_page)
     page.get_by_role("link", name=invoice.number).click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
     assert euros(total) in page.locator("main").inner_text()
