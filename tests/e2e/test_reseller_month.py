@@ -152,7 +152,7 @@ def site(live_server, settings):  # type: ignore[no-untyped-def]
     return live_server.url
 
 
-def tariff_row(page: Any, site: str, name: str) -> str:
+def tariff_row(page: Any, name: str) -> str:
     """The partner's tariff list, and the text of the row of ``name``."""
     page.get_by_role("link", name=re.compile("Tariffs")).first.click()
     page.wait_for_url("**/catalog/tariffs/**")
@@ -186,7 +186,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     # CityNet earns its commission).
     page = sign_in(browser, site, "citynet", PASSWORD, WIDE)
     assert "CityNet" in page.locator("header").inner_text()
-    assert euros(FIBER100_MINOR) in tariff_row(page, site, "Fiber 100")
+    assert euros(FIBER100_MINOR) in tariff_row(page, "Fiber 100")
     assert page.get_by_role("columnheader", name="Your price").count() == 0
     shot(page, tmp_path, "reseller-percentage-tariffs")
     create_customer(page, site, "CityNet", "C-1", "Clara City")
@@ -268,12 +268,12 @@ def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     assert "WISP Verbund" in page.locator("header").inner_text()
     # Its tariff list shows the retail price and its own: its partner price for Fiber 250
     # (29.00), its 25 % discount for Fiber 100 (2990 x 7500 / 10000 = 2242.5 -> 22.43).
-    row = tariff_row(page, site, "Fiber 250")
+    row = tariff_row(page, "Fiber 250")
     assert page.get_by_role("columnheader", name="Your price").is_visible()
     assert euros(FIBER250_MINOR) in row and euros(WISP_F250_MINOR) in row
     f100_price = (FIBER100_MINOR * (10000 - WISP_DISCOUNT_BP) + 5000) // 10000
     assert f100_price == 2243
-    assert euros(f100_price) in tariff_row(page, site, "Fiber 100")
+    assert euros(f100_price) in tariff_row(page, "Fiber 100")
     shot(page, tmp_path, "reseller-aggregated-tariffs")
     create_customer(page, site, "WISP Verbund", "W-1", "Willi Wisp")
     add_service(page, "Fiber 250", day.isoformat())
@@ -322,7 +322,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page = sign_in(browser, site, "alpenfunk", PASSWORD, WIDE)
     assert "Alpenfunk" in page.locator("header").inner_text()
     # Its own catalogue: its tariff at its price; the operator's are not offered to it.
-    row = tariff_row(page, site, "Alpen Funk 50")
+    row = tariff_row(page, "Alpen Funk 50")
     assert euros(ALPEN50_MINOR) in row and "Yours" in row
     assert page.get_by_text("Fiber 250").count() == 0
     create_customer(page, site, "Alpenfunk", "A-1", "Alma Alpen")
