@@ -185,3 +185,13 @@ def test_overage_of_2_5_gb_at_2_00_is_billed_6_00_net_once(home):
     billing_run_start(run_date=date(2026, 5, 1))
     line = InvoiceLine.objects.get(description__startswith="Overage")
     assert (line.quantity, line.unit_price_minor, line.amount_minor) == (3, 200, 600)
+
+
+def test_the_cli_collects(home, capsys):
+    from ispbill.cli import main
+
+    _c, s, _cred = internet_customer("jane")
+    acct("K", octets_out=GB, start=at(3, 10), update=at(3, 11))
+    assert main(["usage-collect"]) == 0
+    assert "1 sessions counted" in capsys.readouterr().out
+    assert days(s.pk) == {date(2026, 4, 3): GB}

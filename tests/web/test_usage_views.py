@@ -11,8 +11,10 @@ from django.urls import reverse
 
 from ispbill.accounts.models import Role
 from ispbill.catalog.models import Tariff
+from ispbill.partners.models import PartnerMode
 from ispbill.radius.models import UsageDay
 from tests.billing.builders import customer, service, tariff, tax
+from tests.factories import PartnerFactory
 from tests.radius.builders import internet_customer
 from tests.web.test_plan_changes import client_for
 
@@ -91,3 +93,24 @@ def test_tariff_form_saves_the_usage_rule(home):
     assert bad.status_code == 200 and "throttle_download_kbps" in bad.context["form"].errors
     t.refresh_from_db()
     assert t.throttle_download_kbps == 1000
+
+
+@time_machine.travel(date(2026, 4, 20), tick=False)
+def test_partner_sees_its_customers_usage(home):
+    reseller = PartnerFactory(mode=PartnerMode.PERCENTAGE)
+    c, s, _cred = internet_customer("joe", partner=reseller)
+    UsageDay.objects.create(
+        partner=reseller, customer=c, service=s, day=date(2026, 4, 2), bytes_out=2 * 10**9
+    )
+    staff = client_for("res", Role.PARTNER_ADMIN, partner=reseller)
+    page = staff.get(reverse("web:service", kwargs={"service_id": s.pk}))
+    assert page.status_code == 200 and "2.00 GB" in page.content.decode()
+
+
+def test_own_invoicing_partner_sets_a_usage_rule_on_its_tariff(home):
+    own = PartnerFactory(mode=PartnerMode.OWN_INVOICING)
+    staff = client_for("own", Role.PARTNER_ADMIN, partner=own)
+    response = staff.post(reverse("web:tariff_new"), _tariff_post(own, cap_action="block"))
+    assert response.status_code == 302, response.context["form"].errors
+    t = Tariff.objects.get(partner=own, name="Capped 50")
+    assert (t.included_gb, t.cap_action, t.overage_price_minor) == (50, "block", 200)
