@@ -114,3 +114,11 @@ def test_own_invoicing_partner_sets_a_usage_rule_on_its_tariff(home):
     assert response.status_code == 302, response.context["form"].errors
     t = Tariff.objects.get(partner=own, name="Capped 50")
     assert (t.included_gb, t.cap_action, t.overage_price_minor) == (50, "block", 200)
+
+
+@time_machine.travel(date(2026, 4, 20), tick=False)
+def test_customer_page_shows_each_services_usage_this_month(used):
+    c, _s = used
+    page = client_for("boss", Role.ADMIN).get(reverse("web:customer", kwargs={"customer_id": c.pk}))
+    assert page.status_code == 200
+    assert "1.50 GB used this month of 10 GB" in page.content.decode()
