@@ -198,11 +198,15 @@ def webhook_endpoint_change(request: HttpRequest, endpoint_id: int, payload: End
     return _endpoint_out(endpoint)
 
 
-@router.delete("/webhook-endpoints/{endpoint_id}", response={204: None, **ERROR_RESPONSES})
+@router.delete("/webhook-endpoints/{endpoint_id}", response={200: EndpointOut, **ERROR_RESPONSES})
 @guard("webhooks.manage")
 def webhook_endpoint_remove(request: HttpRequest, endpoint_id: int) -> Any:
-    endpoint_delete(resolved(request, "endpoint_id"), actor=actor(request))
-    return 204, None
+    """Delete the endpoint and its delivery log (pending deliveries are not sent); answers
+    the endpoint as it was."""
+    endpoint = resolved(request, "endpoint_id")
+    out = _endpoint_out(endpoint)
+    endpoint_delete(endpoint, actor=actor(request))
+    return out
 
 
 class DeliveryFilters(ListParams):

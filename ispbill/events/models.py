@@ -56,7 +56,7 @@ class WebhookEndpoint(models.Model):
         on_delete=models.PROTECT,
         related_name="webhook_endpoints",
     )
-    url = models.URLField(max_length=500)
+    url = models.CharField(max_length=500, help_text="http(s) URL the events are POSTed to")
     description = models.CharField(max_length=200, blank=True)
     secret = models.CharField(max_length=100, help_text="whsec_…: shown once, at creation")
     event_types = models.JSONField(default=list, blank=True, help_text="Empty: every type")
