@@ -39,7 +39,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if result.created:
         print(
             f"Demo data loaded: {result.partners} partners, {result.customers} customers, "
-            f"{result.services} services, {result.invoices} invoices of four months' billing."
+            f"{result.services} services, {result.invoices} invoices of four months' billing, "
+            f"{result.mandates} SEPA mandates."
         )
     else:
         print("Demo data is already present; nothing was added.")

@@ -1,7 +1,8 @@
 """Demo data: the home partner and one partner in each mode, tariffs, customers with
 services, users for each role, and a few months of history: billing runs from January to
-April, payments for most invoices, a credit note, and the percentage partner's commission
-statements (approved, paid). Idempotent: loading it twice adds nothing."""
+April, payments for most invoices, a credit note, the percentage partner's commission
+statements (approved, paid), and the ISP's SEPA creditor settings with a dozen mandates.
+Idempotent: loading it twice adds nothing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import date, timedelta
 from django.db import transaction
 from django.test.utils import override_settings
 from faker import Faker
+from schwifty import IBAN
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import PartnerPrice, Tariff, TariffKind, TaxRate
@@ -21,6 +23,7 @@ from ispbill.customers.models import Customer
 from ispbill.invoicing.templates import issuer_logo_upload
 from ispbill.partners.models import AggregationCycle, CommissionBase, Partner, PartnerMode
 from ispbill.partners.services import partner_home
+from ispbill.sepa.mandates import creditor_settings_save, mandate_create
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 DEMO_PASSWORD = "ispbill-demo"
@@ -35,6 +38,7 @@ class DemoResult:
     customers: int = 0
     services: int = 0
     invoices: int = 0
+    mandates: int = 0
 
 
 def demo_logo_png(color: str) -> bytes:
@@ -75,6 +79,7 @@ def demo_load(*, start: date | None = None) -> DemoResult:
             return DemoResult(created=False, users=demo_users())
         result = _build(start or date(2026, 1, 1))
         result.invoices = _history(start or date(2026, 1, 1))
+        result.mandates = _direct_debit(start or date(2026, 1, 1))
         return result
 
 
@@ -312,6 +317,33 @@ def _build(start: date) -> DemoResult:
     return DemoResult(
         created=True, users=demo_users(), partners=4, customers=n_customers, services=n_services
     )
+
+
+def _direct_debit(start: date) -> int:
+    """The ISP collects by SEPA direct debit (docs/payments.md): its creditor identifier
+    (the Bundesbank's published test identifier) and signed mandates of a dozen of its own
+    customers, after the history, so their next invoices announce the debit."""
+    home = partner_home()
+    fee_rate = TaxRate.objects.filter(partner=home, rate_bp=1900).first()
+    creditor_settings_save(
+        partner=home,
+        creditor_id="DE98ZZZ09999999999",
+        creditor_name=home.legal_name,
+        iban=home.iban,
+        bic="COBADEFFXXX",
+        return_fee_minor=300,
+        return_fee_tax_rate=fee_rate,
+        actor="demo",
+    )
+    signers = (
+        Customer.objects.filter(partner=home, services__isnull=False).distinct().order_by("id")[:12]
+    )
+    for n, c in enumerate(signers):
+        iban = IBAN.generate("DE", bank_code="37040044", account_code=f"{532013100 + n}")
+        mandate_create(
+            customer=c, iban=str(iban), signature_date=add_months(start, 3), actor="demo"
+        )
+    return len(signers)
 
 
 def _history(start: date) -> int:

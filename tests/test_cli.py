@@ -18,6 +18,13 @@ def test_demo_is_idempotent(capsys):
         "own_invoicing",
         "aggregated",
     }
+    # The ISP collects by direct debit: its creditor id and a dozen of its customers' mandates.
+    from ispbill.sepa.models import CreditorSettings, Mandate
+
+    home = Partner.objects.get(is_home=True)
+    assert CreditorSettings.objects.get(partner=home).creditor_id == "DE98ZZZ09999999999"
+    assert Mandate.objects.filter(customer__partner=home, status="active").count() == 12
+    assert "12 SEPA mandates" in capsys.readouterr().out
     assert main(["demo"]) == 0
     assert (Partner.objects.count(), Customer.objects.count()) == (partners, customers)
     out = capsys.readouterr().out
