@@ -293,7 +293,9 @@ def _heads(endpoint: WebhookEndpoint, now: datetime, limit: int) -> list[int]:
 
 
 def deliveries_send_due(*, limit: int = BATCH, now: datetime | None = None) -> SendStats:
-    """Send what is due, endpoint by endpoint, at most ``limit`` per endpoint."""
+    """Send what is due, endpoint by endpoint, at most ``limit`` per endpoint. The first
+    failure of an endpoint ends its turn (a receiver that is down would otherwise hold the
+    caller ten seconds per event): its other due events go on the next call."""
     now = now or timezone.now()
     stats = SendStats()
     endpoint_ids = (
@@ -311,13 +313,13 @@ def deliveries_send_due(*, limit: int = BATCH, now: datetime | None = None) -> S
             heads = [pk for pk in _heads(endpoint, now, limit) if pk not in tried]
             if not heads:
                 break
-            succeeded = stats.succeeded
+            succeeded, unsuccessful = stats.succeeded, stats.failed + stats.given_up
             for pk in heads[: limit - len(tried)]:
                 tried.add(pk)
                 _attempt(pk, endpoint, stats)
-                if not endpoint.enabled:
-                    break
-            if stats.succeeded == succeeded:
+                if stats.failed + stats.given_up > unsuccessful:
+                    break  # the endpoint is failing: its other events wait for their turn
+            if stats.succeeded == succeeded or stats.failed + stats.given_up > unsuccessful:
                 break
     return stats
 

@@ -74,7 +74,7 @@ def test_partner_admin_manages_its_own_endpoints(
     seed: Seed, receiver: Receiver, username: str, partner: str
 ):
     mine = getattr(seed, partner)
-    other = endpoint_other = WebhookEndpoint.objects.create(
+    other = WebhookEndpoint.objects.create(
         partner=seed.ownnet if partner == "citynet" else seed.citynet,
         url="https://other.example/hook",
         secret="whsec_x",
@@ -83,20 +83,16 @@ def test_partner_admin_manages_its_own_endpoints(
     endpoint = _endpoint_flow(c, receiver, mine.pk)
     # The other partner's endpoint: neither listed nor reachable.
     assert other.url not in c.get(URL).content.decode()
-    assert c.get(f"{URL}{endpoint_other.pk}/").status_code == 404
-    assert c.post(f"{URL}{endpoint_other.pk}/delete/").status_code == 404
+    assert c.get(f"{URL}{other.pk}/").status_code == 404
+    assert c.post(f"{URL}{other.pk}/delete/").status_code == 404
+    c.post(f"{URL}{endpoint.pk}/", {"url": endpoint.url, "enabled": "on"})
     events_write([NewEvent("customer.blocked", mine.pk, "customer", 1)])
-    endpoint.enabled = True
-    endpoint.save()
-    delivery = (
-        Delivery.objects.get(endpoint=endpoint)
-        if Delivery.objects.filter(endpoint=endpoint).exists()
-        else None
-    )
-    if delivery is not None:
-        assert c.post(f"{URL}deliveries/{delivery.pk}/replay/").status_code == 302
+    delivery = Delivery.objects.get(endpoint=endpoint)
+    assert delivery.event.uid in c.get(f"{URL}{endpoint.pk}/").content.decode()
+    assert c.post(f"{URL}deliveries/{delivery.pk}/replay/").status_code == 302
     assert c.post(f"{URL}{endpoint.pk}/delete/").status_code == 302
     assert WebhookEndpoint.objects.filter(pk=other.pk).exists()
+    assert not Delivery.objects.filter(endpoint=other).exists()  # another partner's event
 
 
 @pytest.mark.parametrize("username", ["acc", "sup", "bobby"])
