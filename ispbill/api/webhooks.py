@@ -84,6 +84,109 @@ class DeliveryOut(Schema):
     delivered_at: dt.datetime | None
 
 
+class Amount(Schema):
+    amount: str = Field(..., description='Decimal text, e.g. "35.70"')
+    currency: str
+
+
+class InvoiceIssuedData(Schema):
+    """``invoice.issued``"""
+
+    invoice_id: int
+    number: str
+    kind: str
+    customer_id: int
+    issuer_id: int
+    billing_run_id: int | None
+    issue_date: str
+    due_date: str
+    net: Amount
+    tax: Amount
+    total: Amount
+
+
+class CreditNoteIssuedData(Schema):
+    """``credit_note.issued``"""
+
+    credit_note_id: int
+    number: str
+    invoice_id: int
+    invoice_number: str
+    customer_id: int
+    issuer_id: int
+    issue_date: str
+    reason: str
+    net: Amount
+    tax: Amount
+    total: Amount
+
+
+class PaymentReceivedData(Schema):
+    """``payment.received``"""
+
+    payment_id: int
+    customer_id: int
+    issuer_id: int
+    date: str
+    method: str
+    reference: str
+    receipt_number: str
+    amount: Amount
+    allocated: Amount
+
+
+class CustomerStatusData(Schema):
+    """``customer.activated``, ``customer.blocked``, ``customer.deactivated``"""
+
+    customer_id: int
+    reference: str
+    name: str
+    status: str
+
+
+class ServiceData(Schema):
+    """``service.created``, ``service.changed``, ``service.stopped``"""
+
+    service_id: int
+    customer_id: int
+    tariff_id: int
+    status: str
+    start_date: str
+    end_date: str | None
+
+
+class BillingRunFinishedData(Schema):
+    """``billing_run.finished``"""
+
+    billing_run_id: int
+    run_date: str
+    status: str
+    customers_billed: int
+    invoices_issued: int
+    failures: int
+    totals: dict[str, str]
+
+
+class EventPayload(Schema):
+    """The body POSTed to webhook endpoints (docs/webhooks.md), payload version 1."""
+
+    id: str
+    type: str
+    version: int = Field(..., description="Payload version: 1")
+    timestamp: str
+    partner_id: int | None
+    # The typed variants document each type's data; the last keeps the data as written.
+    data: (
+        InvoiceIssuedData
+        | CreditNoteIssuedData
+        | PaymentReceivedData
+        | CustomerStatusData
+        | ServiceData
+        | BillingRunFinishedData
+        | dict[str, Any]
+    )
+
+
 class EventOut(Schema):
     id: str = Field(..., description="Stable id, sent as webhook-id")
     seq: int = Field(..., description="Increasing number: poll with after=<last seq seen>")
@@ -92,9 +195,7 @@ class EventOut(Schema):
     object_type: str
     object_id: str
     created_at: dt.datetime
-    payload: dict[str, Any] = Field(
-        ..., description="The body sent to endpoints: id, type, version (1), timestamp, data"
-    )
+    payload: EventPayload = Field(..., description="The body sent to endpoints")
 
 
 def _endpoint_out(e: WebhookEndpoint) -> dict[str, Any]:
@@ -245,6 +346,18 @@ class EventFilters(ListParams):
     )
     object_type: Str60 | None = None
     object_id: Str60 | None = None
+
+
+class EventTypeOut(Schema):
+    type: str
+    description: str
+
+
+@router.get("/event-types", response={200: list[EventTypeOut], **ERROR_RESPONSES})
+@guard("webhooks.manage")
+def event_type_list(request: HttpRequest) -> Any:
+    """The event types ispbill emits (what an endpoint's ``event_types`` may name)."""
+    return [{"type": t, "description": d} for t, d in EVENT_TYPES.items()]
 
 
 @router.get("/events", response={200: Page[EventOut], **ERROR_RESPONSES})

@@ -76,3 +76,22 @@ def test_roles_without_webhooks(seed: Seed):
     for api in (seed.accountant, seed.support, seed.portal):
         assert api.get("/webhook-endpoints").status == 403
         assert api.get("/events").status == 403
+
+
+def test_event_payloads_are_openapi_components(seed: Seed):
+    schema = seed.admin.client.get("/api/v1/openapi.json").json()
+    components = schema["components"]["schemas"]
+    for name in ("EventPayload", "InvoiceIssuedData", "PaymentReceivedData", "ServiceData"):
+        assert name in components, name
+    types = seed.citynet_admin.get("/event-types").body
+    assert {"type": "invoice.issued", "description": types[0]["description"]} == types[0]
+
+
+def test_event_payload_is_answered_as_written(seed: Seed):
+    from ispbill.customers.services import customer_status_set
+    from ispbill.events.models import Event
+
+    customer_status_set(customer=seed.bob, status="blocked")
+    (item,) = seed.citynet_admin.get("/events", type="customer.blocked").body["items"]
+    assert item["payload"] == Event.objects.get(type="customer.blocked").payload
+    assert item["payload"]["data"]["reference"] == "B-1"

@@ -268,3 +268,15 @@ def test_status_and_service_events(seed: Seed):
         stopped.partner_id == seed.citynet.pk
         and stopped.payload["data"]["service_id"] == service.pk
     )
+
+
+def test_cli_sends_what_is_due(seed: Seed, receiver: Receiver, capsys: Any):
+    from ispbill.cli import main
+
+    endpoint_create(partner_id=None, url=receiver.url())
+    events_write([NewEvent("customer.blocked", seed.home.pk, "customer", seed.alice.pk)])
+    assert main(["webhooks-deliver"]) == 0
+    assert "1 delivery attempt(s): 1 delivered" in capsys.readouterr().out
+    assert len(receiver.accepted()) == 1
+    assert main(["webhooks-deliver"]) == 0
+    assert "0 delivery attempt(s)" in capsys.readouterr().out
