@@ -167,6 +167,32 @@ class BillingRunFinishedData(Schema):
     totals: dict[str, str]
 
 
+class CommissionStatementData(Schema):
+    """``commission_statement.approved``, ``commission_statement.paid``"""
+
+    statement_id: int
+    number: str
+    period_start: str
+    period_end: str
+    status: str
+    total: Amount
+    tax: Amount
+    gross: Amount
+    payout_reference: str
+
+
+class MandateData(Schema):
+    """``mandate.created``, ``mandate.revoked``"""
+
+    mandate_id: int
+    customer_id: int
+    reference: str
+    status: str
+    signature_date: str
+    iban_masked: str
+    ended_on: str | None
+
+
 class EventPayload(Schema):
     """The body POSTed to webhook endpoints (docs/webhooks.md), payload version 1."""
 
@@ -183,6 +209,8 @@ class EventPayload(Schema):
         | CustomerStatusData
         | ServiceData
         | BillingRunFinishedData
+        | CommissionStatementData
+        | MandateData
         | dict[str, Any]
     )
 

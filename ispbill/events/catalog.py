@@ -13,5 +13,9 @@ EVENT_TYPES: dict[str, str] = {
     "service.created": "A service was created (a customer subscribed to a tariff)",
     "service.changed": "A service was changed (status, tariff, dates, terms)",
     "service.stopped": "A service was stopped (disconnected)",
+    "commission_statement.approved": "A partner's commission statement was approved",
+    "commission_statement.paid": "A partner's commission statement was paid out",
+    "mandate.created": "A SEPA direct debit mandate was created",
+    "mandate.revoked": "A SEPA direct debit mandate was revoked",
     "billing_run.finished": "A billing run finished (with or without failures)",
 }

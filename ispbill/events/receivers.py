@@ -10,6 +10,7 @@ from django.dispatch import receiver
 
 from ispbill.billing.models import BillingRun
 from ispbill.billing.signals import billing_run_finished
+from ispbill.commission.signals import commission_statement_changed
 from ispbill.customers.models import Customer
 from ispbill.customers.signals import customers_status_changed
 from ispbill.events.services import NewEvent, events_write
@@ -198,6 +199,34 @@ def _billing_run_finished(sender: Any, run_id: int, **kwargs: Any) -> None:
                     "totals": {
                         cur: _money(int(t), cur)["amount"] for cur, t in (run.totals or {}).items()
                     },
+                },
+            )
+        ]
+    )
+
+
+@receiver(commission_statement_changed, dispatch_uid="ispbill_events_commission")
+def _commission_statement_changed(sender: Any, statement: Any, **kwargs: Any) -> None:
+    st = statement
+    if st.status not in ("approved", "paid"):
+        return
+    events_write(
+        [
+            NewEvent(
+                type=f"commission_statement.{st.status}",
+                partner_id=st.partner_id,
+                object_type="commission_statement",
+                object_id=st.pk,
+                data={
+                    "statement_id": st.pk,
+                    "number": st.number,
+                    "period_start": st.period_start.isoformat(),
+                    "period_end": st.period_end.isoformat(),
+                    "status": st.status,
+                    "total": _money(st.total_minor, st.currency),
+                    "tax": _money(st.tax_minor, st.currency),
+                    "gross": _money(st.gross_minor, st.currency),
+                    "payout_reference": st.payout_reference,
                 },
             )
         ]

@@ -280,3 +280,26 @@ def test_cli_sends_what_is_due(seed: Seed, receiver: Receiver, capsys: Any):
     assert len(receiver.accepted()) == 1
     assert main(["webhooks-deliver"]) == 0
     assert "0 delivery attempt(s)" in capsys.readouterr().out
+
+
+def test_commission_and_mandate_events(billed: Any):
+    from ispbill.commission.statements import commission_statement_approve, commission_statement_pay
+    from ispbill.partners.models import CommissionStatement
+    from ispbill.sepa.mandates import mandate_revoke
+    from tests.sepa.helpers import creditor, mandate
+
+    seed = billed.seed
+    st = CommissionStatement.objects.get(pk=billed.statement_id)
+    st = commission_statement_approve(statement=st, on=date(2026, 3, 2))
+    commission_statement_pay(statement=st, on=date(2026, 3, 5), reference="P-1")
+    approved = Event.objects.get(type="commission_statement.approved")
+    paid = Event.objects.get(type="commission_statement.paid")
+    assert approved.partner_id == paid.partner_id == seed.citynet.pk
+    assert paid.payload["data"]["payout_reference"] == "P-1"
+    creditor(seed.home)
+    m = mandate(seed.alice)
+    mandate_revoke(mandate=m, on=date(2026, 3, 10), reason="customer")
+    created = Event.objects.get(type="mandate.created")
+    revoked = Event.objects.get(type="mandate.revoked")
+    assert created.object_id == revoked.object_id == str(m.pk)
+    assert "iban" not in created.payload["data"] and revoked.payload["data"]["ended_on"]
