@@ -42,6 +42,12 @@ def _connections_tidy(task: Any = None, **kwargs: Any) -> None:
 
 # The daily work (billing, dunning, reminders) at 02:00 when a broker and beat are running.
 app.conf.beat_schedule = {
+    # Traffic from RADIUS accounting, caps and last month's overage (docs/usage.md): hourly,
+    # so caps bite within the hour; the 01:30 run charges the closed month before billing.
+    "ispbill-usage-collect": {
+        "task": "ispbill.radius.tasks.usage_collect_task",
+        "schedule": crontab(minute=30),
+    },
     "ispbill-daily-work": {
         "task": "ispbill.dunning.tasks.daily_work_task",
         "schedule": crontab(hour=2, minute=0),

@@ -735,6 +735,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--retry-failed", action="store_true", help="send the emails that failed again")
     p.set_defaults(func=cmd_emails)
     radius_cli.add_parser(sub)
+    radius_cli.add_usage_parser(sub)
     dataio_cli.add_parsers(sub)
     sepa_cli.add_parsers(sub)
     gateways_cli.add_parsers(sub)

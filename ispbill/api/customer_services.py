@@ -32,6 +32,7 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import QUANTITY_MAX
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.radius.usage import usage_month
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.services import service_update
 
@@ -158,3 +159,27 @@ def service_update_view(request: HttpRequest, service_id: int, payload: ServiceF
     service = resolved(request, "service_id")
     data = _fields(payload, issuer_currency(service.partner_id))
     return service_out(service_update(service=service, actor=actor(request), **data))
+
+
+class UsageDayOut(Schema):
+    day: dt.date
+    bytes_in: int
+    bytes_out: int
+
+
+class ServiceUsageOut(Schema):
+    service_id: int
+    start: dt.date = Field(..., description="First day of the current month")
+    end: dt.date
+    used_bytes: int
+    included_gb: int | None
+    capped: str = Field(..., description='"throttle" or "block" when the cap was reached')
+    days: list[UsageDayOut]
+
+
+@router.get("/services/{service_id}/usage", response={200: ServiceUsageOut, **ERROR_RESPONSES})
+@guard("customers.read")
+def service_usage(request: HttpRequest, service_id: int) -> Any:
+    """This month's traffic of the service from RADIUS accounting (docs/usage.md)."""
+    service = resolved(request, "service_id")
+    return {"service_id": service.pk, **usage_month(service)}

@@ -48,6 +48,11 @@ class TariffFields(Schema):
     available_to: list[Id] | None = Field(
         None, max_length=1000, description="Operator tariffs: ids of the partners selling it"
     )
+    included_gb: int | None = Field(None, ge=0, le=10_000_000, description="GB per month")
+    cap_action: Literal["", "throttle", "block"] | None = None
+    throttle_download_kbps: int | None = Field(None, ge=0, le=100_000_000)
+    throttle_upload_kbps: int | None = Field(None, ge=0, le=100_000_000)
+    overage_price: AmountText | None = Field(None, description="Per started GB over, net")
 
 
 class TariffIn(TariffFields):
@@ -76,14 +81,26 @@ class TariffOut(Schema):
     is_active: bool
     customer_selectable: bool
     available_to: list[int]
+    included_gb: int | None
+    cap_action: str
+    throttle_download_kbps: int | None
+    throttle_upload_kbps: int | None
+    overage_price: MoneyOut | None
     created_at: dt.datetime
 
 
 def tariff_out(t: Tariff) -> dict[str, Any]:
     currency = Partner.objects.values_list("currency", flat=True).get(pk=t.partner_id)
     return {
-        **{f: getattr(t, f) for f in TariffOut.model_fields if f not in ("price", "available_to")},
+        **{
+            f: getattr(t, f)
+            for f in TariffOut.model_fields
+            if f not in ("price", "available_to", "overage_price")
+        },
         "price": money_out(t.price_minor, currency),
+        "overage_price": None
+        if t.overage_price_minor is None
+        else money_out(t.overage_price_minor, currency),
         "available_to": sorted(t.available_to.values_list("pk", flat=True)),
     }
 
@@ -91,6 +108,13 @@ def tariff_out(t: Tariff) -> dict[str, Any]:
 def _resolve(request: HttpRequest, partner: Partner, data: dict[str, Any]) -> dict[str, Any]:
     if "price" in data:
         data["price_minor"] = amount_minor(data.pop("price"), partner.currency, field="price")
+    if "overage_price" in data:
+        text = data.pop("overage_price")
+        data["overage_price_minor"] = (
+            None
+            if text in (None, "")
+            else amount_minor(text, partner.currency, field="overage_price")
+        )
     if "tax_rate_id" in data:
         rate = TaxRate.objects.filter(pk=data.pop("tax_rate_id"), partner=partner).first()
         if rate is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
@@ -42,6 +43,12 @@ class TariffKind(models.TextChoices):
     ONE_TIME = "one_time", "One-time"
 
 
+class CapAction(models.TextChoices):
+    NONE = "", "Nothing (only overage, if priced)"
+    THROTTLE = "throttle", "Throttle to the reduced speeds"
+    BLOCK = "block", "Block until the next month"
+
+
 class Tariff(models.Model):
     """A price list entry. Owned by the operator (home partner) or an own-invoicing partner;
     an operator tariff lists the partners allowed to sell it."""
@@ -69,6 +76,19 @@ class Tariff(models.Model):
     customer_selectable = models.BooleanField(
         default=False, help_text="Customers may choose it when they change plan in the portal"
     )
+    # Usage rule (docs/usage.md): volume included per calendar month, what happens when it
+    # is used up, and the price of every started GB over it.
+    included_gb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Volume included per month, GB (10^9 bytes)"
+    )
+    cap_action = models.CharField(
+        max_length=8, choices=CapAction.choices, blank=True, default=CapAction.NONE
+    )
+    throttle_download_kbps = models.PositiveIntegerField(null=True, blank=True)
+    throttle_upload_kbps = models.PositiveIntegerField(null=True, blank=True)
+    overage_price_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Price per started GB over the included volume"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -78,6 +98,10 @@ class Tariff(models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=Q(price_minor__gte=0), name="tariff_price_nonnegative"
+            ),
+            models.CheckConstraint(
+                condition=Q(overage_price_minor__isnull=True) | Q(overage_price_minor__gte=0),
+                name="tariff_overage_nonnegative",
             ),
             models.CheckConstraint(
                 condition=Q(period_months__in=[1, 3, 6, 12]), name="tariff_period_valid"
@@ -90,6 +114,18 @@ class Tariff(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        if self.cap_action and not self.included_gb:
+            raise ValidationError({"included_gb": "A cap action needs an included volume."})
+        if self.cap_action == CapAction.THROTTLE and not (
+            self.throttle_download_kbps and self.throttle_upload_kbps
+        ):
+            raise ValidationError(
+                {"throttle_download_kbps": "Throttling needs the reduced download and upload."}
+            )
+        if self.overage_price_minor is not None and not self.included_gb:
+            raise ValidationError({"included_gb": "Overage needs an included volume."})
 
 
 class PartnerPrice(models.Model):

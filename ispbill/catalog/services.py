@@ -28,6 +28,11 @@ TARIFF_FIELDS = (
     "upload_kbps",
     "is_active",
     "customer_selectable",
+    "included_gb",
+    "cap_action",
+    "throttle_download_kbps",
+    "throttle_upload_kbps",
+    "overage_price_minor",
 )
 
 
@@ -120,7 +125,14 @@ def tariff_update(
     if available_to is not None:
         locked.available_to.set(list(available_to))
     changes = model_diff(before, model_to_dict(locked, fields=list(TARIFF_FIELDS)))
-    if {"kind", "download_kbps", "upload_kbps"} & set(changes):
+    if {
+        "kind",
+        "download_kbps",
+        "upload_kbps",
+        "cap_action",
+        "throttle_download_kbps",
+        "throttle_upload_kbps",
+    } & set(changes):
         tariff_access_changed.send(sender=Tariff, tariff_id=locked.pk)
     if changes:
         audit_record(action="tariff.updated", obj=locked, actor=actor, changes=changes)

@@ -29,3 +29,24 @@ def add_parser(sub: Any) -> None:
         "radius-sync", help="rebuild FreeRADIUS's tables (radcheck, radreply, ...) from ispbill"
     )
     p.set_defaults(func=cmd_radius_sync)
+
+
+def cmd_usage_collect(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.radius.usage import usage_collect
+
+    with system_scope():
+        r = usage_collect()
+    print(
+        f"Usage collected: {r.sessions} sessions counted, {r.capped} capped, "
+        f"{r.restored} restored, {r.overage_charges} overage charges."
+    )
+    return 0
+
+
+def add_usage_parser(sub: Any) -> None:
+    p = sub.add_parser(
+        "usage-collect",
+        help="count traffic from radacct per service and day, apply caps, charge overage",
+    )
+    p.set_defaults(func=cmd_usage_collect)

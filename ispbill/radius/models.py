@@ -38,6 +38,10 @@ class RadiusCredential(models.Model):
     )
     # The User-Name last written to the RADIUS tables: a renamed login is removed there.
     provisioned_username = models.CharField(max_length=64, blank=True, editable=False)
+    # The tariff's cap reached this month (docs/usage.md): "throttle" or "block" until the
+    # first of the month after ``capped_month``.
+    capped = models.CharField(max_length=8, blank=True, default="", editable=False)
+    capped_month = models.DateField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -110,6 +114,66 @@ class RadiusPolicy(models.Model):
 
     def __str__(self) -> str:
         return f"blocked: {self.blocked}"
+
+
+class UsageDay(models.Model):
+    """Traffic of one service on one day (the day of the accounting update that reported
+    it), from the customer's side: in = uploaded, out = downloaded (NAS's view reversed is
+    not applied: FreeRADIUS's input/output octets are stored as they come)."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The service's customer (copied): the portal's customer scope reads its own rows.
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(
+        "subscriptions.Service", on_delete=models.PROTECT, related_name="usage_days"
+    )
+    day = models.DateField()
+    bytes_in = models.BigIntegerField(default=0)
+    bytes_out = models.BigIntegerField(default=0)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["service", "day"]
+        constraints = [
+            models.UniqueConstraint(fields=["service", "day"], name="usageday_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.day}"
+
+
+class UsageWatermark(models.Model):
+    """Per accounting session: the cumulative octets already counted into ``UsageDay``."""
+
+    acctuniqueid = models.TextField(unique=True)
+    bytes_in = models.BigIntegerField(default=0)
+    bytes_out = models.BigIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return self.acctuniqueid
+
+
+class UsageOverage(models.Model):
+    """A month's overage already charged for a service: charged once."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("subscriptions.Service", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    gigabytes = models.PositiveIntegerField()
+    charge = models.ForeignKey(
+        "subscriptions.OneTimeCharge", on_delete=models.PROTECT, related_name="+"
+    )
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "month"], name="usageoverage_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.month}"
 
 
 # --- FreeRADIUS's tables (unmanaged; created by the migration from FreeRADIUS's schema) ---

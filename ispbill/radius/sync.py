@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.db import transaction
 from django.db.models import F, QuerySet
@@ -86,6 +86,15 @@ def _rows(cred: RadiusCredential, policy: PolicyData) -> tuple[Access, list[Row]
         upload_kbps=tariff.upload_kbps,
     )
     access = _access(cred)
+    if access is Access.ACTIVE and cred.capped == "block":
+        access = Access.BLOCKED
+    elif access is Access.ACTIVE and cred.capped == "throttle":
+        # The month's volume is used up (docs/usage.md): the tariff's reduced speeds.
+        data = replace(
+            data,
+            download_kbps=tariff.throttle_download_kbps,
+            upload_kbps=tariff.throttle_upload_kbps,
+        )
     return access, credential_rows(data, access, policy)
 
 

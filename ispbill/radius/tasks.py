@@ -23,3 +23,12 @@ def radius_sessions_update_task(changes: list[dict[str, Any]]) -> int:
             ]
         )
     )
+
+
+@shared_task
+def usage_collect_task() -> dict[str, int]:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.radius.usage import usage_collect
+
+    with system_scope():
+        return dict(usage_collect().__dict__)

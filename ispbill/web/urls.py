@@ -282,6 +282,11 @@ urlpatterns = [
         name="portal_mandate_revoke",
     ),
     path(
+        "portal/services/<int:service_id>/usage/",
+        views_portal.portal_service_usage,
+        name="portal_service_usage",
+    ),
+    path(
         "portal/services/<int:service_id>/change-plan/",
         views_plan_changes.portal_change_plan,
         name="portal_change_plan",

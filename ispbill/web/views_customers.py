@@ -28,6 +28,7 @@ from ispbill.partners.models import Partner
 from ispbill.payments.documents import customer_statement_pdf as statement_pdf
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_statement
+from ispbill.radius.usage import month_start, usage_totals
 from ispbill.subscriptions.models import OneTimeCharge, Service
 from ispbill.web.documents import pdf_response
 from ispbill.web.forms.customers import (
@@ -136,6 +137,10 @@ def customer_detail(request: HttpRequest, customer_id: int) -> HttpResponse:
         "writable": access.can("customers.write")
         and (access.is_operator or customer.partner_id == access.partner_id),
     }
+    day = today()
+    context["usage"] = usage_totals(
+        service_ids=[s.pk for s in context["services"]], start=month_start(day), end=day
+    )
     context["mandates"] = customer_mandates(customer)
     context["autopay"] = Autopay.objects.filter(customer=customer).first()
     context["autopay_attempts"] = AutopayAttempt.objects.filter(customer=customer).select_related(

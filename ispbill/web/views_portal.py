@@ -25,6 +25,7 @@ from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
+from ispbill.radius.usage import usage_month
 from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
@@ -220,3 +221,17 @@ def portal_profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Your details are saved.")
             return redirect("web:portal_profile")
     return page(request, "web/portal/profile.html", {"me": me, "form": form}, "portal_profile")
+
+
+@require_capability("portal.read")
+def portal_service_usage(request: HttpRequest, service_id: int) -> HttpResponse:
+    """This month's traffic of one of my internet services (docs/usage.md)."""
+    me = _me(request)
+    service = get_scoped_or_404(
+        Service.objects.select_related("tariff"),
+        pk=service_id,
+        customer=me,
+        tariff__kind="internet",
+    )
+    context = {"me": me, "service": service, "usage": usage_month(service)}
+    return page(request, "web/usage/portal_service.html", context, "portal")

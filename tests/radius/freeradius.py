@@ -39,6 +39,11 @@ server ispbill {
         ipaddr = 127.0.0.1
         port = %(port)d
     }
+    listen {
+        type = acct
+        ipaddr = 127.0.0.1
+        port = %(acct_port)d
+    }
     authorize {
         preprocess
         sql
@@ -50,6 +55,13 @@ server ispbill {
         }
     }
     post-auth {
+    }
+    preacct {
+        preprocess
+        acct_unique
+    }
+    accounting {
+        sql
     }
 }
 """
@@ -98,7 +110,7 @@ sql {
 """
 
 
-def write_config(root: Path, *, port: int, db: dict[str, object]) -> Path:
+def write_config(root: Path, *, port: int, db: dict[str, object], acct_port: int = 0) -> Path:
     """A FreeRADIUS configuration directory under ``root`` for the database ``db`` (Django's
     settings_dict of the test database)."""
     raddb = root / "raddb"
@@ -112,7 +124,9 @@ def write_config(root: Path, *, port: int, db: dict[str, object]) -> Path:
     conf.write_text(text)
     for site in (raddb / "sites-enabled").iterdir():
         site.unlink()
-    (raddb / "sites-enabled" / "ispbill").write_text(SITE % {"port": port})
+    (raddb / "sites-enabled" / "ispbill").write_text(
+        SITE % {"port": port, "acct_port": acct_port or port + 1}
+    )
     for module in (raddb / "mods-enabled").iterdir():
         if module.name not in KEEP_MODULES:
             module.unlink()
@@ -137,6 +151,7 @@ class RadiusServer:
     port: int
     raddb: Path
     log: Path
+    acct_port: int = 0
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
 
     def log_text(self) -> str:
@@ -149,8 +164,9 @@ def freeradius_running(root: Path, *, db: dict[str, object]) -> Iterator[RadiusS
     binary = freeradius_binary()
     assert binary, "FreeRADIUS is not installed (scripts/ensure-services.sh installs it)"
     port = free_udp_port()
-    raddb = write_config(root, port=port, db=db)
-    server = RadiusServer(port=port, raddb=raddb, log=root / "freeradius.log")
+    acct_port = free_udp_port()
+    raddb = write_config(root, port=port, db=db, acct_port=acct_port)
+    server = RadiusServer(port=port, raddb=raddb, log=root / "freeradius.log", acct_port=acct_port)
     with server.log.open("wb") as out:
         server.process = subprocess.Popen(
             [binary, "-X", "-d", str(raddb)],
@@ -220,3 +236,25 @@ def radclient_auth(server: RadiusServer, username: str, password: str) -> Answer
         for name, value in re.findall(r"^\s+([\w-]+) = (.*)$", reply, flags=re.M):
             attributes[name] = value.strip().strip('"')
     return Answer(code=match.group(1) if match else "", attributes=attributes, output=output)
+
+
+def radclient_acct(server: RadiusServer, attributes: dict[str, str | int]) -> str:
+    """An Accounting-Request (Start, Interim-Update, Stop) sent by ``radclient``; answers
+    "Accounting-Response" when FreeRADIUS stored it, "" otherwise."""
+    request = ", ".join(
+        f'{name} = "{value}"' if isinstance(value, str) else f"{name} = {value}"
+        for name, value in attributes.items()
+    )
+    done = subprocess.run(
+        [
+            *("radclient", "-x", "-r", "1", "-t", "3", "-d", str(server.raddb)),
+            *(f"127.0.0.1:{server.acct_port}", "acct", SECRET),
+        ],
+        input=(request + "\n").encode(),
+        capture_output=True,
+        timeout=15,
+        check=False,
+    )
+    output = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
+    match = re.search(r"Received (Accounting-Response)", output)
+    return match.group(1) if match else ""

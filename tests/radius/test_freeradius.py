@@ -75,3 +75,46 @@ def test_blocked_pool_policy_as_freeradius_answers(radius, home):
     assert answer.code == "Access-Accept"
     assert answer.attributes["Mikrotik-Rate-Limit"] == "5000k/20000k"
     assert "Framed-Pool" not in answer.attributes
+
+
+def test_accounting_through_freeradius_is_counted_with_gigawords(radius, home):
+    """radclient → FreeRADIUS's sql accounting → radacct → usage_collect: a Start, an
+    Interim-Update at 1 GB down, a Stop at 4 GiB + 500 MB down (Gigawords 1)."""
+    from ispbill.radius.models import UsageDay
+    from ispbill.radius.usage import usage_collect
+    from tests.radius.freeradius import radclient_acct
+
+    _c, s, _cred = internet_customer("jane")
+    session = {
+        "User-Name": "jane",
+        "Acct-Session-Id": "E2E1",
+        "NAS-IP-Address": "127.0.0.1",
+        "NAS-Port": 1,
+        "Framed-IP-Address": "100.64.0.9",
+    }
+    assert radclient_acct(radius, {**session, "Acct-Status-Type": "Start"}) == (
+        "Accounting-Response"
+    ), radius.log_text()[-3000:]
+    interim = {
+        **session,
+        "Acct-Status-Type": "Interim-Update",
+        "Acct-Session-Time": 600,
+        "Acct-Input-Octets": 100_000_000,
+        "Acct-Output-Octets": 1_000_000_000,
+    }
+    assert radclient_acct(radius, interim) == "Accounting-Response"
+    usage_collect()
+    stop = {
+        **session,
+        "Acct-Status-Type": "Stop",
+        "Acct-Session-Time": 1200,
+        "Acct-Input-Octets": 200_000_000,
+        "Acct-Output-Octets": 500_000_000,
+        "Acct-Output-Gigawords": 1,
+    }
+    assert radclient_acct(radius, stop) == "Accounting-Response"
+    usage_collect()
+    usage_collect()  # read twice: counted once
+    rows = list(UsageDay.objects.filter(service=s))
+    assert sum(r.bytes_in for r in rows) == 200_000_000
+    assert sum(r.bytes_out for r in rows) == (1 << 32) + 500_000_000

@@ -33,6 +33,12 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
         widget=forms.CheckboxSelectMultiple,
     )
 
+    overage_price = MoneyField(
+        required=False,
+        label="Overage price per started GB",
+        help_text="Billed after the month for every started GB over the included volume.",
+    )
+
     class Meta:
         model = Tariff
         fields = [
@@ -45,8 +51,16 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             "available_to",
             "is_active",
             "customer_selectable",
+            "included_gb",
+            "cap_action",
+            "throttle_download_kbps",
+            "throttle_upload_kbps",
         ]
         labels = {
+            "included_gb": "Included volume per month (GB)",
+            "cap_action": "When the volume is used up",
+            "throttle_download_kbps": "Throttled download (kbit/s)",
+            "throttle_upload_kbps": "Throttled upload (kbit/s)",
             "period_months": "Period (months)",
             "download_kbps": "Download (kbit/s)",
             "upload_kbps": "Upload (kbit/s)",
@@ -72,17 +86,25 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             self._choices("available_to").queryset = partners
         if self.instance.pk:
             self.fields["price"].initial = from_minor(self.instance.price_minor, currency)
+            if self.instance.overage_price_minor is not None:
+                self.fields["overage_price"].initial = from_minor(
+                    self.instance.overage_price_minor, currency
+                )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("price") is not None:
             self.instance.price_minor = to_minor(data["price"], self.currency) or 0
+        self.instance.overage_price_minor = to_minor(data.get("overage_price"), self.currency)
         return data
 
     def service_fields(self) -> dict[str, Any]:
         data = {k: v for k, v in self.cleaned_data.items() if k in self.Meta.fields}
         data.pop("available_to", None)
         data["price_minor"] = to_minor(self.cleaned_data["price"], self.currency)
+        data["overage_price_minor"] = to_minor(
+            self.cleaned_data.get("overage_price"), self.currency
+        )
         return data
 
 

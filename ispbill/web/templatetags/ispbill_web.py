@@ -61,3 +61,13 @@ def query_with(context: Any, **changes: Any) -> str:
         else:
             params[key] = value
     return "?" + urlencode(sorted(params.items()))
+
+
+@register.filter
+def gigabytes(value: Any) -> str:
+    """Bytes as GB (10^9) with two decimals: 1 500 000 000 → "1.50 GB"."""
+    if value is None:
+        return ""
+    from decimal import Decimal
+
+    return f"{(Decimal(int(value)) / 10**9).quantize(Decimal('0.01'))} GB"
