@@ -57,4 +57,9 @@ app.conf.beat_schedule = {
         "task": "ispbill.gateways.tasks.autopay_task",
         "schedule": crontab(hour=3, minute=0),
     },
+    # Webhook deliveries due (first attempts are also sent right after their events commit).
+    "ispbill-webhooks": {
+        "task": "ispbill.events.tasks.webhooks_deliver_task",
+        "schedule": 30.0,
+    },
 }

@@ -11,6 +11,7 @@ from datetime import date
 from typing import Any
 
 from ispbill.dataio import cli as dataio_cli
+from ispbill.events import cli as events_cli
 from ispbill.gateways import cli as gateways_cli
 from ispbill.radius import cli as radius_cli
 from ispbill.sepa import cli as sepa_cli
@@ -478,6 +479,7 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
 
     from ispbill.core.tenancy import system_scope
     from ispbill.dunning.daily import daily_work
+    from ispbill.events.services import deliveries_send_due
     from ispbill.gateways.services import autopay_run
 
     last: date | None = None
@@ -498,6 +500,8 @@ def cmd_scheduler(args: argparse.Namespace) -> int:
             last = today
             if args.once:
                 return 0
+        with system_scope():
+            deliveries_send_due()  # webhooks: first attempts missed and retries due
         time.sleep(60)
 
 
@@ -735,6 +739,7 @@ def build_parser() -> argparse.ArgumentParser:
     dataio_cli.add_parsers(sub)
     sepa_cli.add_parsers(sub)
     gateways_cli.add_parsers(sub)
+    events_cli.add_parsers(sub)
     return parser
 
 

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
     "ispbill.dataio",
     "ispbill.sepa",
     "ispbill.gateways",
+    "ispbill.events",
     "ispbill.web",
     "ispbill.api",
 ]
@@ -234,6 +235,11 @@ if env.str("EMAIL_URL", default=""):
     EMAIL_USE_SSL = bool(_email.get("EMAIL_USE_SSL"))
 # The sender of emails whose issuer has no email address.
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="billing@ispbill.local")
+
+# Webhooks: may a partner's endpoint point at a private, loopback or link-local address?
+# No by default (a partner must not reach the operator's internal network through ispbill);
+# the operator's own endpoints may always.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env.bool("WEBHOOKS_ALLOW_PRIVATE_URLS", default=False)
 
 # Background work: eager (in-process) unless a broker is configured.
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="")

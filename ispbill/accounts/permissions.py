@@ -55,6 +55,8 @@ CAPABILITIES: dict[str, str] = {
     "partners.read": "See every partner and its settings",
     "partners.manage": "Create, change and disable partners",
     "issuer.manage": "Change the partner's own issuer settings, numbering and templates",
+    "webhooks.manage": "Webhook endpoints (of the own partner for partner admins): create, "
+    "change, delete, see their deliveries and replay them; see the events",
     "users.manage": "Create and change users (of the own partner for partner admins)",
     "audit.read": "Browse the audit log (of the own partner for partner admins)",
     "impersonate": "View the application as a partner",
@@ -109,6 +111,7 @@ _PARTNER_ADMIN: dict[str, frozenset[str]] = {
         "issuer.manage",
         "users.manage",
         "audit.read",
+        "webhooks.manage",
     },
     "percentage": _COMMON
     | {
@@ -119,6 +122,7 @@ _PARTNER_ADMIN: dict[str, frozenset[str]] = {
         "commission.read",
         "users.manage",
         "audit.read",
+        "webhooks.manage",
     },
     "aggregated": _COMMON
     | {
@@ -129,10 +133,18 @@ _PARTNER_ADMIN: dict[str, frozenset[str]] = {
         "finance.pay",
         "users.manage",
         "audit.read",
+        "webhooks.manage",
     },
 }
 _PARTNER_ADMIN_ONLY = frozenset(
-    {"users.manage", "audit.read", "issuer.manage", "catalog.write", "billing.run"}
+    {
+        "users.manage",
+        "audit.read",
+        "issuer.manage",
+        "catalog.write",
+        "billing.run",
+        "webhooks.manage",
+    }
 )
 # A disabled partner's staff keep reading their documents; they change nothing.
 _READ_ONLY = frozenset(

@@ -22,6 +22,7 @@ from ispbill.commission.selectors import commission_statements_visible
 from ispbill.core.models import AuditEvent
 from ispbill.core.tenancy import current_customer_id, current_partner_ids, get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.events.models import Delivery, WebhookEndpoint
 from ispbill.gateways.models import PaymentSession
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.partners.models import Partner
@@ -123,6 +124,8 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "collection_id": _scoped(Collection),
     "session_id": _scoped(PaymentSession),
     "event_id": _scoped(AuditEvent),
+    "endpoint_id": _scoped(WebhookEndpoint),
+    "delivery_id": _scoped(Delivery),
     "run_id": _with(lambda _access: billing_runs_visible()),
     "statement_id": _with(lambda _access: commission_statements_visible()),
     "user_id": _with(users_visible),

@@ -29,6 +29,7 @@ from ispbill.api import (
     tariffs,
     tax_rates,
     users,
+    webhooks,
 )
 from ispbill.api.auth import API_AUTH
 from ispbill.api.errors import ERROR_RESPONSES, install_exception_handlers
@@ -63,6 +64,7 @@ for _module in (
     sequences,
     users,
     audit,
+    webhooks,
 ):
     api.add_router("/", _module.router)
 

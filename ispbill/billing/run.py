@@ -56,6 +56,7 @@ from ispbill.billing.modes import (
     wholesale_price_minor,
 )
 from ispbill.billing.rating import ChargeDraft, ServiceTerms, service_rate, skipped_through
+from ispbill.billing.signals import billing_run_finished
 from ispbill.billing.tasks import (
     billing_run_dispatch,
     billing_run_stuck_before,
@@ -1270,6 +1271,7 @@ def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
         update["charges_created"] = stats.charges_created
     BillingRun.objects.filter(pk=run_id).update(**update)
     billing_failures_resolve(run_id=run_id)
+    billing_run_finished.send(sender=BillingRun, run_id=run_id)
 
 
 def billing_run_figures(run_id: int) -> ChunkStats:

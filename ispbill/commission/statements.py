@@ -28,6 +28,7 @@ from django.db.models import Min, Sum
 from django.utils import timezone
 
 from ispbill.catalog.models import TaxRate
+from ispbill.commission.signals import commission_statement_changed
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainError
 from ispbill.core.money import Money, div_round
@@ -357,6 +358,7 @@ def commission_statement_approve(
     st.approved_at = timezone.now()
     st.save(update_fields=["status", "approved_at", "number", "issue_date", *TAX_FIELDS])
     _pdf_render_on_commit(st.pk)
+    commission_statement_changed.send(sender=CommissionStatement, statement=st)
     audit_record(
         action="commission_statement.approved",
         obj=st,
@@ -410,6 +412,7 @@ def commission_statement_pay(
     st.paid_at = timezone.now()
     st.payout_reference = reference[:140]
     st.save(update_fields=["status", "paid_at", "payout_reference"])
+    commission_statement_changed.send(sender=CommissionStatement, statement=st)
     audit_record(
         action="commission_statement.paid",
         obj=st,

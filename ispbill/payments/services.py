@@ -21,7 +21,7 @@ from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
 from ispbill.payments.reinstate import customers_unblock_if_clear
-from ispbill.payments.signals import allocations_written
+from ispbill.payments.signals import allocations_written, payment_received
 
 
 class PaymentError(DomainError):
@@ -247,6 +247,7 @@ def payment_record(
         },
     )
     payment.refresh_from_db()
+    payment_received.send(sender=Payment, payment=payment)
     return payment
 
 

@@ -7,3 +7,6 @@ from django.dispatch import Signal
 # Sent after allocation rows are written (negative amounts: allocations undone):
 # ``allocations`` = [(allocation id, invoice, amount_minor, date)].
 allocations_written = Signal()
+
+# Sent after a payment is recorded (and allocated): ``payment`` (the Payment).
+payment_received = Signal()

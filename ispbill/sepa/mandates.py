@@ -14,6 +14,7 @@ from ispbill.core.audit import audit_record
 from ispbill.core.money import AMOUNT_MAX_MINOR
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
+from ispbill.events.services import NewEvent, events_write
 from ispbill.partners.models import Partner
 from ispbill.sepa.models import CreditorSettings, Mandate, MandateSource, MandateStatus
 from ispbill.sepa.notices import SEPA_CURRENCY, creditor_settings_for
@@ -22,6 +23,7 @@ from ispbill.sepa.rules import (
     bic_clean,
     creditor_id_clean,
     iban_clean,
+    iban_masked,
     mandate_reference_clean,
     sepa_text,
 )
@@ -234,6 +236,7 @@ def mandate_create(
             fields={"reference": "already used"},
             code="duplicate",
         ) from exc
+    _mandate_event("mandate.created", mandate)
     audit_record(
         action="sepa.mandate_created",
         obj=mandate,
@@ -247,6 +250,29 @@ def mandate_create(
         },
     )
     return mandate
+
+
+def _mandate_event(kind: str, mandate: Mandate) -> None:
+    """The outbox's event, in this transaction (docs/webhooks.md); the IBAN masked."""
+    events_write(
+        [
+            NewEvent(
+                kind,
+                mandate.partner_id,
+                "mandate",
+                mandate.pk,
+                {
+                    "mandate_id": mandate.pk,
+                    "customer_id": mandate.customer_id,
+                    "reference": mandate.reference,
+                    "status": mandate.status,
+                    "signature_date": mandate.signature_date.isoformat(),
+                    "iban_masked": iban_masked(mandate.iban),
+                    "ended_on": mandate.ended_on.isoformat() if mandate.ended_on else None,
+                },
+            )
+        ]
+    )
 
 
 @transaction.atomic
@@ -264,6 +290,7 @@ def mandate_revoke(*, mandate: Mandate, on: date, reason: str, actor: Any = None
     locked.ended_on = on
     locked.end_reason = reason
     locked.save(update_fields=["status", "ended_on", "end_reason"])
+    _mandate_event("mandate.revoked", locked)
     audit_record(
         action="sepa.mandate_revoked",
         obj=locked,

@@ -12,7 +12,7 @@ from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
 from ispbill.customers.models import Customer
 from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
-from ispbill.subscriptions.signals import service_stopped, services_changed
+from ispbill.subscriptions.signals import service_created, service_stopped, services_changed
 
 
 @transaction.atomic
@@ -38,6 +38,7 @@ def service_record(
     )
     service.full_clean()
     service.save()
+    service_created.send(sender=Service, service=service)
     audit_record(
         action="service.created",
         obj=service,

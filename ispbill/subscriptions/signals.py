@@ -11,3 +11,6 @@ services_changed = Signal()
 # Sent when a service was stopped (disconnected): ``service``, ``actor``. Billing charges the
 # issuer's disconnection fee (ispbill/billing/fees.py).
 service_stopped = Signal()
+
+# Sent after a service was created (saved): ``service`` (the Service).
+service_created = Signal()

@@ -16,6 +16,7 @@ from ispbill.web import (
     views_radius,
     views_sepa,
     views_templates,
+    views_webhooks,
 )
 
 app_name = "web"
@@ -246,6 +247,22 @@ urlpatterns = [
     path("portal/autopay/", views_gateways.portal_autopay, name="portal_autopay"),
     path("portal/invoices/<int:invoice_id>/pay/", views_gateways.portal_pay, name="portal_pay"),
     path("settings/card-payments/", views_gateways.gateway_settings_view, name="gateway_settings"),
+    path("settings/webhooks/", views_webhooks.webhooks, name="webhooks"),
+    path(
+        "settings/webhooks/<int:endpoint_id>/",
+        views_webhooks.webhook_endpoint,
+        name="webhook_endpoint",
+    ),
+    path(
+        "settings/webhooks/<int:endpoint_id>/delete/",
+        views_webhooks.webhook_endpoint_delete,
+        name="webhook_endpoint_delete",
+    ),
+    path(
+        "settings/webhooks/deliveries/<int:delivery_id>/replay/",
+        views_webhooks.webhook_delivery_replay,
+        name="webhook_delivery_replay",
+    ),
     # Public: a pay link's signed token is the credential; the webhook is signed by Stripe.
     path("pay/<str:token>/", views_gateways.pay_page, name="pay"),
     path("pay/<str:token>/done/", views_gateways.pay_done, name="pay_done"),

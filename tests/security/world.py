@@ -38,6 +38,8 @@ KWARG_MODELS: dict[str, str] = {
     "user_id": "accounts.user",
     "token_id": "accounts.apitoken",
     "event_id": "core.auditevent",
+    "endpoint_id": "events.webhookendpoint",
+    "delivery_id": "events.delivery",
     "tariff_id": "catalog.tariff",
     "tax_rate_id": "catalog.taxrate",
     "partner_price_id": "catalog.partnerprice",

@@ -1,0 +1,127 @@
+"""The outbox (``Event``), webhook endpoints and their deliveries.
+
+Tenancy: an event belongs to the partner whose object it is about (NULL for the operator's
+own, such as an operator billing run); an endpoint to its partner (NULL: the operator's,
+which receives every partner's events); a delivery to its endpoint's partner. A partner's
+endpoint is only ever given its own partner's events (``events.services``)."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from ispbill.core.tenancy import PartnerScopedManager
+
+PAYLOAD_VERSION = 1
+
+
+def _event_uid() -> str:
+    return f"evt_{uuid.uuid4().hex}"
+
+
+class Event(models.Model):
+    """Something that happened, as integrators are told it: written in the transaction of
+    the change, never changed afterwards. ``uid`` is the stable id sent as ``webhook-id``."""
+
+    uid = models.CharField(max_length=40, unique=True, default=_event_uid, editable=False)
+    type = models.CharField(max_length=60, db_index=True)
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40)
+    payload = models.JSONField(help_text="The versioned body sent to endpoints")
+    created_at = models.DateTimeField(db_index=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["partner", "id"], name="events_event_partner_id")]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.object_type}:{self.object_id}"
+
+
+class WebhookEndpoint(models.Model):
+    """A URL told about events: the operator's (``partner`` NULL: every partner's events)
+    or a partner's (its own events only), optionally only some event types."""
+
+    partner = models.ForeignKey(
+        "partners.Partner",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="webhook_endpoints",
+    )
+    url = models.CharField(max_length=500, help_text="http(s) URL the events are POSTed to")
+    description = models.CharField(max_length=200, blank=True)
+    secret = models.CharField(max_length=100, help_text="whsec_…: shown once, at creation")
+    event_types = models.JSONField(default=list, blank=True, help_text="Empty: every type")
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    consecutive_failures = models.PositiveIntegerField(
+        default=0, help_text="Events given up on in a row; reset by a success"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+    def wants(self, event_type: str) -> bool:
+        return not self.event_types or event_type in self.event_types
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SUCCEEDED = "succeeded", "Delivered"
+    FAILED = "failed", "Given up"
+
+
+class Delivery(models.Model):
+    """One event to one endpoint: attempted until the endpoint answers 2xx or the retry
+    schedule is exhausted. ``object_key`` orders deliveries per object."""
+
+    partner = models.ForeignKey(
+        "partners.Partner", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    object_key = models.CharField(max_length=90)
+    status = models.CharField(
+        max_length=10, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["endpoint", "event"], name="events_delivery_once")
+        ]
+        indexes = [
+            models.Index(fields=["endpoint", "status", "event"], name="events_delivery_queue")
+        ]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.event_id} -> {self.endpoint_id}: {self.status}"

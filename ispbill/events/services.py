@@ -1,0 +1,452 @@
+"""The outbox and the webhook deliveries (docs/webhooks.md).
+
+Events are written by the receivers of the apps' signals (``events.receivers``), inside the
+transaction of the change, set-based: one ``bulk_create`` of events and one of deliveries per
+batch, whatever its size. Deliveries are sent by ``deliveries_send_due`` (the Celery task
+``webhooks_deliver_task``, or ``ispbill webhooks-deliver``), signed per the Standard Webhooks
+specification, retried on a schedule of more than 24 hours, in order per object and endpoint.
+"""
+
+from __future__ import annotations
+
+import base64
+import ipaddress
+import json
+import logging
+import secrets
+import socket
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainValidationError
+from ispbill.events.catalog import EVENT_TYPES
+from ispbill.events.models import (
+    PAYLOAD_VERSION,
+    Delivery,
+    DeliveryStatus,
+    Event,
+    WebhookEndpoint,
+)
+
+logger = logging.getLogger(__name__)
+
+# Seconds to wait after the n-th failed attempt: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h
+# (27.6 hours in all); after the last, the delivery is given up.
+RETRY_SCHEDULE: tuple[int, ...] = (5, 300, 1800, 7200, 18000, 36000, 36000)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+# An endpoint is disabled when this many events in a row were given up on.
+DISABLE_AFTER_FAILED_EVENTS = 3
+TIMEOUT_SECONDS = 10
+BATCH = 200
+
+
+# --- writing events -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    type: str
+    partner_id: int | None
+    object_type: str
+    object_id: int | str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+def events_write(new: Iterable[NewEvent]) -> list[Event]:
+    """Write events and their deliveries to the matching enabled endpoints: two inserts and
+    one endpoint query however many events. Runs in the caller's transaction; after it
+    commits, the deliveries due are sent (in-process without a broker)."""
+    rows = list(new)
+    if not rows:
+        return []
+    now = timezone.now()
+    events = []
+    for row in rows:
+        assert row.type in EVENT_TYPES, row.type
+        event = Event(
+            type=row.type,
+            partner_id=row.partner_id,
+            object_type=row.object_type,
+            object_id=str(row.object_id),
+            created_at=now,
+        )
+        event.payload = {
+            "id": event.uid,
+            "type": row.type,
+            "version": PAYLOAD_VERSION,
+            "timestamp": now.isoformat(),
+            "partner_id": row.partner_id,
+            "data": row.data,
+        }
+        events.append(event)
+    # Writes from any scope (a partner's request also tells the operator's endpoints).
+    Event._base_manager.bulk_create(events, batch_size=2000)
+    if events[0].pk is None:  # SQLite before 3.35 and MySQL return no ids
+        by_uid = dict(
+            Event._base_manager.filter(uid__in=[e.uid for e in events]).values_list("uid", "pk")
+        )
+        for e in events:
+            e.pk = by_uid[e.uid]
+    endpoints = list(
+        WebhookEndpoint._base_manager.filter(enabled=True).only("id", "partner_id", "event_types")
+    )
+    deliveries = [
+        Delivery(
+            partner_id=ep.partner_id,
+            endpoint_id=ep.pk,
+            event_id=e.pk,
+            object_key=f"{e.object_type}:{e.object_id}",
+            next_attempt_at=now,
+        )
+        for e in events
+        for ep in endpoints
+        if (ep.partner_id is None or ep.partner_id == e.partner_id) and ep.wants(e.type)
+    ]
+    if deliveries:
+        Delivery._base_manager.bulk_create(deliveries, batch_size=2000)
+        transaction.on_commit(_send_soon)
+    return events
+
+
+def _send_soon() -> None:
+    from ispbill.events.tasks import webhooks_deliver_task
+
+    try:
+        webhooks_deliver_task.delay()
+    except Exception:  # the periodic task and the CLI send it later
+        logger.exception("webhooks.schedule_failed")
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+def secret_generate() -> str:
+    return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
+
+
+def _private_host(host: str) -> bool:
+    if host in {"localhost", ""} or host.endswith(".localhost"):
+        return True
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return False  # unresolvable now: refused at delivery if it resolves privately
+    for address in addresses:
+        ip = ipaddress.ip_address(str(address).split("%")[0])
+        if ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved:
+            return True
+    return False
+
+
+def _url_clean(url: str, *, partner_id: int | None) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise DomainValidationError.for_fields({"url": "Enter an http:// or https:// URL."})
+    if (
+        partner_id is not None
+        and not settings.WEBHOOKS_ALLOW_PRIVATE_URLS
+        and _private_host(parts.hostname)
+    ):
+        raise DomainValidationError.for_fields(
+            {"url": "This address is in a private network; use a public one."}
+        )
+    return url
+
+
+def _types_clean(types: Iterable[str]) -> list[str]:
+    chosen = sorted(set(types))
+    unknown = [t for t in chosen if t not in EVENT_TYPES]
+    if unknown:
+        raise DomainValidationError.for_fields(
+            {"event_types": f"Unknown event type(s): {', '.join(unknown)}."}
+        )
+    return chosen
+
+
+def endpoint_create(
+    *,
+    partner_id: int | None,
+    url: str,
+    description: str = "",
+    event_types: Iterable[str] = (),
+    actor: Any = None,
+) -> WebhookEndpoint:
+    """A new endpoint with a fresh signing secret (shown to its creator once)."""
+    endpoint = WebhookEndpoint.objects.create(
+        partner_id=partner_id,
+        url=_url_clean(url, partner_id=partner_id),
+        description=description.strip(),
+        event_types=_types_clean(event_types),
+        secret=secret_generate(),
+        created_by=actor if getattr(actor, "pk", None) else None,
+    )
+    audit_record(
+        action="webhook_endpoint.created",
+        obj=endpoint,
+        actor=actor,
+        partner_id=partner_id,
+        changes={"url": endpoint.url, "event_types": endpoint.event_types},
+    )
+    return endpoint
+
+
+def endpoint_update(
+    endpoint: WebhookEndpoint,
+    *,
+    url: str,
+    description: str,
+    event_types: Iterable[str],
+    enabled: bool,
+    actor: Any = None,
+) -> WebhookEndpoint:
+    endpoint.url = _url_clean(url, partner_id=endpoint.partner_id)
+    endpoint.description = description.strip()
+    endpoint.event_types = _types_clean(event_types)
+    if enabled and not endpoint.enabled:
+        endpoint.consecutive_failures = 0
+        endpoint.disabled_reason = ""
+    endpoint.enabled = enabled
+    endpoint.save()
+    audit_record(
+        action="webhook_endpoint.changed",
+        obj=endpoint,
+        actor=actor,
+        partner_id=endpoint.partner_id,
+        changes={"url": endpoint.url, "event_types": endpoint.event_types, "enabled": enabled},
+    )
+    return endpoint
+
+
+def endpoint_delete(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
+    audit_record(
+        action="webhook_endpoint.deleted",
+        obj=endpoint,
+        actor=actor,
+        partner_id=endpoint.partner_id,
+        changes={"url": endpoint.url},
+    )
+    endpoint.delete()
+
+
+def delivery_replay(delivery: Delivery, *, actor: Any = None) -> Delivery:
+    """Send the event again, as soon as possible, with a fresh retry schedule (same
+    ``webhook-id``: a receiver that kept it can tell)."""
+    delivery.status = DeliveryStatus.PENDING
+    delivery.attempts = 0
+    delivery.next_attempt_at = timezone.now()
+    delivery.save(update_fields=["status", "attempts", "next_attempt_at"])
+    audit_record(
+        action="webhook_delivery.replayed",
+        obj=delivery,
+        actor=actor,
+        partner_id=delivery.partner_id,
+    )
+    transaction.on_commit(_send_soon)
+    return delivery
+
+
+# --- sending --------------------------------------------------------------------------------
+
+
+@dataclass
+class SendStats:
+    attempted: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    given_up: int = 0
+    disabled: list[int] = field(default_factory=list)
+
+
+def _heads(endpoint: WebhookEndpoint, now: datetime, limit: int) -> list[int]:
+    """The due deliveries of ``endpoint`` that are first of their object: an object's later
+    event waits while an earlier one is pending (ordered per object)."""
+    rows = (
+        Delivery._base_manager.filter(endpoint=endpoint, status=DeliveryStatus.PENDING)
+        .order_by("event_id")
+        .values_list("pk", "object_key", "next_attempt_at")[: limit * 5]
+    )
+    seen: set[str] = set()
+    due: list[int] = []
+    for pk, key, next_at in rows:
+        if key in seen:
+            continue
+        seen.add(key)
+        if next_at <= now:
+            due.append(pk)
+            if len(due) >= limit:
+                break
+    return due
+
+
+def deliveries_send_due(*, limit: int = BATCH, now: datetime | None = None) -> SendStats:
+    """Send what is due, endpoint by endpoint, at most ``limit`` per endpoint. The first
+    failure of an endpoint ends its turn (a receiver that is down would otherwise hold the
+    caller ten seconds per event): its other due events go on the next call."""
+    now = now or timezone.now()
+    stats = SendStats()
+    endpoint_ids = (
+        Delivery._base_manager.filter(
+            status=DeliveryStatus.PENDING, next_attempt_at__lte=now, endpoint__enabled=True
+        )
+        .values_list("endpoint_id", flat=True)
+        .distinct()
+    )
+    for endpoint in WebhookEndpoint._base_manager.filter(pk__in=list(endpoint_ids)):
+        tried: set[int] = set()
+        # Rounds: an object's next event becomes due when its previous one succeeded; a
+        # delivery is attempted at most once per call.
+        while endpoint.enabled and len(tried) < limit:
+            heads = [pk for pk in _heads(endpoint, now, limit) if pk not in tried]
+            if not heads:
+                break
+            succeeded, unsuccessful = stats.succeeded, stats.failed + stats.given_up
+            for pk in heads[: limit - len(tried)]:
+                tried.add(pk)
+                _attempt(pk, endpoint, stats)
+                if stats.failed + stats.given_up > unsuccessful:
+                    break  # the endpoint is failing: its other events wait for their turn
+            if stats.succeeded == succeeded or stats.failed + stats.given_up > unsuccessful:
+                break
+    return stats
+
+
+def _post(endpoint: WebhookEndpoint, event: Event) -> tuple[int | None, str]:
+    """POST the signed event; (status code, error text)."""
+    body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
+    sent_at = timezone.now()
+    signature = Webhook(endpoint.secret).sign(event.uid, sent_at, body)
+    parts = urlsplit(endpoint.url)
+    if (
+        endpoint.partner_id is not None
+        and not settings.WEBHOOKS_ALLOW_PRIVATE_URLS
+        and _private_host(parts.hostname or "")
+    ):
+        return None, "refused: the address is in a private network"
+    if parts.scheme not in {"http", "https"}:
+        return None, "refused: not an http(s) URL"
+    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
+        endpoint.url,
+        data=body.encode(),
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "User-Agent": "ispbill-webhooks/1",
+            "webhook-id": event.uid,
+            "webhook-timestamp": str(int(sent_at.timestamp())),
+            "webhook-signature": signature,
+        },
+    )
+    try:
+        # The scheme is http(s), checked when the endpoint was saved.
+        with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:  # noqa: S310
+            return int(response.status), ""
+    except urllib.error.HTTPError as exc:
+        return int(exc.code), f"HTTP {exc.code}"
+    except (OSError, ValueError) as exc:
+        return None, f"{type(exc).__name__}: {exc}"[:300]
+
+
+def _attempt(pk: int, endpoint: WebhookEndpoint, stats: SendStats) -> None:
+    # The row stays locked while it is sent: a second worker skips it, and a worker killed
+    # mid-delivery rolls back to pending, so the event is sent again (at least once).
+    with transaction.atomic():
+        delivery = (
+            Delivery._base_manager.select_for_update(skip_locked=True)
+            .select_related("event")
+            .filter(pk=pk, status=DeliveryStatus.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return
+        code, error = _post(endpoint, delivery.event)
+        now = timezone.now()
+        stats.attempted += 1
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = code
+        delivery.last_error = error
+        if code is not None and 200 <= code < 300:
+            stats.succeeded += 1
+            delivery.status = DeliveryStatus.SUCCEEDED
+            delivery.delivered_at = now
+            if endpoint.consecutive_failures:
+                endpoint.consecutive_failures = 0
+                endpoint.save(update_fields=["consecutive_failures"])
+        elif delivery.attempts >= MAX_ATTEMPTS:
+            stats.given_up += 1
+            delivery.status = DeliveryStatus.FAILED
+            endpoint.consecutive_failures += 1
+            if endpoint.consecutive_failures >= DISABLE_AFTER_FAILED_EVENTS:
+                _endpoint_disable(endpoint)
+                stats.disabled.append(endpoint.pk)
+            else:
+                endpoint.save(update_fields=["consecutive_failures"])
+        else:
+            stats.failed += 1
+            delivery.next_attempt_at = now + timedelta(
+                seconds=RETRY_SCHEDULE[delivery.attempts - 1]
+            )
+        delivery.save()
+
+
+def _endpoint_disable(endpoint: WebhookEndpoint) -> None:
+    endpoint.enabled = False
+    endpoint.disabled_reason = (
+        f"Disabled at {timezone.now():%Y-%m-%d %H:%M} UTC: {endpoint.consecutive_failures} "
+        "events in a row could not be delivered after every retry."
+    )
+    endpoint.save(update_fields=["enabled", "disabled_reason", "consecutive_failures"])
+    audit_record(
+        action="webhook_endpoint.disabled",
+        obj=endpoint,
+        actor="system",
+        partner_id=endpoint.partner_id,
+        changes={"reason": endpoint.disabled_reason},
+    )
+    recipients = _owner_emails(endpoint)
+    if recipients:
+        transaction.on_commit(
+            lambda: send_mail(
+                subject=f"Webhook endpoint disabled: {endpoint.url}",
+                message=(
+                    f"{endpoint.disabled_reason}\n\nEndpoint: {endpoint.url}\n"
+                    "Fix the receiver, then enable the endpoint again on the Webhooks page; "
+                    "the events it missed can be replayed from its delivery log.\n"
+                ),
+                from_email=None,
+                recipient_list=recipients,
+                fail_silently=True,
+            )
+        )
+
+
+def _owner_emails(endpoint: WebhookEndpoint) -> list[str]:
+    """Who is told: the endpoint's creator and its partner's administrators (the
+    operator's administrators for an operator endpoint)."""
+    from django.contrib.auth import get_user_model
+
+    from ispbill.accounts.models import Role
+
+    users = get_user_model()._default_manager.filter(is_active=True)
+    if endpoint.partner_id is None:
+        admins = users.filter(role=Role.ADMIN)
+    else:
+        admins = users.filter(partner_id=endpoint.partner_id, role=Role.PARTNER_ADMIN)
+    q = Q(pk__in=admins.values("pk"))
+    if endpoint.created_by_id:
+        q |= Q(pk=endpoint.created_by_id)
+    return sorted({u.email for u in users.filter(q) if u.email})
