@@ -5,11 +5,11 @@ list is scoped the same way."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema
-from pydantic import HttpUrl
+from pydantic import HttpUrl, UrlConstraints
 
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
@@ -32,8 +32,12 @@ router = Router(tags=["webhooks"])
 EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
 
 
+# The model keeps 500 characters (the service refuses longer, after normalising).
+EndpointUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
+
+
 class EndpointIn(Schema):
-    url: HttpUrl
+    url: EndpointUrl
     description: Str200 = ""
     event_types: list[EventType] = Field(  # type: ignore[valid-type]
         default_factory=list, description="Empty: every type", max_length=len(EVENT_TYPES)
@@ -46,7 +50,7 @@ class EndpointIn(Schema):
 
 
 class EndpointChange(Schema):
-    url: HttpUrl
+    url: EndpointUrl
     description: Str200 = ""
     event_types: list[EventType] = Field(  # type: ignore[valid-type]
         default_factory=list, max_length=len(EVENT_TYPES)

@@ -153,6 +153,11 @@ def _private_host(host: str) -> bool:
 
 def _url_clean(url: str, *, partner_id: int | None) -> str:
     url = url.strip()
+    limit = WebhookEndpoint._meta.get_field("url").max_length or 500
+    if len(url) > limit:
+        raise DomainValidationError.for_fields(
+            {"url": f"Ensure this URL has at most {limit} characters (it has {len(url)})."}
+        )
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise DomainValidationError.for_fields({"url": "Enter an http:// or https:// URL."})

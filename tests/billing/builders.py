@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from typing import Any
 
@@ -62,3 +63,11 @@ def service(c: Customer, t: Tariff, start: date, **kw: Any) -> Service:
     return Service.objects.create(
         partner_id=c.partner_id, customer=c, tariff=t, start_date=start, description=t.name, **kw
     )
+
+
+def redis_db(base: int) -> int:
+    """A Redis database of its own for each pytest-xdist worker's Celery tests (``base`` for
+    the first, then two further on: 16 databases serve eight workers), so the workers started
+    by tests in two pytest processes never take each other's tasks."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    return (base + 2 * int(worker.removeprefix("gw") or 0)) % 16

@@ -31,6 +31,7 @@ from ispbill.customers.models import Customer
 from ispbill.invoicing.models import Invoice, InvoiceKind
 from ispbill.partners.models import CommissionAccrual, CommissionBase, Partner, PartnerMode
 from ispbill.partners.services import partner_home
+from tests.billing.builders import redis_db
 from tests.billing.digest import billing_digest, billing_state_lines
 from tests.factories import (
     CustomerFactory,
@@ -44,7 +45,7 @@ from tests.factories import (
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REDIS = "redis://127.0.0.1:6379/13"
+REDIS = f"redis://127.0.0.1:6379/{redis_db(13)}"
 ISPBILL = str(Path(sys.executable).parent / "ispbill")
 ROOT = Path(__file__).resolve().parents[2]
 RUN_DATE = date(2026, 4, 5)
@@ -230,7 +231,7 @@ def workers(services: None, tmp_path: Path) -> Iterator[Workers]:
 
 def _bill_start() -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [ISPBILL, "bill", "--date", RUN_DATE.isoformat()],
+        [ISPBILL, "bill", "--date", RUN_DATE.isoformat(), "--confirm-catch-up"],
         env=_env(),
         cwd=ROOT,
         stdout=subprocess.PIPE,

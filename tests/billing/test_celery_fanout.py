@@ -16,10 +16,11 @@ from ispbill.billing.models import BillingRun
 from ispbill.core.invariants import invariants_check
 from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner
+from tests.billing.builders import redis_db
 
 from .builders import customer, service, tariff
 
-REDIS = "redis://127.0.0.1:6379/14"
+REDIS = f"redis://127.0.0.1:6379/{redis_db(14)}"
 
 
 def _redis_up() -> bool:

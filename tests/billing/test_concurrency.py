@@ -9,7 +9,7 @@ import pytest
 from django.db import connection, connections
 
 from ispbill.billing.models import Charge
-from ispbill.billing.run import billing_run_start
+from ispbill.billing.run import BillingRunBusy, billing_run_start
 from ispbill.core.invariants import invariants_check
 from ispbill.core.tenancy import system_scope
 from ispbill.invoicing.models import Invoice
@@ -43,7 +43,9 @@ def test_two_simultaneous_runs_equal_one_run():
         t.start()
     for t in threads:
         t.join(timeout=120)
-    assert errors == []
+    # Started together, the database lets one run go and refuses the other (one running
+    # run per scope and date); a second that starts after the first finished bills nothing.
+    assert len(errors) <= 1 and all(isinstance(e, BillingRunBusy) for e in errors), errors
     numbers = sorted(Invoice.objects.values_list("number", flat=True))
     # One run issues 13: each customer's April invoice, plus March for the one that started
     # on 1 March (a billing date).

@@ -29,6 +29,9 @@ def test_endpoint_crud_deliveries_replay_and_events(seed: Seed, receiver: Receiv
         ),
         422,
     )
+    # A URL longer than the 500 characters kept: 422, nothing written.
+    long_url = "https://hooks.example.com/" + "x" * 480
+    assert_error(seed.admin.post("/webhook-endpoints", {"url": long_url}), 422)
     # The operator may create a partner's endpoint; a partner may not name another.
     op = seed.admin.post("/webhook-endpoints", {"url": receiver.url("/op")})
     assert op.status == 201 and op.body["partner_id"] is None
