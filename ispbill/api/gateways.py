@@ -15,8 +15,8 @@ from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
 from ispbill.api.idempotency import idempotency_openapi, idempotent
-from ispbill.api.payments import RefundOut, _money, refund_out
-from ispbill.api.schemas import AmountText, Day, Id, MoneyOut, Str300, money_out, printable
+from ispbill.api.payments import RefundIn, RefundOut, _money, refund_out
+from ispbill.api.schemas import Id, MoneyOut, money_out, printable
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_partner_ids
 from ispbill.gateways.models import Autopay, GatewaySettings, PaymentSession
@@ -230,12 +230,6 @@ def autopay_setup_view(request: HttpRequest, customer_id: int, payload: AutopayS
     return 201, _autopay_out(row, customer.pk, session.url)
 
 
-class GatewayRefundIn(Schema):
-    amount: AmountText
-    date: Day | None = Field(None, description="Default: today")
-    reason: Str300 = ""
-
-
 @router.post(
     "/payments/{payment_id}/gateway-refunds",
     response={201: RefundOut, **ERROR_RESPONSES},
@@ -243,7 +237,7 @@ class GatewayRefundIn(Schema):
 )
 @guard("finance.write")
 @idempotent()
-def gateway_refund_view(request: HttpRequest, payment_id: int, payload: GatewayRefundIn) -> Any:
+def gateway_refund_view(request: HttpRequest, payment_id: int, payload: RefundIn) -> Any:
     """Refund a card payment through the gateway: its credit, or all of what is left (its
     invoices open again). Send an ``Idempotency-Key``."""
     payment = resolved(request, "payment_id")
