@@ -25,9 +25,11 @@ from django.db import connection, transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from ispbill.catalog.models import Tariff
+from ispbill.catalog.pricing import wholesale_price_minor
 from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
-from ispbill.partners.models import Partner
+from ispbill.partners.models import Partner, PartnerMode
 from ispbill.radius.models import RadiusCredential, UsageDay, UsageOverage
 from ispbill.radius.routers import radius_separate
 from ispbill.radius.sync import radius_sync_services
@@ -170,6 +172,22 @@ def _month_label(start: date, end: date) -> str:
     return f"{start.day}–{end.day} {start.strftime('%B %Y')}"
 
 
+def overage_price_minor(*, tariff: Tariff, partner: Partner) -> tuple[int, bool]:
+    """The unit price of one started GB over the volume, and whether it is a partner price.
+
+    An aggregated partner's sub-customers are billed to the partner's account, so their
+    overage is charged at the partner's price: the partner's discount off the tariff's
+    overage price, rounded half up to the minor unit per GB (docs/usage.md, "Aggregated
+    partners"); everyone else pays the tariff's overage price."""
+    retail = tariff.overage_price_minor or 0
+    if partner.mode != PartnerMode.AGGREGATED:
+        return retail, False
+    price = wholesale_price_minor(
+        retail_minor=retail, partner_price_minor=None, discount_bp=partner.discount_bp
+    )
+    return price, True
+
+
 def usage_overage_charge(*, month: date) -> int:
     """Charge the overage of ``month`` (any day in it) once per service; returns how many."""
     start, end = month_start(month), month_end(month)
@@ -181,7 +199,7 @@ def usage_overage_charge(*, month: date) -> int:
         .select_related("tariff", "customer")
     )
     totals = usage_totals(service_ids=[s.pk for s in services], start=start, end=end)
-    currencies = dict(Partner.objects.values_list("pk", "currency"))
+    partners = {p.pk: p for p in Partner.objects.all()}
     made = 0
     for service in services:
         tariff = service.tariff
@@ -190,12 +208,13 @@ def usage_overage_charge(*, month: date) -> int:
         )
         if not gigabytes:
             continue
-        price = tariff.overage_price_minor or 0
-        unit = Money.from_minor(price, currencies[tariff.partner_id]).amount
+        price, wholesale = overage_price_minor(tariff=tariff, partner=partners[service.partner_id])
+        unit = Money.from_minor(price, partners[tariff.partner_id].currency).amount
+        at = " partner price" if wholesale else ""
         charge = one_time_charge_record(
             customer=service.customer,
             description=(
-                f"Overage {gigabytes} GB × {unit:.2f}, {_month_label(start, end)}"
+                f"Overage {gigabytes} GB ×{at} {unit:.2f}, {_month_label(start, end)}"
                 f" ({service.tariff.name})"
             )[:200],
             quantity=gigabytes,
