@@ -22,7 +22,8 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from ispbill.catalog.models import Tariff
@@ -130,6 +131,18 @@ def usage_totals(*, service_ids: list[int] | None, start: date, end: date) -> di
     }
 
 
+def _month_used(*, start: date, end: date, ref: str = "service_id") -> Coalesce:
+    """The bytes (in + out) of the outer row's service between two days: a correlated
+    subquery, so a filter on it keeps only the services over their volume in SQL."""
+    total = (
+        UsageDay.objects.filter(service_id=OuterRef(ref), day__gte=start, day__lte=end)
+        .values("service_id")
+        .annotate(total=Sum(F("bytes_in") + F("bytes_out")))
+        .values("total")
+    )
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), 0)
+
+
 def _caps(today: date) -> tuple[int, int]:
     """Cap this month's over-volume services; lift caps of past months. CoA follows."""
     start = month_start(today)
@@ -142,21 +155,24 @@ def _caps(today: date) -> tuple[int, int]:
         cred.save(update_fields=["capped", "capped_month"])
         changed.append(cred.service_id)
         restored += 1
-    capped_tariffs = RadiusCredential.objects.filter(
-        service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
-    ).exclude(capped_month=start)
-    candidates = {
-        c.service_id: c for c in capped_tariffs.select_related("service__tariff").order_by("pk")
-    }
-    totals = usage_totals(service_ids=list(candidates), start=start, end=today)
+    # Only the credentials whose month total reached the volume come back from the
+    # database (the total summed there, per service, on the (service, day) index).
+    over = (
+        RadiusCredential.objects.filter(
+            service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
+        )
+        .exclude(capped_month=start)
+        .annotate(used=_month_used(start=start, end=today))
+        .filter(used__gte=F("service__tariff__included_gb") * GB)
+        .select_related("service__tariff")
+        .order_by("pk")
+    )
     capped = 0
-    for service_id, cred in candidates.items():
-        tariff = cred.service.tariff
-        if totals.get(service_id, 0) >= (tariff.included_gb or 0) * GB:
-            cred.capped, cred.capped_month = tariff.cap_action, start
-            cred.save(update_fields=["capped", "capped_month"])
-            changed.append(service_id)
-            capped += 1
+    for cred in over:
+        cred.capped, cred.capped_month = cred.service.tariff.cap_action, start
+        cred.save(update_fields=["capped", "capped_month"])
+        changed.append(cred.service_id)
+        capped += 1
     if changed:
         radius_sync_services(service_ids=changed)
     return capped, restored
@@ -196,9 +212,12 @@ def usage_overage_charge(*, month: date) -> int:
             tariff__included_gb__isnull=False, tariff__overage_price_minor__isnull=False
         )
         .exclude(pk__in=UsageOverage.objects.filter(month=start).values("service_id"))
+        .annotate(used=_month_used(start=start, end=end, ref="pk"))
+        .filter(used__gt=F("tariff__included_gb") * GB)
         .select_related("tariff", "customer")
+        .order_by("pk")
     )
-    totals = usage_totals(service_ids=[s.pk for s in services], start=start, end=end)
+    totals = {s.pk: s.used for s in services}
     partners = {p.pk: p for p in Partner.objects.all()}
     made = 0
     for service in services:
