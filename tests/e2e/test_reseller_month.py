@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from django.utils.formats import date_format
+from playwright.sync_api import expect
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
@@ -256,7 +257,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     row = overdue_row(page, invoice.number)
     assert "Clara City" in row and date_format(invoice.due_date) in row and euros(total) in row
     assert str((timezone.localdate() - invoice.due_date).days) in row
-    assert page.get_by_text("The operator's dunning run handles your customers.").is_visible()
+    expect(page.get_by_text("The operator's dunning run handles your customers.")).to_be_visible()
     assert page.locator("#tab-next").count() == 0
     shot(page, tmp_path, "reseller-percentage-dunning")
     page.context.close()
@@ -269,7 +270,7 @@ def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     # Its tariff list shows the retail price and its own: its partner price for Fiber 250
     # (29.00), its 25 % discount for Fiber 100 (2990 x 7500 / 10000 = 2242.5 -> 22.43).
     row = tariff_row(page, "Fiber 250")
-    assert page.get_by_role("columnheader", name="Your price").is_visible()
+    expect(page.get_by_role("columnheader", name="Your price")).to_be_visible()
     assert euros(FIBER250_MINOR) in row and euros(WISP_F250_MINOR) in row
     f100_price = (FIBER100_MINOR * (10000 - WISP_DISCOUNT_BP) + 5000) // 10000
     assert f100_price == 2243
@@ -333,7 +334,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     total = ALPEN50_MINOR + (ALPEN50_MINOR * VAT_BP + 5000) // 10000
     assert total == 4106
     page.get_by_role("link", name="Billing runs").click()
-    assert page.get_by_text("Bills Alpenfunk").is_visible()
+    expect(page.get_by_text("Bills Alpenfunk")).to_be_visible()
     field(page, "Bill up to").fill(day.isoformat())
     page.get_by_role("button", name="Preview run").click()
     page.locator("#preview-per-partner").wait_for(state="visible", timeout=30_000)
@@ -376,7 +377,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     assert counts.locator(".kpi", has_text="To block").locator(".value").inner_text() == "1"
     assert counts.locator(".kpi", has_text="To deactivate").locator(".value").inner_text() == "0"
     assert "Alma Alpen" in page.locator("#dunning-block").inner_text()
-    assert page.get_by_role("button", name="Run dunning now").is_visible()
+    expect(page.get_by_role("button", name="Run dunning now")).to_be_visible()
     shot(page, tmp_path, "reseller-own-dunning")
     with system_scope():
         assert Customer.objects.get(reference="A-1").status == "active"  # a preview only
