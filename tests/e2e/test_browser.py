@@ -95,7 +95,7 @@ def test_own_invoicing_partner_runs_its_billing_and_previews_its_dunning(browser
     # The progress polls until the run is done, then the page shows the figures.
     page.locator("#run-progress .status.done").wait_for(timeout=60_000)
     page.locator("#run-groups").wait_for(timeout=30_000)
-    assert "Alpenfunk" in page.locator("#run-groups").inner_text()
+    expect(page.locator("#run-groups")).to_contain_text("Alpenfunk", use_inner_text=True)
     page.get_by_role("link", name="Dunning").click()
     page.locator("#tab-next").click()
     page.wait_for_url("**tab=next")
@@ -105,7 +105,7 @@ def test_own_invoicing_partner_runs_its_billing_and_previews_its_dunning(browser
 
 def test_partner_sees_only_its_own_data(browser, site):
     page = sign_in(browser, site, "citynet")
-    assert "CityNet Resellers" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("CityNet Resellers", use_inner_text=True)
     page.get_by_role("link", name="Customers").click()
     text = page.locator("main").inner_text()
     assert "Alpenfunk" not in text and "WISP" not in text

@@ -171,7 +171,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     assert euros(bulk_total) in rows[(home, "Bulk Net (aggregated invoice)")]
     assert len(rows) == 3
     grand = percent_total + direct_total + bulk_total
-    assert euros(grand) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(grand), use_inner_text=True)
     with system_scope():
         assert not Invoice.objects.exists()
 
@@ -180,7 +180,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     page.wait_for_url(re.compile(r"/billing/runs/\d+/$"))
     page.locator("#run-progress .status.done").wait_for()
     assert page.get_by_role("progressbar").get_attribute("aria-valuenow") is not None
-    assert euros(grand) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(grand), use_inner_text=True)
     with system_scope():
         assert Invoice.objects.count() == 3
         invoice = Invoice.objects.get(customer__reference="P-1")
@@ -222,7 +222,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
         direct = Customer.objects.get(reference="D-1")
     user_for("ownadmin", role=Role.PARTNER_ADMIN, partner=own)
     page = sign_in(browser, site, "ownadmin", PASSWORD)
-    assert "Own Net" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("Own Net", use_inner_text=True)
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Partners").count() == 0
     page.get_by_role("link", name="Customers").click()

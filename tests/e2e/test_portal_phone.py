@@ -105,9 +105,13 @@ def test_every_portal_page_fits_a_phone(browser: Any, portal: dict[str, Any], wi
         text = page.locator("body").inner_text()
         # The provider by its brand (Alpenfunk's, with its logo and colour), its legal name
         # in the contact footer; never the home partner's internal name.
-        assert issuer_brand(issuer).name in page.locator("header").inner_text()
+        expect(page.locator("header")).to_contain_text(
+            issuer_brand(issuer).name, use_inner_text=True
+        )
         assert page.locator("header img.brand-logo").count() == 1
-        assert issuer.legal_name in page.locator("footer.portal-contact").inner_text()
+        expect(page.locator("footer.portal-contact")).to_contain_text(
+            issuer.legal_name, use_inner_text=True
+        )
         assert not re.search(r"\bMain\b", text), path
         if width == 390 and os.environ.get("ISPBILL_SCREENSHOTS"):
             page.screenshot(path=str(SCREENSHOTS / f"portal-390-{name}.png"), full_page=True)
@@ -131,13 +135,15 @@ def test_portal_shows_how_to_pay_and_why_a_line_costs_less(browser: Any, portal:
     grouped = " ".join(issuer.iban[i : i + 4] for i in range(0, len(issuer.iban), 4))
     assert issuer.legal_name in pay.inner_text() and grouped in pay.inner_text()
     owed = f"€{portal['owed_minor'] // 100:,}.{portal['owed_minor'] % 100:02d}"
-    assert owed in pay.inner_text()
+    expect(pay).to_contain_text(owed, use_inner_text=True)
     qr = pay.get_by_role("img", name=re.compile("Payment QR code"))
     assert qr.get_attribute("src").startswith("data:image/svg+xml;base64,")
 
     page.goto(f"{site}/portal/invoices/{invoice.pk}/")
     expect(page.get_by_text(portal["adjustment"]).first).to_be_visible()  # e.g. "21/31 days"
-    assert invoice.number in page.locator("section.pay").inner_text()  # the reference
+    expect(page.locator("section.pay")).to_contain_text(
+        invoice.number, use_inner_text=True
+    )  # the reference
     page.context.close()
 
 

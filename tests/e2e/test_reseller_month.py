@@ -186,7 +186,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     # The partner sells Fiber 100 at the operator's retail price (its customers pay that;
     # CityNet earns its commission).
     page = sign_in(browser, site, "citynet", PASSWORD, WIDE)
-    assert "CityNet" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("CityNet", use_inner_text=True)
     assert euros(FIBER100_MINOR) in tariff_row(page, "Fiber 100")
     assert page.get_by_role("columnheader", name="Your price").count() == 0
     shot(page, tmp_path, "reseller-percentage-tariffs")
@@ -266,7 +266,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
 def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-untyped-def]
     day = month_billed()
     page = sign_in(browser, site, "wispverbund", PASSWORD, WIDE)
-    assert "WISP Verbund" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("WISP Verbund", use_inner_text=True)
     # Its tariff list shows the retail price and its own: its partner price for Fiber 250
     # (29.00), its 25 % discount for Fiber 100 (2990 x 7500 / 10000 = 2242.5 -> 22.43).
     row = tariff_row(page, "Fiber 250")
@@ -301,7 +301,7 @@ def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
     lines = page.locator("main table.grid").first.inner_text()
     assert "Willi Wisp" in lines and euros(WISP_F250_MINOR) in lines
-    assert euros(total) in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-aggregated-invoice")
     pdf = page.request.get(f"{site}{page.locator('#invoice-pdf').get_attribute('href')}")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
@@ -338,7 +338,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     field(page, "Bill up to").fill(day.isoformat())
     page.get_by_role("button", name="Preview run").click()
     page.locator("#preview-per-partner").wait_for(state="visible", timeout=30_000)
-    assert euros(total) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-own-preview")
     page.get_by_role("button", name="Confirm and run billing").click()
     page.wait_for_url(re.compile(r"/billing/runs/\d+/$"))
@@ -361,7 +361,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page.goto(run_page)
     page.get_by_role("link", name=invoice.number).click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
-    assert euros(total) in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-own-invoice")
     pdf = page.request.get(f"{site}{page.locator('#invoice-pdf').get_attribute('href')}")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
@@ -374,9 +374,13 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page.locator("#tab-next").click()
     page.wait_for_url("**tab=next")
     counts = page.locator("#dunning-counts")
-    assert counts.locator(".kpi", has_text="To block").locator(".value").inner_text() == "1"
-    assert counts.locator(".kpi", has_text="To deactivate").locator(".value").inner_text() == "0"
-    assert "Alma Alpen" in page.locator("#dunning-block").inner_text()
+    expect(counts.locator(".kpi", has_text="To block").locator(".value")).to_have_text(
+        "1", use_inner_text=True
+    )
+    expect(counts.locator(".kpi", has_text="To deactivate").locator(".value")).to_have_text(
+        "0", use_inner_text=True
+    )
+    expect(page.locator("#dunning-block")).to_contain_text("Alma Alpen", use_inner_text=True)
     expect(page.get_by_role("button", name="Run dunning now")).to_be_visible()
     shot(page, tmp_path, "reseller-own-dunning")
     with system_scope():

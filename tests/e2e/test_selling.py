@@ -75,8 +75,8 @@ def test_the_operator_sets_prices_and_the_reseller_sells(browser, site):  # type
     expect(page.get_by_role("columnheader", name="Your price")).to_be_visible()
     row250 = page.get_by_role("row", name=re.compile("Fiber 250"))
     row100 = page.get_by_role("row", name=re.compile("Fiber 100"))
-    assert "35.91" in row250.inner_text()  # 39.90 less 10 %
-    assert "21.00" in row100.inner_text()  # its partner price
+    expect(row250).to_contain_text("35.91", use_inner_text=True)  # 39.90 less 10 %
+    expect(row100).to_contain_text("21.00", use_inner_text=True)  # its partner price
     page.context.close()
 
 
