@@ -19,11 +19,12 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
 from ispbill.catalog.models import Tariff
@@ -143,6 +144,11 @@ def _month_used(*, start: date, end: date, ref: str = "service_id") -> Coalesce:
     return Coalesce(Subquery(total, output_field=BigIntegerField()), 0)
 
 
+def _volume(included_gb: str) -> Any:
+    """A tariff's included GB in bytes, as a 64-bit number (GB × 10^9 overflows integer)."""
+    return Cast(included_gb, BigIntegerField()) * GB
+
+
 def _caps(today: date) -> tuple[int, int]:
     """Cap this month's over-volume services; lift caps of past months. CoA follows."""
     start = month_start(today)
@@ -163,7 +169,7 @@ def _caps(today: date) -> tuple[int, int]:
         )
         .exclude(capped_month=start)
         .annotate(used=_month_used(start=start, end=today))
-        .filter(used__gte=F("service__tariff__included_gb") * GB)
+        .filter(used__gte=_volume("service__tariff__included_gb"))
         .select_related("service__tariff")
         .order_by("pk")
     )
@@ -213,7 +219,7 @@ def usage_overage_charge(*, month: date) -> int:
         )
         .exclude(pk__in=UsageOverage.objects.filter(month=start).values("service_id"))
         .annotate(used=_month_used(start=start, end=end, ref="pk"))
-        .filter(used__gt=F("tariff__included_gb") * GB)
+        .filter(used__gt=_volume("tariff__included_gb"))
         .select_related("tariff", "customer")
         .order_by("pk")
     )

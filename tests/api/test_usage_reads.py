@@ -81,3 +81,15 @@ def test_a_customer_token_reads_no_top_users(world):  # noqa: F811
     portal = api_for(make_user("wes", Role.CUSTOMER, partner=world["wisp"], customer=world["wes"]))
     assert portal.get("/usage/top").status == 403
     assert portal.get("/usage/partners").status == 403
+
+
+@time_machine.travel(TODAY, tick=False)
+def test_a_services_usage_of_the_previous_month(world):  # noqa: F811
+    ops = api_for(make_user("ops", Role.ADMIN))
+    march = ops.get(f"/services/{world['ws'].pk}/usage", month="2026-03-15")
+    assert march.status == 200, march.body
+    assert (march.body["start"], march.body["end"]) == ("2026-03-01", "2026-03-31")
+    assert march.body["used_bytes"] == 2 * GB
+    assert ops.get(f"/services/{world['ws'].pk}/usage").body["used_bytes"] == 8 * GB + GB // 2
+    partner = api_for(make_user("other", Role.PARTNER_ADMIN, partner=world["other"]))
+    assert partner.get(f"/services/{world['ws'].pk}/usage", month="2026-03-15").status == 404
