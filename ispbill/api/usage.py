@@ -14,7 +14,7 @@ from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard
 from ispbill.api.schemas import Day, Id, ListParams, Page, Str100, page
 from ispbill.core.errors import DomainValidationError
-from ispbill.radius.usage_stats import usage_per_partner, usage_top
+from ispbill.radius.usage_stats import top_details, usage_per_partner, usage_top
 
 router = Router(tags=["usage"])
 MAX_DAYS = 366
@@ -60,17 +60,15 @@ class TopUserOut(Schema):
     total_bytes: int
 
 
-def _top_out(row: dict[str, Any]) -> dict[str, Any]:
-    return {**row, "customer_id": row["customer_pk"]}
-
-
 @router.get("/usage/top", response={200: Page[TopUserOut], **ERROR_RESPONSES})
 @guard("customers.read")
 def usage_top_list(request: HttpRequest, filters: Query[TopUsersFilters]) -> Any:
     """The services with most traffic (download + upload) in the period, most first."""
     start, end = _period(filters)
     rows = usage_top(start=start, end=end, q=filters.q or "", partner_id=filters.partner_id)
-    return page(rows, filters, _top_out)
+    answer = page(rows, filters)
+    answer["items"] = top_details(answer["items"])
+    return answer
 
 
 class PartnerUsageOut(Schema):

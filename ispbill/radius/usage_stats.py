@@ -6,6 +6,7 @@ users see their own partner's services, a customer its own (``PartnerScopedManag
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
@@ -103,8 +104,9 @@ def usage_top(
     *, start: date, end: date, q: str = "", partner_id: int | None = None
 ) -> QuerySet[Any]:
     """The services with most traffic between two days (both included), most first: rows of
-    ``TOP_COLUMNS`` (as dicts). ``q`` finds a customer's name or number, the service's
-    description or its RADIUS User-Name."""
+    ``service_id``, ``upload_bytes``, ``download_bytes``, ``total_bytes`` grouped by the
+    service alone (``top_details`` adds the names of a page's rows in one query). ``q``
+    finds a customer's name or number, the service's description or its RADIUS User-Name."""
     qs = UsageDay.objects.filter(day__gte=start, day__lte=end)
     if partner_id is not None:
         qs = qs.filter(partner_id=partner_id)
@@ -118,20 +120,46 @@ def usage_top(
     return (
         qs.values("service_id")
         .annotate(
-            customer_reference=F("customer__reference"),
-            customer_name=F("customer__name"),
-            customer_pk=F("customer_id"),
-            partner_name=F("partner__name"),
-            service_description=F("service__description"),
-            tariff_name=F("service__tariff__name"),
-            username=F("service__radius_credential__username"),
-            included_gb=F("service__tariff__included_gb"),
             upload_bytes=Sum("bytes_in"),
             download_bytes=Sum("bytes_out"),
             total_bytes=Sum(F("bytes_in") + F("bytes_out")),
         )
         .order_by("-total_bytes", "service_id")
     )
+
+
+DETAIL_CHUNK = 2000  # ids per query when a whole list (an export) gets its names
+
+
+def top_details(rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``usage_top`` rows with the customer, partner, service, tariff and login of each, read
+    in one query per ``DETAIL_CHUNK`` rows (in the open scope, like the rows)."""
+    rows = list(rows)
+    details: dict[int, dict[str, Any]] = {}
+    ids = [r["service_id"] for r in rows]
+    for at in range(0, len(ids), DETAIL_CHUNK):
+        for d in Service.objects.filter(pk__in=ids[at : at + DETAIL_CHUNK]).values(
+            "pk",
+            "customer_id",
+            "customer__reference",
+            "customer__name",
+            "partner__name",
+            "description",
+            "tariff__name",
+            "tariff__included_gb",
+            "radius_credential__username",
+        ):
+            details[d["pk"]] = {
+                "customer_id": d["customer_id"],
+                "customer_reference": d["customer__reference"],
+                "customer_name": d["customer__name"],
+                "partner_name": d["partner__name"],
+                "service_description": d["description"],
+                "tariff_name": d["tariff__name"],
+                "included_gb": d["tariff__included_gb"],
+                "username": d["radius_credential__username"],
+            }
+    return [{**r, **details[r["service_id"]]} for r in rows if r["service_id"] in details]
 
 
 def top_row(row: dict[str, Any]) -> list[Any]:

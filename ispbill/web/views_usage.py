@@ -14,7 +14,7 @@ from django.http import HttpRequest, HttpResponse
 from ispbill.accounts.permissions import require_capability
 from ispbill.dataio.exports import ExportTable, export_csv
 from ispbill.partners.models import Partner
-from ispbill.radius.usage_stats import TOP_COLUMNS, top_row, usage_top
+from ispbill.radius.usage_stats import TOP_COLUMNS, top_details, top_row, usage_top
 from ispbill.web.forms.fields import today
 from ispbill.web.panel import access_of, page, paginate
 
@@ -65,15 +65,16 @@ def usage_top_view(request: HttpRequest) -> HttpResponse:
         start, end, q, partner_id = start_default, now, "", None
     rows = usage_top(start=start, end=end, q=q, partner_id=partner_id)
     if request.GET.get("csv") and form.is_valid():
-        table = ExportTable(
-            "top_users", start, end, TOP_COLUMNS, frozenset(), [top_row(r) for r in rows]
-        )
+        lines = [top_row(r) for r in top_details(rows)]
+        table = ExportTable("top_users", start, end, TOP_COLUMNS, frozenset(), lines)
         response = HttpResponse(export_csv(table), content_type="text/csv; charset=utf-8")
         response["Content-Disposition"] = f'attachment; filename="{table.filename("csv")}"'
         return response
+    shown = paginate(request, rows)
+    shown.object_list = top_details(shown.object_list)
     context = {
         "form": form,
-        "page": paginate(request, rows),
+        "page": shown,
         "start": start,
         "end": end,
         "days": (end - start + timedelta(days=1)).days,
