@@ -139,13 +139,36 @@ class PaymentReceivedData(Schema):
     allocated: Amount
 
 
+class PaymentReturnedData(Schema):
+    """``payment.returned``"""
+
+    payment_id: int
+    refund_id: int
+    customer_id: int
+    issuer_id: int
+    date: str = Field(..., description="When the money went back")
+    method: str
+    reference: str
+    kind: Literal["refund", "reversal"] = Field(
+        ...,
+        description="refund: unallocated credit paid back; reversal: the whole payment "
+        "taken back (SEPA return, chargeback, card refund), its invoices open again",
+    )
+    reason: str
+    amount: Amount = Field(..., description="What went back now")
+    payment_amount: Amount
+    refunded: Amount = Field(..., description="Refunded of the payment so far, this included")
+
+
 class CustomerStatusData(Schema):
-    """``customer.activated``, ``customer.blocked``, ``customer.deactivated``"""
+    """``customer.activated``, ``customer.unblocked``, ``customer.blocked``,
+    ``customer.deactivated``"""
 
     customer_id: int
     reference: str
     name: str
     status: str
+    previous_status: str | None = Field(None, description="The status before the change")
 
 
 class ServiceData(Schema):
@@ -210,6 +233,7 @@ class EventPayload(Schema):
         InvoiceIssuedData
         | CreditNoteIssuedData
         | PaymentReceivedData
+        | PaymentReturnedData
         | CustomerStatusData
         | ServiceData
         | BillingRunFinishedData

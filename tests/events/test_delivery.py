@@ -259,7 +259,7 @@ def test_status_and_service_events(seed: Seed):
     assert types == [
         "service.created",
         "customer.blocked",
-        "customer.activated",
+        "customer.unblocked",
         "service.changed",
         "service.stopped",
     ]
