@@ -17,6 +17,7 @@ from ispbill.api import (
     customer_services,
     customers,
     dunning,
+    exports,
     gateways,
     invoices,
     one_time_charges,
@@ -65,6 +66,7 @@ for _module in (
     users,
     audit,
     webhooks,
+    exports,
 ):
     api.add_router("/", _module.router)
 
