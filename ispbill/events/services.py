@@ -31,6 +31,7 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from ispbill.core.audit import audit_record
+from ispbill.core.crypto import token_encrypt
 from ispbill.core.errors import DomainValidationError
 from ispbill.events.catalog import EVENT_TYPES
 from ispbill.events.models import (
@@ -190,15 +191,18 @@ def endpoint_create(
     event_types: Iterable[str] = (),
     actor: Any = None,
 ) -> WebhookEndpoint:
-    """A new endpoint with a fresh signing secret (shown to its creator once)."""
+    """A new endpoint with a fresh signing secret, stored encrypted; the plain secret is
+    ``endpoint.new_secret`` on the answer (shown to its creator once)."""
+    plain = secret_generate()
     endpoint = WebhookEndpoint.objects.create(
         partner_id=partner_id,
         url=_url_clean(url, partner_id=partner_id),
         description=description.strip(),
         event_types=_types_clean(event_types),
-        secret=secret_generate(),
+        secret=token_encrypt(plain),
         created_by=actor if getattr(actor, "pk", None) else None,
     )
+    endpoint.new_secret = plain
     audit_record(
         action="webhook_endpoint.created",
         obj=endpoint,
@@ -234,6 +238,51 @@ def endpoint_update(
         changes={"url": endpoint.url, "event_types": endpoint.event_types, "enabled": enabled},
     )
     return endpoint
+
+
+ROTATION_GRACE_HOURS = 24
+MAX_GRACE_HOURS = 168
+
+
+@transaction.atomic
+def endpoint_secret_rotate(
+    endpoint: WebhookEndpoint, *, grace_hours: int = ROTATION_GRACE_HOURS, actor: Any = None
+) -> str:
+    """A new signing secret for the endpoint (answered in plain text, once). For
+    ``grace_hours`` the requests carry a signature with the previous secret as well (Standard
+    Webhooks: several space-separated signatures), so the receiver can switch without losing
+    an event; 0 ends the old secret at once. A second rotation within the grace period drops
+    the oldest secret."""
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise DomainValidationError.for_fields(
+            {"grace_hours": f"Choose 0 to {MAX_GRACE_HOURS} hours."}
+        )
+    locked = WebhookEndpoint._base_manager.select_for_update().get(pk=endpoint.pk)
+    plain = secret_generate()
+    now = timezone.now()
+    if grace_hours:
+        locked.previous_secret = locked.secret
+        locked.previous_secret_expires_at = now + timedelta(hours=grace_hours)
+    else:
+        locked.previous_secret = ""
+        locked.previous_secret_expires_at = None
+    locked.secret = token_encrypt(plain)
+    locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit_record(
+        action="webhook_endpoint.secret_rotated",
+        obj=locked,
+        actor=actor,
+        partner_id=locked.partner_id,
+        changes={
+            "grace_until": locked.previous_secret_expires_at.isoformat()
+            if locked.previous_secret_expires_at
+            else None
+        },
+    )
+    endpoint.secret = locked.secret
+    endpoint.previous_secret = locked.previous_secret
+    endpoint.previous_secret_expires_at = locked.previous_secret_expires_at
+    return plain
 
 
 def endpoint_delete(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
@@ -333,7 +382,11 @@ def _post(endpoint: WebhookEndpoint, event: Event) -> tuple[int | None, str]:
     """POST the signed event; (status code, error text)."""
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
     sent_at = timezone.now()
-    signature = Webhook(endpoint.secret).sign(event.uid, sent_at, body)
+    # During a rotation's grace period, one signature per secret, space-separated.
+    signature = " ".join(
+        Webhook(secret).sign(event.uid, sent_at, body)
+        for secret in endpoint.signing_secrets(sent_at)
+    )
     parts = urlsplit(endpoint.url)
     if (
         endpoint.partner_id is not None

@@ -255,6 +255,11 @@ urlpatterns = [
         name="webhook_endpoint",
     ),
     path(
+        "settings/webhooks/<int:endpoint_id>/rotate/",
+        views_webhooks.webhook_endpoint_rotate,
+        name="webhook_endpoint_rotate",
+    ),
+    path(
         "settings/webhooks/<int:endpoint_id>/delete/",
         views_webhooks.webhook_endpoint_delete,
         name="webhook_endpoint_delete",
