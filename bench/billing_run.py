@@ -5,7 +5,17 @@ PostgreSQL, end to end, beside a COPY of the same number of rows.
         .venv/bin/python bench/billing_run.py --customers 100000
 
 Prints the figures and saves them to bench/results/billing.json. The database named in
-DATABASE_URL is dropped and recreated."""
+DATABASE_URL is dropped and recreated.
+
+``--outbox-compare`` measures what the event outbox costs the run (docs/webhooks.md,
+"Scale"): rounds alternate between the run as shipped (an ``invoice.issued`` event per
+invoice and a delivery row per event for one operator endpoint, written set-based with the
+invoices) and the same run with the outbox's receivers disconnected; each round starts from
+a new database. Sending is left out of both (the deliveries stay pending: the drain rate is
+bench/webhook_drain.py's). In-process runs only: Celery workers run the shipped code.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/ispbill_bench \
+        .venv/bin/python bench/billing_run.py --customers 10000 --outbox-compare --repeat 6"""
 
 from __future__ import annotations
 
@@ -134,7 +144,7 @@ def populate(n_customers: int) -> dict[str, int]:
         copy_rows(
             cur,
             "customers_customer",
-            CUSTOMER_COLUMNS,
+            [*CUSTOMER_COLUMNS, "blocked_with_partner"],
             (
                 (
                     partners[i % 4],
@@ -152,6 +162,7 @@ def populate(n_customers: int) -> dict[str, int]:
                     "active",
                     "2026-01-01T00:00:00Z",
                     "",
+                    False,
                 )
                 for i in range(n_customers)
             ),
@@ -209,10 +220,44 @@ def populate(n_customers: int) -> dict[str, int]:
     }
 
 
+OUTBOX_RECEIVERS = (
+    ("ispbill.invoicing.signals", "invoices_issued", "ispbill_events_invoices"),
+    ("ispbill.invoicing.signals", "credit_note_issued", "ispbill_events_credit_note"),
+    ("ispbill.payments.signals", "payment_received", "ispbill_events_payment"),
+    ("ispbill.payments.signals", "payment_returned", "ispbill_events_payment_returned"),
+    ("ispbill.customers.signals", "customers_status_changed", "ispbill_events_customers"),
+    ("ispbill.subscriptions.signals", "services_changed", "ispbill_events_services"),
+    ("ispbill.subscriptions.signals", "service_created", "ispbill_events_service_created"),
+    ("ispbill.subscriptions.signals", "service_stopped", "ispbill_events_service_stopped"),
+    ("ispbill.billing.signals", "billing_run_finished", "ispbill_events_billing_run"),
+    ("ispbill.commission.signals", "commission_statement_changed", "ispbill_events_commission"),
+)
+
+
+def outbox_switch(enabled: bool) -> None:
+    """In the run's process: never send deliveries (the run is measured, not the HTTP);
+    without the outbox, disconnect every receiver that writes events."""
+    import importlib
+
+    from ispbill.events import services as event_services
+
+    event_services._send_soon = lambda: None  # type: ignore[assignment]
+    if enabled:
+        return
+    for module, name, uid in OUTBOX_RECEIVERS:
+        signal = getattr(importlib.import_module(module), name)
+        if not signal.disconnect(dispatch_uid=uid):
+            raise SystemExit(f"receiver {uid} not found: update OUTBOX_RECEIVERS")
+
+
 def bill_phase() -> None:
     """Run in a child process so its peak RSS is the run's own."""
     setup_django()
     from django.db import connection
+
+    outbox = os.environ.get("BENCH_OUTBOX")
+    if outbox:
+        outbox_switch(outbox == "on")
 
     from ispbill.billing.models import BillingRun
     from ispbill.billing.run import billing_run_start
@@ -262,6 +307,8 @@ def bill_phase() -> None:
             "ledger_posting",
             "partners_commissionaccrual",
             "payments_allocation",
+            "events_event",
+            "events_delivery",
         ):
             cur.execute(f"SELECT count(*) FROM {table}")
             counts[table] = cur.fetchone()[0]
@@ -342,9 +389,11 @@ def copy_reference(tables: list[str]) -> float:
         return seconds
 
 
-def measure(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
+def measure(args: argparse.Namespace, url: str, outbox: str | None = None) -> dict[str, Any] | None:
     """One round: a new database, the data set, the billing run (in a child process, with
-    Celery workers if asked), then the COPY of the rows it wrote."""
+    Celery workers if asked), then the COPY of the rows it wrote. ``outbox``: "on" (with
+    one operator endpoint, so each event gets a delivery row) or "off" (receivers
+    disconnected); None: as shipped, no endpoint."""
     from django.core.management import call_command
     from django.db import connections
 
@@ -353,8 +402,16 @@ def measure(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
     call_command("migrate", verbosity=0)
     populated = populate(args.customers)
     print(f"populated: {populated}")
+    if outbox == "on":
+        from ispbill.core.tenancy import system_scope
+        from ispbill.events.models import WebhookEndpoint
+
+        with system_scope():  # created directly: a closed port, never sent to here
+            WebhookEndpoint.objects.create(url="http://127.0.0.1:9/bench", secret="unused")
     # The workers run this tree's code, whatever the virtualenv's install points at.
     env = dict(os.environ, RENDER_PDFS_ON_ISSUE="false", PYTHONPATH=str(ROOT))
+    if outbox:
+        env["BENCH_OUTBOX"] = outbox
     worker = None
     if args.celery:
         redis = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -415,7 +472,60 @@ def measure(args: argparse.Namespace, url: str) -> dict[str, Any] | None:
         "baseline_seconds_same_rows": round(copy_seconds, 2),
         "ratio_to_baseline": round(bill["seconds"] / copy_seconds, 2) if copy_seconds else None,
         "targets": {"billing_seconds": 30, "ratio_to_baseline": 2, "peak_rss_mb": 500},
+        "outbox": outbox or "as shipped",
     }
+
+
+def outbox_compare(args: argparse.Namespace, url: str) -> int:
+    """Alternate rounds with and without the outbox (on, off, off, on, on, off, ...: each
+    mode as often first as second, so drift on a shared machine hits both alike); report
+    the medians and the overhead of the outbox on the run."""
+    if args.celery:
+        print("--outbox-compare runs in-process (workers run the shipped code)")
+        return 2
+    order = ["on", "off", "off", "on"]
+    seconds: dict[str, list[float]] = {"on": [], "off": []}
+    rounds = []
+    for n in range(args.repeat):
+        mode = order[n % 4]
+        one = measure(args, url, outbox=mode)
+        if one is None:
+            return 1
+        seconds[mode].append(one["billing_seconds"])
+        rounds.append(
+            {
+                "outbox": mode,
+                "billing_seconds": one["billing_seconds"],
+                "events": one["rows_written"].get("events_event", 0),
+                "deliveries": one["rows_written"].get("events_delivery", 0),
+            }
+        )
+        print(f"round {n + 1}: {rounds[-1]}")
+    if not seconds["on"] or not seconds["off"]:
+        print("--repeat at least 2 (one round each way)")
+        return 2
+    on, off = statistics.median(seconds["on"]), statistics.median(seconds["off"])
+    result = {
+        "customers": one["customers"],
+        "database": one["database"],
+        "machine": one["machine"],
+        "invoices": one["invoices"],
+        "median_seconds_with_outbox": round(on, 2),
+        "median_seconds_without_outbox": round(off, 2),
+        "overhead_percent": round((on - off) / off * 100, 1),
+        "target_overhead_percent": 10,
+        "rounds": rounds,
+        "note": "sending left out (drain rate: bench/webhook_drain.py); one operator "
+        "endpoint, so each event also gets a delivery row",
+    }
+    print(json.dumps(result, indent=2))
+    results = ROOT / "bench" / "results"
+    results.mkdir(exist_ok=True)
+    suffix = "-sqlite" if result["database"] == "sqlite" else ""
+    (results / f"outbox-{result['customers']}{suffix}.json").write_text(
+        json.dumps(result, indent=2) + "\n"
+    )
+    return 0
 
 
 MEDIAN_KEYS = ("billing_seconds", "baseline_seconds_same_rows", "ratio_to_baseline")
@@ -442,6 +552,11 @@ def main() -> int:
         default=1,
         help="rounds (each from a new database, run and COPY side by side); medians reported",
     )
+    parser.add_argument(
+        "--outbox-compare",
+        action="store_true",
+        help="alternate rounds with and without the event outbox; report its overhead",
+    )
     args = parser.parse_args()
     if args.sqlite:
         os.environ["DATABASE_URL"] = f"sqlite:///{tempfile.gettempdir()}/ispbill_bench.sqlite3"
@@ -457,6 +572,8 @@ def main() -> int:
         print("--repeat must be at least 1")
         return 2
     setup_django()
+    if args.outbox_compare:
+        return outbox_compare(args, url)
     rounds = []
     for n in range(1, args.repeat + 1):
         one = measure(args, url)

@@ -17,6 +17,7 @@ from ispbill.api import (
     customer_services,
     customers,
     dunning,
+    exports,
     gateways,
     invoices,
     one_time_charges,
@@ -67,6 +68,7 @@ for _module in (
     audit,
     webhooks,
     usage,
+    exports,
 ):
     api.add_router("/", _module.router)
 

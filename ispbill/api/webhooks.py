@@ -23,6 +23,7 @@ from ispbill.events.services import (
     delivery_replay,
     endpoint_create,
     endpoint_delete,
+    endpoint_secret_rotate,
     endpoint_update,
 )
 from ispbill.partners.models import Partner
@@ -67,11 +68,23 @@ class EndpointOut(Schema):
     enabled: bool
     disabled_reason: str
     consecutive_failures: int
+    previous_secret_expires_at: dt.datetime | None = Field(
+        ..., description="After a rotation: until then requests carry both signatures"
+    )
     created_at: dt.datetime
 
 
 class EndpointCreated(EndpointOut):
     secret: str = Field(..., description="whsec_…: the signing secret, returned only here")
+
+
+class RotateIn(Schema):
+    grace_hours: int = Field(
+        24,
+        ge=0,
+        le=168,
+        description="Hours the previous secret still signs (0: it ends at once)",
+    )
 
 
 class DeliveryOut(Schema):
@@ -139,13 +152,36 @@ class PaymentReceivedData(Schema):
     allocated: Amount
 
 
+class PaymentReturnedData(Schema):
+    """``payment.returned``"""
+
+    payment_id: int
+    refund_id: int
+    customer_id: int
+    issuer_id: int
+    date: str = Field(..., description="When the money went back")
+    method: str
+    reference: str
+    kind: Literal["refund", "reversal"] = Field(
+        ...,
+        description="refund: unallocated credit paid back; reversal: the whole payment "
+        "taken back (SEPA return, chargeback, card refund), its invoices open again",
+    )
+    reason: str
+    amount: Amount = Field(..., description="What went back now")
+    payment_amount: Amount
+    refunded: Amount = Field(..., description="Refunded of the payment so far, this included")
+
+
 class CustomerStatusData(Schema):
-    """``customer.activated``, ``customer.blocked``, ``customer.deactivated``"""
+    """``customer.activated``, ``customer.unblocked``, ``customer.blocked``,
+    ``customer.deactivated``"""
 
     customer_id: int
     reference: str
     name: str
     status: str
+    previous_status: str | None = Field(None, description="The status before the change")
 
 
 class ServiceData(Schema):
@@ -210,6 +246,7 @@ class EventPayload(Schema):
         InvoiceIssuedData
         | CreditNoteIssuedData
         | PaymentReceivedData
+        | PaymentReturnedData
         | CustomerStatusData
         | ServiceData
         | BillingRunFinishedData
@@ -240,6 +277,9 @@ def _endpoint_out(e: WebhookEndpoint) -> dict[str, Any]:
         "enabled": e.enabled,
         "disabled_reason": e.disabled_reason,
         "consecutive_failures": e.consecutive_failures,
+        "previous_secret_expires_at": e.previous_secret_expires_at
+        if e.previous_secret and e.previous_secret_expires_at
+        else None,
         "created_at": e.created_at,
     }
 
@@ -306,7 +346,7 @@ def webhook_endpoint_create(request: HttpRequest, payload: EndpointIn) -> Any:
         event_types=payload.event_types,
         actor=actor(request),
     )
-    return 201, {**_endpoint_out(endpoint), "secret": endpoint.secret}
+    return 201, {**_endpoint_out(endpoint), "secret": endpoint.new_secret}
 
 
 @router.get("/webhook-endpoints/{endpoint_id}", response={200: EndpointOut, **ERROR_RESPONSES})
@@ -329,6 +369,22 @@ def webhook_endpoint_change(request: HttpRequest, endpoint_id: int, payload: End
         actor=actor(request),
     )
     return _endpoint_out(endpoint)
+
+
+@router.post(
+    "/webhook-endpoints/{endpoint_id}/rotate-secret",
+    response={200: EndpointCreated, **ERROR_RESPONSES},
+)
+@guard("webhooks.manage")
+def webhook_endpoint_rotate_secret(
+    request: HttpRequest, endpoint_id: int, payload: RotateIn
+) -> Any:
+    """A new signing secret, in this answer only. For ``grace_hours`` (default 24) requests
+    are signed with the new and the previous secret (two space-separated signatures in
+    ``webhook-signature``), so the receiver can switch without missing an event."""
+    endpoint = resolved(request, "endpoint_id")
+    plain = endpoint_secret_rotate(endpoint, grace_hours=payload.grace_hours, actor=actor(request))
+    return {**_endpoint_out(endpoint), "secret": plain}
 
 
 @router.delete("/webhook-endpoints/{endpoint_id}", response={200: EndpointOut, **ERROR_RESPONSES})

@@ -93,7 +93,9 @@ def customer_status_set(
     locked.status = status
     locked.status_changed_at = timezone.now()
     locked.save(update_fields=["status", "status_changed_at"])
-    customers_status_changed.send(sender=Customer, customer_ids=[locked.pk])
+    customers_status_changed.send(
+        sender=Customer, customer_ids=[locked.pk], previous={locked.pk: before}
+    )
     if status == CustomerStatus.ACTIVE and before in RECONNECTED_FROM:
         customers_reconnected.send(
             sender=Customer, customers=[locked], actor=actor, on=timezone.localdate()
@@ -131,8 +133,10 @@ def customers_status_bulk_set(
     fields = ["status", "status_changed_at"]
     if with_partner is not None:
         fields.append("blocked_with_partner")
+    previous: dict[int, str] = {}
     for c in customers:
         old = c.status
+        previous[c.pk] = old
         c.status = status
         c.status_changed_at = now
         if with_partner is not None:
@@ -144,7 +148,9 @@ def customers_status_bulk_set(
             changes={"status": {"before": old, "after": status}, "reason": reason},
         )
     Customer.objects.bulk_update(customers, fields)
-    customers_status_changed.send(sender=Customer, customer_ids=[c.pk for c in customers])
+    customers_status_changed.send(
+        sender=Customer, customer_ids=[c.pk for c in customers], previous=previous
+    )
 
 
 def partner_accounts(account_ids: list[int]) -> dict[int, Partner]:

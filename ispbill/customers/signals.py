@@ -5,7 +5,8 @@ would; RADIUS connects its sync here (ispbill/radius/receivers.py)."""
 
 from django.dispatch import Signal
 
-# Sent after customers' statuses changed (saved): ``customer_ids``.
+# Sent after customers' statuses changed (saved): ``customer_ids``, and ``previous``
+# ({customer id: the status before}).
 customers_status_changed = Signal()
 
 # Sent when customers became active again after blocking or deactivation, by hand or by a

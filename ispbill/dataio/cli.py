@@ -108,6 +108,26 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export_datev(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.dataio.datev import datev_export
+    from ispbill.dataio.exports import ExportError
+
+    try:
+        with system_scope():
+            result = datev_export(issuer_id=args.issuer, month=args.month)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.out == "-":
+        sys.stdout.buffer.write(result.data)
+    else:
+        out = Path(args.out or result.filename)
+        out.write_bytes(result.data)
+        print(f"{len(result.bookings)} bookings written to {out}.", file=sys.stderr)
+    return 0
+
+
 def cmd_import_mandates(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
     from ispbill.dataio.mandate_import import mandates_import
@@ -164,6 +184,20 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--format", choices=["csv", "xlsx"], help="default: from -o, else csv")
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "export-datev", help="export one issuer's month as a DATEV Buchungsstapel (EXTF CSV)"
+    )
+    p.add_argument(
+        "--issuer",
+        required=True,
+        help="partner id of the issuer: the home partner or an own-invoicing partner",
+    )
+    p.add_argument("--month", required=True, help="YYYY-MM")
+    p.add_argument(
+        "--out", "-o", help="file to write, - for standard output (default: EXTF_….csv here)"
+    )
+    p.set_defaults(func=cmd_export_datev)
 
     p = sub.add_parser("import-mandates", help="import SEPA mandates from a CSV")
     p.add_argument("file", help="CSV file (see docs/payments.md), - for stdin")

@@ -66,3 +66,63 @@ class UnmatchedBankLine(models.Model):
 
     def __str__(self) -> str:
         return f"{self.booking_date} {self.reference}"
+
+
+class DatevChart(models.TextChoices):
+    SKR03 = "03", "SKR 03"
+    SKR04 = "04", "SKR 04"
+
+
+class DebitorNumbering(models.TextChoices):
+    REFERENCE = "reference", "Start + customer number (numeric customer numbers)"
+    ID = "id", "Start + internal customer id"
+    SINGLE = "single", "One collective debitor account (the start number)"
+
+
+class DatevSettings(models.Model):
+    """How one issuer's books go to DATEV (docs/data-import-export.md, "DATEV"): the
+    operator's (the home partner) or an own-invoicing partner's. Accounts left empty take
+    the chart's default."""
+
+    partner = models.OneToOneField(
+        "partners.Partner",
+        on_delete=models.PROTECT,
+        related_name="datev_settings",
+        help_text="The issuer whose books these are",
+    )
+    consultant_number = models.PositiveIntegerField(
+        default=1001, help_text="Beraternummer (1001–9999999)"
+    )
+    client_number = models.PositiveIntegerField(default=1, help_text="Mandantennummer (1–99999)")
+    fiscal_year_start_month = models.PositiveSmallIntegerField(
+        default=1, help_text="Month the fiscal year (Wirtschaftsjahr) begins"
+    )
+    account_length = models.PositiveSmallIntegerField(
+        default=4, help_text="Sachkontenlänge (4–8); debitors have one digit more"
+    )
+    chart = models.CharField(max_length=2, choices=DatevChart.choices, default=DatevChart.SKR03)
+    automatic_accounts = models.BooleanField(
+        default=True,
+        help_text="The revenue accounts are DATEV automatic accounts (no BU key); off: the "
+        "BU key of the rate is written with each revenue booking",
+    )
+    revenue_account_standard = models.PositiveIntegerField(null=True, blank=True)
+    revenue_account_reduced = models.PositiveIntegerField(null=True, blank=True)
+    revenue_account_eu = models.PositiveIntegerField(null=True, blank=True)
+    revenue_account_exempt = models.PositiveIntegerField(null=True, blank=True)
+    bank_account = models.PositiveIntegerField(null=True, blank=True)
+    cash_account = models.PositiveIntegerField(null=True, blank=True)
+    transit_account = models.PositiveIntegerField(null=True, blank=True)
+    debitor_numbering = models.CharField(
+        max_length=10, choices=DebitorNumbering.choices, default=DebitorNumbering.ID
+    )
+    debitor_start = models.PositiveIntegerField(default=10000)
+    label = models.CharField(
+        max_length=30, blank=True, help_text="Bezeichnung of the batch; empty: ispbill and month"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = PartnerScopedManager()
+
+    def __str__(self) -> str:
+        return f"DATEV settings of partner {self.partner_id}"

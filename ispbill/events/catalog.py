@@ -7,7 +7,12 @@ EVENT_TYPES: dict[str, str] = {
     "invoice.issued": "An invoice was issued (by a billing run, by hand or by a plan change)",
     "credit_note.issued": "A credit note was issued on an invoice",
     "payment.received": "A payment was recorded on a customer's account",
-    "customer.activated": "A customer became active (new, unblocked or reactivated)",
+    "payment.returned": (
+        "Money of a payment went back: a refund, or the payment reversed whole (a SEPA "
+        "return, a card chargeback or refund)"
+    ),
+    "customer.activated": "A customer became active (new, or reactivated after deactivation)",
+    "customer.unblocked": "A blocked customer became active again (paid, or by hand)",
     "customer.blocked": "A customer was blocked",
     "customer.deactivated": "A customer was deactivated",
     "service.created": "A service was created (a customer subscribed to a tariff)",

@@ -8,10 +8,12 @@ endpoint is only ever given its own partner's events (``events.services``)."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from django.conf import settings
 from django.db import models
 
+from ispbill.core.crypto import token_decrypt
 from ispbill.core.tenancy import PartnerScopedManager
 
 PAYLOAD_VERSION = 1
@@ -58,7 +60,15 @@ class WebhookEndpoint(models.Model):
     )
     url = models.CharField(max_length=500, help_text="http(s) URL the events are POSTed to")
     description = models.CharField(max_length=200, blank=True)
-    secret = models.CharField(max_length=100, help_text="whsec_…: shown once, at creation")
+    # Encrypted at rest (``ispbill.core.crypto``); the plain ``whsec_…`` is shown once, at
+    # creation or rotation. During a rotation's grace period the previous secret signs too.
+    secret = models.CharField(max_length=300, help_text="The signing secret, encrypted")
+    previous_secret = models.CharField(
+        max_length=300, blank=True, help_text="The secret before the last rotation, encrypted"
+    )
+    previous_secret_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="Until then, requests are signed with both secrets"
+    )
     event_types = models.JSONField(default=list, blank=True, help_text="Empty: every type")
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)
@@ -73,11 +83,30 @@ class WebhookEndpoint(models.Model):
 
     objects = PartnerScopedManager()
 
+    # The plain secret on the object ``endpoint_create`` answers (never stored).
+    new_secret: str = ""
+
     class Meta:
         ordering = ["id"]
 
     def __str__(self) -> str:
         return self.url
+
+    def signing_secret(self) -> str:
+        """The plain ``whsec_…`` secret."""
+        return token_decrypt(self.secret)
+
+    def signing_secrets(self, now: datetime) -> list[str]:
+        """The secrets requests are signed with now: the current one, and the previous one
+        while its grace period lasts."""
+        out = [self.signing_secret()]
+        if (
+            self.previous_secret
+            and self.previous_secret_expires_at is not None
+            and self.previous_secret_expires_at > now
+        ):
+            out.append(token_decrypt(self.previous_secret))
+        return out
 
     def wants(self, event_type: str) -> bool:
         return not self.event_types or event_type in self.event_types

@@ -16,7 +16,7 @@ from ispbill.customers.signals import customers_status_changed
 from ispbill.events.services import NewEvent, events_write
 from ispbill.invoicing.models import CreditNote
 from ispbill.invoicing.signals import credit_note_issued, invoices_issued
-from ispbill.payments.signals import payment_received
+from ispbill.payments.signals import payment_received, payment_returned
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.signals import service_created, service_stopped, services_changed
 
@@ -107,6 +107,36 @@ def _payment_received(sender: Any, payment: Any, **kwargs: Any) -> None:
     )
 
 
+@receiver(payment_returned, dispatch_uid="ispbill_events_payment_returned")
+def _payment_returned(
+    sender: Any, payment: Any, refund: Any, reversed: bool, **kwargs: Any
+) -> None:
+    events_write(
+        [
+            NewEvent(
+                type="payment.returned",
+                partner_id=payment.partner_id,
+                object_type="payment",  # ordered after its payment.received
+                object_id=payment.pk,
+                data={
+                    "payment_id": payment.pk,
+                    "refund_id": refund.pk,
+                    "customer_id": payment.customer_id,
+                    "issuer_id": payment.issuer_id,
+                    "date": refund.date.isoformat(),
+                    "method": payment.method,
+                    "reference": payment.reference,
+                    "kind": "reversal" if reversed else "refund",
+                    "reason": refund.reason,
+                    "amount": _money(refund.amount_minor, payment.currency),
+                    "payment_amount": _money(payment.amount_minor, payment.currency),
+                    "refunded": _money(payment.refunded_minor, payment.currency),
+                },
+            )
+        ]
+    )
+
+
 _STATUS_EVENTS = {
     "active": "customer.activated",
     "blocked": "customer.blocked",
@@ -114,18 +144,35 @@ _STATUS_EVENTS = {
 }
 
 
+def _status_event(status: str, before: str | None) -> str:
+    """Blocked, then active again: ``customer.unblocked``; every other arrival at active
+    (new, or reactivated after deactivation) stays ``customer.activated``."""
+    if status == "active" and before == "blocked":
+        return "customer.unblocked"
+    return _STATUS_EVENTS[status]
+
+
 @receiver(customers_status_changed, dispatch_uid="ispbill_events_customers")
-def _customers_status_changed(sender: Any, customer_ids: list[int], **kwargs: Any) -> None:
+def _customers_status_changed(
+    sender: Any, customer_ids: list[int], previous: dict[int, str] | None = None, **kwargs: Any
+) -> None:
+    before = previous or {}
     rows = Customer._base_manager.filter(pk__in=list(customer_ids)).values_list(
         "pk", "partner_id", "status", "name", "reference"
     )
     events_write(
         NewEvent(
-            type=_STATUS_EVENTS[status],
+            type=_status_event(status, before.get(pk)),
             partner_id=partner_id,
             object_type="customer",
             object_id=pk,
-            data={"customer_id": pk, "reference": ref, "name": name, "status": status},
+            data={
+                "customer_id": pk,
+                "reference": ref,
+                "name": name,
+                "status": status,
+                "previous_status": before.get(pk),
+            },
         )
         for pk, partner_id, status, name, ref in rows
         if status in _STATUS_EVENTS

@@ -31,6 +31,8 @@ from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from ispbill.core.audit import audit_record
+from ispbill.core.bulk import tuples_insert
+from ispbill.core.crypto import token_encrypt, token_rotate
 from ispbill.core.errors import DomainValidationError
 from ispbill.events.catalog import EVENT_TYPES
 from ispbill.events.models import (
@@ -39,6 +41,7 @@ from ispbill.events.models import (
     DeliveryStatus,
     Event,
     WebhookEndpoint,
+    _event_uid,
 )
 
 logger = logging.getLogger(__name__)
@@ -65,60 +68,68 @@ class NewEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
 
+EVENT_FIELDS = ["uid", "type", "partner_id", "object_type", "object_id", "payload", "created_at"]
+DELIVERY_FIELDS = ["partner_id", "endpoint_id", "event_id", "object_key", "next_attempt_at"]
+
+
 def events_write(new: Iterable[NewEvent]) -> list[Event]:
-    """Write events and their deliveries to the matching enabled endpoints: two inserts and
-    one endpoint query however many events. Runs in the caller's transaction; after it
-    commits, the deliveries due are sent (in-process without a broker)."""
+    """Write events and their deliveries to the matching enabled endpoints: one COPY of
+    events and one of deliveries on PostgreSQL (one prepared INSERT each on SQLite) and one
+    endpoint query, however many events; no model instance is saved one by one. Runs in the
+    caller's transaction; after it commits, the deliveries due are sent (in-process without
+    a broker)."""
     rows = list(new)
     if not rows:
         return []
     now = timezone.now()
-    events = []
+    stamp = now.isoformat()
+    event_rows = []
     for row in rows:
         assert row.type in EVENT_TYPES, row.type
-        event = Event(
-            type=row.type,
-            partner_id=row.partner_id,
-            object_type=row.object_type,
-            object_id=str(row.object_id),
-            created_at=now,
-        )
-        event.payload = {
-            "id": event.uid,
+        uid = _event_uid()
+        payload = {
+            "id": uid,
             "type": row.type,
             "version": PAYLOAD_VERSION,
-            "timestamp": now.isoformat(),
+            "timestamp": stamp,
             "partner_id": row.partner_id,
             "data": row.data,
         }
-        events.append(event)
-    # Writes from any scope (a partner's request also tells the operator's endpoints).
-    Event._base_manager.bulk_create(events, batch_size=2000)
-    if events[0].pk is None:  # SQLite before 3.35 and MySQL return no ids
-        by_uid = dict(
-            Event._base_manager.filter(uid__in=[e.uid for e in events]).values_list("uid", "pk")
+        event_rows.append(
+            (uid, row.type, row.partner_id, row.object_type, str(row.object_id), payload, now)
         )
-        for e in events:
-            e.pk = by_uid[e.uid]
-    endpoints = list(
-        WebhookEndpoint._base_manager.filter(enabled=True).only("id", "partner_id", "event_types")
-    )
-    deliveries = [
-        Delivery(
-            partner_id=ep.partner_id,
-            endpoint_id=ep.pk,
-            event_id=e.pk,
-            object_key=f"{e.object_type}:{e.object_id}",
-            next_attempt_at=now,
+    with transaction.atomic():
+        # Written from any scope (a partner's request also tells the operator's endpoints).
+        ids = tuples_insert(Event, EVENT_FIELDS, event_rows, with_ids=True)
+        endpoints = list(
+            WebhookEndpoint._base_manager.filter(enabled=True).only(
+                "id", "partner_id", "event_types"
+            )
         )
-        for e in events
-        for ep in endpoints
-        if (ep.partner_id is None or ep.partner_id == e.partner_id) and ep.wants(e.type)
+        deliveries = [
+            (ep.partner_id, ep.pk, event_id, f"{r.object_type}:{r.object_id}", now)
+            for r, event_id in zip(rows, ids, strict=True)
+            for ep in endpoints
+            if (ep.partner_id is None or ep.partner_id == r.partner_id) and ep.wants(r.type)
+        ]
+        if deliveries:
+            tuples_insert(Delivery, DELIVERY_FIELDS, deliveries)
+            transaction.on_commit(_send_soon)
+    return [
+        Event(
+            pk=event_id,
+            uid=uid,
+            type=kind,
+            partner_id=partner_id,
+            object_type=object_type,
+            object_id=object_id,
+            payload=payload,
+            created_at=created,
+        )
+        for event_id, (uid, kind, partner_id, object_type, object_id, payload, created) in zip(
+            ids, event_rows, strict=True
+        )
     ]
-    if deliveries:
-        Delivery._base_manager.bulk_create(deliveries, batch_size=2000)
-        transaction.on_commit(_send_soon)
-    return events
 
 
 def _send_soon() -> None:
@@ -190,15 +201,18 @@ def endpoint_create(
     event_types: Iterable[str] = (),
     actor: Any = None,
 ) -> WebhookEndpoint:
-    """A new endpoint with a fresh signing secret (shown to its creator once)."""
+    """A new endpoint with a fresh signing secret, stored encrypted; the plain secret is
+    ``endpoint.new_secret`` on the answer (shown to its creator once)."""
+    plain = secret_generate()
     endpoint = WebhookEndpoint.objects.create(
         partner_id=partner_id,
         url=_url_clean(url, partner_id=partner_id),
         description=description.strip(),
         event_types=_types_clean(event_types),
-        secret=secret_generate(),
+        secret=token_encrypt(plain),
         created_by=actor if getattr(actor, "pk", None) else None,
     )
+    endpoint.new_secret = plain
     audit_record(
         action="webhook_endpoint.created",
         obj=endpoint,
@@ -234,6 +248,64 @@ def endpoint_update(
         changes={"url": endpoint.url, "event_types": endpoint.event_types, "enabled": enabled},
     )
     return endpoint
+
+
+ROTATION_GRACE_HOURS = 24
+MAX_GRACE_HOURS = 168
+
+
+@transaction.atomic
+def endpoint_secret_rotate(
+    endpoint: WebhookEndpoint, *, grace_hours: int = ROTATION_GRACE_HOURS, actor: Any = None
+) -> str:
+    """A new signing secret for the endpoint (answered in plain text, once). For
+    ``grace_hours`` the requests carry a signature with the previous secret as well (Standard
+    Webhooks: several space-separated signatures), so the receiver can switch without losing
+    an event; 0 ends the old secret at once. A second rotation within the grace period drops
+    the oldest secret."""
+    if not 0 <= grace_hours <= MAX_GRACE_HOURS:
+        raise DomainValidationError.for_fields(
+            {"grace_hours": f"Choose 0 to {MAX_GRACE_HOURS} hours."}
+        )
+    locked = WebhookEndpoint._base_manager.select_for_update().get(pk=endpoint.pk)
+    plain = secret_generate()
+    now = timezone.now()
+    if grace_hours:
+        locked.previous_secret = locked.secret
+        locked.previous_secret_expires_at = now + timedelta(hours=grace_hours)
+    else:
+        locked.previous_secret = ""
+        locked.previous_secret_expires_at = None
+    locked.secret = token_encrypt(plain)
+    locked.save(update_fields=["secret", "previous_secret", "previous_secret_expires_at"])
+    audit_record(
+        action="webhook_endpoint.secret_rotated",
+        obj=locked,
+        actor=actor,
+        partner_id=locked.partner_id,
+        changes={
+            "grace_until": locked.previous_secret_expires_at.isoformat()
+            if locked.previous_secret_expires_at
+            else None
+        },
+    )
+    endpoint.secret = locked.secret
+    endpoint.previous_secret = locked.previous_secret
+    endpoint.previous_secret_expires_at = locked.previous_secret_expires_at
+    return plain
+
+
+def endpoint_secrets_rekey() -> int:
+    """Encrypt every stored signing secret again under the newest key
+    (``GATEWAY_ENCRYPTION_KEYS``' first; ``ispbill gateway-rekey``); the count of endpoints."""
+    with transaction.atomic():
+        rows = list(WebhookEndpoint._base_manager.select_for_update().order_by("pk"))
+        for row in rows:
+            row.secret = token_rotate(row.secret)
+            if row.previous_secret:
+                row.previous_secret = token_rotate(row.previous_secret)
+        WebhookEndpoint._base_manager.bulk_update(rows, ["secret", "previous_secret"])
+    return len(rows)
 
 
 def endpoint_delete(endpoint: WebhookEndpoint, *, actor: Any = None) -> None:
@@ -333,7 +405,11 @@ def _post(endpoint: WebhookEndpoint, event: Event) -> tuple[int | None, str]:
     """POST the signed event; (status code, error text)."""
     body = json.dumps(event.payload, separators=(",", ":"), sort_keys=True)
     sent_at = timezone.now()
-    signature = Webhook(endpoint.secret).sign(event.uid, sent_at, body)
+    # During a rotation's grace period, one signature per secret, space-separated.
+    signature = " ".join(
+        Webhook(secret).sign(event.uid, sent_at, body)
+        for secret in endpoint.signing_secrets(sent_at)
+    )
     parts = urlsplit(endpoint.url)
     if (
         endpoint.partner_id is not None

@@ -21,9 +21,14 @@ def cmd_autopay(args: argparse.Namespace) -> int:
 
 
 def cmd_rekey(args: argparse.Namespace) -> int:
+    from ispbill.core.tenancy import system_scope
+    from ispbill.events.services import endpoint_secrets_rekey
     from ispbill.gateways.services import gateway_secrets_rekey
 
     print(f"{gateway_secrets_rekey()} issuer(s) re-encrypted under the newest key.")
+    with system_scope():
+        endpoints = endpoint_secrets_rekey()
+    print(f"{endpoints} webhook endpoint secret(s) re-encrypted under the newest key.")
     return 0
 
 
@@ -33,6 +38,7 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     p.add_argument("--partner", type=int, help="only customers of this partner")
     p.set_defaults(func=cmd_autopay)
     p = sub.add_parser(
-        "gateway-rekey", help="re-encrypt gateway secrets under GATEWAY_ENCRYPTION_KEYS' first"
+        "gateway-rekey",
+        help="re-encrypt gateway and webhook secrets under GATEWAY_ENCRYPTION_KEYS' first",
     )
     p.set_defaults(func=cmd_rekey)

@@ -21,7 +21,7 @@ from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.ledger.posting import ledger_post_many, payment_entry, refund_entry
 from ispbill.payments.models import Allocation, Payment, PaymentMethod, Refund
 from ispbill.payments.reinstate import customers_unblock_if_clear
-from ispbill.payments.signals import allocations_written, payment_received
+from ispbill.payments.signals import allocations_written, payment_received, payment_returned
 
 
 class PaymentError(DomainError):
@@ -253,9 +253,16 @@ def payment_record(
 
 @transaction.atomic
 def payment_refund(
-    *, payment: Payment, amount: Money, on: date, reason: str = "", actor: Any = None
+    *,
+    payment: Payment,
+    amount: Money,
+    on: date,
+    reason: str = "",
+    actor: Any = None,
+    _reversal: bool = False,
 ) -> Refund:
-    """Pay back unallocated money (credit) of a payment."""
+    """Pay back unallocated money (credit) of a payment. Tells ``payment_returned``
+    (``payment_reverse`` tells it once itself, as a reversal)."""
     locked = Payment.objects.select_for_update(no_key=True).get(pk=payment.pk)
     if amount.currency != locked.currency:
         refused = f"The payment is in {locked.currency}, not {amount.currency}."
@@ -296,6 +303,9 @@ def payment_refund(
         actor=actor,
         changes={"amount": str(amount), "reason": reason},
     )
+    if not _reversal:
+        locked.refresh_from_db()
+        payment_returned.send(sender=Payment, payment=locked, refund=refund, reversed=False)
     return refund
 
 
@@ -350,7 +360,10 @@ def payment_reverse(*, payment: Payment, on: date, reason: str, actor: Any = Non
         on=on,
         reason=reason,
         actor=actor,
+        _reversal=True,
     )
+    locked.refresh_from_db()
+    payment_returned.send(sender=Payment, payment=locked, refund=refund, reversed=True)
     audit_record(
         action="payment.reversed",
         obj=locked,

@@ -10,3 +10,9 @@ allocations_written = Signal()
 
 # Sent after a payment is recorded (and allocated): ``payment`` (the Payment).
 payment_received = Signal()
+
+# Sent after money of a payment went back to the customer (a refund of unallocated credit,
+# or the whole payment reversed: a SEPA return, a card chargeback or refund): ``payment``,
+# ``refund`` (the Refund), ``reversed`` (True: the payment was taken back whole and its
+# invoices are open again).
+payment_returned = Signal()

@@ -7,6 +7,7 @@ from ispbill.web import (
     views_catalog,
     views_customers,
     views_data,
+    views_datev,
     views_dunning,
     views_finance,
     views_gateways,
@@ -255,6 +256,11 @@ urlpatterns = [
         name="webhook_endpoint",
     ),
     path(
+        "settings/webhooks/<int:endpoint_id>/rotate/",
+        views_webhooks.webhook_endpoint_rotate,
+        name="webhook_endpoint_rotate",
+    ),
+    path(
         "settings/webhooks/<int:endpoint_id>/delete/",
         views_webhooks.webhook_endpoint_delete,
         name="webhook_endpoint_delete",
@@ -355,6 +361,8 @@ urlpatterns += [
         name="bank_line_assign",
     ),
     path("data/exports/", views_data.exports_view, name="exports"),
+    path("data/datev/", views_datev.datev_view, name="datev"),
+    path("data/datev/settings/", views_datev.datev_settings_view, name="datev_settings"),
     path("data/reports/", views_data.reports_view, name="reports"),
     path("usage/top/", views_usage.usage_top_view, name="usage_top"),
 ]

@@ -36,10 +36,10 @@ def _endpoint_flow(c: Client, receiver: Receiver, partner_id: int | None) -> Web
     assert r.status_code == 200
     endpoint = WebhookEndpoint.objects.get(partner_id=partner_id)
     text = r.content.decode()
-    assert endpoint.secret in text  # shown once, on the answer to the creation
-    assert endpoint.secret not in c.get(URL).content.decode()
+    assert endpoint.signing_secret() in text  # shown once, on the answer to the creation
+    assert endpoint.signing_secret() not in c.get(URL).content.decode()
     detail = f"{URL}{endpoint.pk}/"
-    assert endpoint.secret not in c.get(detail).content.decode()
+    assert endpoint.signing_secret() not in c.get(detail).content.decode()
     r = c.post(
         detail,
         {"url": receiver.url("/v2"), "description": "CRM 2", "event_types": ["customer.blocked"]},

@@ -41,13 +41,24 @@ def test_secrets_rotate_to_a_new_key(home, settings, capsys):
     old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
     settings.GATEWAY_ENCRYPTION_KEYS = [old]
     gateway(home)
+    from ispbill.events.models import WebhookEndpoint
+    from ispbill.events.services import endpoint_create, endpoint_secret_rotate
+
+    endpoint = endpoint_create(partner_id=None, url="https://example.org/hook")
+    rotated = endpoint_secret_rotate(endpoint, grace_hours=24)
     row = GatewaySettings.objects.get()
     assert HOME_KEY not in row.secret_key_encrypted
     # The new key first, the old one after it: both read; rekey writes under the new one.
     settings.GATEWAY_ENCRYPTION_KEYS = [new, old]
     assert main(["gateway-rekey"]) == 0
-    assert "1 issuer(s) re-encrypted" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "1 issuer(s) re-encrypted" in out and "1 webhook endpoint secret(s)" in out
     settings.GATEWAY_ENCRYPTION_KEYS = [new]
+    ep = WebhookEndpoint.objects.get(pk=endpoint.pk)
+    assert ep.signing_secret() == rotated
+    from django.utils import timezone
+
+    assert ep.signing_secrets(timezone.now()) == [rotated, endpoint.new_secret]
     row.refresh_from_db()
     assert secret_decrypt(row.secret_key_encrypted) == HOME_KEY
     assert secret_decrypt(row.webhook_secret_encrypted) == HOME_WHSEC

@@ -30,3 +30,14 @@ class WebhookEndpointForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not editing:
             del self.fields["enabled"]
+
+
+class RotateSecretForm(forms.Form):
+    grace_hours = forms.IntegerField(
+        min_value=0,
+        max_value=168,
+        initial=24,
+        label="Grace period (hours)",
+        help_text="The previous secret keeps signing for this long (both signatures are "
+        "sent); 0 ends it at once",
+    )
