@@ -16,6 +16,7 @@ from ispbill.web import (
     views_radius,
     views_sepa,
     views_templates,
+    views_usage,
     views_webhooks,
 )
 
@@ -75,6 +76,7 @@ urlpatterns = [
     ),
     # services and their plan changes
     path("services/<int:service_id>/", views_plan_changes.service_detail, name="service"),
+    path("services/<int:service_id>/topup/", views_usage.service_topup, name="service_topup"),
     path(
         "services/<int:service_id>/change-plan/",
         views_plan_changes.service_change_plan,
@@ -285,6 +287,11 @@ urlpatterns = [
         "portal/services/<int:service_id>/usage/",
         views_portal.portal_service_usage,
         name="portal_service_usage",
+    ),
+    path(
+        "portal/services/<int:service_id>/topup/",
+        views_usage.portal_service_topup,
+        name="portal_service_topup",
     ),
     path(
         "portal/services/<int:service_id>/change-plan/",
