@@ -54,7 +54,7 @@ class TariffFields(Schema):
     throttle_upload_kbps: int | None = Field(None, ge=0, le=100_000_000)
     overage_price: AmountText | None = Field(None, description="Per started GB over, net")
     topup_gb: int | None = Field(
-        None, ge=0, le=10_000_000, description="GB of one top-up pack; 0: no top-ups"
+        None, ge=0, le=10_000_000, description="GB of one top-up pack; 0: none"
     )
     topup_price: AmountText | None = Field(None, description="Price of one top-up pack, net")
     usage_alerts: str | None = Field(
@@ -130,8 +130,10 @@ def _resolve(request: HttpRequest, partner: Partner, data: dict[str, Any]) -> di
             if text in (None, "")
             else amount_minor(text, partner.currency, field="overage_price")
         )
-    if data.get("topup_gb") == 0:
+    if data.get("topup_gb") == 0:  # no top-ups: the pack and its price go
         data["topup_gb"] = None
+        data["topup_price_minor"] = None
+        data.pop("topup_price", None)
     if "topup_price" in data:
         text = data.pop("topup_price")
         data["topup_price_minor"] = (

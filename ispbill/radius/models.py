@@ -213,6 +213,8 @@ class UsageRollover(models.Model):
     written once by the first collection of the month, zero included."""
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The service's customer (copied): the portal's customer scope reads its own rows.
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey("subscriptions.Service", on_delete=models.PROTECT, related_name="+")
     month = models.DateField()
     bytes = models.BigIntegerField()
@@ -233,6 +235,7 @@ class UsageAlert(models.Model):
     """A threshold alert sent for a service's month: sent once per threshold."""
 
     partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
     service = models.ForeignKey("subscriptions.Service", on_delete=models.PROTECT, related_name="+")
     month = models.DateField()
     percent = models.PositiveIntegerField()

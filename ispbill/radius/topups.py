@@ -127,7 +127,9 @@ def usage_topup_quote(*, service: Service, packs: int, today: date | None = None
     gigabytes = packs * (tariff.topup_gb or 0)
     used = usage_totals(service_ids=[service.pk], start=start, end=today).get(service.pk, 0)
     before = usage_allowances(services=[service.pk], start=start).get(service.pk, 0)
-    cred = RadiusCredential.objects.filter(service=service).first()
+    # The service was found in the caller's scope; its credential has no customer field
+    # (the portal's customer scope reads none), so it is read by the service.
+    cred = RadiusCredential._base_manager.filter(service_id=service.pk).first()
     capped = cred.capped if cred is not None and cred.capped_month == start else ""
     return TopUpQuote(
         packs=packs,
@@ -193,7 +195,7 @@ def usage_topup_buy(
     )
     lifted = False
     if quote.lifts_cap:
-        cred = RadiusCredential.objects.select_for_update().get(service=service)
+        cred = RadiusCredential._base_manager.select_for_update().get(service_id=service.pk)
         # Lifted for now; the next collection caps again only if the traffic reaches the
         # raised allowance.
         cred.capped, cred.capped_month = "", None

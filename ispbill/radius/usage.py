@@ -200,7 +200,7 @@ def usage_rollover(*, month: date) -> int:
         .filter(Q(end_date__isnull=True) | Q(end_date__gte=start))
         .exclude(pk__in=UsageRollover.objects.filter(month=start).values("service_id"))
     )
-    rows = list(services.values_list("pk", "partner_id", "tariff__included_gb"))
+    rows = list(services.values_list("pk", "partner_id", "customer_id", "tariff__included_gb"))
     if not rows:
         return 0
     ids = services.values("pk")
@@ -214,6 +214,7 @@ def usage_rollover(*, month: date) -> int:
         [
             UsageRollover(
                 partner_id=partner_id,
+                customer_id=customer_id,
                 service_id=pk,
                 month=start,
                 bytes=rollover_bytes(
@@ -222,7 +223,7 @@ def usage_rollover(*, month: date) -> int:
                     carried_in=carried_in.get(pk, 0),
                 ),
             )
-            for pk, partner_id, included_gb in rows
+            for pk, partner_id, customer_id, included_gb in rows
         ],
         ignore_conflicts=True,
     )
@@ -417,6 +418,7 @@ def usage_alerts_send(*, today: date) -> int:
             alerts.append(
                 UsageAlert(
                     partner_id=service.partner_id,
+                    customer_id=service.customer_id,
                     service=service,
                     month=start,
                     percent=percent,
@@ -492,7 +494,9 @@ def usage_month(service: Service, *, today: date | None = None) -> dict[str, obj
     )
     used = sum(d["bytes_in"] + d["bytes_out"] for d in days)
     included = service.tariff.included_gb
-    cred = RadiusCredential.objects.filter(service=service).first()
+    # The service was found in the caller's scope; its credential has no customer field
+    # (the portal's customer scope reads none), so it is read by the service.
+    cred = RadiusCredential._base_manager.filter(service_id=service.pk).first()
     rolled = (
         UsageRollover.objects.filter(service=service, month=start)
         .values_list("bytes", flat=True)
