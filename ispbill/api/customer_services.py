@@ -12,6 +12,7 @@ from ispbill.api.context import actor
 from ispbill.api.customers import issuer_currency
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
+from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.schemas import (
     AmountText,
     Day,
@@ -241,12 +242,18 @@ def service_topups(request: HttpRequest, service_id: int) -> Any:
     return [_topup_out(t, currency) for t in topups]
 
 
-@router.post("/services/{service_id}/topups", response={201: TopUpBoughtOut, **ERROR_RESPONSES})
+@router.post(
+    "/services/{service_id}/topups",
+    response={201: TopUpBoughtOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
+)
 @guard("customers.write")
+@idempotent()
 def service_topup_buy(request: HttpRequest, service_id: int, payload: TopUpIn) -> Any:
     """Buy top-up packs for the service's current month: a one-time charge (next invoice,
     or an invoice at once with ``invoice_now``); the allowance grows at once and a cap
-    reached this month is lifted when the traffic is under it again (CoA)."""
+    reached this month is lifted when the traffic is under it again (CoA). Send an
+    ``Idempotency-Key`` to retry safely."""
     service = resolved(request, "service_id")
     result = usage_topup_buy(
         service=service,
@@ -257,12 +264,10 @@ def service_topup_buy(request: HttpRequest, service_id: int, payload: TopUpIn) -
     )
     usage = usage_month(service)
     out = _topup_out(result.topup, issuer_currency(service.partner_id))
-    return Status(
-        201,
-        {
-            **out,
-            "invoice_id": result.invoice.pk if result.invoice else None,
-            "cap_lifted": result.cap_lifted,
-            "allowance_bytes": usage["allowance_bytes"],
-        },
+    body = TopUpBoughtOut(
+        **out,
+        invoice_id=result.invoice.pk if result.invoice else None,
+        cap_lifted=result.cap_lifted,
+        allowance_bytes=usage["allowance_bytes"],
     )
+    return 201, body.model_dump(mode="json")

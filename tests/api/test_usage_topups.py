@@ -62,12 +62,25 @@ def test_invoice_now_and_refusals(home):
     assert got.status == 201, got.body
     invoice = Invoice.objects.get(pk=got.body["invoice_id"])
     assert (invoice.net_minor, invoice.tax_minor) == (1000, 190)
+    # The same Idempotency-Key again: the first answer, nothing bought twice.
+    again = api.post(
+        f"/services/{s.pk}/topups",
+        {"packs": 2, "invoice_now": True},
+        key="topup-1",
+    )
+    replay = api.post(
+        f"/services/{s.pk}/topups",
+        {"packs": 2, "invoice_now": True},
+        key="topup-1",
+    )
+    assert again.status == replay.status == 201 and again.body == replay.body
+    assert UsageTopUp.objects.count() == 2
     assert api.post(f"/services/{s.pk}/topups", {"packs": 0}).status == 422
     assert api.post(f"/services/{s.pk}/topups", {"packs": 101}).status == 422
     _c2, plain, _ = internet_customer("joe")
     refused = api.post(f"/services/{plain.pk}/topups", {"packs": 1})
     assert refused.status == 422 and refused.body["code"] == "topup"
-    assert UsageTopUp.objects.count() == 1
+    assert UsageTopUp.objects.count() == 2
 
 
 @time_machine.travel(date(2026, 4, 20), tick=False)
