@@ -35,7 +35,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.radius.models import UsageTopUp
 from ispbill.radius.topups import MAX_PACKS, TopUpChannel, usage_topup_buy
-from ispbill.radius.usage import usage_month
+from ispbill.radius.usage import usage_allowances, usage_month
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.services import service_update
 
@@ -262,12 +262,12 @@ def service_topup_buy(request: HttpRequest, service_id: int, payload: TopUpIn) -
         actor=actor(request),
         invoice_now=payload.invoice_now,
     )
-    usage = usage_month(service)
+    allowance = usage_allowances(services=[service.pk], start=result.topup.month).get(service.pk)
     out = _topup_out(result.topup, issuer_currency(service.partner_id))
     body = TopUpBoughtOut(
         **out,
         invoice_id=result.invoice.pk if result.invoice else None,
         cap_lifted=result.cap_lifted,
-        allowance_bytes=usage["allowance_bytes"],
+        allowance_bytes=allowance,
     )
     return 201, body.model_dump(mode="json")
