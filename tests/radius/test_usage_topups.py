@@ -186,7 +186,9 @@ def test_alerts_at_40_and_50_gb_each_once(home, django_capture_on_commit_callbac
         "You have used 100 % of your",
     ]
     assert sorted(UsageAlert.objects.values_list("percent", flat=True)) == [80, 100]
-    assert EmailDelivery.objects.filter(customer=c, kind="other").count() == 2
+    assert EmailDelivery.objects.filter(customer=c, kind="other", issuer=home).count() == 2
+    # In the issuer's brand: its sender name in the From, as invoice e-mails.
+    assert first.from_email.startswith(f'"{home.name}" <')
     # May: a new month, its thresholds anew.
     acct("A2", octets_out=41 * GB, start=at(2, month=5), update=at(3, month=5))
     with django_capture_on_commit_callbacks(execute=True):
