@@ -28,10 +28,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import BigIntegerField, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
-from ispbill.catalog.models import alert_percents
+from ispbill.catalog.models import Tariff, alert_percents
+from ispbill.catalog.pricing import wholesale_price_minor
 from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.customers.models import Customer
@@ -230,6 +232,23 @@ def usage_rollover(*, month: date) -> int:
     return len(rows)
 
 
+def _month_used(*, start: date, end: date, ref: str = "service_id") -> Coalesce:
+    """The bytes (in + out) of the outer row's service between two days: a correlated
+    subquery, so a filter on it keeps only the services over their volume in SQL."""
+    total = (
+        UsageDay.objects.filter(service_id=OuterRef(ref), day__gte=start, day__lte=end)
+        .values("service_id")
+        .annotate(total=Sum(F("bytes_in") + F("bytes_out")))
+        .values("total")
+    )
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), 0)
+
+
+def _volume(included_gb: str) -> Any:
+    """A tariff's included GB in bytes, as a 64-bit number (GB × 10^9 overflows integer)."""
+    return Cast(included_gb, BigIntegerField()) * GB
+
+
 def _caps(today: date) -> tuple[int, int]:
     """Cap this month's over-volume services; lift caps of past months. CoA follows."""
     start = month_start(today)
@@ -242,23 +261,29 @@ def _caps(today: date) -> tuple[int, int]:
         cred.save(update_fields=["capped", "capped_month"])
         changed.append(cred.service_id)
         restored += 1
-    capped_tariffs = RadiusCredential.objects.filter(
-        service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
-    ).exclude(capped_month=start)
-    candidates = {
-        c.service_id: c for c in capped_tariffs.select_related("service__tariff").order_by("pk")
-    }
-    ids = capped_tariffs.values("service_id")
-    totals = usage_totals(service_ids=ids, start=start, end=today)
-    allowances = usage_allowances(services=ids, start=start)
+    # Only the credentials whose month total reached the volume come back from the
+    # database (the total summed there, per service, on the (service, day) index).
+    over = list(
+        RadiusCredential.objects.filter(
+            service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
+        )
+        .exclude(capped_month=start)
+        .annotate(used=_month_used(start=start, end=today))
+        .filter(used__gte=_volume("service__tariff__included_gb"))
+        .select_related("service__tariff")
+        .order_by("pk")
+    )
+    # Over the included volume; capped when over the allowance (included + rolled over +
+    # top-ups, which only the services over their included volume need).
+    allowances = usage_allowances(services=[c.service_id for c in over], start=start)
     capped = 0
-    for service_id, cred in candidates.items():
-        tariff = cred.service.tariff
-        if totals.get(service_id, 0) >= allowances.get(service_id, 0):
-            cred.capped, cred.capped_month = tariff.cap_action, start
-            cred.save(update_fields=["capped", "capped_month"])
-            changed.append(service_id)
-            capped += 1
+    for cred in over:
+        if cred.used < allowances.get(cred.service_id, 0):
+            continue
+        cred.capped, cred.capped_month = cred.service.tariff.cap_action, start
+        cred.save(update_fields=["capped", "capped_month"])
+        changed.append(cred.service_id)
+        capped += 1
     if changed:
         radius_sync_services(service_ids=changed)
     return capped, restored
@@ -275,19 +300,39 @@ def _month_label(start: date, end: date) -> str:
     return f"{start.day}–{end.day} {start.strftime('%B %Y')}"
 
 
+def overage_price_minor(*, tariff: Tariff, partner: Partner) -> tuple[int, bool]:
+    """The unit price of one started GB over the volume, and whether it is a partner price.
+
+    An aggregated partner's sub-customers are billed to the partner's account, so their
+    overage is charged at the partner's price: the partner's discount off the tariff's
+    overage price, rounded half up to the minor unit per GB (docs/usage.md, "Aggregated
+    partners"); everyone else pays the tariff's overage price."""
+    retail = tariff.overage_price_minor or 0
+    if partner.mode != PartnerMode.AGGREGATED:
+        return retail, False
+    price = wholesale_price_minor(
+        retail_minor=retail, partner_price_minor=None, discount_bp=partner.discount_bp
+    )
+    return price, True
+
+
 def usage_overage_charge(*, month: date) -> int:
     """Charge the overage of ``month`` (any day in it) once per service; returns how many."""
     start, end = month_start(month), month_end(month)
-    chargeable = Service.objects.filter(
-        tariff__included_gb__isnull=False, tariff__overage_price_minor__isnull=False
-    ).exclude(pk__in=UsageOverage.objects.filter(month=start).values("service_id"))
-    services = list(chargeable.select_related("tariff", "customer"))
-    if not services:
-        return 0
-    ids = chargeable.values("pk")
-    totals = usage_totals(service_ids=ids, start=start, end=end)
-    allowances = usage_allowances(services=ids, start=start)
-    currencies = dict(Partner.objects.values_list("pk", "currency"))
+    services = list(
+        Service.objects.filter(
+            tariff__included_gb__isnull=False, tariff__overage_price_minor__isnull=False
+        )
+        .exclude(pk__in=UsageOverage.objects.filter(month=start).values("service_id"))
+        .annotate(used=_month_used(start=start, end=end, ref="pk"))
+        .filter(used__gt=_volume("tariff__included_gb"))
+        .select_related("tariff", "customer")
+        .order_by("pk")
+    )
+    totals = {s.pk: s.used for s in services}
+    # Over the included volume; billed for what is over the allowance (docs/usage.md).
+    allowances = usage_allowances(services=list(totals), start=start)
+    partners = {p.pk: p for p in Partner.objects.all()}
     made = 0
     for service in services:
         tariff = service.tariff
@@ -299,12 +344,13 @@ def usage_overage_charge(*, month: date) -> int:
         )
         if not gigabytes:
             continue
-        price = tariff.overage_price_minor or 0
-        unit = Money.from_minor(price, currencies[tariff.partner_id]).amount
+        price, wholesale = overage_price_minor(tariff=tariff, partner=partners[service.partner_id])
+        unit = Money.from_minor(price, partners[tariff.partner_id].currency).amount
+        at = " partner price" if wholesale else ""
         charge = one_time_charge_record(
             customer=service.customer,
             description=(
-                f"Overage {gigabytes} GB × {unit:.2f}, {_month_label(start, end)}"
+                f"Overage {gigabytes} GB ×{at} {unit:.2f}, {_month_label(start, end)}"
                 f" ({service.tariff.name})"
             )[:200],
             quantity=gigabytes,

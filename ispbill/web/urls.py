@@ -16,6 +16,7 @@ from ispbill.web import (
     views_radius,
     views_sepa,
     views_templates,
+    views_topups,
     views_usage,
     views_webhooks,
 )
@@ -76,7 +77,7 @@ urlpatterns = [
     ),
     # services and their plan changes
     path("services/<int:service_id>/", views_plan_changes.service_detail, name="service"),
-    path("services/<int:service_id>/topup/", views_usage.service_topup, name="service_topup"),
+    path("services/<int:service_id>/topup/", views_topups.service_topup, name="service_topup"),
     path(
         "services/<int:service_id>/change-plan/",
         views_plan_changes.service_change_plan,
@@ -290,7 +291,7 @@ urlpatterns = [
     ),
     path(
         "portal/services/<int:service_id>/topup/",
-        views_usage.portal_service_topup,
+        views_topups.portal_service_topup,
         name="portal_service_topup",
     ),
     path(
@@ -362,6 +363,7 @@ urlpatterns += [
     ),
     path("data/exports/", views_data.exports_view, name="exports"),
     path("data/reports/", views_data.reports_view, name="reports"),
+    path("usage/top/", views_usage.usage_top_view, name="usage_top"),
 ]
 
 # RADIUS (ispbill/web/views_radius.py)

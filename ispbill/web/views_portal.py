@@ -28,6 +28,7 @@ from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
 from ispbill.radius.topups import topup_available
 from ispbill.radius.usage import usage_month
+from ispbill.radius.usage_stats import usage_chart
 from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
@@ -240,6 +241,7 @@ def portal_service_usage(request: HttpRequest, service_id: int) -> HttpResponse:
         "me": me,
         "service": service,
         "usage": usage_month(service),
+        "chart": usage_chart(service),
         "topup_url": reverse("web:portal_service_topup", kwargs={"service_id": service.pk})
         if topup
         else "",

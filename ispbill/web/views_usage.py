@@ -1,181 +1,84 @@
-"""Top-ups of an internet service's monthly volume (docs/usage.md, "Top-ups"): the staff
-page (operator; partners for their own customers) and the portal page (the customer, for
-its own services). Two steps: choose the packs and see the price and the effect, then
-confirm."""
+"""Top users: the services with most traffic in a period (docs/usage.md, "Seeing it").
+
+The operator sees every partner's services, a partner's users their own partner's only (the
+request's scope); the list pages, searches and exports as CSV like the other lists."""
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from typing import Any
 
 from django import forms
-from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import redirect
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse
 
 from ispbill.accounts.permissions import require_capability
-from ispbill.core.tenancy import get_scoped_or_404
-from ispbill.gateways.services import payment_session_create
-from ispbill.invoicing.paylinks import pay_link_token
-from ispbill.radius.topups import (
-    MAX_PACKS,
-    TopUpChannel,
-    TopUpQuote,
-    topup_available,
-    topup_pays_online,
-    usage_topup_buy,
-    usage_topup_quote,
-)
-from ispbill.radius.usage import usage_month
-from ispbill.subscriptions.models import Service
-from ispbill.web.forms.fields import REFUSED, errors_to_form, today
-from ispbill.web.panel import actor, page
-from ispbill.web.views_portal import _me
+from ispbill.dataio.exports import ExportTable, export_csv
+from ispbill.partners.models import Partner
+from ispbill.radius.usage_stats import TOP_COLUMNS, top_details, top_row, usage_top
+from ispbill.web.forms.fields import today
+from ispbill.web.panel import access_of, page, paginate
+
+MAX_DAYS = 366  # a period of at most a year: the list groups every day of it
 
 
-class TopUpForm(forms.Form):
-    packs = forms.IntegerField(
-        min_value=1, max_value=MAX_PACKS, initial=1, label="Packs", help_text="How many packs"
+class TopUsersForm(forms.Form):
+    start = forms.DateField(label="From", widget=forms.DateInput(attrs={"type": "date"}))
+    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    q = forms.CharField(
+        label="Search", required=False, max_length=100, help_text="Customer, number or login"
     )
+    partner = forms.TypedChoiceField(label="Partner", required=False, coerce=int, empty_value=None)
+
+    def __init__(self, *args: Any, partners: list[Partner], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["partner"]
+        if partners and isinstance(field, forms.ChoiceField):
+            field.choices = [("", "All partners")] + [(p.pk, p.name) for p in partners]
+        else:
+            del self.fields["partner"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        start, end = data.get("start"), data.get("end")
+        if start and end and end < start:
+            raise forms.ValidationError("The period ends before it starts.")
+        if start and end and (end - start).days >= MAX_DAYS:
+            raise forms.ValidationError("Choose a period of at most a year.")
+        return data
 
 
-class StaffTopUpForm(TopUpForm):
-    invoice_now = forms.BooleanField(
-        required=False,
-        label="Invoice it now",
-        help_text="On an invoice of its own at once; otherwise it goes on the next invoice.",
-    )
-
-
-def _topup_page(
-    request: HttpRequest,
-    service: Service,
-    *,
-    form: TopUpForm,
-    template_context: dict[str, Any],
-    nav: str,
-) -> HttpResponse:
+@require_capability("customers.read")
+def usage_top_view(request: HttpRequest) -> HttpResponse:
+    now = today()
+    start_default = date(now.year, now.month, 1)
+    operator = access_of(request).is_operator
+    partners = list(Partner.objects.order_by("name")) if operator else []
+    data = request.GET.copy()
+    data.setdefault("start", start_default.isoformat())
+    data.setdefault("end", now.isoformat())
+    form = TopUsersForm(data, partners=partners)
+    if form.is_valid():
+        start, end = form.cleaned_data["start"], form.cleaned_data["end"]
+        q = form.cleaned_data["q"].strip()
+        partner_id = form.cleaned_data.get("partner")
+    else:
+        start, end, q, partner_id = start_default, now, "", None
+    rows = usage_top(start=start, end=end, q=q, partner_id=partner_id)
+    if request.GET.get("csv") and form.is_valid():
+        lines = [top_row(r) for r in top_details(rows)]
+        table = ExportTable("top_users", start, end, TOP_COLUMNS, frozenset(), lines)
+        response = HttpResponse(export_csv(table), content_type="text/csv; charset=utf-8")
+        response["Content-Disposition"] = f'attachment; filename="{table.filename("csv")}"'
+        return response
+    shown = paginate(request, rows)
+    shown.object_list = top_details(shown.object_list)
     context = {
-        "service": service,
         "form": form,
-        "usage": usage_month(service, today=today()),
-        "available": topup_available(service),
-        **template_context,
+        "page": shown,
+        "start": start,
+        "end": end,
+        "days": (end - start + timedelta(days=1)).days,
+        "query": request.GET.urlencode(),
+        "show_partner": bool(partners),
     }
-    return page(request, "web/usage/topup.html", context, nav)
-
-
-def _quote(form: TopUpForm, service: Service) -> TopUpQuote | None:
-    try:
-        return usage_topup_quote(service=service, packs=form.cleaned_data["packs"], today=today())
-    except REFUSED as exc:
-        errors_to_form(form, exc)
-        return None
-
-
-@require_capability("customers.write")
-def service_topup(request: HttpRequest, service_id: int) -> HttpResponse:
-    """Staff: buy extra volume for a service's current month."""
-    service = get_scoped_or_404(
-        Service.objects.select_related("tariff", "customer"),
-        pk=service_id,
-        tariff__kind="internet",
-        for_write=True,
-    )
-    back = reverse("web:service", kwargs={"service_id": service.pk})
-    form = StaffTopUpForm(request.POST or None)
-    quote = None
-    if request.method == "POST" and form.is_valid():
-        quote = _quote(form, service)
-        if quote is not None and request.POST.get("action") == "confirm":
-            try:
-                result = usage_topup_buy(
-                    service=service,
-                    packs=quote.packs,
-                    channel=TopUpChannel.STAFF,
-                    invoice_now=form.cleaned_data["invoice_now"],
-                    today=today(),
-                    **actor(request),
-                )
-            except REFUSED as exc:
-                errors_to_form(form, exc)
-            else:
-                where = (
-                    f"invoice {result.invoice.number}"
-                    if result.invoice is not None
-                    else "the next invoice"
-                )
-                lifted = " The cap is lifted." if result.cap_lifted else ""
-                messages.success(
-                    request,
-                    f"{result.topup.gigabytes} GB added to this month; charged on {where}."
-                    + lifted,
-                )
-                return redirect(back + "#usage")
-    context = {"quote": quote, "back": back, "portal": False, "pays_online": False}
-    return _topup_page(request, service, form=form, template_context=context, nav="customers")
-
-
-@require_capability("portal.topup")
-def portal_service_topup(request: HttpRequest, service_id: int) -> HttpResponse:
-    """The customer buys extra volume for one of its own services: paid by card at once
-    where the issuer takes cards, else on the next invoice."""
-    me = _me(request)
-    service = get_scoped_or_404(
-        Service.objects.select_related("tariff", "customer"),
-        pk=service_id,
-        customer=me,
-        tariff__kind="internet",
-        for_write=True,
-    )
-    back = reverse("web:portal_service_usage", kwargs={"service_id": service.pk})
-    if not topup_available(service):
-        raise Http404("No top-up is offered for this service.")
-    pays_online = topup_pays_online(me)
-    form = TopUpForm(request.POST or None)
-    quote = None
-    if request.method == "POST" and form.is_valid():
-        quote = _quote(form, service)
-        if quote is not None and request.POST.get("action") == "confirm":
-            try:
-                result = usage_topup_buy(
-                    service=service,
-                    packs=quote.packs,
-                    channel=TopUpChannel.CUSTOMER,
-                    invoice_now=pays_online,
-                    today=today(),
-                    **actor(request),
-                )
-            except REFUSED as exc:
-                errors_to_form(form, exc)
-            else:
-                invoice = result.invoice
-                if invoice is not None and invoice.open_minor > 0:
-                    token = pay_link_token(invoice.pk)
-                    done = reverse("web:pay_done", kwargs={"token": token})
-                    cancel = reverse("web:portal_invoice", kwargs={"invoice_id": invoice.pk})
-                    try:
-                        session = payment_session_create(
-                            invoices=[invoice],
-                            success_url=request.build_absolute_uri(done)
-                            + "?session={CHECKOUT_SESSION_ID}",
-                            cancel_url=request.build_absolute_uri(cancel),
-                            **actor(request),
-                        )
-                    except REFUSED as exc:
-                        messages.warning(
-                            request,
-                            f"{result.topup.gigabytes} GB added. The card payment could not "
-                            f"be started ({getattr(exc, 'message', '') or exc}); please pay "
-                            f"invoice {invoice.number} here.",
-                        )
-                        return redirect(cancel)
-                    return redirect(session.url)
-                messages.success(
-                    request,
-                    f"{result.topup.gigabytes} GB added to this month. It goes on your next "
-                    "invoice.",
-                )
-                return redirect(back)
-    context = {"quote": quote, "back": back, "portal": True, "pays_online": pays_online}
-    return _topup_page(request, service, form=form, template_context=context, nav="portal")
+    return page(request, "web/usage/top.html", context, "usage_top")
