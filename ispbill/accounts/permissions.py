@@ -63,6 +63,7 @@ CAPABILITIES: dict[str, str] = {
     "portal.read": "Customer portal: own services, invoices, PDFs, payments and balance",
     "portal.change_plan": "Customer portal: change the plan of own services (where the issuer "
     "offers it)",
+    "portal.topup": "Customer portal: buy extra data volume (top-ups) for own services",
     "tokens.own": "Create and revoke one's own API tokens",
 }
 
@@ -70,7 +71,7 @@ _ALL = frozenset(CAPABILITIES)
 _COMMON = frozenset({"tokens.own"})
 
 _OPERATOR: dict[str, frozenset[str]] = {
-    Role.ADMIN: _ALL - {"portal.read", "portal.change_plan"},
+    Role.ADMIN: _ALL - {"portal.read", "portal.change_plan", "portal.topup"},
     Role.ACCOUNTANT: _COMMON
     | {
         "customers.read",
@@ -159,7 +160,7 @@ _READ_ONLY = frozenset(
     }
 )
 # Customers use the portal; the API serves staff (a customer's token could read only /me).
-_CUSTOMER = frozenset({"portal.read", "portal.change_plan"})
+_CUSTOMER = frozenset({"portal.read", "portal.change_plan", "portal.topup"})
 
 
 def capabilities_for(

@@ -12,6 +12,7 @@ from ispbill.api.context import actor
 from ispbill.api.customers import issuer_currency
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
+from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.schemas import (
     AmountText,
     Day,
@@ -32,7 +33,9 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import QUANTITY_MAX
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
-from ispbill.radius.usage import usage_month
+from ispbill.radius.models import UsageTopUp
+from ispbill.radius.topups import MAX_PACKS, TopUpChannel, usage_topup_buy
+from ispbill.radius.usage import usage_allowances, usage_month
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.services import service_update
 
@@ -173,6 +176,11 @@ class ServiceUsageOut(Schema):
     end: dt.date
     used_bytes: int
     included_gb: int | None
+    rollover_bytes: int = Field(..., description="Carried over from last month")
+    topup_gb: int = Field(..., description="Top-ups bought for this month")
+    allowance_bytes: int | None = Field(
+        ..., description="included + rolled over + top-ups; null: unlimited"
+    )
     capped: str = Field(..., description='"throttle" or "block" when the cap was reached')
     days: list[UsageDayOut]
 
@@ -188,3 +196,83 @@ def service_usage(request: HttpRequest, service_id: int, month: Query[UsageMonth
     month's, or the month of ``month`` (any day in it), e.g. the previous one for a chart."""
     service = resolved(request, "service_id")
     return {"service_id": service.pk, **usage_month(service, today=month.month)}
+
+
+class TopUpIn(Schema):
+    packs: int = Field(1, ge=1, le=MAX_PACKS, description="Number of the tariff's top-up packs")
+    invoice_now: bool = Field(
+        False, description="Invoice it at once on an invoice of its own (else: next invoice)"
+    )
+
+
+class TopUpOut(Schema):
+    id: int
+    service_id: int
+    month: dt.date = Field(..., description="First day of the month it adds to")
+    packs: int
+    gigabytes: int
+    charge_id: int
+    net: MoneyOut
+    channel: str
+    created_at: dt.datetime
+
+
+class TopUpBoughtOut(TopUpOut):
+    invoice_id: int | None
+    cap_lifted: bool
+    allowance_bytes: int | None
+
+
+def _topup_out(t: UsageTopUp, currency: str) -> dict[str, Any]:
+    return {
+        "id": t.pk,
+        "service_id": t.service_id,
+        "month": t.month,
+        "packs": t.packs,
+        "gigabytes": t.gigabytes,
+        "charge_id": t.charge_id,
+        "net": money_out(t.charge.unit_price_minor * t.packs, currency),
+        "channel": t.channel,
+        "created_at": t.created_at,
+    }
+
+
+@router.get("/services/{service_id}/topups", response={200: list[TopUpOut], **ERROR_RESPONSES})
+@guard("customers.read")
+def service_topups(request: HttpRequest, service_id: int) -> Any:
+    """The top-ups bought for the service, newest first (docs/usage.md)."""
+    service = resolved(request, "service_id")
+    currency = issuer_currency(service.partner_id)
+    topups = UsageTopUp.objects.filter(service=service).select_related("charge")[:500]
+    return [_topup_out(t, currency) for t in topups]
+
+
+@router.post(
+    "/services/{service_id}/topups",
+    response={201: TopUpBoughtOut, **ERROR_RESPONSES},
+    openapi_extra=idempotency_openapi(),
+)
+@guard("customers.write")
+@idempotent()
+def service_topup_buy(request: HttpRequest, service_id: int, payload: TopUpIn) -> Any:
+    """Buy top-up packs for the service's current month: a one-time charge (next invoice,
+    or an invoice at once with ``invoice_now``); the allowance grows at once and a cap
+    reached this month is lifted when the traffic is under it again (CoA). Send an
+    ``Idempotency-Key`` to retry safely."""
+    service = resolved(request, "service_id")
+    result = usage_topup_buy(
+        service=service,
+        packs=payload.packs,
+        channel=TopUpChannel.API,
+        actor=actor(request),
+        invoice_now=payload.invoice_now,
+    )
+    allowance = usage_allowances(services=[service.pk], start=result.topup.month).get(service.pk)
+    out = _topup_out(result.topup, issuer_currency(service.partner_id))
+    body = TopUpBoughtOut(
+        **out,
+        invoice_id=result.invoice.pk if result.invoice else None,
+        cap_lifted=result.cap_lifted,
+        allowance_bytes=allowance,
+    )
+    return 201, body.model_dump(mode="json")

@@ -53,6 +53,14 @@ class TariffFields(Schema):
     throttle_download_kbps: int | None = Field(None, ge=0, le=100_000_000)
     throttle_upload_kbps: int | None = Field(None, ge=0, le=100_000_000)
     overage_price: AmountText | None = Field(None, description="Per started GB over, net")
+    topup_gb: int | None = Field(
+        None, ge=0, le=10_000_000, description="GB of one top-up pack; 0: none"
+    )
+    topup_price: AmountText | None = Field(None, description="Price of one top-up pack, net")
+    usage_alerts: str | None = Field(
+        None, max_length=40, description='Alert e-mails at these % of the allowance: "80,100"'
+    )
+    rollover: bool | None = Field(None, description="Unused included volume carries over")
 
 
 class TariffIn(TariffFields):
@@ -86,6 +94,10 @@ class TariffOut(Schema):
     throttle_download_kbps: int | None
     throttle_upload_kbps: int | None
     overage_price: MoneyOut | None
+    topup_gb: int | None
+    topup_price: MoneyOut | None
+    usage_alerts: str
+    rollover: bool
     created_at: dt.datetime
 
 
@@ -95,12 +107,15 @@ def tariff_out(t: Tariff) -> dict[str, Any]:
         **{
             f: getattr(t, f)
             for f in TariffOut.model_fields
-            if f not in ("price", "available_to", "overage_price")
+            if f not in ("price", "available_to", "overage_price", "topup_price")
         },
         "price": money_out(t.price_minor, currency),
         "overage_price": None
         if t.overage_price_minor is None
         else money_out(t.overage_price_minor, currency),
+        "topup_price": None
+        if t.topup_price_minor is None
+        else money_out(t.topup_price_minor, currency),
         "available_to": sorted(t.available_to.values_list("pk", flat=True)),
     }
 
@@ -114,6 +129,17 @@ def _resolve(request: HttpRequest, partner: Partner, data: dict[str, Any]) -> di
             None
             if text in (None, "")
             else amount_minor(text, partner.currency, field="overage_price")
+        )
+    if data.get("topup_gb") == 0:  # no top-ups: the pack and its price go
+        data["topup_gb"] = None
+        data["topup_price_minor"] = None
+        data.pop("topup_price", None)
+    if "topup_price" in data:
+        text = data.pop("topup_price")
+        data["topup_price_minor"] = (
+            None
+            if text in (None, "")
+            else amount_minor(text, partner.currency, field="topup_price")
         )
     if "tax_rate_id" in data:
         rate = TaxRate.objects.filter(pk=data.pop("tax_rate_id"), partner=partner).first()

@@ -89,6 +89,26 @@ class Tariff(models.Model):
     overage_price_minor = models.BigIntegerField(
         null=True, blank=True, help_text="Price per started GB over the included volume"
     )
+    # Top-up pack (docs/usage.md): extra volume for the current month, bought as a
+    # one-time charge by the customer (portal), the operator or the partner.
+    topup_gb = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Volume of one top-up pack, GB"
+    )
+    topup_price_minor = models.BigIntegerField(
+        null=True, blank=True, help_text="Price of one top-up pack, net"
+    )
+    # Alert e-mails at these percentages of the month's allowance, e.g. "80,100".
+    usage_alerts = models.CharField(
+        max_length=40,
+        blank=True,
+        default="80,100",
+        help_text="Percentages of the allowance, comma-separated; empty: no alerts",
+    )
+    rollover = models.BooleanField(
+        default=False,
+        help_text="Unused included volume carries to the next month (one month, at most "
+        "the included volume)",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = PartnerScopedManager()
@@ -102,6 +122,10 @@ class Tariff(models.Model):
             models.CheckConstraint(
                 condition=Q(overage_price_minor__isnull=True) | Q(overage_price_minor__gte=0),
                 name="tariff_overage_nonnegative",
+            ),
+            models.CheckConstraint(
+                condition=Q(topup_price_minor__isnull=True) | Q(topup_price_minor__gte=0),
+                name="tariff_topup_nonnegative",
             ),
             models.CheckConstraint(
                 condition=Q(period_months__in=[1, 3, 6, 12]), name="tariff_period_valid"
@@ -126,6 +150,34 @@ class Tariff(models.Model):
             )
         if self.overage_price_minor is not None and not self.included_gb:
             raise ValidationError({"included_gb": "Overage needs an included volume."})
+        if (self.topup_gb is None) != (self.topup_price_minor is None):
+            raise ValidationError(
+                {"topup_gb": "A top-up pack needs both its volume and its price."}
+            )
+        if self.topup_gb is not None and (not self.included_gb or self.topup_gb < 1):
+            raise ValidationError(
+                {"topup_gb": "A top-up pack needs an included volume and at least 1 GB."}
+            )
+        if self.rollover and not self.included_gb:
+            raise ValidationError({"rollover": "Rollover needs an included volume."})
+        try:
+            self.usage_alerts = ",".join(str(p) for p in alert_percents(self.usage_alerts))
+        except ValueError as exc:
+            raise ValidationError({"usage_alerts": str(exc)}) from exc
+
+
+def alert_percents(text: str) -> list[int]:
+    """ "80, 100" → [80, 100] (sorted, once each); each from 1 to 1000."""
+    out: set[int] = set()
+    for part in (text or "").replace(" ", "").split(","):
+        if not part:
+            continue
+        if not part.isdigit() or not 1 <= int(part) <= 1000:
+            raise ValueError(f"{part!r} is not a percentage from 1 to 1000; write e.g. 80,100.")
+        out.add(int(part))
+    if len(out) > 10:
+        raise ValueError("At most 10 alert thresholds.")
+    return sorted(out)
 
 
 class PartnerPrice(models.Model):

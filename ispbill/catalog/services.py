@@ -33,6 +33,10 @@ TARIFF_FIELDS = (
     "throttle_download_kbps",
     "throttle_upload_kbps",
     "overage_price_minor",
+    "topup_gb",
+    "topup_price_minor",
+    "usage_alerts",
+    "rollover",
 )
 
 

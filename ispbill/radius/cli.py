@@ -39,7 +39,8 @@ def cmd_usage_collect(args: argparse.Namespace) -> int:
         r = usage_collect()
     print(
         f"Usage collected: {r.sessions} sessions counted, {r.capped} capped, "
-        f"{r.restored} restored, {r.overage_charges} overage charges."
+        f"{r.restored} restored, {r.overage_charges} overage charges, "
+        f"{r.rollovers} rollovers, {r.alerts} alert e-mails."
     )
     return 0
 
@@ -47,6 +48,7 @@ def cmd_usage_collect(args: argparse.Namespace) -> int:
 def add_usage_parser(sub: Any) -> None:
     p = sub.add_parser(
         "usage-collect",
-        help="count traffic from radacct per service and day, apply caps, charge overage",
+        help="count traffic from radacct per service and day, roll over unused volume, apply "
+        "caps, charge overage, send usage alerts",
     )
     p.set_defaults(func=cmd_usage_collect)

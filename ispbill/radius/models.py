@@ -176,6 +176,84 @@ class UsageOverage(models.Model):
         return f"{self.service_id} {self.month}"
 
 
+class UsageTopUp(models.Model):
+    """Extra volume bought for one month of a service (docs/usage.md): raises the month's
+    allowance at once; billed by its one-time charge."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey(
+        "subscriptions.Service", on_delete=models.PROTECT, related_name="usage_topups"
+    )
+    month = models.DateField(help_text="First day of the month it adds to")
+    packs = models.PositiveIntegerField()
+    gigabytes = models.PositiveIntegerField(help_text="packs × the pack's GB")
+    charge = models.ForeignKey(
+        "subscriptions.OneTimeCharge", on_delete=models.PROTECT, related_name="+"
+    )
+    # Who bought it: "customer" (portal), "staff" (operator or partner), "api".
+    channel = models.CharField(max_length=10)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["service", "month"], name="usagetopup_service_month")]
+        constraints = [
+            models.CheckConstraint(condition=Q(gigabytes__gt=0), name="usagetopup_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.month} +{self.gigabytes} GB"
+
+
+class UsageRollover(models.Model):
+    """Unused included volume of the month before carried into ``month`` (docs/usage.md):
+    written once by the first collection of the month, zero included."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    # The service's customer (copied): the portal's customer scope reads its own rows.
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("subscriptions.Service", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    bytes = models.BigIntegerField()
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "month"], name="usagerollover_once"),
+            models.CheckConstraint(condition=Q(bytes__gte=0), name="usagerollover_nonnegative"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.month} {self.bytes}"
+
+
+class UsageAlert(models.Model):
+    """A threshold alert sent for a service's month: sent once per threshold."""
+
+    partner = models.ForeignKey("partners.Partner", on_delete=models.PROTECT, related_name="+")
+    customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="+")
+    service = models.ForeignKey("subscriptions.Service", on_delete=models.PROTECT, related_name="+")
+    month = models.DateField()
+    percent = models.PositiveIntegerField()
+    used_bytes = models.BigIntegerField()
+    allowance_bytes = models.BigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = PartnerScopedManager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["service", "month", "percent"], name="usagealert_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.service_id} {self.month} {self.percent} %"
+
+
 # --- FreeRADIUS's tables (unmanaged; created by the migration from FreeRADIUS's schema) ---
 
 

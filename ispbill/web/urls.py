@@ -17,6 +17,7 @@ from ispbill.web import (
     views_radius,
     views_sepa,
     views_templates,
+    views_topups,
     views_usage,
     views_webhooks,
 )
@@ -77,6 +78,7 @@ urlpatterns = [
     ),
     # services and their plan changes
     path("services/<int:service_id>/", views_plan_changes.service_detail, name="service"),
+    path("services/<int:service_id>/topup/", views_topups.service_topup, name="service_topup"),
     path(
         "services/<int:service_id>/change-plan/",
         views_plan_changes.service_change_plan,
@@ -292,6 +294,11 @@ urlpatterns = [
         "portal/services/<int:service_id>/usage/",
         views_portal.portal_service_usage,
         name="portal_service_usage",
+    ),
+    path(
+        "portal/services/<int:service_id>/topup/",
+        views_topups.portal_service_topup,
+        name="portal_service_topup",
     ),
     path(
         "portal/services/<int:service_id>/change-plan/",

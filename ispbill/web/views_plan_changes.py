@@ -28,6 +28,7 @@ from ispbill.billing.plan_changes import (
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
+from ispbill.radius.topups import topup_available
 from ispbill.radius.usage import usage_month
 from ispbill.radius.usage_stats import usage_chart
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -69,6 +70,9 @@ def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
         "can_change": writable and service.status == ServiceStatus.ACTIVE,
         "usage": usage_month(service) if internet else None,
         "chart": usage_chart(service) if internet else None,
+        "topup_url": reverse("web:service_topup", kwargs={"service_id": service.pk})
+        if writable and topup_available(service)
+        else "",
     }
     return page(request, "web/plan_changes/service.html", context, "customers")
 

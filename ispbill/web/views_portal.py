@@ -9,6 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.urls import reverse
 
 from ispbill.accounts.permissions import require_capability
 from ispbill.billing.models import PlanChange, PlanChangeStatus
@@ -25,6 +26,7 @@ from ispbill.invoicing.snapshots import issuer_snapshot
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
+from ispbill.radius.topups import topup_available
 from ispbill.radius.usage import usage_month
 from ispbill.radius.usage_stats import usage_chart
 from ispbill.sepa.models import Mandate, MandateStatus
@@ -234,10 +236,14 @@ def portal_service_usage(request: HttpRequest, service_id: int) -> HttpResponse:
         customer=me,
         tariff__kind="internet",
     )
+    topup = access_of(request).can("portal.topup") and topup_available(service)
     context = {
         "me": me,
         "service": service,
         "usage": usage_month(service),
         "chart": usage_chart(service),
+        "topup_url": reverse("web:portal_service_topup", kwargs={"service_id": service.pk})
+        if topup
+        else "",
     }
     return page(request, "web/usage/portal_service.html", context, "portal")

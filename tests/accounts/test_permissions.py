@@ -52,7 +52,7 @@ EXPECTED = [
     (
         Role.CUSTOMER,
         PartnerMode.PERCENTAGE,
-        {"portal.read", "portal.change_plan"},
+        {"portal.read", "portal.change_plan", "portal.topup"},
         {"customers.read", "finance.read", "audit.read"},
     ),
     (Role.PARTNER_ADMIN, PartnerMode.DIRECT, set(), {"customers.read"}),

@@ -38,6 +38,11 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
         label="Overage price per started GB",
         help_text="Billed after the month for every started GB over the included volume.",
     )
+    topup_price = MoneyField(
+        required=False,
+        label="Top-up pack price",
+        help_text="Net price of one top-up pack, billed as a one-time charge.",
+    )
 
     class Meta:
         model = Tariff
@@ -55,8 +60,14 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             "cap_action",
             "throttle_download_kbps",
             "throttle_upload_kbps",
+            "topup_gb",
+            "usage_alerts",
+            "rollover",
         ]
         labels = {
+            "topup_gb": "Top-up pack (GB)",
+            "usage_alerts": "Usage alerts at (% of the allowance)",
+            "rollover": "Unused volume rolls over",
             "included_gb": "Included volume per month (GB)",
             "cap_action": "When the volume is used up",
             "throttle_download_kbps": "Throttled download (kbit/s)",
@@ -71,6 +82,12 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
             "period_months": "Charged every N months in advance.",
             "customer_selectable": "Offered when customers change plan in the portal (where "
             "the issuer offers plan changes there).",
+            "topup_gb": "Extra volume for the current month the customer, you or the reseller "
+            "can buy; empty: no top-ups.",
+            "usage_alerts": "E-mails to the customer at these percentages, e.g. 80,100; empty: "
+            "none.",
+            "rollover": "The included volume not used in a month is added to the next month "
+            "(one month, at most the included volume).",
         }
 
     def __init__(
@@ -90,12 +107,17 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
                 self.fields["overage_price"].initial = from_minor(
                     self.instance.overage_price_minor, currency
                 )
+            if self.instance.topup_price_minor is not None:
+                self.fields["topup_price"].initial = from_minor(
+                    self.instance.topup_price_minor, currency
+                )
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         if data.get("price") is not None:
             self.instance.price_minor = to_minor(data["price"], self.currency) or 0
         self.instance.overage_price_minor = to_minor(data.get("overage_price"), self.currency)
+        self.instance.topup_price_minor = to_minor(data.get("topup_price"), self.currency)
         return data
 
     def service_fields(self) -> dict[str, Any]:
@@ -105,6 +127,7 @@ class TariffForm(FieldsetsMixin, forms.ModelForm):
         data["overage_price_minor"] = to_minor(
             self.cleaned_data.get("overage_price"), self.currency
         )
+        data["topup_price_minor"] = to_minor(self.cleaned_data.get("topup_price"), self.currency)
         return data
 
 
