@@ -464,7 +464,8 @@ class RssSampler:
                     root = psutil.Process(pid)
                     procs = [(label, root)]
                     for child in root.children(recursive=True):
-                        name = "render worker" if child.ppid() != pid else "worker"
+                        nested = child.ppid() != pid or label == "dispatcher"
+                        name = "render worker" if nested else "worker"
                         procs.append((f"{label} {name} {child.pid}", child))
                     for name, proc in procs:
                         mb = proc.memory_info().rss / 1e6

@@ -29,6 +29,10 @@ def credit_notes_pdf_render_task(credit_note_ids: list[int]) -> dict[str, Any]:
     return {"rendered": stats.rendered, "failed": stats.failed}
 
 
+# Invoices per PDF task: about a second of rendering per worker process.
+PDF_TASK_SIZE = 100
+
+
 def issued_pdfs_render_on_commit(
     *, invoice_ids: Iterable[int] = (), credit_note_ids: Iterable[int] = ()
 ) -> None:
@@ -45,8 +49,11 @@ def issued_pdfs_render_on_commit(
         return
 
     def dispatch() -> None:
-        if invoices:
-            invoices_pdf_render_task.delay(invoices)
+        # In tasks of PDF_TASK_SIZE: the workers share a chunk's PDFs, and a billing run's
+        # chunks and aggregations, polled in turn with these tasks, wait behind one short
+        # task at most (docs/performance.md, "PDFs and e-mails").
+        for i in range(0, len(invoices), PDF_TASK_SIZE):
+            invoices_pdf_render_task.delay(invoices[i : i + PDF_TASK_SIZE])
         if credit_notes:
             credit_notes_pdf_render_task.delay(credit_notes)
 
