@@ -34,6 +34,7 @@ def invoices_email_queue(invoice_ids: list[int]) -> int:
     from ispbill.partners.models import Partner
 
     envelopes: dict[tuple[int, str], Any] = {}
+    templates: dict[tuple[int, str], str] = {}
     queued = 0
     for i in range(0, len(invoice_ids), BATCH):
         with transaction.atomic():
@@ -50,7 +51,10 @@ def invoices_email_queue(invoice_ids: list[int]) -> int:
                     )
                 envelope = envelopes[key]
                 text = issuer_email_render(
-                    invoice.issuer_id, "email_invoice", invoice_email_context(invoice)
+                    invoice.issuer_id,
+                    "email_invoice",
+                    invoice_email_context(invoice),
+                    templates=templates,
                 )
                 deliveries.append(
                     email_delivery_new(
