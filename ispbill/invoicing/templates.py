@@ -372,10 +372,10 @@ def issuer_email_render(
     if templates is None:
         source = document_template_active(issuer, document_type)
     else:
-        key = (issuer_id, document_type)
-        if key not in templates:
-            templates[key] = document_template_active(issuer, document_type)
-        source = templates[key]
+        kept = (issuer_id, document_type)
+        if kept not in templates:
+            templates[kept] = document_template_active(issuer, document_type)
+        source = templates[kept]
     default = EMAIL_DEFAULTS[document_type]
     if source == default:
         return email_render(source, context)
