@@ -10,6 +10,8 @@ import subprocess
 from decimal import Decimal
 from typing import Any
 
+from playwright.sync_api import expect
+
 VIEWPORT = {"width": 1366, "height": 900}
 
 
@@ -57,7 +59,7 @@ def add_service(page: Any, tariff: str, start: str, quantity: int = 1) -> None:
     field(page, "Quantity").fill(str(quantity))
     page.get_by_role("button", name="Save").click()
     page.wait_for_url(re.compile(r"/customers/\d+/$"))
-    assert page.get_by_text(f"Service {tariff} added.").is_visible()
+    expect(page.get_by_text(f"Service {tariff} added.")).to_be_visible()
 
 
 def pdf_text(data: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from ispbill.core.tenancy import system_scope
 from ispbill.demo import DEMO_PASSWORD, demo_load
@@ -33,18 +34,18 @@ def sign_in(browser, site: str, username: str):  # type: ignore[no-untyped-def]
 
 def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
     page = sign_in(browser, site, "admin")
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     page.get_by_role("link", name="Billing runs").click()
     page.get_by_label("Bill up to").fill("2026-05-05")
     page.get_by_role("button", name="Preview run").click()
     # The dry run of the demo's billing takes a while on a busy machine: wait for the page.
     page.locator("#preview-per-partner").wait_for(state="visible", timeout=60_000)
-    assert page.locator("#preview-per-partner").is_visible()
+    expect(page.locator("#preview-per-partner")).to_be_visible()
     with system_scope():
         before = Invoice.objects.count()
     page.get_by_role("button", name="Confirm and run billing").click()
     page.wait_for_url("**/billing/runs/**")
-    assert page.get_by_text("Per issuer and recipient").is_visible()
+    expect(page.get_by_text("Per issuer and recipient")).to_be_visible()
     with system_scope():
         assert Invoice.objects.count() > before
     page.locator("table.grid").last.locator("a").first.click()
@@ -81,7 +82,7 @@ def test_own_invoicing_partner_runs_its_billing_and_previews_its_dunning(browser
     settings.BILLING_RUN_IN_THREAD = connection.vendor == "postgresql"
     page = sign_in(browser, site, "alpenfunk")
     page.get_by_role("link", name="Billing runs").click()
-    assert page.get_by_text("Bills Alpenfunk").is_visible()
+    expect(page.get_by_text("Bills Alpenfunk")).to_be_visible()
     page.get_by_label("Bill up to").fill("2026-05-05")
     page.get_by_role("button", name="Preview run").click()
     groups = page.locator("#preview-per-partner")
@@ -94,17 +95,17 @@ def test_own_invoicing_partner_runs_its_billing_and_previews_its_dunning(browser
     # The progress polls until the run is done, then the page shows the figures.
     page.locator("#run-progress .status.done").wait_for(timeout=60_000)
     page.locator("#run-groups").wait_for(timeout=30_000)
-    assert "Alpenfunk" in page.locator("#run-groups").inner_text()
+    expect(page.locator("#run-groups")).to_contain_text("Alpenfunk", use_inner_text=True)
     page.get_by_role("link", name="Dunning").click()
     page.locator("#tab-next").click()
     page.wait_for_url("**tab=next")
-    assert page.locator("#dunning-counts").is_visible()
+    expect(page.locator("#dunning-counts")).to_be_visible()
     page.context.close()
 
 
 def test_partner_sees_only_its_own_data(browser, site):
     page = sign_in(browser, site, "citynet")
-    assert "CityNet Resellers" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("CityNet Resellers", use_inner_text=True)
     page.get_by_role("link", name="Customers").click()
     text = page.locator("main").inner_text()
     assert "Alpenfunk" not in text and "WISP" not in text
@@ -114,7 +115,7 @@ def test_partner_sees_only_its_own_data(browser, site):
 def test_customer_portal_and_invoice_pdf(browser, site):
     page = sign_in(browser, site, "customer")
     page.wait_for_url("**/portal/")
-    assert page.get_by_text("My services").is_visible()
+    expect(page.get_by_text("My services")).to_be_visible()
     href = page.get_by_role("link", name="PDF").first.get_attribute("href")
     response = page.request.get(f"{site}{href}")
     assert response.ok and response.body()[:4] == b"%PDF"

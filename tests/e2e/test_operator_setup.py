@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from ispbill.accounts.models import Role, User
 from ispbill.core.tenancy import system_scope
@@ -67,7 +68,7 @@ def create_partner(page, site: str, name: str, mode: str, settings: dict[str, st
             control.fill(value)
     page.get_by_role("button", name="Create partner").click()
     page.wait_for_url(re.compile(r"/partners/\d+/$"))
-    assert page.get_by_text(f"Partner {name} created.").is_visible()
+    expect(page.get_by_text(f"Partner {name} created.")).to_be_visible()
 
 
 def add_tax_rate(page, site: str) -> None:  # type: ignore[no-untyped-def]
@@ -76,7 +77,7 @@ def add_tax_rate(page, site: str) -> None:  # type: ignore[no-untyped-def]
     field(page, "Rate (%)").fill("19")
     field(page, "Category").select_option(value="S")
     page.get_by_role("button", name="Add tax rate").click()
-    assert page.get_by_text("Tax rate added.").is_visible()
+    expect(page.get_by_text("Tax rate added.")).to_be_visible()
 
 
 def add_tariff(page, site: str, name: str, price: str, partners: list[str]) -> None:  # type: ignore[no-untyped-def]
@@ -92,7 +93,7 @@ def add_tariff(page, site: str, name: str, price: str, partners: list[str]) -> N
         page.get_by_label(partner, exact=True).check()
     page.get_by_role("button", name="Save tariff").click()
     page.wait_for_url("**/catalog/tariffs/")
-    assert page.get_by_text(f"Tariff {name} created.").is_visible()
+    expect(page.get_by_text(f"Tariff {name} created.")).to_be_visible()
 
 
 def balance_text(page) -> str:  # type: ignore[no-untyped-def]
@@ -101,7 +102,7 @@ def balance_text(page) -> str:  # type: ignore[no-untyped-def]
 
 def test_operator_sets_up_partners_bills_and_collects(browser, site):
     page = sign_in(browser, site, "operator", PASSWORD)
-    assert page.get_by_role("heading", name="Dashboard").is_visible()
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
     with system_scope():
         home = partner_home().name
 
@@ -170,7 +171,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     assert euros(bulk_total) in rows[(home, "Bulk Net (aggregated invoice)")]
     assert len(rows) == 3
     grand = percent_total + direct_total + bulk_total
-    assert euros(grand) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(grand), use_inner_text=True)
     with system_scope():
         assert not Invoice.objects.exists()
 
@@ -179,7 +180,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     page.wait_for_url(re.compile(r"/billing/runs/\d+/$"))
     page.locator("#run-progress .status.done").wait_for()
     assert page.get_by_role("progressbar").get_attribute("aria-valuenow") is not None
-    assert euros(grand) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(grand), use_inner_text=True)
     with system_scope():
         assert Invoice.objects.count() == 3
         invoice = Invoice.objects.get(customer__reference="P-1")
@@ -191,7 +192,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
     # The invoice page and its PDF.
     page.get_by_role("link", name=invoice.number).click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
-    assert page.get_by_role("heading", name=re.compile(invoice.number)).is_visible()
+    expect(page.get_by_role("heading", name=re.compile(invoice.number))).to_be_visible()
     pdf = page.request.get(f"{site}{page.locator('#invoice-pdf').get_attribute('href')}")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
     body = pdf.body()
@@ -221,7 +222,7 @@ def test_operator_sets_up_partners_bills_and_collects(browser, site):
         direct = Customer.objects.get(reference="D-1")
     user_for("ownadmin", role=Role.PARTNER_ADMIN, partner=own)
     page = sign_in(browser, site, "ownadmin", PASSWORD)
-    assert "Own Net" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("Own Net", use_inner_text=True)
     nav = page.get_by_role("navigation", name="Main")
     assert nav.get_by_role("link", name="Partners").count() == 0
     page.get_by_role("link", name="Customers").click()

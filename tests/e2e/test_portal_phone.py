@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.hashers import make_password
+from playwright.sync_api import expect
 
 from ispbill.accounts.models import Role, User
 from ispbill.core.tenancy import system_scope
@@ -104,9 +105,13 @@ def test_every_portal_page_fits_a_phone(browser: Any, portal: dict[str, Any], wi
         text = page.locator("body").inner_text()
         # The provider by its brand (Alpenfunk's, with its logo and colour), its legal name
         # in the contact footer; never the home partner's internal name.
-        assert issuer_brand(issuer).name in page.locator("header").inner_text()
+        expect(page.locator("header")).to_contain_text(
+            issuer_brand(issuer).name, use_inner_text=True
+        )
         assert page.locator("header img.brand-logo").count() == 1
-        assert issuer.legal_name in page.locator("footer.portal-contact").inner_text()
+        expect(page.locator("footer.portal-contact")).to_contain_text(
+            issuer.legal_name, use_inner_text=True
+        )
         assert not re.search(r"\bMain\b", text), path
         if width == 390 and os.environ.get("ISPBILL_SCREENSHOTS"):
             page.screenshot(path=str(SCREENSHOTS / f"portal-390-{name}.png"), full_page=True)
@@ -115,7 +120,7 @@ def test_every_portal_page_fits_a_phone(browser: Any, portal: dict[str, Any], wi
     page.goto(f"{site}/portal/")
     page.get_by_role("button", name="Menu").click()
     nav = page.locator("#sidenav")
-    assert nav.get_by_role("link", name="Password").is_visible()
+    expect(nav.get_by_role("link", name="Password")).to_be_visible()
     assert "API tokens" not in nav.inner_text()
     assert page.evaluate(NO_SIDEWAYS_SCROLL_JS)
     if width == 390 and os.environ.get("ISPBILL_SCREENSHOTS"):
@@ -130,13 +135,15 @@ def test_portal_shows_how_to_pay_and_why_a_line_costs_less(browser: Any, portal:
     grouped = " ".join(issuer.iban[i : i + 4] for i in range(0, len(issuer.iban), 4))
     assert issuer.legal_name in pay.inner_text() and grouped in pay.inner_text()
     owed = f"€{portal['owed_minor'] // 100:,}.{portal['owed_minor'] % 100:02d}"
-    assert owed in pay.inner_text()
+    expect(pay).to_contain_text(owed, use_inner_text=True)
     qr = pay.get_by_role("img", name=re.compile("Payment QR code"))
     assert qr.get_attribute("src").startswith("data:image/svg+xml;base64,")
 
     page.goto(f"{site}/portal/invoices/{invoice.pk}/")
-    assert page.get_by_text(portal["adjustment"]).first.is_visible()  # e.g. "21/31 days"
-    assert invoice.number in page.locator("section.pay").inner_text()  # the reference
+    expect(page.get_by_text(portal["adjustment"]).first).to_be_visible()  # e.g. "21/31 days"
+    expect(page.locator("section.pay")).to_contain_text(
+        invoice.number, use_inner_text=True
+    )  # the reference
     page.context.close()
 
 
@@ -148,12 +155,12 @@ def test_customer_changes_their_password(browser: Any, portal: dict[str, Any]):
     page.locator("#id_new_password1").fill("Glasfaser-2026!")
     page.get_by_label("New password confirmation").fill("Glasfaser-2026!")
     page.get_by_role("button", name="Change password").click()
-    assert page.get_by_text("Your old password was entered incorrectly").is_visible()
+    expect(page.get_by_text("Your old password was entered incorrectly")).to_be_visible()
     page.get_by_label("Old password").fill(DEMO_PASSWORD)
     page.locator("#id_new_password1").fill("Glasfaser-2026!")
     page.get_by_label("New password confirmation").fill("Glasfaser-2026!")
     page.get_by_role("button", name="Change password").click()
-    assert page.get_by_text("Your password is changed.").is_visible()
+    expect(page.get_by_text("Your password is changed.")).to_be_visible()
     page.context.close()
     with system_scope():
         user = User.objects.get(username="kunde")

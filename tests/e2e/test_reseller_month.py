@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 from django.utils.formats import date_format
+from playwright.sync_api import expect
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
@@ -185,7 +186,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     # The partner sells Fiber 100 at the operator's retail price (its customers pay that;
     # CityNet earns its commission).
     page = sign_in(browser, site, "citynet", PASSWORD, WIDE)
-    assert "CityNet" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("CityNet", use_inner_text=True)
     assert euros(FIBER100_MINOR) in tariff_row(page, "Fiber 100")
     assert page.get_by_role("columnheader", name="Your price").count() == 0
     shot(page, tmp_path, "reseller-percentage-tariffs")
@@ -256,7 +257,7 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     row = overdue_row(page, invoice.number)
     assert "Clara City" in row and date_format(invoice.due_date) in row and euros(total) in row
     assert str((timezone.localdate() - invoice.due_date).days) in row
-    assert page.get_by_text("The operator's dunning run handles your customers.").is_visible()
+    expect(page.get_by_text("The operator's dunning run handles your customers.")).to_be_visible()
     assert page.locator("#tab-next").count() == 0
     shot(page, tmp_path, "reseller-percentage-dunning")
     page.context.close()
@@ -265,11 +266,11 @@ def test_percentage_partner_month(browser, site, tmp_path):  # type: ignore[no-u
 def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-untyped-def]
     day = month_billed()
     page = sign_in(browser, site, "wispverbund", PASSWORD, WIDE)
-    assert "WISP Verbund" in page.locator("header").inner_text()
+    expect(page.locator("header")).to_contain_text("WISP Verbund", use_inner_text=True)
     # Its tariff list shows the retail price and its own: its partner price for Fiber 250
     # (29.00), its 25 % discount for Fiber 100 (2990 x 7500 / 10000 = 2242.5 -> 22.43).
     row = tariff_row(page, "Fiber 250")
-    assert page.get_by_role("columnheader", name="Your price").is_visible()
+    expect(page.get_by_role("columnheader", name="Your price")).to_be_visible()
     assert euros(FIBER250_MINOR) in row and euros(WISP_F250_MINOR) in row
     f100_price = (FIBER100_MINOR * (10000 - WISP_DISCOUNT_BP) + 5000) // 10000
     assert f100_price == 2243
@@ -300,7 +301,7 @@ def test_aggregated_partner_month(browser, site, tmp_path):  # type: ignore[no-u
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
     lines = page.locator("main table.grid").first.inner_text()
     assert "Willi Wisp" in lines and euros(WISP_F250_MINOR) in lines
-    assert euros(total) in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-aggregated-invoice")
     pdf = page.request.get(f"{site}{page.locator('#invoice-pdf').get_attribute('href')}")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
@@ -333,11 +334,11 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     total = ALPEN50_MINOR + (ALPEN50_MINOR * VAT_BP + 5000) // 10000
     assert total == 4106
     page.get_by_role("link", name="Billing runs").click()
-    assert page.get_by_text("Bills Alpenfunk").is_visible()
+    expect(page.get_by_text("Bills Alpenfunk")).to_be_visible()
     field(page, "Bill up to").fill(day.isoformat())
     page.get_by_role("button", name="Preview run").click()
     page.locator("#preview-per-partner").wait_for(state="visible", timeout=30_000)
-    assert euros(total) in page.locator(".kpis").inner_text()
+    expect(page.locator(".kpis")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-own-preview")
     page.get_by_role("button", name="Confirm and run billing").click()
     page.wait_for_url(re.compile(r"/billing/runs/\d+/$"))
@@ -360,7 +361,7 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page.goto(run_page)
     page.get_by_role("link", name=invoice.number).click()
     page.wait_for_url(re.compile(r"/invoices/\d+/$"))
-    assert euros(total) in page.locator("main").inner_text()
+    expect(page.locator("main")).to_contain_text(euros(total), use_inner_text=True)
     shot(page, tmp_path, "reseller-own-invoice")
     pdf = page.request.get(f"{site}{page.locator('#invoice-pdf').get_attribute('href')}")
     assert pdf.ok and pdf.headers["content-type"] == "application/pdf"
@@ -373,10 +374,14 @@ def test_own_invoicing_partner_month(browser, site, tmp_path):  # type: ignore[n
     page.locator("#tab-next").click()
     page.wait_for_url("**tab=next")
     counts = page.locator("#dunning-counts")
-    assert counts.locator(".kpi", has_text="To block").locator(".value").inner_text() == "1"
-    assert counts.locator(".kpi", has_text="To deactivate").locator(".value").inner_text() == "0"
-    assert "Alma Alpen" in page.locator("#dunning-block").inner_text()
-    assert page.get_by_role("button", name="Run dunning now").is_visible()
+    expect(counts.locator(".kpi", has_text="To block").locator(".value")).to_have_text(
+        "1", use_inner_text=True
+    )
+    expect(counts.locator(".kpi", has_text="To deactivate").locator(".value")).to_have_text(
+        "0", use_inner_text=True
+    )
+    expect(page.locator("#dunning-block")).to_contain_text("Alma Alpen", use_inner_text=True)
+    expect(page.get_by_role("button", name="Run dunning now")).to_be_visible()
     shot(page, tmp_path, "reseller-own-dunning")
     with system_scope():
         assert Customer.objects.get(reference="A-1").status == "active"  # a preview only

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import PartnerPrice, Tariff, TaxRate
@@ -49,19 +50,19 @@ def test_the_operator_sets_prices_and_the_reseller_sells(browser, site):  # type
     page = sign_in(browser, site, "operator", PASSWORD)
     page.goto(f"{site}/partners/{wisp.pk}/")
     page.get_by_role("link", name="Tariffs and prices").click()
-    assert page.get_by_text("0 of 2 operator tariffs available").is_visible()
+    expect(page.get_by_text("0 of 2 operator tariffs available")).to_be_visible()
     page.get_by_label("Fiber 100: available").check()
     page.get_by_label("Fiber 100: partner price").fill("21.00")
     page.get_by_label("Fiber 250: partner price").fill("1.234")
     page.get_by_role("button", name="Save price list").click()
-    assert page.get_by_text("Use at most 2 decimals for EUR.").is_visible()
+    expect(page.get_by_text("Use at most 2 decimals for EUR.")).to_be_visible()
     with system_scope():
         assert not PartnerPrice.objects.exists()  # all or nothing
     page.get_by_label("Fiber 250: partner price").fill("")
     page.get_by_role("button", name="Save price list").click()
-    assert page.get_by_text("1 tariffs made available").is_visible()
+    expect(page.get_by_text("1 tariffs made available")).to_be_visible()
     page.get_by_role("button", name="Make all tariffs available").click()  # confirmed
-    assert page.get_by_text("2 of 2 operator tariffs available").is_visible()
+    expect(page.get_by_text("2 of 2 operator tariffs available")).to_be_visible()
     page.goto(f"{site}/catalog/tariffs/")
     # Alpenfunk sells its own catalogue: each operator tariff names WISP alone.
     assert page.get_by_role("link", name="WISP", exact=True).count() == 2
@@ -71,27 +72,27 @@ def test_the_operator_sets_prices_and_the_reseller_sells(browser, site):  # type
 
     page = sign_in(browser, site, "wisp", PASSWORD)
     page.get_by_role("link", name=re.compile("Tariffs")).first.click()
-    assert page.get_by_role("columnheader", name="Your price").is_visible()
+    expect(page.get_by_role("columnheader", name="Your price")).to_be_visible()
     row250 = page.get_by_role("row", name=re.compile("Fiber 250"))
     row100 = page.get_by_role("row", name=re.compile("Fiber 100"))
-    assert "35.91" in row250.inner_text()  # 39.90 less 10 %
-    assert "21.00" in row100.inner_text()  # its partner price
+    expect(row250).to_contain_text("35.91", use_inner_text=True)  # 39.90 less 10 %
+    expect(row100).to_contain_text("21.00", use_inner_text=True)  # its partner price
     page.context.close()
 
 
 def test_an_own_invoicing_partner_builds_its_catalogue(browser, site):  # type: ignore[no-untyped-def]
     page = sign_in(browser, site, "alpen", PASSWORD)
     page.goto(f"{site}/catalog/tariffs/")
-    assert page.get_by_text("Your catalogue is empty.").is_visible()
+    expect(page.get_by_text("Your catalogue is empty.")).to_be_visible()
     field(page, "Name").fill("MwSt 19")
     field(page, "Rate (%)").fill("19")
     page.get_by_role("button", name="Add tax rate").click()
-    assert page.get_by_text("Tax rate added.").is_visible()
+    expect(page.get_by_text("Tax rate added.")).to_be_visible()
     page.get_by_role("link", name="create your first tariff").click()
     field(page, "Name").fill("Alpen Funk 50")
     field(page, "Price").fill("34.50")
     field(page, "Tax rate").select_option(label="MwSt 19")
     page.get_by_role("button", name="Save tariff").click()
-    assert page.get_by_role("cell", name="Alpen Funk 50").is_visible()
+    expect(page.get_by_role("cell", name="Alpen Funk 50")).to_be_visible()
     assert page.get_by_text("Fiber 250").count() == 0
     page.context.close()
