@@ -425,7 +425,8 @@ def copy_reference(floors: dict[str, int], streams: int = 1) -> float:
             cur.execute(f"DROP TABLE IF EXISTS {scratch}")
             cur.execute(
                 "SELECT type, name, sql FROM sqlite_master WHERE tbl_name = %s AND sql "
-                "IS NOT NULL ORDER BY type = 'index'",
+                "IS NOT NULL AND type IN ('table', 'index') "
+                "ORDER BY type = 'index'",
                 [source],
             )
             for kind, name, sql in cur.fetchall():
