@@ -34,6 +34,7 @@ app.conf.task_routes = {
     "ispbill.invoicing.tasks.invoices_pdf_render_task": {"queue": "ispbill.documents"},
     "ispbill.invoicing.tasks.credit_notes_pdf_render_task": {"queue": "ispbill.documents"},
     "ispbill.invoicing.tasks.email_delivery_send_task": {"queue": "ispbill.documents"},
+    "ispbill.invoicing.tasks.email_deliveries_send_task": {"queue": "ispbill.documents"},
 }
 
 

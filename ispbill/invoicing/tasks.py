@@ -4,6 +4,7 @@ longer queued is not sent again."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterable
 from typing import Any
 
@@ -61,11 +62,49 @@ def issued_pdfs_render_on_commit(
 
 
 EMAIL_MAX_RETRIES = 5
+# What opening the connection to the mail server may raise (the send then records it).
+EMAIL_CONNECT_ERRORS = (OSError, smtplib.SMTPException)
 
 
 def email_retry_countdown(retries: int) -> int:
     """Seconds before retry number ``retries + 1``: 1, 2, 4, 8, 16 minutes."""
     return 60 * 2**retries
+
+
+# Deliveries per sending task, sent over one connection to the mail server.
+EMAIL_TASK_SIZE = 50
+
+
+@shared_task(acks_late=True)
+def email_deliveries_send_task(delivery_ids: list[int]) -> dict[str, int]:
+    """Send recorded emails over one connection to the mail server (one SMTP session for
+    the batch, not one per message). A delivery that meets a transport error is handed to
+    ``email_delivery_send_task``, which retries it alone with the growing delay, counting
+    this attempt; the connection is opened again for the next one. Safe to run twice: a
+    sent one is skipped."""
+    from django.core.mail import get_connection
+
+    from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
+
+    counts: dict[str, int] = {}
+    connection = get_connection()
+    try:
+        for pk in delivery_ids:
+            try:
+                connection.open()
+            except EMAIL_CONNECT_ERRORS:
+                connection.close()  # this delivery's own attempt reports the error
+            with system_scope():
+                outcome = email_delivery_send(delivery_id=pk, connection=connection)
+            if outcome == EmailOutcome.RETRY:
+                connection.close()
+                email_delivery_send_task.apply_async(
+                    (pk,), countdown=email_retry_countdown(0), retries=1
+                )
+            counts[outcome] = counts.get(outcome, 0) + 1
+    finally:
+        connection.close()
+    return counts
 
 
 @shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES)

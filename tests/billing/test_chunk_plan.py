@@ -91,11 +91,17 @@ def test_pdfs_and_emails_go_to_a_queue_of_their_own():
     from ispbill.billing.tasks import billing_finish_task
     from ispbill.invoicing.tasks import (
         credit_notes_pdf_render_task,
+        email_deliveries_send_task,
         email_delivery_send_task,
         invoices_pdf_render_task,
     )
 
-    for task in (invoices_pdf_render_task, credit_notes_pdf_render_task, email_delivery_send_task):
+    for task in (
+        invoices_pdf_render_task,
+        credit_notes_pdf_render_task,
+        email_delivery_send_task,
+        email_deliveries_send_task,
+    ):
         assert app.amqp.router.route({}, task.name)["queue"].name == "ispbill.documents"
     for task in (billing_chunk_task, billing_finish_task):
         assert app.amqp.router.route({}, task.name)["queue"].name == "celery"
