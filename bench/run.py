@@ -89,6 +89,14 @@ def steps(quick: bool, million: bool = False) -> list[tuple[str, list[str], dict
                 {"DATABASE_URL": _pg_url("ispbill_bench")},
             )
         )
+    usage, services = str(BENCH / "usage.py"), 10_000 if quick else 100_000
+    out.append(
+        (
+            f"usage collection, {services:,} services × 1 day of radacct, PostgreSQL",
+            [py, usage, "--services", str(services)],
+            {"DATABASE_URL": _pg_url("ispbill_bench")},
+        )
+    )
     out += [
         (
             "PDF rendering, and the stored-PDF task's production path",
@@ -159,6 +167,8 @@ def main() -> int:
             k
             for k in (
                 "billing_seconds",
+                "collect_seconds",
+                "baseline_seconds_same_rows",
                 "ratio_to_baseline",
                 "copy_streams",
                 "peak_rss_mb",
