@@ -3,7 +3,8 @@
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ispbill_bench .venv/bin/python bench/run.py
 
 Each benchmark prints its own figures and saves them under bench/results/; docs/performance.md
-records them with the machine they were measured on. ``--quick`` runs the small sizes only."""
+records them with the machine they were measured on. ``--quick`` runs the small sizes only;
+``--million`` adds the run of 1,000,000 realistic customers."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def _pg_url(name: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + name
 
 
-def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
+def steps(quick: bool, million: bool = False) -> list[tuple[str, list[str], dict[str, str]]]:
     py = sys.executable
     billing = str(BENCH / "billing_run.py")
     out: list[tuple[str, list[str], dict[str, str]]] = [
@@ -48,6 +49,46 @@ def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
                 {"DATABASE_URL": _pg_url("ispbill_bench")},
             ),
         ]
+        # Issue 25: per worker count (the COPY floor with as many streams), both data sets,
+        # then end to end with PDFs and e-mails.
+        for data in ("simple", "realistic"):
+            for workers in ("1", "2"):
+                out.append(
+                    (
+                        f"billing, 100,000, {data}, {workers} Celery worker process(es)",
+                        [
+                            py,
+                            billing,
+                            "--customers",
+                            "100000",
+                            "--data",
+                            data,
+                            "--celery",
+                            workers,
+                            "--repeat",
+                            "3",
+                        ],
+                        {"DATABASE_URL": _pg_url("ispbill_bench")},
+                    )
+                )
+        out.append(
+            (
+                "billing, 100,000, realistic, 2 workers, PDFs stored and e-mails sent",
+                [
+                    py,
+                    billing,
+                    "--customers",
+                    "100000",
+                    "--data",
+                    "realistic",
+                    "--celery",
+                    "2",
+                    "--e2e",
+                    "--check",
+                ],
+                {"DATABASE_URL": _pg_url("ispbill_bench")},
+            )
+        )
     usage, services = str(BENCH / "usage.py"), 10_000 if quick else 100_000
     out.append(
         (
@@ -57,9 +98,31 @@ def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
         )
     )
     out += [
-        ("PDF rendering", [py, str(BENCH / "pdf.py"), "-n", "100" if quick else "300"], {}),
+        (
+            "PDF rendering, and the stored-PDF task's production path",
+            [py, str(BENCH / "pdf.py"), "-n", "100" if quick else "300"],
+            {},
+        ),
         ("customer import, 10,000", [py, str(BENCH / "bench_import.py")], {"DATABASE_URL": ""}),
     ]
+    if million:
+        out.append(
+            (
+                "billing, 1,000,000, realistic, 2 workers, with ispbill check",
+                [
+                    py,
+                    billing,
+                    "--customers",
+                    "1000000",
+                    "--data",
+                    "realistic",
+                    "--celery",
+                    "2",
+                    "--check",
+                ],
+                {"DATABASE_URL": _pg_url("ispbill_bench")},
+            )
+        )
     if not quick:
         out.append(
             (
@@ -74,9 +137,12 @@ def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="the small sizes only")
+    parser.add_argument(
+        "--million", action="store_true", help="also bill 1,000,000 customers (about an hour)"
+    )
     args = parser.parse_args()
     failed = []
-    for title, argv, env in steps(args.quick):
+    for title, argv, env in steps(args.quick, args.million):
         script = Path(argv[1])
         if not script.exists():
             print(f"== {title}: {script.name} is missing", flush=True)
@@ -104,6 +170,7 @@ def main() -> int:
                 "collect_seconds",
                 "baseline_seconds_same_rows",
                 "ratio_to_baseline",
+                "copy_streams",
                 "peak_rss_mb",
                 "invoices_per_second_per_core",
                 "p95_ms",

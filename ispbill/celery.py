@@ -20,13 +20,21 @@ app.autodiscover_tasks()
 # rule closes the ones too old or broken, before and after every task.
 app.conf.CELERY_DB_REUSE_MAX = 2**31
 
-# Two queues, both taken by every worker (``task_queues``; kombu polls them in turn): the
-# default one, and ``ispbill.first`` for work the rest of a job waits on, such as a partner's
+# Three queues, all taken by every worker (``task_queues``; kombu polls them in turn): the
+# default one; ``ispbill.first`` for work the rest of a job waits on, such as a partner's
 # aggregation during a billing run, which is sent while the run's other chunks are queued
-# and should not wait behind them. A worker started with ``-Q`` must name both.
-app.conf.task_queues = [Queue("celery"), Queue("ispbill.first")]
+# and should not wait behind them; and ``ispbill.documents`` for the issued documents' PDFs
+# and the e-mails, which a billing run sends by the hundred while its chunks and its
+# summary are still to come: in a queue of their own those wait behind one task at most,
+# not behind every PDF of the chunks before (docs/performance.md, "PDFs and e-mails").
+# A worker started with ``-Q`` must name all three.
+app.conf.task_queues = [Queue("celery"), Queue("ispbill.first"), Queue("ispbill.documents")]
 app.conf.task_routes = {
     "ispbill.billing.tasks.billing_aggregate_partner_task": {"queue": "ispbill.first"},
+    "ispbill.invoicing.tasks.invoices_pdf_render_task": {"queue": "ispbill.documents"},
+    "ispbill.invoicing.tasks.credit_notes_pdf_render_task": {"queue": "ispbill.documents"},
+    "ispbill.invoicing.tasks.email_delivery_send_task": {"queue": "ispbill.documents"},
+    "ispbill.invoicing.tasks.email_deliveries_send_task": {"queue": "ispbill.documents"},
 }
 
 

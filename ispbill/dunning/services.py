@@ -368,6 +368,7 @@ def _reminders_queue(
     )
     due: list[tuple[Invoice, int]] = []
     deliveries: list[EmailDelivery] = []
+    templates: dict[tuple[int, str], str] = {}  # each issuer's reminder template, read once
     for inv in candidates:
         days_late = (today - inv.due_date).days
         if days_late not in reminder_days.get(inv.issuer_id, []) or (inv.pk, days_late) in done:
@@ -384,6 +385,7 @@ def _reminders_queue(
                     reminder_email_context(
                         inv, customer=inv.customer, issuer=issuer, days_late=days_late
                     ),
+                    templates=templates,
                 )
         except NOT_ISOLATED:
             raise

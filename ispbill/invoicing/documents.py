@@ -11,7 +11,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Sum
+from django.db.models import F, Sum
 
 from ispbill.core.money import Money
 from ispbill.invoicing.models import (
@@ -32,12 +32,14 @@ __all__ = [
     "document_money",
     "document_party",
     "invoice_document_data",
+    "invoices_document_data",
 ]
 
-# Called with each invoice and its document dict, which they may complete from what was
-# stored with the invoice at issue (the SEPA pre-notification, ispbill/sepa). Registered by
-# apps above invoicing in their AppConfig.ready.
-DOCUMENT_DATA_HOOKS: list[Callable[[Invoice, dict[str, Any]], None]] = []
+# Called with a list of invoices and their document dicts by invoice id, which they may
+# complete from what was stored with the invoices at issue (the SEPA pre-notification,
+# ispbill/sepa), in one query for the list. Registered by apps above invoicing in their
+# AppConfig.ready.
+DOCUMENT_DATA_HOOKS: list[Callable[[list[Invoice], dict[int, dict[str, Any]]], None]] = []
 
 
 def document_money(minor: int, currency: str) -> str:
@@ -102,9 +104,43 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
 
     ``totals.paid`` is what was paid or credited by the issue date (credit on the account
     applied at issue), so rendering the same invoice later gives the same document."""
+    return invoices_document_data([invoice])[invoice.pk]
+
+
+def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]:
+    """The document dicts of many issued invoices by id, read in four queries whatever
+    their number (lines, tax groups, credit applied by the issue date, and the hooks')."""
+    ids = [inv.pk for inv in invoices]
+    lines: dict[int, list[InvoiceLine]] = {pk: [] for pk in ids}
+    for line in InvoiceLine.objects.filter(invoice_id__in=ids).order_by("invoice_id", "position"):
+        lines[line.invoice_id].append(line)
+    taxes: dict[int, list[InvoiceTax]] = {pk: [] for pk in ids}
+    for tax in InvoiceTax.objects.filter(invoice_id__in=ids).order_by(
+        "invoice_id", "rate_bp", "category"
+    ):
+        taxes[tax.invoice_id].append(tax)
+    # Credit applied at issue (allocations, payments' rows, read through the invoice).
+    paid = dict(
+        Invoice.objects.filter(pk__in=ids, allocations__date__lte=F("issue_date"))
+        .order_by()
+        .values("pk")
+        .annotate(s=Sum("allocations__amount_minor"))
+        .values_list("pk", "s")
+    )
+    out = {
+        inv.pk: _invoice_data(inv, lines[inv.pk], taxes[inv.pk], int(paid.get(inv.pk) or 0))
+        for inv in invoices
+    }
+    for hook in DOCUMENT_DATA_HOOKS:
+        hook(invoices, out)
+    return out
+
+
+def _invoice_data(
+    invoice: Invoice, lines: list[InvoiceLine], taxes: list[InvoiceTax], paid_minor: int
+) -> dict[str, Any]:
     cur = invoice.currency
     aggregated = invoice.kind == InvoiceKind.AGGREGATED
-    lines = list(InvoiceLine.objects.filter(invoice=invoice).order_by("position"))
     sections: OrderedDict[str, dict[str, Any]] = OrderedDict()
     out_lines = []
     for line in lines:
@@ -116,15 +152,7 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             )
             section["subtotal_minor"] += line.amount_minor
         out_lines.append(_line(line, cur, key))
-    taxes = list(InvoiceTax.objects.filter(invoice=invoice).order_by("rate_bp", "category"))
-    # Credit applied at issue (allocations, payments' rows, read through the invoice).
-    paid_minor = (
-        invoice.allocations.filter(date__lte=invoice.issue_date).aggregate(s=Sum("amount_minor"))[
-            "s"
-        ]
-        or 0
-    )
-    paid_minor = max(0, min(int(paid_minor), invoice.total_minor))
+    paid_minor = max(0, min(paid_minor, invoice.total_minor))
     periods = [(ln.period_start, ln.period_end) for ln in lines if ln.period_start]
     head: dict[str, Any] = {
         "type": "aggregated_invoice" if aggregated else "invoice",
@@ -140,7 +168,7 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
     if periods:
         head["period_start"] = min(p[0] for p in periods).isoformat()
         head["period_end"] = max(p[1] or p[0] for p in periods).isoformat()
-    data: dict[str, Any] = {
+    return {
         "issuer": document_party(invoice.issuer_snapshot, recipient=False),
         "recipient": document_party(invoice.customer_snapshot, recipient=True),
         "document": head,
@@ -170,9 +198,6 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
             "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
-    for hook in DOCUMENT_DATA_HOOKS:
-        hook(invoice, data)
-    return data
 
 
 def document_language(snapshot: dict[str, Any]) -> str:

@@ -29,6 +29,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 
 from ispbill.documents.facturx import facturx_type_code
 from ispbill.documents.render import (
@@ -37,7 +38,10 @@ from ispbill.documents.render import (
     document_pdf_render,
     document_template_default,
 )
-from ispbill.invoicing.documents import credit_note_document_data, invoice_document_data
+from ispbill.invoicing.documents import (
+    credit_note_document_data,
+    invoices_document_data,
+)
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.templates import (
     document_template_active,
@@ -159,7 +163,11 @@ def _over_limit_key(issuer_id: int, source: str, assets: dict[str, bytes]) -> st
 
 
 def issuer_document_pdf_degrading(
-    *, issuer_id: int, data: dict[str, Any], label: str = ""
+    *,
+    issuer_id: int,
+    data: dict[str, Any],
+    label: str = "",
+    templates: dict[tuple[int, str], tuple[dict[str, bytes], str]] | None = None,
 ) -> tuple[bytes, str]:
     """The PDF of ``data`` and what went wrong ("" when the issuer's template rendered it).
 
@@ -168,16 +176,23 @@ def issuer_document_pdf_degrading(
     the customer still gets a correct document. A template that broke a limit is remembered
     (``OVER_LIMIT_SECONDS``) and goes straight to the default for that issuer's further
     documents, so a run never waits on it twice. Raises PdfPendingError when the default
-    fails too."""
+    fails too. ``templates`` keeps each issuer's assets and active template by (issuer,
+    document type) across the calls of one batch, read once."""
     doc_type = data["document"]["type"]
-    assets = issuer_assets(issuer_id)
-    source = document_template_active(issuer_id, doc_type)
+    key = (issuer_id, doc_type)
+    if templates is not None and key in templates:
+        assets, source = templates[key]
+    else:
+        assets = issuer_assets(issuer_id)
+        source = document_template_active(issuer_id, doc_type)
+        if templates is not None:
+            templates[key] = (assets, source)
     default = document_template_default(doc_type)
     facturx = facturx_type_code(data) is not None
     note = ""
     if source != default:
-        key = _over_limit_key(issuer_id, source, assets)
-        known = cache.get(key)
+        over_limit = _over_limit_key(issuer_id, source, assets)
+        known = cache.get(over_limit)
         if known is None:
             try:
                 pdf = document_pdf_render(
@@ -190,7 +205,7 @@ def issuer_document_pdf_degrading(
             except DocumentRenderError as exc:
                 known = str(exc)
                 if isinstance(exc, DocumentRenderLimitError):
-                    cache.set(key, known, OVER_LIMIT_SECONDS)
+                    cache.set(over_limit, known, OVER_LIMIT_SECONDS)
         log.warning(
             "document.render_fallback",
             extra={"document": label, "issuer_id": issuer_id, "error": known},
@@ -235,37 +250,80 @@ def _store(
     return bool(model.objects.filter(pk=pk, pdf="").update(pdf=relative, pdf_error=note[:1000]))
 
 
-def _invoice_pdf(invoice: Invoice) -> tuple[bytes, str]:
-    return issuer_document_pdf_degrading(
-        issuer_id=invoice.issuer_id, data=invoice_document_data(invoice), label=invoice.number
-    )
-
-
 def _credit_note_pdf(note: CreditNote) -> tuple[bytes, str]:
     return issuer_document_pdf_degrading(
         issuer_id=note.issuer_id, data=credit_note_document_data(note), label=note.number
     )
 
 
+# Invoices whose document data is read together and whose paths are written in one
+# statement (a billing chunk's task gets up to BILLING_CHUNK_SIZE of them).
+PDF_BATCH = 200
+
+
 def invoices_pdf_render(*, invoice_ids: Iterable[int]) -> PdfRenderStats:
-    """Render and store the PDFs of issued invoices that have none yet."""
+    """Render and store the PDFs of issued invoices that have none yet, in batches of
+    ``PDF_BATCH``: the batch's document data read together (``invoices_document_data``: four
+    queries), each issuer's template and assets read once, one Typst compile per invoice
+    (docs/performance.md, "PDFs and e-mails"), the files written, then every path in one
+    statement that sets only documents still without a PDF (a concurrent task's path is never
+    replaced). An invoice that fails to render keeps no PDF, its error in ``pdf_error``."""
     stats = PdfRenderStats()
     start = time.perf_counter()
-    for inv in Invoice.objects.filter(pk__in=list(invoice_ids), pdf="").order_by("pk"):
-        try:
-            done = _store(
-                Invoice,
-                inv.pk,
-                invoice_pdf_stored_path(inv),
-                functools.partial(_invoice_pdf, inv),
-            )
-        except Exception:
-            stats.failed += 1
-            log.exception("invoice.pdf_failed", extra={"invoice_id": inv.pk})
-            continue
-        stats.rendered += int(done)
+    invoices = list(Invoice.objects.filter(pk__in=list(invoice_ids), pdf="").order_by("pk"))
+    templates: dict[tuple[int, str], tuple[dict[str, bytes], str]] = {}
+    for i in range(0, len(invoices), PDF_BATCH):
+        batch = invoices[i : i + PDF_BATCH]
+        documents = invoices_document_data(batch)
+        stored: dict[int, tuple[str, str]] = {}
+        errors: dict[int, str] = {}
+        for inv in batch:
+            try:
+                content, note = issuer_document_pdf_degrading(
+                    issuer_id=inv.issuer_id,
+                    data=documents[inv.pk],
+                    label=inv.number,
+                    templates=templates,
+                )
+                relative = invoice_pdf_stored_path(inv)
+                # A file at the path that no document points to is stale (an interrupted
+                # task, a database restored without its media): replaced, never adopted.
+                _write(relative, content)
+            except Exception as exc:
+                stats.failed += 1
+                if isinstance(exc, DocumentRenderError):
+                    errors[inv.pk] = str(exc)[:1000]
+                log.exception("invoice.pdf_failed", extra={"invoice_id": inv.pk})
+                continue
+            stored[inv.pk] = (relative, note[:1000])
+        stats.rendered += _paths_set(Invoice, stored)
+        for pk, error in errors.items():
+            Invoice.objects.filter(pk=pk, pdf="").update(pdf_error=error)
     stats.seconds = time.perf_counter() - start
     return stats
+
+
+def _paths_set(model: type[Invoice] | type[CreditNote], paths: dict[int, tuple[str, str]]) -> int:
+    """Set ``pdf`` and ``pdf_error`` of the documents in ``paths`` (id -> (path, note)) that
+    have no PDF yet, in one statement; returns how many were set."""
+    if not paths:
+        return 0
+    table = connection.ops.quote_name(model._meta.db_table)
+    ids = list(paths)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"UPDATE {table} AS t SET pdf = v.pdf, pdf_error = v.note "  # noqa: S608 - the model's table
+                "FROM unnest(%s::bigint[], %s::text[], %s::text[]) AS v(id, pdf, note) "
+                "WHERE t.id = v.id AND t.pdf = ''",
+                [ids, [paths[pk][0] for pk in ids], [paths[pk][1] for pk in ids]],
+            )
+            return int(cur.rowcount)
+        cur.executemany(
+            f"UPDATE {table} SET pdf = %s, pdf_error = %s WHERE id = %s AND pdf = ''",  # noqa: S608 - the model's table
+            [(paths[pk][0], paths[pk][1], pk) for pk in ids],
+        )
+        return int(cur.rowcount)
 
 
 def credit_notes_pdf_render(*, credit_note_ids: Iterable[int]) -> PdfRenderStats:

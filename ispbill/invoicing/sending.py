@@ -135,10 +135,12 @@ def _dispatch_on_commit(delivery_ids: list[int]) -> None:
         return
 
     def dispatch() -> None:
-        from ispbill.invoicing.tasks import email_delivery_send_task
+        from ispbill.invoicing.tasks import EMAIL_TASK_SIZE, email_deliveries_send_task
 
-        for pk in delivery_ids:
-            email_delivery_send_task.delay(pk)
+        # In tasks of EMAIL_TASK_SIZE, each over one connection to the mail server
+        # (docs/performance.md, "PDFs and e-mails").
+        for i in range(0, len(delivery_ids), EMAIL_TASK_SIZE):
+            email_deliveries_send_task.delay(delivery_ids[i : i + EMAIL_TASK_SIZE])
 
     transaction.on_commit(dispatch)
 
@@ -268,8 +270,9 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
     return address
 
 
-def _message(delivery: EmailDelivery) -> EmailMessage:
+def _message(delivery: EmailDelivery, connection: Any = None) -> EmailMessage:
     message = EmailMessage(
+        connection=connection,
         subject=delivery.subject,
         body=delivery.body,
         from_email=delivery.from_email or settings.DEFAULT_FROM_EMAIL,
@@ -288,11 +291,12 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
 
 
-def email_delivery_send(*, delivery_id: int, final: bool = False) -> str:
+def email_delivery_send(*, delivery_id: int, final: bool = False, connection: Any = None) -> str:
     """One attempt to send a queued delivery; returns an ``EmailOutcome``. The row stays
     locked while the message is handed to the backend, so a concurrent attempt waits and
     then skips it. A transport error is recorded and answers ``RETRY`` (``FAILED`` when
-    ``final``); any other error fails the delivery at once."""
+    ``final``); any other error fails the delivery at once. ``connection``: an open
+    connection of Django's e-mail backend to send through (a batch's), else a new one."""
     with transaction.atomic():
         delivery = (
             EmailDelivery.objects.select_for_update(no_key=True, of=("self",))
@@ -307,7 +311,7 @@ def email_delivery_send(*, delivery_id: int, final: bool = False) -> str:
         delivery.last_attempt_at = now
         fields = ["attempts", "last_attempt_at", "status", "last_error", "sent_at"]
         try:
-            _message(delivery).send()
+            _message(delivery, connection).send()
         except EMAIL_RETRYABLE_ERRORS as exc:
             delivery.last_error = _error_text(exc)
             if final:

@@ -4,6 +4,7 @@ longer queued is not sent again."""
 
 from __future__ import annotations
 
+import smtplib
 from collections.abc import Iterable
 from typing import Any
 
@@ -29,6 +30,10 @@ def credit_notes_pdf_render_task(credit_note_ids: list[int]) -> dict[str, Any]:
     return {"rendered": stats.rendered, "failed": stats.failed}
 
 
+# Invoices per PDF task: about a second of rendering per worker process.
+PDF_TASK_SIZE = 100
+
+
 def issued_pdfs_render_on_commit(
     *, invoice_ids: Iterable[int] = (), credit_note_ids: Iterable[int] = ()
 ) -> None:
@@ -45,8 +50,11 @@ def issued_pdfs_render_on_commit(
         return
 
     def dispatch() -> None:
-        if invoices:
-            invoices_pdf_render_task.delay(invoices)
+        # In tasks of PDF_TASK_SIZE: the workers share a chunk's PDFs, and a billing run's
+        # chunks and aggregations, polled in turn with these tasks, wait behind one short
+        # task at most (docs/performance.md, "PDFs and e-mails").
+        for i in range(0, len(invoices), PDF_TASK_SIZE):
+            invoices_pdf_render_task.delay(invoices[i : i + PDF_TASK_SIZE])
         if credit_notes:
             credit_notes_pdf_render_task.delay(credit_notes)
 
@@ -54,11 +62,49 @@ def issued_pdfs_render_on_commit(
 
 
 EMAIL_MAX_RETRIES = 5
+# What opening the connection to the mail server may raise (the send then records it).
+EMAIL_CONNECT_ERRORS = (OSError, smtplib.SMTPException)
 
 
 def email_retry_countdown(retries: int) -> int:
     """Seconds before retry number ``retries + 1``: 1, 2, 4, 8, 16 minutes."""
     return 60 * 2**retries
+
+
+# Deliveries per sending task, sent over one connection to the mail server.
+EMAIL_TASK_SIZE = 50
+
+
+@shared_task(acks_late=True)
+def email_deliveries_send_task(delivery_ids: list[int]) -> dict[str, int]:
+    """Send recorded emails over one connection to the mail server (one SMTP session for
+    the batch, not one per message). A delivery that meets a transport error is handed to
+    ``email_delivery_send_task``, which retries it alone with the growing delay, counting
+    this attempt; the connection is opened again for the next one. Safe to run twice: a
+    sent one is skipped."""
+    from django.core.mail import get_connection
+
+    from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
+
+    counts: dict[str, int] = {}
+    connection = get_connection()
+    try:
+        for pk in delivery_ids:
+            try:
+                connection.open()
+            except EMAIL_CONNECT_ERRORS:
+                connection.close()  # this delivery's own attempt reports the error
+            with system_scope():
+                outcome = email_delivery_send(delivery_id=pk, connection=connection)
+            if outcome == EmailOutcome.RETRY:
+                connection.close()
+                email_delivery_send_task.apply_async(
+                    (pk,), countdown=email_retry_countdown(0), retries=1
+                )
+            counts[outcome] = counts.get(outcome, 0) + 1
+    finally:
+        connection.close()
+    return counts
 
 
 @shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES)

@@ -356,15 +356,26 @@ EMAIL_OVER_LIMIT_SECONDS = 24 * 3600
 
 
 def issuer_email_render(
-    issuer: Partner | int, document_type: str, context: dict[str, Any]
+    issuer: Partner | int,
+    document_type: str,
+    context: dict[str, Any],
+    *,
+    templates: dict[tuple[int, str], str] | None = None,
 ) -> EmailMessageText:
     """The issuer's email of ``document_type`` rendered with ``context``, within the email
     limits. A saved template that fails on real data (it passed the sample when saved) or
     breaks a limit falls back to the default, so the email still goes out; one that broke a
     limit is not tried again for this issuer (``EMAIL_OVER_LIMIT_SECONDS``), so a dunning run
-    waits on it once at most."""
+    waits on it once at most. ``templates`` keeps each issuer's active template by (issuer,
+    document type) across the calls of one batch (a dunning run's reminders), read once."""
     issuer_id = issuer if isinstance(issuer, int) else issuer.pk
-    source = document_template_active(issuer, document_type)
+    if templates is None:
+        source = document_template_active(issuer, document_type)
+    else:
+        kept = (issuer_id, document_type)
+        if kept not in templates:
+            templates[kept] = document_template_active(issuer, document_type)
+        source = templates[kept]
     default = EMAIL_DEFAULTS[document_type]
     if source == default:
         return email_render(source, context)

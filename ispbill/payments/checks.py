@@ -5,9 +5,9 @@ credits, each document posted exactly once."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Sum
 
 from ispbill.core.invariants import Breach, invariant
@@ -21,7 +21,6 @@ from ispbill.invoicing.models import (
 )
 from ispbill.ledger.models import AccountCode, JournalEntry, Posting
 from ispbill.payments.models import Allocation, Payment, Refund
-from ispbill.payments.selectors import customer_balance_minor
 
 LIMIT = 20
 
@@ -32,20 +31,26 @@ def _ids(prefix: str, values: object) -> tuple[str, ...]:
 
 @invariant("ledger.receivable_equals_balance")
 def check_receivable_equals_balance() -> list[Breach]:
-    receivable: dict[int, int] = defaultdict(int)
-    for cid, s in (
-        Posting.objects.filter(account=AccountCode.RECEIVABLE)
-        .values_list("customer_id")
-        .annotate(s=Sum("amount_minor"))
-    ):
-        receivable[cid] += s
-    ids = (
-        set(receivable)
-        | set(Invoice.objects.values_list("customer_id", flat=True).distinct())
-        | set(Payment.objects.values_list("customer_id", flat=True).distinct())
-    )
-    balances = customer_balance_minor(sorted(ids))
-    bad = [cid for cid in sorted(ids) if receivable.get(cid, 0) != -balances.get(cid, 0)]
+    """Each customer's accounts receivable (its postings) equals minus its balance
+    (``customer_balance_minor``: payments - refunds + credit notes - invoices). One
+    statement that returns only the customers where they differ: it adds the receivable and
+    the balance's parts per customer, which sum to zero where they agree (at a million
+    customers reading every sum into Python was most of ``ispbill check``)."""
+    posting = Posting._meta.db_table
+    invoice = Invoice._meta.db_table
+    credit_note = CreditNote._meta.db_table
+    payment = Payment._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT customer_id FROM ("  # noqa: S608 - the models' tables
+            f"SELECT customer_id, amount_minor AS v FROM {posting} WHERE account = %s "
+            f"UNION ALL SELECT customer_id, -total_minor FROM {invoice} "
+            f"UNION ALL SELECT customer_id, total_minor FROM {credit_note} "
+            f"UNION ALL SELECT customer_id, amount_minor - refunded_minor FROM {payment}"
+            ") AS parts GROUP BY customer_id HAVING SUM(v) <> 0 ORDER BY customer_id LIMIT %s",
+            [AccountCode.RECEIVABLE, LIMIT],
+        )
+        bad = [row[0] for row in cur.fetchall()]
     if bad:
         return [
             Breach(

@@ -16,8 +16,8 @@ class SepaConfig(AppConfig):
         from ispbill.sepa import checks, notices
 
         invoices_issued.connect(notices.on_invoices_issued, dispatch_uid="sepa.notices")
-        if notices.debit_notice_document_data not in documents.DOCUMENT_DATA_HOOKS:
-            documents.DOCUMENT_DATA_HOOKS.append(notices.debit_notice_document_data)
+        if notices.debit_notices_document_data not in documents.DOCUMENT_DATA_HOOKS:
+            documents.DOCUMENT_DATA_HOOKS.append(notices.debit_notices_document_data)
         if notices.being_collected not in dunning.DUNNING_EXCLUSIONS:
             dunning.DUNNING_EXCLUSIONS.append(notices.being_collected)
         if notices.pre_notified not in COLLECTED_OTHERWISE:

@@ -17,8 +17,8 @@ from ispbill.sepa.rules import collection_date_for, iban_masked
 __all__ = [
     "being_collected",
     "creditor_settings_for",
-    "debit_notice_document_data",
     "debit_notices_create",
+    "debit_notices_document_data",
     "on_invoices_issued",
 ]
 
@@ -83,17 +83,19 @@ def on_invoices_issued(*, invoices: list[IssuedInvoice], **kwargs: Any) -> None:
     debit_notices_create(invoices)
 
 
-def debit_notice_document_data(invoice: Invoice, data: dict[str, Any]) -> None:
-    """Put the invoice's pre-notification into its document data (``document.direct_debit``)."""
-    notice = DebitNotice.objects.filter(invoice_id=invoice.pk).first()
-    if notice is None:
-        return
-    data["document"]["direct_debit"] = {
-        "collection_date": notice.collection_date.isoformat(),
-        "mandate_reference": notice.mandate_reference,
-        "creditor_id": notice.creditor_id,
-        "debtor_iban": notice.iban_masked,
-    }
+def debit_notices_document_data(
+    invoices: list[Invoice], documents: dict[int, dict[str, Any]]
+) -> None:
+    """Put each invoice's pre-notification into its document data
+    (``document.direct_debit``), read in one query for all of them."""
+    notices = DebitNotice.objects.filter(invoice_id__in=[inv.pk for inv in invoices])
+    for notice in notices:
+        documents[notice.invoice_id]["document"]["direct_debit"] = {
+            "collection_date": notice.collection_date.isoformat(),
+            "mandate_reference": notice.mandate_reference,
+            "creditor_id": notice.creditor_id,
+            "debtor_iban": notice.iban_masked,
+        }
 
 
 def being_collected() -> Q:

@@ -78,8 +78,33 @@ def test_a_partners_aggregation_goes_to_the_queue_workers_take_first():
     route = app.amqp.router.route({}, billing_aggregate_partner_task.name)
     assert route["queue"].name == "ispbill.first"
     assert app.amqp.router.route({}, billing_chunk_task.name)["queue"].name == "celery"
-    # A worker started without -Q takes both queues.
-    assert {q.name for q in app.conf.task_queues} == {"celery", "ispbill.first"}
+    # A worker started without -Q takes all three queues.
+    assert {q.name for q in app.conf.task_queues} == {
+        "celery",
+        "ispbill.first",
+        "ispbill.documents",
+    }
+
+
+def test_pdfs_and_emails_go_to_a_queue_of_their_own():
+    """A run's chunks and summary never wait behind the PDFs of the chunks before them."""
+    from ispbill.billing.tasks import billing_finish_task
+    from ispbill.invoicing.tasks import (
+        credit_notes_pdf_render_task,
+        email_deliveries_send_task,
+        email_delivery_send_task,
+        invoices_pdf_render_task,
+    )
+
+    for task in (
+        invoices_pdf_render_task,
+        credit_notes_pdf_render_task,
+        email_delivery_send_task,
+        email_deliveries_send_task,
+    ):
+        assert app.amqp.router.route({}, task.name)["queue"].name == "ispbill.documents"
+    for task in (billing_chunk_task, billing_finish_task):
+        assert app.amqp.router.route({}, task.name)["queue"].name == "celery"
 
 
 def _partner_of(customer_id: int) -> int:

@@ -269,3 +269,50 @@ def test_a_reminder_step_is_sent_once_even_when_dunning_runs_twice(
     with django_capture_on_commit_callbacks(execute=True):
         assert dunning_run(today=date.fromordinal(day + 2)).reminders == 1
     assert len(mail.outbox) == 2
+
+
+class CountingBackend(LocmemBackend):
+    """The test backend, counting the connections made."""
+
+    made = 0
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        CountingBackend.made += 1
+        super().__init__(*args, **kwargs)
+
+
+def test_a_batch_is_sent_over_one_connection_and_a_failure_is_retried_alone(
+    home, settings, flaky, django_capture_on_commit_callbacks
+):
+    """``email_deliveries_send_task``: the deliveries of a commit go out in batches, each
+    over one connection; a transport error hands that delivery to the single task (its
+    growing delay, this attempt counted) and the batch goes on."""
+    from ispbill.invoicing.tasks import email_deliveries_send_task
+
+    Partner.objects.filter(pk=home.pk).update(email="billing@operator.example")
+    invoices = [_issued(home, email=f"c{i}@example.org") for i in range(3)]
+    with django_capture_on_commit_callbacks(execute=False):
+        for inv in invoices:
+            invoice_send(invoice=inv)
+    ids = list(EmailDelivery.objects.order_by("pk").values_list("pk", flat=True))
+    assert len(ids) == 3
+
+    settings.EMAIL_BACKEND = "tests.invoicing.test_email_delivery.CountingBackend"
+    CountingBackend.made = 0
+    assert email_deliveries_send_task.delay(ids[:2]).get() == {EmailOutcome.SENT: 2}
+    assert CountingBackend.made == 1 and len(mail.outbox) == 2
+
+    settings.EMAIL_BACKEND = FLAKY
+    flaky.failures = 1
+    assert email_deliveries_send_task.delay(ids).get() == {
+        EmailOutcome.SKIPPED: 2,
+        EmailOutcome.RETRY: 1,
+    }
+    last = EmailDelivery.objects.get(pk=ids[2])
+    # Failed in the batch, then sent by the single task's retry (eager: at once).
+    assert last.status == EmailStatus.SENT and last.attempts == 2
+    assert [m.to for m in mail.outbox] == [
+        ["c0@example.org"],
+        ["c1@example.org"],
+        ["c2@example.org"],
+    ]

@@ -124,3 +124,19 @@ def test_the_issuers_email_templates_are_used(invoices, home, django_capture_on_
     assert sorted(m.subject for m in mail.outbox) == sorted(
         f"Still open: {inv.number}" for inv in invoices
     )
+
+
+def test_a_batch_reads_each_issuers_email_template_once(home, django_assert_num_queries):
+    """``issuer_email_render(templates=…)``, as a dunning run renders its reminders: the
+    issuer's template is read by the first call and kept for the others."""
+    from ispbill.invoicing.templates import issuer_email_render
+
+    document_template_save(issuer=home, document_type="email_reminder", source=GOOD)
+    context = email_sample_context(document_type="email_reminder", language="en")
+    templates: dict[tuple[int, str], str] = {}
+    with django_assert_num_queries(1):
+        first = issuer_email_render(home, "email_reminder", context, templates=templates)
+        for _ in range(4):
+            again = issuer_email_render(home, "email_reminder", context, templates=templates)
+    assert first.subject == again.subject == "Bill 202501000123"
+    assert templates == {(home.pk, "email_reminder"): GOOD}

@@ -200,3 +200,69 @@ def test_a_stale_file_at_the_path_is_replaced_not_adopted(
     inv = Invoice.objects.get(customer=c)
     assert inv.number == "202601000001"
     assert inv.number in pdf_text((media / inv.pdf).read_bytes())
+
+
+def test_a_batch_of_invoices_reads_its_data_together_and_writes_the_paths_at_once(
+    home, media, settings, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """The stored-PDF task's batch (docs/performance.md, "PDFs and e-mails"): the queries do
+    not grow with the number of invoices, each document gets its own data and its own
+    issuer's template, and an invoice that got a PDF meanwhile keeps it."""
+    settings.RENDER_PDFS_ON_ISSUE = False
+    own = partner_with_account(
+        name="OwnNet", mode=PartnerMode.OWN_INVOICING, invoice_number_pattern="O-{next|4}"
+    )
+    document_template_save(issuer=own, document_type="invoice", source=MINIMAL)
+    own_tariff = TariffFactory(partner=own, price_minor=2500, tax_rate=TaxRateFactory(partner=own))
+    prices = [1000, 2000, 3000, 4000, 5000]
+    for price in prices:
+        c = CustomerFactory(partner=home, language="de")
+        ServiceFactory(customer=c, tariff=TariffFactory(price_minor=price), start_date=JAN)
+    for _ in range(3):
+        ServiceFactory(customer=CustomerFactory(partner=own), tariff=own_tariff, start_date=JAN)
+    with django_capture_on_commit_callbacks(execute=True):
+        billing_run_start(run_date=JAN)
+    invoices = list(Invoice.objects.order_by("pk"))
+    assert len(invoices) == 8 and {i.pdf for i in invoices} == {""}
+    taken = invoices[0]
+    Invoice.objects.filter(pk=taken.pk).update(pdf="invoices/elsewhere.pdf")
+
+    from ispbill.invoicing.pdfs import invoices_pdf_render
+
+    # One read of the invoices; per batch four of document data, and per issuer its assets
+    # and template; one write of the paths.
+    with django_assert_max_num_queries(12):
+        stats = invoices_pdf_render(invoice_ids=[i.pk for i in invoices])
+    assert (stats.rendered, stats.failed) == (7, 0)
+    assert Invoice.objects.get(pk=taken.pk).pdf == "invoices/elsewhere.pdf"
+    for inv in Invoice.objects.exclude(pk=taken.pk).order_by("pk"):
+        assert inv.pdf == invoice_pdf_stored_path(inv) and inv.pdf_error == ""
+        text = pdf_text((media / inv.pdf).read_bytes())
+        assert inv.number in text
+        if inv.issuer_id == own.pk:
+            assert "MARKER" in text
+        else:
+            # 19 % VAT on the tariff's price: e.g. 20,00 -> 23,80.
+            gross = f"{inv.total_minor // 100},{inv.total_minor % 100:02d}"
+            assert "MARKER" not in text and gross in text
+    assert sorted(i.total_minor for i in invoices if i.issuer_id == home.pk) == [
+        1190,
+        2380,
+        3570,
+        4760,
+        5950,
+    ]
+
+
+def test_issued_pdfs_are_dispatched_in_short_tasks(monkeypatch, django_capture_on_commit_callbacks):
+    """A billing chunk's thousand invoices go to the workers as tasks of PDF_TASK_SIZE, so
+    the workers share them and the run's next chunk waits behind one short task at most."""
+    from ispbill.invoicing import tasks
+
+    sent: list[list[int]] = []
+    monkeypatch.setattr(tasks.invoices_pdf_render_task, "delay", sent.append)
+    with django_capture_on_commit_callbacks(execute=True):
+        tasks.issued_pdfs_render_on_commit(invoice_ids=range(1, 251))
+    assert tasks.PDF_TASK_SIZE == 100
+    assert [len(ids) for ids in sent] == [100, 100, 50]
+    assert [i for ids in sent for i in ids] == list(range(1, 251))

@@ -172,3 +172,27 @@ def test_ledger_postings_of_an_invoice_and_a_payment(invoiced):
         by_account[account] = by_account.get(account, 0) + amount
     assert by_account == {"receivable": 0, "revenue": -3000, "vat_payable": -570, "bank": 3570}
     assert Allocation.objects.get().amount_minor == 3570
+
+
+def test_the_receivable_check_names_only_the_customer_whose_ledger_differs(invoiced):
+    """``ledger.receivable_equals_balance``, one statement over postings, invoices, credit
+    notes and payments: a customer with a payment, a refund and a credit note agrees; one
+    whose receivable posting was changed behind the ledger's back is named, alone."""
+    from ispbill.payments.checks import check_receivable_equals_balance
+
+    c, _april = invoiced
+    other = customer()
+    service(other, tariff(price=1000), date(2026, 4, 1))
+    billing_run_start(run_date=date(2026, 5, 1))
+    # April and May, 35.70 each, paid with 8.60 to spare, 5.00 of which is refunded.
+    payment = payment_record(customer=c, amount=eur("80.00"), on=date(2026, 5, 5), reference="T1")
+    payment_refund(payment=payment, amount=eur("5.00"), on=date(2026, 5, 6))
+    line = InvoiceLine.objects.filter(invoice__customer=other).first()
+    credit_note_issue(
+        invoice=line.invoice, on=date(2026, 5, 2), lines={line.pk: 500}, reason="outage"
+    )
+    assert check_receivable_equals_balance() == []
+    posting = Posting.objects.filter(customer_id=other.pk, account="receivable").first()
+    Posting.objects.filter(pk=posting.pk).update(amount_minor=posting.amount_minor + 1)
+    [breach] = check_receivable_equals_balance()
+    assert breach.ids == (f"customer:{other.pk}",)
