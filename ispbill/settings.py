@@ -273,7 +273,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "ispbill.accounts.log_redaction.SecretRedactionFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "ispbill.accounts.log_redaction.SecretRedactionFilter"},
+        "refusal_one_line": {"()": "ispbill.core.log_filters.RefusalWithoutTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -282,4 +285,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    # A 403/404 the app answers on purpose is one line, not a traceback.
+    "loggers": {"django.request": {"filters": ["refusal_one_line"]}},
 }
