@@ -16,6 +16,7 @@ from ispbill.api.schemas import (
     AmountText,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Page,
@@ -41,7 +42,7 @@ router = Router(tags=["services"])
 ServiceStatusName = Literal["active", "paused", "stopped"]
 
 
-class ServiceFields(Schema):
+class ServiceFields(InSchema):
     description: Str200 | None = None
     quantity: int | None = Field(None, ge=1, le=QUANTITY_MAX)
     price_override: AmountText | None = Field(
