@@ -48,6 +48,14 @@ def steps(quick: bool) -> list[tuple[str, list[str], dict[str, str]]]:
                 {"DATABASE_URL": _pg_url("ispbill_bench")},
             ),
         ]
+    usage, services = str(BENCH / "usage.py"), 10_000 if quick else 100_000
+    out.append(
+        (
+            f"usage collection, {services:,} services × 1 day of radacct, PostgreSQL",
+            [py, usage, "--services", str(services)],
+            {"DATABASE_URL": _pg_url("ispbill_bench")},
+        )
+    )
     out += [
         ("PDF rendering", [py, str(BENCH / "pdf.py"), "-n", "100" if quick else "300"], {}),
         ("customer import, 10,000", [py, str(BENCH / "bench_import.py")], {"DATABASE_URL": ""}),
@@ -93,6 +101,8 @@ def main() -> int:
             k
             for k in (
                 "billing_seconds",
+                "collect_seconds",
+                "baseline_seconds_same_rows",
                 "ratio_to_baseline",
                 "peak_rss_mb",
                 "invoices_per_second_per_core",

@@ -195,12 +195,17 @@ class ServiceUsageOut(Schema):
     days: list[UsageDayOut]
 
 
+class UsageMonthParams(Schema):
+    month: Day | None = Field(None, description="Any day of the month to read; default: today")
+
+
 @router.get("/services/{service_id}/usage", response={200: ServiceUsageOut, **ERROR_RESPONSES})
 @guard("customers.read")
-def service_usage(request: HttpRequest, service_id: int) -> Any:
-    """This month's traffic of the service from RADIUS accounting (docs/usage.md)."""
+def service_usage(request: HttpRequest, service_id: int, month: Query[UsageMonthParams]) -> Any:
+    """A month's traffic of the service from RADIUS accounting (docs/usage.md): this
+    month's, or the month of ``month`` (any day in it), e.g. the previous one for a chart."""
     service = resolved(request, "service_id")
-    return {"service_id": service.pk, **usage_month(service)}
+    return {"service_id": service.pk, **usage_month(service, today=month.month)}
 
 
 class ServiceEndIn(InSchema):

@@ -28,6 +28,7 @@ from ispbill.api import (
     sequences,
     tariffs,
     tax_rates,
+    usage,
     users,
     webhooks,
 )
@@ -65,6 +66,7 @@ for _module in (
     users,
     audit,
     webhooks,
+    usage,
 ):
     api.add_router("/", _module.router)
 

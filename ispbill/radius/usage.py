@@ -19,15 +19,19 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Sum
+from django.db.models import BigIntegerField, F, OuterRef, Subquery, Sum
+from django.db.models.functions import Cast, Coalesce
 from django.utils import timezone
 
+from ispbill.catalog.models import Tariff
+from ispbill.catalog.pricing import wholesale_price_minor
 from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
-from ispbill.partners.models import Partner
+from ispbill.partners.models import Partner, PartnerMode
 from ispbill.radius.models import RadiusCredential, UsageDay, UsageOverage
 from ispbill.radius.routers import radius_separate
 from ispbill.radius.sync import radius_sync_services
@@ -128,6 +132,23 @@ def usage_totals(*, service_ids: list[int] | None, start: date, end: date) -> di
     }
 
 
+def _month_used(*, start: date, end: date, ref: str = "service_id") -> Coalesce:
+    """The bytes (in + out) of the outer row's service between two days: a correlated
+    subquery, so a filter on it keeps only the services over their volume in SQL."""
+    total = (
+        UsageDay.objects.filter(service_id=OuterRef(ref), day__gte=start, day__lte=end)
+        .values("service_id")
+        .annotate(total=Sum(F("bytes_in") + F("bytes_out")))
+        .values("total")
+    )
+    return Coalesce(Subquery(total, output_field=BigIntegerField()), 0)
+
+
+def _volume(included_gb: str) -> Any:
+    """A tariff's included GB in bytes, as a 64-bit number (GB × 10^9 overflows integer)."""
+    return Cast(included_gb, BigIntegerField()) * GB
+
+
 def _caps(today: date) -> tuple[int, int]:
     """Cap this month's over-volume services; lift caps of past months. CoA follows."""
     start = month_start(today)
@@ -140,21 +161,24 @@ def _caps(today: date) -> tuple[int, int]:
         cred.save(update_fields=["capped", "capped_month"])
         changed.append(cred.service_id)
         restored += 1
-    capped_tariffs = RadiusCredential.objects.filter(
-        service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
-    ).exclude(capped_month=start)
-    candidates = {
-        c.service_id: c for c in capped_tariffs.select_related("service__tariff").order_by("pk")
-    }
-    totals = usage_totals(service_ids=list(candidates), start=start, end=today)
+    # Only the credentials whose month total reached the volume come back from the
+    # database (the total summed there, per service, on the (service, day) index).
+    over = (
+        RadiusCredential.objects.filter(
+            service__tariff__included_gb__isnull=False, service__tariff__cap_action__gt=""
+        )
+        .exclude(capped_month=start)
+        .annotate(used=_month_used(start=start, end=today))
+        .filter(used__gte=_volume("service__tariff__included_gb"))
+        .select_related("service__tariff")
+        .order_by("pk")
+    )
     capped = 0
-    for service_id, cred in candidates.items():
-        tariff = cred.service.tariff
-        if totals.get(service_id, 0) >= (tariff.included_gb or 0) * GB:
-            cred.capped, cred.capped_month = tariff.cap_action, start
-            cred.save(update_fields=["capped", "capped_month"])
-            changed.append(service_id)
-            capped += 1
+    for cred in over:
+        cred.capped, cred.capped_month = cred.service.tariff.cap_action, start
+        cred.save(update_fields=["capped", "capped_month"])
+        changed.append(cred.service_id)
+        capped += 1
     if changed:
         radius_sync_services(service_ids=changed)
     return capped, restored
@@ -170,6 +194,22 @@ def _month_label(start: date, end: date) -> str:
     return f"{start.day}–{end.day} {start.strftime('%B %Y')}"
 
 
+def overage_price_minor(*, tariff: Tariff, partner: Partner) -> tuple[int, bool]:
+    """The unit price of one started GB over the volume, and whether it is a partner price.
+
+    An aggregated partner's sub-customers are billed to the partner's account, so their
+    overage is charged at the partner's price: the partner's discount off the tariff's
+    overage price, rounded half up to the minor unit per GB (docs/usage.md, "Aggregated
+    partners"); everyone else pays the tariff's overage price."""
+    retail = tariff.overage_price_minor or 0
+    if partner.mode != PartnerMode.AGGREGATED:
+        return retail, False
+    price = wholesale_price_minor(
+        retail_minor=retail, partner_price_minor=None, discount_bp=partner.discount_bp
+    )
+    return price, True
+
+
 def usage_overage_charge(*, month: date) -> int:
     """Charge the overage of ``month`` (any day in it) once per service; returns how many."""
     start, end = month_start(month), month_end(month)
@@ -178,10 +218,13 @@ def usage_overage_charge(*, month: date) -> int:
             tariff__included_gb__isnull=False, tariff__overage_price_minor__isnull=False
         )
         .exclude(pk__in=UsageOverage.objects.filter(month=start).values("service_id"))
+        .annotate(used=_month_used(start=start, end=end, ref="pk"))
+        .filter(used__gt=_volume("tariff__included_gb"))
         .select_related("tariff", "customer")
+        .order_by("pk")
     )
-    totals = usage_totals(service_ids=[s.pk for s in services], start=start, end=end)
-    currencies = dict(Partner.objects.values_list("pk", "currency"))
+    totals = {s.pk: s.used for s in services}
+    partners = {p.pk: p for p in Partner.objects.all()}
     made = 0
     for service in services:
         tariff = service.tariff
@@ -190,12 +233,13 @@ def usage_overage_charge(*, month: date) -> int:
         )
         if not gigabytes:
             continue
-        price = tariff.overage_price_minor or 0
-        unit = Money.from_minor(price, currencies[tariff.partner_id]).amount
+        price, wholesale = overage_price_minor(tariff=tariff, partner=partners[service.partner_id])
+        unit = Money.from_minor(price, partners[tariff.partner_id].currency).amount
+        at = " partner price" if wholesale else ""
         charge = one_time_charge_record(
             customer=service.customer,
             description=(
-                f"Overage {gigabytes} GB × {unit:.2f}, {_month_label(start, end)}"
+                f"Overage {gigabytes} GB ×{at} {unit:.2f}, {_month_label(start, end)}"
                 f" ({service.tariff.name})"
             )[:200],
             quantity=gigabytes,

@@ -17,6 +17,7 @@ from ispbill.web import (
     views_radius,
     views_sepa,
     views_templates,
+    views_usage,
     views_webhooks,
 )
 
@@ -363,6 +364,7 @@ urlpatterns += [
     ),
     path("data/exports/", views_data.exports_view, name="exports"),
     path("data/reports/", views_data.reports_view, name="reports"),
+    path("usage/top/", views_usage.usage_top_view, name="usage_top"),
 ]
 
 # RADIUS (ispbill/web/views_radius.py)

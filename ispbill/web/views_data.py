@@ -30,8 +30,17 @@ from ispbill.dataio.payment_import import (
     issuer_customers,
     unmatched_line_assign,
 )
-from ispbill.dataio.reports import REPORTS, report_build, report_csv
+from ispbill.dataio.reports import (
+    PALETTE,
+    REPORTS,
+    Report,
+    report_build,
+    report_csv,
+    report_months,
+)
 from ispbill.partners.models import Partner, PartnerMode
+from ispbill.radius.usage import GB
+from ispbill.radius.usage_stats import usage_per_partner
 from ispbill.web.forms.fields import today
 from ispbill.web.panel import access_of, actor, page, paginate, panel_currency, panel_partner
 
@@ -273,22 +282,84 @@ def exports_view(request: HttpRequest) -> HttpResponse:
     return page(request, "web/data/exports.html", context, "exports")
 
 
+USAGE_REPORT = "usage"
+USAGE_COLUMNS = [
+    "month",
+    "partner",
+    "services",
+    "upload_bytes",
+    "download_bytes",
+    "total_bytes",
+    "total_gb",
+]
+
+
+def _usage_report(*, start: date, end: date) -> Report:
+    """Traffic per partner and month (RADIUS accounting, docs/usage.md): bytes in the table
+    and CSV, GB in the chart. Partner users see their own partner's row (the scope)."""
+    rows = usage_per_partner(start=start, end=end)
+    months = report_months(start, end)
+    series: dict[str, dict[date, float]] = {}
+    for r in rows:
+        series.setdefault(r["partner_name"], {})[r["month"]] = round(r["total_bytes"] / GB, 2)
+    return Report(
+        USAGE_REPORT,
+        "Traffic per partner and month (GB in the chart)",
+        start,
+        end,
+        USAGE_COLUMNS,
+        [
+            [
+                r["month"].strftime("%Y-%m"),
+                r["partner_name"],
+                r["services"],
+                r["upload_bytes"],
+                r["download_bytes"],
+                r["total_bytes"],
+                f"{r['total_bytes'] / GB:.2f}",
+            ]
+            for r in rows
+        ],
+        chart={
+            "type": "bar",
+            "labels": [m.strftime("%b %Y") for m in months],
+            "datasets": [
+                {
+                    "label": name,
+                    "data": [values.get(m, 0) for m in months],
+                    "backgroundColor": PALETTE[i % len(PALETTE)],
+                }
+                for i, (name, values) in enumerate(sorted(series.items()))
+            ],
+            "stacked": True,
+            "money": False,
+        },
+    )
+
+
+def _report(*, key: str, start: date, end: date, currency: str) -> Report:
+    if key == USAGE_REPORT:
+        return _usage_report(start=start, end=end)
+    return report_build(key=key, start=start, end=end, currency=currency)
+
+
 @require_capability("finance.read")
 def reports_view(request: HttpRequest) -> HttpResponse:
     form, start, end = _period(request, months_back=5)
     currency = panel_currency(request)
     wanted = request.GET.get("csv", "")
     keys = [k for k in REPORTS if k != "commissions" or _sees_commissions(request)]
+    keys.append(USAGE_REPORT)
     if wanted:
         if wanted not in keys:
             messages.error(request, f"There is no report {wanted!r}.")
         else:
-            report = report_build(key=wanted, start=start, end=end, currency=currency)
+            report = _report(key=wanted, start=start, end=end, currency=currency)
             response = HttpResponse(report_csv(report), content_type="text/csv; charset=utf-8")
             name = f"ispbill-report-{wanted}-{start.isoformat()}-{end.isoformat()}.csv"
             response["Content-Disposition"] = f'attachment; filename="{name}"'
             return response
-    reports = [report_build(key=k, start=start, end=end, currency=currency) for k in keys]
+    reports = [_report(key=k, start=start, end=end, currency=currency) for k in keys]
     charts = {r.key: r.chart for r in reports}
     context = {
         "form": form,

@@ -29,6 +29,7 @@ from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.radius.usage import usage_month
+from ispbill.radius.usage_stats import usage_chart
 from ispbill.subscriptions.models import Service, ServiceStatus
 from ispbill.web.forms.fields import errors_to_form, today
 from ispbill.web.forms.plan_changes import PlanChangeForm
@@ -58,6 +59,7 @@ def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
         Service.objects.select_related("tariff", "customer__partner"), pk=service_id
     )
     writable = _writable(request, service)
+    internet = service.tariff.kind == "internet"
     context = {
         "service": service,
         "customer": service.customer,
@@ -65,7 +67,8 @@ def service_detail(request: HttpRequest, service_id: int) -> HttpResponse:
         "history": _history(service),
         "writable": writable,
         "can_change": writable and service.status == ServiceStatus.ACTIVE,
-        "usage": usage_month(service) if service.tariff.kind == "internet" else None,
+        "usage": usage_month(service) if internet else None,
+        "chart": usage_chart(service) if internet else None,
     }
     return page(request, "web/plan_changes/service.html", context, "customers")
 

@@ -26,6 +26,7 @@ from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.payments.selectors import customer_balance, customer_open_invoices
 from ispbill.radius.usage import usage_month
+from ispbill.radius.usage_stats import usage_chart
 from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
@@ -233,5 +234,10 @@ def portal_service_usage(request: HttpRequest, service_id: int) -> HttpResponse:
         customer=me,
         tariff__kind="internet",
     )
-    context = {"me": me, "service": service, "usage": usage_month(service)}
+    context = {
+        "me": me,
+        "service": service,
+        "usage": usage_month(service),
+        "chart": usage_chart(service),
+    }
     return page(request, "web/usage/portal_service.html", context, "portal")

@@ -199,6 +199,7 @@ def test_key_pages_are_labelled_keyboard_usable_and_readable(browser, site):
         ("/billing/", "Preview run"),
         (f"/billing/runs/{run_id}/", None),
         (f"/invoices/{invoice_id}/", None),
+        ("/usage/top/", "Show"),
     ]:
         problems += check(page, f"{site}{path}", submit)
     page.context.close()

@@ -13,6 +13,7 @@ from datetime import date, timedelta
 
 from django.contrib.auth.hashers import make_password
 from django.test.utils import override_settings
+from django.utils import timezone
 
 from ispbill.accounts.models import Role, User
 from ispbill.catalog.models import Tariff, TaxRate
@@ -29,6 +30,7 @@ from ispbill.partners.models import (
     PartnerMode,
 )
 from ispbill.payments.models import Payment
+from ispbill.radius.models import UsageDay
 from ispbill.subscriptions.models import OneTimeCharge, Service
 
 CANARY = "zq7x3"  # lower case: the needle is searched case-insensitively
@@ -146,13 +148,24 @@ def build_canary_world() -> CanaryWorld:
                 street=f"{CANARY.upper()} Lane {n}",
                 city=f"{CANARY.upper()}burg",
             )
-            Service.objects.create(
+            line = Service.objects.create(
                 partner=partner,
                 customer=customer,
                 tariff=fiber,
                 description=f"{CANARY.upper()} line {n}",
                 start_date=date(2026, 4, 1),
             )
+            # Traffic in April and today: top users, the usage report and their API lists
+            # (whose default period is this month) list the canary's customers.
+            for day in {date(2026, 4, 20), timezone.localdate()}:
+                UsageDay.objects.create(
+                    partner=partner,
+                    customer=customer,
+                    service=line,
+                    day=day,
+                    bytes_in=10**9,
+                    bytes_out=7 * 10**9 + n,
+                )
             OneTimeCharge.objects.create(
                 partner=partner,
                 customer=customer,

@@ -78,6 +78,8 @@ def _web_starts() -> list[str]:
     reports = reverse("web:reports")
     exports = reverse("web:exports")
     starts.append(f"{reports}?{urlencode(PERIOD)}")
+    # The usage report's CSV (the crawl follows only a few CSV links of the reports page).
+    starts.append(f"{reports}?{urlencode({**PERIOD, 'csv': 'usage'})}")
     for kind in EXPORT_KINDS:
         for fmt in ("csv", "xlsx"):
             starts.append(f"{exports}?{urlencode({**PERIOD, 'kind': kind, 'format': fmt})}")
@@ -252,6 +254,9 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
     assert {CANARY, CANARY_DOMAIN} <= found, found
     assert len(found - {CANARY, CANARY_DOMAIN}) >= 6, f"amounts the operator sees: {found}"
     assert not control.errors, "\n".join(control.errors)
+    # The usage surfaces list the canaries' traffic to the operator (docs/usage.md).
+    for surface in ("/usage/top/", "/api/v1/usage/top", "/api/v1/usage/partners", "csv=usage"):
+        assert any(surface in leak for leak in control.leaks), f"no canary at {surface}"
 
     crawl = Crawl(needles)
     for who, user in world.viewers.items():
@@ -263,3 +268,4 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
     assert {"web:home", "web:customers", "web:invoices", "web:customer"} <= crawl.seen_views
     assert {"web:commissions", "web:reports", "web:exports"} <= crawl.seen_views
     assert {"web:portal", "web:portal_invoices"} <= crawl.seen_views
+    assert {"web:usage_top", "web:service"} <= crawl.seen_views
