@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Unknown /api/ paths and wrong methods answer JSON like every other API error.
+    "ispbill.api.middleware.ApiJsonErrorsMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -273,7 +275,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"redact_secrets": {"()": "ispbill.accounts.log_redaction.SecretRedactionFilter"}},
+    "filters": {
+        "redact_secrets": {"()": "ispbill.accounts.log_redaction.SecretRedactionFilter"},
+        "refusal_one_line": {"()": "ispbill.core.log_filters.RefusalWithoutTraceback"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
@@ -282,4 +287,6 @@ LOGGING = {
         }
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="WARNING")},
+    # A 403/404 the app answers on purpose is one line, not a traceback.
+    "loggers": {"django.request": {"filters": ["refusal_one_line"]}},
 }

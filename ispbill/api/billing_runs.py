@@ -12,7 +12,17 @@ from ispbill.api.context import access, acting_partner
 from ispbill.api.errors import ERROR_RESPONSES, ApiError
 from ispbill.api.guard import guard, resolved
 from ispbill.api.idempotency import idempotency_openapi, idempotent
-from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
+from ispbill.api.schemas import (
+    Day,
+    Id,
+    InSchema,
+    ListParams,
+    MoneyOut,
+    Page,
+    money_out,
+    ordered,
+    page,
+)
 from ispbill.billing.models import BillingFailure, BillingRun
 from ispbill.billing.run import (
     BillingRunDateError,
@@ -34,7 +44,7 @@ from ispbill.partners.models import Partner, PartnerMode
 router = Router(tags=["billing"])
 
 
-class BillingRunIn(Schema):
+class BillingRunIn(InSchema):
     run_date: Day = Field(..., description="Bills every billing date up to this day (catch-up)")
     partner_id: Id | None = Field(
         None, description="Operator only: bill only this own-invoicing partner's customers"
@@ -340,7 +350,7 @@ def billing_run_read(request: HttpRequest, run_id: int) -> Any:
     return run_detail_out(run)
 
 
-class BillingRunResumeIn(Schema):
+class BillingRunResumeIn(InSchema):
     force: bool = Field(
         False, description="Also a run not past BILLING_RUN_TIMEOUT (its process is known gone)"
     )

@@ -10,11 +10,12 @@ from typing import Any
 from django.http import HttpRequest
 from django.urls import reverse
 from ninja import Router, Schema
+from pydantic import ConfigDict
 
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.schemas import HexColor, Str40, Str100, Str200, Str254
+from ispbill.api.schemas import HexColor, InSchema, Str40, Str100, Str200, Str254
 from ispbill.core.errors import DomainValidationError
 from ispbill.invoicing.templates import (
     MAX_LOGO_BYTES,
@@ -28,7 +29,7 @@ from ispbill.partners.models import Partner
 router = Router(tags=["brand"])
 
 
-class BrandIn(Schema):
+class BrandIn(InSchema):
     """The brand settings; PUT replaces them all (an omitted field is emptied, i.e. falls
     back to the issuer's details)."""
 
@@ -56,13 +57,15 @@ class BrandEffective(Schema):
 
 
 class BrandOut(BrandIn):
+    model_config = ConfigDict(extra="ignore")  # an answer, not a request body
+
     partner_id: int
     own_brand: bool  # False: a percentage or aggregated partner, whose customers see the ISP's
     logo_url: str  # "" when none
     effective: BrandEffective
 
 
-class LogoIn(Schema):
+class LogoIn(InSchema):
     filename: Str100
     content_base64: str
 

@@ -16,6 +16,7 @@ from ispbill.api.guard import guard, resolved
 from ispbill.api.schemas import (
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name150,
@@ -161,7 +162,7 @@ def statement_read(request: HttpRequest, statement_id: int) -> Any:
     return statement_out(resolved(request, "statement_id"))
 
 
-class ApproveIn(Schema):
+class ApproveIn(InSchema):
     date: Day | None = Field(None, description="Ledger date; default today")
 
 
@@ -178,7 +179,7 @@ def statement_approve(request: HttpRequest, statement_id: int, payload: ApproveI
     return statement_out(st)
 
 
-class PayoutIn(Schema):
+class PayoutIn(InSchema):
     reference: Name150 = Field(..., description="The bank transfer's reference")
     date: Day | None = Field(None, description="Default: today")
 

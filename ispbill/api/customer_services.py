@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.http import HttpRequest
+from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 
 from ispbill.api.context import actor
@@ -17,6 +18,7 @@ from ispbill.api.schemas import (
     AmountText,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Page,
@@ -28,6 +30,15 @@ from ispbill.api.schemas import (
     page,
 )
 from ispbill.billing.actions import service_create
+from ispbill.billing.service_end import (
+    CustomerTermination,
+    EndLine,
+    ServiceEnding,
+    customer_terminate,
+    customer_termination_preview,
+    service_end,
+    service_end_preview,
+)
 from ispbill.catalog.selectors import tariff_sellable
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.money import QUANTITY_MAX
@@ -44,7 +55,7 @@ router = Router(tags=["services"])
 ServiceStatusName = Literal["active", "paused", "stopped"]
 
 
-class ServiceFields(Schema):
+class ServiceFields(InSchema):
     description: Str200 | None = None
     quantity: int | None = Field(None, ge=1, le=QUANTITY_MAX)
     price_override: AmountText | None = Field(
@@ -52,8 +63,15 @@ class ServiceFields(Schema):
     )
     discount_bp: PercentBp | None = None
     discount_until: Day | None = Field(None, description="Last day of the discount")
-    end_date: Day | None = Field(None, description="Last day of service (included)")
+    end_date: Day | None = Field(
+        None,
+        description="Last day of service (included); sets the date only (the daily work stops "
+        "the service after it). POST /services/{id}/end ends it with its preview's rules.",
+    )
     status: ServiceStatusName | None = None
+    start_date: Day | None = Field(
+        None, description="Correctable until the service is billed; then 422 already_billed"
+    )
 
 
 _NULLABLE = {"price_override", "discount_until", "end_date"}
@@ -198,7 +216,7 @@ def service_usage(request: HttpRequest, service_id: int, month: Query[UsageMonth
     return {"service_id": service.pk, **usage_month(service, today=month.month)}
 
 
-class TopUpIn(Schema):
+class TopUpIn(InSchema):
     packs: int = Field(1, ge=1, le=MAX_PACKS, description="Number of the tariff's top-up packs")
     invoice_now: bool = Field(
         False, description="Invoice it at once on an invoice of its own (else: next invoice)"
@@ -276,3 +294,136 @@ def service_topup_buy(request: HttpRequest, service_id: int, payload: TopUpIn) -
         allowance_bytes=allowance,
     )
     return 201, body.model_dump(mode="json")
+
+
+class ServiceEndIn(InSchema):
+    end_date: Day = Field(..., description="Last day of service (included)")
+
+
+class EndLineOut(Schema):
+    start: dt.date
+    end: dt.date
+    amount: MoneyOut
+
+
+class ServiceEndingOut(Schema):
+    service_id: int
+    name: str
+    end_date: dt.date
+    stops_now: bool = Field(..., description="Stopped at once; else after its end date")
+    to_charge: list[EndLineOut] = Field(..., description="Up to the end date, not charged yet")
+    to_charge_total: MoneyOut
+    billed: bool = Field(..., description="False: the customer becomes inactive, not billed")
+    charged_after: EndLineOut | None = Field(
+        ..., description="Days after the end date already charged: not given back"
+    )
+    disconnection_fee: MoneyOut
+
+
+class ServiceEndOut(Schema):
+    service: ServiceOut
+    ending: ServiceEndingOut
+
+
+def _line_out(line: EndLine, currency: str) -> dict[str, Any]:
+    return {"start": line.start, "end": line.end, "amount": money_out(line.amount_minor, currency)}
+
+
+def ending_out(e: ServiceEnding) -> dict[str, Any]:
+    return {
+        "service_id": e.service_id,
+        "name": e.name,
+        "end_date": e.end_date,
+        "stops_now": e.stops_now,
+        "to_charge": [_line_out(line, e.currency) for line in e.to_charge],
+        "to_charge_total": money_out(e.to_charge_minor, e.currency),
+        "billed": e.billed,
+        "charged_after": _line_out(e.charged_after, e.currency) if e.charged_after else None,
+        "disconnection_fee": money_out(e.fee_minor, e.currency),
+    }
+
+
+@router.post(
+    "/services/{service_id}/end/preview", response={200: ServiceEndingOut, **ERROR_RESPONSES}
+)
+@guard("customers.write")
+def service_end_preview_view(request: HttpRequest, service_id: int, payload: ServiceEndIn) -> Any:
+    """What ending the service on ``end_date`` means (docs/billing.md "Ending and editing a
+    service"). Nothing is written."""
+    service = resolved(request, "service_id")
+    return ending_out(
+        service_end_preview(service=service, end=payload.end_date, today=timezone.localdate())
+    )
+
+
+@router.post("/services/{service_id}/end", response={200: ServiceEndOut, **ERROR_RESPONSES})
+@guard("customers.write")
+def service_end_view(request: HttpRequest, service_id: int, payload: ServiceEndIn) -> Any:
+    """End the service on ``end_date``: stopped at once when that is today or earlier."""
+    service = resolved(request, "service_id")
+    ending = service_end(
+        service=service, end=payload.end_date, today=timezone.localdate(), actor=actor(request)
+    )
+    service.refresh_from_db()
+    return {"service": service_out(service), "ending": ending_out(ending)}
+
+
+class TerminateIn(InSchema):
+    date: Day | None = Field(None, description="Today or earlier; default today")
+
+
+class TerminationOut(Schema):
+    customer_id: int
+    date: dt.date
+    services: list[ServiceEndingOut]
+    not_billed: MoneyOut = Field(..., description="Days up to the date not charged yet")
+    disconnection_fees: MoneyOut
+    balance: MoneyOut = Field(..., description="< 0: the customer owes (a warning only)")
+
+
+def termination_out(t: CustomerTermination) -> dict[str, Any]:
+    return {
+        "customer_id": t.customer_id,
+        "date": t.on,
+        "services": [ending_out(s) for s in t.services],
+        "not_billed": money_out(t.not_billed_minor, t.currency),
+        "disconnection_fees": money_out(t.fee_minor, t.currency),
+        "balance": money_out(t.balance_minor, t.currency),
+    }
+
+
+@router.post(
+    "/customers/{customer_id}/terminate/preview",
+    response={200: TerminationOut, **ERROR_RESPONSES},
+    tags=["customers"],
+)
+@guard("customers.write")
+def customer_terminate_preview_view(
+    request: HttpRequest, customer_id: int, payload: TerminateIn
+) -> Any:
+    """What terminating the customer means. Nothing is written."""
+    today = timezone.localdate()
+    return termination_out(
+        customer_termination_preview(
+            customer=resolved(request, "customer_id"), on=payload.date or today, today=today
+        )
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/terminate",
+    response={200: TerminationOut, **ERROR_RESPONSES},
+    tags=["customers"],
+)
+@guard("customers.write")
+def customer_terminate_view(request: HttpRequest, customer_id: int, payload: TerminateIn) -> Any:
+    """End every service of the customer on ``date`` and make it inactive."""
+    today = timezone.localdate()
+    return termination_out(
+        customer_terminate(
+            customer=resolved(request, "customer_id"),
+            on=payload.date or today,
+            today=today,
+            actor=actor(request),
+        )
+    )

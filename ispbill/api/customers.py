@@ -16,6 +16,7 @@ from ispbill.api.schemas import (
     CountryCode,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name40,
@@ -57,7 +58,7 @@ def issuer_currency(partner_id: int, cache: dict[int, str] | None = None) -> str
     return partner.currency
 
 
-class CustomerFields(Schema):
+class CustomerFields(InSchema):
     company: Str200 | None = None
     email: Str254 | None = None
     phone: Str40 | None = None
@@ -89,7 +90,7 @@ class CustomerPatch(CustomerFields):
     name: Name200 | None = None
 
 
-class StatusIn(Schema):
+class StatusIn(InSchema):
     status: Literal["active", "blocked", "inactive"]
     reason: Str200 = ""
 
@@ -278,7 +279,7 @@ def customer_statement_view(
     }
 
 
-class PartnerChangeIn(Schema):
+class PartnerChangeIn(InSchema):
     partner_id: Id = Field(..., description="The partner the customer moves to")
     preview: bool = Field(
         False,

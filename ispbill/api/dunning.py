@@ -18,6 +18,7 @@ from ninja import Field, Router, Schema
 from ispbill.api.context import access, acting_partner
 from ispbill.api.errors import ERROR_RESPONSES, ApiError
 from ispbill.api.guard import guard
+from ispbill.api.schemas import InSchema
 from ispbill.core.errors import DomainValidationError
 from ispbill.customers.models import Customer
 from ispbill.dunning.services import DunningResult, dunning_run
@@ -27,7 +28,7 @@ from ispbill.partners.models import Partner, PartnerMode
 router = Router(tags=["dunning"])
 
 
-class DunningIn(Schema):
+class DunningIn(InSchema):
     partner_id: int | None = Field(
         None,
         description="Operator only: an own-invoicing partner's own dunning (a partner user "

@@ -73,7 +73,10 @@ def _validation_fields(errors: list[dict[str, Any]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for err in errors:
         name = _field_name(err.get("loc"))
-        message = str(err.get("msg") or "Invalid value.")
+        if err.get("type") == "extra_forbidden":
+            message = "Unknown field: this request does not accept it."
+        else:
+            message = str(err.get("msg") or "Invalid value.")
         fields.setdefault(name, message)
     return fields
 

@@ -12,6 +12,7 @@ from ninja import Field, Query, Router, Schema
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard
+from ispbill.api.schemas import InSchema
 from ispbill.dataio.datev import (
     ACCOUNT_FIELDS,
     CHART_DEFAULTS,
@@ -40,7 +41,7 @@ class IssuerQuery(Schema):
     issuer: int | None = Field(None, description="Partner id of the issuer")
 
 
-class DatevSettingsIn(Schema):
+class DatevSettingsIn(InSchema):
     consultant_number: int = Field(1001, description="Beraternummer, 1001–9999999")
     client_number: int = Field(1, description="Mandantennummer, 1–99999")
     fiscal_year_start_month: int = Field(1, ge=1, le=12)

@@ -16,7 +16,7 @@ from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
 from ispbill.api.idempotency import idempotency_openapi, idempotent
 from ispbill.api.payments import RefundIn, RefundOut, _money, refund_out
-from ispbill.api.schemas import Id, MoneyOut, money_out, printable
+from ispbill.api.schemas import Id, InSchema, MoneyOut, money_out, printable
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_partner_ids
 from ispbill.gateways.models import Autopay, GatewaySettings, PaymentSession
@@ -52,7 +52,7 @@ def _issuer(partner_id: int | None) -> Partner:
     return Partner.objects.get(pk=partners[0])
 
 
-class GatewaySettingsIn(Schema):
+class GatewaySettingsIn(InSchema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
     enabled: bool = True
     publishable_key: Secret = ""
@@ -113,7 +113,7 @@ def gateway_settings_write(request: HttpRequest, payload: GatewaySettingsIn) -> 
     return _settings_out(row)
 
 
-class SessionIn(Schema):
+class SessionIn(InSchema):
     invoice_ids: list[Id] = Field(..., min_length=1, max_length=50)
     success_url: HttpUrl
     cancel_url: HttpUrl
@@ -177,11 +177,11 @@ class AutopayOut(Schema):
     setup_url: str = ""
 
 
-class AutopayIn(Schema):
+class AutopayIn(InSchema):
     enabled: bool
 
 
-class AutopaySetupIn(Schema):
+class AutopaySetupIn(InSchema):
     success_url: HttpUrl
     cancel_url: HttpUrl
 

@@ -20,6 +20,7 @@ from ispbill.api.schemas import (
     AmountText,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name300,
@@ -354,7 +355,7 @@ def invoice_pdf_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return response
 
 
-class SendIn(Schema):
+class SendIn(InSchema):
     to: Str254 | None = Field(None, description="Default: the customer's email address")
 
 
@@ -375,12 +376,12 @@ def invoice_send_view(request: HttpRequest, invoice_id: int, payload: SendIn) ->
 # -- credit notes ----------------------------------------------------------------------------
 
 
-class CreditLineIn(Schema):
+class CreditLineIn(InSchema):
     invoice_line_id: Id
     amount: AmountText = Field(..., description="As printed on the line: net, or gross")
 
 
-class CreditNoteIn(Schema):
+class CreditNoteIn(InSchema):
     reason: Name300
     issue_date: Day | None = Field(None, description="Default: today")
     lines: list[CreditLineIn] | None = Field(

@@ -17,6 +17,7 @@ from ispbill.api.schemas import (
     AmountText,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name200,
@@ -35,7 +36,7 @@ from ispbill.subscriptions.models import OneTimeCharge
 router = Router(tags=["services"])
 
 
-class OneTimeChargeIn(Schema):
+class OneTimeChargeIn(InSchema):
     customer_id: Id
     description: Name200
     quantity: int = Field(1, ge=1, le=QUANTITY_MAX)

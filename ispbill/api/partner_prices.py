@@ -13,6 +13,7 @@ from ispbill.api.guard import guard, resolved
 from ispbill.api.schemas import (
     AmountText,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Page,
@@ -36,13 +37,13 @@ from ispbill.partners.models import Partner
 router = Router(tags=["catalog"])
 
 
-class PartnerPriceIn(Schema):
+class PartnerPriceIn(InSchema):
     partner_id: Id
     tariff_id: Id
     price: AmountText = Field(..., description="Net, in the operator's currency")
 
 
-class PartnerPricePatch(Schema):
+class PartnerPricePatch(InSchema):
     price: AmountText
 
 
@@ -166,7 +167,7 @@ class PriceListOut(Schema):
     items: list[PriceListItemOut]
 
 
-class PriceListItemIn(Schema):
+class PriceListItemIn(InSchema):
     tariff_id: Id
     available: bool
     price: AmountText | None = Field(
@@ -174,7 +175,7 @@ class PriceListItemIn(Schema):
     )
 
 
-class PriceListIn(Schema):
+class PriceListIn(InSchema):
     items: list[PriceListItemIn] = Field(
         ..., max_length=1000, description="Tariffs not named keep what they have"
     )

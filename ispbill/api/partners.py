@@ -18,6 +18,7 @@ from ispbill.api.schemas import (
     CurrencyCode,
     IbanText,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name200,
@@ -47,7 +48,7 @@ router = Router(tags=["partners"])
 Mode = Literal["percentage", "own_invoicing", "aggregated"]
 
 
-class PartnerSettings(Schema):
+class PartnerSettings(InSchema):
     """Every setting is optional on create (model defaults apply) and on update."""
 
     legal_name: Str200 | None = None
@@ -136,7 +137,7 @@ class PartnerPatch(PartnerSettings):
     name: Name200 | None = None
 
 
-class ModeIn(Schema):
+class ModeIn(InSchema):
     mode: Mode = Field(..., description="Takes effect from each service's next period")
 
 

@@ -19,6 +19,7 @@ from ispbill.api.schemas import (
     CurrencyCode,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Page,
@@ -39,7 +40,7 @@ router = Router(tags=["payments"])
 Method = Literal["bank_transfer", "direct_debit", "cash", "card", "other"]
 
 
-class PaymentIn(Schema):
+class PaymentIn(InSchema):
     customer_id: Id
     amount: AmountText = Field(..., description='Decimal string, "12.50"; > 0')
     currency: CurrencyCode
@@ -145,7 +146,7 @@ def payment_create(request: HttpRequest, payload: PaymentIn) -> Any:
     return 201, _json(payment_out(payment))
 
 
-class ImportIn(Schema):
+class ImportIn(InSchema):
     payments: list[PaymentIn] = Field(..., min_length=1, max_length=1000)
 
 
@@ -214,7 +215,7 @@ def payment_read(request: HttpRequest, payment_id: int) -> Any:
     return payment_out(resolved(request, "payment_id"))
 
 
-class RefundIn(Schema):
+class RefundIn(InSchema):
     amount: AmountText
     date: Day | None = Field(None, description="Default: today")
     reason: Str300 = ""

@@ -14,7 +14,17 @@ from ispbill.api.context import actor
 from ispbill.api.customers import issuer_currency
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.schemas import Day, Id, ListParams, MoneyOut, Page, money_out, ordered, page
+from ispbill.api.schemas import (
+    Day,
+    Id,
+    InSchema,
+    ListParams,
+    MoneyOut,
+    Page,
+    money_out,
+    ordered,
+    page,
+)
 from ispbill.billing.models import PlanChange
 from ispbill.billing.plan_changes import (
     PlanChangeError,
@@ -34,7 +44,7 @@ router = Router(tags=["plan changes"])
 When = Literal["today", "next_billing_date"]
 
 
-class PlanChangeIn(Schema):
+class PlanChangeIn(InSchema):
     tariff_id: Id
     effective: When | Day = Field(
         "today",

@@ -29,6 +29,7 @@ __all__ = [
     "Day",
     "IbanText",
     "Id",
+    "InSchema",
     "MoneyOut",
     "NumberPattern",
     "OutModel",
@@ -40,6 +41,15 @@ __all__ = [
     "page",
     "page_of",
 ]
+
+
+class InSchema(Schema):
+    """A request body: a field it does not declare is refused (422 naming the field), so a
+    misspelt name is never silently ignored. Every body schema derives from it
+    (tests/api/test_request_bodies.py checks)."""
+
+    model_config = ConfigDict(extra="forbid")
+
 
 # Database ids: positive, well inside every backend's integer range.
 Id = Annotated[int, Field(ge=1, le=2**53)]

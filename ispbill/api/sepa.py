@@ -20,6 +20,7 @@ from ispbill.api.schemas import (
     AmountText,
     Day,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Page,
@@ -85,7 +86,7 @@ def _issuer(request: HttpRequest, partner_id: int | None) -> Partner:
 # --- creditor settings ---------------------------------------------------------------------
 
 
-class CreditorSettingsIn(Schema):
+class CreditorSettingsIn(InSchema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
     enabled: bool = True
     creditor_id: Str40 = Field(..., description="SEPA creditor identifier, e.g. DE98ZZZ09999999999")
@@ -172,7 +173,7 @@ def creditor_write(request: HttpRequest, payload: CreditorSettingsIn) -> Any:
 # --- mandates ------------------------------------------------------------------------------
 
 
-class MandateIn(Schema):
+class MandateIn(InSchema):
     customer_id: Id
     iban: Str40
     bic: Str11 = ""
@@ -264,7 +265,7 @@ def mandate_read(request: HttpRequest, mandate_id: int) -> Any:
     return _mandate_out(resolved(request, "mandate_id"))
 
 
-class RevokeIn(Schema):
+class RevokeIn(InSchema):
     reason: Str200 = "revoked by the customer"
     date: Day | None = Field(None, description="Default: today")
 
@@ -362,7 +363,7 @@ def _collection_out(c: Collection) -> dict[str, Any]:
     }
 
 
-class CollectionRunIn(Schema):
+class CollectionRunIn(InSchema):
     date: Day | None = Field(None, description="Run date; default today")
     until: Day | None = Field(
         None, description="Collect invoices notified up to this day; default date + 5 days"

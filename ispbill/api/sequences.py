@@ -12,7 +12,7 @@ from ninja import Field, Query, Router, Schema
 from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard
-from ispbill.api.schemas import Id
+from ispbill.api.schemas import Id, InSchema
 from ispbill.core.errors import DomainValidationError
 from ispbill.invoicing.sequences import (
     SEQUENCE_MAX,
@@ -39,7 +39,7 @@ class SequenceQuery(Schema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
 
 
-class SequenceNextIn(Schema):
+class SequenceNextIn(InSchema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
     doc_type: DocType
     next_value: int = Field(..., ge=1, le=SEQUENCE_MAX)

@@ -16,6 +16,7 @@ from ispbill.api.lookups import tariffs_visible
 from ispbill.api.schemas import (
     AmountText,
     Id,
+    InSchema,
     ListParams,
     MoneyOut,
     Name200,
@@ -36,7 +37,7 @@ router = Router(tags=["catalog"])
 Kind = Literal["internet", "recurring", "one_time"]
 
 
-class TariffFields(Schema):
+class TariffFields(InSchema):
     kind: Kind | None = None
     period_months: Literal[1, 3, 6, 12] | None = None
     download_kbps: int | None = Field(None, ge=0, le=100_000_000)

@@ -10,7 +10,7 @@ from ninja import Field, Query, Router, Schema, Status
 from ispbill.api.context import acting_partner, actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.schemas import Id, ListParams, Name100, Page, PercentBp, ordered, page
+from ispbill.api.schemas import Id, InSchema, ListParams, Name100, Page, PercentBp, ordered, page
 from ispbill.catalog.models import TaxRate
 from ispbill.catalog.services import tax_rate_create, tax_rate_update
 
@@ -19,14 +19,14 @@ router = Router(tags=["catalog"])
 Category = Literal["S", "Z", "E", "AE", "K", "G", "O", "L", "M"]
 
 
-class TaxRateIn(Schema):
+class TaxRateIn(InSchema):
     partner_id: Id | None = Field(None, description="Operator only; default the home partner")
     name: Name100
     rate_bp: PercentBp = Field(..., description="Hundredths of a percent: 19 % = 1900")
     category: Category = "S"
 
 
-class TaxRatePatch(Schema):
+class TaxRatePatch(InSchema):
     name: Name100 | None = None
     rate_bp: PercentBp | None = None
     category: Category | None = None

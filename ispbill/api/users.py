@@ -18,6 +18,7 @@ from ispbill.api.guard import guard, resolved
 from ispbill.api.lookups import tokens_visible, users_visible
 from ispbill.api.schemas import (
     Id,
+    InSchema,
     ListParams,
     Name100,
     Name150,
@@ -39,7 +40,7 @@ router = Router(tags=["users"])
 RoleName = Literal["admin", "accountant", "support", "partner_admin", "partner_staff", "customer"]
 
 
-class UserIn(Schema):
+class UserIn(InSchema):
     username: Name150 = Field(..., pattern=r"^[\w.@+-]+$")
     role: RoleName
     email: Str254 = ""
@@ -49,7 +50,7 @@ class UserIn(Schema):
     customer_id: Id | None = Field(None, description="Portal users")
 
 
-class UserPatch(Schema):
+class UserPatch(InSchema):
     email: Str254 | None = None
     first_name: Str150 | None = None
     last_name: Str150 | None = None
@@ -166,7 +167,7 @@ class TokenCreatedOut(TokenOut):
     token: str = Field(..., description="The secret: shown once, never again")
 
 
-class TokenIn(Schema):
+class TokenIn(InSchema):
     name: Name100
     expires_at: dt.datetime | None = Field(None, description="Default: never expires")
     user_id: Id | None = Field(None, description="Administrators: create it for a user they manage")

@@ -14,7 +14,7 @@ from pydantic import HttpUrl, UrlConstraints
 from ispbill.api.context import actor
 from ispbill.api.errors import ERROR_RESPONSES
 from ispbill.api.guard import guard, resolved
-from ispbill.api.schemas import Id, ListParams, Page, Str60, Str200, ordered, page
+from ispbill.api.schemas import Id, InSchema, ListParams, Page, Str60, Str200, ordered, page
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_partner_ids
 from ispbill.events.catalog import EVENT_TYPES
@@ -37,7 +37,7 @@ EventType = Literal[tuple(EVENT_TYPES)]  # type: ignore[valid-type]
 EndpointUrl = Annotated[HttpUrl, UrlConstraints(max_length=500)]
 
 
-class EndpointIn(Schema):
+class EndpointIn(InSchema):
     url: EndpointUrl
     description: Str200 = ""
     event_types: list[EventType] = Field(  # type: ignore[valid-type]
@@ -50,7 +50,7 @@ class EndpointIn(Schema):
     )
 
 
-class EndpointChange(Schema):
+class EndpointChange(InSchema):
     url: EndpointUrl
     description: Str200 = ""
     event_types: list[EventType] = Field(  # type: ignore[valid-type]
@@ -78,7 +78,7 @@ class EndpointCreated(EndpointOut):
     secret: str = Field(..., description="whsec_…: the signing secret, returned only here")
 
 
-class RotateIn(Schema):
+class RotateIn(InSchema):
     grace_hours: int = Field(
         24,
         ge=0,

@@ -111,7 +111,7 @@ def plan_change_tariffs(*, service: Service, portal: bool = False) -> QuerySet[T
     return qs
 
 
-def _context(customer: Customer) -> tuple[BillingContext, Partner, Partner]:
+def service_context(customer: Customer) -> tuple[BillingContext, Partner, Partner]:
     partner = Partner.objects.get(pk=customer.partner_id)
     home = Partner.objects.get(is_home=True)
     return billing_context(customer, partner, home), partner, home
@@ -126,7 +126,7 @@ def plan_change_effective_date(*, service: Service, when: str | date, today: dat
         return today
     if when == NEXT_BILLING_DATE:
         customer = Customer.objects.get(pk=service.customer_id)
-        ctx, _, _ = _context(customer)
+        ctx, _, _ = service_context(customer)
         return ctx.cycle.after(today)
     raise PlanChangeError(
         "Choose when the change takes effect: today, the next billing date or a date.",
@@ -138,7 +138,7 @@ def portal_plan_change_allowed(customer: Customer) -> bool:
     """Whether the customer's issuer lets its customers change plan in the portal. Never an
     aggregated partner's customer: it is billed through its partner, at the partner's
     prices, which are not the customer's to see."""
-    ctx, _, _ = _context(customer)
+    ctx, _, _ = service_context(customer)
     return bool(ctx.issuer.portal_plan_change) and not ctx.held
 
 
@@ -273,9 +273,7 @@ def _tariff_months(ids: set[int]) -> dict[int, int]:
     return dict(Tariff._base_manager.filter(pk__in=ids).values_list("pk", "period_months"))
 
 
-def _live_spans(
-    service: Service, kind: str, effective: date
-) -> tuple[list[Charge], dict[int, int]]:
+def live_spans(service: Service, kind: str, effective: date) -> tuple[list[Charge], dict[int, int]]:
     """The service's charges of ``kind`` holding days from ``effective`` on, not credited."""
     charges = list(
         Charge.objects.filter(
@@ -289,7 +287,7 @@ def _live_spans(
     return charges, _tariff_months({c.tariff_id for c in charges if c.tariff_id})
 
 
-def _spans(charges: list[Charge], months: dict[int, int]) -> list[ChargedSpan]:
+def charged_spans(charges: list[Charge], months: dict[int, int]) -> list[ChargedSpan]:
     return [
         ChargedSpan(
             c.pk,
@@ -318,7 +316,7 @@ def service_terms(service: Service, tariff: Tariff, price: int, description: str
     )
 
 
-def _wholesale_price(tariff: Tariff, partner: Partner) -> int:
+def wholesale_price(tariff: Tariff, partner: Partner) -> int:
     price = PartnerPrice.objects.filter(partner=partner, tariff=tariff).first()
     return wholesale_price_minor(
         retail_minor=tariff.price_minor,
@@ -540,7 +538,7 @@ def _description(service: Service, old: Tariff, new: Tariff) -> str:
 
 def _apply(change: PlanChange, *, on: date, actor: Any) -> PlanChangeOutcome:
     customer = Customer.objects.select_for_update(no_key=True).get(pk=change.customer_id)
-    ctx, partner, home = _context(customer)
+    ctx, partner, home = service_context(customer)
     wholesale = (
         partner.mode == PartnerMode.OWN_INVOICING
         and partner.wholesale_charges
@@ -561,8 +559,8 @@ def _apply(change: PlanChange, *, on: date, actor: Any) -> PlanChangeOutcome:
     old_text = service.description or old_tariff.name
     new_text = new_description or new_tariff.name
     if ctx.wholesale_pricing:
-        old_price = _wholesale_price(old_tariff, partner)
-        new_price = _wholesale_price(new_tariff, partner)
+        old_price = wholesale_price(old_tariff, partner)
+        new_price = wholesale_price(new_tariff, partner)
     else:
         old_price = (
             service.price_override_minor
@@ -570,14 +568,14 @@ def _apply(change: PlanChange, *, on: date, actor: Any) -> PlanChangeOutcome:
             else old_tariff.price_minor
         )
         new_price = new_tariff.price_minor  # a price override was for the old tariff
-    charges, months = _live_spans(service, ChargeKind.RETAIL, effective)
+    charges, months = live_spans(service, ChargeKind.RETAIL, effective)
     plan = change_plan(
         old=service_terms(service, old_tariff, old_price, old_text),
         new=service_terms(service, new_tariff, new_price, new_text),
         cycle=ctx.cycle,
         prepaid=ctx.prepaid,
         charged_through=service.charged_through,
-        charged=_spans(charges, months),
+        charged=charged_spans(charges, months),
         effective=effective,
     )
     retail = _write_plan(
@@ -703,18 +701,18 @@ def _wholesale_change(
         # Nothing of this service was billed wholesale: from the change on, it is.
         return _Written(), effective if new_billed else service.wholesale_charged_through
     cycle: Cycle = wholesale_cycle(partner)
-    charges, months = _live_spans(service, ChargeKind.WHOLESALE, effective)
+    charges, months = live_spans(service, ChargeKind.WHOLESALE, effective)
     plan = change_plan(
-        old=service_terms(service, old_tariff, _wholesale_price(old_tariff, partner), texts[0]),
+        old=service_terms(service, old_tariff, wholesale_price(old_tariff, partner), texts[0]),
         new=(
-            service_terms(service, new_tariff, _wholesale_price(new_tariff, partner), texts[1])
+            service_terms(service, new_tariff, wholesale_price(new_tariff, partner), texts[1])
             if new_billed
             else None
         ),
         cycle=cycle,
         prepaid=True,
         charged_through=service.wholesale_charged_through,
-        charged=_spans(charges, months),
+        charged=charged_spans(charges, months),
         effective=effective,
     )
     written = _write_plan(
@@ -1033,7 +1031,7 @@ def plan_change_outcome(change: PlanChange) -> PlanChangeOutcome | None:
     if change.status != PlanChangeStatus.APPLIED:
         return None
     customer = Customer.objects.get(pk=change.customer_id)
-    ctx, _, _ = _context(customer)
+    ctx, _, _ = service_context(customer)
     retail, wholesale = _Written(), _Written()
     credit_notes: list[tuple[Charge, Any]] = []
     for row in Charge.objects.filter(plan_change=change).order_by("pk"):

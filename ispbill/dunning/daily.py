@@ -1,5 +1,6 @@
-"""The daily work: the plan changes due, billing up to today, then dunning and reminders,
-then the commission statements of every closed month not built yet.
+"""The daily work: the plan changes due, billing up to today, the services past their end
+date stopped, then dunning and reminders, then the commission statements of every closed
+month not built yet.
 
 The operator's run bills (and duns) every customer but those of own-invoicing partners that
 run their own billing (``Partner.runs_own_billing``); each of those gets a run of its own,
@@ -18,6 +19,7 @@ from ispbill.billing.run import billing_run_start, own_run_partner_ids
 from ispbill.commission.statements import commission_statements_build_closed
 from ispbill.dunning.services import dunning_run
 from ispbill.partners.models import Partner
+from ispbill.subscriptions.services import services_stop_ended
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,15 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
             )
             who = issuer.name if issuer is not None else "operator"
             errors.append(f"billing failed ({who}): {type(exc).__name__}: {exc}")
+    # Services past their end date stop (their RADIUS access goes); billing charged them up
+    # to their end date either way.
+    stop_errors: list[str] = []
+    try:
+        ended = services_stop_ended(today=day)
+    except Exception as exc:
+        log.exception("daily_work.services_stop_failed")
+        ended = []
+        stop_errors.append(f"stopping ended services failed: {type(exc).__name__}: {exc}")
     blocked = deactivated = subs = reminders = dunning_failures = 0
     for issuer in [None, *own]:
         dunning = dunning_run(today=day, issuer=issuer, actor="scheduler")
@@ -76,6 +87,7 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
         "plan_change_failures": len(changes.failures),
         "invoices": "; ".join(errors) if errors and not invoices else invoices,
         "billing_failures": failed,
+        "services_stopped": len(ended),
         "blocked": blocked,
         "deactivated": deactivated,
         "subcustomers_blocked": subs,
@@ -83,7 +95,7 @@ def daily_work(*, today: date | None = None) -> dict[str, Any]:
         "dunning_failures": dunning_failures,
         "statements_built": statements_built,
     }
-    if errors or statement_errors:
-        result["errors"] = [*errors, *statement_errors]
+    if errors or stop_errors or statement_errors:
+        result["errors"] = [*errors, *stop_errors, *statement_errors]
     log.info("daily_work.done", extra=result)
     return result

@@ -10,6 +10,7 @@ from django.db import transaction
 
 from ispbill.catalog.models import Tariff
 from ispbill.core.audit import audit_record
+from ispbill.core.errors import DomainValidationError
 from ispbill.customers.models import Customer
 from ispbill.subscriptions.models import OneTimeCharge, Service, ServiceStatus
 from ispbill.subscriptions.signals import service_created, service_stopped, services_changed
@@ -74,6 +75,7 @@ SERVICE_UPDATE_FIELDS = (
     "discount_until",
     "end_date",
     "status",
+    "start_date",
 )
 
 
@@ -85,6 +87,8 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
         raise ValueError(f"not service fields: {sorted(unknown)}")
     locked = Service.objects.select_for_update(no_key=True).get(pk=service.pk)
     before = {name: getattr(locked, name) for name in fields}
+    if "start_date" in fields and fields["start_date"] != locked.start_date:
+        start_date_check(locked)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.full_clean()
@@ -102,3 +106,40 @@ def service_update(*, service: Service, actor: Any = None, **fields: Any) -> Ser
     if changes:
         audit_record(action="service.updated", obj=locked, actor=actor, changes=changes)
     return locked
+
+
+def service_billed(service: Service) -> bool:
+    """Whether a billing run (or an invoice at once) has processed a period of the service:
+    from then on its start date is history (docs/billing.md "Ending and editing a service")."""
+    return service.charged_through is not None or service.wholesale_charged_through is not None
+
+
+def start_date_check(service: Service) -> None:
+    """A service's start date may be corrected until it is billed."""
+    if service_billed(service):
+        raise DomainValidationError.for_fields(
+            {
+                "start_date": (
+                    f"The service is billed from {service.start_date.isoformat()}; its start "
+                    "date can no longer change. End it and add a new service instead."
+                )
+            },
+            code="already_billed",
+        )
+
+
+def services_stop_ended(*, today: date, actor: Any = "scheduler") -> list[int]:
+    """Stop the services whose end date has passed (the end date is their last day): their
+    RADIUS rows go, ``service.stopped`` is told (disconnection fee, webhooks). Run by the daily
+    work; a service ended on or before today by hand was stopped at once."""
+    due = list(
+        Service.objects.filter(end_date__lt=today)
+        .exclude(status=ServiceStatus.STOPPED)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    for pk in due:
+        service_update(
+            service=Service.objects.get(pk=pk), actor=actor, status=ServiceStatus.STOPPED
+        )
+    return due

@@ -11,6 +11,7 @@ from ispbill.web import (
     views_dunning,
     views_finance,
     views_gateways,
+    views_lifecycle,
     views_partners,
     views_plan_changes,
     views_portal,
@@ -79,6 +80,13 @@ urlpatterns = [
     # services and their plan changes
     path("services/<int:service_id>/", views_plan_changes.service_detail, name="service"),
     path("services/<int:service_id>/topup/", views_topups.service_topup, name="service_topup"),
+    path("services/<int:service_id>/edit/", views_lifecycle.service_edit, name="service_edit"),
+    path("services/<int:service_id>/end/", views_lifecycle.service_end_view, name="service_end"),
+    path(
+        "customers/<int:customer_id>/terminate/",
+        views_lifecycle.customer_terminate_view,
+        name="customer_terminate",
+    ),
     path(
         "services/<int:service_id>/change-plan/",
         views_plan_changes.service_change_plan,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.test import Client, RequestFactory
 from django.views.defaults import bad_request, server_error
@@ -35,6 +37,31 @@ def test_forbidden_is_branded(home):
     assert response.status_code == 403
     page = response.content.decode()
     assert "Not allowed" in page and 'class="brand"' in page
+
+
+def test_a_refusal_logs_one_line_without_traceback(home, caplog):
+    """A 403 from the app's own permission checks and a 404 are one warning line each;
+    a server error keeps its traceback."""
+    with caplog.at_level(logging.WARNING, logger="django.request"):
+        assert _signed_in(Role.SUPPORT).get("/partners/new/").status_code == 403
+        assert _signed_in(Role.ADMIN).get("/customers/999999/").status_code == 404
+    records = [r for r in caplog.records if r.name == "django.request"]
+    assert [r.getMessage() for r in records] == [
+        "Forbidden (Permission denied): /partners/new/",
+        "Not Found: /customers/999999/",
+    ]
+    assert all(r.exc_info is None for r in records)
+    assert "Traceback" not in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.ERROR, logger="django.request"):
+        try:
+            raise RuntimeError("boom")
+        except RuntimeError:
+            logging.getLogger("django.request").error(
+                "Internal Server Error: /x/", exc_info=True, extra={"status_code": 500}
+            )
+    assert caplog.records[-1].exc_info is not None
+    assert "Traceback" in caplog.text
 
 
 def test_server_error_renders_without_request_context_or_database(home):

@@ -22,6 +22,7 @@ from ispbill.web.forms.fields import (
     country_select,
     from_minor,
     money_fields_currency,
+    percent,
     to_minor,
     today,
 )
@@ -219,3 +220,94 @@ class PartnerMoveForm(forms.Form):
     @property
     def confirmed(self) -> bool:
         return self.cleaned_data.get("confirm") == "yes"
+
+
+class ServiceEditForm(FieldsetsMixin, forms.Form):
+    """What a user corrects on a service; the tariff changes by plan change and the end by
+    "End service" (docs/billing.md "Ending and editing a service")."""
+
+    description = forms.CharField(
+        max_length=200, required=False, help_text="Printed on invoices; empty: the tariff name."
+    )
+    quantity = QuantityField()
+    price_override = MoneyField(
+        required=False, help_text="A price for this customer only; empty: the tariff price."
+    )
+    discount_percent = PercentField(label="Discount (%)", required=False)
+    discount_until = forms.DateField(
+        widget=DateInput, required=False, help_text="Last day of the discount; empty: always."
+    )
+    start_date = forms.DateField(widget=DateInput)
+    status = forms.ChoiceField(
+        choices=[("active", "Active"), ("paused", "Paused (not charged, no access)")],
+    )
+
+    def __init__(
+        self, *args: Any, service: Any, currency: str, billed: bool, **kwargs: Any
+    ) -> None:
+        initial = {
+            "description": service.description,
+            "quantity": service.quantity,
+            "price_override": from_minor(service.price_override_minor, currency) or None,
+            "discount_percent": percent(service.discount_bp) if service.discount_bp else None,
+            "discount_until": service.discount_until,
+            "start_date": service.start_date,
+            "status": service.status,
+        }
+        kwargs["initial"] = initial
+        super().__init__(*args, **kwargs)
+        self.service = service
+        self.currency = currency
+        money_fields_currency(self, currency)
+        if service.status == "stopped":
+            del self.fields["status"]  # ended: "End service" said so
+        if billed:
+            field = self.fields["start_date"]
+            field.disabled = True
+            field.help_text = "Billed already: the start date can no longer change."
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        quantity = data.get("quantity")
+        if quantity is not None:
+            override = data.get("price_override")
+            unit = (
+                self.service.tariff.price_minor
+                if override is None
+                else to_minor(override, self.currency)
+            )
+            try:
+                line_check(unit_minor=unit or 0, quantity=quantity, currency=self.currency)
+            except ValueError as exc:
+                self.add_error("quantity", str(exc))
+        return data
+
+    def service_fields(self) -> dict[str, Any]:
+        """The fields that differ from the service's."""
+        d = self.cleaned_data
+        asked = {
+            "description": d["description"],
+            "quantity": d["quantity"],
+            "price_override_minor": to_minor(d.get("price_override"), self.currency),
+            "discount_bp": bp(d.get("discount_percent")),
+            "discount_until": d.get("discount_until"),
+            "start_date": d["start_date"],
+            "status": d.get("status", self.service.status),
+        }
+        return {k: v for k, v in asked.items() if getattr(self.service, k) != v}
+
+
+class EndDateForm(forms.Form):
+    end_date = forms.DateField(
+        widget=DateInput,
+        label="Last day of service",
+        help_text="Included. Today or earlier stops the service at once.",
+    )
+
+
+class TerminateForm(forms.Form):
+    date = forms.DateField(
+        widget=DateInput,
+        label="End services on",
+        help_text="Today or earlier: the customer becomes inactive at once.",
+    )
