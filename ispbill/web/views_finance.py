@@ -45,7 +45,7 @@ from ispbill.gateways.services import payment_gateway_refund, payment_through_ga
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
-from ispbill.payments.credit_notes import credit_note_issue
+from ispbill.payments.credit_notes import credit_note_issue, credit_note_preview
 from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import payment_record, payment_refund
 from ispbill.web.documents import (
@@ -362,11 +362,25 @@ def payment_receipt_pdf(request: HttpRequest, payment_id: int) -> HttpResponse:
 
 @require_capability("finance.write")
 def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Two steps: the form, then (valid) the confirmation with what will be credited (net,
+    VAT, gross total) computed by the same rules as the issue; the credit note is issued only
+    from the confirmation (``confirm``), re-checked then."""
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, for_write=True)
     lines = list(invoice.lines.all())
     form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
-    if request.method == "POST" and form.is_valid():
-        try:
+    preview = None
+    if request.method != "POST" or "edit" in request.POST or not form.is_valid():
+        step = "edit"  # the form (again, as entered)
+    elif request.POST.get("confirm") == "1":
+        step = "confirm"
+    else:
+        step = "preview"
+    try:
+        if step == "preview":
+            preview = credit_note_preview(
+                invoice=invoice, reason=form.cleaned_data["reason"], lines=form.line_amounts()
+            )
+        elif step == "confirm":
             note = credit_note_issue(
                 invoice=invoice,
                 on=form.cleaned_data["date"],
@@ -374,12 +388,11 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
                 lines=form.line_amounts(),
                 **actor(request),
             )
-        except REFUSED as exc:
-            errors_to_form(form, exc)
-        else:
             messages.success(request, f"Credit note {note.number} issued for {invoice.number}.")
             return redirect("web:invoice", invoice_id=invoice.pk)
-    context = {"form": form, "invoice": invoice}
+    except REFUSED as exc:
+        errors_to_form(form, exc)
+    context = {"form": form, "invoice": invoice, "preview": preview}
     return page(request, "web/invoices/credit_note.html", context, "invoices")
 
 

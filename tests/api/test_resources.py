@@ -331,6 +331,10 @@ def test_credit_notes(billed: Billed) -> None:
         partial.body["tax"]["amount"],
         partial.body["total"]["amount"],
     ) == ("5.00", "0.95", "5.95")
+    # An empty list of lines is not "everything": the same rule as the web form.
+    empty = api.post(f"/invoices/{second}/credit-notes", {"reason": "Oops", "lines": []})
+    assert_error(empty, 422)
+    assert "at least one line" in str(empty.body)
     rest = api.post(f"/invoices/{second}/credit-notes", {"reason": "Cancelled"})
     assert rest.body["net"]["amount"] == "25.00"
     assert api.get(f"/invoices/{second}").body["status"] == "credited"

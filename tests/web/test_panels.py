@@ -198,7 +198,12 @@ def test_payment_and_credit_note_with_field_errors(demo):
         "required"
         in client.post(url, {"reason": "", "date": "2026-04-10", "full": "on"}).content.decode()
     )
-    response = client.post(url, {"reason": "Outage", "date": "2026-04-10", "full": "on"})
+    preview = client.post(url, {"reason": "Outage", "date": "2026-04-10", "full": "on"})
+    assert preview.status_code == 200 and "Total credited (gross)" in preview.content.decode()
+    assert not CreditNote.objects.filter(invoice=invoice).exists()
+    response = client.post(
+        url, {"reason": "Outage", "date": "2026-04-10", "full": "True", "confirm": "1"}
+    )
     assert response.status_code == 302
     assert CreditNote.objects.filter(invoice=invoice, reason="Outage").exists()
 

@@ -120,9 +120,8 @@ class CreditNoteForm(forms.Form):
     date = forms.DateField(widget=DateInput, initial=today)
     full = forms.BooleanField(
         required=False,
-        initial=True,
         label="Credit everything not credited yet",
-        help_text="Untick to credit only the amounts entered per line below.",
+        help_text="Or leave it unticked and enter the amounts to credit per line below.",
     )
 
     def __init__(self, *args: Any, lines: list[Any], currency: str, **kwargs: Any) -> None:
@@ -137,8 +136,18 @@ class CreditNoteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("full") and not any(data.get(n) for _line, n in self.line_fields):
-            raise ValidationError("Enter an amount for at least one line, or credit all.")
+        typed = any(data.get(n) for _line, n in self.line_fields)
+        if data.get("full") and typed:
+            raise ValidationError(
+                "Either tick “Credit everything not credited yet” or enter amounts "
+                "per line, not both: untick the box to credit only the amounts entered, or "
+                "clear the amounts to credit everything."
+            )
+        if not data.get("full") and not typed:
+            raise ValidationError(
+                "Enter an amount on at least one line, or tick “Credit everything not "
+                "credited yet”."
+            )
         return data
 
     def line_amounts(self) -> dict[int, int] | None:
