@@ -397,6 +397,10 @@ def test_payments_refund_import_balance_statement(billed: Billed) -> None:
     assert_error(
         api.post("/payments", {"customer_id": alice.pk, "amount": 5.0, "currency": "EUR"}), 422
     )
+    # Dated before 2000 or after today: refused, as in the web form (one validator).
+    for day in ("1900-01-01", "2099-01-01"):
+        late = {"customer_id": alice.pk, "amount": "5.00", "currency": "EUR", "date": day}
+        assert_error(api.post("/payments", late), 422)
     rows = [
         {
             "customer_id": billed.seed.bob.pk,
