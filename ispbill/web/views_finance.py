@@ -131,6 +131,13 @@ def billing_start(request: HttpRequest) -> HttpResponse:
     progress: the request never waits for the run. A second start of the same date while it
     runs (a double click) is refused by the database and leads to the run going."""
     form = BillingRunStartForm(request.POST)
+    if not form.is_valid() and set(form.errors) == {"confirm_catch_up"}:
+        # Only the catch-up is unconfirmed: the same preview again (its date, its figures,
+        # computed anew), the error beside the box to tick.
+        run_date: date = form.cleaned_data["run_date"]
+        summary = billing_run_start(run_date=run_date, dry_run=True, issuer=_run_issuer(request))
+        context = _preview_context(summary, run_date, form)
+        return page(request, "web/billing/preview.html", context, "billing")
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs if str(e))
         messages.error(request, errors or "Preview the run first, then confirm it.")
