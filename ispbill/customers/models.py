@@ -113,7 +113,10 @@ class Customer(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "reference"], name="customer_reference_unique"
+                fields=["partner", "reference"],
+                name="customer_reference_unique",
+                violation_error_message="This customer number is already used by another "
+                "customer of the same partner; choose another one.",
             ),
             models.CheckConstraint(
                 condition=Q(billing_day__isnull=True) | Q(billing_day__gte=1, billing_day__lte=28),

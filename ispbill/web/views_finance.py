@@ -326,7 +326,10 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "can_credit": access.can("finance.write")
         and own
         and invoice.status != InvoiceStatus.CREDITED,
-        "can_send": access.can("finance.write") and own,
+        # A fully credited invoice is owed by no one: not offered for sending.
+        "can_send": access.can("finance.write")
+        and own
+        and invoice.status != InvoiceStatus.CREDITED,
         "send_form": _send_form(invoice),
         "direct_debit": invoice_direct_debit(invoice),
     }
