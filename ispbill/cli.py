@@ -33,14 +33,29 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    from ispbill.demo import DEMO_PASSWORD, demo_load
+    from django.utils.timezone import localdate
 
-    result = demo_load()
+    from ispbill.core.periods import add_months
+    from ispbill.demo import DEMO_PASSWORD, demo_load, demo_start
+
+    start = args.start or demo_start(localdate())
+    if start > localdate():
+        print(
+            f"--start {start:%Y-%m} is in the future; a demo bills past months.",
+            file=sys.stderr,
+        )
+        return 2
+    result = demo_load(start=start)
     if result.created:
+        last = add_months(start, 3)
         print(
             f"Demo data loaded: {result.partners} partners, {result.customers} customers, "
-            f"{result.services} services, {result.invoices} invoices of four months' billing, "
-            f"{result.mandates} SEPA mandates."
+            f"{result.services} services, {result.invoices} invoices of four months' billing "
+            f"({start:%B %Y} to {last:%B %Y}), {result.mandates} SEPA mandates."
+        )
+        print(
+            f"Billing dates from {add_months(start, 4):%d %B %Y} on are left to run: "
+            "ispbill bill --dry-run -v"
         )
     else:
         print("Demo data is already present; nothing was added.")
@@ -622,6 +637,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_migrate)
 
     p = sub.add_parser("demo", help="load demo data (idempotent)")
+    p.add_argument(
+        "--start",
+        type=_month,
+        help="YYYY-MM: the first of the four billed months (default: four months before "
+        "this one, so the demo is current; docs and tests use 2026-01)",
+    )
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

@@ -39,6 +39,7 @@ class DemoResult:
     services: int = 0
     invoices: int = 0
     mandates: int = 0
+    start: date | None = None
 
 
 def demo_logo_png(color: str) -> bytes:
@@ -71,15 +72,29 @@ def demo_users() -> list[tuple[str, str]]:
     ]
 
 
+# The tests' and the docs' figures: the demo billed January to April 2026.
+DEMO_PINNED_START = date(2026, 1, 1)
+
+
+def demo_start(today: date) -> date:
+    """The first month of a demo that is current on ``today``: four whole months of history
+    before this month, whose billing dates are left for the user to run."""
+    return add_months(today.replace(day=1), -4)
+
+
 def demo_load(*, start: date | None = None) -> DemoResult:
+    """Load the demo: four months of business from ``start`` (the first of a month; by
+    default the pinned January 2026 the tests and docs use)."""
+    start = (start or DEMO_PINNED_START).replace(day=1)
     # PDFs of the demo's history render when first opened (and are stored then), so loading
     # it takes seconds rather than minutes.
     with system_scope(), transaction.atomic(), override_settings(RENDER_PDFS_ON_ISSUE=False):
         if Partner.objects.filter(name=DEMO_MARKER_PARTNER).exists():
             return DemoResult(created=False, users=demo_users())
-        result = _build(start or date(2026, 1, 1))
-        result.invoices = _history(start or date(2026, 1, 1))
-        result.mandates = _direct_debit(start or date(2026, 1, 1))
+        result = _build(start)
+        result.invoices = _history(start)
+        result.mandates = _direct_debit(start)
+        result.start = start
         return result
 
 
@@ -265,7 +280,7 @@ def _build(start: date) -> DemoResult:
                     description=router.name,
                     start_date=started,
                     discount_bp=5000,
-                    discount_until=date(start.year, 6, 30),
+                    discount_until=add_months(start, 6) - timedelta(days=1),
                 )
                 n_services += 1
             if i % 10 == 1:

@@ -102,7 +102,7 @@ def demo_server(folder: Path) -> Iterator[str]:
     }
     print("Creating the demo database ...")
     ispbill(env, "migrate")
-    ispbill(env, "demo")
+    ispbill(env, "demo", "--start", "2026-01")  # the figures the README shows
     subprocess.run(
         [sys.executable, str(ROOT / "manage.py"), "shell", "-c", PORTAL_CUSTOMER],
         env=env,

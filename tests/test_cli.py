@@ -49,3 +49,36 @@ def test_unknown_command_exits_non_zero():
     with pytest.raises(SystemExit) as exc:
         main(["no-such-command"])
     assert exc.value.code == 2
+
+
+def test_demo_is_current_by_default(capsys):
+    """`ispbill demo` bills the four whole months before this one, so on any day the demo's
+    receivables, dunning and statements are current, and this month's billing dates are left
+    for the user to run."""
+    from django.utils.timezone import localdate
+
+    from ispbill.core.periods import add_months
+    from ispbill.invoicing.models import Invoice
+    from ispbill.payments.models import Payment
+
+    today = localdate()
+    this_month = today.replace(day=1)
+    assert main(["demo"]) == 0
+    out = capsys.readouterr().out
+    assert f"{add_months(this_month, -4):%B %Y} to {add_months(this_month, -1):%B %Y}" in out
+    billed = sorted({d for d in Invoice.objects.values_list("billing_date", flat=True)})
+    assert billed[0] == add_months(this_month, -4)
+    assert add_months(this_month, -1) <= billed[-1] < this_month
+    assert not Payment.objects.filter(date__gt=today).exists()
+
+
+def test_demo_can_be_pinned_and_refuses_a_future_start(capsys):
+    from ispbill.invoicing.models import Invoice
+
+    assert main(["demo", "--start", "2099-01"]) == 2
+    assert "in the future" in capsys.readouterr().err
+    assert not Invoice.objects.exists()
+    assert main(["demo", "--start", "2026-01"]) == 0
+    billed = {d for d in Invoice.objects.values_list("billing_date", flat=True)}
+    assert min(billed).isoformat() == "2026-01-01" and max(billed).isoformat() < "2026-05-01"
+    assert "January 2026 to April 2026" in capsys.readouterr().out
