@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from ispbill.invoicing.models import CreditNote, Invoice
 
 from .conftest import signed_in
 
 pytestmark = pytest.mark.django_db
+
+
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
 
 ROLES = [("admin", None), ("accountant", None), ("alpenfunk", "Alpenfunk")]
 
@@ -36,7 +42,7 @@ def test_partial_credit_never_becomes_full(demo, username, issuer):
     form = client.get(url).content.decode()
     assert 'name="full"' in form and 'name="full" checked' not in form  # starts unticked
 
-    base = {"reason": "Outage", "date": "2026-04-10"}
+    base = {"reason": "Outage", "date": _today()}
     both = client.post(url, {**base, "full": "on", f"line_{line.pk}": "1.00"})
     assert both.status_code == 200
     assert "not both" in both.content.decode()
@@ -66,7 +72,7 @@ def test_edit_from_the_confirmation_keeps_the_entries(demo):
     line = invoice.lines.order_by("position").first()
     url = reverse("web:credit_note_new", kwargs={"invoice_id": invoice.pk})
     back = client.post(
-        url, {"reason": "Outage", "date": "2026-04-10", f"line_{line.pk}": "2.00", "edit": "1"}
+        url, {"reason": "Outage", "date": _today(), f"line_{line.pk}": "2.00", "edit": "1"}
     )
     html = back.content.decode()
     assert back.status_code == 200 and 'value="2.00"' in html and "Outage" in html
@@ -80,8 +86,6 @@ def test_over_crediting_is_refused_at_the_preview(demo):
     line = invoice.lines.order_by("position").first()
     url = reverse("web:credit_note_new", kwargs={"invoice_id": invoice.pk})
     too_much = f"{line.amount_minor / 100 + 1:.2f}"
-    response = client.post(
-        url, {"reason": "Outage", "date": "2026-04-10", f"line_{line.pk}": too_much}
-    )
+    response = client.post(url, {"reason": "Outage", "date": _today(), f"line_{line.pk}": too_much})
     assert response.status_code == 200 and "left to credit" in response.content.decode()
     assert "Total credited (gross)" not in response.content.decode()

@@ -9,6 +9,7 @@ import re
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from ispbill.accounts.models import User
 from ispbill.customers.models import Customer
@@ -49,7 +50,8 @@ def test_small_wording_on_the_demo(demo):
     if credited is None:
         credited = Invoice.objects.filter(status=InvoiceStatus.UNPAID).order_by("id").first()
         url = reverse("web:credit_note_new", kwargs={"invoice_id": credited.pk})
-        data = {"reason": "Cancelled", "date": "2026-04-30", "full": "on", "confirm": "1"}
+        today = timezone.localdate().isoformat()
+        data = {"reason": "Cancelled", "date": today, "full": "on", "confirm": "1"}
         assert admin.post(url, data).status_code == 302
     html = admin.get(reverse("web:invoice", kwargs={"invoice_id": credited.pk})).content.decode()
     assert "Send invoice by email" not in html
