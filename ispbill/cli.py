@@ -736,9 +736,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_partner_tariffs)
 
     p = sub.add_parser("serve", help="serve the web UI and API")
-    p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8000)
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0: every interface)",
+    )
+    p.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("worker", help="start a Celery worker (needs CELERY_BROKER_URL)")

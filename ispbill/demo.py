@@ -315,6 +315,9 @@ def _build(start: date) -> DemoResult:
     ]
     user_partner: Partner | None
     for username, role, user_partner, cust, first, last in users:
+        if cust is not None:
+            # A portal user is the account holder: the portal shows the customer's name.
+            first, _, last = cust.name.partition(" ")
         user = User(
             username=username,
             role=role,

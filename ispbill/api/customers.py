@@ -35,6 +35,7 @@ from ispbill.api.schemas import (
     page,
 )
 from ispbill.billing.moves import PartnerChangeError, customer_partner_move
+from ispbill.core import validators
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
@@ -69,7 +70,7 @@ class CustomerFields(InSchema):
     vat_id: VatIdText | None = None
     language: Literal["en", "de"] | None = None
     billing_day: int | None = Field(None, ge=1, le=28, description="1-28; null: the issuer's")
-    payment_due_days: int | None = Field(None, ge=0, le=365)
+    payment_due_days: int | None = Field(None, ge=0, le=validators.PAYMENT_DUE_DAYS_MAX)
     payment_period: Literal["prepaid", "postpaid", ""] | None = None
     min_balance: SignedAmountText | None = Field(
         None, description="Decimal string in the customer's currency; may be negative"

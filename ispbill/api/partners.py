@@ -39,6 +39,7 @@ from ispbill.api.schemas import (
 )
 from ispbill.billing.changes import partner_create, partner_mode_change
 from ispbill.catalog.models import TaxRate
+from ispbill.core import validators
 from ispbill.core.errors import DomainValidationError
 from ispbill.partners.models import Partner
 from ispbill.partners.services import partner_active_set, partner_update
@@ -65,7 +66,7 @@ class PartnerSettings(InSchema):
     currency: CurrencyCode | None = None
     prices_include_tax: bool | None = None
     billing_day: int | None = Field(None, ge=1, le=28)
-    payment_due_days: int | None = Field(None, ge=0, le=365)
+    payment_due_days: int | None = Field(None, ge=0, le=validators.PAYMENT_DUE_DAYS_MAX)
     payment_period: Literal["prepaid", "postpaid"] | None = None
     first_period_billing: Literal["next_invoice", "on_activation"] | None = None
     blocking_days: int | None = Field(None, ge=0, le=3650, description="null: never")

@@ -23,6 +23,7 @@ from ispbill.api.schemas import (
     ListParams,
     MoneyOut,
     Page,
+    PaymentDay,
     Str140,
     Str300,
     money_out,
@@ -44,7 +45,7 @@ class PaymentIn(InSchema):
     customer_id: Id
     amount: AmountText = Field(..., description='Decimal string, "12.50"; > 0')
     currency: CurrencyCode
-    date: Day | None = Field(None, description="Default: today")
+    date: PaymentDay | None = Field(None, description="Default: today; not after today")
     method: Method = "bank_transfer"
     reference: Str140 = Field("", description="Bank reference; unique per method")
     note: Str300 = ""

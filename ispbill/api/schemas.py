@@ -34,6 +34,7 @@ __all__ = [
     "NumberPattern",
     "OutModel",
     "Page",
+    "PaymentDay",
     "PercentBp",
     "ReminderDays",
     "VatIdText",
@@ -123,17 +124,9 @@ ReminderDays = Annotated[
     ),
 ]
 
-_EARLIEST = dt.date(2000, 1, 1)
-_LATEST = dt.date(2100, 12, 31)
-
-
-def _day_in_range(value: dt.date) -> dt.date:
-    if not _EARLIEST <= value <= _LATEST:
-        raise ValueError("Give a date between 2000-01-01 and 2100-12-31.")
-    return value
-
-
-Day = Annotated[dt.date, AfterValidator(_day_in_range)]
+Day = Annotated[dt.date, AfterValidator(validators.day_clean)]
+# The day a payment was received: a Day, not after today.
+PaymentDay = Annotated[dt.date, AfterValidator(validators.payment_date_clean)]
 
 # Printable text (no control characters, which no document can print or PostgreSQL store).
 _PRINTABLE = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"

@@ -107,6 +107,20 @@ _MAX_ERROR_CHARS = 2000
 _MAX_TRACEBACK_CHARS = 4000
 
 
+def failure_message(exc: BaseException) -> str:
+    """What a person reads about one customer's failure: a refusal's own message; for a
+    date beyond the calendar (bad data, e.g. payment terms of a million days), what to check;
+    anything else as the error's kind and text, for the log and a bug report."""
+    if isinstance(exc, DomainError):
+        return str(exc)
+    if isinstance(exc, OverflowError):
+        return (
+            "A date computed for this customer is out of the calendar's range: check its "
+            "payment due days (and its issuer's), billing day and service dates."
+        )
+    return f"{type(exc).__name__}: {exc}"
+
+
 def failure_record(
     *,
     run_id: int | None,
@@ -120,7 +134,7 @@ def failure_record(
     transaction (the failed work was rolled back), and log it. An older open failure of the
     same customer and stage is resolved by this one (retried, failed again). Nothing is
     written for a dry run (``run_id`` None in the billing stages)."""
-    error = f"{type(exc).__name__}: {exc}"[:_MAX_ERROR_CHARS]
+    error = failure_message(exc)[:_MAX_ERROR_CHARS]
     info = FailureInfo(stage=stage, partner_id=partner_id, customer_id=customer_id, error=error)
     log.error(
         "billing.failure",

@@ -1,6 +1,6 @@
 """Validators of the values a user types that the domain relies on: IBAN and BIC (schwifty),
 VAT identification numbers (python-stdnum), ISO 3166 country and ISO 4217 currency codes,
-document number patterns and reminder days.
+document number patterns, reminder days, calendar days and payment terms.
 
 One function per kind of value, used everywhere such a value is typed: the models' ``clean``
 (hence the web forms and every service that calls ``full_clean``), the API's schemas and the
@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -26,6 +27,9 @@ from django.core.exceptions import ValidationError
 from ispbill.core.numbering import PatternError, validate_pattern
 
 __all__ = [
+    "DAY_EARLIEST",
+    "DAY_LATEST",
+    "PAYMENT_DUE_DAYS_MAX",
     "REMINDER_DAY_MAX",
     "FieldValueError",
     "bic_clean",
@@ -33,10 +37,12 @@ __all__ = [
     "country_code_clean",
     "currency_choices",
     "currency_code_clean",
+    "day_clean",
     "hex_color_clean",
     "iban_clean",
     "model_fields_clean",
     "number_pattern_clean",
+    "payment_date_clean",
     "reminder_days_clean",
     "reminder_days_list",
     "values_clean",
@@ -44,6 +50,12 @@ __all__ = [
 ]
 
 REMINDER_DAY_MAX = 3650
+# Every date a person types (service start, payment, credit note, run dates...): a typo such
+# as 1999 or 2999 would bill hundreds of periods at once or none for centuries.
+DAY_EARLIEST = date(2000, 1, 1)
+DAY_LATEST = date(2100, 12, 31)
+# Days from an invoice's date to its due date (customers, issuers; web, API, import).
+PAYMENT_DUE_DAYS_MAX = 365
 REMINDER_DAYS_MAX_COUNT = 12
 
 # ISO 4217 codes that are no money one can invoice in: precious metals, units of account,
@@ -117,6 +129,28 @@ def currency_code_clean(value: str) -> str:
     raise FieldValueError(
         f"{text!r} is not an ISO 4217 currency code; use three capital letters such as EUR."
     )
+
+
+def day_clean(value: date) -> date:
+    """A calendar day typed by a person: from DAY_EARLIEST to DAY_LATEST."""
+    if not DAY_EARLIEST <= value <= DAY_LATEST:
+        raise FieldValueError(
+            f"Give a date between {DAY_EARLIEST.isoformat()} and {DAY_LATEST.isoformat()}."
+        )
+    return value
+
+
+def payment_date_clean(value: date) -> date:
+    """The day a payment was received, as a person records it: in DAY_EARLIEST..today
+    (local), never ahead (a collection's payments are dated by their collection instead)."""
+    from django.utils import timezone
+
+    value = day_clean(value)
+    if value > timezone.localdate():
+        raise FieldValueError(
+            "A payment is recorded when the money has arrived: give today's date or an earlier one."
+        )
+    return value
 
 
 def _compact(value: str) -> str:

@@ -11,7 +11,12 @@ from django.db import models
 from django.db.models import Q
 
 from ispbill.core.tenancy import PartnerScopedManager
-from ispbill.core.validators import country_code_clean, model_fields_clean, vat_id_clean
+from ispbill.core.validators import (
+    PAYMENT_DUE_DAYS_MAX,
+    country_code_clean,
+    model_fields_clean,
+    vat_id_clean,
+)
 from ispbill.partners.models import PaymentPeriod
 
 
@@ -89,7 +94,9 @@ class Customer(models.Model):
     billing_day = models.PositiveSmallIntegerField(
         null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(28)]
     )
-    payment_due_days = models.PositiveSmallIntegerField(null=True, blank=True)
+    payment_due_days = models.PositiveSmallIntegerField(
+        null=True, blank=True, validators=[MaxValueValidator(PAYMENT_DUE_DAYS_MAX)]
+    )
     payment_period = models.CharField(
         max_length=10, choices=PaymentPeriod.choices, blank=True, default=""
     )
@@ -106,7 +113,10 @@ class Customer(models.Model):
         ordering = ["id"]
         constraints = [
             models.UniqueConstraint(
-                fields=["partner", "reference"], name="customer_reference_unique"
+                fields=["partner", "reference"],
+                name="customer_reference_unique",
+                violation_error_message="This customer number is already used by another "
+                "customer of the same partner; choose another one.",
             ),
             models.CheckConstraint(
                 condition=Q(billing_day__isnull=True) | Q(billing_day__gte=1, billing_day__lte=28),

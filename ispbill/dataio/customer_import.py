@@ -32,7 +32,13 @@ from ispbill.core.money import (
     percent_parse,
 )
 from ispbill.core.tenancy import current_partner_ids
-from ispbill.core.validators import FieldValueError, country_code_clean, vat_id_clean
+from ispbill.core.validators import (
+    PAYMENT_DUE_DAYS_MAX,
+    FieldValueError,
+    country_code_clean,
+    day_clean,
+    vat_id_clean,
+)
 from ispbill.customers.models import Customer, CustomerStatus
 from ispbill.partners.models import Partner, PartnerMode, PaymentPeriod
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -214,7 +220,10 @@ class _Row:
         if not value:
             return None
         try:
-            return date.fromisoformat(value)
+            return day_clean(date.fromisoformat(value))
+        except FieldValueError as exc:
+            self.error(column, str(exc))
+            return None
         except ValueError:
             self.error(column, f"{value!r} is not a date as YYYY-MM-DD")
             return None
@@ -429,7 +438,7 @@ def _plan_customer(
     fields["language"] = row.choice("language", ["en", "de"], "en")
     status = row.choice("status", list(CustomerStatus.values), CustomerStatus.ACTIVE)
     fields["billing_day"] = row.integer("billing_day", 1, 28)
-    fields["payment_due_days"] = row.integer("payment_due_days", 0, 365)
+    fields["payment_due_days"] = row.integer("payment_due_days", 0, PAYMENT_DUE_DAYS_MAX)
     fields["payment_period"] = row.choice("payment_period", list(PaymentPeriod.values), "")
     minimum = row.money("min_balance", currency)
     fields["min_balance_minor"] = minimum.minor if minimum is not None else None

@@ -18,6 +18,7 @@ from ispbill.core.numbering import (
 )
 from ispbill.core.tenancy import PartnerScopedManager
 from ispbill.core.validators import (
+    PAYMENT_DUE_DAYS_MAX,
     bic_clean,
     country_code_clean,
     currency_code_clean,
@@ -191,7 +192,9 @@ class Partner(models.Model):
     billing_day = models.PositiveSmallIntegerField(
         default=1, validators=[MinValueValidator(1), MaxValueValidator(28)]
     )
-    payment_due_days = models.PositiveSmallIntegerField(default=14)
+    payment_due_days = models.PositiveSmallIntegerField(
+        default=14, validators=[MaxValueValidator(PAYMENT_DUE_DAYS_MAX)]
+    )
     payment_period = models.CharField(
         max_length=10, choices=PaymentPeriod.choices, default=PaymentPeriod.PREPAID
     )

@@ -17,6 +17,7 @@ from ispbill.invoicing.credit import (
     invoice_credit_record,
 )
 from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.tax import DocumentTotals
 from ispbill.payments.services import allocations_undo, credit_apply
 
 
@@ -45,3 +46,13 @@ def credit_note_issue(
         credit_apply(customer_ids=[draft.invoice.customer_id], on=on)
     credit_note_record(cn, draft, reason=reason, actor=actor)
     return cn
+
+
+@transaction.atomic
+def credit_note_preview(
+    *, invoice: Invoice, reason: str, lines: dict[int, int] | None = None
+) -> DocumentTotals:
+    """What ``credit_note_issue`` with the same arguments would credit (net, VAT and the
+    gross total), checked by the same rules, without writing anything: shown to a person
+    before the credit note is issued."""
+    return credit_note_draft(invoice=invoice, reason=reason, lines=lines).totals

@@ -15,9 +15,13 @@ from ispbill.accounts.permissions import Access, access_for_request
 from ispbill.core.audit import audit_context
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import account_issuer
+from ispbill.gateways.models import Autopay
+from ispbill.gateways.services import gateway_settings_for
 from ispbill.invoicing.templates import issuer_logo
 from ispbill.partners.brand import Brand, issuer_brand
 from ispbill.partners.models import Partner
+from ispbill.sepa.models import Mandate
+from ispbill.sepa.notices import creditor_settings_for
 
 PAGE_SIZE = 25
 
@@ -93,34 +97,58 @@ def brand_name(request: HttpRequest) -> str:
     return partner.name if partner else ""
 
 
-def portal_issuer(request: HttpRequest) -> Partner | None:
-    """The issuer of the signed-in customer (None for staff): whose brand the portal shows."""
+def portal_customer(request: HttpRequest) -> Customer | None:
+    """The signed-in customer's account (None for staff)."""
     access = access_of(request)
     if access.customer_id is None or access.is_operator:
         return None
-    customer = Customer.objects.filter(pk=access.customer_id).first()
+    return Customer.objects.filter(pk=access.customer_id).first()
+
+
+def portal_issuer(request: HttpRequest) -> Partner | None:
+    """The issuer of the signed-in customer (None for staff): whose brand the portal shows."""
+    customer = portal_customer(request)
     return account_issuer(customer) if customer is not None else None
+
+
+def portal_payment_options(customer: Customer, issuer: Partner) -> dict[str, bool]:
+    """Which ways to pay automatically the customer's issuer offers, for the portal's menu
+    and its pages: direct debit (enabled creditor settings) and autopay by card (a usable
+    gateway account). A customer who already has a mandate or a saved card keeps the page,
+    to revoke or turn it off, even if the issuer no longer offers it."""
+    debit = bool(creditor_settings_for([issuer.pk])) or (
+        Mandate.objects.filter(customer=customer).exists()
+    )
+    card = gateway_settings_for(issuer.pk) is not None or (
+        Autopay.objects.filter(customer=customer).exclude(payment_method_id="").exists()
+    )
+    return {"portal_offers_debit": debit, "portal_offers_card": card}
 
 
 def portal_brand_context(request: HttpRequest) -> dict[str, Any]:
     """Template context (a context processor): ``portal_brand``, the brand of the signed-in
-    customer's issuer, and ``portal_logo_url`` when it has a logo. Staff pages get neither;
-    the sign-in page stays neutral."""
+    customer's issuer, ``portal_logo_url`` when it has a logo, ``portal_account``, the
+    customer (whose name the header shows: the account holder, not the login's), and the
+    ways to pay it offers (``portal_payment_options``). Staff pages get none of it; the
+    sign-in page stays neutral."""
     if not getattr(request, "user", None) or not request.user.is_authenticated:
         return {}
-    issuer = portal_issuer(request)
-    if issuer is None:
+    customer = portal_customer(request)
+    if customer is None:
         return {}
+    issuer = account_issuer(customer)
     brand: Brand = issuer_brand(issuer)
     logo = issuer_logo(issuer)
     return {
         "portal_brand": brand,
+        "portal_account": customer,
         "portal_logo_url": (
             reverse("web:brand_logo", kwargs={"partner_id": issuer.pk})
             + f"?v={int(logo.uploaded_at.timestamp())}"
             if logo is not None
             else ""
         ),
+        **portal_payment_options(customer, issuer),
     }
 
 

@@ -26,6 +26,7 @@ from ispbill.accounts.permissions import (
     require_capability,
 )
 from ispbill.accounts.services import (
+    PARTNER_SCOPE_ROLES,
     api_token_create,
     api_token_list,
     api_token_revoke,
@@ -254,7 +255,10 @@ def users(request: HttpRequest) -> HttpResponse:
         "role": role,
         "partner": partner,
         "status": status,
-        "roles": Role.choices,
+        # A partner's panel lists partner users and its portal users only.
+        "roles": Role.choices
+        if access.is_operator
+        else [(r.value, r.label) for r in Role if r in PARTNER_SCOPE_ROLES],
         "partners": Partner.objects.order_by("name") if access.is_operator else [],
         "filtered": bool(query or role or partner or status),
     }

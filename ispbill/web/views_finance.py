@@ -45,7 +45,7 @@ from ispbill.gateways.services import payment_gateway_refund, payment_through_ga
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.sending import invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
-from ispbill.payments.credit_notes import credit_note_issue
+from ispbill.payments.credit_notes import credit_note_issue, credit_note_preview
 from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import payment_record, payment_refund
 from ispbill.web.documents import (
@@ -131,6 +131,13 @@ def billing_start(request: HttpRequest) -> HttpResponse:
     progress: the request never waits for the run. A second start of the same date while it
     runs (a double click) is refused by the database and leads to the run going."""
     form = BillingRunStartForm(request.POST)
+    if not form.is_valid() and set(form.errors) == {"confirm_catch_up"}:
+        # Only the catch-up is unconfirmed: the same preview again (its date, its figures,
+        # computed anew), the error beside the box to tick.
+        run_date: date = form.cleaned_data["run_date"]
+        summary = billing_run_start(run_date=run_date, dry_run=True, issuer=_run_issuer(request))
+        context = _preview_context(summary, run_date, form)
+        return page(request, "web/billing/preview.html", context, "billing")
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs if str(e))
         messages.error(request, errors or "Preview the run first, then confirm it.")
@@ -319,7 +326,10 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         "can_credit": access.can("finance.write")
         and own
         and invoice.status != InvoiceStatus.CREDITED,
-        "can_send": access.can("finance.write") and own,
+        # A fully credited invoice is owed by no one: not offered for sending.
+        "can_send": access.can("finance.write")
+        and own
+        and invoice.status != InvoiceStatus.CREDITED,
         "send_form": _send_form(invoice),
         "direct_debit": invoice_direct_debit(invoice),
     }
@@ -362,11 +372,25 @@ def payment_receipt_pdf(request: HttpRequest, payment_id: int) -> HttpResponse:
 
 @require_capability("finance.write")
 def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
+    """Two steps: the form, then (valid) the confirmation with what will be credited (net,
+    VAT, gross total) computed by the same rules as the issue; the credit note is issued only
+    from the confirmation (``confirm``), re-checked then."""
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, for_write=True)
     lines = list(invoice.lines.all())
     form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
-    if request.method == "POST" and form.is_valid():
-        try:
+    preview = None
+    if request.method != "POST" or "edit" in request.POST or not form.is_valid():
+        step = "edit"  # the form (again, as entered)
+    elif request.POST.get("confirm") == "1":
+        step = "confirm"
+    else:
+        step = "preview"
+    try:
+        if step == "preview":
+            preview = credit_note_preview(
+                invoice=invoice, reason=form.cleaned_data["reason"], lines=form.line_amounts()
+            )
+        elif step == "confirm":
             note = credit_note_issue(
                 invoice=invoice,
                 on=form.cleaned_data["date"],
@@ -374,12 +398,11 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
                 lines=form.line_amounts(),
                 **actor(request),
             )
-        except REFUSED as exc:
-            errors_to_form(form, exc)
-        else:
             messages.success(request, f"Credit note {note.number} issued for {invoice.number}.")
             return redirect("web:invoice", invoice_id=invoice.pk)
-    context = {"form": form, "invoice": invoice}
+    except REFUSED as exc:
+        errors_to_form(form, exc)
+    context = {"form": form, "invoice": invoice, "preview": preview}
     return page(request, "web/invoices/credit_note.html", context, "invoices")
 
 

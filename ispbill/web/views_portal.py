@@ -115,11 +115,13 @@ def portal(request: HttpRequest) -> HttpResponse:
     # them), else the customer number when they do not fit the 140 characters of a transfer.
     numbers = " ".join(inv.number for inv in open_invoices)
     reference = f"{me.reference} {numbers}".strip()
+    balance = customer_balance(me)
     context = {
         "me": me,
         "issuer": issuer,
         "currency": issuer.currency,
-        "balance": customer_balance(me),
+        "balance": balance,
+        "to_pay": max(-balance, 0),
         "open_invoices": open_invoices,
         "pay": pay_to(
             issuer=issuer_snapshot(issuer),

@@ -331,6 +331,10 @@ def test_credit_notes(billed: Billed) -> None:
         partial.body["tax"]["amount"],
         partial.body["total"]["amount"],
     ) == ("5.00", "0.95", "5.95")
+    # An empty list of lines is not "everything": the same rule as the web form.
+    empty = api.post(f"/invoices/{second}/credit-notes", {"reason": "Oops", "lines": []})
+    assert_error(empty, 422)
+    assert "at least one line" in str(empty.body)
     rest = api.post(f"/invoices/{second}/credit-notes", {"reason": "Cancelled"})
     assert rest.body["net"]["amount"] == "25.00"
     assert api.get(f"/invoices/{second}").body["status"] == "credited"
@@ -393,6 +397,10 @@ def test_payments_refund_import_balance_statement(billed: Billed) -> None:
     assert_error(
         api.post("/payments", {"customer_id": alice.pk, "amount": 5.0, "currency": "EUR"}), 422
     )
+    # Dated before 2000 or after today: refused, as in the web form (one validator).
+    for day in ("1900-01-01", "2099-01-01"):
+        late = {"customer_id": alice.pk, "amount": "5.00", "currency": "EUR", "date": day}
+        assert_error(api.post("/payments", late), 422)
     rows = [
         {
             "customer_id": billed.seed.bob.pk,

@@ -114,8 +114,15 @@ def test_a_catch_up_is_confirmed_with_the_dates_in_view(home):
     unconfirmed = client.post(
         reverse("web:billing_start"), {"run_date": "2026-04-01", "caught_up": "1"}
     )
-    assert unconfirmed["Location"] == reverse("web:billing")
-    assert "confirm the catch-up" in _messages(unconfirmed)
+    # The same preview again, not the billing page of today: its date, its figures, the
+    # error beside the box to tick.
+    assert unconfirmed.status_code == 200
+    again = unconfirmed.content.decode()
+    assert 'name="run_date" value="2026-04-01"' in again
+    for month in ("2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01"):
+        assert month in again
+    assert 'id="id_confirm_catch_up_error"' in again and "confirm the catch-up" in again
+    assert 'name="caught_up" value="1"' in again
     assert not BillingRun.objects.exists()
     # Posted without the preview's figure: refused too.
     bare = client.post(reverse("web:billing_start"), {"run_date": "2026-04-01"})
@@ -211,3 +218,28 @@ def test_only_partners_that_dun_their_own_see_the_next_run(home):
     page = client.get(reverse("web:dunning")).content.decode()
     assert 'id="tab-next"' not in page and "operator's dunning run" in page
     assert client.post(reverse("web:dunning_run"), {"fingerprint": "0" * 32}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_partners_unconfirmed_catch_up_shows_its_preview_again(alpenfunk):
+    """Alma's service started on 1 April, never billed by Alpenfunk: a run up to 1 May bills
+    two billing dates of 23.80; without the box ticked, the partner's preview comes back."""
+    alp, alma, _ona, _operator_run = alpenfunk
+    client = _client("alp", Role.PARTNER_ADMIN, alp)
+    preview = client.post(reverse("web:billing_preview"), {"run_date": "2026-05-01"})
+    assert 'name="caught_up" value="1"' in preview.content.decode()
+    unconfirmed = client.post(
+        reverse("web:billing_start"), {"run_date": "2026-05-01", "caught_up": "1"}
+    )
+    assert unconfirmed.status_code == 200
+    html = unconfirmed.content.decode()
+    assert 'name="run_date" value="2026-05-01"' in html and "47.60" in html
+    assert "confirm the catch-up" in html and "35.70" not in html
+    assert not BillingRun.objects.filter(scope_partner=alp).exists()
+    confirmed = client.post(
+        reverse("web:billing_start"),
+        {"run_date": "2026-05-01", "caught_up": "1", "confirm_catch_up": "on"},
+    )
+    run = BillingRun.objects.get(scope_partner=alp)
+    assert confirmed["Location"] == reverse("web:billing_run", kwargs={"run_id": run.pk})
+    assert Invoice.objects.filter(customer=alma).count() == 2

@@ -66,7 +66,7 @@ def test_customer_search_filters_and_htmx_rows(demo):
     client = signed_in("admin")
     target = Customer.objects.order_by("id")[5]
     html = client.get(reverse("web:customers"), {"q": target.reference}).content.decode()
-    assert target.name in html and "1 customers" in html
+    assert target.name in html and "1 customer<" in html
     partial = client.get(reverse("web:customers"), {"q": target.reference}, HTTP_HX_REQUEST="true")
     assert "<html" not in partial.content.decode() and target.name in partial.content.decode()
 
@@ -123,7 +123,9 @@ def test_operator_creates_partner_customer_service_and_charge(demo):
             "language": "en",
         },
     )
-    assert duplicate.status_code == 200 and "already" in duplicate.content.decode()
+    assert duplicate.status_code == 200
+    assert "customer number is already used" in duplicate.content.decode()
+    assert "Partner and Reference" not in duplicate.content.decode()
     # Block, then unblock by hand.
     client.post(
         reverse("web:customer_status", kwargs={"customer_id": customer.pk}), {"status": "blocked"}
@@ -198,7 +200,12 @@ def test_payment_and_credit_note_with_field_errors(demo):
         "required"
         in client.post(url, {"reason": "", "date": "2026-04-10", "full": "on"}).content.decode()
     )
-    response = client.post(url, {"reason": "Outage", "date": "2026-04-10", "full": "on"})
+    preview = client.post(url, {"reason": "Outage", "date": "2026-04-10", "full": "on"})
+    assert preview.status_code == 200 and "Total credited (gross)" in preview.content.decode()
+    assert not CreditNote.objects.filter(invoice=invoice).exists()
+    response = client.post(
+        url, {"reason": "Outage", "date": "2026-04-10", "full": "True", "confirm": "1"}
+    )
     assert response.status_code == 302
     assert CreditNote.objects.filter(invoice=invoice, reason="Outage").exists()
 

@@ -17,9 +17,25 @@ from ispbill.web.forms.fields import (
 
 
 class ProfileForm(forms.ModelForm):
+    """A customer's own details in the portal. What the invoices are addressed to (the
+    billing address; the e-mail address invoices and reminders are sent to) can be changed
+    but not emptied: the provider's records would lose where to send them."""
+
+    KEPT = ("email", "street", "postcode", "city")
+
     class Meta:
         model = Customer
         fields = ["email", "phone", "street", "postcode", "city", "language"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for name in self.KEPT:
+            if getattr(self.instance, name, ""):
+                field = self.fields[name]
+                field.required = True
+                field.error_messages["required"] = (
+                    "Your invoices are addressed with this: change it, but do not leave it empty."
+                )
 
 
 USERNAME_VALIDATOR = RegexValidator(

@@ -14,6 +14,7 @@ from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner
 from ispbill.web.forms.fields import (
     DateInput,
+    DayField,
     FieldsetsMixin,
     MoneyField,
     PercentField,
@@ -114,7 +115,7 @@ class CustomerForm(FieldsetsMixin, forms.ModelForm):
 
 class ServiceForm(FieldsetsMixin, forms.Form):
     tariff = forms.ModelChoiceField(queryset=Tariff._base_manager.none())
-    start_date = forms.DateField(widget=DateInput, initial=today)
+    start_date = DayField(widget=DateInput, initial=today)
     quantity = QuantityField()
     description = forms.CharField(
         max_length=200, required=False, help_text="Printed on invoices; empty: the tariff name."
@@ -123,7 +124,7 @@ class ServiceForm(FieldsetsMixin, forms.Form):
         required=False, help_text="A price for this customer only; empty: the tariff price."
     )
     discount_percent = PercentField(label="Discount (%)", required=False)
-    discount_until = forms.DateField(
+    discount_until = DayField(
         widget=DateInput, required=False, help_text="Last day of the discount; empty: always."
     )
 
@@ -163,7 +164,7 @@ class OneTimeChargeForm(forms.Form):
     quantity = QuantityField()
     unit_price = MoneyField(label="Unit price", help_text="Net, as tariff prices.")
     tax_rate = forms.ModelChoiceField(queryset=TaxRate._base_manager.none())
-    charge_date = forms.DateField(
+    charge_date = DayField(
         widget=DateInput, initial=today, help_text="Goes on the next invoice after this date."
     )
 

@@ -23,7 +23,14 @@ from ispbill.core.money import (
     currency_exponent,
     percent_parse,
 )
-from ispbill.core.validators import country_choices, currency_choices
+from ispbill.core.validators import (
+    DAY_EARLIEST,
+    DAY_LATEST,
+    FieldValueError,
+    country_choices,
+    currency_choices,
+    day_clean,
+)
 
 
 def today() -> date:
@@ -35,6 +42,25 @@ class DateInput(forms.DateInput):
 
     def __init__(self, attrs: dict[str, Any] | None = None) -> None:
         super().__init__(attrs, format="%Y-%m-%d")
+
+
+class DayField(forms.DateField):
+    """A date a person types: within the range every entry point accepts (``day_clean``,
+    the API's and the import's rule: 2000-01-01 to 2100-12-31); a date picker by default."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("widget", DateInput)
+        super().__init__(**kwargs)
+        self.widget.attrs.setdefault("min", DAY_EARLIEST.isoformat())
+        self.widget.attrs.setdefault("max", DAY_LATEST.isoformat())
+
+    def validate(self, value: Any) -> None:
+        super().validate(value)
+        if value not in self.empty_values:
+            try:
+                day_clean(value)
+            except FieldValueError as exc:
+                raise ValidationError(str(exc)) from exc
 
 
 class MoneyField(forms.CharField):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -10,10 +11,12 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from ispbill.billing.run import BillingRunDateError, billing_run_date_check
+from ispbill.core.validators import FieldValueError, payment_date_clean
 from ispbill.customers.models import Customer
 from ispbill.payments.models import PaymentMethod
 from ispbill.web.forms.fields import (
     DateInput,
+    DayField,
     FieldsetsMixin,
     MoneyField,
     money_fields_currency,
@@ -23,7 +26,7 @@ from ispbill.web.forms.fields import (
 
 
 class BillingRunForm(forms.Form):
-    run_date = forms.DateField(
+    run_date = DayField(
         widget=DateInput,
         initial=today,
         label="Bill up to",
@@ -73,7 +76,7 @@ class DunningRunForm(forms.Form):
 class PaymentForm(FieldsetsMixin, forms.Form):
     customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
     amount = MoneyField()
-    date = forms.DateField(widget=DateInput, initial=today)
+    date = DayField(widget=DateInput, initial=today)
     method = forms.ChoiceField(choices=PaymentMethod.choices)
     reference = forms.CharField(
         max_length=140,
@@ -98,10 +101,16 @@ class PaymentForm(FieldsetsMixin, forms.Form):
             raise ValidationError("A payment amount must be greater than zero.")
         return amount
 
+    def clean_date(self) -> datetime.date:  # ``date`` here is the field
+        try:
+            return payment_date_clean(self.cleaned_data["date"])
+        except FieldValueError as exc:
+            raise ValidationError(str(exc)) from exc
+
 
 class RefundForm(forms.Form):
     amount = MoneyField(help_text="At most the unallocated credit of the payment.")
-    date = forms.DateField(widget=DateInput, initial=today)
+    date = DayField(widget=DateInput, initial=today)
     reason = forms.CharField(max_length=300, required=False)
 
     def __init__(self, *args: Any, currency: str = "EUR", **kwargs: Any) -> None:
@@ -117,12 +126,11 @@ class RefundForm(forms.Form):
 
 class CreditNoteForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Printed on the credit note.")
-    date = forms.DateField(widget=DateInput, initial=today)
+    date = DayField(widget=DateInput, initial=today)
     full = forms.BooleanField(
         required=False,
-        initial=True,
         label="Credit everything not credited yet",
-        help_text="Untick to credit only the amounts entered per line below.",
+        help_text="Or leave it unticked and enter the amounts to credit per line below.",
     )
 
     def __init__(self, *args: Any, lines: list[Any], currency: str, **kwargs: Any) -> None:
@@ -137,8 +145,18 @@ class CreditNoteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        if not data.get("full") and not any(data.get(n) for _line, n in self.line_fields):
-            raise ValidationError("Enter an amount for at least one line, or credit all.")
+        typed = any(data.get(n) for _line, n in self.line_fields)
+        if data.get("full") and typed:
+            raise ValidationError(
+                "Either tick “Credit everything not credited yet” or enter amounts "
+                "per line, not both: untick the box to credit only the amounts entered, or "
+                "clear the amounts to credit everything."
+            )
+        if not data.get("full") and not typed:
+            raise ValidationError(
+                "Enter an amount on at least one line, or tick “Credit everything not "
+                "credited yet”."
+            )
         return data
 
     def line_amounts(self) -> dict[int, int] | None:

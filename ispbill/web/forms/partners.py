@@ -13,6 +13,7 @@ from ispbill.invoicing.sequences import SEQUENCE_MAX
 from ispbill.partners.models import SETTING_MODES, Partner, PartnerMode, setting_applies
 from ispbill.web.forms.fields import (
     DateInput,
+    DayField,
     FieldsetsMixin,
     MoneyField,
     PercentField,
@@ -422,11 +423,9 @@ class SequenceNextForm(forms.Form):
 
 
 class StatementPayForm(forms.Form):
-    date = forms.DateField(widget=DateInput, initial=today, label="Paid on")
+    date = DayField(widget=DateInput, initial=today, label="Paid on")
     reference = forms.CharField(max_length=140, help_text="Bank transfer reference.")
 
 
 class StatementBuildForm(forms.Form):
-    month = forms.DateField(
-        widget=DateInput, initial=today, help_text="Any day of the month to build."
-    )
+    month = DayField(widget=DateInput, initial=today, help_text="Any day of the month to build.")

@@ -11,7 +11,7 @@ from django import forms
 from ispbill.billing.plan_changes import NEXT_BILLING_DATE, TODAY
 from ispbill.catalog.models import Tariff
 from ispbill.core.money import Money
-from ispbill.web.forms.fields import DateInput, today
+from ispbill.web.forms.fields import DateInput, DayField, today
 
 ON_DATE = "date"
 
@@ -44,7 +44,7 @@ class PlanChangeForm(forms.Form):
         initial=TODAY,
         widget=forms.RadioSelect,
     )
-    date = forms.DateField(
+    date = DayField(
         widget=DateInput,
         required=False,
         label="Date",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django import forms
@@ -10,6 +10,7 @@ from django import forms
 from ispbill.catalog.models import TaxRate
 from ispbill.web.forms.fields import (
     DateInput,
+    DayField,
     FieldsetsMixin,
     MoneyField,
     money_fields_currency,
@@ -65,7 +66,7 @@ class MandateForm(FieldsetsMixin, forms.Form):
     debtor_name = forms.CharField(
         max_length=70, required=False, label="Account holder", help_text="Default: the customer."
     )
-    signature_date = forms.DateField(widget=DateInput, initial=today)
+    signature_date = DayField(widget=DateInput, initial=today)
     reference = forms.CharField(
         max_length=35,
         required=False,
@@ -95,8 +96,8 @@ def _later() -> Any:
 
 
 class CollectionRunForm(forms.Form):
-    on = forms.DateField(widget=DateInput, initial=today, label="Run date")
-    until = forms.DateField(
+    on = DayField(widget=DateInput, initial=today, label="Run date")
+    until = DayField(
         widget=DateInput,
         initial=_later,
         label="Collect notified up to",
@@ -105,11 +106,6 @@ class CollectionRunForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
-        for name in ("on", "until"):
-            value = data.get(name)
-            if value is not None and not date(2000, 1, 1) <= value <= date(2100, 12, 31):
-                self.add_error(name, "Give a date between 2000-01-01 and 2100-12-31.")
-                data.pop(name, None)
         if data.get("on") and data.get("until") and data["until"] < data["on"]:
             self.add_error("until", "Choose a day on or after the run date.")
         if data.get("until") and data.get("on") and data["until"] > data["on"] + timedelta(days=60):

@@ -71,3 +71,21 @@ def gigabytes(value: Any) -> str:
     from decimal import Decimal
 
     return f"{(Decimal(int(value)) / 10**9).quantize(Decimal('0.01'))} GB"
+
+
+_SINGULAR = {"batches": "batch", "deliveries": "delivery", "entries": "entry"}
+
+
+@register.filter
+def counted(count: Any, noun: str = "rows") -> str:
+    """``3|counted:"users"`` -> "3 users"; ``1|counted:"users"`` -> "1 user"."""
+    if count != 1:
+        return f"{count} {noun}"
+    return f"{count} {_SINGULAR.get(noun, noun[:-1] if noun.endswith('s') else noun)}"
+
+
+@register.filter
+def possessive(name: Any) -> str:
+    """A name's possessive: "Alpenfunk's", "CityNet Resellers'"."""
+    text = str(name)
+    return f"{text}'" if text.endswith(("s", "S")) else f"{text}'s"
