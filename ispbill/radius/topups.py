@@ -35,6 +35,7 @@ from ispbill.radius.usage import (
     month_end,
     month_start,
     usage_allowances,
+    usage_price_minor,
     usage_totals,
 )
 from ispbill.subscriptions.models import Service, ServiceStatus
@@ -70,6 +71,8 @@ class TopUpQuote:
     allowance_before: int
     allowance_after: int
     capped: str  # the month's cap now: "throttle", "block" or ""
+    # The partner's price (an aggregated partner's sub-customer: billed to the partner).
+    wholesale: bool = False
 
     @property
     def lifts_cap(self) -> bool:
@@ -123,7 +126,10 @@ def usage_topup_quote(*, service: Service, packs: int, today: date | None = None
     start = month_start(today)
     tariff = service.tariff
     currency = Partner.objects.values_list("currency", flat=True).get(pk=tariff.partner_id)
-    price = tariff.topup_price_minor or 0
+    price, wholesale = usage_price_minor(
+        retail_minor=tariff.topup_price_minor or 0,
+        partner=Partner.objects.get(pk=service.partner_id),
+    )
     gigabytes = packs * (tariff.topup_gb or 0)
     used = usage_totals(service_ids=[service.pk], start=start, end=today).get(service.pk, 0)
     before = usage_allowances(services=[service.pk], start=start).get(service.pk, 0)
@@ -142,6 +148,7 @@ def usage_topup_quote(*, service: Service, packs: int, today: date | None = None
         allowance_before=before,
         allowance_after=before + gigabytes * GB,
         capped=capped,
+        wholesale=wholesale,
     )
 
 
@@ -170,15 +177,16 @@ def usage_topup_buy(
     quote = usage_topup_quote(service=service, packs=packs, today=today)
     tariff = service.tariff
     pack = f"{packs} × {tariff.topup_gb} GB" if packs > 1 else f"{tariff.topup_gb} GB"
+    at = f" at partner price {quote.unit_price.amount:.2f}" if quote.wholesale else ""
     charge = one_time_charge_record(
         customer=service.customer,
         actor=actor,
         description=(
-            f"Top-up {pack}, {quote.start.day}–{quote.end.day} "
+            f"Top-up {pack}{at}, {quote.start.day}–{quote.end.day} "
             f"{quote.start.strftime('%B %Y')} ({tariff.name})"
         )[:200],
         quantity=packs,
-        unit_price_minor=tariff.topup_price_minor,
+        unit_price_minor=quote.unit_price.minor,
         tax_rate=tariff.tax_rate,
         charge_date=today,
         service=service,

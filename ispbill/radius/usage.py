@@ -300,20 +300,26 @@ def _month_label(start: date, end: date) -> str:
     return f"{start.day}–{end.day} {start.strftime('%B %Y')}"
 
 
-def overage_price_minor(*, tariff: Tariff, partner: Partner) -> tuple[int, bool]:
-    """The unit price of one started GB over the volume, and whether it is a partner price.
+def usage_price_minor(*, retail_minor: int, partner: Partner) -> tuple[int, bool]:
+    """The unit price of a usage charge (a started GB over the volume, a top-up pack) for a
+    customer of ``partner``, and whether it is a partner price.
 
     An aggregated partner's sub-customers are billed to the partner's account, so their
-    overage is charged at the partner's price: the partner's discount off the tariff's
-    overage price, rounded half up to the minor unit per GB (docs/usage.md, "Aggregated
-    partners"); everyone else pays the tariff's overage price."""
-    retail = tariff.overage_price_minor or 0
+    usage is charged at the partner's price: the partner's discount off the tariff's price,
+    rounded half up to the minor unit per unit (docs/usage.md, "Aggregated partners");
+    everyone else pays the tariff's price."""
     if partner.mode != PartnerMode.AGGREGATED:
-        return retail, False
+        return retail_minor, False
     price = wholesale_price_minor(
-        retail_minor=retail, partner_price_minor=None, discount_bp=partner.discount_bp
+        retail_minor=retail_minor, partner_price_minor=None, discount_bp=partner.discount_bp
     )
     return price, True
+
+
+def overage_price_minor(*, tariff: Tariff, partner: Partner) -> tuple[int, bool]:
+    """The unit price of one started GB over the volume, and whether it is a partner price
+    (``usage_price_minor``)."""
+    return usage_price_minor(retail_minor=tariff.overage_price_minor or 0, partner=partner)
 
 
 def usage_overage_charge(*, month: date) -> int:

@@ -79,3 +79,41 @@ def test_a_percentage_partners_customer_pays_the_retail_overage(home):
     line = InvoiceLine.objects.get(description__startswith="Overage")
     assert (line.quantity, line.unit_price_minor, line.amount_minor) == (3, 200, 600)
     assert line.invoice.customer_id == cid.pk
+
+
+def test_a_sub_customers_top_up_is_on_the_partners_invoice_at_partner_price(home):
+    # Tariff pack 10 GB for 5.00, WISP's discount 25 %: 3.75 per pack; 2 packs = 7.50 net,
+    # in Wes's section of WISP's aggregated invoice; nothing to the end customer.
+    from ispbill.radius.topups import TopUpChannel, usage_topup_buy, usage_topup_quote
+
+    wisp = partner_with_account(
+        name="WISP", mode=PartnerMode.AGGREGATED, aggregation_day=1, discount_bp=2500
+    )
+    wes, s = capped_customer("wes", wisp, overage=200)
+    s.tariff.topup_gb, s.tariff.topup_price_minor = 10, 500
+    s.tariff.save()
+    april20 = date(2026, 4, 20)
+    quote = usage_topup_quote(service=s, packs=2, today=april20)
+    assert (quote.unit_price.minor, quote.net.minor, quote.wholesale) == (375, 750, True)
+    usage_topup_buy(service=s, packs=2, channel=TopUpChannel.STAFF, today=april20)
+    charge = OneTimeCharge.objects.get()
+    assert (charge.customer_id, charge.quantity, charge.unit_price_minor) == (wes.pk, 2, 375)
+    assert charge.description.startswith("Top-up 2 × 10 GB at partner price 3.75, 1–30 April")
+    billing_run_start(run_date=MAY1)
+    assert not Invoice.objects.filter(customer=wes).exists()
+    line = InvoiceLine.objects.get(description__startswith="Top-up")
+    invoice = line.invoice
+    assert (invoice.customer_id, invoice.kind) == (wisp.account_id, InvoiceKind.AGGREGATED)
+    assert (line.quantity, line.unit_price_minor, line.amount_minor) == (2, 375, 750)
+    assert line.section_customer_id == wes.pk
+
+
+def test_a_percentage_partners_customer_pays_the_retail_top_up(home):
+    from ispbill.radius.topups import usage_topup_quote
+
+    citynet = partner_with_account(name="CityNet", mode=PartnerMode.PERCENTAGE, discount_bp=2500)
+    _c, s = capped_customer("cid", citynet, overage=200)
+    s.tariff.topup_gb, s.tariff.topup_price_minor = 10, 500
+    s.tariff.save()
+    quote = usage_topup_quote(service=s, packs=2, today=date(2026, 4, 20))
+    assert (quote.unit_price.minor, quote.net.minor, quote.wholesale) == (500, 1000, False)
