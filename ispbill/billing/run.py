@@ -113,7 +113,7 @@ def failure_message(exc: BaseException) -> str:
     anything else as the error's kind and text, for the log and a bug report."""
     if isinstance(exc, DomainError):
         return str(exc)
-    if isinstance(exc, OverflowError):
+    if isinstance(exc, OverflowError) and "date" in str(exc):
         return (
             "A date computed for this customer is out of the calendar's range: check its "
             "payment due days (and its issuer's), billing day and service dates."

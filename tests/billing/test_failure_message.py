@@ -20,3 +20,8 @@ def test_a_date_out_of_the_calendar_says_what_to_check():
 def test_a_refusal_reads_as_its_message_and_anything_else_keeps_its_kind():
     assert failure_message(DomainError("Tariff X has no price.")) == "Tariff X has no price."
     assert failure_message(KeyError("x")) == "KeyError: 'x'"
+
+
+def test_an_integer_overflow_is_not_read_as_a_date():
+    message = failure_message(OverflowError("Python int too large to convert to SQLite INTEGER"))
+    assert message == "OverflowError: Python int too large to convert to SQLite INTEGER"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from playwright.sync_api import expect
 
@@ -63,7 +65,11 @@ def test_operator_bills_opens_pdf_records_payment_and_credits(browser, site):
     page.locator("table.grid a[href*='/invoices/']").first.click()
     page.get_by_role("link", name="Issue credit note").click()
     page.get_by_label("Reason").fill("Browser test")
-    page.get_by_role("button", name="Issue credit note").click()
+    page.get_by_label("Credit everything not credited yet").check()
+    page.get_by_role("button", name="Show the total to credit").click()
+    # The confirmation shows the gross total before anything is issued.
+    expect(page.get_by_test_id("credit-note-preview")).to_be_visible()
+    page.get_by_role("button", name=re.compile(r"^Issue credit note of ")).click()
     page.wait_for_url("**/invoices/*/")
     with system_scope():
         assert CreditNote.objects.filter(reason="Browser test").exists()
