@@ -23,7 +23,6 @@ Factur-X documents (``facturx=True``) are compiled as PDF/A-3b with the XML atta
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 import re
@@ -225,8 +224,17 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
     Every dict that carries numbers or dates gets a ``fmt`` dict with the same keys formatted
     for the document's language ("1.234,50 €", "19 %", "01.03.2025"); lines and documents also
     get ``fmt.period``. ``text`` holds the fixed texts, ``qr`` the QR code file name or none.
+    ``data`` is left as it was; the result shares its dicts that get no ``fmt`` (issuer,
+    recipient, a line's adjustment), so it is for reading and serializing only.
     """
-    out = copy.deepcopy(data)
+    # Copies of the containers that get a ``fmt`` only: a deep copy of the whole document
+    # was half of this function's time (docs/performance.md, "PDF rendering").
+    out = dict(data)
+    out["document"] = dict(data["document"])
+    out["totals"] = dict(data["totals"])
+    for key in ("lines", "sections", "tax_breakdown", "entries"):
+        if key in data:
+            out[key] = [dict(item) for item in data[key]]
     head = out["document"]
     lang: str = head["language"]
     cur: str = head["currency"]

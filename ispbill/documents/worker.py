@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import IO, Any
 
 FONT_SUFFIXES = (".ttf", ".otf", ".ttc", ".otc")
+# The default templates' fonts, shipped with ispbill (scripts/documents_fonts.py): every
+# compile can use them beside the system's and the issuer's own fonts.
+BUNDLED_FONTS = Path(__file__).resolve().parent / "fonts"
 _HEADER = struct.Struct(">Q")
 _MAX_HEADER = 64 * 1024 * 1024
 _PDF_PAGES_RE = re.compile(rb"/Type\s*/Pages\b[^>]*?/Count\s+(\d+)")
@@ -250,6 +253,7 @@ class _Typst:
                 "package_path": str(self.packages),
                 "package_cache_path": str(self.packages),
             }
+            font_paths = [str(BUNDLED_FONTS)] if BUNDLED_FONTS.is_dir() else []
             if fonts:
                 # Only the font files, in a folder of their own: Typst reads nothing else there.
                 fonts_dir = self.root.parent / (self.root.name + "-fonts")
@@ -257,9 +261,8 @@ class _Typst:
                 fonts_dir.mkdir()
                 for name, _ in fonts:
                     (fonts_dir / name).write_bytes(files[name])
-                self.compiler = self.typst.Compiler(font_paths=[str(fonts_dir)], **isolation)
-            else:
-                self.compiler = self.typst.Compiler(**isolation)
+                font_paths.insert(0, str(fonts_dir))
+            self.compiler = self.typst.Compiler(font_paths=font_paths, **isolation)
             self.fonts_key = key
         return self.compiler
 
