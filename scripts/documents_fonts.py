@@ -3,12 +3,13 @@
     .venv/bin/python scripts/documents_fonts.py [/usr/share/fonts/truetype/dejavu]
 
 The default templates print in DejaVu Sans. Typst embeds a subset of each font used in every
-PDF, compressed, and the system font's hinting (the glyphs' TrueType instructions and the
-``fpgm``/``prep``/``cvt`` programs) went into every subset: about 10 kB of a 48 kB invoice and
-a tenth of the CPU of its compile. PDF viewers draw these fonts without their hinting, so the
-unhinted copy prints the same: same outlines, metrics, kerning and glyph coverage (only the
-hinting is removed). The Bitstream Vera licence asks modified fonts to be renamed: the family
-is "DejaVu Sans Unhinted" (ispbill/documents/fonts/LICENSE). docs/documents.md, "Fonts".
+PDF, compressed, and most of the CPU of a stored invoice's compile went into compressing them:
+the system font's hinting (the glyphs' TrueType instructions, the ``fpgm``/``prep``/``cvt``
+programs) and the licence text of its Windows name records were copied into every subset,
+20 of its 30 kB per font. PDF viewers draw these fonts without their hinting, so this copy
+prints the same: same outlines, metrics, kerning and glyph coverage. The Bitstream Vera
+licence asks modified fonts to be renamed: the family is "DejaVu Sans Unhinted"; the licence
+is in ispbill/documents/fonts/LICENSE. docs/documents.md, "Fonts".
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ FILES = {
     "DejaVuSans-Bold.ttf": "DejaVuSansUnhinted-Bold.ttf",
 }
 HINTING_TABLES = ("fpgm", "prep", "cvt ", "hdmx", "LTSH", "VDMX")
+LICENSE_TEXT = 13
+WINDOWS = 3
 
 
 def unhinted(source: Path, target: Path) -> None:
@@ -58,6 +61,15 @@ def unhinted(source: Path, target: Path) -> None:
             text = record.toUnicode()
             text = text.replace("DejaVu Sans", FAMILY).replace("DejaVuSans", "DejaVuSansUnhinted")
             record.string = text
+    # The licence text (name 13, 9.5 kB in UTF-16) went into every PDF too: Typst's subsetter
+    # copies the Windows name records into each embedded subset. It stays in the font's
+    # Macintosh record and in LICENSE; the Windows records keep the copyright (0) and the
+    # licence's address (14).
+    font["name"].names = [
+        record
+        for record in font["name"].names
+        if not (record.nameID == LICENSE_TEXT and record.platformID == WINDOWS)
+    ]
     target.parent.mkdir(parents=True, exist_ok=True)
     font.save(target)
 
