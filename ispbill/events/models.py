@@ -54,6 +54,27 @@ class Event(models.Model):
         return f"{self.type} {self.object_type}:{self.object_id}"
 
 
+class EventBatch(models.Model):
+    """Events of one type about many objects, recorded in the transaction of the change and
+    made into ``Event`` rows (with their deliveries) right after it commits, by the sender
+    (``events.services.event_batches_expand``). A billing run's chunk records its
+    ``invoice.issued`` events here as one row instead of a thousand events and deliveries
+    (docs/webhooks.md, "Scale"). The events' ids are drawn in that transaction, so they
+    order with every other event as if written then; the payload is built from the
+    (immutable) objects when the batch is expanded, stamped with ``created_at``."""
+
+    type = models.CharField(max_length=60)
+    event_ids = models.JSONField(help_text="The drawn ids of the events, in order")
+    object_ids = models.JSONField(help_text="The ids of the objects, one per event")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} × {len(self.event_ids)}"
+
+
 class WebhookEndpoint(models.Model):
     """A URL told about events: the operator's (``partner`` NULL: every partner's events)
     or a partner's (its own events only), optionally only some event types."""
