@@ -123,9 +123,9 @@ def build_canary_world() -> CanaryWorld:
     partner and of the home partner, and the operator administrator (who must see the
     canaries: the positive control)."""
     from ispbill.billing.run import billing_run_start
-    from ispbill.events.services import event_batches_expand
     from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
+    from ispbill.events.services import event_batches_expand
     from ispbill.partners.services import partner_home
     from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
