@@ -127,12 +127,15 @@ class Charge(models.Model):
         db_index=False,  # the unique constraint below serves it
         db_constraint=False,
     )
+    # Indexed only where set (partial indexes below): a billing run writes them NULL, and a
+    # plain index takes an entry for every NULL too (docs/performance.md).
     credit_note = models.ForeignKey(
         "invoicing.CreditNote",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     plan_change = models.ForeignKey(
@@ -141,6 +144,7 @@ class Charge(models.Model):
         blank=True,
         on_delete=models.PROTECT,
         related_name="charges",
+        db_index=False,
         db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,6 +190,16 @@ class Charge(models.Model):
         ]
         indexes = [
             models.Index(fields=["account", "invoice"], name="charge_uninvoiced_idx"),
+            models.Index(
+                fields=["credit_note"],
+                condition=Q(credit_note__isnull=False),
+                name="charge_credit_note_idx",
+            ),
+            models.Index(
+                fields=["plan_change"],
+                condition=Q(plan_change__isnull=False),
+                name="charge_plan_change_idx",
+            ),
         ]
 
 

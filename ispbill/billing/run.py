@@ -857,7 +857,7 @@ def _number_and_apply_credit(invoices: list[IssuedInvoice], run_date: date) -> N
     foreign keys of the rows written so far are checked first, outside the lock (those
     pointing at the invoices, not written yet, at the commit)."""
     deferred_checks_run(except_referencing=Invoice)
-    invoices_number(invoices)
+    invoices_number(invoices, in_run=True)
     if invoices:
         credit_apply(customer_ids=[inv.customer_id for inv in invoices], on=run_date)
 

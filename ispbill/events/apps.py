@@ -7,6 +7,7 @@ class EventsConfig(AppConfig):
     verbose_name = "Events and webhooks"
 
     def ready(self) -> None:
-        from ispbill.events import receivers
+        from ispbill.events import checks, receivers
 
         assert receivers  # connects the outbox to the apps' signals
+        assert checks  # registers its invariants

@@ -27,8 +27,11 @@ class Event(models.Model):
     """Something that happened, as integrators are told it: written in the transaction of
     the change, never changed afterwards. ``uid`` is the stable id sent as ``webhook-id``."""
 
-    uid = models.CharField(max_length=40, unique=True, default=_event_uid, editable=False)
-    type = models.CharField(max_length=60, db_index=True)
+    # Unique and indexed by the constraints and indexes in Meta: a column's own
+    # ``unique``/``db_index`` adds a second (LIKE) index on PostgreSQL, written with every
+    # event and never read.
+    uid = models.CharField(max_length=40, default=_event_uid, editable=False)
+    type = models.CharField(max_length=60)
     # Found by the (partner, id) index below; no index of its own (each one is written
     # with every event of a billing run: docs/webhooks.md, "Scale").
     partner = models.ForeignKey(
@@ -48,10 +51,35 @@ class Event(models.Model):
 
     class Meta:
         ordering = ["-id"]
-        indexes = [models.Index(fields=["partner", "id"], name="events_event_partner_id")]
+        constraints = [models.UniqueConstraint(fields=["uid"], name="events_event_uid_unique")]
+        indexes = [
+            models.Index(fields=["partner", "id"], name="events_event_partner_id"),
+            models.Index(fields=["type", "id"], name="events_event_type_id"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.type} {self.object_type}:{self.object_id}"
+
+
+class EventBatch(models.Model):
+    """Events of one type about many objects, recorded in the transaction of the change and
+    made into ``Event`` rows (with their deliveries) right after it commits, by the sender
+    (``events.services.event_batches_expand``). A billing run's chunk records its
+    ``invoice.issued`` events here as one row instead of a thousand events and deliveries
+    (docs/webhooks.md, "Scale"). The events' ids are drawn in that transaction, so they
+    order with every other event as if written then; the payload is built from the
+    (immutable) objects when the batch is expanded, stamped with ``created_at``."""
+
+    type = models.CharField(max_length=60)
+    event_ids = models.JSONField(help_text="The drawn ids of the events, in order")
+    object_ids = models.JSONField(help_text="The ids of the objects, one per event")
+    created_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} × {len(self.event_ids)}"
 
 
 class WebhookEndpoint(models.Model):

@@ -13,45 +13,29 @@ from ispbill.billing.signals import billing_run_finished
 from ispbill.commission.signals import commission_statement_changed
 from ispbill.customers.models import Customer
 from ispbill.customers.signals import customers_status_changed
-from ispbill.events.services import NewEvent, events_write
+from ispbill.events.services import (
+    NewEvent,
+    events_write,
+    invoice_issued_events_write,
+    money_payload,
+    send_after_commit,
+)
 from ispbill.invoicing.models import CreditNote
-from ispbill.invoicing.signals import credit_note_issued, invoices_issued
+from ispbill.invoicing.signals import credit_note_issued, invoices_numbered
 from ispbill.payments.signals import payment_received, payment_returned
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.signals import service_created, service_stopped, services_changed
 
 
-def _money(minor: int, currency: str) -> dict[str, str]:
-    """An amount as the API shows it: a decimal string (never a float) and its currency."""
-    from ispbill.core.money import Money
-
-    return {"amount": str(Money.from_minor(minor, currency).amount), "currency": currency}
-
-
-@receiver(invoices_issued, dispatch_uid="ispbill_events_invoices")
-def _invoices_issued(sender: Any, invoices: list[Any], **kwargs: Any) -> None:
-    events_write(
-        NewEvent(
-            type="invoice.issued",
-            partner_id=inv.partner_id,
-            object_type="invoice",
-            object_id=inv.pk,
-            data={
-                "invoice_id": inv.pk,
-                "number": inv.number,
-                "kind": str(inv.kind),
-                "customer_id": inv.customer_id,
-                "issuer_id": inv.issuer_id,
-                "billing_run_id": inv.billing_run_id,
-                "issue_date": inv.issue_date.isoformat(),
-                "due_date": inv.due_date.isoformat(),
-                "net": _money(inv.net_minor, inv.currency),
-                "tax": _money(inv.tax_minor, inv.currency),
-                "total": _money(inv.total_minor, inv.currency),
-            },
-        )
-        for inv in invoices
-    )
+@receiver(invoices_numbered, dispatch_uid="ispbill_events_invoices")
+def _invoices_numbered(
+    sender: Any, invoices: list[Any], in_run: bool = False, **kwargs: Any
+) -> None:
+    # After numbering, not at issuing: a billing run numbers its invoices last in the
+    # chunk's transaction, and an event must carry the number the customer sees. A run's
+    # events are sent from its end (``billing_run_finished`` below), not after each chunk,
+    # so making them into events and deliveries does not compete with the run's chunks.
+    invoice_issued_events_write(invoices, send=not in_run)
 
 
 @receiver(credit_note_issued, dispatch_uid="ispbill_events_credit_note")
@@ -73,9 +57,9 @@ def _credit_note_issued(sender: Any, credit_note_id: int, invoice: Any, **kwargs
                     "issuer_id": note.issuer_id,
                     "issue_date": note.issue_date.isoformat(),
                     "reason": note.reason,
-                    "net": _money(note.net_minor, note.currency),
-                    "tax": _money(note.tax_minor, note.currency),
-                    "total": _money(note.total_minor, note.currency),
+                    "net": money_payload(note.net_minor, note.currency),
+                    "tax": money_payload(note.tax_minor, note.currency),
+                    "total": money_payload(note.total_minor, note.currency),
                 },
             )
         ]
@@ -99,8 +83,8 @@ def _payment_received(sender: Any, payment: Any, **kwargs: Any) -> None:
                     "method": payment.method,
                     "reference": payment.reference,
                     "receipt_number": payment.receipt_number,
-                    "amount": _money(payment.amount_minor, payment.currency),
-                    "allocated": _money(payment.allocated_minor, payment.currency),
+                    "amount": money_payload(payment.amount_minor, payment.currency),
+                    "allocated": money_payload(payment.allocated_minor, payment.currency),
                 },
             )
         ]
@@ -128,9 +112,9 @@ def _payment_returned(
                     "reference": payment.reference,
                     "kind": "reversal" if reversed else "refund",
                     "reason": refund.reason,
-                    "amount": _money(refund.amount_minor, payment.currency),
-                    "payment_amount": _money(payment.amount_minor, payment.currency),
-                    "refunded": _money(payment.refunded_minor, payment.currency),
+                    "amount": money_payload(refund.amount_minor, payment.currency),
+                    "payment_amount": money_payload(payment.amount_minor, payment.currency),
+                    "refunded": money_payload(payment.refunded_minor, payment.currency),
                 },
             )
         ]
@@ -229,6 +213,9 @@ def _billing_run_finished(sender: Any, run_id: int, **kwargs: Any) -> None:
     run = BillingRun._base_manager.get(pk=run_id)
     if run.dry_run:
         return
+    # The run's invoice events were recorded as batches, one per chunk: the sender makes
+    # them into events and sends them now that the run is over.
+    send_after_commit()
     events_write(
         [
             NewEvent(
@@ -244,7 +231,8 @@ def _billing_run_finished(sender: Any, run_id: int, **kwargs: Any) -> None:
                     "invoices_issued": run.invoices_issued,
                     "failures": run.failures_count,
                     "totals": {
-                        cur: _money(int(t), cur)["amount"] for cur, t in (run.totals or {}).items()
+                        cur: money_payload(int(t), cur)["amount"]
+                        for cur, t in (run.totals or {}).items()
                     },
                 },
             )
@@ -270,9 +258,9 @@ def _commission_statement_changed(sender: Any, statement: Any, **kwargs: Any) ->
                     "period_start": st.period_start.isoformat(),
                     "period_end": st.period_end.isoformat(),
                     "status": st.status,
-                    "total": _money(st.total_minor, st.currency),
-                    "tax": _money(st.tax_minor, st.currency),
-                    "gross": _money(st.gross_minor, st.currency),
+                    "total": money_payload(st.total_minor, st.currency),
+                    "tax": money_payload(st.tax_minor, st.currency),
+                    "gross": money_payload(st.gross_minor, st.currency),
                     "payout_reference": st.payout_reference,
                 },
             )

@@ -25,13 +25,13 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from ispbill.core.audit import audit_record
-from ispbill.core.bulk import tuples_insert
+from ispbill.core.bulk import ids_draw, pg_array, tuples_insert
 from ispbill.core.crypto import token_encrypt, token_rotate
 from ispbill.core.errors import DomainValidationError
 from ispbill.events.catalog import EVENT_TYPES
@@ -40,6 +40,7 @@ from ispbill.events.models import (
     Delivery,
     DeliveryStatus,
     Event,
+    EventBatch,
     WebhookEndpoint,
     _event_uid,
 )
@@ -117,6 +118,187 @@ def events_write(new: Iterable[NewEvent]) -> list[str]:
             tuples_insert(Delivery, DELIVERY_FIELDS, deliveries)
             transaction.on_commit(_send_soon)
     return [row[0] for row in event_rows]
+
+
+def _endpoints_for(event_type: str) -> list[tuple[int, int | None]]:
+    """The enabled endpoints that want ``event_type``: (id, partner id or None)."""
+    return [
+        (ep.pk, ep.partner_id)
+        for ep in WebhookEndpoint._base_manager.filter(enabled=True).only(
+            "id", "partner_id", "event_types"
+        )
+        if ep.wants(event_type)
+    ]
+
+
+# ``invoice.issued`` for a batch of invoices, in one statement: the events (with the ids the
+# batch drew) and their deliveries built by PostgreSQL from the invoice rows: no payload is
+# built, encoded or sent by Python. The payload is the one ``invoice_issued_event`` builds
+# (tested side by side); amounts are the minor units over 10^exponent, rounded to the
+# exponent: the decimal text ``Money`` prints.
+_INVOICE_EVENTS_SQL = """
+WITH src AS (
+    SELECT x.event_id, 'evt_' || replace(gen_random_uuid()::text, '-', '') AS uid, i.id,
+           i.number, i.kind, i.partner_id, i.customer_id, i.issuer_id, i.billing_run_id,
+           i.issue_date, i.due_date, i.net_minor, i.tax_minor, i.total_minor, i.currency,
+           power(10::numeric, c.exponent) AS unit, c.exponent
+    FROM unnest(%(event_ids)s::bigint[], %(object_ids)s::bigint[]) AS x(event_id, invoice_id)
+    JOIN invoicing_invoice i ON i.id = x.invoice_id
+    JOIN unnest(%(currencies)s::text[], %(exponents)s::int[]) AS c(currency, exponent)
+      ON c.currency = i.currency
+), ev AS (
+    INSERT INTO events_event
+        (id, uid, type, partner_id, object_type, object_id, payload, created_at)
+    SELECT event_id, uid, 'invoice.issued', partner_id, 'invoice', id::text,
+           jsonb_build_object(
+               'id', uid, 'type', 'invoice.issued', 'version', %(version)s::int,
+               'timestamp', %(stamp)s::text, 'partner_id', partner_id,
+               'data', jsonb_build_object(
+                   'invoice_id', id, 'number', number, 'kind', kind,
+                   'customer_id', customer_id, 'issuer_id', issuer_id,
+                   'billing_run_id', billing_run_id,
+                   'issue_date', to_char(issue_date, 'YYYY-MM-DD'),
+                   'due_date', to_char(due_date, 'YYYY-MM-DD'),
+                   'net', jsonb_build_object(
+                       'amount', round(net_minor / unit, exponent)::text, 'currency', currency),
+                   'tax', jsonb_build_object(
+                       'amount', round(tax_minor / unit, exponent)::text, 'currency', currency),
+                   'total', jsonb_build_object(
+                       'amount', round(total_minor / unit, exponent)::text, 'currency', currency)
+               )
+           ),
+           %(created_at)s
+    FROM src ORDER BY src.event_id
+    RETURNING id, partner_id, object_id
+)
+INSERT INTO events_delivery (partner_id, endpoint_id, event_id, object_key, next_attempt_at,
+                             status, attempts, last_error)
+SELECT ep.partner_id, ep.id, ev.id, 'invoice:' || ev.object_id, %(now)s, %(pending)s, 0, ''
+FROM ev
+JOIN unnest(%(endpoints)s::bigint[], %(endpoint_partners)s::bigint[]) AS ep(id, partner_id)
+  ON ep.partner_id IS NULL OR ep.partner_id = ev.partner_id
+ORDER BY ev.id, ep.id
+"""
+
+# Taken while batches are expanded: one expansion at a time, in the batches' order.
+_EXPAND_LOCK = 0x15B111E7
+EXPAND_BATCHES_PER_TRANSACTION = 20
+
+
+def invoice_issued_event(inv: Any) -> NewEvent:
+    """The ``invoice.issued`` event of an issued invoice (an ``IssuedInvoice`` or ``Invoice``
+    with its real number)."""
+    return NewEvent(
+        type="invoice.issued",
+        partner_id=inv.partner_id,
+        object_type="invoice",
+        object_id=inv.pk,
+        data={
+            "invoice_id": inv.pk,
+            "number": inv.number,
+            "kind": str(inv.kind),
+            "customer_id": inv.customer_id,
+            "issuer_id": inv.issuer_id,
+            "billing_run_id": inv.billing_run_id,
+            "issue_date": inv.issue_date.isoformat(),
+            "due_date": inv.due_date.isoformat(),
+            "net": money_payload(inv.net_minor, inv.currency),
+            "tax": money_payload(inv.tax_minor, inv.currency),
+            "total": money_payload(inv.total_minor, inv.currency),
+        },
+    )
+
+
+def money_payload(minor: int, currency: str) -> dict[str, str]:
+    """An amount as the API shows it: a decimal string (never a float) and its currency."""
+    from ispbill.core.money import Money
+
+    return {"amount": str(Money.from_minor(minor, currency).amount), "currency": currency}
+
+
+def invoice_issued_events_write(invoices: list[Any], *, send: bool = True) -> None:
+    """``invoice.issued`` for numbered, written invoices. On PostgreSQL: one ``EventBatch``
+    row with the events' ids drawn now, made into events and deliveries right after the
+    commit (``event_batches_expand``, which the sender runs first): a billing run's chunk
+    writes one row, not a thousand events and deliveries. Elsewhere through
+    ``events_write``. Runs in the caller's transaction. ``send``: have the sender run
+    after the commit (a billing run has it run once, at its end)."""
+    if not invoices:
+        return
+    if connection.vendor != "postgresql":
+        events_write(invoice_issued_event(inv) for inv in invoices)
+        return
+    invoices = sorted(invoices, key=lambda inv: inv.pk)
+    EventBatch.objects.create(
+        type="invoice.issued",
+        event_ids=ids_draw(Event, len(invoices)),
+        object_ids=[inv.pk for inv in invoices],
+        created_at=timezone.now(),
+    )
+    if send:
+        transaction.on_commit(_send_soon)
+
+
+def event_batches_expand(*, max_batches: int | None = None) -> int:
+    """Make the recorded ``EventBatch`` rows into events and deliveries, oldest first, one
+    transaction per ``EXPAND_BATCHES_PER_TRANSACTION`` batches, under a lock that keeps
+    expansions one at a time (a second caller waits, then finds the batches gone). Returns
+    the number of events written. The sender calls it before choosing what to send, so an
+    object's earlier event is never overtaken by a later one written directly."""
+    if connection.vendor != "postgresql":
+        return 0
+    from ispbill.core.money import currency_exponent
+    from ispbill.partners.models import Partner
+
+    written = 0
+    done = 0
+    while max_batches is None or done < max_batches:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_EXPAND_LOCK])
+            take = EXPAND_BATCHES_PER_TRANSACTION
+            if max_batches is not None:
+                take = min(take, max_batches - done)
+            batches = list(
+                EventBatch.objects.order_by("id").values_list(
+                    "id", "type", "event_ids", "object_ids", "created_at"
+                )[:take]
+            )
+            if not batches:
+                break
+            currencies = sorted(set(Partner._base_manager.values_list("currency", flat=True)))
+            endpoints = _endpoints_for("invoice.issued")
+            now = timezone.now()
+            with connection.cursor() as cursor:
+                for _pk, type_, event_ids, object_ids, created_at in batches:
+                    if type_ != "invoice.issued":  # the only type recorded in batches
+                        raise ValueError(f"no batch builder for {type_}")
+                    cursor.execute(
+                        _INVOICE_EVENTS_SQL,
+                        {
+                            "event_ids": pg_array(event_ids),
+                            "object_ids": pg_array(object_ids),
+                            "currencies": currencies,
+                            "exponents": [currency_exponent(c) for c in currencies],
+                            "version": PAYLOAD_VERSION,
+                            "stamp": created_at.isoformat(),
+                            "created_at": created_at,
+                            "now": now,
+                            "endpoints": [pk for pk, _ in endpoints],
+                            "endpoint_partners": [partner for _, partner in endpoints],
+                            "pending": DeliveryStatus.PENDING.value,
+                        },
+                    )
+                    written += len(event_ids)
+            EventBatch.objects.filter(pk__in=[b[0] for b in batches]).delete()
+            done += len(batches)
+    return written
+
+
+def send_after_commit() -> None:
+    """Have the sender run once the caller's transaction commits: it makes the recorded
+    batches into events (``event_batches_expand``) and sends what is due."""
+    transaction.on_commit(_send_soon)
 
 
 def _send_soon() -> None:
@@ -360,6 +542,7 @@ def deliveries_send_due(*, limit: int = BATCH, now: datetime | None = None) -> S
     """Send what is due, endpoint by endpoint, at most ``limit`` per endpoint. The first
     failure of an endpoint ends its turn (a receiver that is down would otherwise hold the
     caller ten seconds per event): its other due events go on the next call."""
+    event_batches_expand()
     now = now or timezone.now()
     stats = SendStats()
     endpoint_ids = (

@@ -21,7 +21,7 @@ from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, tuples_i
 from ispbill.customers.models import Customer, CustomerRow
 from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
 from ispbill.invoicing.sequences import numbers_reserve
-from ispbill.invoicing.signals import invoices_issued
+from ispbill.invoicing.signals import invoices_issued, invoices_numbered
 from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
 from ispbill.invoicing.tasks import issued_pdfs_render_on_commit
 from ispbill.invoicing.tax import DocumentTotals, document_totals
@@ -259,10 +259,11 @@ def _invoices_write(invoices: list[IssuedInvoice]) -> None:
         inv.written = True
 
 
-def invoices_number(invoices: list[IssuedInvoice]) -> None:
+def invoices_number(invoices: list[IssuedInvoice], *, in_run: bool = False) -> None:
     """Give issued invoices their real numbers: per issuer, in a stable order (account, then
     billing date), gapless, under the sequence's lock, and write the invoice rows not written
-    yet. Call it last in the transaction."""
+    yet. Call it last in the transaction. ``in_run``: a billing run's chunk, which tells the
+    receivers of ``invoices_numbered`` that the run's end follows (they may wait for it)."""
     if not invoices:
         return
     by_issuer: dict[int, list[IssuedInvoice]] = defaultdict(list)
@@ -284,5 +285,5 @@ def invoices_number(invoices: list[IssuedInvoice]) -> None:
     # Rows written already get their numbers; the others are written with them.
     column_set(Invoice, "number", {inv.pk: inv.number for inv in invoices if inv.written})
     _invoices_write([inv for inv in invoices if not inv.written])
-
+    invoices_numbered.send(sender=Invoice, invoices=invoices, in_run=in_run)
     issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])

@@ -98,6 +98,7 @@ class Invoice(models.Model):
         "customers.Customer",
         on_delete=models.PROTECT,
         related_name="invoices",
+        db_index=False,  # the (customer, status, due date) index starts with it
         db_constraint=False,
     )
     kind = models.CharField(
@@ -205,12 +206,13 @@ class InvoiceLine(models.Model):
     section = models.CharField(
         max_length=200, blank=True, help_text="Sub-customer on an aggregated invoice"
     )
-    section_customer = models.ForeignKey(
+    section_customer = models.ForeignKey(  # indexed only where set (Meta)
         "customers.Customer",
         null=True,
         blank=True,
         on_delete=models.PROTECT,
         related_name="+",
+        db_index=False,
         db_constraint=False,
     )
     tariff = models.ForeignKey(
@@ -241,6 +243,13 @@ class InvoiceLine(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice", "position"], name="invoiceline_position_unique"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["section_customer"],
+                condition=models.Q(section_customer__isnull=False),
+                name="line_section_customer_idx",
             )
         ]
 

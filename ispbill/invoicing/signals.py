@@ -11,3 +11,9 @@ invoices_issued = Signal()
 # Sent after a credit note and its ledger entry are written: ``credit_note_id``,
 # ``invoice`` (the credited Invoice), ``net_minor``, ``on`` (the issue date).
 credit_note_issued = Signal()
+
+# Sent by ``invoices_number`` once a batch of issued invoices carries its real numbers and
+# every row is written: ``invoices`` (IssuedInvoice values), ``in_run`` (a billing run's chunk:
+# the run's end, ``billing_run_finished``, follows). What tells the outside world
+# about an invoice (the event outbox) listens here, so it never sees a placeholder number.
+invoices_numbered = Signal()

@@ -39,8 +39,16 @@ class JournalEntry(models.Model):
     description = models.CharField(max_length=300)
     source_type = models.CharField(max_length=30)
     source_id = models.BigIntegerField()
+    # Entries are never deleted (a trigger refuses it): no row-by-row check, and indexed
+    # only where set (Meta), as a run writes every entry with none.
     reverses = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -48,7 +56,14 @@ class JournalEntry(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["source_type", "source_id"])]
+        indexes = [
+            models.Index(fields=["source_type", "source_id"]),
+            models.Index(
+                fields=["reverses"],
+                condition=models.Q(reverses__isnull=False),
+                name="entry_reverses_idx",
+            ),
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:
@@ -86,6 +101,7 @@ class Posting(models.Model):
         on_delete=models.PROTECT,
         related_name="+",
         help_text="The partner, on commission postings",
+        db_index=False,  # indexed only where set (Meta)
         db_constraint=False,
     )
     amount_minor = models.BigIntegerField(help_text="Minor units: debit > 0, credit < 0")
@@ -95,7 +111,14 @@ class Posting(models.Model):
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["account", "customer"])]
+        indexes = [
+            models.Index(fields=["account", "customer"]),
+            models.Index(
+                fields=["counterparty"],
+                condition=models.Q(counterparty__isnull=False),
+                name="posting_counterparty_idx",
+            ),
+        ]
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         if not self._state.adding:

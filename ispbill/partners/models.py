@@ -466,8 +466,16 @@ class CommissionAccrual(models.Model):
     base_minor = models.BigIntegerField(help_text="Net amount the rate applies to, minor units")
     amount_minor = models.BigIntegerField(help_text="Commission, minor units, rounded per line")
     currency = models.CharField(max_length=3)
+    # Written NULL by the billing run: no row-by-row check (a trigger refuses deleting a
+    # statement that accruals refer to) and indexed only where set (Meta).
     statement = models.ForeignKey(
-        CommissionStatement, null=True, blank=True, on_delete=models.PROTECT, related_name="lines"
+        CommissionStatement,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="lines",
+        db_index=False,
+        db_constraint=False,
     )
 
     objects = PartnerScopedManager()
@@ -479,4 +487,11 @@ class CommissionAccrual(models.Model):
                 fields=["source_type", "source_id", "rate_bp"], name="accrual_once_per_source_rate"
             ),
         ]
-        indexes = [models.Index(fields=["partner", "date"])]
+        indexes = [
+            models.Index(fields=["partner", "date"]),
+            models.Index(
+                fields=["statement"],
+                condition=models.Q(statement__isnull=False),
+                name="accrual_statement_idx",
+            ),
+        ]

@@ -34,7 +34,7 @@ def customers_unblock_if_clear(
     active."""
     accounts = partner_accounts(list(customer_ids))
     candidates = list(
-        Customer.objects.filter(pk__in=list(customer_ids)).filter(
+        Customer.objects.filter(pk__any_in=list(customer_ids)).filter(
             Q(status=CustomerStatus.BLOCKED)
             | Q(pk__in=list(accounts), status=CustomerStatus.INACTIVE)
         )
@@ -44,7 +44,7 @@ def customers_unblock_if_clear(
         return []
     still_overdue = set(
         Invoice.objects.filter(
-            customer_id__in=list(ids), status__in=OPEN, due_date__lt=today
+            customer_id__any_in=list(ids), status__in=OPEN, due_date__lt=today
         ).values_list("customer_id", flat=True)
     )
     below_min = customers_below_min_balance([c for c in candidates if c.pk not in still_overdue])

@@ -43,6 +43,22 @@ class AllocationResult:
     unblocked: list[int]
 
 
+# The invoice fields ``credit_apply`` and the receivers of ``allocations_written`` read.
+ALLOCATION_INVOICE_FIELDS = (
+    "id",
+    "partner_id",
+    "customer_id",
+    "due_date",
+    "currency",
+    "net_minor",
+    "total_minor",
+    "allocated_minor",
+    "credited_minor",
+    "status",
+    "paid_at",
+)
+
+
 def credit_apply(
     *, customer_ids: Iterable[int], on: date, first: Iterable[int] = ()
 ) -> AllocationResult:
@@ -58,6 +74,8 @@ def credit_apply(
             customer_id__any_in=ids,
             amount_minor__gt=F("allocated_minor") + F("refunded_minor"),
         )
+        # Only what allocating reads (a billing run allocates for every chunk).
+        .only("id", "customer_id", "date", "amount_minor", "allocated_minor", "refunded_minor")
         .order_by("customer_id", "date", "id")
     )
     if not payments:
@@ -68,6 +86,8 @@ def credit_apply(
             customer_id__any_in=list({p.customer_id for p in payments}),
             status__in=[InvoiceStatus.UNPAID, InvoiceStatus.PARTIALLY_PAID],
         )
+        # Not the snapshots: what allocating and the allocations' receivers read.
+        .only(*ALLOCATION_INVOICE_FIELDS)
         .order_by("customer_id", "due_date", "id")
     )
     preferred = set(first)

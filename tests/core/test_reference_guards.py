@@ -42,9 +42,9 @@ def unconstrained_references() -> Iterator[tuple[type[models.Model], models.Fore
 
 
 def test_the_unconstrained_references_are_the_ones_this_file_knows():
-    """27 references from the billing tables; their targets are the guarded tables."""
+    """29 references from the billing tables; their targets are the guarded tables."""
     refs = list(unconstrained_references())
-    assert len(refs) == 27
+    assert len(refs) == 29
     targets = {field.related_model._meta.label_lower for _, field in refs}  # type: ignore[union-attr]
     assert targets == NEVER_DELETED | set(FRESH)
 
@@ -103,6 +103,17 @@ def _fresh_plan_change() -> Any:
     )
 
 
+def _fresh_statement() -> Any:
+    from ispbill.partners.models import CommissionStatement
+
+    return CommissionStatement.objects.create(
+        partner=PartnerFactory(mode=PartnerMode.PERCENTAGE),
+        period_start=date(2026, 4, 1),
+        period_end=date(2026, 4, 30),
+        currency="EUR",
+    )
+
+
 # A row of each guarded table that nothing refers to yet.
 FRESH: dict[str, Callable[[], Any]] = {
     "billing.charge": _fresh_charge,
@@ -113,6 +124,7 @@ FRESH: dict[str, Callable[[], Any]] = {
     "customers.customer": lambda: customer(),
     "subscriptions.service": _fresh_service,
     "subscriptions.onetimecharge": _fresh_one_time_charge,
+    "partners.commissionstatement": _fresh_statement,
 }
 
 
@@ -201,14 +213,17 @@ def test_a_referenced_row_is_not_deleted(billed, label):  # type: ignore[no-unty
     # charge), else any (an invoice line outside an aggregated invoice has no section).
     rows = model._base_manager.order_by("pk")
     row = rows.exclude(**{f"{field.attname}__isnull": True}).first()
-    if row is None and target_label not in NEVER_DELETED:
-        row = rows.first()
-    assert row is not None, f"no {label} row to point elsewhere"
     if target_label in NEVER_DELETED:
-        held = getattr(row, field.attname)
+        # Never deleted, referenced or not (an entry reversing another is rare: any entry).
+        held = getattr(row, field.attname) if row is not None else None
+        if held is None:
+            held = target._base_manager.order_by("pk").values_list("pk", flat=True).first()
+        assert held is not None, f"no {target_label} row"
         _refused(table, held, "never deleted")
         assert target._base_manager.filter(pk=held).exists()
         return
+    row = row or rows.first()
+    assert row is not None, f"no {label} row to point elsewhere"
     fresh = FRESH[target_label]()
     was = getattr(row, field.attname)
     _raw_set(model, field.column, row.pk, fresh.pk)

@@ -19,7 +19,7 @@ from standardwebhooks.webhooks import Webhook
 
 from ispbill.billing.run import billing_run_start
 from ispbill.core.errors import DomainValidationError
-from ispbill.core.money import Money
+from ispbill.core.money import Money, currency_exponent
 from ispbill.customers.models import Customer
 from ispbill.customers.services import customer_status_set
 from ispbill.events import services
@@ -30,8 +30,12 @@ from ispbill.events.services import (
     deliveries_send_due,
     delivery_replay,
     endpoint_create,
+    event_batches_expand,
     events_write,
+    invoice_issued_event,
+    money_payload,
 )
+from ispbill.invoicing.models import Invoice
 from ispbill.payments.services import payment_record
 from ispbill.subscriptions.models import Service
 from ispbill.subscriptions.services import service_record, service_update
@@ -45,6 +49,9 @@ def _bill(seed: Seed) -> None:
     for c, t in ((seed.alice, seed.fiber), (seed.bob, seed.fiber), (seed.olga, seed.own_tariff)):
         Service.objects.create(partner=c.partner, customer=c, tariff=t, start_date=date(2026, 3, 1))
     billing_run_start(run_date=date(2026, 3, 1))
+    # On PostgreSQL the run records its invoice events as a batch per chunk, made into
+    # events and deliveries by the sender right after the commit (which tests never reach).
+    event_batches_expand()
 
 
 def _later(minutes: float) -> Any:
@@ -231,6 +238,7 @@ def test_billing_run_writes_invoice_events_set_based(seed: Seed, receiver: Recei
         before = Event.objects.filter(type="invoice.issued").count()
         with CaptureQueriesContext(connection) as ctx:
             billing_run_start(run_date=day)
+        event_batches_expand()
         issued = Event.objects.filter(type="invoice.issued").count() - before
         return issued, sum(1 for q in ctx.captured_queries if "events_" in q["sql"])
 
@@ -239,6 +247,48 @@ def test_billing_run_writes_invoice_events_set_based(seed: Seed, receiver: Recei
     assert (small, large) == (3, 15)
     assert large_queries == small_queries
     assert Delivery.objects.filter(event__type="invoice.issued").count() == 2 * 18
+
+
+def test_invoice_events_carry_the_real_number_and_the_documented_payload(
+    seed: Seed, receiver: Receiver
+):
+    """A billing run numbers its invoices last in the chunk: the event is written after
+    that, with the number the customer sees (it once carried the placeholder). On
+    PostgreSQL the run's events are built by SQL; they equal what the Python builder makes
+    of the same invoice, amounts as decimal text."""
+    endpoint_create(partner_id=None, url=receiver.url())
+    _bill(seed)
+    events = list(Event.objects.filter(type="invoice.issued").order_by("id"))
+    assert len(events) == 3
+    for event in events:
+        invoice = Invoice.objects.get(pk=event.payload["data"]["invoice_id"])
+        assert not invoice.number.startswith("~")
+        assert event.payload["data"] == invoice_issued_event(invoice).data
+        assert event.payload["id"] == event.uid and event.uid.startswith("evt_")
+        assert event.object_id == str(invoice.pk) and event.partner_id == invoice.partner_id
+        assert event.payload["partner_id"] == invoice.partner_id
+    data = events[0].payload["data"]
+    assert data["total"]["amount"] == str(Money.from_minor(invoice_total(events[0]), "EUR").amount)
+    assert Delivery.objects.filter(event__type="invoice.issued").count() == 3
+
+
+def invoice_total(event: Event) -> int:
+    return Invoice.objects.get(pk=event.payload["data"]["invoice_id"]).total_minor
+
+
+def test_invoice_event_amounts_in_sql_match_money_for_every_exponent(seed: Seed):
+    """The SQL builder's amounts are the decimal text ``Money`` prints, for two-, zero- and
+    three-decimal currencies and negative amounts."""
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL builder runs on PostgreSQL")
+    cases = [(1250, "EUR"), (-5, "EUR"), (0, "EUR"), (1250, "JPY"), (1, "KWD"), (-1001, "KWD")]
+    with connection.cursor() as cursor:
+        for minor, currency in cases:
+            exponent = currency_exponent(currency)
+            cursor.execute(
+                "SELECT round(%s / power(10::numeric, %s), %s)::text", [minor, exponent, exponent]
+            )
+            assert cursor.fetchone()[0] == money_payload(minor, currency)["amount"], currency
 
 
 def test_partner_endpoint_on_a_private_address_is_refused(seed: Seed, settings):
@@ -307,3 +357,59 @@ def test_commission_and_mandate_events(billed: Any):
     revoked = Event.objects.get(type="mandate.revoked")
     assert created.object_id == revoked.object_id == str(m.pk)
     assert "iban" not in created.payload["data"] and revoked.payload["data"]["ended_on"]
+
+
+def test_a_run_records_one_batch_per_chunk_on_postgresql_and_the_check_notices_a_stale_one(
+    seed: Seed, receiver: Receiver
+):
+    """On PostgreSQL a run's invoice events are one ``EventBatch`` row per chunk, with the
+    events' ids drawn then; the sender makes them into events and deliveries, in those ids'
+    order, once only. ``ispbill check`` names a batch nobody expanded."""
+    from ispbill.core.invariants import invariants_check
+    from ispbill.events.models import EventBatch
+
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere the events are written in the run's transaction")
+    endpoint_create(partner_id=None, url=receiver.url())
+    for c, t in ((seed.alice, seed.fiber), (seed.bob, seed.fiber)):
+        Service.objects.create(partner=c.partner, customer=c, tariff=t, start_date=date(2026, 3, 1))
+    billing_run_start(run_date=date(2026, 3, 1))
+    batch = EventBatch.objects.get()
+    assert len(batch.event_ids) == len(batch.object_ids) == 2
+    assert not Event.objects.filter(type="invoice.issued").exists()
+    # A direct event written meanwhile (a payment) gets a later id than the batch's events.
+    payment_record(customer=seed.alice, amount=Money(Decimal("1.00"), "EUR"), on=date(2026, 3, 2))
+    # Not yet stale: the check passes; an hour later it names the batch.
+    assert not [b for b in invariants_check()[1] if b.check == "events.batches_pending"]
+    EventBatch.objects.update(created_at=timezone.now() - timedelta(hours=1))
+    batch.refresh_from_db()
+    stale = [b for b in invariants_check()[1] if b.check == "events.batches_pending"]
+    assert stale and stale[0].ids == (f"event_batch:{batch.pk}",)
+    stats = deliveries_send_due()  # expands first, then sends in event order
+    assert not EventBatch.objects.exists()
+    issued = list(Event.objects.filter(type="invoice.issued").order_by("id"))
+    assert [e.pk for e in issued] == batch.event_ids
+    assert [int(e.object_id) for e in issued] == batch.object_ids
+    assert issued[0].payload["timestamp"] == batch.created_at.isoformat()
+    assert stats.succeeded == Delivery.objects.count() == 4  # 2 invoices, payment, run
+    ids = [r.json["id"] for r in receiver.requests]
+    order = list(Event.objects.order_by("id").values_list("uid", flat=True))
+    assert ids == order
+    assert event_batches_expand() == 0  # once only
+
+
+def test_a_run_has_the_sender_run_once_at_its_end_not_after_every_chunk(
+    seed: Seed, settings, django_capture_on_commit_callbacks
+):
+    """Making a run's events competes with its chunks for the workers: the run asks for
+    the sender once, when it is over, however many chunks it has."""
+    settings.BILLING_CHUNK_SIZE = 1
+    for n in range(4):
+        c = Customer.objects.create(partner=seed.citynet, reference=f"S{n}", name="S")
+        Service.objects.create(
+            partner=c.partner, customer=c, tariff=seed.fiber, start_date=date(2026, 3, 1)
+        )
+    with django_capture_on_commit_callbacks() as callbacks:
+        summary = billing_run_start(run_date=date(2026, 3, 1))
+    assert summary.stats.invoices_issued == 4
+    assert [cb for cb in callbacks if cb is services._send_soon] == [services._send_soon]

@@ -125,6 +125,7 @@ def build_canary_world() -> CanaryWorld:
     from ispbill.billing.run import billing_run_start
     from ispbill.commission.statements import commission_statement_build
     from ispbill.core.money import Money
+    from ispbill.events.services import event_batches_expand
     from ispbill.partners.services import partner_home
     from ispbill.payments.credit_notes import credit_note_issue
     from ispbill.payments.services import payment_record
@@ -214,6 +215,8 @@ def build_canary_world() -> CanaryWorld:
         own = canaries[PartnerMode.OWN_INVOICING]
         assert own.runs_own_billing
         billing_run_start(run_date=RUN_DATE, issuer=own, started_by="demo")
+        # The runs' invoice events, as the sender makes them right after the commits.
+        event_batches_expand()
         batches = collection_run(
             on=RUN_DATE, until=RUN_DATE + timedelta(days=40), issuer_ids=[home.pk, own.pk]
         )
