@@ -209,7 +209,10 @@ def _png_of_matrix(matrix: Any, *, border: int) -> bytes:
         (
             b"\x89PNG\r\n\x1a\n",
             _png_chunk(b"IHDR", header),
-            _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 9)),
+            # Level 1: Typst decodes the PNG and compresses the image again for the PDF, so
+            # a smaller PNG saved nothing, and level 9 took 0.24 ms of every invoice (level 1:
+            # 0.03 ms, 100 bytes more through the pipe to the render worker).
+            _png_chunk(b"IDAT", zlib.compress(b"".join(rows), 1)),
             _png_chunk(b"IEND", b""),
         )
     )
