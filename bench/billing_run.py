@@ -810,7 +810,9 @@ def outbox_compare(args: argparse.Namespace, url: str) -> int:
         "target_overhead_percent": 10,
         "rounds": rounds,
         "note": "sending left out (drain rate: bench/webhook_drain.py); one operator "
-        "endpoint, so each event also gets a delivery row",
+        "endpoint, so each event also gets a delivery row; on PostgreSQL a run records its "
+        "invoice events as one batch per chunk, made into events and deliveries after the "
+        "run (events_expand_seconds, timed apart)",
     }
     print(json.dumps(result, indent=2))
     results = ROOT / "bench" / "results"
