@@ -316,7 +316,7 @@ def bill_phase() -> None:
     """Run in a child process so its peak RSS is the run's own."""
     setup_django()
     from django.db import connection
-    from django.db.models import Q
+    from django.db.models import Max, Min, Q
 
     outbox = os.environ.get("BENCH_OUTBOX")
     if outbox:
@@ -390,16 +390,19 @@ def bill_phase() -> None:
                 list(run_invoices.order_by("pk").values_list("pk", flat=True))
             )
             documents["queue_seconds"] = round(time.monotonic() - t_queue, 2)
+            # Polled every 2 s with cheap counts: the e-mails of the run's invoices by their
+            # id range, not a join (which, every 0.5 s, took most of a core of the machine
+            # being measured at 78,000 e-mails).
+            bounds = run_invoices.aggregate(lo=Min("pk"), hi=Max("pk"))
+            run_mail = EmailDelivery.objects.filter(invoice_id__range=(bounds["lo"], bounds["hi"]))
             while True:
                 pending_pdfs = run_invoices.filter(pdf="", pdf_error="").count()
-                pending_mail = EmailDelivery.objects.filter(
-                    Q(status="queued"), invoice__billing_run_id=summary.run_id
-                ).count()
+                pending_mail = run_mail.filter(Q(status="queued")).count()
                 if not pending_pdfs and not pending_mail:
                     break
                 if time.monotonic() - t0 > float(os.environ.get("BENCH_E2E_TIMEOUT", "3600")):
                     raise SystemExit(f"timeout: {pending_pdfs} PDFs, {pending_mail} e-mails")
-                time.sleep(0.5)
+                time.sleep(2)
             documents["all_out_seconds"] = round(time.monotonic() - t0, 2)
             documents["pdfs_stored"] = run_invoices.exclude(pdf="").count()
             documents["pdf_errors"] = run_invoices.exclude(pdf_error="").count()

@@ -25,6 +25,7 @@ from ispbill.events.services import (
     endpoint_delete,
     endpoint_secret_rotate,
     endpoint_update,
+    events_horizon,
 )
 from ispbill.partners.models import Partner
 
@@ -459,5 +460,9 @@ def event_list(request: HttpRequest, filters: Query[EventFilters]) -> Any:
         if value:
             qs = qs.filter(**{name: value})
     if filters.after is not None:
-        return page(qs.filter(pk__gt=filters.after).order_by("id"), filters, _event_out)
+        qs = qs.filter(pk__gt=filters.after)
+        horizon = events_horizon()
+        if horizon is not None:  # a run's events not written yet come before what follows
+            qs = qs.filter(pk__lt=horizon)
+        return page(qs.order_by("id"), filters, _event_out)
     return page(qs.order_by("-id"), filters, _event_out)

@@ -71,6 +71,9 @@ class EventBatch(models.Model):
     (immutable) objects when the batch is expanded, stamped with ``created_at``."""
 
     type = models.CharField(max_length=60)
+    first_event_id = models.BigIntegerField(
+        default=0, help_text="The smallest of ``event_ids``: the feed's horizon while pending"
+    )
     event_ids = models.JSONField(help_text="The drawn ids of the events, in order")
     object_ids = models.JSONField(help_text="The ids of the objects, one per event")
     created_at = models.DateTimeField()

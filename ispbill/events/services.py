@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Min, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -229,14 +229,24 @@ def invoice_issued_events_write(invoices: list[Any], *, send: bool = True) -> No
         events_write(invoice_issued_event(inv) for inv in invoices)
         return
     invoices = sorted(invoices, key=lambda inv: inv.pk)
+    event_ids = ids_draw(Event, len(invoices))
     EventBatch.objects.create(
         type="invoice.issued",
-        event_ids=ids_draw(Event, len(invoices)),
+        first_event_id=min(event_ids),
+        event_ids=event_ids,
         object_ids=[inv.pk for inv in invoices],
         created_at=timezone.now(),
     )
     if send:
         transaction.on_commit(_send_soon)
+
+
+def events_horizon() -> int | None:
+    """The smallest event id a recorded batch holds for events not written yet (None: no
+    batch pending). A feed read by id (``GET /events?after=``) stops below it, so a client
+    that remembers the last id it saw never skips a run's events written later with
+    smaller ids."""
+    return EventBatch.objects.aggregate(horizon=Min("first_event_id"))["horizon"]
 
 
 def event_batches_expand(*, max_batches: int | None = None) -> int:

@@ -98,3 +98,37 @@ def test_event_payload_is_answered_as_written(seed: Seed):
     (item,) = seed.citynet_admin.get("/events", type="customer.blocked").body["items"]
     assert item["payload"] == Event.objects.get(type="customer.blocked").payload
     assert item["payload"]["data"]["reference"] == "B-1"
+
+
+def test_the_feed_never_skips_a_runs_events_written_after_it(seed: Seed):
+    """On PostgreSQL a run's invoice events are written after the run with ids drawn during
+    it. A client polling ``GET /events?after=<last seq>`` is held below the first pending id
+    until they exist, so a payment's event written meanwhile (a larger id) cannot carry the
+    client past them."""
+    from datetime import date
+    from decimal import Decimal
+
+    from django.db import connection
+
+    from ispbill.billing.run import billing_run_start
+    from ispbill.core.money import Money
+    from ispbill.events.services import event_batches_expand
+    from ispbill.payments.services import payment_record
+    from ispbill.subscriptions.models import Service
+
+    if connection.vendor != "postgresql":
+        pytest.skip("elsewhere the run writes its events in its own transaction")
+    Service.objects.create(
+        partner=seed.alice.partner,
+        customer=seed.alice,
+        tariff=seed.fiber,
+        start_date=date(2026, 3, 1),
+    )
+    billing_run_start(run_date=date(2026, 3, 1))
+    payment_record(customer=seed.alice, amount=Money(Decimal("1.00"), "EUR"), on=date(2026, 3, 2))
+    seen = [e["type"] for e in seed.admin.get("/events", after=0).body["items"]]
+    assert "payment.received" not in seen and "invoice.issued" not in seen
+    assert seed.admin.get("/events").body["items"][0]["type"] == "payment.received"
+    event_batches_expand()
+    seen = [e["type"] for e in seed.admin.get("/events", after=0).body["items"]]
+    assert seen.index("invoice.issued") < seen.index("payment.received")
