@@ -103,11 +103,7 @@ def events_write(new: Iterable[NewEvent]) -> list[str]:
     with transaction.atomic():
         # Written from any scope (a partner's request also tells the operator's endpoints).
         ids = tuples_insert(Event, EVENT_FIELDS, event_rows, with_ids=True)
-        endpoints = list(
-            WebhookEndpoint._base_manager.filter(enabled=True).only(
-                "id", "partner_id", "event_types"
-            )
-        )
+        endpoints = _endpoints_enabled()
         deliveries = [
             (ep.partner_id, ep.pk, event_id, f"{r.object_type}:{r.object_id}", now)
             for r, event_id in zip(rows, ids, strict=True)
@@ -120,15 +116,17 @@ def events_write(new: Iterable[NewEvent]) -> list[str]:
     return [row[0] for row in event_rows]
 
 
+def _endpoints_enabled() -> list[WebhookEndpoint]:
+    """Every enabled endpoint, with what choosing its events needs (any scope: a partner's
+    change also tells the operator's endpoints)."""
+    return list(
+        WebhookEndpoint._base_manager.filter(enabled=True).only("id", "partner_id", "event_types")
+    )
+
+
 def _endpoints_for(event_type: str) -> list[tuple[int, int | None]]:
     """The enabled endpoints that want ``event_type``: (id, partner id or None)."""
-    return [
-        (ep.pk, ep.partner_id)
-        for ep in WebhookEndpoint._base_manager.filter(enabled=True).only(
-            "id", "partner_id", "event_types"
-        )
-        if ep.wants(event_type)
-    ]
+    return [(ep.pk, ep.partner_id) for ep in _endpoints_enabled() if ep.wants(event_type)]
 
 
 # ``invoice.issued`` for a batch of invoices, in one statement: the events (with the ids the
