@@ -172,6 +172,10 @@ MEDIA_URL = "media/"
 # Render and store each invoice's and credit note's PDF right after it is issued (a Celery
 # task after commit). Off: `ispbill render-pdfs` renders what has no PDF yet.
 RENDER_PDFS_ON_ISSUE = env.bool("RENDER_PDFS_ON_ISSUE", default=True)
+# E-mail each issued invoice, with its PDF, to the customer where its issuer is set so
+# (Partner.email_invoices_on_issue; docs/documents.md, "Invoices e-mailed on issue"). Off:
+# no issuer's invoices are e-mailed on issue (an import of history, a migration's first run).
+EMAIL_INVOICES_ON_ISSUE = env.bool("EMAIL_INVOICES_ON_ISSUE", default=True)
 
 SECURE_HTTPS = env.bool("SECURE_HTTPS", default=False)
 SESSION_COOKIE_SECURE = SECURE_HTTPS
