@@ -31,7 +31,7 @@ from django.utils import timezone
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
 from ispbill.invoicing.documents import invoice_document_data
-from ispbill.invoicing.emails import invoice_email_context
+from ispbill.invoicing.emails import EmailTemplateError, invoice_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
 from ispbill.invoicing.pdfs import (
     invoices_pdf_render,
@@ -234,12 +234,18 @@ def invoices_issued_email_record(invoice_ids: Iterable[int]) -> list[int]:
                     issuers[invoice.issuer_id] = Partner.objects.get(pk=invoice.issuer_id)
                 envelopes[kept] = issuer_email_envelope(issuers[invoice.issuer_id], address=sender)
             envelope = envelopes[kept]
-            text = issuer_email_render(
-                invoice.issuer_id,
-                "email_invoice",
-                invoice_email_context(invoice),
-                templates=templates,
-            )
+            try:
+                text = issuer_email_render(
+                    invoice.issuer_id,
+                    "email_invoice",
+                    invoice_email_context(invoice),
+                    templates=templates,
+                )
+            except EmailTemplateError:
+                # Neither the issuer's template nor the default made this e-mail: the others
+                # still go; this invoice can be sent from its page once the cause is fixed.
+                log.exception("invoice.email_not_made", extra={"invoice_id": invoice.pk})
+                continue
             deliveries.append(
                 email_delivery_new(
                     key=f"invoice:{invoice.pk}:{address}:1",

@@ -140,3 +140,22 @@ def test_a_batch_reads_each_issuers_email_template_once(home, django_assert_num_
             again = issuer_email_render(home, "email_reminder", context, templates=templates)
     assert first.subject == again.subject == "Bill 202501000123"
     assert templates == {(home.pk, "email_reminder"): GOOD}
+
+
+@pytest.mark.parametrize("document_type", sorted(EMAIL_DEFAULTS))
+@pytest.mark.parametrize("language", ["en", "de"])
+def test_the_shipped_defaults_render_here_as_the_worker_renders_them(document_type, language):
+    """The defaults are ours: they render in this process, in the same sandbox, and give what
+    the render worker gives (the same source with a newline more goes to the worker)."""
+    from unittest import mock
+
+    from ispbill.invoicing.emails import email_render, email_sample_context
+
+    context = email_sample_context(document_type=document_type, language=language)
+    source = EMAIL_DEFAULTS[document_type]
+    by_worker = email_render(source + "\n", context)
+    with mock.patch(
+        "ispbill.invoicing.emails.worker_request", side_effect=AssertionError("no worker")
+    ):
+        here = email_render(source, context)
+    assert (here.subject, here.body) == (by_worker.subject, by_worker.body)
