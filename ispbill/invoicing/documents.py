@@ -11,9 +11,11 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.db.models import F, Sum
 
 from ispbill.core.money import Money
+from ispbill.documents.i18n import decimal_format, document_texts, percent_format
 from ispbill.invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -31,8 +33,12 @@ __all__ = [
     "document_language",
     "document_money",
     "document_party",
+    "invoice_detail_filename",
     "invoice_document_data",
+    "invoice_is_summary",
     "invoices_document_data",
+    "section_name",
+    "section_references",
 ]
 
 # Called with a list of invoices and their document dicts by invoice id, which they may
@@ -131,6 +137,9 @@ def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]
         inv.pk: _invoice_data(inv, lines[inv.pk], taxes[inv.pk], int(paid.get(inv.pk) or 0))
         for inv in invoices
     }
+    for inv in invoices:
+        if invoice_is_summary(inv, len(lines[inv.pk])):
+            _summary_apply(inv, out[inv.pk], lines[inv.pk])
     for hook in DOCUMENT_DATA_HOOKS:
         hook(invoices, out)
     return out
@@ -198,6 +207,108 @@ def _invoice_data(
             "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
+
+
+def invoice_is_summary(invoice: Invoice, line_count: int) -> bool:
+    """Whether the invoice's PDF is a summary with its line detail in a CSV file: an
+    aggregated invoice of more than AGGREGATED_DETAIL_MAX_LINES lines (docs/documents.md,
+    "Summary of a large aggregated invoice")."""
+    return (
+        invoice.kind == InvoiceKind.AGGREGATED and line_count > settings.AGGREGATED_DETAIL_MAX_LINES
+    )
+
+
+def invoice_detail_filename(invoice: Invoice) -> str:
+    """The name of the invoice's line detail file: ``<number>-detail.csv``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in invoice.number)
+    return f"{safe.lstrip('.') or 'invoice'}-detail.csv"
+
+
+def section_name(title: str, reference: str) -> str:
+    """A sub-customer's name as its section title printed it at issue: the title is
+    "<reference> <company or name>" (billing/run.py), so the name is what follows the
+    reference; a title that does not start with it (the reference changed since) is kept."""
+    if reference and title.startswith(reference + " "):
+        return title[len(reference) + 1 :]
+    if title == reference:
+        return ""
+    return title
+
+
+def section_references(invoice_id: int) -> dict[int, str]:
+    """The customer number of each sub-customer of an aggregated invoice, by customer id, in
+    one query over its lines."""
+    return dict(
+        InvoiceLine.objects.filter(invoice_id=invoice_id, section_customer__isnull=False)
+        .order_by()
+        .values_list("section_customer_id", "section_customer__reference")
+        .distinct()
+    )
+
+
+def _summary_apply(invoice: Invoice, data: dict[str, Any], lines: list[InvoiceLine]) -> None:
+    """Turn an aggregated invoice's document into its summary (docs/documents.md, "Summary of
+    a large aggregated invoice"): the sections carry each sub-customer's reference, name and
+    number of lines, the template gets no lines, and the Factur-X XML keeps every line up to
+    AGGREGATED_XML_MAX_LINES, above that one line per VAT rate and category."""
+    head = data["document"]
+    sections = data["sections"]
+    head["summary"] = True
+    head["detail_file"] = invoice_detail_filename(invoice)
+    head["detail_lines"] = len(lines)
+    head["detail_sections"] = len(sections)
+    listed = len(sections) <= settings.AGGREGATED_SUMMARY_MAX_SECTIONS
+    complete = len(lines) <= settings.AGGREGATED_XML_MAX_LINES
+    head["sections_listed"] = listed
+    if listed or complete:
+        references = section_references(invoice.pk)
+        counts: dict[str, int] = {}
+        for line in data["lines"]:
+            counts[line["section"]] = counts.get(line["section"], 0) + 1
+        for section in sections:
+            key = section["key"]
+            reference = references.get(int(key), "") if key.isdigit() else ""
+            section["reference"] = reference
+            section["name"] = section_name(section["title"], reference)
+            section["line_count"] = counts.get(key, 0)
+    else:
+        data["sections"] = []
+    if not complete:
+        data["lines"] = _rate_lines(invoice, data, lines)
+
+
+def _rate_lines(
+    invoice: Invoice, data: dict[str, Any], lines: list[InvoiceLine]
+) -> list[dict[str, Any]]:
+    """One line per VAT rate and category, the sum of that rate's line amounts, for the XML
+    of an aggregated invoice too large to carry every line (its CSV file holds them)."""
+    head = data["document"]
+    sums: dict[tuple[int, str], int] = {}
+    for line in lines:
+        key = (line.tax_rate_bp, line.tax_category)
+        sums[key] = sums.get(key, 0) + line.amount_minor
+    text = document_texts(head["language"])
+    sections = decimal_format(str(head["detail_sections"]), head["language"])
+    out = []
+    for (rate_bp, category), amount in sorted(sums.items()):
+        rate = _percent(rate_bp)
+        row: dict[str, Any] = {
+            "description": text["detail_rate_line"].format(
+                sections=sections,
+                rate=percent_format(rate, head["language"]),
+                file=head["detail_file"],
+            ),
+            "quantity": "1",
+            "unit_price": document_money(amount, invoice.currency),
+            "amount": document_money(amount, invoice.currency),
+            "tax_rate": rate,
+            "tax_category": category,
+        }
+        if head.get("period_start"):
+            row["period_start"] = head["period_start"]
+            row["period_end"] = head["period_end"]
+        out.append(row)
+    return out
 
 
 def document_language(snapshot: dict[str, Any]) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 
+from ispbill.invoicing.detail import invoice_detail_csv, invoice_has_detail
+from ispbill.invoicing.documents import invoice_detail_filename
 from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.pdfs import PdfPendingError, credit_note_pdf
 from ispbill.invoicing.sending import invoice_pdf
@@ -44,3 +46,15 @@ def receipt_pdf_response(payment: Payment) -> HttpResponse:
     return _pdf_or_pending(
         lambda: receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}"
     )
+
+
+def invoice_detail_response(invoice: Invoice) -> StreamingHttpResponse:
+    """The line detail of an aggregated invoice as CSV, streamed (docs/documents.md, "Summary
+    of a large aggregated invoice"); 404 for any other invoice."""
+    if not invoice_has_detail(invoice):
+        raise Http404("Only aggregated invoices have a line detail.")
+    response = StreamingHttpResponse(
+        invoice_detail_csv(invoice), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{invoice_detail_filename(invoice)}"'
+    return response
