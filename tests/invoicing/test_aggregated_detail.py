@@ -202,3 +202,27 @@ def test_a_direct_invoice_has_no_detail(home, media, django_capture_on_commit_ca
         billing_run_start(run_date=date(2026, 1, 1))
     inv = Invoice.objects.get(customer=c)
     assert not invoice_has_detail(inv) and not invoice_pdf_is_summary(inv)
+
+
+@override_settings(AGGREGATED_DETAIL_MAX_LINES=2, AGGREGATED_XML_MAX_LINES=2)
+def test_a_summary_read_as_sums_lists_the_same_sub_customers(
+    home, media, django_capture_on_commit_callbacks
+):
+    """Above AGGREGATED_XML_MAX_LINES the lines are never read one by one: the sections and
+    the XML's lines per rate come from sums in the database, with the same figures."""
+    inv = wisp_invoice(home, django_capture_on_commit_callbacks)
+    data = invoice_document_data(inv)
+    head = data["document"]
+    assert (head["detail_lines"], head["detail_sections"], head["sections_listed"]) == (3, 2, True)
+    assert (head["period_start"], head["period_end"]) == ("2026-01-05", "2026-02-04")
+    rows = [(s["reference"], s["name"], s["line_count"], s["subtotal"]) for s in data["sections"]]
+    assert rows == [("A1", "Anna Alt", 1, "21.00"), ("B1", "Bert GmbH", 2, "30.00")]
+    assert [(ln["tax_rate"], ln["amount"]) for ln in data["lines"]] == [
+        ("7.00", "9.00"),
+        ("19.00", "42.00"),
+    ]
+    stored = (media / inv.pdf).read_bytes()
+    text = pdf_text(stored)
+    assert "Bert GmbH" in text and "€30.00" in text and "€59.61" in text
+    _, xml = get_facturx_xml_from_pdf(stored, check_xsd=True)
+    facturx_xml_check(xml)
