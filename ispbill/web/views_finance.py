@@ -51,6 +51,7 @@ from ispbill.payments.services import payment_record, payment_refund
 from ispbill.web.documents import (
     credit_note_pdf_response,
     invoice_detail_response,
+    invoice_lines_shown,
     invoice_pdf_response,
     pdf_response,
     receipt_pdf_response,
@@ -311,7 +312,7 @@ def _send_form(invoice: Invoice, data: Any = None) -> InvoiceSendForm:
 @require_capability("finance.read")
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
-    lines = list(invoice.lines.all())
+    lines, line_count = invoice_lines_shown(invoice)
     sections: dict[str, list[Any]] = {}
     for line in lines:
         sections.setdefault(line.section, []).append(line)
@@ -320,6 +321,8 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     context = {
         "invoice": invoice,
         "sections": sections,
+        "lines_shown": len(lines),
+        "line_count": line_count,
         "taxes": invoice.taxes.all(),
         "credit_notes": CreditNote.objects.filter(invoice=invoice),
         "allocations": invoice.allocations.select_related("payment").order_by("id"),

@@ -34,6 +34,7 @@ from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,
     invoice_detail_response,
+    invoice_lines_shown,
     invoice_pdf_response,
     receipt_pdf_response,
 )
@@ -152,10 +153,12 @@ def portal_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     still open and how to pay it."""
     me = _me(request)
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
+    lines, line_count = invoice_lines_shown(invoice)
     context = {
         "me": me,
         "invoice": invoice,
-        "lines": list(invoice.lines.all()),
+        "lines": lines,
+        "line_count": line_count,
         "taxes": invoice.taxes.all(),
         "issuer": invoice.issuer_snapshot,
         "pay": pay_to(

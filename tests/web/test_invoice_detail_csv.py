@@ -89,3 +89,17 @@ def test_the_portal_of_the_partners_account_has_the_line_detail(demo):
     assert _csv(client.get(url)).splitlines()[0] == HEADER
     # Another customer of the portal never gets it.
     assert signed_in("customer").get(url).status_code == 404
+
+
+def test_the_page_of_a_large_aggregated_invoice_shows_the_first_lines(demo, settings):
+    invoice = _aggregated()
+    lines = InvoiceLine.objects.filter(invoice=invoice).count()
+    assert lines >= 2
+    settings.AGGREGATED_DETAIL_MAX_LINES = 1
+    page = signed_in("admin").get(reverse("web:invoice", kwargs={"invoice_id": invoice.pk}))
+    text = page.content.decode()
+    assert f"The first 1 of {lines} lines." in text
+    assert reverse("web:invoice_detail_csv", kwargs={"invoice_id": invoice.pk}) in text
+    settings.AGGREGATED_DETAIL_MAX_LINES = 2000
+    page = signed_in("admin").get(reverse("web:invoice", kwargs={"invoice_id": invoice.pk}))
+    assert "invoice-lines-more" not in page.content.decode()
