@@ -130,7 +130,11 @@ def _production(customers: int, rounds: int) -> dict[str, float]:
     best: dict[str, float] | None = None
     with (
         system_scope(),
-        override_settings(RENDER_PDFS_ON_ISSUE=False, CELERY_TASK_ALWAYS_EAGER=True),
+        override_settings(
+            RENDER_PDFS_ON_ISSUE=False,
+            EMAIL_INVOICES_ON_ISSUE=False,
+            CELERY_TASK_ALWAYS_EAGER=True,
+        ),
     ):
         billing_run_start(run_date=RUN_DATE, started_by="pdf bench")
         ids = list(Invoice.objects.order_by("pk").values_list("pk", flat=True))

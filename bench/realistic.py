@@ -280,6 +280,7 @@ def populate_realistic(n_customers: int, *, seed: int = 25) -> dict[str, Any]:
         system_scope(),
         override_settings(
             RENDER_PDFS_ON_ISSUE=False,
+            EMAIL_INVOICES_ON_ISSUE=False,  # the history is not e-mailed
             CELERY_TASK_ALWAYS_EAGER=True,
             BILLING_THREADS=2 if postgres else 1,
         ),

@@ -35,6 +35,7 @@ app.conf.task_routes = {
     "ispbill.invoicing.tasks.credit_notes_pdf_render_task": {"queue": "ispbill.documents"},
     "ispbill.invoicing.tasks.email_delivery_send_task": {"queue": "ispbill.documents"},
     "ispbill.invoicing.tasks.email_deliveries_send_task": {"queue": "ispbill.documents"},
+    "ispbill.invoicing.tasks.invoices_deliver_task": {"queue": "ispbill.documents"},
     "ispbill.events.tasks.webhooks_deliver_task": {"queue": "ispbill.documents"},
 }
 

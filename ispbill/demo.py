@@ -88,7 +88,12 @@ def demo_load(*, start: date | None = None) -> DemoResult:
     start = (start or DEMO_PINNED_START).replace(day=1)
     # PDFs of the demo's history render when first opened (and are stored then), so loading
     # it takes seconds rather than minutes.
-    with system_scope(), transaction.atomic(), override_settings(RENDER_PDFS_ON_ISSUE=False):
+    # Nor is the history e-mailed to the demo's customers.
+    with (
+        system_scope(),
+        transaction.atomic(),
+        override_settings(RENDER_PDFS_ON_ISSUE=False, EMAIL_INVOICES_ON_ISSUE=False),
+    ):
         if Partner.objects.filter(name=DEMO_MARKER_PARTNER).exists():
             return DemoResult(created=False, users=demo_users())
         result = _build(start)

@@ -179,6 +179,10 @@ RENDER_PDFS_ON_ISSUE = env.bool("RENDER_PDFS_ON_ISSUE", default=True)
 AGGREGATED_DETAIL_MAX_LINES = env.int("AGGREGATED_DETAIL_MAX_LINES", default=2000)
 AGGREGATED_SUMMARY_MAX_SECTIONS = env.int("AGGREGATED_SUMMARY_MAX_SECTIONS", default=3000)
 AGGREGATED_XML_MAX_LINES = env.int("AGGREGATED_XML_MAX_LINES", default=20000)
+# E-mail each issued invoice, with its PDF, to the customer where its issuer is set so
+# (Partner.email_invoices_on_issue; docs/documents.md, "Invoices e-mailed on issue"). Off:
+# no issuer's invoices are e-mailed on issue (an import of history, a migration's first run).
+EMAIL_INVOICES_ON_ISSUE = env.bool("EMAIL_INVOICES_ON_ISSUE", default=True)
 
 SECURE_HTTPS = env.bool("SECURE_HTTPS", default=False)
 SESSION_COOKIE_SECURE = SECURE_HTTPS

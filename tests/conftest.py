@@ -27,6 +27,13 @@ def _billing_run_inline(settings):  # type: ignore[no-untyped-def]
     settings.BILLING_RUN_IN_THREAD = False
 
 
+@pytest.fixture(autouse=True)
+def _invoices_not_emailed_on_issue(settings):  # type: ignore[no-untyped-def]
+    """Issued invoices are not e-mailed by themselves, so a test's mail is its own
+    (tests/invoicing/test_email_on_issue.py switches it on)."""
+    settings.EMAIL_INVOICES_ON_ISSUE = False
+
+
 @pytest.fixture
 def home(db):  # type: ignore[no-untyped-def]
     from ispbill.partners.services import partner_home

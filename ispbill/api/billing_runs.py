@@ -39,6 +39,7 @@ from ispbill.billing.run import (
 )
 from ispbill.billing.selectors import billing_runs_visible
 from ispbill.core.errors import DomainValidationError
+from ispbill.invoicing.sending import billing_run_documents
 from ispbill.partners.models import Partner, PartnerMode
 
 router = Router(tags=["billing"])
@@ -93,6 +94,15 @@ class FailureOut(Schema):
     resolved_by_run_id: int | None
 
 
+class RunDocumentsOut(Schema):
+    pdfs_stored: int
+    pdfs_pending: int = Field(..., description="Still to render")
+    pdfs_failed: int = Field(..., description="No PDF, with pdf_error on the invoice")
+    emails_sent: int
+    emails_queued: int
+    emails_failed: int = Field(..., description="After their retries; sent again from the web")
+
+
 class BillingRunOut(Schema):
     id: int | None
     run_date: dt.date
@@ -134,6 +144,11 @@ class BillingRunOut(Schema):
     )
     error: str
     started_by: str
+    documents: RunDocumentsOut | None = Field(
+        None,
+        description="A single run: its invoices' PDFs, and their e-mails where the issuer "
+        "e-mails invoices on issue (docs/documents.md)",
+    )
 
 
 def _totals(totals: dict[str, Any]) -> list[dict[str, Any]]:
@@ -209,6 +224,7 @@ def run_detail_out(run: BillingRun) -> dict[str, Any]:
         **run_out(run),
         **figures_out(billing_run_figures(run.pk)),
         "failures": failures_out(run),
+        "documents": billing_run_documents(run.pk),
     }
 
 

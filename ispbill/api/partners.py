@@ -72,6 +72,10 @@ class PartnerSettings(InSchema):
     blocking_days: int | None = Field(None, ge=0, le=3650, description="null: never")
     deactivation_days: int | None = Field(None, ge=0, le=3650, description="null: never")
     reminder_days: ReminderDays | None = None
+    email_invoices_on_issue: bool | None = Field(
+        None,
+        description="Issuers: e-mail each invoice, with its PDF, to the customer once issued",
+    )
     invoice_number_pattern: NumberPattern | None = None
     credit_note_number_pattern: NumberPattern | None = None
     receipt_number_pattern: NumberPattern | None = None
@@ -169,6 +173,7 @@ class PartnerOut(Schema):
     blocking_days: int | None
     deactivation_days: int | None
     reminder_days: str
+    email_invoices_on_issue: bool
     invoice_number_pattern: str
     credit_note_number_pattern: str
     receipt_number_pattern: str

@@ -23,7 +23,7 @@ from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, Invoice
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.signals import invoices_issued, invoices_numbered
 from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
-from ispbill.invoicing.tasks import issued_pdfs_render_on_commit
+from ispbill.invoicing.tasks import issued_invoices_deliver_on_commit
 from ispbill.invoicing.tax import DocumentTotals, document_totals
 from ispbill.ledger.posting import invoice_entries_post
 from ispbill.partners.models import Partner
@@ -286,4 +286,12 @@ def invoices_number(invoices: list[IssuedInvoice], *, in_run: bool = False) -> N
     column_set(Invoice, "number", {inv.pk: inv.number for inv in invoices if inv.written})
     _invoices_write([inv for inv in invoices if not inv.written])
     invoices_numbered.send(sender=Invoice, invoices=invoices, in_run=in_run)
-    issued_pdfs_render_on_commit(invoice_ids=[inv.pk for inv in invoices])
+    # The PDFs, and the e-mails of issuers that send them on issue (docs/documents.md).
+    issued_invoices_deliver_on_commit(
+        (
+            inv.pk,
+            issuers[inv.issuer_id].email_invoices_on_issue
+            and bool(str(inv.customer_snapshot.get("email") or "").strip()),
+        )
+        for inv in invoices
+    )

@@ -24,7 +24,7 @@ from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
@@ -46,6 +46,7 @@ __all__ = [
     "EMAIL_RETRYABLE_ERRORS",
     "EmailEnvelope",
     "EmailOutcome",
+    "billing_run_documents",
     "email_deliveries_queue",
     "email_delivery_counts",
     "email_delivery_new",
@@ -54,6 +55,7 @@ __all__ = [
     "email_delivery_send",
     "invoice_pdf",
     "invoice_send",
+    "invoices_issued_email_record",
     "issuer_email_envelope",
 ]
 
@@ -199,6 +201,71 @@ def email_deliveries_queue(deliveries: list[EmailDelivery]) -> list[EmailDeliver
             queued.append(delivery)
     _dispatch_on_commit([d.pk for d in queued])
     return queued
+
+
+def invoices_issued_email_record(invoice_ids: Iterable[int]) -> list[int]:
+    """Record the e-mail of each issued invoice to its customer's address, as an issuer
+    with ``email_invoices_on_issue`` sends them once issued (docs/documents.md, "Invoices
+    e-mailed on issue"), in one transaction, and return the ids of those still to be sent,
+    in invoice order, for the caller to send. The key is the first send's
+    (``invoice:<id>:<address>:1``), so recording again (a task run twice) adds nothing and
+    returns those still queued; a later send from the invoice's page is the second. An
+    invoice whose customer has no valid address is left out (logged)."""
+    ids = sorted({int(pk) for pk in invoice_ids})
+    if not ids:
+        return []
+    envelopes: dict[tuple[int, str], EmailEnvelope] = {}
+    templates: dict[tuple[int, str], str] = {}
+    issuers: dict[int, Partner] = {}
+    deliveries: list[EmailDelivery] = []
+    with transaction.atomic():
+        for invoice in Invoice.objects.filter(pk__in=ids).order_by("pk"):
+            address = str(invoice.customer_snapshot.get("email") or "").strip()
+            try:
+                validate_email(address)
+            except ValidationError:
+                log.warning("invoice.email_skipped", extra={"invoice_id": invoice.pk})
+                continue
+            sender = str(invoice.issuer_snapshot.get("email") or "")
+            kept = (invoice.issuer_id, sender)
+            if kept not in envelopes:
+                if invoice.issuer_id not in issuers:
+                    issuers[invoice.issuer_id] = Partner.objects.get(pk=invoice.issuer_id)
+                envelopes[kept] = issuer_email_envelope(issuers[invoice.issuer_id], address=sender)
+            envelope = envelopes[kept]
+            text = issuer_email_render(
+                invoice.issuer_id,
+                "email_invoice",
+                invoice_email_context(invoice),
+                templates=templates,
+            )
+            deliveries.append(
+                email_delivery_new(
+                    key=f"invoice:{invoice.pk}:{address}:1",
+                    kind=EmailKind.INVOICE,
+                    partner_id=invoice.partner_id,
+                    issuer_id=invoice.issuer_id,
+                    customer_id=invoice.customer_id,
+                    invoice_id=invoice.pk,
+                    to=address,
+                    from_email=envelope.from_email,
+                    reply_to=envelope.reply_to,
+                    subject=text.subject,
+                    body=envelope.body(text.body),
+                )
+            )
+        if not deliveries:
+            return []
+        EmailDelivery._base_manager.bulk_create(deliveries, ignore_conflicts=True)
+        # Ours and any left queued by an earlier attempt (a worker stopped before sending).
+        return list(
+            EmailDelivery._base_manager.filter(
+                idempotency_key__in=[d.idempotency_key for d in deliveries],
+                status=EmailStatus.QUEUED,
+            )
+            .order_by("invoice_id", "pk")
+            .values_list("pk", flat=True)
+        )
 
 
 def email_delivery_queue(**fields: Any) -> EmailDelivery | None:
@@ -370,3 +437,30 @@ def email_delivery_counts() -> dict[str, int]:
     for status, n in EmailDelivery.objects.order_by().values_list("status").annotate(n=Count("pk")):
         counts[status] = n
     return counts
+
+
+def billing_run_documents(run_id: int) -> dict[str, int]:
+    """What became of a billing run's invoices after it (those the caller may see): PDFs
+    stored, still to render and failed (``pdf_error`` without a PDF), and their e-mails
+    (docs/documents.md, "Invoices e-mailed on issue") per status."""
+    counts = Invoice.objects.filter(billing_run_id=run_id).aggregate(
+        total=Count("pk"),
+        stored=Count("pk", filter=~Q(pdf="")),
+        failed=Count("pk", filter=Q(pdf="") & ~Q(pdf_error="")),
+    )
+    emails = dict.fromkeys(EmailStatus.values, 0)
+    for status, n in (
+        EmailDelivery.objects.filter(invoice__billing_run_id=run_id, kind=EmailKind.INVOICE)
+        .order_by()
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    ):
+        emails[status] = n
+    return {
+        "pdfs_stored": counts["stored"],
+        "pdfs_pending": counts["total"] - counts["stored"] - counts["failed"],
+        "pdfs_failed": counts["failed"],
+        "emails_sent": emails[EmailStatus.SENT],
+        "emails_queued": emails[EmailStatus.QUEUED],
+        "emails_failed": emails[EmailStatus.FAILED],
+    }

@@ -82,6 +82,48 @@ def email_deliveries_send_task(delivery_ids: list[int]) -> dict[str, int]:
     ``email_delivery_send_task``, which retries it alone with the growing delay, counting
     this attempt; the connection is opened again for the next one. Safe to run twice: a
     sent one is skipped."""
+    return _deliveries_send(delivery_ids)
+
+
+@shared_task(acks_late=True)
+def invoices_deliver_task(invoice_ids: list[int]) -> dict[str, int]:
+    """The issued invoices of an issuer that e-mails them on issue: their PDFs rendered and
+    stored together (those without one yet), then one e-mail each recorded and sent over one
+    connection to the mail server (docs/documents.md, "Invoices e-mailed on issue"). Safe to
+    run twice: a stored PDF is kept, a recorded e-mail is not recorded again, a sent one is
+    not sent again."""
+    from ispbill.invoicing.sending import invoices_issued_email_record
+
+    with system_scope():
+        stats = invoices_pdf_render(invoice_ids=invoice_ids)
+        delivery_ids = invoices_issued_email_record(invoice_ids)
+    counts = _deliveries_send(delivery_ids)
+    counts["pdfs_rendered"] = stats.rendered
+    return counts
+
+
+def issued_invoices_deliver_on_commit(invoices: Iterable[tuple[int, bool]]) -> None:
+    """After the issuing transaction commits, the PDFs of the new invoices, and for those
+    ``(id, True)`` (their issuer e-mails invoices on issue and the customer has an address)
+    the e-mail with it, in tasks of ``EMAIL_TASK_SIZE`` that render, record and send
+    together. ``EMAIL_INVOICES_ON_ISSUE`` off: PDFs only."""
+    pairs = list(invoices)
+    emailing = bool(getattr(settings, "EMAIL_INVOICES_ON_ISSUE", True))
+    emailed = [int(pk) for pk, email in pairs if email and emailing]
+    chosen = set(emailed)
+    issued_pdfs_render_on_commit(invoice_ids=[int(pk) for pk, _ in pairs if pk not in chosen])
+    if not emailed:
+        return
+
+    def dispatch() -> None:
+        for i in range(0, len(emailed), EMAIL_TASK_SIZE):
+            invoices_deliver_task.delay(emailed[i : i + EMAIL_TASK_SIZE])
+
+    transaction.on_commit(dispatch, robust=True)
+
+
+def _deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
+    """``email_deliveries_send_task``'s work: the deliveries over one SMTP connection."""
     from django.core.mail import get_connection
 
     from ispbill.invoicing.sending import EmailOutcome, email_delivery_send

@@ -90,6 +90,7 @@ SETTING_MODES: dict[str, frozenset[str]] = {
             "blocking_days",
             "deactivation_days",
             "reminder_days",
+            "email_invoices_on_issue",
             "invoice_number_pattern",
             "credit_note_number_pattern",
             "receipt_number_pattern",
@@ -238,6 +239,13 @@ class Partner(models.Model):
         null=True, blank=True, default=60, help_text="Days after due date; empty means never"
     )
     reminder_days = models.CharField(max_length=50, default="3,5,7")
+    # docs/documents.md, "Invoices e-mailed on issue".
+    email_invoices_on_issue = models.BooleanField(
+        "E-mail invoices when issued",
+        default=True,
+        help_text="Each invoice this issuer issues goes by e-mail, with its PDF, to the "
+        "customer's address once issued (a billing run's after each chunk).",
+    )
 
     # Numbering patterns (Splynx-compatible, see core/numbering.py).
     invoice_number_pattern = models.CharField(max_length=64, default=DEFAULT_INVOICE_PATTERN)

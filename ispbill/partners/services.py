@@ -40,6 +40,7 @@ PARTNER_FIELDS = (
     "blocking_days",
     "deactivation_days",
     "reminder_days",
+    "email_invoices_on_issue",
     "invoice_number_pattern",
     "credit_note_number_pattern",
     "receipt_number_pattern",

@@ -43,7 +43,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
-from ispbill.invoicing.sending import invoice_send
+from ispbill.invoicing.sending import billing_run_documents, invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.payments.credit_notes import credit_note_issue, credit_note_preview
 from ispbill.payments.models import Payment, PaymentMethod
@@ -186,6 +186,7 @@ def billing_run(request: HttpRequest, run_id: int) -> HttpResponse:
         ),
         "stuck": billing_run_is_stuck(run),
         "timeout_minutes": settings.BILLING_RUN_TIMEOUT // 60,
+        "documents": billing_run_documents(run.pk),
     }
     return page(request, "web/billing/run.html", context, "billing")
 

@@ -519,3 +519,15 @@ def test_users_tokens_and_audit(seed: Seed) -> None:
     # CityNet's admin reads its own partner's events only.
     assert all(e["partner_id"] == seed.citynet.pk for e in city.get("/audit-events").body["items"])
     assert_error(seed.support.get("/audit-events"), 403)
+
+
+def test_the_operator_sets_whether_an_issuer_emails_its_invoices_on_issue(seed):
+    assert seed.admin.get(f"/partners/{seed.ownnet.pk}").body["email_invoices_on_issue"] is True
+    answer = seed.admin.patch(f"/partners/{seed.ownnet.pk}", {"email_invoices_on_issue": False})
+    assert answer.status == 200 and answer.body["email_invoices_on_issue"] is False
+    assert not Partner.objects.get(pk=seed.ownnet.pk).email_invoices_on_issue
+    refused = seed.ownnet_admin.patch(
+        f"/partners/{seed.ownnet.pk}", {"email_invoices_on_issue": True}
+    )
+    assert refused.status in (403, 404)
+    assert not Partner.objects.get(pk=seed.ownnet.pk).email_invoices_on_issue

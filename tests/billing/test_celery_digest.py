@@ -175,6 +175,7 @@ def _env() -> dict[str, str]:
         CELERY_BROKER_URL=REDIS,
         CELERY_RESULT_BACKEND=REDIS,
         RENDER_PDFS_ON_ISSUE="false",
+        EMAIL_INVOICES_ON_ISSUE="false",
         BILLING_CHUNK_SIZE=str(CHUNK),
     )
 

@@ -43,7 +43,13 @@ def test_run_fans_out_over_celery_workers():
         service(c, tariff(price=1000 + i), date(2026, 4, 1))
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=REDIS, RENDER_PDFS_ON_ISSUE="false")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        CELERY_BROKER_URL=REDIS,
+        RENDER_PDFS_ON_ISSUE="false",
+        EMAIL_INVOICES_ON_ISSUE="false",
+    )
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()  # a test-only Redis database: no stale tasks
@@ -103,7 +109,13 @@ def test_a_failing_customer_is_isolated_on_the_workers():
         service(customer(), tariff(price=1000 + i), APRIL)
     db = connection.settings_dict
     url = f"postgres://{db['USER']}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-    env = dict(os.environ, DATABASE_URL=url, CELERY_BROKER_URL=REDIS, RENDER_PDFS_ON_ISSUE="false")
+    env = dict(
+        os.environ,
+        DATABASE_URL=url,
+        CELERY_BROKER_URL=REDIS,
+        RENDER_PDFS_ON_ISSUE="false",
+        EMAIL_INVOICES_ON_ISSUE="false",
+    )
     import redis
 
     redis.Redis.from_url(REDIS).flushdb()

@@ -208,7 +208,7 @@ def build_canary_world() -> CanaryWorld:
                 actor="demo",
             )
 
-    with override_settings(RENDER_PDFS_ON_ISSUE=False):
+    with override_settings(RENDER_PDFS_ON_ISSUE=False, EMAIL_INVOICES_ON_ISSUE=False):
         billing_run_start(run_date=RUN_DATE, started_by="demo")
         # The own-invoicing canary runs its own billing (the default): a run of its own,
         # which no other partner may see.

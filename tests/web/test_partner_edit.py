@@ -76,3 +76,34 @@ def test_an_unusable_number_pattern_is_refused_where_it_is_typed(home):
         Partner.objects.get(pk=home.pk).credit_note_number_pattern
         == "CN{year}{partner_id|2}{next|6}"
     )
+
+
+def test_each_issuer_switches_invoice_emails_on_issue_in_its_settings(home):
+    """The operator for its own invoices and for a partner's, an own-invoicing partner's
+    administrator for its own (docs/documents.md, "Invoices e-mailed on issue")."""
+    own = PartnerFactory(name="OwnNet", mode=PartnerMode.OWN_INVOICING)
+    assert own.email_invoices_on_issue  # on for a new issuer
+    operator = Client()
+    operator.force_login(User.objects.create(username="adm", role=Role.ADMIN))
+    partner_admin = Client()
+    partner_admin.force_login(
+        User.objects.create(username="own", role=Role.PARTNER_ADMIN, partner=own)
+    )
+    settings_url = reverse("web:settings")
+    partner_url = reverse("web:partner_edit", kwargs={"partner_id": own.pk})
+    for client, url, issuer in (
+        (operator, settings_url, home),
+        (partner_admin, settings_url, own),
+        (operator, partner_url, own),
+    ):
+        data = _form_data(client, url)
+        assert data["email_invoices_on_issue"] == ["on"], url  # shown ticked
+        del data["email_invoices_on_issue"]  # unticked
+        response = client.post(url, data)
+        assert response.status_code == 302, response.context["form"].errors
+        assert not Partner.objects.get(pk=issuer.pk).email_invoices_on_issue
+        data["email_invoices_on_issue"] = ["on"]
+        assert client.post(url, data).status_code == 302
+        assert Partner.objects.get(pk=issuer.pk).email_invoices_on_issue
+    # A partner's administrator never reaches the operator's partner form.
+    assert partner_admin.get(partner_url).status_code in (403, 404)

@@ -51,6 +51,7 @@ PARTNER_MODEL_FIELDS = [
     "blocking_days",
     "deactivation_days",
     "reminder_days",
+    "email_invoices_on_issue",
     "invoice_number_pattern",
     "credit_note_number_pattern",
     "receipt_number_pattern",
@@ -226,6 +227,7 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
                 "blocking_days",
                 "deactivation_days",
                 "reminder_days",
+                "email_invoices_on_issue",
             ],
         ),
         PLAN_CHANGE_SECTION,
@@ -254,6 +256,9 @@ class PartnerForm(FeesMixin, FieldsetsMixin, forms.ModelForm):
             "inactive and is no longer billed; empty means never.",
             "reminder_days": "Days after the due date on which reminders are sent, "
             "comma-separated.",
+            "email_invoices_on_issue": "Each invoice goes by e-mail, with its PDF, to the "
+            "customer's address once issued. Customers without an address get none; any "
+            "invoice can still be sent from its page.",
             "commission_base": "Payments received (as Splynx) or invoiced amounts.",
             "commission_statement_day": "Day of month from which the daily work builds the "
             "statement of the month just closed.",
