@@ -35,6 +35,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "ispbill.settings")
 
 
 def _rss_mb() -> float:
+    """Peak RSS of this process (VmHWM: ru_maxrss would carry the parent's across exec)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM"):
+            return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
