@@ -12,16 +12,18 @@ stored minor units (``19.90``), never floats."""
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Iterator
 from decimal import Decimal
 
 from ispbill.core.money import currency_exponent
 from ispbill.core.spreadsheet import csv_writer
-from ispbill.invoicing.documents import invoice_is_summary, section_name
+from ispbill.invoicing.documents import invoice_detail_filename, invoice_is_summary, section_name
 from ispbill.invoicing.models import Invoice, InvoiceKind, InvoiceLine
 
 __all__ = [
     "DETAIL_COLUMNS",
+    "invoice_detail_attachment",
     "invoice_detail_csv",
     "invoice_detail_csv_bytes",
     "invoice_has_detail",
@@ -43,6 +45,10 @@ DETAIL_COLUMNS = (
     "currency",
 )
 DETAIL_CHUNK = 2000
+# Above this size the e-mail attaches the CSV in a ZIP file: 105,000 sub-customers' detail is
+# about 19.5 MB of CSV (26 MB in base64), more than many mail servers accept, and about a
+# tenth of that compressed (docs/documents.md, "Summary of a large aggregated invoice").
+DETAIL_ZIP_ABOVE = 5_000_000
 
 
 def invoice_has_detail(invoice: Invoice) -> bool:
@@ -139,3 +145,16 @@ def invoice_detail_csv_bytes(invoice: Invoice) -> bytes:
     for row in invoice_detail_csv(invoice):
         out.write(row)
     return out.getvalue().encode("utf-8")
+
+
+def invoice_detail_attachment(invoice: Invoice) -> tuple[str, bytes, str]:
+    """The e-mail attachment of the line detail: (file name, content, MIME type). The CSV
+    itself, or above DETAIL_ZIP_ABOVE bytes a ZIP file holding it (``<name>.csv.zip``)."""
+    name = invoice_detail_filename(invoice)
+    content = invoice_detail_csv_bytes(invoice)
+    if len(content) <= DETAIL_ZIP_ABOVE:
+        return name, content, "text/csv"
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name, content)
+    return f"{name}.zip", out.getvalue(), "application/zip"

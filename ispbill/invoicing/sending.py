@@ -29,8 +29,8 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
-from ispbill.invoicing.detail import invoice_detail_csv_bytes, invoice_pdf_is_summary
-from ispbill.invoicing.documents import invoice_detail_filename, invoice_document_data
+from ispbill.invoicing.detail import invoice_detail_attachment, invoice_pdf_is_summary
+from ispbill.invoicing.documents import invoice_document_data
 from ispbill.invoicing.emails import invoice_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
 from ispbill.invoicing.pdfs import (
@@ -355,11 +355,7 @@ def _message(delivery: EmailDelivery, connection: Any = None) -> EmailMessage:
         # A summary PDF prints no lines: they go with it as CSV (docs/documents.md, "Summary
         # of a large aggregated invoice").
         if invoice_pdf_is_summary(delivery.invoice):
-            message.attach(
-                invoice_detail_filename(delivery.invoice),
-                invoice_detail_csv_bytes(delivery.invoice),
-                "text/csv",
-            )
+            message.attach(*invoice_detail_attachment(delivery.invoice))
     return message
 
 

@@ -226,3 +226,25 @@ def test_a_summary_read_as_sums_lists_the_same_sub_customers(
     assert "Bert GmbH" in text and "€30.00" in text and "€59.61" in text
     _, xml = get_facturx_xml_from_pdf(stored, check_xsd=True)
     facturx_xml_check(xml)
+
+
+@override_settings(AGGREGATED_DETAIL_MAX_LINES=2)
+def test_a_large_detail_goes_by_email_zipped(
+    home, media, django_capture_on_commit_callbacks, monkeypatch
+):
+    import io
+    import zipfile
+
+    from ispbill.invoicing import detail
+
+    monkeypatch.setattr(detail, "DETAIL_ZIP_ABOVE", len(CSV) - 1)
+    inv = wisp_invoice(home, django_capture_on_commit_callbacks)
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=inv, to="billing@wisp.example")
+    (message,) = mail.outbox
+    name, content, mimetype = message.attachments[1]
+    assert (name, mimetype) == (f"{inv.number}-detail.csv.zip", "application/zip")
+    with zipfile.ZipFile(io.BytesIO(content)) as archive:
+        assert archive.namelist() == [f"{inv.number}-detail.csv"]
+        assert archive.read(f"{inv.number}-detail.csv").decode() == CSV
