@@ -172,6 +172,13 @@ MEDIA_URL = "media/"
 # Render and store each invoice's and credit note's PDF right after it is issued (a Celery
 # task after commit). Off: `ispbill render-pdfs` renders what has no PDF yet.
 RENDER_PDFS_ON_ISSUE = env.bool("RENDER_PDFS_ON_ISSUE", default=True)
+# Aggregated invoices of more lines than this get a summary PDF (totals, VAT, one row per
+# sub-customer) with the line detail in a CSV file (docs/documents.md, "Summary of a large
+# aggregated invoice"); the summary lists at most AGGREGATED_SUMMARY_MAX_SECTIONS
+# sub-customers, and its Factur-X XML carries every line up to AGGREGATED_XML_MAX_LINES.
+AGGREGATED_DETAIL_MAX_LINES = env.int("AGGREGATED_DETAIL_MAX_LINES", default=2000)
+AGGREGATED_SUMMARY_MAX_SECTIONS = env.int("AGGREGATED_SUMMARY_MAX_SECTIONS", default=3000)
+AGGREGATED_XML_MAX_LINES = env.int("AGGREGATED_XML_MAX_LINES", default=20000)
 # E-mail each issued invoice, with its PDF, to the customer where its issuer is set so
 # (Partner.email_invoices_on_issue; docs/documents.md, "Invoices e-mailed on issue"). Off:
 # no issuer's invoices are e-mailed on issue (an import of history, a migration's first run).

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any, Literal
 
 from django.db import connection
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 from django_scopes import scope
 from django_scopes.state import get_scope
@@ -36,6 +36,8 @@ from ispbill.api.schemas import (
 )
 from ispbill.core.errors import DomainValidationError
 from ispbill.core.tenancy import current_customer_id, current_partner_ids
+from ispbill.invoicing.detail import invoice_detail_csv, invoice_has_detail
+from ispbill.invoicing.documents import invoice_detail_filename
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.pdfs import PdfPendingError
 from ispbill.invoicing.sending import invoice_pdf, invoice_send
@@ -352,6 +354,37 @@ def invoice_pdf_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
         raise ApiError(409, str(exc), code="pdf_pending") from None
     response = HttpResponse(content, content_type="application/pdf")
     response["Content-Disposition"] = f'attachment; filename="{invoice.number}.pdf"'
+    return response
+
+
+_DETAIL_CSV = {
+    "responses": {
+        "200": {
+            "description": "The line detail of an aggregated invoice as CSV (UTF-8), one row "
+            "per line in section order: position, sub_customer_reference, sub_customer, "
+            "description, period_start, period_end, quantity, unit_price, amount, tax_rate, "
+            "tax_category, currency; amounts as exact decimals. 404 for an invoice that is "
+            "not aggregated.",
+            "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    }
+}
+
+
+@router.get(
+    "/invoices/{invoice_id}/detail.csv", response=ERROR_RESPONSES, openapi_extra=_DETAIL_CSV
+)
+@guard("finance.read")
+def invoice_detail_csv_view(request: HttpRequest, invoice_id: int) -> StreamingHttpResponse:
+    """The line detail of an aggregated invoice (the file a summary PDF names), streamed;
+    docs/documents.md, "Summary of a large aggregated invoice"."""
+    invoice = resolved(request, "invoice_id")
+    if not invoice_has_detail(invoice):
+        raise ApiError(404, "Only aggregated invoices have a line detail.", code="not_found")
+    response = StreamingHttpResponse(
+        invoice_detail_csv(invoice), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{invoice_detail_filename(invoice)}"'
     return response
 
 

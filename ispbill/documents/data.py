@@ -86,6 +86,17 @@ class DocumentHead(TypedDict):
     payment_reference: NotRequired[str]  # remittance text; defaults to the number
     payment_method: NotRequired[str]  # receipt: how the money came, in the document's language
     direct_debit: NotRequired[DirectDebit]  # invoices collected by SEPA direct debit
+    # Aggregated invoice printed as a summary (docs/documents.md, "Summary of a large
+    # aggregated invoice"): the line detail is in the CSV file ``detail_file``; templates get
+    # no lines, the sections carry each sub-customer's number of lines and subtotal (or are
+    # empty when there are too many to print).
+    summary: NotRequired[bool]
+    detail_file: NotRequired[str]  # "202607000042-detail.csv"
+    detail_lines: NotRequired[int]  # the invoice's lines, all sections
+    detail_sections: NotRequired[int]  # its sub-customers
+    # False: too many sub-customers to list; templates then get no sections either (the
+    # data keeps them for the XML's line notes while it carries every line).
+    sections_listed: NotRequired[bool]
 
 
 class DirectDebit(TypedDict):
@@ -120,6 +131,9 @@ class Section(TypedDict):
     title: str  # "Anna Schmidt, Kundennr. 10042"
     subtitle: NotRequired[str]  # address or service location
     subtotal: str  # money; sum of the section's line amounts
+    reference: NotRequired[str]  # summary: the sub-customer's customer number
+    name: NotRequired[str]  # summary: its name as printed at issue
+    line_count: NotRequired[int]  # summary: how many lines the section has
 
 
 class TaxBreakdown(TypedDict):
@@ -584,6 +598,25 @@ def sample_aggregated_invoice(*, language: Literal["en", "de"] = "de") -> Invoic
     return data
 
 
+def sample_aggregated_summary(*, language: Literal["en", "de"] = "de") -> InvoiceData:
+    """sample_aggregated_invoice() as the summary a large aggregated invoice gets: no lines
+    for the template, one row per sub-customer with its number of lines and subtotal."""
+    data = sample_aggregated_invoice(language=language)
+    head = data["document"]
+    head["summary"] = True
+    head["detail_file"] = f"{head['number']}-detail.csv"
+    head["detail_lines"] = len(data["lines"])
+    head["detail_sections"] = len(data["sections"])
+    head["sections_listed"] = True
+    counts = {"S-1": 1, "S-2": 2, "S-3": 1}
+    for section in data["sections"]:
+        name, _, reference = section["title"].rpartition(" (")
+        section["reference"] = reference.rstrip(")")
+        section["name"] = name
+        section["line_count"] = counts[section["key"]]
+    return data
+
+
 def sample_commission_statement(*, language: Literal["en", "de"] = "de") -> StatementData:
     """A percentage partner's monthly commission statement (base: paid)."""
     partner = sample_aggregated_invoice()["recipient"]
@@ -750,3 +783,14 @@ def document_sample(*, document_type: str, language: Literal["en", "de"] = "de")
     except KeyError:
         raise DocumentDataError(f"no sample for document type {document_type!r}") from None
     return copy.deepcopy(dict(factory(language=language)))
+
+
+def document_samples(*, document_type: str) -> list[dict[str, Any]]:
+    """Every sample a template of the type must render before it is saved: the type's
+    sample in both languages, and for aggregated invoices their summary too (docs/
+    documents.md, "Summary of a large aggregated invoice")."""
+    languages: tuple[Literal["en", "de"], ...] = ("de", "en")
+    samples = [document_sample(document_type=document_type, language=lang) for lang in languages]
+    if document_type == "aggregated_invoice":
+        samples += [dict(sample_aggregated_summary(language=lang)) for lang in languages]
+    return samples

@@ -28,7 +28,7 @@ from typing import Any
 from lxml import etree
 
 from ispbill.core.errors import DomainError
-from ispbill.documents.i18n import line_adjustment_text
+from ispbill.documents.i18n import document_texts, line_adjustment_text
 
 RSM = "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100"
 RAM = "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"
@@ -161,6 +161,15 @@ def facturx_xml_build(data: dict[str, Any]) -> bytes:
     if head.get("notes"):
         note = _ram(document, "IncludedNote")
         _ram(note, "Content", head["notes"])
+    if head.get("summary") and head.get("detail_file"):
+        # BT-22: where the line detail of a summarised aggregated invoice is (docs/documents.md,
+        # "Summary of a large aggregated invoice").
+        note = _ram(document, "IncludedNote")
+        _ram(
+            note,
+            "Content",
+            document_texts(head["language"])["detail_note"].format(file=head["detail_file"]),
+        )
 
     transaction = _el(root, RSM, "SupplyChainTradeTransaction")
     nets = _line_nets(data)

@@ -115,6 +115,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "line_days": "{days}/{period_days} days",
         "line_discount": "discount {percent}",
         "line_discount_days": "discount {percent} for {days} days",
+        # The summary of a large aggregated invoice (docs/documents.md, "Summary of a large
+        # aggregated invoice").
+        "sub_customer": "Sub-customer",
+        "lines": "Lines",
+        "summary_title": "Summary by sub-customer",
+        "summary_count": "This invoice covers {lines} lines for {sections} sub-customers.",
+        "detail_note": "The line detail per sub-customer is in the file {file}, attached to the "
+        "invoice e-mail and available for download with the invoice.",
+        "detail_rate_line": "Services for {sections} sub-customers, VAT {rate} "
+        "(line detail: {file})",
     },
     "de": {
         "invoice": "Rechnung",
@@ -215,6 +225,14 @@ TEXTS: dict[str, dict[str, str]] = {
         "line_days": "{days}/{period_days} Tage",
         "line_discount": "Rabatt {percent}",
         "line_discount_days": "Rabatt {percent} für {days} Tage",
+        "sub_customer": "Unterkunde",
+        "lines": "Positionen",
+        "summary_title": "Übersicht nach Unterkunden",
+        "summary_count": "Diese Rechnung umfasst {lines} Positionen für {sections} Unterkunden.",
+        "detail_note": "Die Einzelpositionen je Unterkunde stehen in der Datei {file}, die der "
+        "Rechnungs-E-Mail beiliegt und mit der Rechnung heruntergeladen werden kann.",
+        "detail_rate_line": "Leistungen für {sections} Unterkunden, USt. {rate} "
+        "(Einzelpositionen: {file})",
     },
 }
 

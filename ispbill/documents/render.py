@@ -35,7 +35,7 @@ from typing import Any
 
 from ispbill.core.errors import DomainError
 from ispbill.documents.assets import asset_content_refusal
-from ispbill.documents.data import document_data_check, document_sample
+from ispbill.documents.data import document_data_check, document_samples
 from ispbill.documents.epc_qr import epc_qr_payload_for_document, epc_qr_png
 from ispbill.documents.facturx import (
     FACTURX_FILENAME,
@@ -258,6 +258,18 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
             else ""
         ),
     }
+    if head.get("summary"):
+        # A summary's lines are in its CSV file, never in the PDF (docs/documents.md,
+        # "Summary of a large aggregated invoice"): the template gets none, only the sections.
+        out["lines"] = []
+        if not head.get("sections_listed", True):
+            out["sections"] = []
+        counts = {
+            "lines": decimal_format(str(head.get("detail_lines", 0)), lang),
+            "sections": decimal_format(str(head.get("detail_sections", 0)), lang),
+        }
+        head["fmt"]["summary_count"] = text["summary_count"].format(**counts)
+        head["fmt"]["detail_note"] = text["detail_note"].format(file=head.get("detail_file", ""))
     for line in out.get("lines", []):
         period = _period(line.get("period_start"), line.get("period_end"), lang)
         adjustment = line_adjustment_text(line.get("adjustment"), lang)
@@ -272,6 +284,8 @@ def document_template_input(data: dict[str, Any]) -> dict[str, Any]:
         }
     for section in out.get("sections", []):
         section["fmt"] = {"subtotal": money(section["subtotal"])}
+        if "line_count" in section:
+            section["fmt"]["line_count"] = decimal_format(str(section["line_count"]), lang)
     for row in out.get("tax_breakdown", []):
         rate = percent_format(row["rate"], lang)
         net = money(row["net"])
@@ -478,6 +492,5 @@ def document_template_validate(
     Call this before saving an edited template; the previous template stays in use when it
     raises. Both languages are rendered, so a text missing in one of them is found too.
     """
-    for language in ("de", "en"):
-        sample = document_sample(document_type=document_type, language=language)
+    for sample in document_samples(document_type=document_type):
         document_pdf_render(data=sample, template_source=source, assets=assets)

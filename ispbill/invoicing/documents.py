@@ -11,9 +11,12 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Sum
+from django.conf import settings
+from django.db.models import Count, F, Max, Min, Sum
+from django.db.models.functions import Coalesce
 
 from ispbill.core.money import Money
+from ispbill.documents.i18n import decimal_format, document_texts, percent_format
 from ispbill.invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -31,8 +34,11 @@ __all__ = [
     "document_language",
     "document_money",
     "document_party",
+    "invoice_detail_filename",
     "invoice_document_data",
+    "invoice_is_summary",
     "invoices_document_data",
+    "section_name",
 ]
 
 # Called with a list of invoices and their document dicts by invoice id, which they may
@@ -109,10 +115,21 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
 
 def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]:
     """The document dicts of many issued invoices by id, read in four queries whatever
-    their number (lines, tax groups, credit applied by the issue date, and the hooks')."""
+    their number (lines, tax groups, credit applied by the issue date, and the hooks'), one
+    more when there are aggregated invoices (their sizes), and a few for each aggregated
+    invoice too large for its XML to carry every line: its lines are never read one by one,
+    only summed (``_summary_from_sums``; docs/documents.md, "Summary of a large aggregated
+    invoice")."""
     ids = [inv.pk for inv in invoices]
+    sizes = _aggregated_sizes(invoices)
+    summed = {
+        pk
+        for pk, (n, _) in sizes.items()
+        if n > settings.AGGREGATED_DETAIL_MAX_LINES and n > settings.AGGREGATED_XML_MAX_LINES
+    }
     lines: dict[int, list[InvoiceLine]] = {pk: [] for pk in ids}
-    for line in InvoiceLine.objects.filter(invoice_id__in=ids).order_by("invoice_id", "position"):
+    read = [pk for pk in ids if pk not in summed]
+    for line in InvoiceLine.objects.filter(invoice_id__in=read).order_by("invoice_id", "position"):
         lines[line.invoice_id].append(line)
     taxes: dict[int, list[InvoiceTax]] = {pk: [] for pk in ids}
     for tax in InvoiceTax.objects.filter(invoice_id__in=ids).order_by(
@@ -131,9 +148,29 @@ def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]
         inv.pk: _invoice_data(inv, lines[inv.pk], taxes[inv.pk], int(paid.get(inv.pk) or 0))
         for inv in invoices
     }
+    for inv in invoices:
+        if inv.pk in summed:
+            _summary_from_sums(inv, out[inv.pk], *sizes[inv.pk])
+        elif invoice_is_summary(inv, len(lines[inv.pk])):
+            _summary_from_lines(inv, out[inv.pk])
     for hook in DOCUMENT_DATA_HOOKS:
         hook(invoices, out)
     return out
+
+
+def _aggregated_sizes(invoices: list[Invoice]) -> dict[int, tuple[int, int]]:
+    """(lines, sub-customers) of each aggregated invoice among ``invoices``, in one query."""
+    pks = [inv.pk for inv in invoices if inv.kind == InvoiceKind.AGGREGATED]
+    if not pks:
+        return {}
+    rows = (
+        InvoiceLine.objects.filter(invoice_id__in=pks)
+        .order_by()
+        .values("invoice_id")
+        .annotate(n=Count("pk"), customers=Count("section_customer_id", distinct=True))
+        .values_list("invoice_id", "n", "customers")
+    )
+    return {pk: (int(n), int(customers)) for pk, n, customers in rows}
 
 
 def _invoice_data(
@@ -198,6 +235,138 @@ def _invoice_data(
             "due": document_money(invoice.total_minor - paid_minor, cur),
         },
     }
+
+
+def invoice_is_summary(invoice: Invoice, line_count: int) -> bool:
+    """Whether the invoice's PDF is a summary with its line detail in a CSV file: an
+    aggregated invoice of more than AGGREGATED_DETAIL_MAX_LINES lines (docs/documents.md,
+    "Summary of a large aggregated invoice")."""
+    return (
+        invoice.kind == InvoiceKind.AGGREGATED and line_count > settings.AGGREGATED_DETAIL_MAX_LINES
+    )
+
+
+def invoice_detail_filename(invoice: Invoice) -> str:
+    """The name of the invoice's line detail file: ``<number>-detail.csv``."""
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in invoice.number)
+    return f"{safe.lstrip('.') or 'invoice'}-detail.csv"
+
+
+def section_name(title: str, reference: str) -> str:
+    """A sub-customer's name as its section title printed it at issue: the title is
+    "<reference> <company or name>" (billing/run.py), so the name is what follows the
+    reference; a title that does not start with it (the reference changed since) is kept."""
+    if reference and title.startswith(reference + " "):
+        return title[len(reference) + 1 :]
+    if title == reference:
+        return ""
+    return title
+
+
+def _summary_head(invoice: Invoice, data: dict[str, Any], *, lines: int, sections: int) -> bool:
+    """Mark the document a summary (docs/documents.md, "Summary of a large aggregated
+    invoice"); True when it lists its sub-customers (at most
+    AGGREGATED_SUMMARY_MAX_SECTIONS)."""
+    head = data["document"]
+    listed = sections <= settings.AGGREGATED_SUMMARY_MAX_SECTIONS
+    head["summary"] = True
+    head["detail_file"] = invoice_detail_filename(invoice)
+    head["detail_lines"] = lines
+    head["detail_sections"] = sections
+    head["sections_listed"] = listed
+    return listed
+
+
+def _summary_from_lines(invoice: Invoice, data: dict[str, Any]) -> None:
+    """The summary of an aggregated invoice whose lines were read (at most
+    AGGREGATED_XML_MAX_LINES): its XML keeps every line with its sub-customer as the line
+    note; templates get no lines, and sections with each sub-customer's reference, name and
+    number of lines."""
+    sections = data["sections"]
+    _summary_head(invoice, data, lines=len(data["lines"]), sections=len(sections))
+    references = dict(
+        InvoiceLine.objects.filter(invoice_id=invoice.pk, section_customer__isnull=False)
+        .order_by()
+        .values_list("section_customer_id", "section_customer__reference")
+        .distinct()
+    )
+    counts: dict[str, int] = {}
+    for line in data["lines"]:
+        counts[line["section"]] = counts.get(line["section"], 0) + 1
+    for section in sections:
+        key = section["key"]
+        reference = references.get(int(key), "") if key.isdigit() else ""
+        section["reference"] = reference
+        section["name"] = section_name(section["title"], reference)
+        section["line_count"] = counts.get(key, 0)
+
+
+def _summary_from_sums(invoice: Invoice, data: dict[str, Any], lines: int, customers: int) -> None:
+    """The summary of an aggregated invoice of more lines than its XML carries
+    (AGGREGATED_XML_MAX_LINES), from sums over its lines, never the lines themselves: the
+    period, the sections when listed (reference, name, number of lines, subtotal), and for
+    the XML one line per VAT rate and category, the sum of that rate's line amounts (so the
+    lines add up to the totals and each rate's lines to its taxable amount)."""
+    cur = invoice.currency
+    rows = InvoiceLine.objects.filter(invoice_id=invoice.pk).order_by()
+    # A section per sub-customer, as _invoice_data keys them (lines without one: by title).
+    sections = customers + int(rows.filter(section_customer__isnull=True).exists())
+    listed = _summary_head(invoice, data, lines=lines, sections=sections)
+    head = data["document"]
+    period = rows.aggregate(
+        start=Min("period_start"), end=Max(Coalesce("period_end", "period_start"))
+    )
+    if period["start"] is not None:
+        head["period_start"] = period["start"].isoformat()
+        head["period_end"] = period["end"].isoformat()
+    data["sections"] = []
+    if listed:
+        grouped = (
+            rows.values("section_customer_id", "section", "section_customer__reference")
+            .annotate(n=Count("pk"), subtotal=Sum("amount_minor"), first=Min("position"))
+            .order_by("first")
+            .values_list(
+                "section_customer_id", "section", "section_customer__reference", "n", "subtotal"
+            )
+        )
+        for customer_id, title, reference, n, subtotal in grouped:
+            data["sections"].append(
+                {
+                    "key": str(customer_id or title or "general"),
+                    "title": title or str(customer_id),
+                    "subtotal": document_money(subtotal, cur),
+                    "reference": reference or "",
+                    "name": section_name(title, reference or ""),
+                    "line_count": int(n),
+                }
+            )
+    text = document_texts(head["language"])
+    count = decimal_format(str(sections), head["language"])
+    by_rate = (
+        rows.values("tax_rate_bp", "tax_category")
+        .annotate(amount=Sum("amount_minor"))
+        .order_by("tax_rate_bp", "tax_category")
+        .values_list("tax_rate_bp", "tax_category", "amount")
+    )
+    data["lines"] = []
+    for rate_bp, category, amount in by_rate:
+        rate = _percent(rate_bp)
+        line: dict[str, Any] = {
+            "description": text["detail_rate_line"].format(
+                sections=count,
+                rate=percent_format(rate, head["language"]),
+                file=head["detail_file"],
+            ),
+            "quantity": "1",
+            "unit_price": document_money(amount, cur),
+            "amount": document_money(amount, cur),
+            "tax_rate": rate,
+            "tax_category": category,
+        }
+        if head.get("period_start"):
+            line["period_start"] = head["period_start"]
+            line["period_end"] = head["period_end"]
+        data["lines"].append(line)
 
 
 def document_language(snapshot: dict[str, Any]) -> str:

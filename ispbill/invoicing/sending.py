@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
+from ispbill.invoicing.detail import invoice_detail_attachment, invoice_pdf_is_summary
 from ispbill.invoicing.documents import invoice_document_data
 from ispbill.invoicing.emails import EmailTemplateError, invoice_email_context
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
@@ -359,6 +360,10 @@ def _message(delivery: EmailDelivery, connection: Any = None) -> EmailMessage:
         message.attach(
             f"{delivery.invoice.number}.pdf", invoice_pdf(delivery.invoice), "application/pdf"
         )
+        # A summary PDF prints no lines: they go with it as CSV (docs/documents.md, "Summary
+        # of a large aggregated invoice").
+        if invoice_pdf_is_summary(delivery.invoice):
+            message.attach(*invoice_detail_attachment(delivery.invoice))
     return message
 
 

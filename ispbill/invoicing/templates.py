@@ -20,7 +20,7 @@ from django.db import transaction
 from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
 from ispbill.documents.assets import asset_content_refusal
-from ispbill.documents.data import document_sample
+from ispbill.documents.data import document_samples
 from ispbill.documents.render import (
     MAX_ASSET_BYTES,
     RESERVED_NAMES,
@@ -141,9 +141,7 @@ def _validate_pdf_template(
     document: dict[str, Any] | None,
 ) -> None:
     document_template_check(source)
-    documents = [
-        document_sample(document_type=document_type, language=language) for language in ("de", "en")
-    ]
+    documents = document_samples(document_type=document_type)
     if document is not None:
         documents.append(document)
     for data in documents:

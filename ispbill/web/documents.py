@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpResponse
+from django.conf import settings
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 
-from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.detail import invoice_detail_csv, invoice_has_detail
+from ispbill.invoicing.documents import invoice_detail_filename
+from ispbill.invoicing.models import CreditNote, Invoice, InvoiceLine
 from ispbill.invoicing.pdfs import PdfPendingError, credit_note_pdf
 from ispbill.invoicing.sending import invoice_pdf
 from ispbill.payments.documents import receipt_pdf
@@ -44,3 +47,29 @@ def receipt_pdf_response(payment: Payment) -> HttpResponse:
     return _pdf_or_pending(
         lambda: receipt_pdf(payment), f"receipt-{payment.date:%Y-%m-%d}-{payment.pk}"
     )
+
+
+def invoice_detail_response(invoice: Invoice) -> StreamingHttpResponse:
+    """The line detail of an aggregated invoice as CSV, streamed (docs/documents.md, "Summary
+    of a large aggregated invoice"); 404 for any other invoice."""
+    if not invoice_has_detail(invoice):
+        raise Http404("Only aggregated invoices have a line detail.")
+    response = StreamingHttpResponse(
+        invoice_detail_csv(invoice), content_type="text/csv; charset=utf-8"
+    )
+    response["Content-Disposition"] = f'attachment; filename="{invoice_detail_filename(invoice)}"'
+    return response
+
+
+def invoice_lines_shown(invoice: Invoice) -> tuple[list[InvoiceLine], int]:
+    """The lines an invoice page shows and how many the invoice has: an aggregated invoice
+    shows at most AGGREGATED_DETAIL_MAX_LINES (its summary PDF's threshold), the rest are in
+    its line detail CSV; any other invoice all of them."""
+    if not invoice_has_detail(invoice):
+        lines = list(invoice.lines.all())
+        return lines, len(lines)
+    shown = settings.AGGREGATED_DETAIL_MAX_LINES
+    lines = list(invoice.lines.all()[: shown + 1])
+    if len(lines) <= shown:
+        return lines, len(lines)
+    return lines[:shown], invoice.lines.count()

@@ -138,6 +138,11 @@ urlpatterns = [
     path("invoices/<int:invoice_id>/", views_finance.invoice_detail, name="invoice"),
     path("invoices/<int:invoice_id>/pdf/", views_finance.invoice_pdf, name="invoice_pdf"),
     path(
+        "invoices/<int:invoice_id>/detail.csv",
+        views_finance.invoice_detail_csv_view,
+        name="invoice_detail_csv",
+    ),
+    path(
         "invoices/<int:invoice_id>/send/",
         views_finance.invoice_send_view,
         name="invoice_send",
@@ -240,6 +245,11 @@ urlpatterns = [
         "portal/invoices/<int:invoice_id>/pdf/",
         views_portal.portal_invoice_pdf,
         name="portal_invoice_pdf",
+    ),
+    path(
+        "portal/invoices/<int:invoice_id>/detail.csv",
+        views_portal.portal_invoice_detail_csv,
+        name="portal_invoice_detail_csv",
     ),
     path(
         "portal/payments/<int:payment_id>/receipt/",

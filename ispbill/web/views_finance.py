@@ -8,7 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import F, Q
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
 
@@ -50,6 +50,8 @@ from ispbill.payments.models import Payment, PaymentMethod
 from ispbill.payments.services import payment_record, payment_refund
 from ispbill.web.documents import (
     credit_note_pdf_response,
+    invoice_detail_response,
+    invoice_lines_shown,
     invoice_pdf_response,
     pdf_response,
     receipt_pdf_response,
@@ -311,7 +313,7 @@ def _send_form(invoice: Invoice, data: Any = None) -> InvoiceSendForm:
 @require_capability("finance.read")
 def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
-    lines = list(invoice.lines.all())
+    lines, line_count = invoice_lines_shown(invoice)
     sections: dict[str, list[Any]] = {}
     for line in lines:
         sections.setdefault(line.section, []).append(line)
@@ -320,6 +322,8 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     context = {
         "invoice": invoice,
         "sections": sections,
+        "lines_shown": len(lines),
+        "line_count": line_count,
         "taxes": invoice.taxes.all(),
         "credit_notes": CreditNote.objects.filter(invoice=invoice),
         "allocations": invoice.allocations.select_related("payment").order_by("id"),
@@ -359,6 +363,12 @@ def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
 def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     invoice = get_scoped_or_404(Invoice, pk=invoice_id)
     return invoice_pdf_response(invoice)
+
+
+@require_capability("finance.read")
+def invoice_detail_csv_view(request: HttpRequest, invoice_id: int) -> HttpResponseBase:
+    """The line detail of an aggregated invoice as CSV, for whoever may see the invoice."""
+    return invoice_detail_response(get_scoped_or_404(Invoice, pk=invoice_id))
 
 
 @require_capability("finance.read")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect
 from django.urls import reverse
 
@@ -33,6 +33,8 @@ from ispbill.sepa.models import Mandate, MandateStatus
 from ispbill.subscriptions.models import Service
 from ispbill.web.documents import (
     credit_note_pdf_response,
+    invoice_detail_response,
+    invoice_lines_shown,
     invoice_pdf_response,
     receipt_pdf_response,
 )
@@ -151,10 +153,12 @@ def portal_invoice(request: HttpRequest, invoice_id: int) -> HttpResponse:
     still open and how to pay it."""
     me = _me(request)
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
+    lines, line_count = invoice_lines_shown(invoice)
     context = {
         "me": me,
         "invoice": invoice,
-        "lines": list(invoice.lines.all()),
+        "lines": lines,
+        "line_count": line_count,
         "taxes": invoice.taxes.all(),
         "issuer": invoice.issuer_snapshot,
         "pay": pay_to(
@@ -187,6 +191,14 @@ def portal_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
     me = _me(request)
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
     return invoice_pdf_response(invoice)
+
+
+@require_capability("portal.read")
+def portal_invoice_detail_csv(request: HttpRequest, invoice_id: int) -> HttpResponseBase:
+    """The line detail of the customer's own aggregated invoice (a partner's account)."""
+    me = _me(request)
+    invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
+    return invoice_detail_response(invoice)
 
 
 @require_capability("portal.read")

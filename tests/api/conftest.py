@@ -45,7 +45,8 @@ class Api:
             response = getattr(self.client, method.lower())(
                 url, data, content_type="application/json", **extra
             )
-        content = response.content
+        # A streamed answer (the CSV line detail) is read whole.
+        content = b"".join(response.streaming_content) if response.streaming else response.content
         parsed: Any = None
         if response.get("Content-Type", "").startswith("application/json"):
             parsed = json.loads(content)

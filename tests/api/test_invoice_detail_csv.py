@@ -1,0 +1,65 @@
+"""GET /api/v1/invoices/{id}/detail.csv: the line detail of an aggregated invoice, scoped as
+the PDF download is (docs/api.md; docs/documents.md, "Summary of a large aggregated
+invoice")."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from ispbill.accounts.models import Role
+from ispbill.invoicing.models import Invoice
+from ispbill.partners.models import Partner
+from tests.api.conftest import Seed, api_for, assert_error, make_user
+from tests.invoicing.test_aggregated_detail import CSV, wisp_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+def test_the_line_detail_for_operator_and_the_partner_only(
+    seed: Seed, settings: Any, tmp_path: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    settings.MEDIA_ROOT = tmp_path
+    inv = wisp_invoice(seed.home, django_capture_on_commit_callbacks)
+    wisp = Partner.objects.get(account_id=inv.customer_id)
+    wisp_admin = api_for(make_user("wispy", Role.PARTNER_ADMIN, partner=wisp))
+    path = f"/invoices/{inv.pk}/detail.csv"
+    for api in (seed.admin, seed.accountant, wisp_admin):
+        answer = api.get(path)
+        assert answer.status == 200, answer.body
+        assert answer.headers["Content-Type"] == "text/csv; charset=utf-8"
+        assert answer.headers["Content-Disposition"] == (
+            f'attachment; filename="{inv.number}-detail.csv"'
+        )
+        assert answer.raw.decode("utf-8") == CSV
+        # The PDF is served to the same callers.
+        assert api.get(f"/invoices/{inv.pk}/pdf").status == 200
+    # Another partner's staff: 404, as for the PDF.
+    for other in (seed.citynet_admin, seed.ownnet_admin):
+        assert_error(other.get(path), 404)
+        assert_error(other.get(f"/invoices/{inv.pk}/pdf"), 404)
+    assert_error(seed.admin.get("/invoices/999999/detail.csv"), 404)
+
+
+def test_an_invoice_that_is_not_aggregated_has_no_detail(
+    seed: Seed, django_capture_on_commit_callbacks: Any
+) -> None:
+    from datetime import date
+
+    from ispbill.billing.run import billing_run_start
+    from ispbill.subscriptions.models import Service
+
+    Service.objects.create(
+        partner=seed.home, customer=seed.alice, tariff=seed.fiber, start_date=date(2026, 1, 1)
+    )
+    billing_run_start(run_date=date(2026, 1, 1))
+    inv = Invoice.objects.get(customer=seed.alice)
+    assert_error(seed.admin.get(f"/invoices/{inv.pk}/detail.csv"), 404, "not_found")
+
+
+def test_the_operation_is_documented(seed: Seed) -> None:
+    schema = seed.admin.get("/api/v1/openapi.json").body
+    operation = schema["paths"]["/api/v1/invoices/{invoice_id}/detail.csv"]["get"]
+    assert "text/csv" in operation["responses"]["200"]["content"]
+    assert "404" in operation["responses"]
