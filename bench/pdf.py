@@ -14,6 +14,9 @@ Prints, per invoice, the latency (median, p95; wall clock) and the CPU time of t
   render, the file written, the paths set), on invoices issued by a billing run of
   ``--customers`` customers in a SQLite database of its own (``PDF_BENCH_DATABASE_URL``
   names another; it is recreated);
+- the production path with e-mail: ``invoices_deliver_task``, what runs after issue for an
+  issuer that e-mails its invoices (PDFs stored, one e-mail each with the PDF, to an SMTP
+  server in a process of its own, whose CPU is not counted);
 - with ``--library``: the former path, the plain PDF rewritten by the ``factur-x`` library.
 
 Each figure is the best of ``--rounds`` rounds (the machine is shared; the best round is the
@@ -108,9 +111,12 @@ def _measure(items: Iterable[Any], work: Callable[[Any], object], rounds: int) -
     return best
 
 
-def _production(customers: int, rounds: int) -> dict[str, float]:
+def _production(customers: int, rounds: int) -> tuple[dict[str, float], dict[str, float]]:
     """``invoices_pdf_render`` on the invoices of a billing run, best of ``rounds`` (each
-    round clears the stored paths and renders them all again into a new MEDIA_ROOT)."""
+    round clears the stored paths and renders them all again into a new MEDIA_ROOT); then
+    ``invoices_deliver_task``, what runs after issue for an issuer that e-mails its invoices:
+    the PDFs rendered and stored, one e-mail each recorded and sent with the PDF, in tasks of
+    50, to an SMTP server in a process of its own (its CPU is not counted)."""
     import django
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -153,6 +159,63 @@ def _production(customers: int, rounds: int) -> dict[str, float]:
             }
             if best is None or figures["cpu_ms"] < best["cpu_ms"]:
                 best = figures
+        emailed = _emailed(ids, rounds)
+    assert best is not None
+    return best, emailed
+
+
+def _emailed(ids: list[int], rounds: int) -> dict[str, float]:
+    import socket
+    import subprocess
+
+    from django.test import override_settings
+
+    from ispbill.invoicing.models import EmailDelivery, Invoice
+    from ispbill.invoicing.tasks import EMAIL_TASK_SIZE, invoices_deliver_task
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    sink = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "aiosmtpd", "-n", "-c", "aiosmtpd.handlers.Sink"),
+            *("-l", f"127.0.0.1:{port}"),
+        ]
+    )
+    best: dict[str, float] | None = None
+    try:
+        time.sleep(1.5)  # the server's start
+        for _ in range(rounds):
+            Invoice.objects.update(pdf="", pdf_error="")
+            EmailDelivery._base_manager.all().delete()
+            with override_settings(
+                MEDIA_ROOT=tempfile.mkdtemp(prefix="ispbill-pdfbench-"),
+                EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+                EMAIL_HOST="127.0.0.1",
+                EMAIL_PORT=port,
+                EMAIL_USE_TLS=False,
+                EMAIL_USE_SSL=False,
+                EMAIL_HOST_USER="",
+                EMAIL_HOST_PASSWORD="",
+            ):
+                start, cpu = time.perf_counter(), _cpu()
+                sent = 0
+                for i in range(0, len(ids), EMAIL_TASK_SIZE):
+                    sent += invoices_deliver_task(ids[i : i + EMAIL_TASK_SIZE]).get("sent", 0)
+                wall, used = time.perf_counter() - start, _cpu() - cpu
+            assert sent == EmailDelivery._base_manager.count() > 0, sent
+            figures = {
+                "invoices": len(ids),
+                "emails_sent": sent,
+                "mean_ms": round(wall / len(ids) * 1000, 3),
+                "cpu_ms": round(used / len(ids) * 1000, 3),
+                "per_second_per_core": round(len(ids) / used, 1),
+            }
+            if best is None or figures["cpu_ms"] < best["cpu_ms"]:
+                best = figures
+    finally:
+        sink.terminate()
+        sink.wait()
     assert best is not None
     return best
 
@@ -223,8 +286,11 @@ def main() -> None:
         documents, lambda data: document_pdf_render(data=data, facturx=True), args.rounds
     )
     _print("stored PDF (Factur-X PDF/A-3b), one by one", results["stored_pdf_one_by_one"])
-    results["production_invoices_pdf_render"] = _production(args.customers, args.rounds)
-    _print("production: invoices_pdf_render (the task)", results["production_invoices_pdf_render"])
+    production, emailed = _production(args.customers, args.rounds)
+    results["production_invoices_pdf_render"] = production
+    _print("production: invoices_pdf_render (the task)", production)
+    results["production_invoices_deliver_task"] = emailed
+    _print("production: PDF + e-mail (invoices_deliver_task)", emailed)
     results["facturx_cost_cpu_ms"] = round(
         results["stored_pdf_one_by_one"]["cpu_ms"] - results["invoice_plain_pdf"]["cpu_ms"], 3
     )

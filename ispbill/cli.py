@@ -618,11 +618,18 @@ def cmd_render_pdfs(args: argparse.Namespace) -> int:
 
 def cmd_emails(args: argparse.Namespace) -> int:
     from ispbill.core.tenancy import system_scope
-    from ispbill.invoicing.sending import email_delivery_counts, email_delivery_retry
+    from ispbill.invoicing.sending import (
+        email_deliveries_send_queued,
+        email_delivery_counts,
+        email_delivery_retry,
+    )
 
     with system_scope():
         if args.retry_failed:
             print(f"Queued {email_delivery_retry()} failed email(s) again.")
+        if args.send_queued:
+            sent = email_deliveries_send_queued(older_than_seconds=args.older_than * 60)
+            print(f"Handed {sent} queued email(s) to sending.")
         counts = email_delivery_counts()
     print("Emails: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
     return 0
@@ -758,6 +765,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("emails", help="count sent, queued and failed emails; retry failed ones")
     p.add_argument("--retry-failed", action="store_true", help="send the emails that failed again")
+    p.add_argument(
+        "--send-queued",
+        action="store_true",
+        help="send the emails still queued (their task was lost: `ispbill check` says so)",
+    )
+    p.add_argument(
+        "--older-than",
+        type=int,
+        default=60,
+        metavar="MINUTES",
+        help="with --send-queued: only those queued at least this long (default 60)",
+    )
     p.set_defaults(func=cmd_emails)
     radius_cli.add_parser(sub)
     radius_cli.add_usage_parser(sub)

@@ -274,6 +274,9 @@ BILLING_RUN_IN_THREAD = env.bool("BILLING_RUN_IN_THREAD", default=True)
 # ``ispbill check`` reports an issued invoice or credit note without its stored PDF this many
 # seconds after its issue (when RENDER_PDFS_ON_ISSUE is on).
 PDF_MISSING_GRACE = env.int("PDF_MISSING_GRACE", default=3600)
+# `ispbill check` reports e-mails still queued this many seconds after their last attempt
+# (or their recording): their task was lost. Longer than the retries' 31 minutes.
+EMAIL_QUEUED_GRACE = env.int("EMAIL_QUEUED_GRACE", default=3600)
 
 LOGGING = {
     "version": 1,

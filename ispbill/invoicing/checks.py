@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils import timezone
 
 from ispbill.core.invariants import Breach, invariant
@@ -52,6 +53,28 @@ def check_failed_emails() -> list[Breach]:
             "emails.failed",
             f"{n} email(s) failed after their retries (each says why on the Emails page); "
             "fix the cause, then 'ispbill emails --retry-failed'",
+            tuple(f"email:{pk}" for pk in ids),
+        )
+    ]
+
+
+@invariant("emails.queued_stale")
+def check_queued_emails() -> list[Breach]:
+    """No e-mail stays queued past ``EMAIL_QUEUED_GRACE`` after its last attempt (or its
+    recording): its sending task was lost (a broker restarted without its queue)."""
+    before = timezone.now() - timedelta(seconds=settings.EMAIL_QUEUED_GRACE)
+    stale = EmailDelivery.objects.filter(status=EmailStatus.QUEUED).filter(
+        Q(last_attempt_at__lt=before) | Q(last_attempt_at__isnull=True, created_at__lt=before)
+    )
+    n = stale.count()
+    if not n:
+        return []
+    ids = stale.order_by("pk").values_list("pk", flat=True)[:_MAX_IDS]
+    return [
+        Breach(
+            "emails.queued_stale",
+            f"{n} email(s) queued for more than {settings.EMAIL_QUEUED_GRACE // 60} minutes "
+            "without being sent; 'ispbill emails --send-queued' sends them",
             tuple(f"email:{pk}" for pk in ids),
         )
     ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import smtplib
 from collections.abc import Iterable
+from datetime import timedelta
 from email.utils import parseaddr
 from typing import Any
 
@@ -47,6 +48,7 @@ __all__ = [
     "EmailOutcome",
     "billing_run_documents",
     "email_deliveries_queue",
+    "email_deliveries_send_queued",
     "email_delivery_counts",
     "email_delivery_new",
     "email_delivery_queue",
@@ -443,6 +445,24 @@ def email_delivery_retry(
                     object_id=str(pks[0]) if len(pks) == 1 else "",
                     changes={"count": len(pks), "ids": pks[:1000]},
                 )
+        _dispatch_on_commit(ids)
+    return len(ids)
+
+
+def email_deliveries_send_queued(*, older_than_seconds: int = 0) -> int:
+    """Hand the e-mails still queued (those whose last attempt, or recording, is older than
+    ``older_than_seconds``) to the sending task again; returns how many. Safe beside a
+    task that is sending them: a delivery is sent once, by whoever locks it first."""
+    before = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        EmailDelivery.objects.filter(status=EmailStatus.QUEUED)
+        .filter(
+            Q(last_attempt_at__lt=before) | Q(last_attempt_at__isnull=True, created_at__lt=before)
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    with transaction.atomic():
         _dispatch_on_commit(ids)
     return len(ids)
 

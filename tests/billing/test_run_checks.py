@@ -127,6 +127,45 @@ def test_check_reports_emails_failed_after_their_retries(home):
     assert breach.ids == (f"email:{failed.pk}",)
 
 
+def test_check_reports_emails_left_queued_and_the_cli_sends_them(
+    home, settings, capsys, django_capture_on_commit_callbacks
+):
+    from django.core import mail
+
+    settings.EMAIL_QUEUED_GRACE = 3600
+    c = customer()
+    fields = {
+        "kind": EmailKind.REMINDER,
+        "partner": home,
+        "issuer": home,
+        "customer": c,
+        "to": "anna@example.org",
+        "from_email": "billing@example.net",
+        "subject": "Reminder",
+        "body": "Please pay.",
+    }
+    fresh = EmailDelivery.objects.create(idempotency_key="a", message_id="<1@x>", **fields)
+    lost = EmailDelivery.objects.create(idempotency_key="b", message_id="<2@x>", **fields)
+    retried = EmailDelivery.objects.create(
+        idempotency_key="c", message_id="<3@x>", attempts=1, **fields
+    )
+    two_hours_ago = timezone.now() - timedelta(hours=2)
+    EmailDelivery.objects.filter(pk__in=[lost.pk, retried.pk]).update(created_at=two_hours_ago)
+    # Retried 10 minutes ago: its next attempt is still to come.
+    EmailDelivery.objects.filter(pk=retried.pk).update(
+        last_attempt_at=timezone.now() - timedelta(minutes=10)
+    )
+    [breach] = breaches("emails.queued_stale")
+    assert breach.ids == (f"email:{lost.pk}",)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert main(["emails", "--send-queued"]) == 0
+    assert "Handed 1 queued email(s) to sending." in capsys.readouterr().out
+    assert [m.extra_headers["Message-ID"] for m in mail.outbox] == ["<2@x>"]
+    assert EmailDelivery.objects.get(pk=lost.pk).status == EmailStatus.SENT
+    assert EmailDelivery.objects.get(pk=fresh.pk).status == EmailStatus.QUEUED
+    assert breaches("emails.queued_stale") == []
+
+
 def test_bill_prints_the_failures_and_exits_1(home, capsys):
     _mine, own, bad, _otc = _hostile_setup(home)
     assert main(["bill", "--date", "2026-04-01"]) == 1
