@@ -124,6 +124,12 @@ def test_the_accountant_and_support_see_the_page_only_the_accountant_retries(log
     assert 'id="emails-retry"' in accountant.content.decode()
     assert "emails-retry" not in support.content.decode()
     assert "/retry/" not in support.content.decode()
+    # Support does not run billing: the run is named, not linked.
+    run = log["run_id"]
+    html = _client("sup2", Role.SUPPORT).get(f"/emails/?run={run}").content.decode()
+    assert f"billing run #{run}" in html and f'href="/billing/runs/{run}/"' not in html
+    html = _client("acc2", Role.ACCOUNTANT).get(f"/emails/?run={run}").content.decode()
+    assert f'href="/billing/runs/{run}/"' in html
 
 
 @pytest.mark.parametrize("role", [Role.PARTNER_ADMIN, Role.PARTNER_STAFF])
