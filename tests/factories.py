@@ -118,3 +118,44 @@ def partner_with_account(**kw: Any) -> Partner:
     )
     partner.save(update_fields=["account"])
     return partner
+
+
+def email_delivery(
+    *,
+    customer: Customer,
+    status: str = "sent",
+    kind: str = "reminder",
+    invoice: Any = None,
+    to: str = "",
+    subject: str = "",
+    last_error: str = "",
+) -> Any:
+    """One e-mail of the log, as the sender leaves it (docs/documents.md, "Email delivery"):
+    a failed one after its 5 attempts, a sent one with its time. The default kind, a
+    reminder, needs no PDF, so sending it again is quick."""
+    from django.utils import timezone
+
+    from ispbill.invoicing.models import EmailDelivery
+
+    now = timezone.now()
+    n = EmailDelivery._base_manager.count() + 1
+    partner = customer.partner
+    issuer = invoice.issuer if invoice is not None else partner
+    return EmailDelivery.objects.create(
+        partner=invoice.partner if invoice is not None else partner,
+        issuer=issuer,
+        customer=customer,
+        kind=kind,
+        invoice=invoice,
+        idempotency_key=f"test:{n}:{customer.pk}:{status}",
+        to=to or customer.email or f"c{customer.pk}@example.org",
+        from_email=f'"{issuer.name}" <billing@example.org>',
+        subject=subject or f"Message {n} to {customer.name}",
+        body="Hello.",
+        message_id=f"<test{n}@example.org>",
+        status=status,
+        attempts={"sent": 1, "failed": 5}.get(status, 0),
+        last_error=last_error or ("SMTPServerDisconnected: closed" if status == "failed" else ""),
+        last_attempt_at=now if status != "queued" else None,
+        sent_at=now if status == "sent" else None,
+    )

@@ -24,7 +24,7 @@ from ispbill.core.tenancy import current_customer_id, current_partner_ids, get_s
 from ispbill.customers.models import Customer
 from ispbill.events.models import Delivery, WebhookEndpoint
 from ispbill.gateways.models import PaymentSession
-from ispbill.invoicing.models import CreditNote, Invoice
+from ispbill.invoicing.models import CreditNote, EmailDelivery, Invoice
 from ispbill.partners.models import Partner
 from ispbill.payments.models import Payment
 from ispbill.sepa.models import Collection, Mandate
@@ -119,6 +119,7 @@ RESOLVERS: dict[str, Callable[[HttpRequest, int, bool], Any]] = {
     "one_time_charge_id": _scoped(OneTimeCharge),
     "invoice_id": _scoped(Invoice),
     "credit_note_id": _scoped(CreditNote),
+    "email_id": _scoped(EmailDelivery),
     "payment_id": _scoped(Payment),
     "mandate_id": _scoped(Mandate),
     "collection_id": _scoped(Collection),

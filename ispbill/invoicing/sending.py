@@ -25,7 +25,7 @@ from django.core.mail.message import make_msgid
 from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Count, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
@@ -422,15 +422,40 @@ def email_delivery_send(*, delivery_id: int, final: bool = False, connection: An
     return EmailOutcome.SENT
 
 
-def email_delivery_retry(*, delivery_ids: Iterable[int] | None = None) -> int:
-    """Queue failed deliveries (all, or those of ``delivery_ids``) again and send them after
-    commit, each with a fresh round of retries. Returns how many were queued."""
+def email_delivery_retry(
+    *,
+    delivery_ids: Iterable[int] | QuerySet[EmailDelivery] | None = None,
+    actor: Any = None,
+) -> int:
+    """Queue failed deliveries (all of the open scope, or those of ``delivery_ids``: ids or
+    a queryset of deliveries) again and send them after commit, each with a fresh round of
+    retries. Returns how many were queued; ids that are not failed, or not in the scope,
+    are not counted. With an ``actor`` (the Emails page, ``POST /emails/retry``) one
+    ``email.retried`` audit event per partner records who did it."""
     with transaction.atomic():
         qs = EmailDelivery.objects.filter(status=EmailStatus.FAILED)
-        if delivery_ids is not None:
+        if isinstance(delivery_ids, QuerySet):
+            qs = qs.filter(pk__in=Subquery(delivery_ids.order_by().values("pk")))
+        elif delivery_ids is not None:
             qs = qs.filter(pk__in=list(delivery_ids))
-        ids = list(qs.select_for_update(no_key=True).order_by("pk").values_list("pk", flat=True))
+        rows = list(
+            qs.select_for_update(no_key=True).order_by("pk").values_list("pk", "partner_id")
+        )
+        ids = [pk for pk, _partner in rows]
         EmailDelivery.objects.filter(pk__in=ids).update(status=EmailStatus.QUEUED)
+        if actor is not None:
+            per_partner: dict[int, list[int]] = {}
+            for pk, partner_id in rows:
+                per_partner.setdefault(partner_id, []).append(pk)
+            for partner_id, pks in sorted(per_partner.items()):
+                audit_record(
+                    action="email.retried",
+                    actor=actor,
+                    partner_id=partner_id,
+                    object_type="invoicing.emaildelivery",
+                    object_id=str(pks[0]) if len(pks) == 1 else "",
+                    changes={"count": len(pks), "ids": pks[:1000]},
+                )
         _dispatch_on_commit(ids)
     return len(ids)
 

@@ -9,6 +9,7 @@ from ispbill.web import (
     views_data,
     views_datev,
     views_dunning,
+    views_emails,
     views_finance,
     views_gateways,
     views_lifecycle,
@@ -169,6 +170,10 @@ urlpatterns = [
         views_finance.payment_receipt_pdf,
         name="payment_receipt_pdf",
     ),
+    # the e-mail log (docs/documents.md, "The e-mail log: page and API")
+    path("emails/", views_emails.emails, name="emails"),
+    path("emails/retry/", views_emails.emails_retry, name="emails_retry"),
+    path("emails/<int:email_id>/retry/", views_emails.email_retry, name="email_retry"),
     path("dunning/", views_dunning.dunning, name="dunning"),
     path("dunning/run/", views_dunning.dunning_run_view, name="dunning_run"),
     # commission statements

@@ -43,6 +43,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from ispbill.invoicing.selectors import EmailFilters, email_deliveries
 from ispbill.invoicing.sending import billing_run_documents, invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
 from ispbill.payments.credit_notes import credit_note_issue, credit_note_preview
@@ -337,6 +338,8 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
         and invoice.status != InvoiceStatus.CREDITED,
         "send_form": _send_form(invoice),
         "direct_debit": invoice_direct_debit(invoice),
+        # Its e-mails (docs/documents.md, "The e-mail log: page and API"): the newest 10.
+        "emails": list(email_deliveries(EmailFilters(invoice_id=invoice.pk))[:11]),
     }
     return page(request, "web/invoices/detail.html", context, "invoices")
 

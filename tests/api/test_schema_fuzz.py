@@ -82,7 +82,11 @@ def real_ids(billed: Any) -> dict[str, list[int]]:
         partner=s.home, creditor_id="DE98ZZZ09999999999", creditor_name="Main", iban=s_iban()
     )
     mandate = mandate_create(customer=s.alice, iban=s_iban(), signature_date=billed_date())
+    from tests.factories import email_delivery
+
+    emails = [email_delivery(customer=s.alice, status=status).pk for status in ("failed", "sent")]
     return {
+        "email_id": emails,
         "mandate_id": [mandate.pk],
         "partner_id": [s.citynet.pk, s.ownnet.pk, s.home.pk],
         "customer_id": [s.alice.pk, s.bob.pk, s.olga.pk],

@@ -286,6 +286,28 @@ def build_canary_world() -> CanaryWorld:
                     status=AttemptStatus.FAILED,
                     error=f"{CANARY.upper()} card declined",
                 )
+        # The e-mail log: a failed reminder of each canary invoice (the E-mails page, its
+        # filters and GET /emails list them to the operator only).
+        from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus
+
+        for inv in sorted(invoices, key=lambda i: i.pk):
+            EmailDelivery.objects.create(
+                partner_id=inv.partner_id,
+                issuer_id=inv.issuer_id,
+                customer_id=inv.customer_id,
+                kind=EmailKind.REMINDER,
+                invoice=inv,
+                idempotency_key=f"canary:{inv.pk}",
+                to=f"reminded-{inv.pk}@{CANARY_DOMAIN}",
+                from_email=f"{CANARY.upper()} Billing <billing@{CANARY_DOMAIN}>",
+                subject=f"{CANARY.upper()} reminder {inv.number}",
+                body=f"{CANARY.upper()} body",
+                message_id=f"<{inv.pk}@{CANARY_DOMAIN}>",
+                status=EmailStatus.FAILED,
+                attempts=5,
+                last_error=f"{CANARY.upper()} mailbox unavailable",
+                last_attempt_at=timezone.now(),
+            )
 
     viewers: dict[str, User] = {}
     demo_partners = {

@@ -269,3 +269,6 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
     assert {"web:commissions", "web:reports", "web:exports"} <= crawl.seen_views
     assert {"web:portal", "web:portal_invoices"} <= crawl.seen_views
     assert {"web:usage_top", "web:service"} <= crawl.seen_views
+    assert "web:emails" in crawl.seen_views and "web:emails" in control.seen_views
+    assert any("/emails/" in leak for leak in control.leaks), "no canary on the E-mails page"
+    assert any("/api/v1/emails" in leak for leak in control.leaks), "no canary in GET /emails"

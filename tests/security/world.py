@@ -50,6 +50,7 @@ KWARG_MODELS: dict[str, str] = {
     "run_id": "billing.billingrun",
     "billing_run_id": "billing.billingrun",
     "invoice_id": "invoicing.invoice",
+    "email_id": "invoicing.emaildelivery",
     "credit_note_id": "invoicing.creditnote",
     "payment_id": "payments.payment",
     "allocation_id": "payments.allocation",
