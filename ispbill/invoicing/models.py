@@ -491,6 +491,8 @@ class EmailDelivery(models.Model):
         indexes = [
             models.Index(fields=["partner", "-created_at"]),
             models.Index(fields=["status", "created_at"]),
+            # The operator's E-mails page, newest first: a billing run e-mails every invoice.
+            models.Index(fields=["-created_at", "-id"], name="emaildelivery_newest"),
         ]
 
     def __str__(self) -> str:
