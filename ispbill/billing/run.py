@@ -1286,6 +1286,31 @@ def billing_run_finish(*, run_id: int, stats: ChunkStats | None = None) -> None:
     BillingRun.objects.filter(pk=run_id).update(**update)
     billing_failures_resolve(run_id=run_id)
     billing_run_finished.send(sender=BillingRun, run_id=run_id)
+    if invoices >= ANALYZE_AFTER_INVOICES:
+        _run_tables_analyze()
+
+
+# A run that issued this many invoices refreshes the planner's statistics of the tables it
+# wrote (PostgreSQL), as after any bulk load: until autovacuum gets to them, a query joining
+# the run's new rows (its page's e-mails, say) may be planned for one row and take minutes.
+ANALYZE_AFTER_INVOICES = 1000
+_RUN_TABLES = (
+    "billing_charge",
+    "invoicing_invoice",
+    "invoicing_invoiceline",
+    "invoicing_invoicetax",
+    "ledger_journalentry",
+    "ledger_posting",
+)
+
+
+def _run_tables_analyze() -> None:
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {', '.join(_RUN_TABLES)}")
 
 
 def billing_run_figures(run_id: int) -> ChunkStats:

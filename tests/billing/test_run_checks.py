@@ -179,3 +179,37 @@ def test_bill_prints_the_failures_and_exits_1(home, capsys):
     assert "Finished with 1 failure" in out and f"customer {bad.reference} [open]" in out
     assert "Traceback" in out
     assert date(2026, 4, 1) == run.run_date
+
+
+def test_a_big_run_refreshes_the_planner_statistics_of_its_tables(home, monkeypatch):
+    """PostgreSQL: after a run of ANALYZE_AFTER_INVOICES invoices or more, as after any bulk
+    load (a join of the run's new rows was once planned for one row and took minutes)."""
+    from django.db import connection
+
+    from ispbill.billing import run as run_module
+
+    statements: list[str] = []
+
+    def spy(execute, sql, params, many, context):  # type: ignore[no-untyped-def]
+        statements.append(sql)
+        return execute(sql, params, many, context)
+
+    fiber = tariff()
+    service(customer(), fiber, APRIL)
+    monkeypatch.setattr(run_module, "ANALYZE_AFTER_INVOICES", 2)
+    with connection.execute_wrapper(spy):
+        billing_run_start(run_date=APRIL)  # one invoice: under the threshold
+    assert not [s for s in statements if s.startswith("ANALYZE")]
+    service(customer(), fiber, APRIL)
+    service(customer(), fiber, APRIL)
+    statements.clear()
+    with connection.execute_wrapper(spy):
+        billing_run_start(run_date=APRIL + timedelta(days=31))
+    analyzed = [s for s in statements if s.startswith("ANALYZE")]
+    if connection.vendor == "postgresql":
+        assert analyzed == [
+            "ANALYZE billing_charge, invoicing_invoice, invoicing_invoiceline, "
+            "invoicing_invoicetax, ledger_journalentry, ledger_posting"
+        ]
+    else:
+        assert analyzed == []
