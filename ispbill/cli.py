@@ -132,6 +132,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     call_command("collectstatic", interactive=False, verbosity=0)
     gunicorn = shutil.which("gunicorn", path=os.path.dirname(sys.executable)) or "gunicorn"
     print(f"ispbill is serving at http://{args.host}:{args.port}/ (Ctrl+C stops it)")
+    if "PUBLIC_URL" not in os.environ:
+        # Pay links in e-mails point here unless PUBLIC_URL says where customers reach it.
+        host = "localhost" if args.host in ("", "0.0.0.0", "::") else args.host  # noqa: S104
+        os.environ["PUBLIC_URL"] = f"http://{host}:{args.port}"
+        print(f"Links in e-mails: {os.environ['PUBLIC_URL']} (set PUBLIC_URL for another)")
     if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
         print(f"Database: {settings.DATABASES['default']['NAME']}")
     argv = [

@@ -51,7 +51,7 @@ def check_failed_emails() -> list[Breach]:
     return [
         Breach(
             "emails.failed",
-            f"{n} email(s) failed after their retries (each says why on the Emails page); "
+            f"{n} email(s) failed after their retries (each says why on the E-mails page); "
             "fix the cause, then 'ispbill emails --retry-failed'",
             tuple(f"email:{pk}" for pk in ids),
         )

@@ -496,11 +496,12 @@ def billing_run_documents(run_id: int) -> dict[str, int]:
         failed=Count("pk", filter=Q(pdf="") & ~Q(pdf_error="")),
     )
     emails = dict.fromkeys(EmailStatus.values, 0)
+    # Invoices, not e-mails: one sent again by hand counts once.
     for status, n in (
         EmailDelivery.objects.filter(invoice__billing_run_id=run_id, kind=EmailKind.INVOICE)
         .order_by()
         .values_list("status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("invoice_id", distinct=True))
     ):
         emails[status] = n
     return {
