@@ -32,7 +32,11 @@ from ispbill.core.audit import audit_record
 from ispbill.core.errors import DomainValidationError
 from ispbill.invoicing.detail import invoice_detail_attachment, invoice_pdf_is_summary
 from ispbill.invoicing.documents import invoice_document_data
-from ispbill.invoicing.emails import EmailTemplateError, invoice_email_context
+from ispbill.invoicing.emails import (
+    EmailMessageText,
+    EmailTemplateError,
+    invoice_email_context,
+)
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus, Invoice
 from ispbill.invoicing.pdfs import (
     invoices_pdf_render,
@@ -205,6 +209,26 @@ def email_deliveries_queue(deliveries: list[EmailDelivery]) -> list[EmailDeliver
     return queued
 
 
+def _invoice_email(
+    invoice: Invoice, address: str, envelope: EmailEnvelope, text: EmailMessageText, *, n: int
+) -> dict[str, Any]:
+    """The fields of the ``n``-th e-mail of ``invoice`` to ``address`` (the first is the one
+    sent on issue): ``email_delivery_new``'s arguments."""
+    return {
+        "key": f"invoice:{invoice.pk}:{address}:{n}",
+        "kind": EmailKind.INVOICE,
+        "partner_id": invoice.partner_id,
+        "issuer_id": invoice.issuer_id,
+        "customer_id": invoice.customer_id,
+        "invoice_id": invoice.pk,
+        "to": address,
+        "from_email": envelope.from_email,
+        "reply_to": envelope.reply_to,
+        "subject": text.subject,
+        "body": envelope.body(text.body),
+    }
+
+
 def invoices_issued_email_record(invoice_ids: Iterable[int]) -> list[int]:
     """Record the e-mail of each issued invoice to its customer's address, as an issuer
     with ``email_invoices_on_issue`` sends them once issued (docs/documents.md, "Invoices
@@ -248,19 +272,7 @@ def invoices_issued_email_record(invoice_ids: Iterable[int]) -> list[int]:
                 log.exception("invoice.email_not_made", extra={"invoice_id": invoice.pk})
                 continue
             deliveries.append(
-                email_delivery_new(
-                    key=f"invoice:{invoice.pk}:{address}:1",
-                    kind=EmailKind.INVOICE,
-                    partner_id=invoice.partner_id,
-                    issuer_id=invoice.issuer_id,
-                    customer_id=invoice.customer_id,
-                    invoice_id=invoice.pk,
-                    to=address,
-                    from_email=envelope.from_email,
-                    reply_to=envelope.reply_to,
-                    subject=text.subject,
-                    body=envelope.body(text.body),
-                )
+                email_delivery_new(**_invoice_email(invoice, address, envelope, text, n=1))
             )
         if not deliveries:
             return []
@@ -318,19 +330,7 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
     delivery = None
     # Two sends of one invoice at the same moment may pick the same number: take the next.
     for n in range(previous + 1, previous + 11):
-        delivery = email_delivery_queue(
-            key=f"invoice:{invoice.pk}:{address}:{n}",
-            kind=EmailKind.INVOICE,
-            partner_id=invoice.partner_id,
-            issuer_id=invoice.issuer_id,
-            customer_id=invoice.customer_id,
-            invoice_id=invoice.pk,
-            to=address,
-            from_email=envelope.from_email,
-            reply_to=envelope.reply_to,
-            subject=text.subject,
-            body=envelope.body(text.body),
-        )
+        delivery = email_delivery_queue(**_invoice_email(invoice, address, envelope, text, n=n))
         if delivery is not None:
             break
     if delivery is None:
