@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q, QuerySet
+
 from ispbill.customers.models import Customer
 from ispbill.partners.models import Partner, PartnerMode
 
@@ -13,3 +15,20 @@ def account_issuer(customer: Customer) -> Partner:
     if partner.mode in (PartnerMode.DIRECT, PartnerMode.OWN_INVOICING):
         return partner
     return Partner.objects.get(is_home=True)
+
+
+def customers_matching(qs: QuerySet[Customer], query: str) -> QuerySet[Customer]:
+    """The customers of ``qs`` whose name, number (``reference``), e-mail, company or city
+    contains ``query`` (any case); an empty query narrows nothing. The one customer search
+    of the web panel: the customers list and the payment form's customer picker
+    (docs/payments.md, "Recording a payment by hand")."""
+    query = query.strip()
+    if not query:
+        return qs
+    return qs.filter(
+        Q(name__icontains=query)
+        | Q(reference__icontains=query)
+        | Q(email__icontains=query)
+        | Q(company__icontains=query)
+        | Q(city__icontains=query)
+    )

@@ -161,6 +161,11 @@ urlpatterns = [
     path("payments/", views_finance.payments, name="payments"),
     path("payments/new/", views_finance.payment_new, name="payment_new"),
     path(
+        "payments/new/customers/",
+        views_finance.payment_customers,
+        name="payment_customers",
+    ),
+    path(
         "payments/<int:payment_id>/refund/",
         views_finance.payment_refund_view,
         name="payment_refund",

@@ -7,7 +7,6 @@ from datetime import date
 from typing import Any
 
 from django.contrib import messages
-from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
@@ -20,7 +19,7 @@ from ispbill.catalog.models import TaxRate
 from ispbill.catalog.selectors import tariffs_sellable
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer, CustomerStatus
-from ispbill.customers.selectors import account_issuer
+from ispbill.customers.selectors import account_issuer, customers_matching
 from ispbill.customers.services import customer_create, customer_update
 from ispbill.gateways.models import Autopay, AutopayAttempt
 from ispbill.invoicing.models import Invoice
@@ -53,14 +52,7 @@ from ispbill.web.views_sepa import customer_mandates
 def _customers_filtered(request: HttpRequest) -> tuple[Any, dict[str, Any]]:
     qs = Customer.objects.select_related("partner")
     query = request.GET.get("q", "").strip()
-    if query:
-        qs = qs.filter(
-            Q(name__icontains=query)
-            | Q(reference__icontains=query)
-            | Q(email__icontains=query)
-            | Q(company__icontains=query)
-            | Q(city__icontains=query)
-        )
+    qs = customers_matching(qs, query)
     status = request.GET.get("status", "")
     if status in CustomerStatus.values:
         qs = qs.filter(status=status)

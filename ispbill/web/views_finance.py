@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect
 from django.views.decorators.http import require_POST
@@ -41,6 +41,7 @@ from ispbill.core.errors import DomainError
 from ispbill.core.money import Money
 from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
+from ispbill.customers.selectors import customers_matching
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
 from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
 from ispbill.invoicing.selectors import EmailFilters, email_deliveries
@@ -455,24 +456,62 @@ def payments(request: HttpRequest) -> HttpResponse:
     return page(request, "web/payments/list.html", context, "payments")
 
 
-def _payable_accounts(request: HttpRequest) -> Any:
+# The customer picker of the payment form lists at most this many matches
+# (docs/payments.md, "Recording a payment by hand").
+PICKER_SIZE = 20
+PICKER_QUERY_MAX = 100
+
+
+def _payable_accounts(request: HttpRequest) -> QuerySet[Customer]:
+    """The customers the user may record a payment for: every one for the operator's staff,
+    its own partner's for a partner user (not the accounts the operator bills it through)."""
     access = access_of(request)
     qs = Customer.objects.all()
     if not access.is_operator:
         qs = qs.filter(partner_id=access.partner_id or 0)
-    return qs.order_by("reference")
+    return qs
+
+
+def _customer_id(value: Any) -> int | None:
+    """A customer id as a link or a form gives it, None unless it is one (``²`` and
+    21 digits are not)."""
+    text = str(value or "").strip()
+    if text.isascii() and text.isdigit() and len(text) <= 18:
+        return int(text)
+    return None
+
+
+def _picker(request: HttpRequest, query: str, chosen_id: int | None) -> dict[str, Any]:
+    """What the customer picker shows: the chosen customer (checked, first) and at most
+    PICKER_SIZE customers of the user's scope matching ``query`` (the customers list's
+    search), never more rows read than that plus one."""
+    accounts = _payable_accounts(request).select_related("partner")
+    query = query.strip()[:PICKER_QUERY_MAX]
+    chosen = accounts.filter(pk=chosen_id).first() if chosen_id else None
+    found: list[Customer] = []
+    if query:
+        matching = customers_matching(accounts, query).order_by("name", "reference", "pk")
+        found = list(matching[: PICKER_SIZE + 1])
+    more = len(found) > PICKER_SIZE
+    found = found[:PICKER_SIZE]
+    return {
+        "picker": {
+            "query": query,
+            "chosen": chosen,
+            "matches": [c for c in found if chosen is None or c.pk != chosen.pk],
+            "found": len(found),
+            "more": more,
+            "size": PICKER_SIZE,
+            "show_partner": access_of(request).is_operator,
+        }
+    }
 
 
 @require_capability("finance.write")
 def payment_new(request: HttpRequest) -> HttpResponse:
-    customers = _payable_accounts(request)
-    initial: dict[str, Any] = {}
-    chosen = request.GET.get("customer", "")
-    if chosen.isdigit():
-        initial["customer"] = int(chosen)
     currency = panel_currency(request)
     form = PaymentForm(
-        request.POST or None, customers=customers, initial=initial, currency=currency
+        request.POST or None, customers=_payable_accounts(request), currency=currency
     )
     if request.method == "POST" and form.is_valid():
         customer = form.cleaned_data["customer"]
@@ -495,7 +534,19 @@ def payment_new(request: HttpRequest) -> HttpResponse:
                 f"recorded for {customer.name} and allocated to the oldest open invoices.",
             )
             return redirect("web:customer", customer_id=customer.pk)
-    return page(request, "web/payments/form.html", {"form": form}, "payments")
+    # The chosen customer: the one posted back, else the one a link names (?customer=);
+    # without JavaScript the search is this page read with ?q=.
+    chosen = form["customer"].value() if form.is_bound else request.GET.get("customer")
+    picker = _picker(request, request.GET.get("q", ""), _customer_id(chosen))
+    return page(request, "web/payments/form.html", {"form": form, **picker}, "payments")
+
+
+@require_capability("finance.write")
+def payment_customers(request: HttpRequest) -> HttpResponse:
+    """The customer picker's matches for ``?q=`` as it is typed (htmx): the radio buttons
+    and, out of band, the picker's status line. ``?customer=`` keeps the one checked."""
+    picker = _picker(request, request.GET.get("q", ""), _customer_id(request.GET.get("customer")))
+    return page(request, "web/payments/customer_picker.html", picker, "payments")
 
 
 @require_capability("finance.write")

@@ -37,7 +37,8 @@ WRONG_TYPE = "9e99'\"<script>"
 class Form:
     action: str
     fields: list[tuple[str, str]] = field(default_factory=list)  # posted as they are
-    choices: dict[str, list[str]] = field(default_factory=dict)  # select name -> values
+    choices: dict[str, list[str]] = field(default_factory=dict)  # select, radio -> values
+    form_id: str = ""
 
 
 class _Forms(HTMLParser):
@@ -59,15 +60,20 @@ class _Forms(HTMLParser):
         if tag == "form":
             if a.get("method", "get").lower() == "post":
                 action = urljoin(self.page_url, html.unescape(a.get("action") or self.page_url))
-                self._form = Form(action=action)
+                self._form = Form(action=action, form_id=a.get("id", ""))
             return
         form = self._form
         if form is None or "disabled" in a:
+            return
+        # A control of another form (form="..."): the payment form's customer search.
+        if a.get("form", form.form_id) != form.form_id:
             return
         name = a.get("name", "")
         if tag == "input" and name:
             kind = a.get("type", "text").lower()
             if kind in ("checkbox", "radio"):
+                if kind == "radio":  # a choice, like a select's options
+                    form.choices.setdefault(name, []).append(a.get("value", "on"))
                 if "checked" in a:
                     form.fields.append((name, a.get("value", "on")))
             elif kind not in ("submit", "button", "file", "image", "reset"):
@@ -123,6 +129,7 @@ class Poster:
         self.posted = 0
         self.forms_seen: set[tuple[str, str, str, tuple[str, ...]]] = set()
         self.varied: set[FormKey] = set()
+        self.foreign_posted: set[tuple[str, str]] = set()  # (view, field) given a foreign id
         self.foreign_ids = foreign_ids
 
     @property
@@ -195,6 +202,8 @@ class Poster:
         self.varied.add(distinct)
         for how, data in self.variants(form):
             self.post(who, client, form, data, how)
+            if " foreign " in how:
+                self.foreign_posted.add((view, how.split(" ")[0]))
 
 
 def test_every_form_posted_back_by_every_role_never_answers_5xx():
@@ -230,6 +239,9 @@ def test_every_form_posted_back_by_every_role_never_answers_5xx():
     ):
         assert view in varied, sorted(varied)
     assert poster.posted > 1000, poster.posted
+    # The payment form's customer picker (radio buttons, not a select of every customer) is
+    # posted naming another tenant's customer.
+    assert ("web:payment_new", "customer") in poster.foreign_posted, poster.foreign_posted
     # One form on two pages is varied on each: sending an invoice from its page and from the
     # send page; one view with two field sets is varied with each: the tariff form with the
     # resellers' choice (operator) and without it (an own-invoicing partner).

@@ -270,5 +270,10 @@ def test_no_page_export_or_api_list_shows_another_tenants_canary(world):
     assert {"web:portal", "web:portal_invoices"} <= crawl.seen_views
     assert {"web:usage_top", "web:service"} <= crawl.seen_views
     assert "web:emails" in crawl.seen_views and "web:emails" in control.seen_views
+    # The payment form's customer picker searches every customer of the scope: the operator
+    # finds the canaries there (and on the page's no-JavaScript search), partners never.
+    assert "web:payment_customers" in crawl.seen_views
+    assert any("/payments/new/customers/?q=" in leak for leak in control.leaks)
+    assert any("/payments/new/?q=" in leak for leak in control.leaks)
     assert any("/emails/" in leak for leak in control.leaks), "no canary on the E-mails page"
     assert any("/api/v1/emails" in leak for leak in control.leaks), "no canary in GET /emails"

@@ -74,7 +74,19 @@ class DunningRunForm(forms.Form):
 
 
 class PaymentForm(FieldsetsMixin, forms.Form):
-    customer = forms.ModelChoiceField(queryset=Customer._base_manager.none(), label="Account")
+    # The account is chosen with the customer picker (web/payments/form.html): its radio
+    # buttons post the id, checked here against the customers the user may pay for. The
+    # field is never rendered as a <select> of every customer (docs/payments.md).
+    customer = forms.ModelChoiceField(
+        queryset=Customer._base_manager.none(),
+        label="Account",
+        error_messages={
+            "required": "Choose the account the payment is for: search for the customer "
+            "and pick it from the matches.",
+            "invalid_choice": "That account is not one of your customers: search for the "
+            "customer and pick it from the matches.",
+        },
+    )
     amount = MoneyField()
     date = DayField(widget=DateInput, initial=today)
     method = forms.ChoiceField(choices=PaymentMethod.choices)
