@@ -96,10 +96,12 @@ def _an_hour_later():  # type: ignore[no-untyped-def]
     return time_machine.travel(later, tick=False)
 
 
+@pytest.mark.django_db(transaction=True)
 def test_the_demo_stores_its_pdfs_so_the_check_passes_an_hour_later(capsys, settings, tmp_path):
     """`ispbill demo` leaves a consistent installation: every invoice and credit note of its
     history has its stored PDF, so `documents.pdf_missing` passes also once its grace period
-    has elapsed, and no run page says "to render"."""
+    has elapsed, and no run page says "to render". Committed as the command commits, so what
+    runs after commit (events of the history) has run when the check looks an hour later."""
     from ispbill.billing.models import BillingRun
     from ispbill.invoicing.checks import check_pdf_missing
     from ispbill.invoicing.models import CreditNote, Invoice
