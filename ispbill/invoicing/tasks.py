@@ -126,18 +126,29 @@ def _deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
     """``email_deliveries_send_task``'s work: the deliveries over one SMTP connection."""
     from django.core.mail import get_connection
 
-    from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
+    from ispbill.invoicing.sending import (
+        EmailOutcome,
+        email_deliveries_for_send,
+        email_delivery_send,
+    )
 
     counts: dict[str, int] = {}
+    with system_scope():
+        rows = email_deliveries_for_send(delivery_ids)  # the batch's, read together
     connection = get_connection()
     try:
         for pk in delivery_ids:
+            if pk not in rows:  # sent, failed or gone since it was queued
+                counts[EmailOutcome.SKIPPED] = counts.get(EmailOutcome.SKIPPED, 0) + 1
+                continue
             try:
                 connection.open()
             except EMAIL_CONNECT_ERRORS:
                 connection.close()  # this delivery's own attempt reports the error
             with system_scope():
-                outcome = email_delivery_send(delivery_id=pk, connection=connection)
+                outcome = email_delivery_send(
+                    delivery_id=pk, connection=connection, delivery=rows[pk]
+                )
             if outcome == EmailOutcome.RETRY:
                 connection.close()
                 email_delivery_send_task.apply_async(
