@@ -33,10 +33,12 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from django.conf import settings
     from django.utils.timezone import localdate
 
     from ispbill.core.periods import add_months
-    from ispbill.demo import DEMO_PASSWORD, demo_load, demo_start
+    from ispbill.demo import DEMO_PASSWORD, demo_load, demo_pdfs_render, demo_start
+    from ispbill.invoicing.pdfs import PdfRenderStats
 
     start = args.start or demo_start(localdate())
     if start > localdate():
@@ -46,6 +48,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         )
         return 2
     result = demo_load(start=start)
+    failed = False
     if result.created:
         last = add_months(start, 3)
         print(
@@ -57,12 +60,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"Billing dates from {add_months(start, 4):%d %B %Y} on are left to run: "
             "ispbill bill --dry-run -v"
         )
+        if settings.RENDER_PDFS_ON_ISSUE:
+            # As the runs store them after issue: a consistent installation, no "to render".
+            def progress(done: int, total: int, stats: PdfRenderStats) -> None:
+                print(f"  {done}/{total} PDFs of the history stored", flush=True)
+
+            print("Storing the history's PDFs (as billing runs do after issue):", flush=True)
+            stats = demo_pdfs_render(progress=progress)
+            print(f"Stored {stats.rendered} PDFs in {stats.seconds:.1f} s.")
+            if stats.failed:
+                print(
+                    f"{stats.failed} PDF(s) failed; 'ispbill render-pdfs' names them.",
+                    file=sys.stderr,
+                )
+                failed = True
     else:
         print("Demo data is already present; nothing was added.")
     print(f"Users (password for all: {DEMO_PASSWORD}):")
     for username, what in result.users:
         print(f"  {username:<12} {what}")
-    return 0
+    return 1 if failed else 0
 
 
 def cmd_check(args: argparse.Namespace) -> int:

@@ -2,13 +2,16 @@
 services, users for each role, and a few months of history: billing runs from January to
 April, payments for most invoices, a credit note, the percentage partner's commission
 statements (approved, paid), and the ISP's SEPA creditor settings with a dozen mandates.
-Idempotent: loading it twice adds nothing."""
+Idempotent: loading it twice adds nothing. ``ispbill demo`` then stores the history's PDFs
+(``demo_pdfs_render``), as the billing runs would have after issue."""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django.test.utils import override_settings
@@ -25,6 +28,9 @@ from ispbill.partners.models import AggregationCycle, CommissionBase, Partner, P
 from ispbill.partners.services import partner_home
 from ispbill.sepa.mandates import creditor_settings_save, mandate_create
 from ispbill.subscriptions.models import OneTimeCharge, Service
+
+if TYPE_CHECKING:
+    from ispbill.invoicing.pdfs import PdfRenderStats
 
 DEMO_PASSWORD = "ispbill-demo"
 DEMO_MARKER_PARTNER = "CityNet Resellers"
@@ -84,11 +90,13 @@ def demo_start(today: date) -> date:
 
 def demo_load(*, start: date | None = None) -> DemoResult:
     """Load the demo: four months of business from ``start`` (the first of a month; by
-    default the pinned January 2026 the tests and docs use)."""
+    default the pinned January 2026 the tests and docs use). Its documents have no stored
+    PDF yet: ``demo_pdfs_render`` stores them (``ispbill demo`` does), or they render when
+    first opened."""
     start = (start or DEMO_PINNED_START).replace(day=1)
-    # PDFs of the demo's history render when first opened (and are stored then), so loading
-    # it takes seconds rather than minutes.
-    # Nor is the history e-mailed to the demo's customers.
+    # The history's PDFs are not rendered invoice by invoice after each run's commit (one
+    # batch afterwards, ``demo_pdfs_render``, is faster), nor is the history e-mailed to the
+    # demo's customers.
     with (
         system_scope(),
         transaction.atomic(),
@@ -101,6 +109,20 @@ def demo_load(*, start: date | None = None) -> DemoResult:
         result.mandates = _direct_debit(start)
         result.start = start
         return result
+
+
+def demo_pdfs_render(
+    *, progress: Callable[[int, int, PdfRenderStats], None] | None = None
+) -> PdfRenderStats:
+    """Render and store the PDF of every invoice and credit note of the demo's history, as
+    the billing runs store them after issue when ``RENDER_PDFS_ON_ISSUE`` is on, so a fresh
+    demo is a consistent installation: no run page says "to render", and ``ispbill check``'s
+    ``documents.pdf_missing`` passes also after its grace period (docs/operations.md,
+    "Checks"). About 270 documents, 4-5 s on two cores."""
+    from ispbill.invoicing.pdfs import documents_pdf_render_pending
+
+    with system_scope():
+        return documents_pdf_render_pending(batch=100, progress=progress)
 
 
 def _vat_id(rng: random.Random) -> str:

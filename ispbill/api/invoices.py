@@ -181,7 +181,7 @@ def invoice_detail(inv: Invoice) -> dict[str, Any]:
     cur = inv.currency
     lines = list(inv.lines.all())
     sections: dict[str, dict[str, Any]] = {}
-    if inv.kind == InvoiceKind.AGGREGATED:
+    if inv.has_sections and any(ln.section_customer_id or ln.section for ln in lines):
         for line in lines:
             key = str(line.section_customer_id or line.section or "general")
             section = sections.setdefault(
@@ -360,11 +360,12 @@ def invoice_pdf_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
 _DETAIL_CSV = {
     "responses": {
         "200": {
-            "description": "The line detail of an aggregated invoice as CSV (UTF-8), one row "
-            "per line in section order: position, sub_customer_reference, sub_customer, "
-            "description, period_start, period_end, quantity, unit_price, amount, tax_rate, "
-            "tax_category, currency; amounts as exact decimals. 404 for an invoice that is "
-            "not aggregated.",
+            "description": "The line detail of an aggregated or wholesale invoice as CSV "
+            "(UTF-8), one row per line in section order: position, sub_customer_reference, "
+            "sub_customer, description, period_start, period_end, quantity, unit_price, "
+            "amount, tax_rate, tax_category, currency, prorated_days, period_days, "
+            "discount_percent, discount_days; amounts and the discount as exact decimals. "
+            "404 for an invoice that is neither aggregated nor wholesale.",
             "content": {"text/csv": {"schema": {"type": "string", "format": "binary"}}},
         }
     }
@@ -376,11 +377,13 @@ _DETAIL_CSV = {
 )
 @guard("finance.read")
 def invoice_detail_csv_view(request: HttpRequest, invoice_id: int) -> StreamingHttpResponse:
-    """The line detail of an aggregated invoice (the file a summary PDF names), streamed;
-    docs/documents.md, "Summary of a large aggregated invoice"."""
+    """The line detail of an aggregated or wholesale invoice (the file a summary PDF names),
+    streamed; docs/documents.md, "Summary of a large aggregated invoice"."""
     invoice = resolved(request, "invoice_id")
     if not invoice_has_detail(invoice):
-        raise ApiError(404, "Only aggregated invoices have a line detail.", code="not_found")
+        raise ApiError(
+            404, "Only aggregated and wholesale invoices have a line detail.", code="not_found"
+        )
     response = StreamingHttpResponse(
         invoice_detail_csv(invoice), content_type="text/csv; charset=utf-8"
     )

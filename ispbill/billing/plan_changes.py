@@ -435,7 +435,8 @@ def _credit_by_credit_notes(
         for credit, original in pairs:
             # The invoice line that copied the charge: lines carry no charge id, so the one
             # with the same tariff, period, amount and text (and sub-customer, on an
-            # aggregated invoice) with the most left to credit.
+            # aggregated or wholesale invoice whose lines carry one) with the most left to
+            # credit.
             same = [
                 line
                 for line in lines
@@ -445,10 +446,7 @@ def _credit_by_credit_notes(
                 and line.amount_minor == original.amount_minor
                 and line.quantity == original.quantity
                 and line.description == original.description
-                and (
-                    invoice.kind != InvoiceKind.AGGREGATED
-                    or line.section_customer_id == original.customer_id
-                )
+                and line.section_customer_id in (None, original.customer_id)
             ]
             if not same:
                 continue  # not found: stays a negative line on the next invoice

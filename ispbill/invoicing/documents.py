@@ -22,7 +22,6 @@ from ispbill.invoicing.models import (
     CreditNoteLine,
     CreditNoteTax,
     Invoice,
-    InvoiceKind,
     InvoiceLine,
     InvoiceTax,
 )
@@ -106,7 +105,7 @@ def _line(line: InvoiceLine, currency: str, section_key: str | None) -> dict[str
 
 
 def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
-    """The document dict of an issued invoice (plain or aggregated).
+    """The document dict of an issued invoice (plain, or aggregated or wholesale: sections).
 
     ``totals.paid`` is what was paid or credited by the issue date (credit on the account
     applied at issue), so rendering the same invoice later gives the same document."""
@@ -116,12 +115,12 @@ def invoice_document_data(invoice: Invoice) -> dict[str, Any]:
 def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]:
     """The document dicts of many issued invoices by id, read in four queries whatever
     their number (lines, tax groups, credit applied by the issue date, and the hooks'), one
-    more when there are aggregated invoices (their sizes), and a few for each aggregated
-    invoice too large for its XML to carry every line: its lines are never read one by one,
-    only summed (``_summary_from_sums``; docs/documents.md, "Summary of a large aggregated
-    invoice")."""
+    more when there are aggregated or wholesale invoices (their sizes), and a few for each
+    such invoice too large for its XML to carry every line: its lines are never read one by
+    one, only summed (``_summary_from_sums``; docs/documents.md, "Summary of a large
+    aggregated invoice")."""
     ids = [inv.pk for inv in invoices]
-    sizes = _aggregated_sizes(invoices)
+    sizes = _sectioned_sizes(invoices)
     summed = {
         pk
         for pk, (n, _) in sizes.items()
@@ -158,9 +157,10 @@ def invoices_document_data(invoices: list[Invoice]) -> dict[int, dict[str, Any]]
     return out
 
 
-def _aggregated_sizes(invoices: list[Invoice]) -> dict[int, tuple[int, int]]:
-    """(lines, sub-customers) of each aggregated invoice among ``invoices``, in one query."""
-    pks = [inv.pk for inv in invoices if inv.kind == InvoiceKind.AGGREGATED]
+def _sectioned_sizes(invoices: list[Invoice]) -> dict[int, tuple[int, int]]:
+    """(lines, sub-customers) of each aggregated or wholesale invoice among ``invoices``, in
+    one query."""
+    pks = [inv.pk for inv in invoices if inv.has_sections]
     if not pks:
         return {}
     rows = (
@@ -177,12 +177,14 @@ def _invoice_data(
     invoice: Invoice, lines: list[InvoiceLine], taxes: list[InvoiceTax], paid_minor: int
 ) -> dict[str, Any]:
     cur = invoice.currency
-    aggregated = invoice.kind == InvoiceKind.AGGREGATED
+    # A section per sub-customer; a wholesale invoice issued before its lines carried their
+    # sub-customers has none and prints its lines as they are.
+    sectioned = invoice.has_sections and any(ln.section_customer_id or ln.section for ln in lines)
     sections: OrderedDict[str, dict[str, Any]] = OrderedDict()
     out_lines = []
     for line in lines:
         key = None
-        if aggregated:
+        if sectioned:
             key = str(line.section_customer_id or line.section or "general")
             section = sections.setdefault(
                 key, {"key": key, "title": line.section or key, "subtotal_minor": 0}
@@ -192,7 +194,7 @@ def _invoice_data(
     paid_minor = max(0, min(paid_minor, invoice.total_minor))
     periods = [(ln.period_start, ln.period_end) for ln in lines if ln.period_start]
     head: dict[str, Any] = {
-        "type": "aggregated_invoice" if aggregated else "invoice",
+        "type": "aggregated_invoice" if invoice.has_sections else "invoice",
         "number": invoice.number,
         "issue_date": invoice.issue_date.isoformat(),
         "due_date": invoice.due_date.isoformat(),
@@ -239,11 +241,9 @@ def _invoice_data(
 
 def invoice_is_summary(invoice: Invoice, line_count: int) -> bool:
     """Whether the invoice's PDF is a summary with its line detail in a CSV file: an
-    aggregated invoice of more than AGGREGATED_DETAIL_MAX_LINES lines (docs/documents.md,
-    "Summary of a large aggregated invoice")."""
-    return (
-        invoice.kind == InvoiceKind.AGGREGATED and line_count > settings.AGGREGATED_DETAIL_MAX_LINES
-    )
+    aggregated or wholesale invoice of more than AGGREGATED_DETAIL_MAX_LINES lines
+    (docs/documents.md, "Summary of a large aggregated invoice")."""
+    return invoice.has_sections and line_count > settings.AGGREGATED_DETAIL_MAX_LINES
 
 
 def invoice_detail_filename(invoice: Invoice) -> str:
@@ -278,7 +278,7 @@ def _summary_head(invoice: Invoice, data: dict[str, Any], *, lines: int, section
 
 
 def _summary_from_lines(invoice: Invoice, data: dict[str, Any]) -> None:
-    """The summary of an aggregated invoice whose lines were read (at most
+    """The summary of an aggregated or wholesale invoice whose lines were read (at most
     AGGREGATED_XML_MAX_LINES): its XML keeps every line with its sub-customer as the line
     note; templates get no lines, and sections with each sub-customer's reference, name and
     number of lines."""
@@ -302,7 +302,7 @@ def _summary_from_lines(invoice: Invoice, data: dict[str, Any]) -> None:
 
 
 def _summary_from_sums(invoice: Invoice, data: dict[str, Any], lines: int, customers: int) -> None:
-    """The summary of an aggregated invoice of more lines than its XML carries
+    """The summary of an aggregated or wholesale invoice of more lines than its XML carries
     (AGGREGATED_XML_MAX_LINES), from sums over its lines, never the lines themselves: the
     period, the sections when listed (reference, name, number of lines, subtotal), and for
     the XML one line per VAT rate and category, the sum of that rate's line amounts (so the
@@ -333,7 +333,7 @@ def _summary_from_sums(invoice: Invoice, data: dict[str, Any], lines: int, custo
             data["sections"].append(
                 {
                     "key": str(customer_id or title or "general"),
-                    "title": title or str(customer_id),
+                    "title": title or str(customer_id or ""),
                     "subtotal": document_money(subtotal, cur),
                     "reference": reference or "",
                     "name": section_name(title, reference or ""),

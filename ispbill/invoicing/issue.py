@@ -19,7 +19,13 @@ from django.db import transaction
 
 from ispbill.core.bulk import column_set, ids_draw, ids_draw_supported, tuples_insert
 from ispbill.customers.models import Customer, CustomerRow
-from ispbill.invoicing.models import DocumentType, Invoice, InvoiceKind, InvoiceLine, InvoiceTax
+from ispbill.invoicing.models import (
+    SECTIONED_KINDS,
+    DocumentType,
+    Invoice,
+    InvoiceLine,
+    InvoiceTax,
+)
 from ispbill.invoicing.sequences import numbers_reserve
 from ispbill.invoicing.signals import invoices_issued, invoices_numbered
 from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
@@ -56,7 +62,9 @@ class InvoiceDraft:
     due_days: int
     billing_run_id: int | None = None
     charges: list[Any] = field(default_factory=list)
-    sections: dict[int, str] = field(default_factory=dict)  # customer id -> section title
+    # Aggregated and wholesale invoices (SECTIONED_KINDS): customer id -> section title; each
+    # line carries its charge's customer as its sub-customer (``section_customer``).
+    sections: dict[int, str] = field(default_factory=dict)
 
     @functools.cached_property
     def totals(self) -> DocumentTotals:
@@ -140,7 +148,7 @@ class IssueResult:
 
 
 def _line_sort_key(draft: InvoiceDraft, c: Any) -> tuple[Any, ...]:
-    section = draft.sections.get(c.customer_id, "") if draft.kind == InvoiceKind.AGGREGATED else ""
+    section = draft.sections.get(c.customer_id, "") if draft.kind in SECTIONED_KINDS else ""
     return (section, c.customer_id, c.period_start, c.description, c.pk or 0)
 
 
@@ -204,7 +212,7 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
     linked: list[Any] = []
     for (d, t), inv in zip(issuable, invoices, strict=True):
         ordered = sorted(d.charges, key=functools.partial(_line_sort_key, d))
-        aggregated = d.kind == InvoiceKind.AGGREGATED
+        sectioned = d.kind in SECTIONED_KINDS
         for pos, c in enumerate(ordered, 1):
             c.invoice_id = inv.pk
             linked.append(c)
@@ -213,8 +221,8 @@ def invoices_issue(drafts: list[InvoiceDraft], *, number_now: bool = True) -> Is
                 (
                     inv.pk,
                     pos,
-                    d.sections.get(c.customer_id, "") if aggregated else "",
-                    c.customer_id if aggregated else None,
+                    d.sections.get(c.customer_id, "") if sectioned else "",
+                    c.customer_id if sectioned else None,
                     c.tariff_id,
                     c.description,
                     c.period_start if recurring else None,

@@ -49,6 +49,14 @@ class InvoiceKind(models.TextChoices):
     WHOLESALE = "wholesale", "Wholesale (partner)"
 
 
+# Invoices to a partner's account for its customers' services: the operator's aggregated
+# invoice and its wholesale invoice to an own-invoicing partner. Their lines carry the
+# sub-customer (``InvoiceLine.section_customer``); they print a section per sub-customer, a
+# summary above AGGREGATED_DETAIL_MAX_LINES lines, and have a line detail CSV
+# (docs/documents.md, "Summary of a large aggregated invoice": wholesale invoices alike).
+SECTIONED_KINDS = frozenset({InvoiceKind.AGGREGATED, InvoiceKind.WHOLESALE})
+
+
 class InvoiceStatus(models.TextChoices):
     UNPAID = "unpaid", "Unpaid"
     PARTIALLY_PAID = "partially_paid", "Partially paid"
@@ -181,6 +189,12 @@ class Invoice(models.Model):
     def open_minor(self) -> int:
         return self.total_minor - self.allocated_minor - self.credited_minor
 
+    @property
+    def has_sections(self) -> bool:
+        """An invoice to a partner's account: sections per sub-customer and a line detail
+        CSV (``SECTIONED_KINDS``)."""
+        return self.kind in SECTIONED_KINDS
+
     def save(self, *args: Any, **kwargs: Any) -> None:
         if self.pk is not None and not self._state.adding:
             update_fields = kwargs.get("update_fields")
@@ -203,6 +217,8 @@ class InvoiceLine(models.Model):
         Invoice, on_delete=models.PROTECT, related_name="lines", db_index=False, db_constraint=False
     )
     position = models.PositiveIntegerField()
+    # The sub-customer's title and record on an aggregated or wholesale invoice
+    # (SECTIONED_KINDS); empty on other invoices.
     section = models.CharField(
         max_length=200, blank=True, help_text="Sub-customer on an aggregated invoice"
     )

@@ -9,7 +9,7 @@ from django.db.models import Sum
 
 from ispbill.documents.i18n import document_texts
 from ispbill.invoicing.documents import document_language, document_money, document_party
-from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind
+from ispbill.invoicing.models import CreditNote, Invoice
 from ispbill.invoicing.pdfs import issuer_document_pdf_degrading
 from ispbill.invoicing.snapshots import customer_snapshot, issuer_snapshot
 from ispbill.partners.models import Partner, PartnerMode
@@ -60,7 +60,7 @@ def receipt_document_data(payment: Payment) -> dict[str, Any]:
         credit_notes = CreditNote.objects.filter(invoice_id=invoice_id, issue_date__lte=on)
         credited = credit_notes.aggregate(s=Sum("total_minor"))["s"] or 0
         applied += amount
-        kind = "aggregated_invoice" if inv.kind == InvoiceKind.AGGREGATED else "invoice"
+        kind = "aggregated_invoice" if inv.has_sections else "invoice"
         entries.append(
             {
                 "date": inv.issue_date.isoformat(),

@@ -50,10 +50,10 @@ def receipt_pdf_response(payment: Payment) -> HttpResponse:
 
 
 def invoice_detail_response(invoice: Invoice) -> StreamingHttpResponse:
-    """The line detail of an aggregated invoice as CSV, streamed (docs/documents.md, "Summary
-    of a large aggregated invoice"); 404 for any other invoice."""
+    """The line detail of an aggregated or wholesale invoice as CSV, streamed (docs/
+    documents.md, "Summary of a large aggregated invoice"); 404 for any other invoice."""
     if not invoice_has_detail(invoice):
-        raise Http404("Only aggregated invoices have a line detail.")
+        raise Http404("Only aggregated and wholesale invoices have a line detail.")
     response = StreamingHttpResponse(
         invoice_detail_csv(invoice), content_type="text/csv; charset=utf-8"
     )
@@ -62,9 +62,9 @@ def invoice_detail_response(invoice: Invoice) -> StreamingHttpResponse:
 
 
 def invoice_lines_shown(invoice: Invoice) -> tuple[list[InvoiceLine], int]:
-    """The lines an invoice page shows and how many the invoice has: an aggregated invoice
-    shows at most AGGREGATED_DETAIL_MAX_LINES (its summary PDF's threshold), the rest are in
-    its line detail CSV; any other invoice all of them."""
+    """The lines an invoice page shows and how many the invoice has: an aggregated or
+    wholesale invoice shows at most AGGREGATED_DETAIL_MAX_LINES (its summary PDF's
+    threshold), the rest are in its line detail CSV; any other invoice all of them."""
     if not invoice_has_detail(invoice):
         lines = list(invoice.lines.all())
         return lines, len(lines)

@@ -27,9 +27,9 @@ from ispbill.invoicing.emails import (
 )
 from ispbill.invoicing.models import (
     EMAIL_TEMPLATE_TYPES,
+    SECTIONED_KINDS,
     CreditNote,
     Invoice,
-    InvoiceKind,
     TemplateType,
 )
 from ispbill.invoicing.templates import issuer_assets, issuer_data_with_logo
@@ -58,10 +58,11 @@ class PreviewError(DomainError):
 
 def _invoices(issuer: Partner, document_type: str) -> Any:
     qs = Invoice.objects.filter(issuer_id=issuer.pk)
+    # Aggregated and wholesale invoices print with the aggregated invoice's template.
     if document_type == TemplateType.AGGREGATED_INVOICE:
-        return qs.filter(kind=InvoiceKind.AGGREGATED)
+        return qs.filter(kind__in=SECTIONED_KINDS)
     if document_type == TemplateType.INVOICE:
-        return qs.exclude(kind=InvoiceKind.AGGREGATED)
+        return qs.exclude(kind__in=SECTIONED_KINDS)
     return qs
 
 

@@ -43,7 +43,7 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import customers_matching
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
-from ispbill.invoicing.models import CreditNote, Invoice, InvoiceKind, InvoiceStatus
+from ispbill.invoicing.models import SECTIONED_KINDS, CreditNote, Invoice, InvoiceStatus
 from ispbill.invoicing.selectors import EmailFilters, email_deliveries
 from ispbill.invoicing.sending import billing_run_documents, invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
@@ -285,7 +285,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
 @require_capability("finance.read")
 def aggregated(request: HttpRequest) -> HttpResponse:
     """Invoices to partners' accounts: aggregated invoices and wholesale charges."""
-    qs = Invoice.objects.filter(kind__in=[InvoiceKind.AGGREGATED, InvoiceKind.WHOLESALE])
+    qs = Invoice.objects.filter(kind__in=SECTIONED_KINDS)
     qs = qs.select_related("customer")
     qs, filters = _invoice_filters(request, qs)
     qs, sort = sorted_by(request, qs, INVOICE_SORTS, "-issued")
@@ -371,7 +371,8 @@ def invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @require_capability("finance.read")
 def invoice_detail_csv_view(request: HttpRequest, invoice_id: int) -> HttpResponseBase:
-    """The line detail of an aggregated invoice as CSV, for whoever may see the invoice."""
+    """The line detail of an aggregated or wholesale invoice as CSV, for whoever may see the
+    invoice."""
     return invoice_detail_response(get_scoped_or_404(Invoice, pk=invoice_id))
 
 

@@ -195,7 +195,8 @@ def portal_invoice_pdf(request: HttpRequest, invoice_id: int) -> HttpResponse:
 
 @require_capability("portal.read")
 def portal_invoice_detail_csv(request: HttpRequest, invoice_id: int) -> HttpResponseBase:
-    """The line detail of the customer's own aggregated invoice (a partner's account)."""
+    """The line detail of the customer's own aggregated or wholesale invoice (a partner's
+    account)."""
     me = _me(request)
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, customer=me)
     return invoice_detail_response(invoice)

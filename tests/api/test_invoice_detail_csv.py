@@ -1,6 +1,6 @@
-"""GET /api/v1/invoices/{id}/detail.csv: the line detail of an aggregated invoice, scoped as
-the PDF download is (docs/api.md; docs/documents.md, "Summary of a large aggregated
-invoice")."""
+"""GET /api/v1/invoices/{id}/detail.csv: the line detail of an aggregated or wholesale
+invoice, scoped as the PDF download is (docs/api.md; docs/documents.md, "Summary of a large
+aggregated invoice")."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from ispbill.invoicing.models import Invoice
 from ispbill.partners.models import Partner
 from tests.api.conftest import Seed, api_for, assert_error, make_user
 from tests.invoicing.test_aggregated_detail import CSV, wisp_invoice
+from tests.invoicing.test_wholesale_detail import WHOLESALE_CSV, wholesale_invoice
 
 pytestmark = pytest.mark.django_db
 
@@ -63,3 +64,29 @@ def test_the_operation_is_documented(seed: Seed) -> None:
     operation = schema["paths"]["/api/v1/invoices/{invoice_id}/detail.csv"]["get"]
     assert "text/csv" in operation["responses"]["200"]["content"]
     assert "404" in operation["responses"]
+
+
+def test_the_wholesale_line_detail_for_operator_and_the_partner_billed_only(
+    seed: Seed, settings: Any, tmp_path: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    """A wholesale invoice's line detail: the own-invoicing partner billed reads it as the
+    invoice's recipient (its account), other partners get 404."""
+    settings.MEDIA_ROOT = tmp_path
+    inv = wholesale_invoice(seed.home, django_capture_on_commit_callbacks)
+    partner = Partner.objects.get(account_id=inv.customer_id)
+    partner_admin = api_for(make_user("berg", Role.PARTNER_ADMIN, partner=partner))
+    path = f"/invoices/{inv.pk}/detail.csv"
+    for api in (seed.admin, seed.accountant, partner_admin):
+        answer = api.get(path)
+        assert answer.status == 200, answer.body
+        assert answer.raw.decode("utf-8") == WHOLESALE_CSV
+        # Its sections, as the PDF prints them.
+        read = api.get(f"/invoices/{inv.pk}")
+        assert read.status == 200, read.body
+        assert [(s["title"], s["subtotal"]["amount"]) for s in read.body["sections"]] == [
+            ("A1 Anna Alt", "25.47"),
+            ("B1 Bert GmbH", "29.71"),
+        ]
+    for other in (seed.citynet_admin, seed.ownnet_admin):
+        assert_error(other.get(path), 404)
+        assert_error(other.get(f"/invoices/{inv.pk}"), 404)

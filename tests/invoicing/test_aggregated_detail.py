@@ -45,10 +45,14 @@ pytestmark = pytest.mark.django_db
 JAN5 = date(2026, 1, 5)
 CSV = (
     '"position","sub_customer_reference","sub_customer","description","period_start",'
-    '"period_end","quantity","unit_price","amount","tax_rate","tax_category","currency"\n'
-    '1,"A1","Anna Alt","Fiber 100","2026-01-05","2026-02-04",1,21.00,21.00,19.00,"S","EUR"\n'
-    '2,"B1","Bert GmbH","Fiber 100","2026-01-05","2026-02-04",1,21.00,21.00,19.00,"S","EUR"\n'
-    '3,"B1","Bert GmbH","Phone","2026-01-05","2026-02-04",1,9.00,9.00,7.00,"S","EUR"\n'
+    '"period_end","quantity","unit_price","amount","tax_rate","tax_category","currency",'
+    '"prorated_days","period_days","discount_percent","discount_days"\n'
+    '1,"A1","Anna Alt","Fiber 100","2026-01-05","2026-02-04",1,21.00,21.00,19.00,"S","EUR",'
+    '"","","",""\n'
+    '2,"B1","Bert GmbH","Fiber 100","2026-01-05","2026-02-04",1,21.00,21.00,19.00,"S","EUR",'
+    '"","","",""\n'
+    '3,"B1","Bert GmbH","Phone","2026-01-05","2026-02-04",1,9.00,9.00,7.00,"S","EUR",'
+    '"","","",""\n'
 )
 
 

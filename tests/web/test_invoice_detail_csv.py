@@ -1,5 +1,5 @@
-"""The line detail (CSV) of an aggregated invoice on the web: the link on the invoice page
-and the download, for whoever may see the invoice, never another tenant
+"""The line detail (CSV) of an aggregated or wholesale invoice on the web: the link on the
+invoice page and the download, for whoever may see the invoice, never another tenant
 (docs/documents.md, "Summary of a large aggregated invoice")."""
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth.hashers import make_password
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from ispbill.accounts.models import Role, User
 from ispbill.invoicing.models import Invoice, InvoiceKind, InvoiceLine
@@ -19,7 +20,8 @@ pytestmark = pytest.mark.django_db
 
 HEADER = (
     '"position","sub_customer_reference","sub_customer","description","period_start",'
-    '"period_end","quantity","unit_price","amount","tax_rate","tax_category","currency"'
+    '"period_end","quantity","unit_price","amount","tax_rate","tax_category","currency",'
+    '"prorated_days","period_days","discount_percent","discount_days"'
 )
 
 
@@ -60,8 +62,57 @@ def test_operator_and_the_aggregated_partner_download_the_line_detail(demo):
         assert signed_in(username).get(url).status_code == 404, username
 
 
+def _wholesale() -> Invoice:
+    alpenfunk = Partner.objects.get(name="Alpenfunk")
+    invoice = (
+        Invoice.objects.filter(customer_id=alpenfunk.account_id, kind=InvoiceKind.WHOLESALE)
+        .order_by("pk")
+        .first()
+    )
+    assert invoice is not None
+    return invoice
+
+
+def test_the_wholesale_invoice_in_sections_and_its_line_detail_for_the_partner_billed(demo):
+    """Alpenfunk (own invoicing, wholesale charges) reads the operator's wholesale invoice to
+    its account: a section per customer of its own with the subtotal, and the line detail;
+    the other partners get 404."""
+    invoice = _wholesale()
+    alpenfunk = Partner.objects.get(name="Alpenfunk")
+    url = reverse("web:invoice_detail_csv", kwargs={"invoice_id": invoice.pk})
+    page = reverse("web:invoice", kwargs={"invoice_id": invoice.pk})
+    lines = list(InvoiceLine.objects.filter(invoice=invoice).select_related("section_customer"))
+    # Every line names its sub-customer, one of Alpenfunk's customers.
+    assert lines and all(ln.section_customer.partner_id == alpenfunk.pk for ln in lines)
+    titles = {ln.section for ln in lines}
+    assert len(titles) >= 2
+    for username in ("admin", "accountant", "alpenfunk"):
+        client = signed_in(username)
+        html = client.get(page).content.decode()
+        assert f'href="{url}"' in html, username
+        for title in titles:
+            assert f"<strong>{escape(title)}</strong>" in html, (username, title)
+        rows = _csv(client.get(url)).splitlines()
+        assert rows[0] == HEADER and len(rows) == 1 + len(lines)
+        references = {ln.section_customer.reference for ln in lines}
+        assert {row.split(",")[1].strip('"') for row in rows[1:]} == references
+    # In the partner's invoice list too.
+    listed = signed_in("alpenfunk").get(reverse("web:invoices") + f"?q={invoice.number}")
+    assert f'href="{page}"' in listed.content.decode()
+    for username in ("citynet", "wispverbund"):
+        assert signed_in(username).get(url).status_code == 404, username
+        assert signed_in(username).get(page).status_code == 404, username
+    # A portal login of one of Alpenfunk's customers: not its invoice.
+    portal = reverse("web:portal_invoice_detail_csv", kwargs={"invoice_id": invoice.pk})
+    assert signed_in("alpenkunde").get(portal).status_code == 404
+
+
 def test_a_direct_invoice_has_no_line_detail(demo):
-    direct = Invoice.objects.exclude(kind=InvoiceKind.AGGREGATED).order_by("pk").first()
+    direct = (
+        Invoice.objects.exclude(kind__in=[InvoiceKind.AGGREGATED, InvoiceKind.WHOLESALE])
+        .order_by("pk")
+        .first()
+    )
     assert direct is not None
     admin = signed_in("admin")
     url = reverse("web:invoice_detail_csv", kwargs={"invoice_id": direct.pk})
