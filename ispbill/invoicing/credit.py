@@ -51,11 +51,12 @@ class CreditNoteDraft:
     totals: DocumentTotals
 
 
-def _credited_so_far(inv: Invoice) -> dict[int, int]:
+def _credited_so_far(inv: Invoice, line_ids: list[int] | None = None) -> dict[int, int]:
     already: dict[int, int] = defaultdict(int)
-    for line_id, amount in CreditNoteLine.objects.filter(credit_note__invoice=inv).values_list(
-        "invoice_line_id", "amount_minor"
-    ):
+    credited = CreditNoteLine.objects.filter(credit_note__invoice=inv)
+    if line_ids is not None:
+        credited = credited.filter(invoice_line_id__in=line_ids)
+    for line_id, amount in credited.values_list("invoice_line_id", "amount_minor"):
         if line_id is not None:
             already[line_id] += amount
     return already
@@ -66,7 +67,7 @@ def _lines_wanted(
 ) -> dict[int, int]:
     """What to credit per line: everything left (``lines`` None), or the amounts asked,
     each within what is left to credit on its line."""
-    already = _credited_so_far(inv)
+    already = _credited_so_far(inv, None if lines is None else list(invoice_lines))
     if lines is None:
         wanted = {lid: line.amount_minor - already[lid] for lid, line in invoice_lines.items()}
         wanted = {lid: amount for lid, amount in wanted.items() if amount > 0}
@@ -118,7 +119,12 @@ def credit_note_draft(
     inv = Invoice.objects.select_for_update(no_key=True).get(pk=invoice.pk)
     if not reason.strip():
         raise CreditNoteError("Give a reason for the credit note; it is printed on it.")
-    invoice_lines = {line.pk: line for line in InvoiceLine.objects.filter(invoice=inv)}
+    # A partial credit reads only the lines asked for (an aggregated invoice has up to
+    # 160,000); a line id of another invoice is then simply not found.
+    line_qs = InvoiceLine.objects.filter(invoice=inv)
+    if lines is not None:
+        line_qs = line_qs.filter(pk__in=list(lines))
+    invoice_lines = {line.pk: line for line in line_qs}
     wanted = _lines_wanted(inv, invoice_lines, lines)
     totals = credit_note_totals(
         document_totals(

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import F, Q, QuerySet
+from django.db.models import F, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
@@ -43,7 +43,14 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import customers_matching
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
-from ispbill.invoicing.models import SECTIONED_KINDS, CreditNote, Invoice, InvoiceStatus
+from ispbill.invoicing.models import (
+    SECTIONED_KINDS,
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceLine,
+    InvoiceStatus,
+)
 from ispbill.invoicing.selectors import EmailFilters, email_deliveries
 from ispbill.invoicing.sending import billing_run_documents, invoice_send
 from ispbill.partners.models import CommissionStatement, Partner, PartnerMode, StatementStatus
@@ -60,6 +67,8 @@ from ispbill.web.documents import (
 )
 from ispbill.web.forms.fields import REFUSED, errors_to_form, today
 from ispbill.web.forms.finance import (
+    CREDIT_FORM_ALL_LINES_MAX,
+    CREDIT_FORM_SEARCH_PAGE,
     BillingRunForm,
     BillingRunStartForm,
     CreditNoteForm,
@@ -386,18 +395,82 @@ def payment_receipt_pdf(request: HttpRequest, payment_id: int) -> HttpResponse:
     return receipt_pdf_response(get_scoped_or_404(Payment, pk=payment_id))
 
 
+def _posted_line_ids(post: Any) -> list[int]:
+    """The invoice line ids the form posted an amount for (``line_<id>`` fields not empty)."""
+    ids = []
+    for key, value in post.items():
+        if key.startswith("line_") and key[5:].isdigit() and (value or "").strip():
+            ids.append(int(key[5:]))
+    return ids
+
+
+def _line_search(invoice: Invoice, q: str, exclude: set[int]) -> tuple[list[InvoiceLine], bool]:
+    """At most a page of the invoice's lines matching ``q`` (description, sub-customer name
+    or number on sectioned invoices, position), in position order, read with a limit in SQL;
+    and whether there are more."""
+    if not q:
+        return [], False
+    match = Q(description__icontains=q)
+    if invoice.has_sections:
+        match |= (
+            Q(section__icontains=q)
+            | Q(section_customer__name__icontains=q)
+            | Q(section_customer__reference__iexact=q)
+        )
+    if q.isdigit() and len(q) < 10:
+        match |= Q(position=int(q))
+    found = list(
+        InvoiceLine.objects.filter(invoice=invoice)
+        .filter(match)
+        .exclude(pk__in=exclude)
+        .order_by("position")[: CREDIT_FORM_SEARCH_PAGE + 1]
+    )
+    return found[:CREDIT_FORM_SEARCH_PAGE], len(found) > CREDIT_FORM_SEARCH_PAGE
+
+
 @require_capability("finance.write")
 def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """Two steps: the form, then (valid) the confirmation with what will be credited (net,
     VAT, gross total) computed by the same rules as the issue; the credit note is issued only
-    from the confirmation (``confirm``), re-checked then."""
+    from the confirmation (``confirm``), re-checked then.
+
+    Up to CREDIT_FORM_ALL_LINES_MAX lines every line has an amount field; above it only the
+    lines given an amount (as posted) and a page of lines found by the search ``q`` have one,
+    so the page and the post stay small on invoices of 160,000 lines (docs/billing.md)."""
     invoice = get_scoped_or_404(Invoice, pk=invoice_id, for_write=True)
-    lines = list(invoice.lines.all())
-    form = CreditNoteForm(request.POST or None, lines=lines, currency=invoice.currency)
+    line_count = invoice.lines.count()
+    many = line_count > CREDIT_FORM_ALL_LINES_MAX
+    data = request.POST if request.method == "POST" else None
+    q = ((data or request.GET).get("q") or "").strip()[:100]
+    posted = _posted_line_ids(data) if data is not None else []
+    own = list(InvoiceLine.objects.filter(invoice=invoice, pk__in=posted).order_by("position"))
+    foreign = sorted(set(posted) - {line.pk for line in own})
+    more = False
+    if many:
+        found, more = _line_search(invoice, q, {line.pk for line in own})
+        lines = own + found
+    else:
+        lines = list(invoice.lines.order_by("position"))
+    credited = dict(
+        CreditNoteLine.objects.filter(
+            credit_note__invoice=invoice, invoice_line_id__in=[line.pk for line in lines]
+        )
+        .values("invoice_line_id")
+        .annotate(total=Sum("amount_minor"))
+        .values_list("invoice_line_id", "total")
+    )
+    form = CreditNoteForm(
+        data, lines=lines, currency=invoice.currency, foreign_line_ids=[str(i) for i in foreign]
+    )
+    for line, name in form.line_fields:
+        left = Money.from_minor(line.amount_minor - (credited.get(line.pk) or 0), invoice.currency)
+        where = f" · {line.section}" if line.section else ""
+        form.fields[name].help_text = f"Line {line.position}{where} · left to credit {left}"
     preview = None
-    if request.method != "POST" or "edit" in request.POST or not form.is_valid():
+    searching = data is not None and "search" in data
+    if data is None or "edit" in data or searching or not form.is_valid():
         step = "edit"  # the form (again, as entered)
-    elif request.POST.get("confirm") == "1":
+    elif data.get("confirm") == "1":
         step = "confirm"
     else:
         step = "preview"
@@ -418,8 +491,28 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
             return redirect("web:invoice", invoice_id=invoice.pk)
     except REFUSED as exc:
         errors_to_form(form, exc)
-    context = {"form": form, "invoice": invoice, "preview": preview}
+    entered_ids = {line.pk for line in own}
+    context = {
+        "form": form,
+        "invoice": invoice,
+        "preview": preview,
+        "many": many,
+        "line_count": line_count,
+        "all_lines_max": CREDIT_FORM_ALL_LINES_MAX,
+        "q": q,
+        "more": more,
+        "entered_fields": [f for line, f in _bound_lines(form) if line.pk in entered_ids],
+        "found_fields": [f for line, f in _bound_lines(form) if line.pk not in entered_ids],
+    }
+    if searching:  # a search is not a submission: no errors for what is not filled in yet
+        form.errors.clear()
+    if searching and request.headers.get("HX-Request"):
+        return render(request, "web/invoices/credit_note_lines.html", context)
     return page(request, "web/invoices/credit_note.html", context, "invoices")
+
+
+def _bound_lines(form: CreditNoteForm) -> list[tuple[Any, Any]]:
+    return [(line, form[name]) for line, name in form.line_fields]
 
 
 # -- payments -------------------------------------------------------------------------------

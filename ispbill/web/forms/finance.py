@@ -136,6 +136,14 @@ class RefundForm(forms.Form):
         return amount
 
 
+# Up to this many lines the credit note form shows an amount field for every line; above it
+# (aggregated and wholesale invoices run to 160,000 lines) it shows only the lines the user
+# searches for, a page at a time, plus those already given an amount (docs/billing.md
+# "Credit notes").
+CREDIT_FORM_ALL_LINES_MAX = 50
+CREDIT_FORM_SEARCH_PAGE = 25
+
+
 class CreditNoteForm(forms.Form):
     reason = forms.CharField(max_length=300, help_text="Printed on the credit note.")
     date = DayField(widget=DateInput, initial=today)
@@ -145,9 +153,17 @@ class CreditNoteForm(forms.Form):
         help_text="Or leave it unticked and enter the amounts to credit per line below.",
     )
 
-    def __init__(self, *args: Any, lines: list[Any], currency: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        lines: list[Any],
+        currency: str,
+        foreign_line_ids: list[str] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.currency = currency
+        self.foreign_line_ids = foreign_line_ids or []
         self.line_fields: list[tuple[Any, str]] = []
         for line in lines:
             name = f"line_{line.pk}"
@@ -157,6 +173,12 @@ class CreditNoteForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        if self.foreign_line_ids:
+            raise ValidationError(
+                "These lines are not lines of this invoice: "
+                + ", ".join(self.foreign_line_ids)
+                + ". Search for the lines of this invoice and enter the amounts again."
+            )
         typed = any(data.get(n) for _line, n in self.line_fields)
         if data.get("full") and typed:
             raise ValidationError(
