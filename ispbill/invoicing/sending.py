@@ -312,10 +312,12 @@ def _valid_address(invoice: Invoice, to: str) -> str:
 
 
 @transaction.atomic
-def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
+def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> EmailDelivery:
     """Email the invoice (PDF attached) to ``to`` or the customer's address, after commit,
     from the issuer's address. Each call is one more email (an explicit re-send). Returns
-    the address it goes to."""
+    its delivery (``to``: the address it goes to); without a broker it is sent, or failed,
+    by the time the outermost transaction has committed (docs/documents.md, "Email
+    delivery")."""
     address = _valid_address(invoice, to)
     # Rendered and stored now, so a document that cannot be rendered fails the request.
     invoice_pdf(invoice)
@@ -343,7 +345,7 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
         actor=actor,
         changes={"to": address, "email_delivery": delivery.pk},
     )
-    return address
+    return delivery
 
 
 def _message(delivery: EmailDelivery, connection: Any = None) -> EmailMessage:
