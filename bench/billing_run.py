@@ -676,9 +676,9 @@ def measure(args: argparse.Namespace, url: str, outbox: str | None = None) -> di
         env["BENCH_OUTBOX"] = outbox
     sink = None
     if args.e2e:
-        from e2e import SmtpSink
+        from e2e import smtp_sink
 
-        sink = SmtpSink()
+        sink = smtp_sink(args.smtp_server)
         env["EMAIL_URL"] = f"smtp://127.0.0.1:{sink.start()}"
         env["MEDIA_ROOT"] = tempfile.mkdtemp(prefix="ispbill-bench-media-")
     worker = None
@@ -774,8 +774,11 @@ def measure(args: argparse.Namespace, url: str, outbox: str | None = None) -> di
         result["ispbill_check"] = checked
     if args.e2e:
         docs = bill["documents"]
+        docs["smtp_server"] = args.smtp_server
         docs["smtp_messages"] = sink.messages if sink else 0
-        docs["smtp_mb"] = round(sink.bytes / 1e6, 1) if sink else 0
+        docs["smtp_mb"] = round(sink.bytes / 1e6, 1) if sink and sink.bytes is not None else None
+        if getattr(sink, "cpu", None) is not None:  # smtp-sink: a process of its own
+            result["cpu_seconds_per_process"]["smtp-sink"] = round(sink.cpu, 1)
         out_seconds = docs["all_out_seconds"]
         docs["invoices_per_second_all_out"] = round(bill["invoices"] / out_seconds, 1)
         workers = max(1, args.celery)
@@ -871,6 +874,13 @@ def main() -> int:
         action="store_true",
         help="end to end as configured by default: PDFs rendered and stored on issue, every "
         "invoice e-mailed to a local SMTP server (needs --celery)",
+    )
+    parser.add_argument(
+        "--smtp-server",
+        choices=["aiosmtpd", "smtp-sink"],
+        default="aiosmtpd",
+        help="with --e2e, the local SMTP server: aiosmtpd in the benchmark's process, or "
+        "Postfix's smtp-sink (C, a process of its own; Debian package postfix)",
     )
     parser.add_argument("--check", action="store_true", help="time `ispbill check` after the run")
     parser.add_argument(

@@ -130,18 +130,29 @@ def _deliveries_send(delivery_ids: list[int], *, eager: bool = False) -> dict[st
     transport error leaves the delivery failed rather than retried at once."""
     from django.core.mail import get_connection
 
-    from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
+    from ispbill.invoicing.sending import (
+        EmailOutcome,
+        email_deliveries_for_send,
+        email_delivery_send,
+    )
 
     counts: dict[str, int] = {}
+    with system_scope():
+        rows = email_deliveries_for_send(delivery_ids)  # the batch's, read together
     connection = get_connection()
     try:
         for pk in delivery_ids:
+            if pk not in rows:  # sent, failed or gone since it was queued
+                counts[EmailOutcome.SKIPPED] = counts.get(EmailOutcome.SKIPPED, 0) + 1
+                continue
             try:
                 connection.open()
             except EMAIL_CONNECT_ERRORS:
                 connection.close()  # this delivery's own attempt reports the error
             with system_scope():
-                outcome = email_delivery_send(delivery_id=pk, connection=connection, final=eager)
+                outcome = email_delivery_send(
+                    delivery_id=pk, connection=connection, delivery=rows[pk], final=eager
+                )
             if outcome == EmailOutcome.RETRY:
                 connection.close()
                 email_delivery_send_task.apply_async(

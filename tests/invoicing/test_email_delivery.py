@@ -11,6 +11,7 @@ import pytest
 from celery.exceptions import Retry
 from django.core import mail
 from django.core.mail.backends.locmem import EmailBackend as LocmemBackend
+from django.utils import timezone
 
 from ispbill.billing.run import billing_run_start
 from ispbill.cli import main as cli_main
@@ -364,3 +365,55 @@ def test_a_batch_is_sent_over_one_connection_and_a_failure_is_retried_alone(
         ["c1@example.org"],
         ["c2@example.org"],
     ]
+
+
+def test_a_batch_row_sent_meanwhile_is_skipped_and_attempts_come_from_the_locked_row(
+    invoice, django_capture_on_commit_callbacks
+):
+    """A batch reads its deliveries together, then locks each before sending: one sent by
+    another attempt since the read is skipped (nothing sent), and the attempts counted are
+    the locked row's, not the read's."""
+    from ispbill.invoicing.sending import email_deliveries_for_send, email_delivery_send
+
+    with django_capture_on_commit_callbacks(execute=False):
+        invoice_send(invoice=invoice)
+        invoice_send(invoice=invoice, to="second@example.org")
+    first, second = EmailDelivery.objects.order_by("pk")
+    rows = email_deliveries_for_send([first.pk, second.pk])
+    assert set(rows) == {first.pk, second.pk}
+    EmailDelivery.objects.filter(pk=first.pk).update(
+        status=EmailStatus.SENT, sent_at=timezone.now(), attempts=1
+    )
+    EmailDelivery.objects.filter(pk=second.pk).update(attempts=3)
+
+    skipped = email_delivery_send(delivery_id=first.pk, delivery=rows[first.pk])
+    sent = email_delivery_send(delivery_id=second.pk, delivery=rows[second.pk])
+
+    assert (skipped, sent) == (EmailOutcome.SKIPPED, EmailOutcome.SENT)
+    assert [m.to for m in mail.outbox] == [["second@example.org"]]
+    second.refresh_from_db()
+    assert second.status == EmailStatus.SENT and second.attempts == 4
+    assert second.sent_at is not None and second.last_attempt_at == second.sent_at
+
+
+def test_the_message_bytes_are_the_standard_generators(invoice, django_capture_on_commit_callbacks):
+    """The MIME form of a sent message is flattened in whole text parts (docs/performance.md):
+    byte for byte what Python's generator writes line by line, non-ASCII headers, body and
+    the PDF's base64 included, with either line ending."""
+    from email.generator import BytesGenerator
+    from io import BytesIO
+
+    from ispbill.invoicing.sending import _message
+
+    with django_capture_on_commit_callbacks(execute=False):
+        invoice_send(invoice=invoice)
+    delivery = EmailDelivery.objects.get()
+    delivery.subject = "Rechnung für März – Straße 5"
+    delivery.body = "Grüße,\r\nIhr Anbieter\rZeile\n\nEnde ohne Umbruch"
+    mime = _message(delivery).message()
+    for linesep in ("\r\n", "\n"):
+        out = BytesIO()
+        BytesGenerator(out, mangle_from_=False).flatten(mime, linesep=linesep)
+        ours = mime.as_bytes(linesep=linesep)
+        assert ours == out.getvalue()
+        assert b"application/pdf" in ours and len(ours) > 10_000
