@@ -101,6 +101,16 @@ class RunDocumentsOut(Schema):
     emails_sent: int
     emails_queued: int
     emails_failed: int = Field(..., description="After their retries; sent again from the web")
+    emails_no_address: int = Field(
+        ...,
+        description="Not e-mailed: the issuer e-mails invoices when issued, the customer "
+        "had no valid address",
+    )
+    emails_setting_off: int = Field(
+        ...,
+        description="Not e-mailed: the issuer's email_invoices_on_issue is off (as it is "
+        "now; or EMAIL_INVOICES_ON_ISSUE off)",
+    )
 
 
 class BillingRunOut(Schema):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
+from django.conf import settings
 from django.http import HttpRequest
 from ninja import Field, Query, Router, Schema, Status
 
@@ -19,8 +20,9 @@ from ispbill.invoicing.selectors import (
     EmailFilters,
     email_deliveries,
     email_deliveries_retryable,
+    email_deliveries_stale,
 )
-from ispbill.invoicing.sending import email_delivery_retry
+from ispbill.invoicing.sending import email_deliveries_send_queued, email_delivery_retry
 
 router = Router(tags=["emails"])
 
@@ -28,6 +30,8 @@ StatusName = Literal["queued", "sent", "failed"]
 KindName = Literal["invoice", "reminder", "other"]
 # Ids one retry may name: a page of the list is at most 200, five pages at a time.
 RETRY_IDS_MAX = 1000
+# all_queued's older_than: at most 30 days, in minutes.
+QUEUED_MINUTES_MAX = 30 * 24 * 60
 
 
 class EmailOut(Schema):
@@ -119,15 +123,33 @@ class RetryIn(InSchema):
     all_failed: bool = Field(
         False, description="Every failed e-mail you may send again, narrowed by the filters"
     )
-    kind: KindName | None = Field(None, description="With all_failed")
-    invoice_id: Id | None = Field(None, description="With all_failed")
-    customer_id: Id | None = Field(None, description="With all_failed")
-    billing_run_id: Id | None = Field(None, description="With all_failed: the run's invoices")
-    q: Str200 | None = Field(None, description="With all_failed")
+    all_queued: bool = Field(
+        False,
+        description="Every e-mail you may send that is stuck in the queue (queued for "
+        "older_than minutes: its sending task was lost), narrowed by the filters; as "
+        "`ispbill emails --send-queued`",
+    )
+    older_than: int | None = Field(
+        None,
+        ge=0,
+        le=QUEUED_MINUTES_MAX,
+        description="With all_queued: minutes queued (default EMAIL_QUEUED_GRACE, 60)",
+    )
+    kind: KindName | None = Field(None, description="With all_failed or all_queued")
+    invoice_id: Id | None = Field(None, description="With all_failed or all_queued")
+    customer_id: Id | None = Field(None, description="With all_failed or all_queued")
+    billing_run_id: Id | None = Field(
+        None, description="With all_failed or all_queued: the run's invoices"
+    )
+    q: Str200 | None = Field(None, description="With all_failed or all_queued")
 
 
 class RetriedOut(Schema):
-    queued: int = Field(..., description="How many failed e-mails were queued again")
+    queued: int = Field(
+        ...,
+        description="How many e-mails were handed to sending: failed ones queued again, "
+        "or (all_queued) stuck ones",
+    )
 
 
 def _check_ids(ids: list[int]) -> None:
@@ -162,21 +184,42 @@ def _check_ids(ids: list[int]) -> None:
 def email_retry(request: HttpRequest, payload: RetryIn) -> Any:
     """Send failed e-mails again: ``ids`` (all of them must be failed and yours, else 422
     and nothing is queued), or ``all_failed: true`` with optional filters. Each gets a
-    fresh round of retries; sent after the request commits. A partner sends its own
+    fresh round of retries; sent after the request commits. Or ``all_queued: true`` (with
+    the same filters and ``older_than`` minutes): the e-mails stuck in the queue, their
+    sending task lost, handed to sending again (never sent twice). A partner sends its own
     again, never the operator's e-mails of the invoices to its account."""
     narrowing = [
         name
         for name in ("kind", "invoice_id", "customer_id", "billing_run_id", "q")
         if getattr(payload, name) is not None
     ]
-    if (payload.ids is None) == (not payload.all_failed):
+    chosen = [payload.ids is not None, payload.all_failed, payload.all_queued]
+    if sum(chosen) != 1:
         raise DomainValidationError.for_fields(
-            {"ids": "Give either ids or all_failed: true."}, code="invalid"
+            {"ids": "Give one of ids, all_failed: true or all_queued: true."}, code="invalid"
         )
+    if payload.older_than is not None and not payload.all_queued:
+        raise DomainValidationError.for_fields(
+            {"older_than": "Only with all_queued: true."}, code="invalid"
+        )
+    if payload.all_queued:
+        older_than = (
+            payload.older_than * 60
+            if payload.older_than is not None
+            else int(settings.EMAIL_QUEUED_GRACE)
+        )
+        stale = email_deliveries_stale(
+            email_deliveries(_filters(payload)), older_than_seconds=older_than
+        )
+        handed = email_deliveries_send_queued(
+            older_than_seconds=older_than, delivery_ids=stale, actor=actor(request)
+        )
+        return Status(202, {"queued": handed})
     if payload.ids is not None:
         if narrowing:
             raise DomainValidationError.for_fields(
-                {name: "Only with all_failed: true." for name in narrowing}, code="invalid"
+                {name: "Only with all_failed or all_queued: true." for name in narrowing},
+                code="invalid",
             )
         _check_ids(payload.ids)
         retryable = email_deliveries_retryable(email_deliveries().filter(pk__in=payload.ids))

@@ -398,6 +398,9 @@ class SendIn(InSchema):
 class SentOut(Schema):
     invoice_id: int
     to: str
+    email_id: int = Field(
+        ..., description="Its e-mail: GET /emails/{email_id} tells whether it went"
+    )
 
 
 @router.post("/invoices/{invoice_id}/send", response={202: SentOut, **ERROR_RESPONSES})
@@ -405,8 +408,8 @@ class SentOut(Schema):
 def invoice_send_view(request: HttpRequest, invoice_id: int, payload: SendIn) -> Any:
     """Email the invoice with its PDF attached (sent after the request commits)."""
     invoice = resolved(request, "invoice_id")
-    to = invoice_send(invoice=invoice, to=payload.to or "", actor=actor(request))
-    return Status(202, {"invoice_id": invoice.pk, "to": to})
+    delivery = invoice_send(invoice=invoice, to=payload.to or "", actor=actor(request))
+    return Status(202, {"invoice_id": invoice.pk, "to": delivery.to, "email_id": delivery.pk})
 
 
 # -- credit notes ----------------------------------------------------------------------------

@@ -7,13 +7,20 @@ invoices billed to the partner's account, nothing else."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
 from ispbill.core.tenancy import current_partner_ids
 from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus
 
-__all__ = ["EmailFilters", "email_deliveries", "email_deliveries_retryable"]
+__all__ = [
+    "EmailFilters",
+    "email_deliveries",
+    "email_deliveries_retryable",
+    "email_deliveries_stale",
+]
 
 
 @dataclass(frozen=True)
@@ -69,7 +76,24 @@ def email_deliveries_retryable(qs: QuerySet[EmailDelivery]) -> QuerySet[EmailDel
     operator (no partner in the scope), a partner's own only for a partner. A partner reads
     but never sends again the e-mails of the invoices the operator issues to its account,
     as it reads but never changes those invoices (``get_scoped_or_404(for_write=True)``)."""
-    qs = qs.filter(status=EmailStatus.FAILED)
+    return _writable(qs.filter(status=EmailStatus.FAILED))
+
+
+def email_deliveries_stale(
+    qs: QuerySet[EmailDelivery], *, older_than_seconds: int
+) -> QuerySet[EmailDelivery]:
+    """The deliveries of ``qs`` still queued ``older_than_seconds`` after their last attempt
+    (or their recording; their sending task was lost: ``emails.queued_stale``) that the
+    open scope may send: every one for the operator, a partner's own only for a partner,
+    as ``email_deliveries_retryable``."""
+    before = timezone.now() - timedelta(seconds=max(0, older_than_seconds))
+    stale = qs.filter(status=EmailStatus.QUEUED).filter(
+        Q(last_attempt_at__lt=before) | Q(last_attempt_at__isnull=True, created_at__lt=before)
+    )
+    return _writable(stale)
+
+
+def _writable(qs: QuerySet[EmailDelivery]) -> QuerySet[EmailDelivery]:
     partners = current_partner_ids()
     if partners is not None:
         qs = qs.filter(partner_id__in=partners)

@@ -16,7 +16,6 @@ import logging
 import re
 import smtplib
 from collections.abc import Iterable
-from datetime import timedelta
 from email.generator import BytesGenerator
 from email.message import Message
 from email.utils import parseaddr
@@ -31,7 +30,7 @@ from django.core.mail.utils import DNS_NAME
 from django.core.validators import validate_email
 from django.db import connection as db_connection
 from django.db import transaction
-from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from ispbill.core.audit import audit_record
@@ -49,6 +48,7 @@ from ispbill.invoicing.pdfs import (
     issuer_document_pdf_degrading,
     stored_pdf_read,
 )
+from ispbill.invoicing.selectors import email_deliveries_stale
 from ispbill.invoicing.templates import issuer_email_render
 from ispbill.partners.brand import issuer_brand
 from ispbill.partners.models import Partner
@@ -319,10 +319,12 @@ def _valid_address(invoice: Invoice, to: str) -> str:
 
 
 @transaction.atomic
-def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
+def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> EmailDelivery:
     """Email the invoice (PDF attached) to ``to`` or the customer's address, after commit,
     from the issuer's address. Each call is one more email (an explicit re-send). Returns
-    the address it goes to."""
+    its delivery (``to``: the address it goes to); without a broker it is sent, or failed,
+    by the time the outermost transaction has committed (docs/documents.md, "Email
+    delivery")."""
     address = _valid_address(invoice, to)
     # Rendered and stored now, so a document that cannot be rendered fails the request.
     invoice_pdf(invoice)
@@ -350,7 +352,7 @@ def invoice_send(*, invoice: Invoice, to: str = "", actor: Any = None) -> str:
         actor=actor,
         changes={"to": address, "email_delivery": delivery.pk},
     )
-    return address
+    return delivery
 
 
 class _WholeLinesGenerator(BytesGenerator):
@@ -539,38 +541,54 @@ def email_delivery_retry(
         ids = [pk for pk, _partner in rows]
         EmailDelivery.objects.filter(pk__in=ids).update(status=EmailStatus.QUEUED)
         if actor is not None:
-            per_partner: dict[int, list[int]] = {}
-            for pk, partner_id in rows:
-                per_partner.setdefault(partner_id, []).append(pk)
-            for partner_id, pks in sorted(per_partner.items()):
-                audit_record(
-                    action="email.retried",
-                    actor=actor,
-                    partner_id=partner_id,
-                    object_type="invoicing.emaildelivery",
-                    object_id=str(pks[0]) if len(pks) == 1 else "",
-                    changes={"count": len(pks), "ids": pks[:1000]},
-                )
+            _audit_per_partner("email.retried", rows, actor)
         _dispatch_on_commit(ids)
     return len(ids)
 
 
-def email_deliveries_send_queued(*, older_than_seconds: int = 0) -> int:
+def email_deliveries_send_queued(
+    *,
+    older_than_seconds: int = 0,
+    delivery_ids: Iterable[int] | QuerySet[EmailDelivery] | None = None,
+    actor: Any = None,
+) -> int:
     """Hand the e-mails still queued (those whose last attempt, or recording, is older than
-    ``older_than_seconds``) to the sending task again; returns how many. Safe beside a
-    task that is sending them: a delivery is sent once, by whoever locks it first."""
-    before = timezone.now() - timedelta(seconds=older_than_seconds)
-    ids = list(
-        EmailDelivery.objects.filter(status=EmailStatus.QUEUED)
-        .filter(
-            Q(last_attempt_at__lt=before) | Q(last_attempt_at__isnull=True, created_at__lt=before)
-        )
-        .order_by("pk")
-        .values_list("pk", flat=True)
-    )
+    ``older_than_seconds``: their task was lost) to the sending task again; returns how
+    many. All of the open scope, or those of ``delivery_ids`` (ids or a queryset, such as
+    ``email_deliveries_stale``'s for a partner's own). Safe beside a task that is sending
+    them: a delivery is sent once, by whoever locks it first. With an ``actor`` (the
+    E-mails page, ``POST /emails/retry`` with ``all_queued``) one ``email.queued_sent``
+    audit event per partner records who did it."""
     with transaction.atomic():
+        qs = email_deliveries_stale(
+            EmailDelivery.objects.all(), older_than_seconds=older_than_seconds
+        )
+        if isinstance(delivery_ids, QuerySet):
+            qs = qs.filter(pk__in=Subquery(delivery_ids.order_by().values("pk")))
+        elif delivery_ids is not None:
+            qs = qs.filter(pk__in=list(delivery_ids))
+        rows = list(qs.order_by("pk").values_list("pk", "partner_id"))
+        ids = [pk for pk, _partner in rows]
+        if actor is not None:
+            _audit_per_partner("email.queued_sent", rows, actor)
         _dispatch_on_commit(ids)
     return len(ids)
+
+
+def _audit_per_partner(action: str, rows: list[tuple[int, int]], actor: Any) -> None:
+    """One audit event per partner of ``rows`` (delivery id, partner id): how many, which."""
+    per_partner: dict[int, list[int]] = {}
+    for pk, partner_id in rows:
+        per_partner.setdefault(partner_id, []).append(pk)
+    for partner_id, pks in sorted(per_partner.items()):
+        audit_record(
+            action=action,
+            actor=actor,
+            partner_id=partner_id,
+            object_type="invoicing.emaildelivery",
+            object_id=str(pks[0]) if len(pks) == 1 else "",
+            changes={"count": len(pks), "ids": pks[:1000]},
+        )
 
 
 def email_delivery_counts() -> dict[str, int]:
@@ -606,4 +624,31 @@ def billing_run_documents(run_id: int) -> dict[str, int]:
         "emails_sent": emails[EmailStatus.SENT],
         "emails_queued": emails[EmailStatus.QUEUED],
         "emails_failed": emails[EmailStatus.FAILED],
+        **_run_not_emailed(run_id),
     }
+
+
+def _run_not_emailed(run_id: int) -> dict[str, int]:
+    """Why a run's invoices without any e-mail were not e-mailed: the issuer's "E-mail
+    invoices when issued" is off (as it is now, or ``EMAIL_INVOICES_ON_ISSUE`` off), or it
+    is on and the customer had no valid address (the invoice's customer snapshot, as
+    ``invoices_issued_email_record`` reads it). Two queries whatever the run's size: the
+    database counts those of issuers with the setting off, and gives the addresses of the
+    others not e-mailed (few: those without an address), checked here as on issue."""
+    not_emailed = Invoice.objects.filter(billing_run_id=run_id).exclude(
+        Exists(
+            EmailDelivery._base_manager.filter(invoice_id=OuterRef("pk"), kind=EmailKind.INVOICE)
+        )
+    )
+    if not getattr(settings, "EMAIL_INVOICES_ON_ISSUE", True):
+        return {"emails_no_address": 0, "emails_setting_off": not_emailed.count()}
+    setting_off = not_emailed.filter(issuer__email_invoices_on_issue=False).count()
+    no_address = 0
+    for address in not_emailed.filter(issuer__email_invoices_on_issue=True).values_list(
+        "customer_snapshot__email", flat=True
+    ):
+        try:
+            validate_email(str(address or "").strip())
+        except ValidationError:
+            no_address += 1
+    return {"emails_no_address": no_address, "emails_setting_off": setting_off}

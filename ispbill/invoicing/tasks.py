@@ -75,18 +75,20 @@ def email_retry_countdown(retries: int) -> int:
 EMAIL_TASK_SIZE = 50
 
 
-@shared_task(acks_late=True)
-def email_deliveries_send_task(delivery_ids: list[int]) -> dict[str, int]:
+@shared_task(bind=True, acks_late=True)
+def email_deliveries_send_task(self: Any, delivery_ids: list[int]) -> dict[str, int]:
     """Send recorded emails over one connection to the mail server (one SMTP session for
     the batch, not one per message). A delivery that meets a transport error is handed to
     ``email_delivery_send_task``, which retries it alone with the growing delay, counting
-    this attempt; the connection is opened again for the next one. Safe to run twice: a
-    sent one is skipped."""
-    return _deliveries_send(delivery_ids)
+    this attempt; the connection is opened again for the next one. Without a broker (the
+    task runs in the request) that one attempt is all: the delivery is failed, to send
+    again from the E-mails page (docs/documents.md, "Email delivery"). Safe to run twice:
+    a sent one is skipped."""
+    return _deliveries_send(delivery_ids, eager=bool(self.request.is_eager))
 
 
-@shared_task(acks_late=True)
-def invoices_deliver_task(invoice_ids: list[int]) -> dict[str, int]:
+@shared_task(bind=True, acks_late=True)
+def invoices_deliver_task(self: Any, invoice_ids: list[int]) -> dict[str, int]:
     """The issued invoices of an issuer that e-mails them on issue: their PDFs rendered and
     stored together (those without one yet), then one e-mail each recorded and sent over one
     connection to the mail server (docs/documents.md, "Invoices e-mailed on issue"). Safe to
@@ -97,7 +99,7 @@ def invoices_deliver_task(invoice_ids: list[int]) -> dict[str, int]:
     with system_scope():
         stats = invoices_pdf_render(invoice_ids=invoice_ids)
         delivery_ids = invoices_issued_email_record(invoice_ids)
-    counts = _deliveries_send(delivery_ids)
+    counts = _deliveries_send(delivery_ids, eager=bool(self.request.is_eager))
     counts["pdfs_rendered"] = stats.rendered
     return counts
 
@@ -122,8 +124,10 @@ def issued_invoices_deliver_on_commit(invoices: Iterable[tuple[int, bool]]) -> N
     transaction.on_commit(dispatch, robust=True)
 
 
-def _deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
-    """``email_deliveries_send_task``'s work: the deliveries over one SMTP connection."""
+def _deliveries_send(delivery_ids: list[int], *, eager: bool = False) -> dict[str, int]:
+    """``email_deliveries_send_task``'s work: the deliveries over one SMTP connection.
+    ``eager`` (no broker: in the caller's process, a request's): one attempt each, a
+    transport error leaves the delivery failed rather than retried at once."""
     from django.core.mail import get_connection
 
     from ispbill.invoicing.sending import (
@@ -147,7 +151,7 @@ def _deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
                 connection.close()  # this delivery's own attempt reports the error
             with system_scope():
                 outcome = email_delivery_send(
-                    delivery_id=pk, connection=connection, delivery=rows[pk]
+                    delivery_id=pk, connection=connection, delivery=rows[pk], final=eager
                 )
             if outcome == EmailOutcome.RETRY:
                 connection.close()
@@ -163,19 +167,18 @@ def _deliveries_send(delivery_ids: list[int]) -> dict[str, int]:
 @shared_task(bind=True, acks_late=True, max_retries=EMAIL_MAX_RETRIES)
 def email_delivery_send_task(self: Any, delivery_id: int) -> str:
     """Send one recorded email; a transport error is retried with a growing delay, and the
-    last attempt leaves the delivery failed. Safe to run twice: a sent one is skipped."""
+    last attempt leaves the delivery failed. Without a broker (eager: the task runs in the
+    caller's process, a request's) there is no later to retry in: one attempt, and a
+    transport error leaves it failed, to send again from the E-mails page. Safe to run
+    twice: a sent one is skipped."""
     from ispbill.invoicing.sending import EmailOutcome, email_delivery_send
 
     retries = int(self.request.retries or 0)
-    while True:
-        with system_scope():
-            outcome = email_delivery_send(
-                delivery_id=delivery_id, final=retries >= EMAIL_MAX_RETRIES
-            )
-        if outcome != EmailOutcome.RETRY:
-            return outcome
-        if not self.request.is_eager:
-            raise self.retry(countdown=email_retry_countdown(retries))
-        # Eager Celery (no broker) hands Retry to the caller instead of running the task
-        # again: the attempts follow one another here, without the delay.
-        retries += 1
+    eager = bool(self.request.is_eager)
+    with system_scope():
+        outcome = email_delivery_send(
+            delivery_id=delivery_id, final=eager or retries >= EMAIL_MAX_RETRIES
+        )
+    if outcome == EmailOutcome.RETRY:
+        raise self.retry(countdown=email_retry_countdown(retries))
+    return outcome

@@ -178,6 +178,7 @@ urlpatterns = [
     # the e-mail log (docs/documents.md, "The e-mail log: page and API")
     path("emails/", views_emails.emails, name="emails"),
     path("emails/retry/", views_emails.emails_retry, name="emails_retry"),
+    path("emails/send-queued/", views_emails.emails_send_queued, name="emails_send_queued"),
     path("emails/<int:email_id>/retry/", views_emails.email_retry, name="email_retry"),
     path("dunning/", views_dunning.dunning, name="dunning"),
     path("dunning/run/", views_dunning.dunning_run_view, name="dunning_run"),

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
@@ -19,8 +20,9 @@ from ispbill.invoicing.selectors import (
     EmailFilters,
     email_deliveries,
     email_deliveries_retryable,
+    email_deliveries_stale,
 )
-from ispbill.invoicing.sending import email_delivery_retry
+from ispbill.invoicing.sending import email_deliveries_send_queued, email_delivery_retry
 from ispbill.web.panel import access_of, actor, page, paginate
 
 # The query keys of the page, as the filters and the retry forms carry them.
@@ -87,6 +89,11 @@ def emails(request: HttpRequest) -> HttpResponse:
         and (partners is None or d.partner_id in partners)
     }
     failed = email_deliveries_retryable(email_deliveries(filters)).count() if can_retry else 0
+    stale = (
+        email_deliveries_stale(email_deliveries(filters), older_than_seconds=_grace()).count()
+        if can_retry
+        else 0
+    )
     context = {
         "page": listed,
         "filters": filters,
@@ -100,6 +107,10 @@ def emails(request: HttpRequest) -> HttpResponse:
         "can_retry": can_retry,
         "retryable_ids": retryable_ids,
         "failed": failed,
+        "stale": stale,
+        "stale_minutes": _grace() // 60,
+        # Without a broker each send is one attempt in the request (docs/documents.md).
+        "eager": bool(settings.CELERY_TASK_ALWAYS_EAGER),
     }
     template = "web/emails/rows.html" if request.headers.get("HX-Request") else None
     return page(request, template or "web/emails/list.html", context, "emails")
@@ -117,6 +128,29 @@ def emails_retry(request: HttpRequest) -> HttpResponse:
         messages.success(request, f"{_counted(queued)} queued to be sent again.")
     else:
         messages.info(request, "No failed e-mail to send again.")
+    return _back(filters)
+
+
+def _grace() -> int:
+    """Seconds an e-mail stays queued before it counts as stuck: ``ispbill check``'s
+    ``emails.queued_stale`` (EMAIL_QUEUED_GRACE)."""
+    return int(settings.EMAIL_QUEUED_GRACE)
+
+
+@require_capability("finance.write")
+@require_POST
+def emails_send_queued(request: HttpRequest) -> HttpResponse:
+    """Send the e-mails of the filter stuck in the queue (their task was lost), as
+    ``ispbill emails --send-queued`` does: those the user may send (a partner its own)."""
+    filters = _filters(request.POST)
+    stale = email_deliveries_stale(email_deliveries(filters), older_than_seconds=_grace())
+    handed = email_deliveries_send_queued(
+        older_than_seconds=_grace(), delivery_ids=stale, **actor(request)
+    )
+    if handed:
+        messages.success(request, f"{_counted(handed)} stuck in the queue handed to sending.")
+    else:
+        messages.info(request, "No e-mail is stuck in the queue.")
     return _back(filters)
 
 

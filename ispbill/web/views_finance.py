@@ -10,6 +10,8 @@ from django.contrib import messages
 from django.db.models import F, Q, QuerySet, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.html import format_html
 from django.views.decorators.http import require_POST
 
 from ispbill.accounts.permissions import require_capability
@@ -47,6 +49,8 @@ from ispbill.invoicing.models import (
     SECTIONED_KINDS,
     CreditNote,
     CreditNoteLine,
+    EmailDelivery,
+    EmailStatus,
     Invoice,
     InvoiceLine,
     InvoiceStatus,
@@ -354,6 +358,36 @@ def invoice_detail(request: HttpRequest, invoice_id: int) -> HttpResponse:
     return page(request, "web/invoices/detail.html", context, "invoices")
 
 
+def _sent_message(request: HttpRequest, invoice: Invoice, delivery: EmailDelivery) -> None:
+    """What became of the e-mail by now: without a broker it was sent (or failed) when the
+    send committed, in this request, with one attempt; with one a worker has it, queued
+    (docs/documents.md, "Email delivery")."""
+    status, error = EmailDelivery.objects.filter(pk=delivery.pk).values_list(
+        "status", "last_error"
+    ).first() or (EmailStatus.QUEUED, "")
+    if status == EmailStatus.SENT:
+        messages.success(request, f"Invoice {invoice.number} was sent to {delivery.to}.")
+    elif status == EmailStatus.FAILED:
+        emails_url = reverse("web:emails") + f"?invoice={invoice.pk}&status=failed"
+        messages.error(
+            request,
+            format_html(
+                'Invoice {} could not be sent to {}: {}. The e-mail is failed on the <a href="{}">'
+                "E-mails page</a>, to send again once the cause is fixed.",
+                invoice.number,
+                delivery.to,
+                (error or "unknown error").rstrip("."),
+                emails_url,
+            ),
+        )
+    else:
+        messages.success(
+            request,
+            f"Invoice {invoice.number} is queued and on its way to {delivery.to}; the "
+            "E-mails page shows when it has been sent.",
+        )
+
+
 @require_capability("finance.write")
 def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     """Email the invoice with its PDF attached: the address is prefilled from the customer
@@ -362,11 +396,11 @@ def invoice_send_view(request: HttpRequest, invoice_id: int) -> HttpResponse:
     form = _send_form(invoice, request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            sent_to = invoice_send(invoice=invoice, to=form.cleaned_data["to"], actor=request.user)
+            delivery = invoice_send(invoice=invoice, to=form.cleaned_data["to"], actor=request.user)
         except REFUSED as exc:
             errors_to_form(form, exc)
         else:
-            messages.success(request, f"Invoice {invoice.number} is on its way to {sent_to}.")
+            _sent_message(request, invoice, delivery)
             return redirect("web:invoice", invoice_id=invoice.pk)
     context = {"form": form, "invoice": invoice}
     return page(request, "web/invoices/send.html", context, "invoices")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -84,6 +85,8 @@ def partner_detail(request: HttpRequest, partner_id: int) -> HttpResponse:
             Q(partner=partner) | Q(customer_id=partner.account_id or 0)
         ).select_related("customer")[:10],
         "statements": partner.statements.all()[:6],
+        # docs/documents.md, "Invoices e-mailed on issue": the installation's switch.
+        "emailing_on_issue": bool(getattr(settings, "EMAIL_INVOICES_ON_ISSUE", True)),
     }
     return page(request, "web/partners/detail.html", context, "partners")
 

@@ -151,19 +151,77 @@ def test_retry_all_failed_is_the_callers_own(billed, log, django_capture_on_comm
     assert billed.seed.admin.post("/emails/retry", {"all_failed": True}).body == {"queued": 0}
 
 
+def test_all_queued_sends_the_callers_stuck_emails(billed, log, django_capture_on_commit_callbacks):
+    """``all_queued``: the e-mails queued longer than ``older_than`` minutes (default
+    EMAIL_QUEUED_GRACE) handed to sending, as ``ispbill emails --send-queued``; a partner's
+    own only, audited."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from ispbill.core.models import AuditEvent
+
+    s = billed.seed
+    alice_stuck = email_delivery(customer=s.alice, status="queued", subject="Alice stuck")
+    EmailDelivery.objects.filter(pk__in=[alice_stuck.pk, log["olga_queued"].pk]).update(
+        created_at=timezone.now() - timedelta(minutes=90)
+    )
+    olga_fresh = email_delivery(customer=s.olga, status="queued", subject="Olga fresh")
+    EmailDelivery.objects.filter(pk=olga_fresh.pk).update(
+        created_at=timezone.now() - timedelta(minutes=10)
+    )
+    own = s.ownnet_admin
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = own.post("/emails/retry", {"all_queued": True})
+    assert answer.status == 202 and answer.body == {"queued": 1}
+    assert [m.subject for m in mail.outbox] == ["Olga queued"]
+    (event,) = AuditEvent.objects.filter(action="email.queued_sent")
+    assert event.partner_id == s.ownnet.pk and event.changes["ids"] == [log["olga_queued"].pk]
+    # Narrowed to another tenant's e-mail: nothing of theirs.
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = own.post("/emails/retry", {"all_queued": True, "q": "Alice", "older_than": 0})
+    assert answer.body == {"queued": 0}
+    # Queued 10 minutes: stuck only with older_than under 10.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert own.post("/emails/retry", {"all_queued": True, "older_than": 15}).body == {
+            "queued": 0
+        }
+        assert own.post("/emails/retry", {"all_queued": True, "older_than": 5}).body == {
+            "queued": 1
+        }
+    assert [m.subject for m in mail.outbox] == ["Olga queued", "Olga fresh"]
+    with django_capture_on_commit_callbacks(execute=True):
+        answer = s.admin.post("/emails/retry", {"all_queued": True, "kind": "reminder"})
+    assert answer.body == {"queued": 1}
+    assert mail.outbox[-1].subject == "Alice stuck"
+    assert not EmailDelivery.objects.filter(status=EmailStatus.QUEUED).exists()
+
+
 def test_retry_input_and_roles(billed, log):
     admin = billed.seed.admin
-    for body in ({}, {"all_failed": False}, {"ids": [1], "all_failed": True}):
+    for body in (
+        {},
+        {"all_failed": False},
+        {"ids": [1], "all_failed": True},
+        {"all_failed": True, "all_queued": True},
+        {"ids": [1], "all_queued": True},
+    ):
         error = assert_error(admin.post("/emails/retry", body), 422, "invalid")
-        assert "either ids or all_failed" in error["fields"]["ids"]
+        assert "one of ids, all_failed: true or all_queued: true" in error["fields"]["ids"]
+    error = assert_error(admin.post("/emails/retry", {"all_failed": True, "older_than": 5}), 422)
+    assert error["fields"] == {"older_than": "Only with all_queued: true."}
+    for minutes in (-1, 43201, "soon"):
+        assert_error(admin.post("/emails/retry", {"all_queued": True, "older_than": minutes}), 422)
     error = assert_error(admin.post("/emails/retry", {"ids": [1], "kind": "invoice"}), 422)
-    assert error["fields"] == {"kind": "Only with all_failed: true."}
+    assert error["fields"] == {"kind": "Only with all_failed or all_queued: true."}
     assert_error(admin.post("/emails/retry", {"ids": []}), 422)
     assert_error(admin.post("/emails/retry", {"ids": list(range(1, 1002))}), 422)
     assert_error(admin.post("/emails/retry", {"all_failed": True, "statsu": "x"}), 422)
     # Read-only roles: support, a percentage partner (its invoices are the operator's).
     assert_error(billed.seed.support.post("/emails/retry", {"all_failed": True}), 403)
     assert_error(billed.seed.citynet_admin.post("/emails/retry", {"all_failed": True}), 403)
+    assert_error(billed.seed.support.post("/emails/retry", {"all_queued": True}), 403)
+    assert_error(billed.seed.citynet_admin.post("/emails/retry", {"all_queued": True}), 403)
     staff = api_for(make_user("ownstaff", Role.PARTNER_STAFF, partner=billed.seed.ownnet))
     assert staff.post("/emails/retry", {"ids": [log["alice_failed"].pk]}).status == 422
     assert EmailDelivery.objects.filter(status=EmailStatus.FAILED).count() == 3

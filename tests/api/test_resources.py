@@ -308,6 +308,8 @@ def test_invoices_list_detail_pdf_send(billed: Billed, mailoutbox: Any) -> None:
     assert pdf.headers["Content-Type"] == "application/pdf"
     sent = api.post(f"/invoices/{first}/send", {})
     assert sent.status == 202 and sent.body["to"] == "alice@example.org"
+    email = api.get(f"/emails/{sent.body['email_id']}")
+    assert email.status == 200 and email.body["invoice_id"] == first
     assert_error(api.post(f"/invoices/{billed.bob_invoices[0]}/send", {}), 422)  # Bob has no email
     assert_error(api.post(f"/invoices/{first}/send", {"to": "x" * 300}), 422)
     # OwnNet's admin sees its invoices only.

@@ -189,6 +189,8 @@ def test_the_run_page_and_the_api_show_its_pdfs_and_emails(
         "emails_sent": 1,
         "emails_queued": 0,
         "emails_failed": 1,
+        "emails_no_address": 1,
+        "emails_setting_off": 0,
     }
     assert billing_run_documents(summary.run_id) == expected
     admin = User.objects.create(username="adm", role=Role.ADMIN)
@@ -197,7 +199,56 @@ def test_the_run_page_and_the_api_show_its_pdfs_and_emails(
     page = web.get(reverse("web:billing_run", kwargs={"run_id": summary.run_id}))
     html = page.content.decode()
     assert 'id="run-documents"' in html and "1 to render" in html and "1 failed" in html
+    assert "Not e-mailed: 1 without a valid address</span>" in html
     _token, plaintext = api_token_create(user=admin, name="t")
     api = Client(HTTP_AUTHORIZATION=f"Bearer {plaintext}")
     answer = api.get(f"/api/v1/billing-runs/{summary.run_id}")
     assert answer.status_code == 200 and answer.json()["documents"] == expected
+
+
+def test_a_run_counts_its_invoices_not_emailed_and_why(
+    home, settings, django_capture_on_commit_callbacks, django_assert_max_num_queries
+):
+    """Not e-mailed because the customer had no valid address (none, or not an address),
+    and because the issuer's setting is off: counted by the database and one read of the
+    addresses not e-mailed, whatever the run's size."""
+    from django.test import Client
+
+    from ispbill.accounts.models import Role, User
+    from ispbill.invoicing.sending import billing_run_documents
+
+    own = PartnerFactory(name="OwnNet", mode=PartnerMode.OWN_INVOICING)
+    Partner.objects.filter(pk=own.pk).update(email_invoices_on_issue=False)
+    _customer(home, email="anna@example.org")
+    _customer(home, email="")
+    _customer(home, email="x@y")
+    _customer(own, email="olga@example.org")
+    _customer(own, email="")
+    settings.RENDER_PDFS_ON_ISSUE = False
+    with django_capture_on_commit_callbacks(execute=True):
+        summary = billing_run_start(run_date=APR)
+    assert Invoice.objects.filter(billing_run_id=summary.run_id).count() == 5
+    assert [m.to for m in mail.outbox] == [["anna@example.org"]]
+    with django_assert_max_num_queries(4):
+        documents = billing_run_documents(summary.run_id)
+    assert documents["emails_sent"] == 1
+    assert documents["emails_no_address"] == 2  # "" and "x@y", the operator's
+    assert documents["emails_setting_off"] == 2  # OwnNet's, with an address or not
+    # An invoice sent by hand later is e-mailed: no longer counted.
+    nobody = Invoice.objects.get(issuer=home, customer_snapshot__email="")
+    with django_capture_on_commit_callbacks(execute=True):
+        invoice_send(invoice=nobody, to="books@example.org")
+    assert billing_run_documents(summary.run_id)["emails_no_address"] == 1
+    # EMAIL_INVOICES_ON_ISSUE off: every invoice not e-mailed was not for the setting.
+    settings.EMAIL_INVOICES_ON_ISSUE = False
+    documents = billing_run_documents(summary.run_id)
+    assert (documents["emails_no_address"], documents["emails_setting_off"]) == (0, 3)
+    settings.EMAIL_INVOICES_ON_ISSUE = True
+    admin = User.objects.create(username="adm", role=Role.ADMIN)
+    web = Client()
+    web.force_login(admin)
+    html = web.get(f"/billing/runs/{summary.run_id}/").content.decode()
+    assert (
+        "Not e-mailed: 1 without a valid address · 2 with the issuer's "
+        '"E-mail invoices when issued" off</span>'
+    ) in html

@@ -18,7 +18,6 @@ from django.test import override_settings
 from ispbill.billing.run import billing_run_start
 from ispbill.invoicing.models import EmailDelivery, EmailStatus, Invoice
 from ispbill.invoicing.sending import email_delivery_retry, invoice_send
-from ispbill.invoicing.tasks import EMAIL_MAX_RETRIES
 from ispbill.partners.models import Partner
 from tests.factories import CustomerFactory, ServiceFactory, TariffFactory
 from tests.invoicing.conftest import pdf_text
@@ -120,8 +119,14 @@ def test_a_refusal_is_recorded_and_retried(smtp, invoice, django_capture_on_comm
     smtp.refuse = 2
     with django_capture_on_commit_callbacks(execute=True):
         invoice_send(invoice=invoice)
-    assert smtp.refused == 2
+    # Without a broker one attempt: failed, sent again on demand (a worker retries later).
     delivery = EmailDelivery.objects.get()
+    assert delivery.status == EmailStatus.FAILED and delivery.attempts == 1
+    for _ in range(2):
+        with django_capture_on_commit_callbacks(execute=True):
+            assert email_delivery_retry() == 1
+    assert smtp.refused == 2
+    delivery.refresh_from_db()
     assert delivery.status == EmailStatus.SENT and delivery.attempts == 3
     assert "550" in delivery.last_error and "refused by policy" in delivery.last_error
     (envelope,) = smtp.received
@@ -137,7 +142,7 @@ def test_a_server_that_keeps_refusing_leaves_the_delivery_failed(
         invoice_send(invoice=invoice)
     delivery = EmailDelivery.objects.get()
     assert delivery.status == EmailStatus.FAILED
-    assert delivery.attempts == EMAIL_MAX_RETRIES + 1 == smtp.refused
+    assert delivery.attempts == 1 == smtp.refused  # no broker: one attempt in the request
     assert delivery.last_error.startswith("SMTPDataError: (550")
     assert not smtp.received
     smtp.refuse = 0
@@ -148,7 +153,7 @@ def test_a_server_that_keeps_refusing_leaves_the_delivery_failed(
     assert len(smtp.received) == 1
 
 
-def test_an_unreachable_server_is_an_error_that_is_retried(
+def test_an_unreachable_server_is_an_error_that_fails_the_attempt(
     invoice, django_capture_on_commit_callbacks
 ):
     with (
@@ -163,5 +168,5 @@ def test_an_unreachable_server_is_an_error_that_is_retried(
         invoice_send(invoice=invoice)
     delivery = EmailDelivery.objects.get()
     assert delivery.status == EmailStatus.FAILED
-    assert delivery.attempts == EMAIL_MAX_RETRIES + 1
+    assert delivery.attempts == 1
     assert delivery.last_error.startswith("ConnectionRefusedError")

@@ -286,8 +286,8 @@ def build_canary_world() -> CanaryWorld:
                     status=AttemptStatus.FAILED,
                     error=f"{CANARY.upper()} card declined",
                 )
-        # The e-mail log: a failed reminder of each canary invoice (the E-mails page, its
-        # filters and GET /emails list them to the operator only).
+        # The e-mail log: a failed and a stuck reminder of each canary invoice (the E-mails
+        # page, its filters and GET /emails list them to the operator only).
         from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus
 
         for inv in sorted(invoices, key=lambda i: i.pk):
@@ -307,6 +307,24 @@ def build_canary_world() -> CanaryWorld:
                 attempts=5,
                 last_error=f"{CANARY.upper()} mailbox unavailable",
                 last_attempt_at=timezone.now(),
+            )
+            # And one stuck in the queue two hours (its task lost: "Send N stuck e-mails").
+            stuck = EmailDelivery.objects.create(
+                partner_id=inv.partner_id,
+                issuer_id=inv.issuer_id,
+                customer_id=inv.customer_id,
+                kind=EmailKind.REMINDER,
+                invoice=inv,
+                idempotency_key=f"canary-stuck:{inv.pk}",
+                to=f"stuck-{inv.pk}@{CANARY_DOMAIN}",
+                from_email=f"{CANARY.upper()} Billing <billing@{CANARY_DOMAIN}>",
+                subject=f"{CANARY.upper()} stuck reminder {inv.number}",
+                body=f"{CANARY.upper()} body",
+                message_id=f"<stuck-{inv.pk}@{CANARY_DOMAIN}>",
+                status=EmailStatus.QUEUED,
+            )
+            EmailDelivery.objects.filter(pk=stuck.pk).update(
+                created_at=timezone.now() - timedelta(hours=2)
             )
 
     viewers: dict[str, User] = {}

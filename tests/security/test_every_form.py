@@ -236,6 +236,7 @@ def test_every_form_posted_back_by_every_role_never_answers_5xx():
         "web:tariff_new",
         "web:emails_retry",
         "web:email_retry",
+        "web:emails_send_queued",
     ):
         assert view in varied, sorted(varied)
     assert poster.posted > 1000, poster.posted

@@ -304,3 +304,112 @@ def test_the_invoice_page_lists_its_emails(log):
     other = _client("other_admin", Role.PARTNER_ADMIN, log["other"])
     EmailDelivery.objects.filter(invoice=log["otto_invoice"]).delete()
     assert "Not e-mailed." in other.get(f"/invoices/{log['otto_invoice'].pk}/").content.decode()
+
+
+@pytest.fixture
+def stuck(log):  # type: ignore[no-untyped-def]
+    """E-mails left queued for 2 hours (their task lost), one of each tenant, and one of
+    Olga's queued a minute ago (still on its way: left alone)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    olga, otto = log["olga_invoice"].customer, log["otto_invoice"].customer
+    alice = EmailDelivery.objects.get(subject="Alice failed").customer
+    d = {
+        "olga": email_delivery(customer=olga, status="queued", subject="Olga stuck"),
+        "otto": email_delivery(customer=otto, status="queued", subject="Otto stuck"),
+        "alice": email_delivery(customer=alice, status="queued", subject="Alice stuck"),
+        "city": email_delivery(
+            customer=log["city"].account, status="queued", subject="CityNet account stuck"
+        ),
+    }
+    EmailDelivery.objects.filter(pk__in=[e.pk for e in d.values()]).update(
+        created_at=timezone.now() - timedelta(hours=2)
+    )
+    d["fresh"] = email_delivery(customer=olga, status="queued", subject="Olga fresh")
+    return d
+
+
+def _queued_subjects() -> set[str]:
+    return set(
+        EmailDelivery.objects.filter(status=EmailStatus.QUEUED).values_list("subject", flat=True)
+    )
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.ACCOUNTANT])
+def test_the_operator_sends_the_emails_stuck_in_the_queue(
+    log, stuck, role, django_capture_on_commit_callbacks
+):
+    client = _client("op", role)
+    html = client.get("/emails/").content.decode()
+    assert 'action="/emails/send-queued/"' in html and "data-confirm=" in html
+    assert "Send 4 stuck e-mails" in html and "queued for more than 60 minutes" in html
+    # Narrowed by the page's filter, as the retry: Alice's only.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/emails/send-queued/", {"q": "alice"})
+    assert response["Location"] == "/emails/?q=alice"
+    assert [m.subject for m in mail.outbox] == ["Alice stuck"]
+    assert (
+        "1 e-mail stuck in the queue handed to sending."
+        in client.get(response["Location"]).content.decode()
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/emails/send-queued/")
+    assert response["Location"] == "/emails/"
+    assert sorted(m.subject for m in mail.outbox) == [
+        "Alice stuck",
+        "CityNet account stuck",
+        "Olga stuck",
+        "Otto stuck",
+    ]
+    assert _queued_subjects() == {"Olga fresh"}
+    # Audited per partner and post: Alice's (the operator's), then Own's, Other's and the
+    # operator's e-mail to CityNet's account.
+    events = AuditEvent.objects.filter(action="email.queued_sent").order_by("pk")
+    ids = [e.changes["ids"] for e in events]
+    assert ids[0] == [stuck["alice"].pk]
+    assert sorted(ids[1:]) == sorted([[stuck["olga"].pk], [stuck["otto"].pk], [stuck["city"].pk]])
+    assert all(e.actor_label == "op" for e in events)
+    # Nothing stuck any more: no button, and a post says so.
+    assert "stuck e-mail" not in client.get("/emails/").content.decode()
+    response = client.post("/emails/send-queued/", follow=True)
+    assert "No e-mail is stuck in the queue." in response.content.decode()
+
+
+@pytest.mark.parametrize("role", [Role.PARTNER_ADMIN, Role.PARTNER_STAFF])
+def test_a_partner_sends_its_own_stuck_emails_never_anothers(
+    log, stuck, role, django_capture_on_commit_callbacks
+):
+    client = _client("own_user", role, log["own"])
+    html = client.get("/emails/").content.decode()
+    assert "Send 1 stuck e-mail<" in html
+    with django_capture_on_commit_callbacks(execute=True):
+        # Even narrowed to another tenant's e-mail by its subject: nothing of theirs.
+        response = client.post("/emails/send-queued/", {"q": "Otto stuck"})
+        assert response.status_code == 302
+        assert client.post("/emails/send-queued/", {"q": "Alice"}).status_code == 302
+        response = client.post("/emails/send-queued/")
+    assert response.status_code == 302
+    assert [m.subject for m in mail.outbox] == ["Olga stuck"]
+    assert _queued_subjects() == {
+        "Olga fresh",
+        "Otto stuck",
+        "Alice stuck",
+        "CityNet account stuck",
+    }
+    (event,) = AuditEvent.objects.filter(action="email.queued_sent")
+    assert event.partner_id == log["own"].pk and event.changes["ids"] == [stuck["olga"].pk]
+
+
+def test_who_may_not_send_stuck_emails(log, stuck):
+    # A percentage partner reads the operator's e-mail to its account, never sends it.
+    city = _client("city_admin", Role.PARTNER_ADMIN, log["city"])
+    html = city.get("/emails/").content.decode()
+    assert "CityNet account stuck" in html and "send-queued" not in html
+    assert city.post("/emails/send-queued/").status_code == 403
+    support = _client("sup", Role.SUPPORT)
+    assert "send-queued" not in support.get("/emails/").content.decode()
+    assert support.post("/emails/send-queued/").status_code == 403
+    assert support.get("/emails/send-queued/").status_code == 403
+    assert not mail.outbox and len(_queued_subjects()) == 5

@@ -107,3 +107,26 @@ def test_each_issuer_switches_invoice_emails_on_issue_in_its_settings(home):
         assert Partner.objects.get(pk=issuer.pk).email_invoices_on_issue
     # A partner's administrator never reaches the operator's partner form.
     assert partner_admin.get(partner_url).status_code in (403, 404)
+
+
+def test_partner_page_shows_whether_it_emails_invoices_when_issued(home, settings):
+    """Where the partner's billing settings are (its terms): an issuer's "E-mail invoices
+    when issued", on or off as saved; a partner whose invoices the operator issues has none."""
+    own = PartnerFactory(name="Alpenfunk", mode=PartnerMode.OWN_INVOICING)
+    resold = PartnerFactory(name="CityNet", mode=PartnerMode.PERCENTAGE)
+    client = Client()
+    client.force_login(User.objects.create(username="adm", role=Role.ADMIN))
+
+    def terms(partner: Partner) -> str:
+        html = client.get(reverse("web:partner", kwargs={"partner_id": partner.pk})).content
+        return html.decode().split("<h2>Terms</h2>")[1].split("</section>")[0]
+
+    settings.EMAIL_INVOICES_ON_ISSUE = True
+    Partner.objects.filter(pk=own.pk).update(email_invoices_on_issue=True)
+    assert "<dt>E-mail invoices when issued</dt><dd>Yes</dd>" in terms(own)
+    Partner.objects.filter(pk=own.pk).update(email_invoices_on_issue=False)
+    assert "<dt>E-mail invoices when issued</dt><dd>No <small" in terms(own)
+    Partner.objects.filter(pk=home.pk).update(email_invoices_on_issue=True)
+    settings.EMAIL_INVOICES_ON_ISSUE = False
+    assert "switched off for the whole installation" in terms(home)
+    assert "E-mail invoices" not in terms(resold)
