@@ -51,7 +51,8 @@ class CreditNoteDraft:
     totals: DocumentTotals
 
 
-def _credited_so_far(inv: Invoice, line_ids: list[int] | None = None) -> dict[int, int]:
+def credited_so_far(inv: Invoice, line_ids: list[int] | None = None) -> dict[int, int]:
+    """The amount credited so far per line of ``inv`` (of ``line_ids``, or of every line)."""
     already: dict[int, int] = defaultdict(int)
     credited = CreditNoteLine.objects.filter(credit_note__invoice=inv)
     if line_ids is not None:
@@ -67,7 +68,7 @@ def _lines_wanted(
 ) -> dict[int, int]:
     """What to credit per line: everything left (``lines`` None), or the amounts asked,
     each within what is left to credit on its line."""
-    already = _credited_so_far(inv, None if lines is None else list(invoice_lines))
+    already = credited_so_far(inv, None if lines is None else list(invoice_lines))
     if lines is None:
         wanted = {lid: line.amount_minor - already[lid] for lid, line in invoice_lines.items()}
         wanted = {lid: amount for lid, amount in wanted.items() if amount > 0}

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.db.models import F, Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -45,10 +45,10 @@ from ispbill.core.tenancy import get_scoped_or_404
 from ispbill.customers.models import Customer
 from ispbill.customers.selectors import customers_matching
 from ispbill.gateways.services import payment_gateway_refund, payment_through_gateway
+from ispbill.invoicing.credit import credited_so_far
 from ispbill.invoicing.models import (
     SECTIONED_KINDS,
     CreditNote,
-    CreditNoteLine,
     EmailDelivery,
     EmailStatus,
     Invoice,
@@ -485,14 +485,7 @@ def credit_note_new(request: HttpRequest, invoice_id: int) -> HttpResponse:
         lines = own + found
     else:
         lines = list(invoice.lines.order_by("position"))
-    credited = dict(
-        CreditNoteLine.objects.filter(
-            credit_note__invoice=invoice, invoice_line_id__in=[line.pk for line in lines]
-        )
-        .values("invoice_line_id")
-        .annotate(total=Sum("amount_minor"))
-        .values_list("invoice_line_id", "total")
-    )
+    credited = credited_so_far(invoice, [line.pk for line in lines])
     form = CreditNoteForm(
         data, lines=lines, currency=invoice.currency, foreign_line_ids=[str(i) for i in foreign]
     )
