@@ -411,9 +411,14 @@ def test_the_message_bytes_are_the_standard_generators(invoice, django_capture_o
     delivery.subject = "Rechnung für März – Straße 5"
     delivery.body = "Grüße,\r\nIhr Anbieter\rZeile\n\nEnde ohne Umbruch"
     mime = _message(delivery).message()
+    # The boundary is chosen with the message, so the generator does not search the whole
+    # flattened text for a clash with one of its own.
+    boundary = mime.get_boundary()
+    assert boundary is not None and len(boundary) == 49
     for linesep in ("\r\n", "\n"):
         out = BytesIO()
         BytesGenerator(out, mangle_from_=False).flatten(mime, linesep=linesep)
         ours = mime.as_bytes(linesep=linesep)
         assert ours == out.getvalue()
         assert b"application/pdf" in ours and len(ours) > 10_000
+        assert ours.count(f"--{boundary}".encode()) == 3  # two parts and the end
