@@ -31,7 +31,7 @@ import threading
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -280,6 +280,8 @@ RUN_TABLES = (
     "events_event",
     "events_delivery",
 )
+# Tables that get rows with ids drawn during the run after its end (the outbox's events).
+LATER_ROWS_TABLES = ("events_event", "events_delivery")
 
 
 OUTBOX_RECEIVERS = (
@@ -422,9 +424,20 @@ def bill_phase() -> None:
             documents["emails_failed"] = run_mail.filter(status="failed").count()
     with connection.cursor() as cur:
         counts = {}
+        ceilings = {}  # the largest id at the run's end: rows written later are not the run's
         for table in RUN_TABLES:
-            cur.execute(f"SELECT count(*) FROM {table} WHERE id > %s", [floors[table]])
-            counts[table] = cur.fetchone()[0]
+            cur.execute(
+                f"SELECT count(*), COALESCE(max(id), 0) FROM {table} WHERE id > %s",
+                [floors[table]],
+            )
+            counts[table], ceilings[table] = cur.fetchone()
+        # The outbox makes a run's event batches into events after the run, in the workers,
+        # with ids drawn during the run (below the ceiling): the events there at its end
+        # are the run's, by id (a few, one per run; more with --outbox-compare's "on").
+        present = {}
+        for table in LATER_ROWS_TABLES:
+            cur.execute(f"SELECT id FROM {table} WHERE id > %s ORDER BY id", [floors[table]])
+            present[table] = [row[0] for row in cur.fetchall()]
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     print(
         json.dumps(
@@ -434,6 +447,8 @@ def bill_phase() -> None:
                 "invoices": invoices_issued,
                 "rows": counts,
                 "floors": floors,
+                "ceilings": ceilings,
+                "present": present,
                 "wal_bytes": wal_bytes,
                 "events_expand_seconds": expand_seconds,
                 "documents": documents,
@@ -457,7 +472,21 @@ def checkpoint() -> None:
         print(f"no CHECKPOINT ({exc}); figures are noisier")
 
 
-def copy_reference(floors: dict[str, int], streams: int = 1) -> float:
+class RunRows(NamedTuple):
+    """The rows a run wrote in a table: ids above ``floor`` up to ``ceiling`` (both at the
+    run's start and end), or exactly ``ids`` where given (a table filled after the run)."""
+
+    floor: int
+    ceiling: int
+    ids: list[int] | None = None
+
+    def where(self) -> str:
+        if self.ids is not None:
+            return f"id IN ({', '.join(str(int(i)) for i in self.ids) or 'NULL'})"
+        return f"id > {int(self.floor)} AND id <= {int(self.ceiling)}"
+
+
+def copy_reference(written: dict[str, RunRows], streams: int = 1) -> float:
     """Write the rows the run wrote again, into scratch tables of the same shape (indexes and
     checks included), the fastest way the database takes them: binary COPY on PostgreSQL, one
     executemany INSERT per table on SQLite. The floor for writing those rows.
@@ -465,9 +494,9 @@ def copy_reference(floors: dict[str, int], streams: int = 1) -> float:
     With ``streams`` > 1 (PostgreSQL), as many connections write at the same time, each
     its share of every table (the rows with ``id % streams`` equal to its number), as the
     run's worker processes do: the floor at the run's parallelism. The time is from the
-    first stream's start to the last one's end. ``floors``: table -> the largest id before
-    the run (its rows are those above)."""
-    tables = list(floors)
+    first stream's start to the last one's end. ``written``: table -> the rows the run
+    wrote there."""
+    tables = list(written)
     setup_django()
     from django.db import connection, transaction
 
@@ -488,7 +517,7 @@ def copy_reference(floors: dict[str, int], streams: int = 1) -> float:
                 for n in range(streams):
                     data = bytearray()
                     query = (
-                        f"COPY (SELECT * FROM {source} WHERE id > {int(floors[source])} "
+                        f"COPY (SELECT * FROM {source} WHERE {written[source].where()} "
                         f"AND id % {streams} = {n}) TO STDOUT (FORMAT BINARY)"
                     )
                     with raw.copy(query) as copy:
@@ -538,7 +567,7 @@ def copy_reference(floors: dict[str, int], streams: int = 1) -> float:
                 if kind == "index":
                     sql = sql.replace(f'"{name}"', f'"bench_{name}"', 1)
                 cur.execute(sql)
-            cur.execute(f"SELECT * FROM {source} WHERE id > %s", [floors[source]])
+            cur.execute(f"SELECT * FROM {source} WHERE {written[source].where()}")
             rows = cur.fetchall()
             marks = ", ".join(["?"] * len(cur.description))
             t0 = time.monotonic()
@@ -730,10 +759,16 @@ def measure(args: argparse.Namespace, url: str, outbox: str | None = None) -> di
         return None
     bill = json.loads(stdout.strip().splitlines()[-1])
     checked = ispbill_check(env) if args.check else None
-    floors = {t: bill["floors"][t] for t, n in bill["rows"].items() if n}
+    # The rows there at the run's end, no more: the outbox's events written after it (in
+    # the workers, before they stopped) are not part of the run's time, nor of its floor.
+    written = {
+        t: RunRows(bill["floors"][t], bill["ceilings"][t], bill["present"].get(t))
+        for t, n in bill["rows"].items()
+        if n
+    }
     streams = max(1, args.celery) if not url.startswith("sqlite") else 1
-    copy_seconds = copy_reference(floors, streams=streams)
-    copy_one = copy_seconds if streams == 1 else copy_reference(floors, streams=1)
+    copy_seconds = copy_reference(written, streams=streams)
+    copy_one = copy_seconds if streams == 1 else copy_reference(written, streams=1)
     rows_written = sum(bill["rows"].values())
     database = "sqlite" if url.startswith("sqlite") else "postgresql"
     result: dict[str, Any] = {
