@@ -81,7 +81,7 @@ def ids_draw(model: type[models.Model], count: int) -> list[int]:
         return []
     pk = model._meta.pk
     assert pk is not None
-    key = (model._meta.db_table, pk.column)
+    key = (model._meta.db_table, str(pk.column))
     with connection.cursor() as cur:
         # The sequence's name looked up once: called per row, pg_get_serial_sequence took
         # seven eighths of the statement's time (about 3 µs an id).
