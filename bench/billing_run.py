@@ -457,6 +457,35 @@ def bill_phase() -> None:
     )
 
 
+# PostgreSQL settings that change the figures, recorded with each result (a result measured
+# with one of them changed says so).
+POSTGRES_SETTINGS = (
+    "shared_buffers",
+    "max_wal_size",
+    "checkpoint_timeout",
+    "synchronous_commit",
+    "fsync",
+    "full_page_writes",
+    "wal_compression",
+    "work_mem",
+)
+
+
+def postgres_settings() -> dict[str, str] | None:
+    """The server's values of ``POSTGRES_SETTINGS`` (None on SQLite)."""
+    setup_django()
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cur:
+        cur.execute(
+            "SELECT name, current_setting(name) FROM pg_settings WHERE name = ANY(%s)",
+            [list(POSTGRES_SETTINGS)],
+        )
+        return dict(cur.fetchall())
+
+
 def checkpoint() -> None:
     """PostgreSQL: write out what earlier phases left in memory, so the next phase starts on
     a quiet database and does not pay for them (the billing run for the generator's writes,
@@ -784,6 +813,7 @@ def measure(args: argparse.Namespace, url: str, outbox: str | None = None) -> di
             "BILLING_CHUNK_SIZE": os.environ.get("BILLING_CHUNK_SIZE", "1000 (default)"),
         },
         "machine": f"{os.cpu_count()} cores",
+        "postgresql_settings": postgres_settings(),
         "load_average_after": [round(x, 2) for x in os.getloadavg()],
         "billing_seconds": bill["seconds"],
         "customers_per_second": round(populated["customers"] / bill["seconds"]),
