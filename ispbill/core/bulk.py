@@ -135,35 +135,66 @@ def plain_rows(queryset: Any, fields: Any) -> list[tuple[Any, ...]]:
 
 def column_set(model: type[models.Model], column: str, values: dict[int, Any]) -> None:
     """``UPDATE table SET column = value WHERE id = pk`` for every (pk, value), in batches."""
-    if not values:
+    columns_set(model, [column], list(values.items()))
+
+
+def columns_set(model: type[models.Model], columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """``UPDATE table SET c1 = v1, c2 = v2 … WHERE id = pk`` for every row ``(pk, v1, v2,
+    …)``, in batches: one statement writes the columns together, so each row gets one new
+    version (one set of index entries when an indexed column is among them), not one per
+    column."""
+    if not rows:
         return
-    field = model._meta.get_field(column)
-    assert isinstance(field, models.Field)
+    fields: list[models.Field[Any, Any]] = []
+    for column in columns:
+        field = model._meta.get_field(column)
+        assert isinstance(field, models.Field)
+        fields.append(field)
     table = connection.ops.quote_name(model._meta.db_table)
-    col = connection.ops.quote_name(str(field.column))
+    cols = [connection.ops.quote_name(str(f.column)) for f in fields]
     if not _is_postgres():
         # SQLite (in-process, no round trips): one prepared UPDATE executed per row.
+        sets = ", ".join(f"{col} = %s" for col in cols)
         with connection.cursor() as cur:
             cur.executemany(
-                f"UPDATE {table} SET {col} = %s WHERE id = %s",  # noqa: S608 - names from the model
-                [(field.get_db_prep_save(value, connection), pk) for pk, value in values.items()],
+                f"UPDATE {table} SET {sets} WHERE id = %s",  # noqa: S608 - names from the model
+                [
+                    (
+                        *(
+                            f.get_db_prep_save(v, connection)
+                            for f, v in zip(fields, row[1:], strict=True)
+                        ),
+                        row[0],
+                    )
+                    for row in rows
+                ],
             )
         return
-    db_type = str(field.db_type(connection))
-    is_json = isinstance(field, models.JSONField)
-    array_type = "text" if is_json else db_type
-    cast = "::jsonb" if is_json else ""
-    items = list(values.items())
+    is_json = [isinstance(f, models.JSONField) for f in fields]
+    array_types = [
+        "text" if j else str(f.db_type(connection)) for f, j in zip(fields, is_json, strict=True)
+    ]
+    sets = ", ".join(
+        f"{col} = v.c{n}{'::jsonb' if j else ''}"
+        for n, (col, j) in enumerate(zip(cols, is_json, strict=True))
+    )
+    arrays = ", ".join(f"%s::{t}[]" for t in array_types)
+    names = ", ".join(f"c{n}" for n in range(len(cols)))
     with connection.cursor() as cur:
-        for i in range(0, len(items), BATCH):
-            batch = items[i : i + BATCH]
-            ids = [pk for pk, _ in batch]
-            vals = [json.dumps(v) if is_json and v is not None else v for _, v in batch]
-            # Two array parameters instead of two per row: the statement stays short.
+        for i in range(0, len(rows), BATCH):
+            batch = rows[i : i + BATCH]
+            params: list[Any] = [pg_array([row[0] for row in batch])]
+            for n, j in enumerate(is_json, 1):
+                vals = [row[n] for row in batch]
+                params.append(
+                    [json.dumps(v) if v is not None else v for v in vals] if j else pg_array(vals)
+                )
+            # One array parameter per column instead of one per value: the statement stays
+            # short.
             cur.execute(
-                f"UPDATE {table} AS t SET {col} = v.val{cast} "  # noqa: S608 - names from the model
-                f"FROM unnest(%s::bigint[], %s::{array_type}[]) AS v(id, val) WHERE t.id = v.id",
-                [pg_array(ids), vals if is_json else pg_array(vals)],
+                f"UPDATE {table} AS t SET {sets} "  # noqa: S608 - names from the model
+                f"FROM unnest(%s::bigint[], {arrays}) AS v(id, {names}) WHERE t.id = v.id",
+                params,
             )
 
 

@@ -12,7 +12,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 
 from ispbill.core.audit import audit_record
-from ispbill.core.bulk import column_set
+from ispbill.core.bulk import column_set, columns_set
 from ispbill.core.errors import DomainError
 from ispbill.core.money import AMOUNT_MAX_MINOR, Money, amount_max
 from ispbill.customers.models import Customer
@@ -135,10 +135,11 @@ def credit_apply(
     column_set(
         Payment, "allocated_minor", {pk: p.allocated_minor for pk, p in touched_payments.items()}
     )
-    for column in ("allocated_minor", "status", "paid_at"):
-        column_set(
-            Invoice, column, {pk: getattr(inv, column) for pk, inv in touched_invoices.items()}
-        )
+    columns_set(
+        Invoice,
+        ["allocated_minor", "status", "paid_at"],
+        [(pk, i.allocated_minor, i.status, i.paid_at) for pk, i in touched_invoices.items()],
+    )
     allocations_written.send(
         sender=Allocation,
         allocations=[(a.pk, a.invoice, a.amount_minor, a.date) for a in allocations],
