@@ -20,7 +20,6 @@ from ispbill.invoicing.selectors import (
     EmailFilters,
     email_deliveries,
     email_deliveries_retryable,
-    email_deliveries_stale,
 )
 from ispbill.invoicing.sending import email_deliveries_send_queued, email_delivery_retry
 
@@ -208,11 +207,11 @@ def email_retry(request: HttpRequest, payload: RetryIn) -> Any:
             if payload.older_than is not None
             else int(settings.EMAIL_QUEUED_GRACE)
         )
-        stale = email_deliveries_stale(
-            email_deliveries(_filters(payload)), older_than_seconds=older_than
-        )
+        # The filters' e-mails; send_queued keeps those stuck and the scope may send.
         handed = email_deliveries_send_queued(
-            older_than_seconds=older_than, delivery_ids=stale, actor=actor(request)
+            older_than_seconds=older_than,
+            delivery_ids=email_deliveries(_filters(payload)),
+            actor=actor(request),
         )
         return Status(202, {"queued": handed})
     if payload.ids is not None:

@@ -561,10 +561,10 @@ def email_deliveries_send_queued(
     """Hand the e-mails still queued (those whose last attempt, or recording, is older than
     ``older_than_seconds``: their task was lost) to the sending task again; returns how
     many. All of the open scope, or those of ``delivery_ids`` (ids or a queryset, such as
-    ``email_deliveries_stale``'s for a partner's own). Safe beside a task that is sending
-    them: a delivery is sent once, by whoever locks it first. With an ``actor`` (the
-    E-mails page, ``POST /emails/retry`` with ``all_queued``) one ``email.queued_sent``
-    audit event per partner records who did it."""
+    the E-mails page's filtered list: the stuck ones among them the scope may send). Safe
+    beside a task that is sending them: a delivery is sent once, by whoever locks it first.
+    With an ``actor`` (the E-mails page, ``POST /emails/retry`` with ``all_queued``) one
+    ``email.queued_sent`` audit event per partner records who did it."""
     with transaction.atomic():
         qs = email_deliveries_stale(
             EmailDelivery.objects.all(), older_than_seconds=older_than_seconds

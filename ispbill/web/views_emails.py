@@ -143,9 +143,9 @@ def emails_send_queued(request: HttpRequest) -> HttpResponse:
     """Send the e-mails of the filter stuck in the queue (their task was lost), as
     ``ispbill emails --send-queued`` does: those the user may send (a partner its own)."""
     filters = _filters(request.POST)
-    stale = email_deliveries_stale(email_deliveries(filters), older_than_seconds=_grace())
+    # The filters' e-mails; send_queued keeps those stuck and the scope may send.
     handed = email_deliveries_send_queued(
-        older_than_seconds=_grace(), delivery_ids=stale, **actor(request)
+        older_than_seconds=_grace(), delivery_ids=email_deliveries(filters), **actor(request)
     )
     if handed:
         messages.success(request, f"{_counted(handed)} stuck in the queue handed to sending.")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.test.utils import override_settings
@@ -290,37 +291,38 @@ def build_canary_world() -> CanaryWorld:
         # page, its filters and GET /emails list them to the operator only).
         from ispbill.invoicing.models import EmailDelivery, EmailKind, EmailStatus
 
-        for inv in sorted(invoices, key=lambda i: i.pk):
-            EmailDelivery.objects.create(
+        def reminder(inv: Any, tag: str, **fields: Any) -> EmailDelivery:
+            return EmailDelivery.objects.create(
                 partner_id=inv.partner_id,
                 issuer_id=inv.issuer_id,
                 customer_id=inv.customer_id,
                 kind=EmailKind.REMINDER,
                 invoice=inv,
+                from_email=f"{CANARY.upper()} Billing <billing@{CANARY_DOMAIN}>",
+                body=f"{CANARY.upper()} body",
+                message_id=f"<{tag}{inv.pk}@{CANARY_DOMAIN}>",
+                **fields,
+            )
+
+        for inv in sorted(invoices, key=lambda i: i.pk):
+            reminder(
+                inv,
+                "",
                 idempotency_key=f"canary:{inv.pk}",
                 to=f"reminded-{inv.pk}@{CANARY_DOMAIN}",
-                from_email=f"{CANARY.upper()} Billing <billing@{CANARY_DOMAIN}>",
                 subject=f"{CANARY.upper()} reminder {inv.number}",
-                body=f"{CANARY.upper()} body",
-                message_id=f"<{inv.pk}@{CANARY_DOMAIN}>",
                 status=EmailStatus.FAILED,
                 attempts=5,
                 last_error=f"{CANARY.upper()} mailbox unavailable",
                 last_attempt_at=timezone.now(),
             )
             # And one stuck in the queue two hours (its task lost: "Send N stuck e-mails").
-            stuck = EmailDelivery.objects.create(
-                partner_id=inv.partner_id,
-                issuer_id=inv.issuer_id,
-                customer_id=inv.customer_id,
-                kind=EmailKind.REMINDER,
-                invoice=inv,
+            stuck = reminder(
+                inv,
+                "stuck-",
                 idempotency_key=f"canary-stuck:{inv.pk}",
                 to=f"stuck-{inv.pk}@{CANARY_DOMAIN}",
-                from_email=f"{CANARY.upper()} Billing <billing@{CANARY_DOMAIN}>",
                 subject=f"{CANARY.upper()} stuck reminder {inv.number}",
-                body=f"{CANARY.upper()} body",
-                message_id=f"<stuck-{inv.pk}@{CANARY_DOMAIN}>",
                 status=EmailStatus.QUEUED,
             )
             EmailDelivery.objects.filter(pk=stuck.pk).update(
